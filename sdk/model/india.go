@@ -1,0 +1,255 @@
+package model
+
+import "time"
+
+// EWayBillRequest asks NIC (directly or through a GSP) to generate an e-way bill.
+// Field names follow the canonical model; connectors map them onto NIC's
+// GENEWAYBILL schema (docType, docNo, fromGstin, ...).
+type EWayBillRequest struct {
+	// SupplyType is O (outward) or I (inward).
+	SupplyType string `json:"supply_type" jsonschema:"enum=O,enum=I"`
+	// SubSupplyType is NIC's sub-supply code (1 supply, 2 import, 3 export, ...).
+	SubSupplyType string `json:"sub_supply_type" jsonschema:"minLength=1,maxLength=2"`
+	// DocType is INV, CHL, BIL, BOE or OTH.
+	DocType string `json:"doc_type" jsonschema:"enum=INV,enum=CHL,enum=BIL,enum=BOE,enum=OTH"`
+	// DocNumber is the document number (at most 16 characters: letters, digits, - and /).
+	DocNumber string `json:"doc_number" jsonschema:"pattern=^[A-Za-z0-9/-]{1,16}$"`
+	// DocDate is the document date.
+	DocDate Date `json:"doc_date" jsonschema:"format=date"`
+	// TransactionType is 1 regular, 2 bill-to ship-to, 3 bill-from dispatch-from, 4 combination.
+	TransactionType int `json:"transaction_type" jsonschema:"minimum=1,maximum=4"`
+	// From is the consignor, with GSTIN, PIN code and state code.
+	From Address `json:"from"`
+	// DispatchFrom is where goods actually leave from, when not From.
+	DispatchFrom *Address `json:"dispatch_from,omitempty"`
+	// To is the consignee.
+	To Address `json:"to"`
+	// ShipTo is where goods actually go, when not To.
+	ShipTo *Address `json:"ship_to,omitempty"`
+	// Items are the goods; at least one.
+	Items []TaxedItem `json:"items" jsonschema:"minItems=1"`
+	// TotalValue is the total taxable value.
+	TotalValue float64 `json:"total_value" jsonschema:"minimum=0"`
+	// TotalInvoiceValue is the invoice total including taxes.
+	TotalInvoiceValue float64 `json:"total_invoice_value" jsonschema:"minimum=0"`
+	// Transport carries Part-B: mode, vehicle, transporter, distance.
+	Transport Transport `json:"transport"`
+}
+
+// TaxedItem is an invoice line with its GST rates.
+type TaxedItem struct {
+	// Description names the goods.
+	Description string `json:"description,omitempty"`
+	// HSNCode is the goods' HSN code.
+	HSNCode string `json:"hsn_code" jsonschema:"pattern=^[0-9]{4}([0-9]{2}){0,2}$"`
+	// Quantity is the number of units.
+	Quantity float64 `json:"quantity,omitempty"`
+	// Unit is the unit quantity code (NOS, KGS, BOX...).
+	Unit string `json:"unit,omitempty"`
+	// TaxableAmount is the value before tax.
+	TaxableAmount float64 `json:"taxable_amount" jsonschema:"minimum=0"`
+	// CGSTRate is the central GST rate in percent.
+	CGSTRate float64 `json:"cgst_rate,omitempty"`
+	// SGSTRate is the state GST rate in percent.
+	SGSTRate float64 `json:"sgst_rate,omitempty"`
+	// IGSTRate is the integrated GST rate in percent.
+	IGSTRate float64 `json:"igst_rate,omitempty"`
+	// CessRate is the cess rate in percent.
+	CessRate float64 `json:"cess_rate,omitempty"`
+}
+
+// Transport is an e-way bill's Part-B.
+type Transport struct {
+	// Mode is road, rail, air or ship.
+	Mode string `json:"mode,omitempty" jsonschema:"enum=road,enum=rail,enum=air,enum=ship"`
+	// DistanceKm is the approximate distance; 0 lets NIC compute it from PIN codes.
+	DistanceKm int `json:"distance_km" jsonschema:"minimum=0,maximum=4000"`
+	// TransporterID is the transporter's GSTIN or TRANSIN.
+	TransporterID string `json:"transporter_id,omitempty"`
+	// TransporterName is the transporter's name.
+	TransporterName string `json:"transporter_name,omitempty"`
+	// VehicleNumber is the registration number (road), without spaces.
+	VehicleNumber string `json:"vehicle_number,omitempty" jsonschema:"pattern=^[A-Z0-9]{4,12}$"`
+	// VehicleType is regular or over_dimensional.
+	VehicleType string `json:"vehicle_type,omitempty" jsonschema:"enum=regular,enum=over_dimensional"`
+	// DocNumber is the transport document number (rail, air, ship).
+	DocNumber string `json:"doc_number,omitempty"`
+	// DocDate is the transport document date.
+	DocDate Date `json:"doc_date,omitempty"`
+}
+
+// EWayBill is a generated or looked-up e-way bill.
+type EWayBill struct {
+	// Number is the 12-digit e-way bill number.
+	Number string `json:"number"`
+	// GeneratedAt is when NIC generated it.
+	GeneratedAt time.Time `json:"generated_at"`
+	// ValidUntil is the end of its validity; empty until Part-B is filled.
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
+	// Status is active, cancelled or rejected.
+	Status string `json:"status,omitempty"`
+	// Alert is NIC's warning text, verbatim.
+	Alert string `json:"alert,omitempty"`
+}
+
+// EWayBillVehicleUpdate changes an e-way bill's Part-B vehicle.
+type EWayBillVehicleUpdate struct {
+	// Number is the e-way bill.
+	Number string `json:"number" jsonschema:"pattern=^[0-9]{12}$"`
+	// Transport is the new Part-B.
+	Transport Transport `json:"transport"`
+	// FromPlace is where the goods are now.
+	FromPlace string `json:"from_place"`
+	// FromStateCode is the GST state code of FromPlace.
+	FromStateCode string `json:"from_state_code" jsonschema:"pattern=^[0-9]{2}$"`
+	// ReasonCode is 1 breakdown, 2 transshipment, 3 others, 4 first time.
+	ReasonCode int `json:"reason_code" jsonschema:"minimum=1,maximum=4"`
+	// Remarks explain the reason.
+	Remarks string `json:"remarks,omitempty"`
+}
+
+// EWayBillCancel cancels an e-way bill within 24 hours of generation.
+type EWayBillCancel struct {
+	// Number is the e-way bill.
+	Number string `json:"number" jsonschema:"pattern=^[0-9]{12}$"`
+	// ReasonCode is 1 duplicate, 2 order cancelled, 3 data-entry mistake, 4 others.
+	ReasonCode int `json:"reason_code" jsonschema:"minimum=1,maximum=4"`
+	// Remarks explain the reason.
+	Remarks string `json:"remarks,omitempty"`
+}
+
+// EInvoiceRequest asks an IRP to register an invoice and return its IRN.
+type EInvoiceRequest struct {
+	// DocType is INV, CRN (credit note) or DBN (debit note).
+	DocType string `json:"doc_type" jsonschema:"enum=INV,enum=CRN,enum=DBN"`
+	// DocNumber is the invoice number.
+	DocNumber string `json:"doc_number" jsonschema:"minLength=1,maxLength=16"`
+	// DocDate is the invoice date.
+	DocDate Date `json:"doc_date" jsonschema:"format=date"`
+	// SupplyType is B2B, SEZWP, SEZWOP, EXPWP, EXPWOP or DEXP.
+	SupplyType string `json:"supply_type" jsonschema:"enum=B2B,enum=SEZWP,enum=SEZWOP,enum=EXPWP,enum=EXPWOP,enum=DEXP"`
+	// Seller is the supplier, with GSTIN.
+	Seller Address `json:"seller"`
+	// Buyer is the recipient, with GSTIN.
+	Buyer Address `json:"buyer"`
+	// ShipTo is the delivery address when not the buyer's.
+	ShipTo *Address `json:"ship_to,omitempty"`
+	// Items are the invoice lines.
+	Items []TaxedItem `json:"items" jsonschema:"minItems=1"`
+	// TotalValue is the invoice total.
+	TotalValue float64 `json:"total_value" jsonschema:"minimum=0"`
+}
+
+// EInvoice is a registered invoice.
+type EInvoice struct {
+	// IRN is the 64-character invoice reference number.
+	IRN string `json:"irn"`
+	// AckNumber is the IRP's acknowledgement number.
+	AckNumber string `json:"ack_number"`
+	// AckDate is when the IRP acknowledged it.
+	AckDate time.Time `json:"ack_date"`
+	// SignedInvoice is the IRP-signed JWS of the invoice.
+	SignedInvoice string `json:"signed_invoice,omitempty"`
+	// SignedQRCode is the IRP-signed JWT to render as the invoice's QR code.
+	SignedQRCode string `json:"signed_qr_code,omitempty"`
+	// Status is ACT (active) or CNL (cancelled).
+	Status string `json:"status,omitempty"`
+	// EWayBillNumber is set when the e-way bill was generated with the IRN.
+	EWayBillNumber string `json:"eway_bill_number,omitempty"`
+}
+
+// VehicleRequest looks a vehicle up in VAHAN by registration number.
+type VehicleRequest struct {
+	// RegistrationNumber is the plate, without spaces (MH12AB1234).
+	RegistrationNumber string `json:"registration_number" jsonschema:"pattern=^[A-Z0-9]{4,12}$"`
+}
+
+// Vehicle is what VAHAN knows of a registered vehicle.
+type Vehicle struct {
+	// RegistrationNumber is the plate.
+	RegistrationNumber string `json:"registration_number"`
+	// OwnerName is the registered owner (often masked).
+	OwnerName string `json:"owner_name,omitempty"`
+	// MakerModel is the maker and model.
+	MakerModel string `json:"maker_model,omitempty"`
+	// VehicleClass is the RTO class (Goods Carrier, LMV...).
+	VehicleClass string `json:"vehicle_class,omitempty"`
+	// FuelType is the fuel.
+	FuelType string `json:"fuel_type,omitempty"`
+	// GrossWeightKg is the gross vehicle weight.
+	GrossWeightKg float64 `json:"gross_weight_kg,omitempty"`
+	// RegisteredOn is the registration date.
+	RegisteredOn Date `json:"registered_on,omitempty"`
+	// FitnessUntil is the fitness certificate's expiry.
+	FitnessUntil Date `json:"fitness_until,omitempty"`
+	// InsuranceUntil is the insurance expiry.
+	InsuranceUntil Date `json:"insurance_until,omitempty"`
+	// PUCUntil is the pollution certificate's expiry.
+	PUCUntil Date `json:"puc_until,omitempty"`
+	// PermitUntil is the national or state permit's expiry.
+	PermitUntil Date `json:"permit_until,omitempty"`
+	// TaxUntil is the road tax's expiry.
+	TaxUntil Date `json:"tax_until,omitempty"`
+	// Status is VAHAN's registration status (ACTIVE, BLACKLISTED...).
+	Status string `json:"status,omitempty"`
+}
+
+// DriverLicenceRequest looks a driving licence up in SARATHI.
+type DriverLicenceRequest struct {
+	// Number is the licence number.
+	Number string `json:"number" jsonschema:"minLength=5,maxLength=20"`
+	// DateOfBirth is the holder's date of birth, which SARATHI requires.
+	DateOfBirth Date `json:"date_of_birth" jsonschema:"format=date"`
+}
+
+// DriverLicence is what SARATHI knows of a licence.
+type DriverLicence struct {
+	// Number is the licence number.
+	Number string `json:"number"`
+	// Name is the holder's name.
+	Name string `json:"name,omitempty"`
+	// IssuedOn is the issue date.
+	IssuedOn Date `json:"issued_on,omitempty"`
+	// NonTransportUntil is the non-transport validity's end.
+	NonTransportUntil Date `json:"non_transport_until,omitempty"`
+	// TransportUntil is the transport (commercial) validity's end.
+	TransportUntil Date `json:"transport_until,omitempty"`
+	// Classes are the vehicle classes it covers (LMV, HGMV, TRANS...).
+	Classes []string `json:"classes,omitempty"`
+	// Status is SARATHI's status (ACTIVE, SUSPENDED...).
+	Status string `json:"status,omitempty"`
+	// Authority is the issuing RTO.
+	Authority string `json:"authority,omitempty"`
+}
+
+// TollCrossingRequest lists FASTag toll-plaza crossings of a vehicle.
+type TollCrossingRequest struct {
+	// VehicleNumber is the plate, without spaces.
+	VehicleNumber string `json:"vehicle_number" jsonschema:"pattern=^[A-Z0-9]{4,12}$"`
+	// From bounds the window's start.
+	From *time.Time `json:"from,omitempty"`
+	// To bounds the window's end.
+	To *time.Time `json:"to,omitempty"`
+}
+
+// TollCrossingResponse lists crossings, oldest first.
+type TollCrossingResponse struct {
+	// Crossings are the toll-plaza reads.
+	Crossings []TollCrossing `json:"crossings"`
+}
+
+// TollCrossing is one FASTag read at a toll plaza.
+type TollCrossing struct {
+	// VehicleNumber is the plate.
+	VehicleNumber string `json:"vehicle_number"`
+	// PlazaID is the plaza's code.
+	PlazaID string `json:"plaza_id,omitempty"`
+	// PlazaName is the plaza's name.
+	PlazaName string `json:"plaza_name"`
+	// CrossedAt is the read time.
+	CrossedAt time.Time `json:"crossed_at"`
+	// Point is the plaza's position, when known.
+	Point *GeoPoint `json:"point,omitempty"`
+	// Direction is the lane direction as reported.
+	Direction string `json:"direction,omitempty"`
+}
