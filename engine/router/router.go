@@ -1,0 +1,350 @@
+// Package router turns one canonical API call into one connector invocation: it
+// checks the connector serves the operation, resolves the tenant's account for that
+// connector, validates the request body, picks the base URL and deadline, and hands
+// the call to the connector processes. It is the hot path of every /v1 operation
+// call and owns no transport: engine/api speaks HTTP and engine/plugins speaks gRPC.
+//
+// Every error it returns is an *sdk.Error; its own have source hub.
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/sdk"
+)
+
+// Connectors is what the router needs from the connector process manager
+// (engine/plugins.Manager satisfies it).
+type Connectors interface {
+	// Manifest returns the manifest of a known connector.
+	Manifest(id string) (*sdk.Manifest, bool)
+	// Invoke runs one call in the connector's process; errors are *sdk.Error.
+	Invoke(ctx context.Context, connectorID string, call *sdk.Call) ([]byte, error)
+}
+
+// Accounts is the part of store.Store the router reads accounts from.
+type Accounts interface {
+	// GetAccount returns one of the tenant's accounts, or store.ErrNotFound.
+	GetAccount(ctx context.Context, tenantID, id string) (store.Account, error)
+	// ListAccounts lists the tenant's accounts of one connector.
+	ListAccounts(ctx context.Context, tenantID, connectorID string) ([]store.Account, error)
+}
+
+// FieldError names one offending field of a request by JSON pointer.
+type FieldError struct {
+	// Pointer is the RFC 6901 JSON pointer of the field; empty for the whole body.
+	Pointer string `json:"pointer"`
+	// Message says what is wrong with it.
+	Message string `json:"detail"`
+}
+
+// ValidationError is an invalid_request error that names every offending field.
+// It unwraps to its *sdk.Error, so errors.As(err, new(*sdk.Error)) finds the code.
+type ValidationError struct {
+	// Err is the classified error (code invalid_request, source hub).
+	Err *sdk.Error
+	// Fields are the offending fields.
+	Fields []FieldError
+}
+
+// Error returns the classified error's text.
+func (e *ValidationError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the classified error.
+func (e *ValidationError) Unwrap() error { return e.Err }
+
+// NewValidationError builds a ValidationError from field errors; its message names
+// the first field and how many others there are.
+func NewValidationError(fields []FieldError) *ValidationError {
+	msg := "the request body is invalid"
+	field := ""
+	if len(fields) > 0 {
+		field = fields[0].Pointer
+		where := fields[0].Pointer
+		if where == "" {
+			where = "body"
+		}
+		msg = fmt.Sprintf("%s: %s", where, fields[0].Message)
+		if len(fields) > 1 {
+			msg += fmt.Sprintf(" (and %d more)", len(fields)-1)
+		}
+	}
+	return &ValidationError{
+		Err:    &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceHub, Message: msg, Field: field},
+		Fields: fields,
+	}
+}
+
+// ValidateFunc checks a canonical request body for an operation. It returns nil, a
+// *ValidationError naming the offending fields, or any other error, which the
+// router reports as an internal hub error.
+type ValidateFunc func(op sdk.Operation, body []byte) error
+
+// Config configures a Router.
+type Config struct {
+	// Connectors runs calls; required.
+	Connectors Connectors
+	// Accounts resolves accounts; required.
+	Accounts Accounts
+	// Validate checks request bodies; nil skips validation (tests only).
+	Validate ValidateFunc
+	// AccountTTL is how long a resolved account is reused without asking the
+	// store again; 5s when zero, negative disables the cache.
+	AccountTTL time.Duration
+	// Logger receives the router's own warnings; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil (tests replace it).
+	Now func() time.Time
+}
+
+// Route identifies one operation call.
+type Route struct {
+	// TenantID is the authenticated caller's tenant.
+	TenantID string
+	// ConnectorID is the connector to call.
+	ConnectorID string
+	// Operation is the canonical operation.
+	Operation sdk.Operation
+	// AccountID picks the account; empty means the tenant's only account of the connector.
+	AccountID string
+	// IdempotencyKey is the caller's key; accepted on creating operations only.
+	IdempotencyKey string
+	// RequestID identifies the call in logs.
+	RequestID string
+}
+
+// Router routes canonical calls to connectors. It is safe for concurrent use.
+type Router struct {
+	conns    Connectors
+	accounts Accounts
+	validate ValidateFunc
+	log      *slog.Logger
+	now      func() time.Time
+	cache    *accountCache
+}
+
+// New returns a Router.
+func New(cfg Config) (*Router, error) {
+	if cfg.Connectors == nil || cfg.Accounts == nil {
+		return nil, errors.New("router: Connectors and Accounts are required")
+	}
+	r := &Router{conns: cfg.Connectors, accounts: cfg.Accounts, validate: cfg.Validate, log: cfg.Logger, now: cfg.Now}
+	if r.log == nil {
+		r.log = slog.Default()
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	ttl := cfg.AccountTTL
+	if ttl == 0 {
+		ttl = 5 * time.Second
+	}
+	if ttl > 0 {
+		r.cache = &accountCache{ttl: ttl, max: 4096, entries: map[cacheKey]cacheEntry{}}
+	}
+	return r, nil
+}
+
+func hubError(code sdk.Code, format string, args ...any) *sdk.Error {
+	return &sdk.Error{Code: code, Source: sdk.SourceHub, Message: fmt.Sprintf(format, args...), NotSent: true}
+}
+
+// Invoke runs one operation for a tenant and returns the canonical response JSON.
+func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, error) {
+	m, ok := r.conns.Manifest(rt.ConnectorID)
+	if !ok {
+		return nil, hubError(sdk.CodeNotFound, "no connector %q", rt.ConnectorID)
+	}
+	spec, ok := sdk.LookupOperation(rt.Operation)
+	if !ok {
+		return nil, hubError(sdk.CodeNotFound, "no operation %q (see GET /v1/connectors/%s)", rt.Operation, rt.ConnectorID)
+	}
+	if _, ok := m.Operation(rt.Operation); !ok {
+		return nil, hubError(sdk.CodeNotFound, "connector %s does not serve %s", rt.ConnectorID, rt.Operation)
+	}
+	if rt.IdempotencyKey != "" && !spec.Creates {
+		e := hubError(sdk.CodeInvalidRequest, "Idempotency-Key is accepted only on operations that create something; %s does not", rt.Operation)
+		e.Field = "Idempotency-Key"
+		return nil, e
+	}
+	acct, err := r.resolve(ctx, rt.TenantID, m, rt.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	if r.validate != nil {
+		if err := r.validate(rt.Operation, body); err != nil {
+			var ve *ValidationError
+			if errors.As(err, &ve) {
+				return nil, ve
+			}
+			var se *sdk.Error
+			if errors.As(err, &se) {
+				return nil, se
+			}
+			r.log.ErrorContext(ctx, "validator failed", "operation", rt.Operation, "error", err)
+			return nil, hubError(sdk.CodeInternal, "validating %s request: %v", rt.Operation, err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.TimeoutFor(rt.Operation))
+	defer cancel()
+	out, err := r.conns.Invoke(ctx, rt.ConnectorID, &sdk.Call{
+		Operation:      rt.Operation,
+		Account:        acct,
+		IdempotencyKey: rt.IdempotencyKey,
+		RequestID:      rt.RequestID,
+		Payload:        body,
+	})
+	if err != nil {
+		return nil, sdk.AsError(err)
+	}
+	return out, nil
+}
+
+// Account resolves the account a call of connectorID would act for: accountID
+// when given (it must be the tenant's and of that connector), else the tenant's
+// only account of the connector. The base URL is filled in.
+func (r *Router) Account(ctx context.Context, tenantID, connectorID, accountID string) (*sdk.Account, error) {
+	m, ok := r.conns.Manifest(connectorID)
+	if !ok {
+		return nil, hubError(sdk.CodeNotFound, "no connector %q", connectorID)
+	}
+	return r.resolve(ctx, tenantID, m, accountID)
+}
+
+// Forget drops cached accounts of a tenant, so a deleted or changed account stops
+// being used at once rather than after the cache TTL.
+func (r *Router) Forget(tenantID string) {
+	if r.cache != nil {
+		r.cache.forget(tenantID)
+	}
+}
+
+func (r *Router) resolve(ctx context.Context, tenantID string, m *sdk.Manifest, accountID string) (*sdk.Account, error) {
+	key := cacheKey{tenant: tenantID, connector: m.ID, account: accountID}
+	if r.cache != nil {
+		if a, ok := r.cache.get(key, r.now()); ok {
+			return a, nil
+		}
+	}
+	var sa store.Account
+	if accountID != "" {
+		a, err := r.accounts.GetAccount(ctx, tenantID, accountID)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			e := hubError(sdk.CodeNotFound, "no account %q", accountID)
+			e.Field = "account"
+			return nil, e
+		case err != nil:
+			return nil, r.storeError(ctx, err)
+		case a.ConnectorID != m.ID:
+			e := hubError(sdk.CodeInvalidRequest, "account %s belongs to connector %s, not %s", accountID, a.ConnectorID, m.ID)
+			e.Field = "account"
+			return nil, e
+		}
+		sa = a
+	} else {
+		list, err := r.accounts.ListAccounts(ctx, tenantID, m.ID)
+		if err != nil {
+			return nil, r.storeError(ctx, err)
+		}
+		switch len(list) {
+		case 0:
+			e := hubError(sdk.CodeInvalidRequest, "no account of connector %s is set up for this tenant; create one with POST /v1/accounts", m.ID)
+			e.Field = "account"
+			return nil, e
+		case 1:
+			sa = list[0]
+		default:
+			ids := make([]string, len(list))
+			for i, a := range list {
+				ids[i] = a.ID + " (" + a.Name + ")"
+			}
+			sort.Strings(ids)
+			e := hubError(sdk.CodeInvalidRequest, "the tenant has %d accounts of connector %s; choose one with ?account= or the Hub-Account header: %s", len(list), m.ID, strings.Join(ids, ", "))
+			e.Field = "account"
+			return nil, e
+		}
+	}
+	base := sa.BaseURL
+	if base == "" {
+		base = m.Account.Environments[sa.Environment]
+	}
+	if base == "" {
+		e := hubError(sdk.CodeInvalidRequest, "account %s uses environment %q, which connector %s does not define, and sets no base URL", sa.ID, sa.Environment, m.ID)
+		e.Field = "account"
+		return nil, e
+	}
+	acct := &sdk.Account{
+		ID:          sa.ID,
+		TenantID:    sa.TenantID,
+		Environment: sa.Environment,
+		BaseURL:     base,
+		Credentials: sa.Credentials,
+		Settings:    sa.Settings,
+	}
+	if r.cache != nil {
+		r.cache.put(key, acct, r.now())
+	}
+	return acct, nil
+}
+
+func (r *Router) storeError(ctx context.Context, err error) *sdk.Error {
+	r.log.ErrorContext(ctx, "reading accounts", "error", err)
+	if ctx.Err() != nil {
+		return hubError(sdk.CodeTimeout, "reading accounts: %v", ctx.Err())
+	}
+	return hubError(sdk.CodeInternal, "reading accounts: the store did not answer")
+}
+
+type cacheKey struct{ tenant, connector, account string }
+
+type cacheEntry struct {
+	acct    *sdk.Account
+	expires time.Time
+}
+
+// accountCache is a tiny TTL map; when full it is emptied rather than evicted
+// entry by entry, which keeps it simple and bounded.
+type accountCache struct {
+	ttl     time.Duration
+	max     int
+	mu      sync.RWMutex
+	entries map[cacheKey]cacheEntry
+}
+
+func (c *accountCache) get(k cacheKey, now time.Time) (*sdk.Account, bool) {
+	c.mu.RLock()
+	e, ok := c.entries[k]
+	c.mu.RUnlock()
+	if !ok || !now.Before(e.expires) {
+		return nil, false
+	}
+	return e.acct, true
+}
+
+func (c *accountCache) put(k cacheKey, a *sdk.Account, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.entries) >= c.max {
+		clear(c.entries)
+	}
+	c.entries[k] = cacheEntry{acct: a, expires: now.Add(c.ttl)}
+}
+
+func (c *accountCache) forget(tenant string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if k.tenant == tenant {
+			delete(c.entries, k)
+		}
+	}
+}
