@@ -1,0 +1,113 @@
+package host_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/host"
+	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+// shipmentPayload returns a create_shipment request of about size bytes; the
+// test connector echoes the description, so the response is as large.
+func shipmentPayload(size int) []byte {
+	req := model.ShipmentRequest{
+		Reference: "ok-bench",
+		ShipFrom:  model.Address{Name: "Warehouse", City: "Pune", PostalCode: "411001", CountryCode: "IN"},
+		ShipTo:    model.Address{Name: "Customer", City: "Delhi", PostalCode: "110001", CountryCode: "IN"},
+		Parcels:   []model.Parcel{{Weight: model.Weight{Value: 1.2, Unit: model.Kilogram}}},
+	}
+	base, _ := json.Marshal(req)
+	req.Parcels[0].Description = strings.Repeat("x", max(0, size-len(base)-20))
+	out, _ := json.Marshal(req)
+	return out
+}
+
+func benchRoundTrip(b *testing.B, size int, parallel bool) {
+	p := start(b)
+	call := &sdk.Call{Operation: sdk.OpCreateShipment, Account: account, Payload: shipmentPayload(size)}
+	ctx := context.Background()
+	b.SetBytes(int64(len(call.Payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	if !parallel {
+		for b.Loop() {
+			if _, err := p.Invoke(ctx, call); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return
+	}
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := p.Invoke(ctx, call); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkRoundTrip measures hub → connector process → hub for one canonical
+// call, through this package (go-plugin's gRPC connection, reattached).
+func BenchmarkRoundTrip(b *testing.B) {
+	b.Run("1KB/sequential", func(b *testing.B) { benchRoundTrip(b, 1<<10, false) })
+	b.Run("1KB/parallel", func(b *testing.B) { benchRoundTrip(b, 1<<10, true) })
+	b.Run("64KB/sequential", func(b *testing.B) { benchRoundTrip(b, 64<<10, false) })
+	b.Run("64KB/parallel", func(b *testing.B) { benchRoundTrip(b, 64<<10, true) })
+}
+
+// BenchmarkColdStart measures starting a connector until it has answered its
+// first call: this package's start beside stock go-plugin's client (Cmd-based,
+// no AutoMTLS), the same connector binary in both.
+func BenchmarkColdStart(b *testing.B) {
+	exe, _ := os.Executable()
+	payload, _ := json.Marshal(model.TrackRequest{TrackingNumbers: []string{"ok"}})
+	call := &sdk.Call{Operation: sdk.OpTrack, Account: account, Payload: payload}
+	b.Run("host", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			p, err := host.Start(context.Background(), host.Config{Path: exe, Args: []string{"connector-process-quiet", "cold"}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := p.Invoke(context.Background(), call); err != nil {
+				b.Fatal(err)
+			}
+			p.Kill()
+		}
+	})
+	b.Run("stock-go-plugin", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			c := plugin.NewClient(&plugin.ClientConfig{
+				HandshakeConfig:  pluginrpc.Handshake,
+				VersionedPlugins: pluginrpc.VersionedPlugins(nil),
+				Cmd:              exec.Command(exe, "connector-process-quiet", "cold"),
+				AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+				Logger:           hclog.NewNullLogger(),
+			})
+			rpc, err := c.Client()
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw, err := rpc.Dispense(pluginrpc.PluginName)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := raw.(pluginrpc.ConnectorClient).Invoke(context.Background(), &pluginrpc.InvokeRequest{Operation: "track", Payload: payload, Account: &pluginrpc.Account{Credentials: map[string]string{"api_key": "k"}}}); err != nil {
+				b.Fatal(err)
+			}
+			c.Kill()
+		}
+	})
+}

@@ -1,0 +1,402 @@
+// Package host is the hub's side of the connector protocol: it starts a connector
+// executable, completes the go-plugin handshake on a private pipe, and calls the
+// connector with sdk types. The engine's plugin manager and the SDK's conformance
+// kit use it; nothing here leaks gRPC or go-plugin types.
+package host
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
+)
+
+// Config says how to start a connector process.
+type Config struct {
+	// Path is the executable.
+	Path string
+	// Args are its arguments (for the hub's own binary, the hidden subcommand).
+	Args []string
+	// Env adds variables to the minimal environment a connector gets. The hub's
+	// own environment is not passed on: it holds the hub's secrets.
+	Env []string
+	// Logger receives everything the connector logs or prints; nil discards it.
+	Logger *slog.Logger
+	// StartTimeout bounds the start, handshake included; 10s when zero.
+	StartTimeout time.Duration
+}
+
+// passEnv lists the variables of the hub's environment a connector inherits.
+var passEnv = []string{
+	"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR",
+	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
+	"GOCOVERDIR", "GORACE", "GODEBUG", "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK",
+}
+
+func environment(extra []string) []string {
+	env := make([]string, 0, len(passEnv)+len(extra)+4)
+	for _, k := range passEnv {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	env = append(env, extra...)
+	return env
+}
+
+// Process is a running connector.
+type Process struct {
+	cmd      *exec.Cmd
+	client   *plugin.Client
+	rpc      pluginrpc.ConnectorClient
+	manifest *sdk.Manifest
+	lifeline *os.File
+	done     chan struct{}
+	waitErr  error
+	stopOnce sync.Once
+	logger   *slog.Logger
+}
+
+// Start launches a connector and returns once it has answered Describe.
+func Start(ctx context.Context, cfg Config) (*Process, error) {
+	timeout := cfg.StartTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+
+	hsR, hsW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("creating handshake pipe: %w", err)
+	}
+	defer hsR.Close()
+	lifeR, lifeW, err := os.Pipe()
+	if err != nil {
+		hsW.Close()
+		return nil, fmt.Errorf("creating lifeline pipe: %w", err)
+	}
+
+	out := &lineLogger{logger: logger, stream: "stdout"}
+	errOut := &lineLogger{logger: logger, stream: "stderr"}
+	cmd := exec.Command(cfg.Path, cfg.Args...)
+	cmd.Env = environment(append([]string{
+		pluginrpc.Handshake.MagicCookieKey + "=" + pluginrpc.Handshake.MagicCookieValue,
+		"PLUGIN_PROTOCOL_VERSIONS=" + strconv.Itoa(pluginrpc.ProtocolVersion),
+		pluginrpc.EnvHandshakeFD + "=3",
+		pluginrpc.EnvLifelineFD + "=4",
+	}, cfg.Env...))
+	cmd.ExtraFiles = []*os.File{hsW, lifeR}
+	cmd.Stdout = out
+	cmd.Stderr = errOut
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		hsW.Close()
+		lifeR.Close()
+		lifeW.Close()
+		return nil, fmt.Errorf("starting connector %s: %w", cfg.Path, err)
+	}
+	hsW.Close()
+	lifeR.Close()
+
+	p := &Process{cmd: cmd, lifeline: lifeW, done: make(chan struct{}), logger: logger}
+	go func() {
+		p.waitErr = cmd.Wait()
+		lifeW.Close()
+		close(p.done)
+	}()
+
+	line, err := readHandshake(ctx, hsR, p.done)
+	if err != nil {
+		p.Kill()
+		if tail := errOut.tail(); tail != "" {
+			err = fmt.Errorf("%w; connector's last output: %s", err, tail)
+		}
+		return nil, err
+	}
+	if err := p.attach(ctx, line, logger); err != nil {
+		p.Kill()
+		return nil, err
+	}
+	return p, nil
+}
+
+// readHandshake reads the go-plugin handshake line, failing when the process
+// exits first or ctx ends.
+func readHandshake(ctx context.Context, r *os.File, exited <-chan struct{}) (string, error) {
+	type result struct {
+		line string
+		err  error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		line, err := bufio.NewReader(r).ReadString('\n')
+		ch <- result{strings.TrimSpace(line), err}
+	}()
+	select {
+	case res := <-ch:
+		if res.err != nil {
+			select {
+			case <-exited:
+				return "", errors.New("connector exited before the handshake")
+			case <-time.After(100 * time.Millisecond):
+			}
+			return "", fmt.Errorf("reading handshake: %w", res.err)
+		}
+		return res.line, nil
+	case <-exited:
+		return "", errors.New("connector exited before the handshake")
+	case <-ctx.Done():
+		return "", fmt.Errorf("connector did not complete the handshake: %w", ctx.Err())
+	}
+}
+
+// attach parses the handshake line (core|app|network|addr|protocol|cert) and
+// connects go-plugin's client to the address it names.
+func (p *Process) attach(ctx context.Context, line string, logger *slog.Logger) error {
+	parts := strings.Split(line, "|")
+	if len(parts) < 5 {
+		return fmt.Errorf("malformed handshake %q", line)
+	}
+	if core, _ := strconv.Atoi(parts[0]); core != plugin.CoreProtocolVersion {
+		return fmt.Errorf("connector speaks go-plugin core protocol %s, the hub %d", parts[0], plugin.CoreProtocolVersion)
+	}
+	version, err := strconv.Atoi(parts[1])
+	if err != nil {
+		return fmt.Errorf("malformed protocol version in handshake %q", line)
+	}
+	plugins, ok := pluginrpc.VersionedPlugins(nil)[version]
+	if !ok {
+		return fmt.Errorf("connector speaks protocol version %d, which this hub does not (it speaks %d)", version, pluginrpc.ProtocolVersion)
+	}
+	if plugin.Protocol(parts[4]) != plugin.ProtocolGRPC {
+		return fmt.Errorf("connector offers protocol %q; only grpc is supported", parts[4])
+	}
+	var addr net.Addr
+	switch parts[2] {
+	case "unix":
+		addr = &net.UnixAddr{Name: parts[3], Net: "unix"}
+	case "tcp":
+		addr, err = net.ResolveTCPAddr("tcp", parts[3])
+		if err != nil {
+			return fmt.Errorf("resolving connector address: %w", err)
+		}
+	default:
+		return fmt.Errorf("connector listens on unsupported network %q", parts[2])
+	}
+	out := &lineLogger{logger: logger, stream: "stdout"}
+	p.client = plugin.NewClient(&plugin.ClientConfig{
+		HandshakeConfig:  pluginrpc.Handshake,
+		Plugins:          plugins,
+		Reattach:         &plugin.ReattachConfig{Protocol: plugin.ProtocolGRPC, ProtocolVersion: version, Addr: addr, Pid: p.cmd.Process.Pid},
+		AllowedProtocols: []plugin.Protocol{plugin.ProtocolGRPC},
+		SyncStdout:       out,
+		SyncStderr:       &lineLogger{logger: logger, stream: "stderr"},
+		GRPCDialOptions:  pluginrpc.DialOptions(),
+		Logger:           hclog.NewNullLogger(),
+	})
+	rpcClient, err := p.client.Client()
+	if err != nil {
+		return fmt.Errorf("connecting to connector: %w", err)
+	}
+	raw, err := rpcClient.Dispense(pluginrpc.PluginName)
+	if err != nil {
+		return fmt.Errorf("dispensing connector: %w", err)
+	}
+	p.rpc = raw.(pluginrpc.ConnectorClient)
+	resp, err := p.rpc.Describe(ctx, &pluginrpc.DescribeRequest{})
+	if err != nil {
+		return fmt.Errorf("describing connector: %w", err)
+	}
+	var m sdk.Manifest
+	if err := json.Unmarshal(resp.GetManifestJson(), &m); err != nil {
+		return fmt.Errorf("decoding connector manifest: %w", err)
+	}
+	if err := m.Validate(); err != nil {
+		return err
+	}
+	p.manifest = &m
+	return nil
+}
+
+// PID returns the connector's process id.
+func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Manifest returns the manifest the connector described itself with.
+func (p *Process) Manifest() *sdk.Manifest { return p.manifest }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitErr returns how the process ended, once Done is closed.
+func (p *Process) ExitErr() error {
+	select {
+	case <-p.done:
+		return p.waitErr
+	default:
+		return nil
+	}
+}
+
+// Invoke runs one call in the connector. Its error is always an *sdk.Error: the
+// connector's own classification, or one the hub makes when the process fails.
+func (p *Process) Invoke(ctx context.Context, call *sdk.Call) ([]byte, error) {
+	resp, err := p.rpc.Invoke(ctx, &pluginrpc.InvokeRequest{
+		Operation:      string(call.Operation),
+		Account:        accountToProto(call.Account),
+		Payload:        call.Payload,
+		IdempotencyKey: call.IdempotencyKey,
+		RequestId:      call.RequestID,
+	})
+	if err != nil {
+		return nil, p.transportError(ctx, err)
+	}
+	if e := resp.GetError(); e != nil {
+		return nil, errorFromProto(e)
+	}
+	return resp.GetPayload(), nil
+}
+
+// CheckHealth runs the connector's own health check for account (nil for the
+// connector itself). supported is false when the connector has none.
+func (p *Process) CheckHealth(ctx context.Context, account *sdk.Account) (supported bool, err error) {
+	req := &pluginrpc.CheckHealthRequest{}
+	if account != nil {
+		req.Account = accountToProto(account)
+	}
+	resp, err := p.rpc.CheckHealth(ctx, req)
+	if err != nil {
+		return false, p.transportError(ctx, err)
+	}
+	if e := resp.GetError(); e != nil {
+		return resp.GetSupported(), errorFromProto(e)
+	}
+	return resp.GetSupported(), nil
+}
+
+// Ping checks the process answers on its connection.
+func (p *Process) Ping(ctx context.Context) error {
+	_, err := p.rpc.Describe(ctx, &pluginrpc.DescribeRequest{})
+	if err != nil {
+		return p.transportError(ctx, err)
+	}
+	return nil
+}
+
+// transportError classifies a failed RPC. A call may have reached the carrier
+// before the process failed, so none of these is marked NotSent.
+func (p *Process) transportError(ctx context.Context, err error) *sdk.Error {
+	if ctx.Err() == context.DeadlineExceeded || status.Code(err) == codes.DeadlineExceeded {
+		return &sdk.Error{Code: sdk.CodeTimeout, Source: sdk.SourceHub, Message: "the connector did not answer before the deadline"}
+	}
+	if ctx.Err() == context.Canceled {
+		return &sdk.Error{Code: sdk.CodeTimeout, Source: sdk.SourceHub, Message: "the call was cancelled"}
+	}
+	// A process that died mid-call is usually reaped within milliseconds of
+	// the broken connection; wait briefly so the error can say so.
+	select {
+	case <-p.done:
+		return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub, Message: fmt.Sprintf("connector process exited during the call (%v)", p.waitErr)}
+	case <-time.After(50 * time.Millisecond):
+	}
+	return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub, Message: "connector connection failed: " + status.Convert(err).Message()}
+}
+
+// Stop asks the connector to finish in-flight calls and exit (SIGTERM), and kills
+// it when ctx ends first.
+func (p *Process) Stop(ctx context.Context) {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		_ = p.cmd.Process.Kill()
+		<-p.done
+	}
+	p.release()
+}
+
+// Kill ends the process at once and waits for it.
+func (p *Process) Kill() {
+	_ = p.cmd.Process.Kill()
+	<-p.done
+	p.release()
+}
+
+// release frees go-plugin's client in the background: after a reattached
+// process exits, go-plugin notices only at its next one-second poll.
+func (p *Process) release() {
+	p.stopOnce.Do(func() {
+		if p.client != nil {
+			go p.client.Kill()
+		}
+	})
+}
+
+// Describe runs a connector executable just long enough to read its manifest,
+// without the plugin handshake.
+func Describe(ctx context.Context, path string, args ...string) (*sdk.Manifest, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Env = environment([]string{pluginrpc.EnvDescribe + "=1"})
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("describing %s: %w: %s", path, err, strings.TrimSpace(stderr.String()))
+	}
+	// The manifest is the last line: anything printed before it is noise.
+	lines := bytes.Split(bytes.TrimSpace(out), []byte("\n"))
+	var m sdk.Manifest
+	if err := json.Unmarshal(lines[len(lines)-1], &m); err != nil {
+		return nil, fmt.Errorf("describing %s: decoding manifest: %w", path, err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, fmt.Errorf("describing %s: %w", path, err)
+	}
+	return &m, nil
+}
+
+func accountToProto(a *sdk.Account) *pluginrpc.Account {
+	if a == nil {
+		return nil
+	}
+	return &pluginrpc.Account{
+		Id: a.ID, TenantId: a.TenantID, Environment: a.Environment, BaseUrl: a.BaseURL,
+		Credentials: a.Credentials, Settings: a.Settings,
+	}
+}
+
+func errorFromProto(e *pluginrpc.Error) *sdk.Error {
+	return &sdk.Error{
+		Code: sdk.Code(e.GetCode()), Source: sdk.Source(e.GetSource()), Message: e.GetMessage(),
+		Field: e.GetField(), RetryAfter: time.Duration(e.GetRetryAfterMs()) * time.Millisecond,
+		CarrierCode: e.GetCarrierCode(), CarrierMessage: e.GetCarrierMessage(), NotSent: e.GetNotSent(),
+	}
+}
+
+var _ io.Writer = (*lineLogger)(nil)

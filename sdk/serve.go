@@ -1,0 +1,216 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+
+	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
+)
+
+// Version is the SDK's version, reported to the hub at start.
+const Version = "0.1.0"
+
+// drainTimeout bounds how long a connector finishes in-flight calls after SIGTERM.
+const drainTimeout = 10 * time.Second
+
+// Serve runs c as a connector process and does not return. A connector's main is
+// one line:
+//
+//	func main() { sdk.Serve(mycarrier.New()) }
+//
+// Serve speaks the hub's plugin protocol (go-plugin over gRPC, versions
+// negotiated); the author never sees it. Anything the connector prints, before or
+// after Serve, reaches the hub's log and never the handshake. slog's default
+// logger writes JSON to stderr, which the hub forwards with the connector's name.
+// The process exits when the hub dies (a lifeline pipe closes, or the parent
+// changes) and, after draining in-flight calls, on SIGTERM.
+func Serve(c Connector) {
+	if err := serve(c); err != nil {
+		fmt.Fprintf(os.Stderr, "connector: %v\n", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func serve(c Connector) error {
+	d, err := NewDispatcher(c)
+	if err != nil {
+		return err
+	}
+	manifestJSON, err := json.Marshal(d.Manifest())
+	if err != nil {
+		return fmt.Errorf("encoding manifest: %w", err)
+	}
+	if os.Getenv(pluginrpc.EnvDescribe) == "1" {
+		_, err := os.Stdout.Write(append(manifestJSON, '\n'))
+		return err
+	}
+
+	stderr := os.Stderr // go-plugin replaces os.Stderr; logs keep the real one.
+	slog.SetDefault(slog.New(slog.NewJSONHandler(stderr, nil)).With("connector", d.Manifest().ID))
+	log.SetOutput(stderr)
+
+	watchParent(pluginrpc.EnvLifelineFD)
+	if fd, ok := envFD(pluginrpc.EnvHandshakeFD); ok {
+		// go-plugin writes its handshake line to os.Stdout; point that at the
+		// hub's private pipe. Stray writes to descriptor 1 still go to the log.
+		os.Stdout = os.NewFile(uintptr(fd), "handshake")
+	}
+
+	srv := &rpcServer{d: d, manifestJSON: manifestJSON}
+	go srv.drainOnSIGTERM()
+
+	plugin.Serve(&plugin.ServeConfig{
+		HandshakeConfig:  pluginrpc.Handshake,
+		VersionedPlugins: pluginrpc.VersionedPlugins(srv),
+		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			return grpc.NewServer(append(opts, pluginrpc.ServerOptions()...)...)
+		},
+		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: stderr, JSONFormat: true}),
+	})
+	return nil
+}
+
+func envFD(name string) (int, bool) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, false
+	}
+	fd, err := strconv.Atoi(v)
+	if err != nil || fd < 3 {
+		return 0, false
+	}
+	return fd, true
+}
+
+// watchParent makes the process exit when the hub is gone: at once when the
+// lifeline pipe reports EOF, and within a second when the parent PID changes
+// (the hub was killed and the process re-parented), for hosts without a lifeline.
+func watchParent(lifelineEnv string) {
+	if fd, ok := envFD(lifelineEnv); ok {
+		lifeline := os.NewFile(uintptr(fd), "lifeline")
+		go func() {
+			_, _ = io.Copy(io.Discard, lifeline)
+			os.Exit(0)
+		}()
+	}
+	ppid := os.Getppid()
+	if ppid <= 1 {
+		return
+	}
+	go func() {
+		for range time.Tick(time.Second) {
+			if os.Getppid() != ppid {
+				os.Exit(0)
+			}
+		}
+	}()
+}
+
+// rpcServer serves the connector protocol on top of a Dispatcher.
+type rpcServer struct {
+	pluginrpc.UnimplementedConnectorServer
+	d            *Dispatcher
+	manifestJSON []byte
+
+	mu       sync.Mutex // guards inflight.Add against draining
+	inflight sync.WaitGroup
+	draining atomic.Bool
+}
+
+func (s *rpcServer) Describe(context.Context, *pluginrpc.DescribeRequest) (*pluginrpc.DescribeResponse, error) {
+	return &pluginrpc.DescribeResponse{ManifestJson: s.manifestJSON, SdkVersion: Version}, nil
+}
+
+func (s *rpcServer) Invoke(ctx context.Context, req *pluginrpc.InvokeRequest) (*pluginrpc.InvokeResponse, error) {
+	if !s.enter() {
+		return &pluginrpc.InvokeResponse{Error: errorToProto(&Error{
+			Code: CodeCarrierUnavailable, Source: SourceConnector, NotSent: true,
+			Message: "connector process is shutting down",
+		})}, nil
+	}
+	defer s.inflight.Done()
+	out, err := s.d.Invoke(ctx, &Call{
+		Operation:      Operation(req.GetOperation()),
+		Account:        accountFromProto(req.GetAccount()),
+		IdempotencyKey: req.GetIdempotencyKey(),
+		RequestID:      req.GetRequestId(),
+		Payload:        req.GetPayload(),
+	})
+	if err != nil {
+		return &pluginrpc.InvokeResponse{Error: errorToProto(AsError(err))}, nil
+	}
+	return &pluginrpc.InvokeResponse{Payload: out}, nil
+}
+
+func (s *rpcServer) CheckHealth(ctx context.Context, req *pluginrpc.CheckHealthRequest) (*pluginrpc.CheckHealthResponse, error) {
+	var acct *Account
+	if req.GetAccount() != nil {
+		acct = accountFromProto(req.GetAccount())
+	}
+	supported, err := s.d.CheckHealth(ctx, acct)
+	resp := &pluginrpc.CheckHealthResponse{Supported: supported}
+	if err != nil {
+		resp.Error = errorToProto(AsError(err))
+	}
+	return resp, nil
+}
+
+func (s *rpcServer) enter() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.draining.Load() {
+		return false
+	}
+	s.inflight.Add(1)
+	return true
+}
+
+func (s *rpcServer) drainOnSIGTERM() {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGTERM)
+	<-ch
+	s.mu.Lock()
+	s.draining.Store(true)
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() { s.inflight.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(drainTimeout):
+	}
+	os.Exit(0)
+}
+
+func accountFromProto(a *pluginrpc.Account) *Account {
+	if a == nil {
+		return nil
+	}
+	return &Account{
+		ID: a.GetId(), TenantID: a.GetTenantId(), Environment: a.GetEnvironment(), BaseURL: a.GetBaseUrl(),
+		Credentials: a.GetCredentials(), Settings: a.GetSettings(),
+	}
+}
+
+func errorToProto(e *Error) *pluginrpc.Error {
+	return &pluginrpc.Error{
+		Code: string(e.Code), Source: string(e.Source), Message: e.Message, Field: e.Field,
+		RetryAfterMs: e.RetryAfter.Milliseconds(), CarrierCode: e.CarrierCode,
+		CarrierMessage: e.CarrierMessage, NotSent: e.NotSent,
+	}
+}
