@@ -1,0 +1,677 @@
+package bluedart
+
+import (
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carrierhub/hub/connectors/bluedart/internal/waybill"
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+// This file is the pure translation between the canonical model and Blue Dart's
+// shapes: no I/O, no clock (callers pass the time), safe for concurrent use.
+
+// IST is India Standard Time, in which Blue Dart writes every date and time. India
+// keeps no daylight saving, so a fixed zone equals Asia/Kolkata without tzdata.
+var IST = time.FixedZone("IST", 5*3600+30*60)
+
+// Settings are an account's non-secret Blue Dart values.
+type Settings struct {
+	// CustomerCode is the Blue Dart billing customer code.
+	CustomerCode string
+	// OriginArea is the three-letter area code of the pickup location.
+	OriginArea string
+	// APIType is Profile/Api_type (S for Shipping API customers).
+	APIType string
+	// ProductCode is the default Services/ProductCode (A Apex air, E ground).
+	ProductCode string
+	// PickupTime is Services/PickupTime as HHmm.
+	PickupTime string
+	// VendorCode is Shipper/VendorCode, when assigned.
+	VendorCode string
+}
+
+// Blue Dart field limits the translation enforces.
+const (
+	addressLineMax = 30 // each of ConsigneeAddress1..3 and CustomerAddress1..3
+	nameMax        = 30
+	commodityMax   = 30
+)
+
+var (
+	pinPattern     = regexp.MustCompile(`^[1-9][0-9]{5}$`)
+	awbPattern     = regexp.MustCompile(`^[0-9]{8,12}$`)
+	productPattern = regexp.MustCompile(`^[A-Z]{1,2}$`)
+	areaPattern    = regexp.MustCompile(`^[A-Z]{3}$`)
+)
+
+// ValidateAWB checks a Blue Dart waybill number (8 to 12 digits; 11 in practice) and
+// returns it trimmed, or an invalid_request naming pointer.
+func ValidateAWB(s, pointer string) (string, error) {
+	s = strings.TrimSpace(s)
+	if !awbPattern.MatchString(s) {
+		return "", sdk.InvalidField(pointer, "%q is not a Blue Dart waybill number (8 to 12 digits)", s)
+	}
+	return s, nil
+}
+
+// ToWayBillRequest maps a canonical shipment onto GenerateWayBill's Request. now is
+// the current time in IST, used when the request has no ship date.
+func ToWayBillRequest(r *model.ShipmentRequest, s Settings, now time.Time) (*waybill.WayBillGenerationRequest, error) {
+	if s.CustomerCode == "" {
+		return nil, sdk.InvalidField("/account/settings/customer_code", "the account has no Blue Dart customer_code setting")
+	}
+	if !areaPattern.MatchString(s.OriginArea) {
+		return nil, sdk.InvalidField("/account/settings/origin_area", "origin_area %q must be a three-letter Blue Dart area code", s.OriginArea)
+	}
+	if strings.TrimSpace(r.Reference) == "" {
+		return nil, sdk.InvalidField("/reference", "reference is required; Blue Dart uses it as CreditReferenceNo")
+	}
+	to, err := party(&r.ShipTo, "/ship_to")
+	if err != nil {
+		return nil, err
+	}
+	from, err := party(&r.ShipFrom, "/ship_from")
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Parcels) == 0 {
+		return nil, sdk.InvalidField("/parcels", "at least one parcel is required")
+	}
+	svc := &waybill.Services{
+		CreditReferenceNo:  r.Reference,
+		PieceCount:         int32(len(r.Parcels)),
+		ProductCode:        s.ProductCode,
+		ProductType:        "Dutiables",
+		PickupTime:         s.PickupTime,
+		SubProductCode:     "P",
+		SpecialInstruction: r.Options["special_instruction"],
+	}
+	if r.Service != "" {
+		if !productPattern.MatchString(r.Service) {
+			return nil, sdk.InvalidField("/service", "service %q is not a Blue Dart product code (A, D, E...)", r.Service)
+		}
+		svc.ProductCode = r.Service
+	}
+	var commodities []string
+	var weight float64
+	dims := &waybill.ArrayOfDimension{}
+	for i, p := range r.Parcels {
+		ptr := "/parcels/" + strconv.Itoa(i)
+		kg := p.Weight.Kilograms()
+		if !(kg > 0) {
+			return nil, sdk.InvalidField(ptr+"/weight/value", "parcel weight must be greater than zero")
+		}
+		weight += kg
+		if p.Dimensions != nil {
+			l, w, h := p.Dimensions.Centimetres()
+			if !(l > 0 && w > 0 && h > 0) {
+				return nil, sdk.InvalidField(ptr+"/dimensions", "length, width and height must all be greater than zero")
+			}
+			dims.Dimension = append(dims.Dimension, &waybill.Dimension{Length: round2(l), Breadth: round2(w), Height: round2(h), Count: 1})
+		}
+		if d := strings.TrimSpace(p.Description); d != "" {
+			commodities = append(commodities, d)
+		}
+		for _, it := range p.Items {
+			if d := strings.TrimSpace(it.Description); d != "" {
+				commodities = append(commodities, d)
+			}
+			if it.UnitValue != nil && r.Invoice == nil {
+				svc.DeclaredValue += it.UnitValue.Amount * it.Quantity
+			}
+		}
+	}
+	svc.ActualWeight = round2(weight)
+	if len(dims.Dimension) > 0 {
+		svc.Dimensions = dims
+	}
+	if len(commodities) > 0 {
+		c := &waybill.CommodityDetail{}
+		slots := []*string{&c.CommodityDetail1, &c.CommodityDetail2, &c.CommodityDetail3}
+		for i, d := range commodities[:min(3, len(commodities))] {
+			*slots[i] = clip(d, commodityMax)
+		}
+		svc.Commodity = c
+	}
+	if r.Invoice != nil {
+		svc.InvoiceNo = r.Invoice.Number
+		svc.DeclaredValue = r.Invoice.Value.Amount
+	}
+	svc.DeclaredValue = round2(svc.DeclaredValue)
+	shipper := &waybill.Shipper{
+		CustomerAddress1: from.lines[0], CustomerAddress2: from.lines[1], CustomerAddress3: from.lines[2],
+		CustomerCode:      s.CustomerCode,
+		CustomerEmailID:   r.ShipFrom.Email,
+		CustomerGSTNumber: r.ShipFrom.GSTIN,
+		CustomerMobile:    from.phone,
+		CustomerName:      from.name,
+		CustomerPincode:   r.ShipFrom.PostalCode,
+		OriginArea:        s.OriginArea,
+		Sender:            clip(r.ShipFrom.Name, nameMax),
+		VendorCode:        s.VendorCode,
+	}
+	switch r.PaymentMode {
+	case "", model.Prepaid:
+	case model.CashOnDelivery:
+		if r.CODAmount == nil || !(r.CODAmount.Amount > 0) {
+			return nil, sdk.InvalidField("/cod_amount", "a cod shipment needs a cod_amount greater than zero")
+		}
+		if r.CODAmount.Currency != "" && r.CODAmount.Currency != "INR" {
+			return nil, sdk.InvalidField("/cod_amount/currency", "Blue Dart collects cash on delivery in INR only, not %s", r.CODAmount.Currency)
+		}
+		svc.SubProductCode = "C"
+		svc.CollectableAmount = round2(r.CODAmount.Amount)
+	case model.ToPay:
+		shipper.IsToPayCustomer = true
+	default:
+		return nil, sdk.InvalidField("/payment_mode", "payment mode %q is not supported by Blue Dart waybill generation", r.PaymentMode)
+	}
+	day := now
+	if r.ShipDate != "" {
+		d, err := r.ShipDate.Time(IST)
+		if err != nil {
+			return nil, sdk.InvalidField("/ship_date", "ship_date %q is not a YYYY-MM-DD date", r.ShipDate)
+		}
+		day = d
+	}
+	svc.PickupDate = day.Format("2006-01-02") + "T00:00:00"
+	out := &waybill.WayBillGenerationRequest{
+		Consignee: &waybill.Consignee{
+			ConsigneeAddress1: to.lines[0], ConsigneeAddress2: to.lines[1], ConsigneeAddress3: to.lines[2],
+			ConsigneeAttention: clip(firstNonEmpty(r.ShipTo.Name, r.ShipTo.Company), nameMax),
+			ConsigneeEmailID:   r.ShipTo.Email,
+			ConsigneeGSTNumber: r.ShipTo.GSTIN,
+			ConsigneeMobile:    to.phone,
+			ConsigneeName:      to.name,
+			ConsigneePincode:   r.ShipTo.PostalCode,
+		},
+		Services: svc,
+		Shipper:  shipper,
+	}
+	if r.ReturnTo != nil {
+		ret, err := party(r.ReturnTo, "/return_to")
+		if err != nil {
+			return nil, err
+		}
+		out.Returnadds = &waybill.Returnadds{
+			ReturnAddress1: ret.lines[0], ReturnAddress2: ret.lines[1], ReturnAddress3: ret.lines[2],
+			ReturnContact: ret.name, ReturnEmailID: r.ReturnTo.Email, ReturnMobile: ret.phone, ReturnPincode: r.ReturnTo.PostalCode,
+		}
+	}
+	return out, nil
+}
+
+// partyFields are an address cut to Blue Dart's fields.
+type partyFields struct {
+	name  string
+	phone string
+	lines [3]string
+}
+
+func party(a *model.Address, ptr string) (*partyFields, error) {
+	p := &partyFields{name: clip(firstNonEmpty(a.Company, a.Name), nameMax)}
+	if p.name == "" {
+		return nil, sdk.InvalidField(ptr+"/name", "a name or company is required")
+	}
+	if !pinPattern.MatchString(a.PostalCode) {
+		return nil, sdk.InvalidField(ptr+"/postal_code", "postal_code %q is not a six-digit Indian PIN code", a.PostalCode)
+	}
+	if a.CountryCode != "" && a.CountryCode != "IN" {
+		return nil, sdk.InvalidField(ptr+"/country_code", "Blue Dart domestic waybills need an Indian address, not %s", a.CountryCode)
+	}
+	phone, ok := indianMobile(a.Phone)
+	if !ok {
+		return nil, sdk.InvalidField(ptr+"/phone", "phone %q is not a ten-digit Indian number", a.Phone)
+	}
+	p.phone = phone
+	lines, ok := addressLines(append(slices.Clone(a.Lines), a.City))
+	if !ok {
+		return nil, sdk.InvalidField(ptr+"/lines", "the address does not fit Blue Dart's three lines of %d characters", addressLineMax)
+	}
+	if lines[0] == "" {
+		return nil, sdk.InvalidField(ptr+"/lines", "at least one address line is required")
+	}
+	p.lines = lines
+	return p, nil
+}
+
+// indianMobile reduces a phone number to its ten national digits.
+func indianMobile(s string) (string, bool) {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	d := b.String()
+	switch {
+	case len(d) == 12 && strings.HasPrefix(d, "91"):
+		d = d[2:]
+	case len(d) == 11 && strings.HasPrefix(d, "0"):
+		d = d[1:]
+	}
+	return d, len(d) == 10
+}
+
+// addressLines packs address parts into three lines of at most addressLineMax
+// characters, breaking between words; ok is false when they do not fit.
+func addressLines(parts []string) (lines [3]string, ok bool) {
+	var words []string
+	for _, p := range parts {
+		for _, w := range strings.Fields(strings.ReplaceAll(p, ",", " , ")) {
+			words = append(words, w)
+		}
+	}
+	i := 0
+	for _, w := range words {
+		for len(w) > addressLineMax { // an overlong token is cut, not refused
+			if lines[i] != "" {
+				if i++; i == 3 {
+					return lines, false
+				}
+			}
+			lines[i] = w[:addressLineMax]
+			w = w[addressLineMax:]
+		}
+		sep := " "
+		if lines[i] == "" || w == "," {
+			sep = ""
+		}
+		if len(lines[i])+len(sep)+len(w) > addressLineMax {
+			if w == "," {
+				continue
+			}
+			if i++; i == 3 {
+				return lines, false
+			}
+			sep = ""
+		}
+		if lines[i] == "" && w == "," {
+			continue
+		}
+		lines[i] += sep + w
+	}
+	for j := range lines {
+		lines[j] = strings.TrimSuffix(strings.TrimSpace(lines[j]), ",")
+	}
+	return lines, true
+}
+
+// FromWayBillResponse maps GenerateWayBillResult onto a canonical booking, or the
+// classified error when IsError is set.
+func FromWayBillResponse(r *model.ShipmentRequest, res *waybill.WayBillGenerationResponse) (*model.ShipmentResponse, error) {
+	if res == nil {
+		return nil, &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier, Message: "generating waybill: Blue Dart returned no GenerateWayBillResult"}
+	}
+	if res.IsError || strings.TrimSpace(res.AWBNo) == "" {
+		return nil, statusError("generating waybill", res.Status)
+	}
+	out := &model.ShipmentResponse{
+		TrackingNumber:   strings.TrimSpace(res.AWBNo),
+		Reference:        r.Reference,
+		CarrierReference: res.TokenNumber,
+		Routing:          strings.Trim(res.DestinationArea+"/"+res.DestinationLocation, "/"),
+		Messages:         statusMessages(res.Status),
+	}
+	if len(res.AWBPrintContent) > 0 {
+		out.Labels = []model.Document{{Type: "label", Format: model.FormatPDF, Data: res.AWBPrintContent}}
+	}
+	return out, nil
+}
+
+// FromCancelResponse maps CancelWaybillResult onto a canonical cancellation.
+func FromCancelResponse(awb string, res *waybill.AWBCancelationResponse) (*model.CancelResponse, error) {
+	if res == nil {
+		return nil, &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier, Message: "cancelling waybill: Blue Dart returned no CancelWaybillResult"}
+	}
+	if res.IsError {
+		return nil, statusError("cancelling waybill", res.Status)
+	}
+	return &model.CancelResponse{TrackingNumber: awb, Cancelled: true, Message: strings.Join(statusMessages(res.Status), "; ")}, nil
+}
+
+func statuses(a *waybill.ArrayOfWayBillGenerationStatus) []*waybill.WayBillGenerationStatus {
+	if a == nil {
+		return nil
+	}
+	return a.WayBillGenerationStatus
+}
+
+func statusMessages(a *waybill.ArrayOfWayBillGenerationStatus) []string {
+	var out []string
+	for _, s := range statuses(a) {
+		if s != nil && s.StatusInformation != "" {
+			out = append(out, s.StatusInformation)
+		}
+	}
+	return out
+}
+
+// statusError classifies an IsError answer by its Status entries: the first code is
+// the carrier code, all texts joined are the carrier message.
+func statusError(what string, a *waybill.ArrayOfWayBillGenerationStatus) *sdk.Error {
+	var codes []string
+	for _, s := range statuses(a) {
+		if s != nil && s.StatusCode != "" {
+			codes = append(codes, s.StatusCode)
+		}
+	}
+	msg := strings.Join(statusMessages(a), "; ")
+	code := ""
+	if len(codes) > 0 {
+		code = codes[0]
+	}
+	e := sdk.CarrierError(ClassifyStatusText(strings.Join(codes, " ")+" "+msg), code, msg)
+	if msg == "" && code == "" {
+		e.Message = what + ": Blue Dart reported an error without a status"
+	} else {
+		e.Message = what + ": Blue Dart refused: " + firstNonEmpty(msg, code)
+	}
+	return e
+}
+
+var (
+	authText        = regexp.MustCompile(`(?i)licen[cs]e|login|unauthori[sz]ed|not authori[sz]ed|invalid user|profile|credential`)
+	conflictText    = regexp.MustCompile(`(?i)already (been )?cancel|duplicate|already exist|already generated|already (been )?used`)
+	notFoundText    = regexp.MustCompile(`(?i)not found|does not exist|no such|invalid (awb|waybill)|no information`)
+	unavailableText = regexp.MustCompile(`(?i)try again|temporar|unavailable|timed? ?out|server error|internal error`)
+)
+
+// ClassifyStatusText classifies a Blue Dart status code or text (IsError statuses,
+// tracking errors): licence and login problems are auth_failed, duplicates and
+// repeated cancellations conflict, unknown waybills not_found, outages
+// carrier_unavailable, and anything else is a rejected request (invalid_request).
+func ClassifyStatusText(s string) sdk.Code {
+	switch {
+	case authText.MatchString(s):
+		return sdk.CodeAuthFailed
+	case conflictText.MatchString(s):
+		return sdk.CodeConflict
+	case notFoundText.MatchString(s):
+		return sdk.CodeNotFound
+	case unavailableText.MatchString(s):
+		return sdk.CodeCarrierUnavailable
+	}
+	return sdk.CodeInvalidRequest
+}
+
+// ClassifyFault classifies a SOAP fault. Credential problems are auth_failed whatever
+// the code; client faults (s:Client, a:DeserializationFailed) are invalid_request;
+// a:ActionNotSupported (a SOAPAction the service does not know) is permanent; server
+// faults (s:Server, a:InternalServiceFault) and anything else are carrier_unavailable.
+func ClassifyFault(code, text string) sdk.Code {
+	if authText.MatchString(text) {
+		return sdk.CodeAuthFailed
+	}
+	_, local, found := strings.Cut(code, ":")
+	if !found {
+		local = code
+	}
+	switch strings.ToLower(local) {
+	case "client", "sender", "deserializationfailed", "invalidmessage":
+		return sdk.CodeInvalidRequest
+	case "actionnotsupported", "contractfilter", "versionmismatch":
+		return sdk.CodePermanent
+	}
+	return sdk.CodeCarrierUnavailable
+}
+
+// ShipmentData is the tracking servlet's answer (testdata/wsdl/bluedart/tracking.xsd).
+type ShipmentData struct {
+	XMLName xml.Name `xml:"ShipmentData"`
+	// Error is set instead of shipments when the query itself was refused.
+	Error string `xml:"Error"`
+	// Shipments holds one entry per waybill Blue Dart knows.
+	Shipments []Shipment `xml:"Shipment"`
+}
+
+// Shipment is one waybill's tracking record.
+type Shipment struct {
+	// WaybillNo is the AWB number.
+	WaybillNo string `xml:"WaybillNo,attr"`
+	// RefNo is the shipper's reference.
+	RefNo string `xml:"RefNo,attr"`
+	// Service names the product (Domestic Priority, Apex...).
+	Service string `xml:"Service"`
+	// Origin is the origin location.
+	Origin string `xml:"Origin"`
+	// Destination is the destination location.
+	Destination string `xml:"Destination"`
+	// Status is the current status text.
+	Status string `xml:"Status"`
+	// StatusType is the current status code (DL, UD, RT...).
+	StatusType string `xml:"StatusType"`
+	// StatusDate is the current status's date ("07 June 2012").
+	StatusDate string `xml:"StatusDate"`
+	// StatusTime is the current status's time ("13:05").
+	StatusTime string `xml:"StatusTime"`
+	// ExpectedDeliveryDate is Blue Dart's promise, when given.
+	ExpectedDeliveryDate string `xml:"ExpectedDeliveryDate"`
+	// ReceivedBy is who signed for a delivered shipment.
+	ReceivedBy string `xml:"ReceivedBy"`
+	// Scans are the scan history, newest first.
+	Scans []ScanDetail `xml:"Scans>ScanDetail"`
+}
+
+// ScanDetail is one scan.
+type ScanDetail struct {
+	// Scan is the scan's text.
+	Scan string `xml:"Scan"`
+	// ScanCode is Blue Dart's numeric scan code.
+	ScanCode string `xml:"ScanCode"`
+	// ScanType is the status code the scan implies (UD, DL, RT...).
+	ScanType string `xml:"ScanType"`
+	// ScanDate is the scan's date ("07-Jun-2012").
+	ScanDate string `xml:"ScanDate"`
+	// ScanTime is the scan's time ("13:05").
+	ScanTime string `xml:"ScanTime"`
+	// ScannedLocation is where the scan happened.
+	ScannedLocation string `xml:"ScannedLocation"`
+}
+
+// ParseTracking decodes a tracking servlet answer.
+func ParseTracking(b []byte) (*ShipmentData, error) {
+	if !sniffXML(b) {
+		return nil, errors.New("Blue Dart's tracking answer is not XML (an HTML error page?)")
+	}
+	var d ShipmentData
+	if err := xml.Unmarshal(b, &d); err != nil {
+		return nil, fmt.Errorf("decoding Blue Dart's tracking XML: %w", err)
+	}
+	return &d, nil
+}
+
+// FromTracking builds one canonical result per requested number, in request order.
+// Numbers Blue Dart does not return, or returns as NF, carry a not_found item error.
+func FromTracking(numbers []string, d *ShipmentData) (*model.TrackResponse, error) {
+	byAWB := make(map[string]*Shipment, len(d.Shipments))
+	for i := range d.Shipments {
+		byAWB[strings.TrimSpace(d.Shipments[i].WaybillNo)] = &d.Shipments[i]
+	}
+	out := &model.TrackResponse{Results: make([]model.Tracking, 0, len(numbers))}
+	for _, n := range numbers {
+		n = strings.TrimSpace(n)
+		s, ok := byAWB[n]
+		switch {
+		case !ok:
+			out.Results = append(out.Results, model.Tracking{TrackingNumber: n, Status: model.StatusUnknown,
+				Error: &model.ItemError{Code: string(sdk.CodeNotFound), Message: "Blue Dart returned no record for this waybill"}})
+		case strings.EqualFold(s.StatusType, "NF"):
+			out.Results = append(out.Results, model.Tracking{TrackingNumber: n, Status: model.StatusUnknown, SubStatus: "not_found",
+				RawCode: s.StatusType, RawText: s.Status,
+				Error: &model.ItemError{Code: string(sdk.CodeNotFound), Message: "Blue Dart has no information on this waybill",
+					CarrierCode: s.StatusType, CarrierMessage: s.Status}})
+		default:
+			out.Results = append(out.Results, ShipmentTracking(s))
+		}
+	}
+	return out, nil
+}
+
+// ShipmentTracking maps one tracking record: events oldest first, the current status
+// from StatusType and Status, times in IST.
+func ShipmentTracking(s *Shipment) model.Tracking {
+	t := model.Tracking{TrackingNumber: strings.TrimSpace(s.WaybillNo), RawCode: s.StatusType, RawText: s.Status}
+	t.Status, t.SubStatus = MapStatus(s.StatusType, s.Status)
+	for i := len(s.Scans) - 1; i >= 0; i-- { // Blue Dart lists newest first
+		sc := s.Scans[i]
+		ev := model.TrackingEvent{RawCode: sc.ScanType, RawText: sc.Scan}
+		ev.Status, ev.SubStatus = MapStatus(sc.ScanType, sc.Scan)
+		ev.Time, _ = ParseISTTime(sc.ScanDate, sc.ScanTime) // zero when Blue Dart's date is unreadable
+		if loc := strings.TrimSpace(sc.ScannedLocation); loc != "" {
+			ev.Location = &model.EventLocation{Facility: loc, CountryCode: "IN"}
+		}
+		t.Events = append(t.Events, ev)
+	}
+	slices.SortStableFunc(t.Events, func(a, b model.TrackingEvent) int { return a.Time.Compare(b.Time) })
+	if n := len(t.Events); n > 0 {
+		t.Location = t.Events[n-1].Location
+	}
+	if t.Status == model.StatusAttemptFailed || t.Status == model.StatusException {
+		t.Reason = s.Status
+	}
+	if t.Status == model.StatusDelivered {
+		if at, err := ParseISTTime(s.StatusDate, s.StatusTime); err == nil {
+			t.DeliveredAt = &at
+		}
+		t.ReceivedBy = strings.TrimSpace(s.ReceivedBy)
+	}
+	if s.ExpectedDeliveryDate != "" && !t.Status.Terminal() {
+		if at, err := ParseISTTime(s.ExpectedDeliveryDate, ""); err == nil {
+			t.EstimatedDelivery = &at
+		}
+	}
+	return t
+}
+
+var (
+	dateLayouts  = []string{"02-Jan-2006", "2-Jan-2006", "02 January 2006", "2 January 2006", "02 Jan 2006", "2 Jan 2006", "02-January-2006", "2006-01-02", "02/01/2006"}
+	clockLayouts = []string{"15:04", "15:04:05", "1504"}
+)
+
+// ParseISTTime reads Blue Dart's local date ("07-Jun-2012", "07 June 2012") and
+// optional time ("13:05") in IST.
+func ParseISTTime(date, clock string) (time.Time, error) {
+	date, clock = strings.TrimSpace(date), strings.TrimSpace(clock)
+	for _, dl := range dateLayouts {
+		d, err := time.ParseInLocation(dl, date, IST)
+		if err != nil {
+			continue
+		}
+		if clock == "" {
+			return d, nil
+		}
+		for _, cl := range clockLayouts {
+			if c, err := time.Parse(cl, clock); err == nil {
+				return d.Add(time.Duration(c.Hour())*time.Hour + time.Duration(c.Minute())*time.Minute + time.Duration(c.Second())*time.Second), nil
+			}
+		}
+		return time.Time{}, fmt.Errorf("time %q is not HH:mm", clock)
+	}
+	return time.Time{}, fmt.Errorf("date %q is not a Blue Dart date", date)
+}
+
+// textRule refines a status by words in Blue Dart's text.
+type textRule struct {
+	match  *regexp.Regexp
+	status model.TrackingStatus
+	sub    string
+}
+
+// textRules apply, first match wins, to the codes Blue Dart uses for shipments still
+// moving (UD, IT, PU): their texts say more than the code.
+//
+//	text contains                                   status            sub_status
+//	out for delivery | "shipment outscan" (exact)   out_for_delivery  out_for_delivery
+//	not available | door locked | premises closed   attempt_failed    consignee_unavailable
+//	address                                         attempt_failed    address_issue
+//	refused | refusal                               attempt_failed    refused
+//	undelivered | not delivered | attempt           attempt_failed    delivery_attempted
+//	damage                                          exception         damaged
+//	lost | missing | misroute                       exception         lost
+//	held | hold | custody | detained                exception         held
+//	return to origin | rto | returned to shipper    returning         rto_initiated
+//	manifest | data received | pickup scheduled |   pending           info_received
+//	  waybill generated | pickup registered
+//	picked up | pickup                              in_transit        picked_up
+var textRules = []textRule{
+	{regexp.MustCompile(`(?i)out for delivery|^\s*shipment outscan\s*$`), model.StatusOutForDelivery, "out_for_delivery"},
+	{regexp.MustCompile(`(?i)not available|door locked|premises closed`), model.StatusAttemptFailed, "consignee_unavailable"},
+	{regexp.MustCompile(`(?i)address`), model.StatusAttemptFailed, "address_issue"},
+	{regexp.MustCompile(`(?i)refus`), model.StatusAttemptFailed, "refused"},
+	{regexp.MustCompile(`(?i)undelivered|not delivered|attempt`), model.StatusAttemptFailed, "delivery_attempted"},
+	{regexp.MustCompile(`(?i)damage`), model.StatusException, "damaged"},
+	{regexp.MustCompile(`(?i)\blost\b|missing|misrout`), model.StatusException, "lost"},
+	{regexp.MustCompile(`(?i)\bheld\b|\bhold\b|custody|detained`), model.StatusException, "held"},
+	{regexp.MustCompile(`(?i)return to origin|\brto\b|returned to shipper`), model.StatusReturning, "rto_initiated"},
+	{regexp.MustCompile(`(?i)manifest|data received|pickup scheduled|waybill generated|pickup registered`), model.StatusPending, "info_received"},
+	{regexp.MustCompile(`(?i)picked up|pickup`), model.StatusInTransit, "picked_up"},
+}
+
+var rtDelivered = regexp.MustCompile(`(?i)deliver`)
+
+// MapStatus maps a Blue Dart StatusType (or ScanType) and its text onto the
+// canonical status and sub-status. The raw code and text stay on the result.
+//
+//	StatusType  meaning (Blue Dart)        canonical
+//	DL          delivered                  delivered / delivered
+//	RT          return to origin           returning / rto_initiated; returned / rto_delivered when the text says delivered
+//	UD          undelivered: any scan of a shipment still moving (inscan, outscan, bagging)
+//	IT          in transit                 in_transit / in_transit, refined by textRules
+//	PU          picked up                  in_transit / picked_up, refined by textRules
+//	NF          no information found       unknown / not_found
+//	other       anything unlisted          unknown / unmapped
+func MapStatus(code, text string) (model.TrackingStatus, string) {
+	switch strings.ToUpper(strings.TrimSpace(code)) {
+	case "DL":
+		return model.StatusDelivered, "delivered"
+	case "RT":
+		if rtDelivered.MatchString(text) {
+			return model.StatusReturned, "rto_delivered"
+		}
+		return model.StatusReturning, "rto_initiated"
+	case "NF":
+		return model.StatusUnknown, "not_found"
+	case "UD", "IT", "PU":
+		for _, r := range textRules {
+			if r.match.MatchString(text) {
+				return r.status, r.sub
+			}
+		}
+		if strings.EqualFold(strings.TrimSpace(code), "PU") {
+			return model.StatusInTransit, "picked_up"
+		}
+		return model.StatusInTransit, "in_transit"
+	}
+	return model.StatusUnknown, "unmapped"
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func clip(s string, n int) string {
+	r := []rune(strings.TrimSpace(s))
+	if len(r) <= n {
+		return string(r)
+	}
+	return strings.TrimSpace(string(r[:n]))
+}
+
+func round2(f float64) float64 {
+	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 2, 64), 64)
+	return v
+}
