@@ -1,0 +1,210 @@
+package delhivery
+
+import (
+	"context"
+	"embed"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+//go:embed manifest.yaml
+var manifestFS embed.FS
+
+// manifest is loaded once; a broken embedded manifest fails every test.
+var manifest = sdk.MustLoadManifest(manifestFS, "manifest.yaml")
+
+// Account setting names.
+const (
+	settingPickupLocation = "pickup_location"
+	settingClientName     = "client_name"
+)
+
+// healthCheckPIN is the PIN code the health check asks about (New Delhi GPO):
+// any answer proves the host is up and the token is accepted.
+const healthCheckPIN = "110001"
+
+// trackFallbackParallelism bounds the one-waybill-per-request fallback of track.
+const trackFallbackParallelism = 4
+
+// Connector is the Delhivery Express connector. One value serves every tenant's
+// accounts concurrently; it holds only the shared HTTP client.
+type Connector struct {
+	sdk.Unimplemented
+	client *http.Client
+}
+
+var (
+	_ sdk.ShipmentCreator   = (*Connector)(nil)
+	_ sdk.Tracker           = (*Connector)(nil)
+	_ sdk.ShipmentCanceller = (*Connector)(nil)
+	_ sdk.HealthChecker     = (*Connector)(nil)
+)
+
+// New returns the Delhivery Express connector.
+func New() sdk.Connector {
+	return &Connector{client: newHTTPClient()}
+}
+
+// Describe returns the connector's manifest.
+func (c *Connector) Describe() *sdk.Manifest { return manifest }
+
+// CreateShipment books one shipment with Delhivery and returns its waybill.
+// Delhivery takes no idempotency key: a repeated call with the same reference is
+// refused as a duplicate order (conflict) rather than booked twice.
+func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.ShipmentRequest]) (*model.ShipmentResponse, error) {
+	body, err := buildCreateBody(&req.Body, createSettings{
+		PickupLocation: req.Account.Setting(settingPickupLocation, ""),
+		ClientName:     req.Account.Setting(settingClientName, ""),
+	})
+	if err != nil {
+		return nil, err
+	}
+	data, err := send(ctx, c.client, req.Account, call{
+		method: http.MethodPost, path: "/api/cmu/create.json",
+		contentType: "application/x-www-form-urlencoded", body: body,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var resp createResponse
+	if err := decode(data, &resp, "create"); err != nil {
+		return nil, err
+	}
+	return fromCreateResponse(&resp)
+}
+
+// Track returns the status and scans of up to 50 waybills, one result per
+// requested number in request order. Delhivery refuses a whole batch when one
+// waybill in it is unknown; the connector then asks for each waybill on its own
+// so that the known ones still get a result.
+func (c *Connector) Track(ctx context.Context, req *sdk.Request[model.TrackRequest]) (*model.TrackResponse, error) {
+	numbers := req.Body.TrackingNumbers
+	if err := checkTrackingNumbers(numbers); err != nil {
+		return nil, err
+	}
+	uniq := distinct(numbers)
+	found, missing, err := c.trackBatch(ctx, req.Account, uniq)
+	if err != nil {
+		return nil, err
+	}
+	if missing != "" && len(uniq) > 1 {
+		found, err = c.trackEach(ctx, req.Account, uniq)
+		if err != nil {
+			return nil, err
+		}
+	}
+	out := &model.TrackResponse{Results: make([]model.Tracking, 0, len(numbers))}
+	for _, n := range numbers {
+		t, ok := found[n]
+		if !ok {
+			t = notFound(n, missing)
+		}
+		out.Results = append(out.Results, t)
+	}
+	return out, nil
+}
+
+// trackBatch asks for several waybills at once. missing is Delhivery's error text
+// when it refused the query as naming an unknown waybill.
+func (c *Connector) trackBatch(ctx context.Context, acct *sdk.Account, numbers []string) (found map[string]model.Tracking, missing string, err error) {
+	data, err := send(ctx, c.client, acct, call{method: http.MethodGet, path: "/api/v1/packages/json/", query: trackQuery(numbers)})
+	if err != nil {
+		return nil, "", err
+	}
+	var resp trackResponse
+	if err := decode(data, &resp, "tracking"); err != nil {
+		return nil, "", err
+	}
+	if resp.Error != "" {
+		return map[string]model.Tracking{}, resp.Error, nil
+	}
+	return fromTrackResponse(&resp), "", nil
+}
+
+// trackEach asks for each waybill on its own, a few at a time.
+func (c *Connector) trackEach(ctx context.Context, acct *sdk.Account, numbers []string) (map[string]model.Tracking, error) {
+	var (
+		mu       sync.Mutex
+		wg       sync.WaitGroup
+		firstErr error
+		found    = make(map[string]model.Tracking, len(numbers))
+		sem      = make(chan struct{}, trackFallbackParallelism)
+	)
+	for _, n := range numbers {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			got, missing, err := c.trackBatch(ctx, acct, []string{n})
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				if firstErr == nil {
+					firstErr = err
+				}
+			case missing != "":
+				found[n] = notFound(n, missing)
+			default:
+				if t, ok := got[n]; ok {
+					found[n] = t
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return found, nil
+}
+
+// CancelShipment cancels a booked shipment. Cancelling a shipment that is already
+// cancelled succeeds again, so the call is idempotent.
+func (c *Connector) CancelShipment(ctx context.Context, req *sdk.Request[model.CancelRequest]) (*model.CancelResponse, error) {
+	number := strings.TrimSpace(req.Body.TrackingNumber)
+	if number == "" {
+		return nil, sdk.InvalidField("/tracking_number", "tracking_number is required")
+	}
+	if !waybillPattern.MatchString(number) {
+		return nil, sdk.InvalidField("/tracking_number", "tracking number %q is not a Delhivery waybill", number)
+	}
+	body, err := json.Marshal(cancelRequest{Waybill: number, Cancellation: "true"})
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "encoding cancel request: %v", err)
+	}
+	data, err := send(ctx, c.client, req.Account, call{
+		method: http.MethodPost, path: "/api/p/edit",
+		contentType: "application/json", body: body,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var resp cancelResponse
+	if err := decode(data, &resp, "cancel"); err != nil {
+		return nil, err
+	}
+	return fromCancelResponse(number, &resp)
+}
+
+// CheckHealth asks Delhivery whether one PIN code is serviceable: a cheap,
+// read-only, authenticated call that proves the host is up and the token is
+// accepted. A nil account checks only the connector itself, which has nothing to
+// check.
+func (c *Connector) CheckHealth(ctx context.Context, account *sdk.Account) error {
+	if account == nil {
+		return nil
+	}
+	data, err := send(ctx, c.client, account, call{method: http.MethodGet, path: "/c/api/pin-codes/json/", query: "filter_codes=" + healthCheckPIN})
+	if err != nil {
+		return err
+	}
+	var resp pinCodeResponse
+	return decode(data, &resp, "pin-code")
+}

@@ -1,0 +1,667 @@
+package delhivery
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/url"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+// This file holds the pure translation between the canonical model and
+// Delhivery's wire types: no I/O, no clock, no account lookups beyond the values
+// passed in. Everything here is a candidate for the declarative mapping language.
+
+// ewayBillThreshold is the consignment value (INR) above which Delhivery requires
+// an e-way bill number.
+const ewayBillThreshold = 50000
+
+// maxTrackBatch is how many waybills one tracking call may carry.
+const maxTrackBatch = 50
+
+var (
+	pinPattern     = regexp.MustCompile(`^[1-9][0-9]{5}$`)
+	waybillPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	nonDigits      = regexp.MustCompile(`[^0-9]`)
+	nonWord        = regexp.MustCompile(`[^a-z0-9]+`)
+	ewbnPattern    = regexp.MustCompile(`^[0-9]{12}$`)
+)
+
+// createSettings are the account values a create call needs.
+type createSettings struct {
+	PickupLocation string
+	ClientName     string
+}
+
+// buildCreateBody validates a canonical shipment request and returns the exact
+// form body of Delhivery's create call (format=json&data=<json>). Problems come
+// back as invalid_request errors naming the offending field by JSON pointer.
+func buildCreateBody(req *model.ShipmentRequest, set createSettings) ([]byte, error) {
+	payload, err := toCreatePayload(req, set)
+	if err != nil {
+		return nil, err
+	}
+	data, err := json.Marshal(payload)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "encoding create payload: %v", err)
+	}
+	return []byte("format=json&data=" + url.QueryEscape(string(data))), nil
+}
+
+// toCreatePayload maps a canonical shipment request onto Delhivery's create payload.
+func toCreatePayload(req *model.ShipmentRequest, set createSettings) (*createPayload, error) {
+	if strings.TrimSpace(req.Reference) == "" {
+		return nil, sdk.InvalidField("/reference", "reference (the order id) is required")
+	}
+	if len(req.Reference) > 64 {
+		return nil, sdk.InvalidField("/reference", "reference is %d characters; at most 64 are allowed", len(req.Reference))
+	}
+	pickup := strings.TrimSpace(req.PickupLocation)
+	if pickup == "" {
+		pickup = strings.TrimSpace(set.PickupLocation)
+	}
+	if pickup == "" {
+		return nil, sdk.InvalidField("/pickup_location", "pickup_location is required: set it on the request or as the account's pickup_location setting")
+	}
+
+	to := req.ShipTo
+	if strings.TrimSpace(to.Name) == "" {
+		return nil, sdk.InvalidField("/ship_to/name", "consignee name is required")
+	}
+	add := joinLines(to.Lines)
+	if add == "" {
+		return nil, sdk.InvalidField("/ship_to/lines", "at least one address line is required")
+	}
+	if err := checkIndia(to.CountryCode, "/ship_to/country_code"); err != nil {
+		return nil, err
+	}
+	if !pinPattern.MatchString(to.PostalCode) {
+		return nil, sdk.InvalidField("/ship_to/postal_code", "postal_code %q is not a six-digit Indian PIN code", to.PostalCode)
+	}
+	phone, err := indianPhone(to.Phone, "/ship_to/phone", true)
+	if err != nil {
+		return nil, err
+	}
+
+	switch n := len(req.Parcels); {
+	case n == 0:
+		return nil, sdk.InvalidField("/parcels", "at least one parcel is required")
+	case n > 1:
+		return nil, sdk.InvalidField("/parcels", "Delhivery Express books one parcel per order here; multi-piece shipments (%d parcels) are not supported yet", n)
+	}
+	p := req.Parcels[0]
+	if p.Weight.Value <= 0 || math.IsNaN(p.Weight.Value) || math.IsInf(p.Weight.Value, 0) {
+		return nil, sdk.InvalidField("/parcels/0/weight/value", "weight must be greater than zero")
+	}
+	switch p.Weight.Unit {
+	case model.Kilogram, model.Gram, model.Pound, model.Ounce:
+	default:
+		return nil, sdk.InvalidField("/parcels/0/weight/unit", "unknown weight unit %q", p.Weight.Unit)
+	}
+
+	mode, err := paymentMode(req.PaymentMode)
+	if err != nil {
+		return nil, err
+	}
+	var cod float64
+	if req.PaymentMode == model.CashOnDelivery {
+		if req.CODAmount == nil || req.CODAmount.Amount <= 0 {
+			return nil, sdk.InvalidField("/cod_amount", "cod_amount is required and must be positive for cash on delivery")
+		}
+		if err := checkINR(req.CODAmount.Currency, "/cod_amount/currency"); err != nil {
+			return nil, err
+		}
+		cod = round2(req.CODAmount.Amount)
+	}
+
+	total, err := consignmentValue(req)
+	if err != nil {
+		return nil, err
+	}
+	if total > ewayBillThreshold && req.EWayBillNumber == "" {
+		return nil, sdk.InvalidField("/eway_bill_number", "an e-way bill number is required for consignments worth more than INR %d (this one is worth %.2f)", ewayBillThreshold, total)
+	}
+	if req.EWayBillNumber != "" && !ewbnPattern.MatchString(req.EWayBillNumber) {
+		return nil, sdk.InvalidField("/eway_bill_number", "e-way bill number must be 12 digits")
+	}
+
+	shippingMode, err := shippingMode(req.Service)
+	if err != nil {
+		return nil, err
+	}
+
+	s := wireShipment{
+		Name:         strings.TrimSpace(to.Name),
+		Add:          add,
+		Pin:          to.PostalCode,
+		City:         to.City,
+		State:        to.State,
+		Country:      "India",
+		Phone:        phone,
+		Order:        req.Reference,
+		PaymentMode:  mode,
+		ProductsDesc: productsDescription(p),
+		HSNCode:      hsnCodes(p.Items),
+		CODAmount:    cod,
+		OrderDate:    string(req.ShipDate),
+		TotalAmount:  total,
+		Weight:       round2(p.Weight.Kilograms() * 1000),
+		SellerGSTTIN: req.ShipFrom.GSTIN,
+		ShippingMode: shippingMode,
+		EWBN:         req.EWayBillNumber,
+		Client:       set.ClientName,
+	}
+	if to.Residential {
+		s.AddressType = "home"
+	}
+	if seller := firstNonEmpty(req.ShipFrom.Company, req.ShipFrom.Name); seller != "" {
+		s.SellerName = seller
+		s.SellerAdd = joinLines(req.ShipFrom.Lines)
+	}
+	if req.Invoice != nil {
+		s.SellerInv = req.Invoice.Number
+	}
+	if q := quantity(p.Items); q > 0 {
+		s.Quantity = &q
+	}
+	if d := p.Dimensions; d != nil {
+		if d.Unit != model.Centimetre && d.Unit != model.Inch {
+			return nil, sdk.InvalidField("/parcels/0/dimensions/unit", "unknown length unit %q", d.Unit)
+		}
+		if d.Length < 0 || d.Width < 0 || d.Height < 0 {
+			return nil, sdk.InvalidField("/parcels/0/dimensions", "dimensions must not be negative")
+		}
+		l, w, h := d.Centimetres()
+		l, w, h = round2(l), round2(w), round2(h)
+		s.ShipmentLength, s.ShipmentWidth, s.ShipmentHeight = &l, &w, &h
+	}
+	if rt := req.ReturnTo; rt != nil {
+		if err := checkIndia(rt.CountryCode, "/return_to/country_code"); err != nil {
+			return nil, err
+		}
+		if rt.PostalCode != "" && !pinPattern.MatchString(rt.PostalCode) {
+			return nil, sdk.InvalidField("/return_to/postal_code", "postal_code %q is not a six-digit Indian PIN code", rt.PostalCode)
+		}
+		rphone, err := indianPhone(rt.Phone, "/return_to/phone", false)
+		if err != nil {
+			return nil, err
+		}
+		s.ReturnName = firstNonEmpty(rt.Company, rt.Name)
+		s.ReturnAdd = joinLines(rt.Lines)
+		s.ReturnPin = rt.PostalCode
+		s.ReturnCity = rt.City
+		s.ReturnState = rt.State
+		s.ReturnPhone = rphone
+		s.ReturnCountry = "India"
+	}
+	return &createPayload{Shipments: []wireShipment{s}, PickupLocation: pickupLocation{Name: pickup}}, nil
+}
+
+// paymentMode maps the canonical payment mode onto Delhivery's.
+func paymentMode(m model.PaymentMode) (string, error) {
+	switch m {
+	case "", model.Prepaid:
+		return "Prepaid", nil
+	case model.CashOnDelivery:
+		return "COD", nil
+	case model.PaymentPickup:
+		return "Pickup", nil
+	case model.PaymentReplace:
+		return "REPL", nil
+	case model.ToPay:
+		return "", sdk.InvalidField("/payment_mode", "Delhivery Express has no to-pay mode; use prepaid or cod")
+	}
+	return "", sdk.InvalidField("/payment_mode", "unknown payment mode %q", m)
+}
+
+// shippingMode maps the canonical service code onto Delhivery's shipping_mode.
+func shippingMode(service string) (string, error) {
+	switch strings.ToLower(strings.TrimSpace(service)) {
+	case "":
+		return "", nil
+	case "express":
+		return "Express", nil
+	case "surface":
+		return "Surface", nil
+	}
+	return "", sdk.InvalidField("/service", "unknown Delhivery service %q; use express or surface", service)
+}
+
+// consignmentValue is the invoice value, else the sum of the item values.
+func consignmentValue(req *model.ShipmentRequest) (float64, error) {
+	if req.Invoice != nil {
+		if req.Invoice.Value.Amount < 0 {
+			return 0, sdk.InvalidField("/invoice/value/amount", "invoice value must not be negative")
+		}
+		if err := checkINR(req.Invoice.Value.Currency, "/invoice/value/currency"); err != nil {
+			return 0, err
+		}
+		return round2(req.Invoice.Value.Amount), nil
+	}
+	var total float64
+	for i, it := range req.Parcels[0].Items {
+		if it.UnitValue == nil {
+			continue
+		}
+		if err := checkINR(it.UnitValue.Currency, fmt.Sprintf("/parcels/0/items/%d/unit_value/currency", i)); err != nil {
+			return 0, err
+		}
+		total += it.UnitValue.Amount * it.Quantity
+	}
+	if req.PaymentMode == model.CashOnDelivery && total == 0 && req.CODAmount != nil {
+		total = req.CODAmount.Amount
+	}
+	return round2(total), nil
+}
+
+func checkINR(currency, pointer string) error {
+	if currency != "" && currency != "INR" {
+		return sdk.InvalidField(pointer, "Delhivery Express takes amounts in INR, not %s", currency)
+	}
+	return nil
+}
+
+func checkIndia(country, pointer string) error {
+	if country != "" && country != "IN" {
+		return sdk.InvalidField(pointer, "Delhivery Express delivers within India only, not to %s", country)
+	}
+	return nil
+}
+
+// indianPhone normalises an Indian phone number to its ten digits.
+func indianPhone(raw, pointer string, required bool) (string, error) {
+	if strings.TrimSpace(raw) == "" {
+		if required {
+			return "", sdk.InvalidField(pointer, "phone is required")
+		}
+		return "", nil
+	}
+	d := nonDigits.ReplaceAllString(raw, "")
+	switch {
+	case len(d) == 12 && strings.HasPrefix(d, "91"):
+		d = d[2:]
+	case len(d) == 11 && strings.HasPrefix(d, "0"):
+		d = d[1:]
+	}
+	if len(d) != 10 {
+		return "", sdk.InvalidField(pointer, "phone %q is not a ten-digit Indian number", raw)
+	}
+	return d, nil
+}
+
+func productsDescription(p model.Parcel) string {
+	if p.Description != "" {
+		return p.Description
+	}
+	var parts []string
+	for _, it := range p.Items {
+		if it.Description != "" {
+			parts = append(parts, it.Description)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// hsnCodes joins the distinct HSN codes of the items, in order.
+func hsnCodes(items []model.Item) string {
+	var out []string
+	seen := map[string]bool{}
+	for _, it := range items {
+		if it.HSNCode != "" && !seen[it.HSNCode] {
+			seen[it.HSNCode] = true
+			out = append(out, it.HSNCode)
+		}
+	}
+	return strings.Join(out, ",")
+}
+
+func quantity(items []model.Item) float64 {
+	var q float64
+	for _, it := range items {
+		q += it.Quantity
+	}
+	return q
+}
+
+func joinLines(lines []string) string {
+	var parts []string
+	for _, l := range lines {
+		if l = strings.TrimSpace(l); l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s = strings.TrimSpace(s); s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// fromCreateResponse turns Delhivery's create answer into the canonical response,
+// or into a classified carrier error when Delhivery refused the shipment.
+func fromCreateResponse(r *createResponse) (*model.ShipmentResponse, error) {
+	var pkg *createPackage
+	if len(r.Packages) > 0 {
+		pkg = &r.Packages[0]
+	}
+	if bool(r.Success) && pkg != nil && strings.EqualFold(pkg.Status, "Success") && pkg.Waybill != "" {
+		out := &model.ShipmentResponse{
+			TrackingNumber:   pkg.Waybill,
+			Reference:        pkg.RefNum,
+			CarrierReference: string(r.UploadWBN),
+			Routing:          pkg.SortCode,
+		}
+		for _, m := range pkg.Remarks {
+			out.Messages = append(out.Messages, m)
+		}
+		return out, nil
+	}
+	return nil, classifyCreateRefusal(r, pkg)
+}
+
+// classifyCreateRefusal decides what a success=false create answer means. The
+// remarks are free text; the patterns below are the ones seen in public clients.
+func classifyCreateRefusal(r *createResponse, pkg *createPackage) *sdk.Error {
+	var words []string
+	status := ""
+	if pkg != nil {
+		words = append(words, pkg.Remarks...)
+		status = pkg.Status
+	}
+	if r.RMK != "" {
+		words = append(words, r.RMK)
+	}
+	msg := strings.Join(words, "; ")
+	if msg == "" {
+		msg = "Delhivery refused the shipment without a remark"
+	}
+	lower := strings.ToLower(msg)
+	e := sdk.CarrierError(sdk.CodeInvalidRequest, status, msg)
+	switch {
+	case strings.Contains(lower, "duplicate") || strings.Contains(lower, "already exist"):
+		e.Code = sdk.CodeConflict
+		e.Field = "/reference"
+	case strings.Contains(lower, "clientwarehouse") || strings.Contains(lower, "pickup location") || strings.Contains(lower, "warehouse"):
+		e.Field = "/pickup_location"
+	case strings.Contains(lower, "serviceab") || (pkg != nil && pkg.Serviceable != nil && !*pkg.Serviceable):
+		e.Field = "/ship_to/postal_code"
+	case strings.Contains(lower, "insufficient balance") || strings.Contains(lower, "wallet"):
+		e.Code = sdk.CodePermanent
+	case strings.Contains(lower, "internal error") && (pkg == nil || len(pkg.Remarks) == 0):
+		e.Code = sdk.CodeCarrierUnavailable
+	}
+	return e
+}
+
+// checkTrackingNumbers validates the numbers of a track request.
+func checkTrackingNumbers(numbers []string) error {
+	if len(numbers) == 0 {
+		return sdk.InvalidField("/tracking_numbers", "at least one tracking number is required")
+	}
+	if len(numbers) > maxTrackBatch {
+		return sdk.InvalidField("/tracking_numbers", "at most %d tracking numbers per call, got %d", maxTrackBatch, len(numbers))
+	}
+	for i, n := range numbers {
+		if !waybillPattern.MatchString(n) {
+			return sdk.InvalidField("/tracking_numbers/"+strconv.Itoa(i), "tracking number %q is not a Delhivery waybill", n)
+		}
+	}
+	return nil
+}
+
+// trackQuery returns the query string of a tracking call. The numbers were
+// checked against waybillPattern, so they need no escaping and the commas stay
+// literal, as in Delhivery's examples.
+func trackQuery(numbers []string) string {
+	return "waybill=" + strings.Join(numbers, ",")
+}
+
+// distinct returns the numbers without repeats, in first-seen order.
+func distinct(numbers []string) []string {
+	seen := make(map[string]bool, len(numbers))
+	out := make([]string, 0, len(numbers))
+	for _, n := range numbers {
+		if !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// notFound is the per-number result for a waybill Delhivery does not know.
+func notFound(number, carrierMessage string) model.Tracking {
+	return model.Tracking{
+		TrackingNumber: number,
+		Status:         model.StatusUnknown,
+		Error: &model.ItemError{
+			Code:           string(sdk.CodeNotFound),
+			Message:        "Delhivery does not know waybill " + number,
+			CarrierMessage: carrierMessage,
+		},
+	}
+}
+
+// fromTrackResponse indexes a tracking answer by waybill.
+func fromTrackResponse(r *trackResponse) map[string]model.Tracking {
+	out := make(map[string]model.Tracking, len(r.ShipmentData))
+	for _, sd := range r.ShipmentData {
+		t := toTracking(&sd.Shipment)
+		out[t.TrackingNumber] = t
+	}
+	return out
+}
+
+// toTracking maps one tracked shipment onto the canonical model.
+func toTracking(s *wireTrackedShipment) model.Tracking {
+	st := s.Status
+	status, sub := MapStatus(st.StatusType, st.Status, st.StatusCode)
+	t := model.Tracking{
+		TrackingNumber: s.AWB,
+		Status:         status,
+		SubStatus:      sub,
+		RawCode:        rawCode(st.StatusType, st.StatusCode),
+		RawText:        rawText(st.Status, st.Instructions),
+		Location:       parseLocation(st.StatusLocation),
+	}
+	if status == model.StatusAttemptFailed || status == model.StatusException {
+		t.Reason = st.Instructions
+	}
+	if status == model.StatusDelivered {
+		if at, ok := parseTime(st.StatusDateTime); ok {
+			t.DeliveredAt = &at
+		}
+		t.ReceivedBy = st.RecievedBy
+	}
+	if at, ok := parseTime(firstNonEmpty(s.ExpectedDeliveryDate, s.PromisedDeliveryDate)); ok {
+		t.EstimatedDelivery = &at
+	}
+	for _, sc := range s.Scans {
+		d := sc.ScanDetail
+		at, ok := parseTime(firstNonEmpty(d.ScanDateTime, d.StatusDateTime))
+		if !ok {
+			continue
+		}
+		es, esub := MapStatus(d.ScanType, d.Scan, d.StatusCode)
+		t.Events = append(t.Events, model.TrackingEvent{
+			Time:      at,
+			Status:    es,
+			SubStatus: esub,
+			RawCode:   rawCode(d.ScanType, d.StatusCode),
+			RawText:   rawText(d.Scan, d.Instructions),
+			Location:  parseLocation(d.ScannedLocation),
+		})
+	}
+	sort.SliceStable(t.Events, func(i, j int) bool { return t.Events[i].Time.Before(t.Events[j].Time) })
+	return t
+}
+
+func rawCode(statusType, statusCode string) string {
+	if statusCode == "" {
+		return statusType
+	}
+	return statusType + "/" + statusCode
+}
+
+func rawText(status, instructions string) string {
+	if instructions == "" || instructions == status {
+		return status
+	}
+	return status + ": " + instructions
+}
+
+// ndrCodes are the StatusCodes Delhivery's NDR API accepts as a failed delivery attempt.
+var ndrCodes = map[string]bool{
+	"EOD-3": true, "EOD-6": true, "EOD-11": true, "EOD-15": true, "EOD-16": true,
+	"EOD-43": true, "EOD-69": true, "EOD-74": true, "EOD-86": true, "EOD-104": true,
+	"ST-108": true,
+}
+
+type statusKey struct{ typ, status string }
+
+type mapped struct {
+	status model.TrackingStatus
+	sub    string
+}
+
+// statusTable is the documented StatusType and Status pairs; see the package doc.
+var statusTable = map[statusKey]mapped{
+	{"UD", "manifested"}: {model.StatusPending, "manifested"},
+	{"UD", "not picked"}: {model.StatusPending, "not_picked_up"},
+	{"UD", "in transit"}: {model.StatusInTransit, "in_transit"},
+	{"UD", "pending"}:    {model.StatusInTransit, "at_destination_hub"},
+	{"UD", "dispatched"}: {model.StatusOutForDelivery, "out_for_delivery"},
+	{"DL", "delivered"}:  {model.StatusDelivered, "delivered"},
+	{"DL", "rto"}:        {model.StatusReturned, "returned_to_origin"},
+	{"DL", "dto"}:        {model.StatusDelivered, "delivered_to_origin"},
+	{"RT", "in transit"}: {model.StatusReturning, "return_in_transit"},
+	{"RT", "pending"}:    {model.StatusReturning, "return_at_origin_hub"},
+	{"RT", "dispatched"}: {model.StatusReturning, "return_out_for_delivery"},
+	{"PP", "open"}:       {model.StatusPending, "pickup_requested"},
+	{"PP", "scheduled"}:  {model.StatusPending, "pickup_scheduled"},
+	{"PP", "dispatched"}: {model.StatusPending, "out_for_pickup"},
+	{"PU", "in transit"}: {model.StatusInTransit, "picked_up"},
+	{"PU", "pending"}:    {model.StatusInTransit, "at_return_hub"},
+	{"PU", "dispatched"}: {model.StatusOutForDelivery, "out_for_delivery_to_origin"},
+	{"CN", "canceled"}:   {model.StatusCancelled, "cancelled"},
+	{"CN", "cancelled"}:  {model.StatusCancelled, "cancelled"},
+	{"CN", "closed"}:     {model.StatusCancelled, "closed"},
+}
+
+// typeFallback is the status for a StatusType whose Status text is not in the table.
+var typeFallback = map[string]model.TrackingStatus{
+	"UD": model.StatusInTransit,
+	"DL": model.StatusDelivered,
+	"RT": model.StatusReturning,
+	"PP": model.StatusPending,
+	"PU": model.StatusInTransit,
+	"CN": model.StatusCancelled,
+}
+
+// MapStatus maps Delhivery's StatusType, Status text and StatusCode onto the
+// canonical status and a snake_case sub-status, following the table in the
+// package documentation. It is pure and safe for concurrent use.
+func MapStatus(statusType, status, statusCode string) (model.TrackingStatus, string) {
+	typ := strings.ToUpper(strings.TrimSpace(statusType))
+	text := strings.ToLower(strings.Join(strings.Fields(status), " "))
+	if typ == "UD" && text == "pending" && ndrCodes[strings.ToUpper(strings.TrimSpace(statusCode))] {
+		return model.StatusAttemptFailed, "delivery_attempt_failed"
+	}
+	if m, ok := statusTable[statusKey{typ, text}]; ok {
+		return m.status, m.sub
+	}
+	if text == "cancelled" || text == "canceled" {
+		return model.StatusCancelled, "cancelled"
+	}
+	sub := strings.Trim(nonWord.ReplaceAllString(text, "_"), "_")
+	if s, ok := typeFallback[typ]; ok {
+		return s, sub
+	}
+	return model.StatusUnknown, sub
+}
+
+// ist is India Standard Time; Delhivery's times carry no offset and mean IST.
+var ist = func() *time.Location {
+	if loc, err := time.LoadLocation("Asia/Kolkata"); err == nil {
+		return loc
+	}
+	return time.FixedZone("IST", 5*3600+30*60)
+}()
+
+var timeLayouts = []string{
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02T15:04",
+	"2006-01-02",
+}
+
+// parseTime reads a Delhivery timestamp: RFC 3339 when it has an offset, else IST.
+func parseTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, false
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, true
+	}
+	for _, layout := range timeLayouts {
+		if t, err := time.ParseInLocation(layout, s, ist); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+// parseLocation splits "Amritsar_VerkaBypss_I (Punjab)" into facility, city and state.
+func parseLocation(s string) *model.EventLocation {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	loc := &model.EventLocation{Facility: s, CountryCode: "IN"}
+	if i := strings.LastIndex(s, "("); i > 0 && strings.HasSuffix(s, ")") {
+		loc.State = strings.TrimSpace(s[i+1 : len(s)-1])
+		loc.Facility = strings.TrimSpace(s[:i])
+	}
+	if i := strings.Index(loc.Facility, "_"); i > 0 {
+		loc.City = loc.Facility[:i]
+	} else {
+		loc.City = loc.Facility
+	}
+	return loc
+}
+
+// fromCancelResponse reads a cancellation answer. A shipment that is already
+// cancelled counts as cancelled, so that the operation is idempotent.
+func fromCancelResponse(number string, r *cancelResponse) (*model.CancelResponse, error) {
+	msg := firstNonEmpty(r.Remark, r.Error)
+	if r.Status {
+		return &model.CancelResponse{TrackingNumber: number, Cancelled: true, Message: msg}, nil
+	}
+	lower := strings.ToLower(msg)
+	switch {
+	case strings.Contains(lower, "already cancel"):
+		return &model.CancelResponse{TrackingNumber: number, Cancelled: true, Message: msg}, nil
+	case strings.Contains(lower, "not found") || strings.Contains(lower, "no such") || strings.Contains(lower, "invalid waybill") || strings.Contains(lower, "does not exist"):
+		e := sdk.CarrierError(sdk.CodeNotFound, "", msg)
+		e.Field = "/tracking_number"
+		return nil, e
+	case msg == "":
+		return nil, sdk.CarrierError(sdk.CodeConflict, "", "Delhivery did not cancel the shipment and gave no reason")
+	}
+	return nil, sdk.CarrierError(sdk.CodeConflict, "", msg)
+}

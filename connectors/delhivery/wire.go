@@ -1,0 +1,252 @@
+package delhivery
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+)
+
+// The types below are Delhivery's wire shapes, named after the carrier's own
+// fields. Only the fields the connector reads or writes are declared.
+
+// createPayload is the JSON that travels in the data= field of a create call.
+type createPayload struct {
+	Shipments      []wireShipment `json:"shipments"`
+	PickupLocation pickupLocation `json:"pickup_location"`
+}
+
+// pickupLocation names a warehouse registered with Delhivery.
+type pickupLocation struct {
+	Name string `json:"name"`
+}
+
+// wireShipment is one shipment of a create call. Field order is the order of
+// Delhivery's documentation, so the golden request reads like the docs.
+type wireShipment struct {
+	Name           string   `json:"name"`
+	Add            string   `json:"add"`
+	Pin            string   `json:"pin"`
+	City           string   `json:"city,omitempty"`
+	State          string   `json:"state,omitempty"`
+	Country        string   `json:"country"`
+	Phone          string   `json:"phone"`
+	Order          string   `json:"order"`
+	PaymentMode    string   `json:"payment_mode"`
+	ReturnPin      string   `json:"return_pin,omitempty"`
+	ReturnCity     string   `json:"return_city,omitempty"`
+	ReturnPhone    string   `json:"return_phone,omitempty"`
+	ReturnAdd      string   `json:"return_add,omitempty"`
+	ReturnState    string   `json:"return_state,omitempty"`
+	ReturnCountry  string   `json:"return_country,omitempty"`
+	ReturnName     string   `json:"return_name,omitempty"`
+	ProductsDesc   string   `json:"products_desc,omitempty"`
+	HSNCode        string   `json:"hsn_code,omitempty"`
+	CODAmount      float64  `json:"cod_amount"`
+	OrderDate      string   `json:"order_date,omitempty"`
+	TotalAmount    float64  `json:"total_amount"`
+	SellerAdd      string   `json:"seller_add,omitempty"`
+	SellerName     string   `json:"seller_name,omitempty"`
+	SellerInv      string   `json:"seller_inv,omitempty"`
+	Quantity       *float64 `json:"quantity,omitempty"`
+	Waybill        string   `json:"waybill"`
+	ShipmentWidth  *float64 `json:"shipment_width,omitempty"`
+	ShipmentHeight *float64 `json:"shipment_height,omitempty"`
+	ShipmentLength *float64 `json:"shipment_length,omitempty"`
+	Weight         float64  `json:"weight"`
+	SellerGSTTIN   string   `json:"seller_gst_tin,omitempty"`
+	ShippingMode   string   `json:"shipping_mode,omitempty"`
+	AddressType    string   `json:"address_type,omitempty"`
+	EWBN           string   `json:"ewbn,omitempty"`
+	Client         string   `json:"client,omitempty"`
+}
+
+// createResponse is the answer to a create call. Delhivery answers 200 for both
+// success and refusal; success and the package status tell them apart.
+type createResponse struct {
+	Success   flexBool        `json:"success"`
+	Error     flexBool        `json:"error"`
+	RMK       string          `json:"rmk"`
+	UploadWBN flexString      `json:"upload_wbn"`
+	Packages  []createPackage `json:"packages"`
+}
+
+// createPackage is one package's outcome in a create response.
+type createPackage struct {
+	Waybill     string     `json:"waybill"`
+	RefNum      string     `json:"refnum"`
+	Status      string     `json:"status"`
+	Client      string     `json:"client"`
+	SortCode    string     `json:"sort_code"`
+	Serviceable *bool      `json:"serviceable"`
+	Remarks     stringList `json:"remarks"`
+}
+
+// trackResponse is the answer to a tracking call.
+type trackResponse struct {
+	ShipmentData []struct {
+		Shipment wireTrackedShipment `json:"Shipment"`
+	} `json:"ShipmentData"`
+	Error   string   `json:"Error"`
+	RMK     string   `json:"rmk"`
+	Success flexBool `json:"Success"`
+}
+
+// wireTrackedShipment is one shipment's tracking state.
+type wireTrackedShipment struct {
+	AWB                  string      `json:"AWB"`
+	ReferenceNo          string      `json:"ReferenceNo"`
+	Origin               string      `json:"Origin"`
+	Destination          string      `json:"Destination"`
+	PickUpDate           string      `json:"PickUpDate"`
+	ExpectedDeliveryDate string      `json:"ExpectedDeliveryDate"`
+	PromisedDeliveryDate string      `json:"PromisedDeliveryDate"`
+	Status               wireStatus  `json:"Status"`
+	Scans                []wireScans `json:"Scans"`
+}
+
+// wireStatus is a shipment's current status.
+type wireStatus struct {
+	Status         string `json:"Status"`
+	StatusType     string `json:"StatusType"`
+	StatusCode     string `json:"StatusCode"`
+	StatusLocation string `json:"StatusLocation"`
+	StatusDateTime string `json:"StatusDateTime"`
+	Instructions   string `json:"Instructions"`
+	RecievedBy     string `json:"RecievedBy"` // sic: Delhivery's spelling
+}
+
+// wireScans wraps one scan.
+type wireScans struct {
+	ScanDetail wireScan `json:"ScanDetail"`
+}
+
+// wireScan is one scan of a shipment's history.
+type wireScan struct {
+	Scan            string `json:"Scan"`
+	ScanType        string `json:"ScanType"`
+	ScanDateTime    string `json:"ScanDateTime"`
+	StatusDateTime  string `json:"StatusDateTime"`
+	ScannedLocation string `json:"ScannedLocation"`
+	Instructions    string `json:"Instructions"`
+	StatusCode      string `json:"StatusCode"`
+}
+
+// cancelRequest is the JSON body of a cancellation.
+type cancelRequest struct {
+	Waybill      string `json:"waybill"`
+	Cancellation string `json:"cancellation"`
+}
+
+// cancelResponse is the answer to a cancellation.
+type cancelResponse struct {
+	Status  flexBool `json:"status"`
+	Waybill string   `json:"waybill"`
+	Remark  string   `json:"remark"`
+	Error   string   `json:"error"`
+}
+
+// pinCodeResponse is the answer to a pin-code serviceability query.
+type pinCodeResponse struct {
+	DeliveryCodes []json.RawMessage `json:"delivery_codes"`
+}
+
+// errorBody is what Delhivery sends with a non-200 status, when it sends JSON.
+type errorBody struct {
+	Detail  string `json:"detail"`
+	Message string `json:"message"`
+	Error   string `json:"error"`
+	RMK     string `json:"rmk"`
+}
+
+// text returns the first non-empty message of the body.
+func (b errorBody) text() string {
+	for _, s := range []string{b.Detail, b.Message, b.Error, b.RMK} {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// flexBool reads true, false, "true", "false", "True" and null.
+type flexBool bool
+
+// UnmarshalJSON accepts a boolean or a string holding one.
+func (b *flexBool) UnmarshalJSON(data []byte) error {
+	s := strings.Trim(string(bytes.TrimSpace(data)), `"`)
+	switch strings.ToLower(s) {
+	case "true", "1", "yes":
+		*b = true
+	default:
+		*b = false
+	}
+	return nil
+}
+
+// flexString reads a string, a number, a list (first element) or null.
+type flexString string
+
+// UnmarshalJSON accepts a string, a number, a list of strings or null.
+func (s *flexString) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	switch {
+	case len(data) == 0 || string(data) == "null":
+		*s = ""
+	case data[0] == '"':
+		var v string
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		*s = flexString(v)
+	case data[0] == '[':
+		var l stringList
+		if err := json.Unmarshal(data, &l); err != nil {
+			return err
+		}
+		if len(l) > 0 {
+			*s = flexString(l[0])
+		}
+	default:
+		*s = flexString(data)
+	}
+	return nil
+}
+
+// stringList reads a list of strings, a single string, or null. Delhivery sends
+// package remarks both ways.
+type stringList []string
+
+// UnmarshalJSON accepts a string, a list of strings (nested lists flattened) or null.
+func (l *stringList) UnmarshalJSON(data []byte) error {
+	data = bytes.TrimSpace(data)
+	if len(data) == 0 || string(data) == "null" {
+		*l = nil
+		return nil
+	}
+	var raw any
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	var out []string
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case string:
+			if strings.TrimSpace(x) != "" {
+				out = append(out, x)
+			}
+		case []any:
+			for _, e := range x {
+				walk(e)
+			}
+		case float64:
+			out = append(out, strconv.FormatFloat(x, 'f', -1, 64))
+		case bool:
+			out = append(out, strconv.FormatBool(x))
+		}
+	}
+	walk(raw)
+	*l = out
+	return nil
+}
