@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io/fs"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/modelschema"
 )
 
 var shared = func() *Validator {
@@ -351,5 +353,40 @@ func BenchmarkNew(b *testing.B) {
 		if _, err := New(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestEveryRequestPatternHasAHint keeps messages readable when a pattern is added
+// to the model: each pattern in a request schema needs words in patternHints.
+func TestEveryRequestPatternHasAHint(t *testing.T) {
+	for _, op := range sdk.Operations() {
+		name, _ := modelschema.NameFor(op.Request)
+		b, err := fs.ReadFile(modelschema.FS(), name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc any
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatal(err)
+		}
+		var walk func(any)
+		walk = func(v any) {
+			switch v := v.(type) {
+			case map[string]any:
+				if p, ok := v["pattern"].(string); ok {
+					if _, ok := patternHints[p]; !ok {
+						t.Errorf("%s: pattern %s has no hint", name, p)
+					}
+				}
+				for _, c := range v {
+					walk(c)
+				}
+			case []any:
+				for _, c := range v {
+					walk(c)
+				}
+			}
+		}
+		walk(doc)
 	}
 }
