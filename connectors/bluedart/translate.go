@@ -1,6 +1,8 @@
 package bluedart
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -321,8 +323,14 @@ func FromWayBillResponse(r *model.ShipmentRequest, res *waybill.WayBillGeneratio
 		Routing:          strings.Trim(res.DestinationArea+"/"+res.DestinationLocation, "/"),
 		Messages:         statusMessages(res.Status),
 	}
-	if len(res.AWBPrintContent) > 0 {
-		out.Labels = []model.Document{{Type: "label", Format: model.FormatPDF, Data: res.AWBPrintContent}}
+	if label := bytes.TrimSpace(res.AWBPrintContent); len(label) > 0 {
+		// encoding/xml leaves xs:base64Binary as its text; decode it here.
+		pdf, err := base64.StdEncoding.DecodeString(string(label))
+		if err != nil {
+			out.Messages = append(out.Messages, "the label Blue Dart returned is not valid base64 and was left out")
+		} else {
+			out.Labels = []model.Document{{Type: "label", Format: model.FormatPDF, Data: pdf}}
+		}
 	}
 	return out, nil
 }

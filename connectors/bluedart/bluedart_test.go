@@ -1,0 +1,486 @@
+package bluedart_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carrierhub/hub/connectors/bluedart"
+	"github.com/carrierhub/hub/connectors/bluedart/simulator"
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files in testdata/")
+
+// fixedNow keeps the default pickup date independent of the wall clock.
+var fixedNow = func() time.Time { return time.Date(2026, 11, 24, 10, 0, 0, 0, bluedart.IST) }
+
+type env struct {
+	sim  *simulator.Simulator
+	d    *sdk.Dispatcher
+	acct *sdk.Account
+}
+
+func newEnv(t *testing.T, opts bluedart.Options) *env {
+	t.Helper()
+	sim := simulator.New()
+	t.Cleanup(sim.Close)
+	if opts.Now == nil {
+		opts.Now = fixedNow
+	}
+	d, err := sdk.NewDispatcher(bluedart.NewWithOptions(opts))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{sim: sim, d: d, acct: &sdk.Account{
+		ID: "acct-1", TenantID: "tenant-1", Environment: "sandbox", BaseURL: sim.URL(),
+		Credentials: map[string]string{"login_id": simulator.LoginID, "licence_key": simulator.LicenceKey},
+		Settings:    map[string]string{"customer_code": simulator.CustomerCode, "origin_area": "BOM"},
+	}}
+}
+
+func (e *env) call(t *testing.T, op sdk.Operation, body any) ([]byte, *sdk.Error) {
+	t.Helper()
+	return e.callAs(t, e.acct, op, body)
+}
+
+func (e *env) callAs(t *testing.T, acct *sdk.Account, op sdk.Operation, body any) ([]byte, *sdk.Error) {
+	t.Helper()
+	payload, err := json.Marshal(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.d.Invoke(context.Background(), &sdk.Call{Operation: op, Account: acct, RequestID: "req-1", Payload: payload})
+	if err != nil {
+		var se *sdk.Error
+		if !errors.As(err, &se) {
+			t.Fatalf("Invoke returned %T, want *sdk.Error", err)
+		}
+		return nil, se
+	}
+	return out, nil
+}
+
+func shipment() model.ShipmentRequest {
+	return model.ShipmentRequest{
+		Reference: "ORD-1001",
+		ShipFrom: model.Address{Company: "Acme Traders", Name: "Ravi Kumar", Phone: "+91 98200 11111",
+			Lines: []string{"Unit 4, Marol Industrial Estate", "Andheri East"}, City: "Mumbai", PostalCode: "400059", CountryCode: "IN",
+			GSTIN: "27AAPFU0939F1ZV"},
+		ShipTo: model.Address{Name: "Meera Iyer", Phone: "09840012345", Email: "meera@example.com",
+			Lines: []string{"12 Usman Road", "T Nagar"}, City: "Chennai", PostalCode: "600017", CountryCode: "IN"},
+		Parcels: []model.Parcel{{Weight: model.Weight{Value: 1250, Unit: model.Gram},
+			Dimensions: &model.Dimensions{Length: 30, Width: 20, Height: 10, Unit: model.Centimetre}, Description: "Cotton sarees"}},
+		Invoice:  &model.InvoiceRef{Number: "INV-77", Value: model.Money{Amount: 4999.5, Currency: "INR"}},
+		ShipDate: "2026-11-25",
+	}
+}
+
+func decode[T any](t *testing.T, b []byte) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("decoding %s: %v", b, err)
+	}
+	return v
+}
+
+func golden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("reading golden (run go test -update): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the outgoing request\n got: %s\nwant: %s", name, got, want)
+	}
+}
+
+func TestGenerateThenTrack(t *testing.T) {
+	e := newEnv(t, bluedart.Options{})
+	out, err := e.call(t, sdk.OpCreateShipment, shipment())
+	if err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	resp := decode[model.ShipmentResponse](t, out)
+	if len(resp.TrackingNumber) != 11 || resp.Reference != "ORD-1001" || resp.Routing != "MAA/TNR" {
+		t.Errorf("booking = %+v", resp)
+	}
+	if len(resp.Labels) != 1 || resp.Labels[0].Format != model.FormatPDF || !bytes.HasPrefix(resp.Labels[0].Data, []byte("%PDF")) {
+		t.Errorf("labels = %+v", resp.Labels)
+	}
+	golden(t, "generate_request.golden.xml", e.sim.LastRequest(simulator.ActionGenerate))
+
+	track := func() model.Tracking {
+		t.Helper()
+		out, err := e.call(t, sdk.OpTrack, model.TrackRequest{TrackingNumbers: []string{resp.TrackingNumber}})
+		if err != nil {
+			t.Fatalf("track: %v", err)
+		}
+		r := decode[model.TrackResponse](t, out)
+		if len(r.Results) != 1 {
+			t.Fatalf("results = %+v", r.Results)
+		}
+		return r.Results[0]
+	}
+	if got := track(); got.Status != model.StatusPending || got.SubStatus != "info_received" || got.EstimatedDelivery == nil {
+		t.Errorf("after generation: %+v", got)
+	}
+	for _, s := range []struct{ typ, text, loc, by string }{
+		{"PU", "SHIPMENT PICKED UP", "MUMBAI", ""},
+		{"UD", "SHIPMENT OUTSCANNED TO NETWORK", "MUMBAI HUB", ""},
+		{"UD", "Shipment Outscan", "T NAGAR", ""},
+		{"DL", "SHIPMENT DELIVERED", "T NAGAR", "MEERA"},
+	} {
+		if err := e.sim.AddScan(resp.TrackingNumber, s.typ, s.text, s.loc, s.by); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := track()
+	if got.Status != model.StatusDelivered || got.RawCode != "DL" || got.RawText != "SHIPMENT DELIVERED" || got.ReceivedBy != "MEERA" {
+		t.Errorf("delivered: %+v", got)
+	}
+	if got.DeliveredAt == nil || got.DeliveredAt.Format(time.RFC3339) != "2026-11-20T14:00:00+05:30" {
+		t.Errorf("delivered_at = %v", got.DeliveredAt)
+	}
+	wantSeq := []model.TrackingStatus{model.StatusPending, model.StatusInTransit, model.StatusInTransit, model.StatusOutForDelivery, model.StatusDelivered}
+	if len(got.Events) != len(wantSeq) {
+		t.Fatalf("events = %+v", got.Events)
+	}
+	for i, ev := range got.Events {
+		if ev.Status != wantSeq[i] {
+			t.Errorf("event %d status = %s, want %s (%s)", i, ev.Status, wantSeq[i], ev.RawText)
+		}
+		if i > 0 && ev.Time.Before(got.Events[i-1].Time) {
+			t.Errorf("events not oldest first at %d", i)
+		}
+	}
+	if got.Location == nil || got.Location.Facility != "T NAGAR" {
+		t.Errorf("location = %+v", got.Location)
+	}
+	if q := string(e.sim.LastRequest("track")); !strings.Contains(q, "handler=tnt") || !strings.Contains(q, "action=custawbquery") {
+		t.Errorf("tracking query = %s", q)
+	}
+}
+
+func TestTrackRecordedPayloads(t *testing.T) {
+	e := newEnv(t, bluedart.Options{})
+	out, err := e.call(t, sdk.OpTrack, model.TrackRequest{TrackingNumbers: []string{"50912345679", "50912345678", "12345678901"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := decode[model.TrackResponse](t, out).Results
+	if len(r) != 3 || r[0].TrackingNumber != "50912345679" || r[1].TrackingNumber != "50912345678" {
+		t.Fatalf("results out of request order: %+v", r)
+	}
+	if r[0].Status != model.StatusReturning || r[0].SubStatus != "rto_initiated" || r[0].RawCode != "RT" {
+		t.Errorf("rto: %+v", r[0])
+	}
+	if ev := r[0].Events[1]; ev.Status != model.StatusAttemptFailed || ev.SubStatus != "consignee_unavailable" {
+		t.Errorf("failed attempt event: %+v", ev)
+	}
+	if r[1].Status != model.StatusDelivered || r[1].DeliveredAt == nil || r[1].DeliveredAt.Format(time.RFC3339) != "2026-11-20T14:20:00+05:30" {
+		t.Errorf("delivered: %+v", r[1])
+	}
+	if first := r[1].Events[0]; first.SubStatus != "picked_up" || first.Time.Format(time.RFC3339) != "2026-11-18T18:05:00+05:30" {
+		t.Errorf("first event: %+v", first)
+	}
+	if r[2].Error == nil || r[2].Error.Code != string(sdk.CodeNotFound) || r[2].Error.CarrierCode != "NF" || r[2].Status != model.StatusUnknown {
+		t.Errorf("unknown number: %+v", r[2])
+	}
+}
+
+func TestCancel(t *testing.T) {
+	e := newEnv(t, bluedart.Options{})
+	out, err := e.call(t, sdk.OpCreateShipment, shipment())
+	if err != nil {
+		t.Fatal(err)
+	}
+	awb := decode[model.ShipmentResponse](t, out).TrackingNumber
+	out, err = e.call(t, sdk.OpCancelShipment, model.CancelRequest{TrackingNumber: awb})
+	if err != nil {
+		t.Fatalf("cancel: %v", err)
+	}
+	if c := decode[model.CancelResponse](t, out); !c.Cancelled || c.TrackingNumber != awb || c.Message != "Waybill cancelled successfully" {
+		t.Errorf("cancel = %+v", c)
+	}
+	golden(t, "cancel_request.golden.xml", e.sim.LastRequest(simulator.ActionCancel))
+	_, err = e.call(t, sdk.OpCancelShipment, model.CancelRequest{TrackingNumber: awb})
+	if err == nil || err.Code != sdk.CodeConflict || err.CarrierCode != "AWBAlreadyCancelled" || err.Source != sdk.SourceCarrier {
+		t.Errorf("second cancel: %#v", err)
+	}
+	_, err = e.call(t, sdk.OpCancelShipment, model.CancelRequest{TrackingNumber: "69099999999"})
+	if err == nil || err.Code != sdk.CodeNotFound {
+		t.Errorf("unknown waybill: %#v", err)
+	}
+}
+
+func TestStatusMapping(t *testing.T) {
+	rows := []struct {
+		code, text string
+		status     model.TrackingStatus
+		sub        string
+	}{
+		{"DL", "SHIPMENT DELIVERED", model.StatusDelivered, "delivered"},
+		{"dl", "anything", model.StatusDelivered, "delivered"},
+		{"PU", "SHIPMENT PICKED UP", model.StatusInTransit, "picked_up"},
+		{"PU", "", model.StatusInTransit, "picked_up"},
+		{"IT", "IN TRANSIT", model.StatusInTransit, "in_transit"},
+		{"UD", "Shipment Inscan", model.StatusInTransit, "in_transit"},
+		{"UD", "SHIPMENT OUTSCANNED TO NETWORK", model.StatusInTransit, "in_transit"},
+		{"UD", "Shipment Outscan", model.StatusOutForDelivery, "out_for_delivery"},
+		{"UD", "OUT FOR DELIVERY", model.StatusOutForDelivery, "out_for_delivery"},
+		{"UD", "CONSIGNEE NOT AVAILABLE", model.StatusAttemptFailed, "consignee_unavailable"},
+		{"UD", "INCOMPLETE ADDRESS", model.StatusAttemptFailed, "address_issue"},
+		{"UD", "CONSIGNEE REFUSED TO ACCEPT", model.StatusAttemptFailed, "refused"},
+		{"UD", "SHIPMENT UNDELIVERED", model.StatusAttemptFailed, "delivery_attempted"},
+		{"UD", "SHIPMENT DAMAGED", model.StatusException, "damaged"},
+		{"UD", "SHIPMENT HELD BY CUSTOMS", model.StatusException, "held"},
+		{"UD", "Shipment data received", model.StatusPending, "info_received"},
+		{"UD", "RTO INITIATED", model.StatusReturning, "rto_initiated"},
+		{"RT", "RTO SHIPMENT IN TRANSIT", model.StatusReturning, "rto_initiated"},
+		{"RT", "RTO SHIPMENT DELIVERED TO SHIPPER", model.StatusReturned, "rto_delivered"},
+		{"NF", "No Information Found", model.StatusUnknown, "not_found"},
+		{"ZZ", "NEW CODE", model.StatusUnknown, "unmapped"},
+		{"", "", model.StatusUnknown, "unmapped"},
+	}
+	for _, r := range rows {
+		st, sub := bluedart.MapStatus(r.code, r.text)
+		if st != r.status || sub != r.sub {
+			t.Errorf("MapStatus(%q, %q) = %s/%s, want %s/%s", r.code, r.text, st, sub, r.status, r.sub)
+		}
+	}
+}
+
+func TestParseISTTime(t *testing.T) {
+	for _, c := range []struct{ date, clock, want string }{
+		{"07-Jun-2012", "13:05", "2012-06-07T13:05:00+05:30"},
+		{"07 June 2012", "13:05", "2012-06-07T13:05:00+05:30"},
+		{"7 Jun 2012", "0930", "2012-06-07T09:30:00+05:30"},
+		{"07 June 2012", "", "2012-06-07T00:00:00+05:30"},
+	} {
+		got, err := bluedart.ParseISTTime(c.date, c.clock)
+		if err != nil || got.Format(time.RFC3339) != c.want {
+			t.Errorf("ParseISTTime(%q, %q) = %v, %v; want %s", c.date, c.clock, got, err, c.want)
+		}
+	}
+	if _, err := bluedart.ParseISTTime("2012/13/45", "13:05"); err == nil {
+		t.Error("bad date accepted")
+	}
+}
+
+func TestCarrierErrors(t *testing.T) {
+	e := newEnv(t, bluedart.Options{})
+	cases := []struct {
+		name    string
+		mutate  func(a *sdk.Account, s *model.ShipmentRequest)
+		code    sdk.Code
+		carrier string
+	}{
+		{"wrong licence key", func(a *sdk.Account, _ *model.ShipmentRequest) { a.Credentials["licence_key"] = "wrong-key" }, sdk.CodeAuthFailed, "InvalidLicenseKey"},
+		{"unknown login is a SOAP fault", func(a *sdk.Account, _ *model.ShipmentRequest) { a.Credentials["login_id"] = "NOBODY" }, sdk.CodeAuthFailed, "s:Client"},
+		{"not serviceable", func(_ *sdk.Account, s *model.ShipmentRequest) { s.ShipTo.PostalCode = "990001" }, sdk.CodeInvalidRequest, "InvalidPincode"},
+		{"wrong customer code", func(a *sdk.Account, _ *model.ShipmentRequest) { a.Settings["customer_code"] = "000001" }, sdk.CodeInvalidRequest, "InvalidCustomerCode"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			acct := *e.acct
+			acct.Credentials = map[string]string{"login_id": simulator.LoginID, "licence_key": simulator.LicenceKey}
+			acct.Settings = map[string]string{"customer_code": simulator.CustomerCode, "origin_area": "BOM"}
+			s := shipment()
+			c.mutate(&acct, &s)
+			_, err := e.callAs(t, &acct, sdk.OpCreateShipment, s)
+			if err == nil || err.Code != c.code || err.CarrierCode != c.carrier || err.Source != sdk.SourceCarrier || err.CarrierMessage == "" {
+				t.Fatalf("got %#v, want %s with carrier code %s", err, c.code, c.carrier)
+			}
+			if strings.Contains(err.Error(), "wrong-key") || strings.Contains(err.Error(), simulator.LicenceKey) {
+				t.Errorf("error leaks a licence key: %v", err)
+			}
+		})
+	}
+	t.Run("duplicate reference", func(t *testing.T) {
+		s := shipment()
+		s.Reference = "DUP-1"
+		if _, err := e.call(t, sdk.OpCreateShipment, s); err != nil {
+			t.Fatal(err)
+		}
+		_, err := e.call(t, sdk.OpCreateShipment, s)
+		if err == nil || err.Code != sdk.CodeConflict || err.CarrierCode != "DuplicateCreditReferenceNo" {
+			t.Fatalf("got %#v", err)
+		}
+	})
+	t.Run("tracking with a bad licence", func(t *testing.T) {
+		acct := *e.acct
+		acct.Credentials = map[string]string{"login_id": simulator.LoginID, "licence_key": simulator.LicenceKey, "tracking_licence_key": "nope-key"}
+		_, err := e.callAs(t, &acct, sdk.OpTrack, model.TrackRequest{TrackingNumbers: []string{"50912345678"}})
+		if err == nil || err.Code != sdk.CodeAuthFailed || strings.Contains(err.Error(), "nope-key") {
+			t.Fatalf("got %#v", err)
+		}
+	})
+}
+
+func TestTransportErrors(t *testing.T) {
+	t.Run("5xx is carrier_unavailable", func(t *testing.T) {
+		e := newEnv(t, bluedart.Options{})
+		e.sim.FailNext(1, http.StatusServiceUnavailable)
+		_, err := e.call(t, sdk.OpCreateShipment, shipment())
+		if err == nil || err.Code != sdk.CodeCarrierUnavailable || err.NotSent || !err.Code.Retryable() {
+			t.Fatalf("got %#v", err)
+		}
+		if _, err := e.call(t, sdk.OpCreateShipment, shipment()); err != nil {
+			t.Fatalf("after the failure: %v", err)
+		}
+	})
+	t.Run("429 on tracking is rate_limited with Retry-After", func(t *testing.T) {
+		e := newEnv(t, bluedart.Options{})
+		e.sim.FailNext(1, http.StatusTooManyRequests)
+		_, err := e.call(t, sdk.OpTrack, model.TrackRequest{TrackingNumbers: []string{"50912345678"}})
+		if err == nil || err.Code != sdk.CodeRateLimited || err.RetryAfter != 7*time.Second {
+			t.Fatalf("got %#v", err)
+		}
+	})
+	t.Run("connection refused is not sent", func(t *testing.T) {
+		e := newEnv(t, bluedart.Options{})
+		e.sim.Close()
+		_, err := e.call(t, sdk.OpCreateShipment, shipment())
+		if err == nil || err.Code != sdk.CodeCarrierUnavailable || !err.NotSent {
+			t.Fatalf("got %#v", err)
+		}
+		_, err = e.call(t, sdk.OpTrack, model.TrackRequest{TrackingNumbers: []string{"50912345678"}})
+		if err == nil || !err.NotSent || strings.Contains(err.Error(), simulator.LicenceKey) {
+			t.Fatalf("tracking: %#v", err)
+		}
+	})
+	t.Run("deadline is timeout", func(t *testing.T) {
+		e := newEnv(t, bluedart.Options{})
+		e.sim.SetLatency(time.Minute)
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		payload, _ := json.Marshal(model.TrackRequest{TrackingNumbers: []string{"50912345678"}})
+		_, err := e.d.Invoke(ctx, &sdk.Call{Operation: sdk.OpTrack, Account: e.acct, Payload: payload})
+		var se *sdk.Error
+		if !errors.As(err, &se) || se.Code != sdk.CodeTimeout {
+			t.Fatalf("got %#v", err)
+		}
+	})
+	t.Run("oversized response", func(t *testing.T) {
+		e := newEnv(t, bluedart.Options{MaxResponseBytes: 256})
+		_, err := e.call(t, sdk.OpCreateShipment, shipment())
+		if err == nil || err.Code != sdk.CodePermanent || !strings.Contains(err.Message, "size limit") {
+			t.Fatalf("got %#v", err)
+		}
+	})
+}
+
+func TestSimulatorFaults(t *testing.T) {
+	sim := simulator.New()
+	defer sim.Close()
+	post := func(action, body string) (int, string) {
+		req, _ := http.NewRequest(http.MethodPost, sim.URL()+simulator.WayBillPath, strings.NewReader(body))
+		req.Header.Set("Content-Type", "text/xml; charset=utf-8")
+		req.Header.Set("SOAPAction", `"`+action+`"`)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var b bytes.Buffer
+		_, _ = b.ReadFrom(res.Body)
+		return res.StatusCode, b.String()
+	}
+	if code, body := post(simulator.ActionGenerate, "<not-xml"); code != 500 || !strings.Contains(body, "a:DeserializationFailed") {
+		t.Errorf("malformed: %d %s", code, body)
+	}
+	env := `<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><CancelWaybill xmlns="http://tempuri.org/"/></s:Body></s:Envelope>`
+	if code, body := post("http://tempuri.org/IWayBillGeneration/Nope", env); code != 500 || !strings.Contains(body, "a:ActionNotSupported") {
+		t.Errorf("unknown action: %d %s", code, body)
+	}
+	if code, body := post(simulator.ActionCancel, env); code != 500 || !strings.Contains(body, "Profile is missing") {
+		t.Errorf("no profile: %d %s", code, body)
+	}
+	if got, want := bluedart.ClassifyFault("a:ActionNotSupported", "mismatch"), sdk.CodePermanent; got != want {
+		t.Errorf("ClassifyFault = %s, want %s", got, want)
+	}
+	if got, want := bluedart.ClassifyFault("s:Server", "boom"), sdk.CodeCarrierUnavailable; got != want {
+		t.Errorf("ClassifyFault = %s, want %s", got, want)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	e := newEnv(t, bluedart.Options{})
+	cases := []struct {
+		name  string
+		op    sdk.Operation
+		body  any
+		field string
+	}{
+		{"no reference", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.Reference = ""; return s }(), "/reference"},
+		{"bad pin", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.ShipTo.PostalCode = "6000"; return s }(), "/ship_to/postal_code"},
+		{"bad phone", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.ShipFrom.Phone = "12345"; return s }(), "/ship_from/phone"},
+		{"zero weight", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.Parcels[0].Weight.Value = 0; return s }(), "/parcels/0/weight/value"},
+		{"no parcels", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.Parcels = nil; return s }(), "/parcels"},
+		{"cod without amount", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.PaymentMode = model.CashOnDelivery; return s }(), "/cod_amount"},
+		{"unsupported payment", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.PaymentMode = model.PaymentReplace; return s }(), "/payment_mode"},
+		{"bad service", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.Service = "express!"; return s }(), "/service"},
+		{"address too long", sdk.OpCreateShipment, func() model.ShipmentRequest {
+			s := shipment()
+			s.ShipTo.Lines = []string{strings.Repeat("Longword ", 12)}
+			return s
+		}(), "/ship_to/lines"},
+		{"foreign address", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.ShipTo.CountryCode = "US"; return s }(), "/ship_to/country_code"},
+		{"bad ship date", sdk.OpCreateShipment, func() model.ShipmentRequest { s := shipment(); s.ShipDate = "25/11/2026"; return s }(), "/ship_date"},
+		{"bad awb to cancel", sdk.OpCancelShipment, model.CancelRequest{TrackingNumber: "AB12"}, "/tracking_number"},
+		{"bad awb to track", sdk.OpTrack, model.TrackRequest{TrackingNumbers: []string{"50912345678", "x"}}, "/tracking_numbers/1"},
+		{"nothing to track", sdk.OpTrack, model.TrackRequest{}, "/tracking_numbers"},
+	}
+	before := e.sim.Calls()
+	for _, c := range cases {
+		_, err := e.call(t, c.op, c.body)
+		if err == nil || err.Code != sdk.CodeInvalidRequest || err.Field != c.field {
+			t.Errorf("%s: got %#v, want invalid_request at %s", c.name, err, c.field)
+		}
+	}
+	if e.sim.Calls() != before {
+		t.Errorf("bad input reached the carrier")
+	}
+	acct := *e.acct
+	acct.Credentials = map[string]string{"login_id": simulator.LoginID}
+	if _, err := e.callAs(t, &acct, sdk.OpCreateShipment, shipment()); err == nil || err.Code != sdk.CodeAuthFailed {
+		t.Errorf("missing licence key: %#v", err)
+	}
+	acct = *e.acct
+	acct.Settings = map[string]string{"customer_code": simulator.CustomerCode}
+	if _, err := e.callAs(t, &acct, sdk.OpCreateShipment, shipment()); err == nil || err.Field != "/account/settings/origin_area" {
+		t.Errorf("missing origin area: %#v", err)
+	}
+	if _, err := e.d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: e.acct, Payload: []byte("{")}); err == nil {
+		t.Error("malformed JSON accepted")
+	}
+}
+
+func TestManifest(t *testing.T) {
+	m := bluedart.New().Describe()
+	if m.ID != "bluedart_soap" || m.Category != "carrier_parcel" || m.Region != "IN" || !strings.Contains(m.Description, "deprecated") {
+		t.Errorf("manifest = %+v", m)
+	}
+	for op, idem := range map[sdk.Operation]bool{sdk.OpCreateShipment: false, sdk.OpTrack: true, sdk.OpCancelShipment: true} {
+		if info, ok := m.Operation(op); !ok || info.Idempotent != idem {
+			t.Errorf("%s: %+v %v", op, info, ok)
+		}
+	}
+}
