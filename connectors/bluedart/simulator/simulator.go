@@ -47,13 +47,8 @@ const (
 	ActionCancel   = "http://tempuri.org/IWayBillGeneration/CancelWaybill"
 )
 
-const (
-	nsTempuri = "http://tempuri.org/"
-	nsWayBill = "http://schemas.datacontract.org/2004/07/SAPI.Entities.WayBillGeneration"
-	nsAdmin   = "http://schemas.datacontract.org/2004/07/SAPI.Entities.Admin"
-	nsSoap    = "http://schemas.xmlsoap.org/soap/envelope/"
-	maxBody   = 1 << 20
-)
+// maxBody bounds a request body the simulator reads.
+const maxBody = 1 << 20
 
 //go:embed testdata/*.xml
 var payloads embed.FS
