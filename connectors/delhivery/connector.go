@@ -62,7 +62,7 @@ func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.S
 		ClientName:     req.Account.Setting(settingClientName, ""),
 	})
 	if err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	data, err := send(ctx, c.client, req.Account, call{
 		method: http.MethodPost, path: "/api/cmu/create.json",
@@ -85,7 +85,7 @@ func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.S
 func (c *Connector) Track(ctx context.Context, req *sdk.Request[model.TrackRequest]) (*model.TrackResponse, error) {
 	numbers := req.Body.TrackingNumbers
 	if err := checkTrackingNumbers(numbers); err != nil {
-		return nil, err
+		return nil, unsent(err)
 	}
 	uniq := distinct(numbers)
 	found, missing, err := c.trackBatch(ctx, req.Account, uniq)
@@ -170,10 +170,10 @@ func (c *Connector) trackEach(ctx context.Context, acct *sdk.Account, numbers []
 func (c *Connector) CancelShipment(ctx context.Context, req *sdk.Request[model.CancelRequest]) (*model.CancelResponse, error) {
 	number := strings.TrimSpace(req.Body.TrackingNumber)
 	if number == "" {
-		return nil, sdk.InvalidField("/tracking_number", "tracking_number is required")
+		return nil, unsent(sdk.InvalidField("/tracking_number", "tracking_number is required"))
 	}
 	if !waybillPattern.MatchString(number) {
-		return nil, sdk.InvalidField("/tracking_number", "tracking number %q is not a Delhivery waybill", number)
+		return nil, unsent(sdk.InvalidField("/tracking_number", "tracking number %q is not a Delhivery waybill", number))
 	}
 	body, err := json.Marshal(cancelRequest{Waybill: number, Cancellation: "true"})
 	if err != nil {
@@ -207,4 +207,12 @@ func (c *Connector) CheckHealth(ctx context.Context, account *sdk.Account) error
 	}
 	var resp pinCodeResponse
 	return decode(data, &resp, "pin-code")
+}
+
+// unsent marks an error raised before any request was sent, so the engine knows a
+// retry cannot duplicate anything.
+func unsent(err error) error {
+	e := sdk.AsError(err)
+	e.NotSent = true
+	return e
 }
