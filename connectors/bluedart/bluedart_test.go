@@ -138,7 +138,7 @@ func TestGenerateThenTrack(t *testing.T) {
 		}
 		return r.Results[0]
 	}
-	if got := track(); got.Status != model.StatusPending || got.SubStatus != "info_received" || got.EstimatedDelivery == nil {
+	if got := track(); got.Status != model.StatusPending || got.SubStatus != "label_created" || got.EstimatedDelivery == nil {
 		t.Errorf("after generation: %+v", got)
 	}
 	for _, s := range []struct{ typ, text, loc, by string }{
@@ -152,7 +152,7 @@ func TestGenerateThenTrack(t *testing.T) {
 		}
 	}
 	got := track()
-	if got.Status != model.StatusDelivered || got.RawCode != "DL" || got.RawText != "SHIPMENT DELIVERED" || got.ReceivedBy != "MEERA" {
+	if got.Status != model.StatusDelivered || got.RawCode != "DL/SHIPMENT DELIVERED" || got.RawText != "SHIPMENT DELIVERED" || got.ReceivedBy != "MEERA" {
 		t.Errorf("delivered: %+v", got)
 	}
 	if got.DeliveredAt == nil || got.DeliveredAt.Format(time.RFC3339) != "2026-11-20T14:00:00+05:30" {
@@ -188,7 +188,7 @@ func TestTrackRecordedPayloads(t *testing.T) {
 	if len(r) != 3 || r[0].TrackingNumber != "50912345679" || r[1].TrackingNumber != "50912345678" {
 		t.Fatalf("results out of request order: %+v", r)
 	}
-	if r[0].Status != model.StatusReturning || r[0].SubStatus != "rto_initiated" || r[0].RawCode != "RT" {
+	if r[0].Status != model.StatusReturning || r[0].SubStatus != "rto_in_transit" || r[0].RawCode != "RT/RTO SHIPMENT IN TRANSIT" {
 		t.Errorf("rto: %+v", r[0])
 	}
 	if ev := r[0].Events[1]; ev.Status != model.StatusAttemptFailed || ev.SubStatus != "consignee_unavailable" {
@@ -236,24 +236,25 @@ func TestStatusMapping(t *testing.T) {
 		status     model.TrackingStatus
 		sub        string
 	}{
-		{"DL", "SHIPMENT DELIVERED", model.StatusDelivered, "delivered"},
-		{"dl", "anything", model.StatusDelivered, "delivered"},
+		{"DL", "SHIPMENT DELIVERED", model.StatusDelivered, "delivered_to_consignee"},
+		{"dl", "anything", model.StatusDelivered, "delivered_to_consignee"},
 		{"PU", "SHIPMENT PICKED UP", model.StatusInTransit, "picked_up"},
 		{"PU", "", model.StatusInTransit, "picked_up"},
-		{"IT", "IN TRANSIT", model.StatusInTransit, "in_transit"},
-		{"UD", "Shipment Inscan", model.StatusInTransit, "in_transit"},
-		{"UD", "SHIPMENT OUTSCANNED TO NETWORK", model.StatusInTransit, "in_transit"},
+		{"IT", "IN TRANSIT", model.StatusInTransit, ""},
+		{"UD", "Shipment Inscan", model.StatusInTransit, ""},
+		{"UD", "SHIPMENT OUTSCANNED TO NETWORK", model.StatusInTransit, ""},
 		{"UD", "Shipment Outscan", model.StatusOutForDelivery, "out_for_delivery"},
 		{"UD", "OUT FOR DELIVERY", model.StatusOutForDelivery, "out_for_delivery"},
 		{"UD", "CONSIGNEE NOT AVAILABLE", model.StatusAttemptFailed, "consignee_unavailable"},
 		{"UD", "INCOMPLETE ADDRESS", model.StatusAttemptFailed, "address_issue"},
 		{"UD", "CONSIGNEE REFUSED TO ACCEPT", model.StatusAttemptFailed, "refused"},
-		{"UD", "SHIPMENT UNDELIVERED", model.StatusAttemptFailed, "delivery_attempted"},
+		{"UD", "SHIPMENT UNDELIVERED", model.StatusAttemptFailed, ""},
 		{"UD", "SHIPMENT DAMAGED", model.StatusException, "damaged"},
-		{"UD", "SHIPMENT HELD BY CUSTOMS", model.StatusException, "held"},
-		{"UD", "Shipment data received", model.StatusPending, "info_received"},
+		{"UD", "SHIPMENT HELD BY CUSTOMS", model.StatusException, "held_by_carrier"},
+		{"UD", "Shipment data received", model.StatusPending, "label_created"},
 		{"UD", "RTO INITIATED", model.StatusReturning, "rto_initiated"},
-		{"RT", "RTO SHIPMENT IN TRANSIT", model.StatusReturning, "rto_initiated"},
+		{"RT", "RTO SHIPMENT IN TRANSIT", model.StatusReturning, "rto_in_transit"},
+		{"RT", "RTO INITIATED", model.StatusReturning, "rto_initiated"},
 		{"RT", "RTO SHIPMENT DELIVERED TO SHIPPER", model.StatusReturned, "rto_delivered"},
 		{"NF", "No Information Found", model.StatusUnknown, "not_found"},
 		{"ZZ", "NEW CODE", model.StatusUnknown, "unmapped"},

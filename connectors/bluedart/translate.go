@@ -527,11 +527,11 @@ func FromTracking(numbers []string, d *ShipmentData) (*model.TrackResponse, erro
 // ShipmentTracking maps one tracking record: events oldest first, the current status
 // from StatusType and Status, times in IST.
 func ShipmentTracking(s *Shipment) model.Tracking {
-	t := model.Tracking{TrackingNumber: strings.TrimSpace(s.WaybillNo), RawCode: s.StatusType, RawText: s.Status}
+	t := model.Tracking{TrackingNumber: strings.TrimSpace(s.WaybillNo), RawCode: rawCode(s.StatusType, s.Status), RawText: s.Status}
 	t.Status, t.SubStatus = MapStatus(s.StatusType, s.Status)
 	for i := len(s.Scans) - 1; i >= 0; i-- { // Blue Dart lists newest first
 		sc := s.Scans[i]
-		ev := model.TrackingEvent{RawCode: sc.ScanType, RawText: sc.Scan}
+		ev := model.TrackingEvent{RawCode: rawCode(sc.ScanType, sc.Scan), RawText: sc.Scan}
 		ev.Status, ev.SubStatus = MapStatus(sc.ScanType, sc.Scan)
 		ev.Time, _ = ParseISTTime(sc.ScanDate, sc.ScanTime) // zero when Blue Dart's date is unreadable
 		if loc := strings.TrimSpace(sc.ScannedLocation); loc != "" {
@@ -542,6 +542,14 @@ func ShipmentTracking(s *Shipment) model.Tracking {
 	slices.SortStableFunc(t.Events, func(a, b model.TrackingEvent) int { return a.Time.Compare(b.Time) })
 	if n := len(t.Events); n > 0 {
 		t.Location = t.Events[n-1].Location
+	}
+	if t.Status == model.StatusUnknown { // TRACKING.md rule 5: fall back to the latest mapped event
+		for i := len(t.Events) - 1; i >= 0; i-- {
+			if t.Events[i].Status != model.StatusUnknown {
+				t.Status, t.SubStatus = t.Events[i].Status, t.Events[i].SubStatus
+				break
+			}
+		}
 	}
 	if t.Status == model.StatusAttemptFailed || t.Status == model.StatusException {
 		t.Reason = s.Status
@@ -602,12 +610,12 @@ type textRule struct {
 //	not available | door locked | premises closed   attempt_failed    consignee_unavailable
 //	address                                         attempt_failed    address_issue
 //	refused | refusal                               attempt_failed    refused
-//	undelivered | not delivered | attempt           attempt_failed    delivery_attempted
+//	undelivered | not delivered | attempt           attempt_failed    (none)
 //	damage                                          exception         damaged
 //	lost | missing | misroute                       exception         lost
-//	held | hold | custody | detained                exception         held
+//	held | hold | custody | detained                exception         held_by_carrier
 //	return to origin | rto | returned to shipper    returning         rto_initiated
-//	manifest | data received | pickup scheduled |   pending           info_received
+//	manifest | data received | pickup scheduled |   pending           label_created
 //	  waybill generated | pickup registered
 //	picked up | pickup                              in_transit        picked_up
 var textRules = []textRule{
@@ -615,37 +623,44 @@ var textRules = []textRule{
 	{regexp.MustCompile(`(?i)not available|door locked|premises closed`), model.StatusAttemptFailed, "consignee_unavailable"},
 	{regexp.MustCompile(`(?i)address`), model.StatusAttemptFailed, "address_issue"},
 	{regexp.MustCompile(`(?i)refus`), model.StatusAttemptFailed, "refused"},
-	{regexp.MustCompile(`(?i)undelivered|not delivered|attempt`), model.StatusAttemptFailed, "delivery_attempted"},
+	{regexp.MustCompile(`(?i)undelivered|not delivered|attempt`), model.StatusAttemptFailed, ""},
 	{regexp.MustCompile(`(?i)damage`), model.StatusException, "damaged"},
 	{regexp.MustCompile(`(?i)\blost\b|missing|misrout`), model.StatusException, "lost"},
-	{regexp.MustCompile(`(?i)\bheld\b|\bhold\b|custody|detained`), model.StatusException, "held"},
+	{regexp.MustCompile(`(?i)\bheld\b|\bhold\b|custody|detained`), model.StatusException, "held_by_carrier"},
 	{regexp.MustCompile(`(?i)return to origin|\brto\b|returned to shipper`), model.StatusReturning, "rto_initiated"},
-	{regexp.MustCompile(`(?i)manifest|data received|pickup scheduled|waybill generated|pickup registered`), model.StatusPending, "info_received"},
+	{regexp.MustCompile(`(?i)manifest|data received|pickup scheduled|waybill generated|pickup registered`), model.StatusPending, "label_created"},
 	{regexp.MustCompile(`(?i)picked up|pickup`), model.StatusInTransit, "picked_up"},
 }
 
-var rtDelivered = regexp.MustCompile(`(?i)deliver`)
+var (
+	rtDelivered = regexp.MustCompile(`(?i)deliver`)
+	rtInitiated = regexp.MustCompile(`(?i)initiat|request`)
+)
 
 // MapStatus maps a Blue Dart StatusType (or ScanType) and its text onto the
 // canonical status and sub-status. The raw code and text stay on the result.
 //
 //	StatusType  meaning (Blue Dart)        canonical
-//	DL          delivered                  delivered / delivered
-//	RT          return to origin           returning / rto_initiated; returned / rto_delivered when the text says delivered
+//	DL          delivered                  delivered / delivered_to_consignee
+//	RT          return to origin           returning / rto_in_transit (rto_initiated when the text says initiated
+//	                                       or requested); returned / rto_delivered when it says delivered
 //	UD          undelivered: any scan of a shipment still moving (inscan, outscan, bagging)
-//	IT          in transit                 in_transit / in_transit, refined by textRules
+//	IT          in transit                 in_transit (no sub-status), refined by textRules
 //	PU          picked up                  in_transit / picked_up, refined by textRules
 //	NF          no information found       unknown / not_found
 //	other       anything unlisted          unknown / unmapped
 func MapStatus(code, text string) (model.TrackingStatus, string) {
 	switch strings.ToUpper(strings.TrimSpace(code)) {
 	case "DL":
-		return model.StatusDelivered, "delivered"
+		return model.StatusDelivered, "delivered_to_consignee"
 	case "RT":
 		if rtDelivered.MatchString(text) {
 			return model.StatusReturned, "rto_delivered"
 		}
-		return model.StatusReturning, "rto_initiated"
+		if rtInitiated.MatchString(text) {
+			return model.StatusReturning, "rto_initiated"
+		}
+		return model.StatusReturning, "rto_in_transit"
 	case "NF":
 		return model.StatusUnknown, "not_found"
 	case "UD", "IT", "PU":
@@ -657,9 +672,17 @@ func MapStatus(code, text string) (model.TrackingStatus, string) {
 		if strings.EqualFold(strings.TrimSpace(code), "PU") {
 			return model.StatusInTransit, "picked_up"
 		}
-		return model.StatusInTransit, "in_transit"
+		return model.StatusInTransit, ""
 	}
 	return model.StatusUnknown, "unmapped"
+}
+
+// rawCode joins Blue Dart's status type and text as TYPE/Status (sdk/model/TRACKING.md rule 1).
+func rawCode(typ, text string) string {
+	if typ = strings.TrimSpace(typ); text == "" {
+		return typ
+	}
+	return typ + "/" + strings.TrimSpace(text)
 }
 
 func firstNonEmpty(s ...string) string {
