@@ -1,0 +1,120 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// SQLiteFile is the database file's name inside Config.DataDir.
+const SQLiteFile = "hub.db"
+
+// sqliteBusyTimeoutMillis is how long a connection waits for another connection's (or
+// another process's) write lock before failing with SQLITE_BUSY.
+const sqliteBusyTimeoutMillis = 10000
+
+// sqliteDSN returns the modernc.org/sqlite data source for path. Every connection of
+// the pool runs the pragmas: WAL, so readers never block the writer and a CLI process
+// can read while the hub writes; a busy timeout, so two writers (in one process or two)
+// queue instead of failing; foreign keys, which SQLite leaves off by default. Explicit
+// transactions begin IMMEDIATE so they take the write lock up front, which avoids
+// deadlocks between two read-then-write transactions.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", sqliteBusyTimeoutMillis))
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(FULL)")
+	q.Set("_txlock", "immediate")
+	return path + "?" + q.Encode()
+}
+
+// openSQLite opens (creating if needed) DataDir/hub.db and returns the *sql.DB.
+func openSQLite(dataDir string) (*sql.DB, string, error) {
+	if dataDir == "" {
+		return nil, "", errors.New("store: DataDir is required when PostgresURL is not set")
+	}
+	if strings.ContainsRune(dataDir, '?') {
+		return nil, "", fmt.Errorf("store: DataDir %q must not contain '?'", dataDir)
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return nil, "", fmt.Errorf("store: creating data directory: %w", err)
+	}
+	path := filepath.Join(dataDir, SQLiteFile)
+	db, err := sql.Open("sqlite", sqliteDSN(path))
+	if err != nil {
+		return nil, "", fmt.Errorf("store: opening %s: %w", path, err)
+	}
+	// SQLite has one writer at a time whatever the pool size; a few connections let
+	// reads proceed beside it. Keep them all idle-pooled: opening one runs the pragmas.
+	n := max(4, runtime.GOMAXPROCS(0))
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
+	return db, path, nil
+}
+
+// sqliteBackend is the backend over modernc.org/sqlite.
+type sqliteBackend struct {
+	db *sql.DB
+}
+
+var _ backend = (*sqliteBackend)(nil)
+
+func (b *sqliteBackend) name() string { return "sqlite" }
+
+func (b *sqliteBackend) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	res, err := b.db.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (b *sqliteBackend) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	err := b.db.QueryRowContext(ctx, query, args...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errNoRows
+	}
+	return err
+}
+
+func (b *sqliteBackend) query(ctx context.Context, query string, args []any, each func(func(...any) error) error) error {
+	rows, err := b.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (b *sqliteBackend) kind(err error) errKind {
+	var se *sqlite.Error
+	if !errors.As(err, &se) {
+		return kindOther
+	}
+	switch se.Code() {
+	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+		return kindUnique
+	case sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY:
+		return kindForeignKey
+	}
+	return kindOther
+}
+
+func (b *sqliteBackend) ping(ctx context.Context) error { return b.db.PingContext(ctx) }
+
+func (b *sqliteBackend) close() error { return b.db.Close() }
