@@ -1,0 +1,258 @@
+// Package api is the hub's HTTP interface: the versioned /v1 API that TMS
+// services call (connector operations, accounts, API keys, tenants), liveness and
+// readiness probes, and the OpenAPI 3.1 document describing all of it.
+//
+// One route table registers the handlers on a net/http ServeMux and generates the
+// OpenAPI document, so the two cannot drift. Every error is an RFC 9457
+// problem+json body (see Problem and StatusFor); no input produces a 500 or a
+// panic. Request logs carry method, route pattern, status, duration, tenant and
+// request id, never headers or bodies.
+//
+// The package speaks HTTP only: routing and policy are engine/router's, processes
+// engine/plugins', durable state engine/store's.
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/carrierhub/hub/engine/plugins"
+	"github.com/carrierhub/hub/engine/router"
+	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/sdk"
+)
+
+// Router is the part of *router.Router the API calls.
+type Router interface {
+	// Invoke runs one connector operation for a tenant.
+	Invoke(ctx context.Context, rt router.Route, body []byte) ([]byte, error)
+	// Account resolves the account a connector call would act for.
+	Account(ctx context.Context, tenantID, connectorID, accountID string) (*sdk.Account, error)
+	// Forget drops a tenant's cached accounts after they change.
+	Forget(tenantID string)
+}
+
+// Connectors is the part of *plugins.Manager the API reads connector state from.
+type Connectors interface {
+	// Connectors lists every known connector with its process status.
+	Connectors() []plugins.Info
+	// Manifest returns one connector's manifest.
+	Manifest(id string) (*sdk.Manifest, bool)
+	// Health probes one connector, starting its process if needed.
+	Health(ctx context.Context, id string, account *sdk.Account) (plugins.Health, error)
+}
+
+// Config configures the API handler.
+type Config struct {
+	// Store holds tenants, keys and accounts; required.
+	Store store.Store
+	// Router runs connector operations; required.
+	Router Router
+	// Connectors lists connectors and probes their health; required.
+	Connectors Connectors
+	// Logger receives request logs; slog.Default() when nil.
+	Logger *slog.Logger
+	// MaxBodyBytes bounds request bodies; 10 MiB when zero.
+	MaxBodyBytes int64
+	// Version is the hub's version, shown in the OpenAPI document.
+	Version string
+	// AuthCacheTTL is how long an authenticated API key is trusted without asking
+	// the store again; 30s when zero, negative disables the cache. A key revoked
+	// through this API stops working at once; one revoked elsewhere (the CLI,
+	// another replica) within the TTL.
+	AuthCacheTTL time.Duration
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is zero.
+const DefaultMaxBodyBytes = 10 << 20
+
+type server struct {
+	store   store.Store
+	router  Router
+	conns   Connectors
+	log     *slog.Logger
+	maxBody int64
+	version string
+	now     func() time.Time
+	auth    *authCache
+	mux     *http.ServeMux
+	openapi []byte
+}
+
+// New returns the hub's HTTP handler. It panics only on a nil required field,
+// which is a wiring bug.
+func New(cfg Config) http.Handler {
+	if cfg.Store == nil || cfg.Router == nil || cfg.Connectors == nil {
+		panic("api.New: Store, Router and Connectors are required")
+	}
+	s := &server{
+		store: cfg.Store, router: cfg.Router, conns: cfg.Connectors, log: cfg.Logger,
+		maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now,
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.version == "" {
+		s.version = "dev"
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	ttl := cfg.AuthCacheTTL
+	if ttl == 0 {
+		ttl = 30 * time.Second
+	}
+	s.auth = newAuthCache(ttl)
+	s.mux = http.NewServeMux()
+	routes := s.routes()
+	for _, rt := range routes {
+		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	doc, err := buildOpenAPI(routes, s.version)
+	if err != nil {
+		panic("api.New: building the OpenAPI document: " + err.Error())
+	}
+	s.openapi = doc
+	return s
+}
+
+// reqState is what the middleware learns about a request as it runs.
+type reqState struct {
+	requestID string
+	tenant    string
+}
+
+type stateKey struct{}
+
+func stateOf(ctx context.Context) *reqState {
+	st, _ := ctx.Value(stateKey{}).(*reqState)
+	return st
+}
+
+// statusWriter records the status a handler sent.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// ServeHTTP assigns the request id, logs the request, turns panics into 500
+// problems and unknown routes or methods into 404 and 405 problems.
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := s.now()
+	st := &reqState{requestID: requestID(r.Header.Get("X-Request-Id"))}
+	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	w.Header().Set("X-Request-Id", st.requestID)
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.ErrorContext(r.Context(), "panic serving request", "method", r.Method, "route", r.Pattern,
+				"request_id", st.requestID, "panic", v, "stack", string(debug.Stack()))
+			if sw.status == 0 {
+				writeProblem(sw, r, newProblem(http.StatusInternalServerError, string(sdk.CodeInternal), "the hub hit an unexpected error; it has been logged with the request id"))
+			}
+		}
+		status := sw.status
+		if status == 0 {
+			status = http.StatusOK
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "unmatched"
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
+			slog.Duration("duration", s.now().Sub(start)), slog.String("tenant", st.tenant),
+			slog.String("request_id", st.requestID))
+	}()
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.unmatched(sw, r)
+		return
+	}
+	s.mux.ServeHTTP(sw, r)
+}
+
+// unmatched answers a request no route took: the mux decides between 404, 405
+// and a redirect to the clean path, and the answer is rewritten as a problem.
+func (s *server) unmatched(w http.ResponseWriter, r *http.Request) {
+	h, _ := s.mux.Handler(r)
+	probe := &headerRecorder{header: http.Header{}}
+	h.ServeHTTP(probe, r)
+	switch probe.status {
+	case http.StatusMethodNotAllowed:
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		writeProblem(w, r, newProblem(http.StatusMethodNotAllowed, codeMethodNotAllowed, r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+probe.header.Get("Allow")))
+	case http.StatusMovedPermanently, http.StatusPermanentRedirect, http.StatusTemporaryRedirect, http.StatusFound:
+		w.Header().Set("Location", probe.header.Get("Location"))
+		w.WriteHeader(probe.status)
+	default:
+		writeProblem(w, r, newProblem(http.StatusNotFound, string(sdk.CodeNotFound), "no route "+r.Method+" "+r.URL.Path+" (see GET /openapi.json)"))
+	}
+}
+
+// headerRecorder captures what the mux's own 404/405/redirect handler would send.
+type headerRecorder struct {
+	header http.Header
+	status int
+}
+
+func (h *headerRecorder) Header() http.Header { return h.header }
+func (h *headerRecorder) WriteHeader(code int) {
+	if h.status == 0 {
+		h.status = code
+	}
+}
+func (h *headerRecorder) Write(b []byte) (int, error) {
+	if h.status == 0 {
+		h.status = http.StatusOK
+	}
+	return len(b), nil
+}
+
+// requestID keeps a caller's id when it is short and printable, else makes one.
+func requestID(given string) string {
+	if given != "" && len(given) <= 128 {
+		ok := true
+		for i := 0; i < len(given); i++ {
+			if c := given[i]; c < 0x21 || c > 0x7e {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return given
+		}
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "req_" + hex.EncodeToString(b[:])
+}

@@ -1,0 +1,207 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/carrierhub/hub/engine/plugins"
+	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/sdk"
+)
+
+// memStore is a hand-written in-memory store.Store for the API's tests.
+type memStore struct {
+	mu       sync.Mutex
+	tenants  map[string]store.Tenant
+	keys     map[string]store.APIKey // by id
+	secrets  map[string]string       // secret -> key id
+	accounts map[string]store.Account
+	pingErr  error
+	authErr  error
+	authN    int
+}
+
+var _ store.Store = (*memStore)(nil)
+
+func newMemStore() *memStore {
+	return &memStore{tenants: map[string]store.Tenant{}, keys: map[string]store.APIKey{}, secrets: map[string]string{}, accounts: map[string]store.Account{}}
+}
+
+func newID(prefix string) string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return prefix + hex.EncodeToString(b[:])
+}
+
+func (m *memStore) CreateTenant(_ context.Context, name string) (store.Tenant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range m.tenants {
+		if t.Name == name {
+			return store.Tenant{}, store.ErrConflict
+		}
+	}
+	t := store.Tenant{ID: newID("ten_"), Name: name, CreatedAt: time.Unix(1700000000, 0).UTC()}
+	m.tenants[t.ID] = t
+	return t, nil
+}
+
+func (m *memStore) GetTenant(_ context.Context, id string) (store.Tenant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t, ok := m.tenants[id]
+	if !ok {
+		return store.Tenant{}, store.ErrNotFound
+	}
+	return t, nil
+}
+
+func (m *memStore) ListTenants(context.Context) ([]store.Tenant, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.Tenant
+	for _, t := range m.tenants {
+		out = append(out, t)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (m *memStore) CreateAPIKey(_ context.Context, tenantID, name string, admin bool) (store.APIKey, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.tenants[tenantID]; !ok {
+		return store.APIKey{}, "", store.ErrNotFound
+	}
+	secret := newID("hub_sk_") + newID("")
+	k := store.APIKey{ID: newID("key_"), TenantID: tenantID, Name: name, Prefix: secret[:10], Admin: admin, CreatedAt: time.Unix(1700000000, 0).UTC()}
+	m.keys[k.ID] = k
+	m.secrets[secret] = k.ID
+	return k, secret, nil
+}
+
+func (m *memStore) Authenticate(_ context.Context, secret string) (store.APIKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.authN++
+	if m.authErr != nil {
+		return store.APIKey{}, m.authErr
+	}
+	id, ok := m.secrets[secret]
+	if !ok || m.keys[id].RevokedAt != nil {
+		return store.APIKey{}, store.ErrNotFound
+	}
+	return m.keys[id], nil
+}
+
+func (m *memStore) ListAPIKeys(_ context.Context, tenantID string) ([]store.APIKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.APIKey
+	for _, k := range m.keys {
+		if k.TenantID == tenantID {
+			out = append(out, k)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (m *memStore) RevokeAPIKey(_ context.Context, tenantID, keyID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[keyID]
+	if !ok || k.TenantID != tenantID {
+		return store.ErrNotFound
+	}
+	now := time.Unix(1700000100, 0).UTC()
+	k.RevokedAt = &now
+	m.keys[keyID] = k
+	return nil
+}
+
+func (m *memStore) CreateAccount(_ context.Context, a store.Account) (store.Account, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, b := range m.accounts {
+		if b.TenantID == a.TenantID && b.Name == a.Name {
+			return store.Account{}, store.ErrConflict
+		}
+	}
+	a.ID = newID("acc_")
+	a.CreatedAt = time.Unix(1700000000, 0).UTC()
+	m.accounts[a.ID] = a
+	return a, nil
+}
+
+func (m *memStore) GetAccount(_ context.Context, tenantID, id string) (store.Account, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[id]
+	if !ok || a.TenantID != tenantID {
+		return store.Account{}, store.ErrNotFound
+	}
+	return a, nil
+}
+
+func (m *memStore) ListAccounts(_ context.Context, tenantID, connectorID string) ([]store.Account, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []store.Account
+	for _, a := range m.accounts {
+		if a.TenantID == tenantID && (connectorID == "" || a.ConnectorID == connectorID) {
+			out = append(out, a)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (m *memStore) DeleteAccount(_ context.Context, tenantID, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	a, ok := m.accounts[id]
+	if !ok || a.TenantID != tenantID {
+		return store.ErrNotFound
+	}
+	delete(m.accounts, id)
+	return nil
+}
+
+func (m *memStore) Ping(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.pingErr
+}
+
+func (m *memStore) Close() error { return nil }
+
+// fakeConnectors serves both the API (listing, health) and the router (manifest, invoke).
+type fakeConnectors struct {
+	infos  []plugins.Info
+	invoke func(ctx context.Context, id string, call *sdk.Call) ([]byte, error)
+	health func(ctx context.Context, id string, account *sdk.Account) (plugins.Health, error)
+}
+
+func (f *fakeConnectors) Connectors() []plugins.Info { return append([]plugins.Info(nil), f.infos...) }
+
+func (f *fakeConnectors) Manifest(id string) (*sdk.Manifest, bool) {
+	for _, i := range f.infos {
+		if i.Manifest.ID == id {
+			return i.Manifest, true
+		}
+	}
+	return nil, false
+}
+
+func (f *fakeConnectors) Invoke(ctx context.Context, id string, call *sdk.Call) ([]byte, error) {
+	return f.invoke(ctx, id, call)
+}
+
+func (f *fakeConnectors) Health(ctx context.Context, id string, account *sdk.Account) (plugins.Health, error) {
+	return f.health(ctx, id, account)
+}

@@ -1,0 +1,613 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/carrierhub/hub/engine/plugins"
+	"github.com/carrierhub/hub/engine/router"
+	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/sdk"
+)
+
+// ConnectorView is a connector as GET /v1/connectors shows it: its declaration
+// and its process status.
+type ConnectorView struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Category   string          `json:"category"`
+	Version    string          `json:"version"`
+	Builtin    bool            `json:"builtin"`
+	Operations []OperationView `json:"operations"`
+	State      plugins.State   `json:"state"`
+	PID        int             `json:"pid,omitempty"`
+	Restarts   int             `json:"restarts"`
+	LastError  string          `json:"last_error,omitempty"`
+	StartedAt  *time.Time      `json:"started_at,omitempty"`
+}
+
+// OperationView is one operation a connector serves.
+type OperationView struct {
+	Name       sdk.Operation `json:"name"`
+	Idempotent bool          `json:"idempotent"`
+	// Creates is true when the operation accepts an Idempotency-Key.
+	Creates bool `json:"creates"`
+}
+
+// ProcessView is one connector's process status, as the unauthenticated
+// GET /healthz/connectors summary shows it; it holds no tenant data.
+type ProcessView struct {
+	ID        string        `json:"id"`
+	State     plugins.State `json:"state"`
+	PID       int           `json:"pid,omitempty"`
+	StartedAt *time.Time    `json:"started_at,omitempty"`
+	// UptimeSeconds is how long the process has run, by the hub's clock; 0 when not running.
+	UptimeSeconds int64  `json:"uptime_seconds"`
+	Restarts      int    `json:"restarts"`
+	LastError     string `json:"last_error,omitempty"`
+}
+
+// HealthView is the answer of GET /v1/connectors/{id}/health.
+type HealthView struct {
+	ID        string        `json:"id"`
+	State     plugins.State `json:"state"`
+	PID       int           `json:"pid,omitempty"`
+	Restarts  int           `json:"restarts"`
+	LastError string        `json:"last_error,omitempty"`
+	StartedAt *time.Time    `json:"started_at,omitempty"`
+	// Account is the account the connector's check ran with, if one was named.
+	Account string `json:"account,omitempty"`
+	// CheckSupported is true when the connector has its own health check.
+	CheckSupported bool `json:"check_supported"`
+	// Healthy is true when the process answers and its check (if any) passed.
+	Healthy bool `json:"healthy"`
+	// CheckError is the connector's health-check failure, classified.
+	CheckError *Problem `json:"check_error,omitempty"`
+}
+
+// AccountInput is the body of POST /v1/accounts.
+type AccountInput struct {
+	ConnectorID string            `json:"connector_id"`
+	Name        string            `json:"name"`
+	Environment string            `json:"environment"`
+	BaseURL     string            `json:"base_url,omitempty"`
+	Credentials map[string]string `json:"credentials,omitempty"`
+	Settings    map[string]string `json:"settings,omitempty"`
+}
+
+// APIKeyInput is the body of POST /v1/api-keys.
+type APIKeyInput struct {
+	Name string `json:"name"`
+	// Admin asks for an admin key; only an admin key may create one.
+	Admin bool `json:"admin,omitempty"`
+}
+
+// APIKeyCreated is a new key with its secret, which is shown only this once.
+type APIKeyCreated struct {
+	store.APIKey
+	Secret string `json:"secret"`
+}
+
+// TenantInput is the body of POST /v1/tenants.
+type TenantInput struct {
+	Name string `json:"name"`
+}
+
+// TenantCreated is a new tenant with its first (non-admin) API key.
+type TenantCreated struct {
+	Tenant store.Tenant  `json:"tenant"`
+	APIKey APIKeyCreated `json:"api_key"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	body, err := json.Marshal(v)
+	if err != nil {
+		status, body = http.StatusInternalServerError, []byte(`{"code":"internal"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// readBody enforces the JSON media type and the size limit.
+func (s *server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *Problem) {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if ct == "" || err != nil || (mt != "application/json" && !(strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))) {
+		return nil, newProblem(http.StatusUnsupportedMediaType, codeMediaType, fmt.Sprintf("the body must be application/json, not %q", ct))
+	}
+	if r.ContentLength > s.maxBody {
+		return nil, newProblem(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("the body is %d bytes; the limit is %d", r.ContentLength, s.maxBody))
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, newProblem(http.StatusRequestEntityTooLarge, codeTooLarge, fmt.Sprintf("the body exceeds the limit of %d bytes", s.maxBody))
+		}
+		return nil, newProblem(http.StatusBadRequest, string(sdk.CodeInvalidRequest), "reading the body: the connection broke")
+	}
+	if len(body) == 0 {
+		return nil, newProblem(http.StatusBadRequest, string(sdk.CodeInvalidRequest), "the body is empty; send a JSON object")
+	}
+	var raw json.RawMessage
+	if err := json.Unmarshal(body, &raw); err != nil {
+		p := newProblem(http.StatusBadRequest, string(sdk.CodeInvalidRequest), "the body is not JSON: "+err.Error())
+		p.Source = string(sdk.SourceHub)
+		p.Errors = []ProblemField{bodyField("", err.Error())}
+		return nil, p
+	}
+	return body, nil
+}
+
+// decodeStrict decodes a management body, rejecting unknown fields and wrong types.
+func decodeStrict(body []byte, v any) *Problem {
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		pointer, detail := "", err.Error()
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			if te.Field != "" {
+				pointer = "/" + strings.ReplaceAll(te.Field, ".", "/")
+			}
+			detail = fmt.Sprintf("must be %s, not %s", jsonKind(te.Type.Kind()), te.Value)
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			pointer, detail = "/"+escapePointer(name), "is not a known field"
+		}
+		p := newProblem(http.StatusUnprocessableEntity, string(sdk.CodeInvalidRequest), strings.TrimPrefix(pointer+": "+detail, ": "))
+		p.Source = string(sdk.SourceHub)
+		p.Errors = []ProblemField{bodyField(pointer, detail)}
+		return p
+	}
+	return nil
+}
+
+// jsonKind names a Go kind the way a JSON author thinks of it.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	}
+	return "a number"
+}
+
+func escapePointer(s string) string {
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
+}
+
+func invalidFields(fields []router.FieldError) *Problem {
+	return problemFromError(router.NewValidationError(fields))
+}
+
+// storeProblem classifies a store failure: missing rows are 404, clashes 409,
+// anything else a 503 that is logged (its text may name files or hosts).
+func (s *server) storeProblem(ctx context.Context, err error, what string) *Problem {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		p := newProblem(http.StatusNotFound, string(sdk.CodeNotFound), what+" not found")
+		p.Source = string(sdk.SourceHub)
+		return p
+	case errors.Is(err, store.ErrConflict):
+		p := newProblem(http.StatusConflict, string(sdk.CodeConflict), what+" already exists")
+		p.Source = string(sdk.SourceHub)
+		return p
+	}
+	s.log.ErrorContext(ctx, "store failed", "what", what, "error", err)
+	p := newProblem(http.StatusServiceUnavailable, codeUnavailable, "the hub's store did not answer; try again")
+	p.Source = string(sdk.SourceHub)
+	return p
+}
+
+func (s *server) healthz(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(r.Context(), "readiness: store ping failed", "error", err)
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, codeUnavailable, "the store does not answer"))
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+func (s *server) openAPI(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(s.openapi)
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func connectorView(info plugins.Info) ConnectorView {
+	m := info.Manifest
+	v := ConnectorView{
+		ID: m.ID, Name: m.Name, Category: m.Category, Version: m.Version, Builtin: info.Builtin,
+		Operations: make([]OperationView, 0, len(m.Operations)),
+		State:      info.Status.State, PID: info.Status.PID, Restarts: info.Status.Restarts,
+		LastError: info.Status.LastError, StartedAt: timePtr(info.Status.StartedAt),
+	}
+	for _, o := range m.Operations {
+		spec, _ := sdk.LookupOperation(o.Name)
+		v.Operations = append(v.Operations, OperationView{Name: o.Name, Idempotent: o.Idempotent, Creates: spec.Creates})
+	}
+	return v
+}
+
+func (s *server) sortedConnectors() []plugins.Info {
+	list := slices.DeleteFunc(s.conns.Connectors(), func(i plugins.Info) bool { return i.Manifest == nil })
+	sort.Slice(list, func(i, j int) bool { return list[i].Manifest.ID < list[j].Manifest.ID })
+	return list
+}
+
+func (s *server) processSummary(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	now := s.now()
+	out := []ProcessView{}
+	for _, info := range s.sortedConnectors() {
+		v := ProcessView{
+			ID: info.Manifest.ID, State: info.Status.State, PID: info.Status.PID,
+			StartedAt: timePtr(info.Status.StartedAt), Restarts: info.Status.Restarts, LastError: info.Status.LastError,
+		}
+		if info.Status.State == plugins.StateRunning && !info.Status.StartedAt.IsZero() {
+			v.UptimeSeconds = max(0, int64(now.Sub(info.Status.StartedAt).Seconds()))
+		}
+		out = append(out, v)
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) listConnectors(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	out := []ConnectorView{}
+	for _, info := range s.sortedConnectors() {
+		out = append(out, connectorView(info))
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) findConnector(id string) (plugins.Info, bool) {
+	for _, info := range s.conns.Connectors() {
+		if info.Manifest != nil && info.Manifest.ID == id {
+			return info, true
+		}
+	}
+	return plugins.Info{}, false
+}
+
+func noConnector(id string) *Problem {
+	p := newProblem(http.StatusNotFound, string(sdk.CodeNotFound), fmt.Sprintf("no connector %q", id))
+	p.Source = string(sdk.SourceHub)
+	return p
+}
+
+func (s *server) getConnector(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	info, ok := s.findConnector(r.PathValue("id"))
+	if !ok {
+		writeProblem(w, r, noConnector(r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, connectorView(info))
+}
+
+func (s *server) connectorHealth(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	id := r.PathValue("id")
+	if _, ok := s.conns.Manifest(id); !ok {
+		writeProblem(w, r, noConnector(id))
+		return
+	}
+	var acct *sdk.Account
+	accountID := r.URL.Query().Get("account")
+	if accountID != "" {
+		a, err := s.router.Account(r.Context(), key.TenantID, id, accountID)
+		if err != nil {
+			writeProblem(w, r, problemFromError(err))
+			return
+		}
+		acct = a
+	}
+	h, err := s.conns.Health(r.Context(), id, acct)
+	if err != nil {
+		writeProblem(w, r, problemFromError(err))
+		return
+	}
+	v := HealthView{
+		ID: id, State: h.Status.State, PID: h.Status.PID, Restarts: h.Status.Restarts,
+		LastError: h.Status.LastError, StartedAt: timePtr(h.Status.StartedAt), Account: accountID,
+		CheckSupported: h.CheckSupported,
+		Healthy:        h.CheckError == nil && (h.Status.State == plugins.StateRunning || h.Status.State == plugins.StateIdle),
+	}
+	if h.CheckError != nil {
+		v.CheckError = problemFromError(h.CheckError)
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func headerOrQuery(r *http.Request, query, header string) (string, *Problem) {
+	q, h := r.URL.Query().Get(query), r.Header.Get(header)
+	if q != "" && h != "" && q != h {
+		p := newProblem(http.StatusUnprocessableEntity, string(sdk.CodeInvalidRequest), fmt.Sprintf("?%s=%s and the %s header disagree", query, q, header))
+		p.Errors = []ProblemField{{Parameter: query, Detail: "differs from the " + header + " header"}}
+		return "", p
+	}
+	if q != "" {
+		return q, nil
+	}
+	return h, nil
+}
+
+func (s *server) invoke(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	account, p := headerOrQuery(r, "account", "Hub-Account")
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	idem := r.Header.Get("Idempotency-Key")
+	if len(idem) > 255 || strings.ContainsFunc(idem, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
+		p := newProblem(http.StatusUnprocessableEntity, string(sdk.CodeInvalidRequest), "Idempotency-Key must be at most 255 printable ASCII characters")
+		p.Errors = []ProblemField{{Parameter: "Idempotency-Key", Detail: "at most 255 printable ASCII characters"}}
+		writeProblem(w, r, p)
+		return
+	}
+	body, p := s.readBody(w, r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	out, err := s.router.Invoke(r.Context(), router.Route{
+		TenantID:       key.TenantID,
+		ConnectorID:    r.PathValue("id"),
+		Operation:      sdk.Operation(r.PathValue("operation")),
+		AccountID:      account,
+		IdempotencyKey: idem,
+		RequestID:      stateOf(r.Context()).requestID,
+	}, body)
+	if err != nil {
+		writeProblem(w, r, problemFromError(err))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+func (s *server) listAccounts(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	list, err := s.store.ListAccounts(r.Context(), key.TenantID, r.URL.Query().Get("connector"))
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "accounts"))
+		return
+	}
+	if list == nil {
+		list = []store.Account{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+// ValidateAccount checks an account against its connector's manifest: a name,
+// a known environment (or a base URL), credentials and settings by the names the
+// manifest declares with every required one present. It returns the offending
+// fields by JSON pointer into AccountInput, or nil.
+func ValidateAccount(m *sdk.Manifest, a AccountInput) []router.FieldError {
+	var errs []router.FieldError
+	add := func(pointer, format string, args ...any) {
+		errs = append(errs, router.FieldError{Pointer: pointer, Message: fmt.Sprintf(format, args...)})
+	}
+	if strings.TrimSpace(a.Name) == "" {
+		add("/name", "is required")
+	} else if len(a.Name) > 200 {
+		add("/name", "must be at most 200 characters")
+	}
+	switch a.Environment {
+	case "sandbox", "production":
+		if a.BaseURL == "" && m.Account.Environments[a.Environment] == "" {
+			add("/environment", "connector %s has no %s URL; set base_url", m.ID, a.Environment)
+		}
+	case "":
+		add("/environment", "is required: sandbox or production")
+	default:
+		add("/environment", "must be sandbox or production, not %q", a.Environment)
+	}
+	if a.BaseURL != "" {
+		u, err := url.Parse(a.BaseURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("/base_url", "must be an absolute http or https URL")
+		}
+	}
+	checkMap := func(kind string, declared []sdk.Field, given map[string]string) {
+		known := map[string]bool{}
+		for _, f := range declared {
+			known[f.Name] = true
+			if f.Required && given[f.Name] == "" {
+				add("/"+kind+"/"+escapePointer(f.Name), "is required by connector %s", m.ID)
+			}
+		}
+		names := make([]string, 0, len(given))
+		for k := range given {
+			names = append(names, k)
+		}
+		sort.Strings(names)
+		for _, k := range names {
+			if !known[k] {
+				add("/"+kind+"/"+escapePointer(k), "connector %s declares no %s %q", m.ID, strings.TrimSuffix(kind, "s"), k)
+			}
+		}
+	}
+	checkMap("credentials", m.Account.Credentials, a.Credentials)
+	checkMap("settings", m.Account.Settings, a.Settings)
+	return errs
+}
+
+func (s *server) createAccount(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	body, p := s.readBody(w, r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	var in AccountInput
+	if p := decodeStrict(body, &in); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	m, ok := s.conns.Manifest(in.ConnectorID)
+	if !ok {
+		writeProblem(w, r, invalidFields([]router.FieldError{{Pointer: "/connector_id", Message: fmt.Sprintf("no connector %q", in.ConnectorID)}}))
+		return
+	}
+	if errs := ValidateAccount(m, in); len(errs) > 0 {
+		writeProblem(w, r, invalidFields(errs))
+		return
+	}
+	a, err := s.store.CreateAccount(r.Context(), store.Account{
+		TenantID: key.TenantID, ConnectorID: in.ConnectorID, Name: in.Name, Environment: in.Environment,
+		BaseURL: in.BaseURL, Credentials: in.Credentials, Settings: in.Settings,
+	})
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "account "+in.Name))
+		return
+	}
+	s.router.Forget(key.TenantID)
+	w.Header().Set("Location", "/v1/accounts/"+url.PathEscape(a.ID))
+	writeJSON(w, http.StatusCreated, a)
+}
+
+func (s *server) getAccount(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	a, err := s.store.GetAccount(r.Context(), key.TenantID, r.PathValue("id"))
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "account "+r.PathValue("id")))
+		return
+	}
+	writeJSON(w, http.StatusOK, a)
+}
+
+func (s *server) deleteAccount(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	if err := s.store.DeleteAccount(r.Context(), key.TenantID, r.PathValue("id")); err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "account "+r.PathValue("id")))
+		return
+	}
+	s.router.Forget(key.TenantID)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) listAPIKeys(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	list, err := s.store.ListAPIKeys(r.Context(), key.TenantID)
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "API keys"))
+		return
+	}
+	if list == nil {
+		list = []store.APIKey{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func requireName(name string) *Problem {
+	if strings.TrimSpace(name) == "" {
+		return invalidFields([]router.FieldError{{Pointer: "/name", Message: "is required"}})
+	}
+	if len(name) > 200 {
+		return invalidFields([]router.FieldError{{Pointer: "/name", Message: "must be at most 200 characters"}})
+	}
+	return nil
+}
+
+func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	body, p := s.readBody(w, r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	var in APIKeyInput
+	if p := decodeStrict(body, &in); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if p := requireName(in.Name); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if in.Admin && !key.Admin {
+		writeProblem(w, r, newProblem(http.StatusForbidden, codeForbidden, "only an admin key may create an admin key"))
+		return
+	}
+	k, secret, err := s.store.CreateAPIKey(r.Context(), key.TenantID, in.Name, in.Admin)
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "API key "+in.Name))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, APIKeyCreated{APIKey: k, Secret: secret})
+}
+
+func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	id := r.PathValue("id")
+	if err := s.store.RevokeAPIKey(r.Context(), key.TenantID, id); err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "API key "+id))
+		return
+	}
+	s.auth.revoke(id)
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) listTenants(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	list, err := s.store.ListTenants(r.Context())
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "tenants"))
+		return
+	}
+	if list == nil {
+		list = []store.Tenant{}
+	}
+	writeJSON(w, http.StatusOK, list)
+}
+
+func (s *server) createTenant(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	body, p := s.readBody(w, r)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	var in TenantInput
+	if p := decodeStrict(body, &in); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	if p := requireName(in.Name); p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	t, err := s.store.CreateTenant(r.Context(), in.Name)
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "tenant "+in.Name))
+		return
+	}
+	k, secret, err := s.store.CreateAPIKey(r.Context(), t.ID, "initial", false)
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "API key of tenant "+t.ID))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusCreated, TenantCreated{Tenant: t, APIKey: APIKeyCreated{APIKey: k, Secret: secret}})
+}

@@ -1,0 +1,264 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"reflect"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/modelschema"
+)
+
+// canonicalSchemas returns every canonical request and response schema by Go
+// type name, read from sdk/modelschema's committed files. A type without a file
+// gets a placeholder object schema naming it, so every reference resolves.
+func canonicalSchemas() (map[string]json.RawMessage, error) {
+	out := map[string]json.RawMessage{}
+	for _, op := range sdk.Operations() {
+		for _, t := range []reflect.Type{op.Request, op.Response} {
+			name := t.Name()
+			if _, done := out[name]; done {
+				continue
+			}
+			file, ok := modelschema.NameFor(t)
+			if !ok {
+				out[name] = json.RawMessage(fmt.Sprintf(`{"type":"object","description":"The canonical %s (sdk/model.%s)."}`, name, name))
+				continue
+			}
+			data, err := fs.ReadFile(modelschema.FS(), file)
+			if err != nil {
+				return nil, fmt.Errorf("reading schema of %s: %w", name, err)
+			}
+			if !json.Valid(data) {
+				return nil, fmt.Errorf("schema %s is not JSON", file)
+			}
+			out[name] = data
+		}
+	}
+	return out, nil
+}
+
+func operationRequests() schema {
+	var one []any
+	seen := map[string]bool{}
+	for _, op := range sdk.Operations() {
+		if n := op.Request.Name(); !seen[n] {
+			seen[n] = true
+			one = append(one, schema{"$ref": "#/components/schemas/" + n, "title": string(op.Name)})
+		}
+	}
+	return schema{"oneOf": one, "description": "The canonical request of the operation named in the path: " + operationList(func(op sdk.OperationSpec) string { return op.Request.Name() }) + "."}
+}
+
+func operationResponses() schema {
+	var one []any
+	seen := map[string]bool{}
+	for _, op := range sdk.Operations() {
+		if n := op.Response.Name(); !seen[n] {
+			seen[n] = true
+			one = append(one, ref(n))
+		}
+	}
+	return schema{"oneOf": one, "description": "The canonical response of the operation named in the path: " + operationList(func(op sdk.OperationSpec) string { return op.Response.Name() }) + "."}
+}
+
+func operationList(name func(sdk.OperationSpec) string) string {
+	var parts []string
+	for _, op := range sdk.Operations() {
+		parts = append(parts, string(op.Name)+" takes "+name(op))
+	}
+	return strings.Join(parts, ", ")
+}
+
+var pathParam = regexp.MustCompile(`\{([a-zA-Z_]+)\}`)
+
+// buildOpenAPI writes the OpenAPI 3.1 document of the route table.
+func buildOpenAPI(routes []route, version string) ([]byte, error) {
+	paths := map[string]map[string]any{}
+	for _, rt := range routes {
+		op := map[string]any{"operationId": rt.ID, "summary": rt.Summary}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(rt.Pattern, -1) {
+			p := map[string]any{"name": m[1], "in": "path", "required": true, "schema": schema{"type": "string"}}
+			if m[1] == "operation" {
+				var names []any
+				for _, o := range sdk.Operations() {
+					names = append(names, string(o.Name))
+				}
+				p["schema"] = schema{"type": "string", "enum": names}
+			}
+			params = append(params, p)
+		}
+		for _, q := range rt.Query {
+			params = append(params, map[string]any{"name": q.Name, "in": "query", "description": q.Description, "schema": schema{"type": "string"}})
+		}
+		for _, h := range append(append([]param(nil), rt.Headers...), requestIDHdr) {
+			params = append(params, map[string]any{"name": h.Name, "in": "header", "description": h.Description, "schema": schema{"type": "string"}})
+		}
+		op["parameters"] = params
+		if rt.Body != nil {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": rt.Body}}}
+		}
+		responses := map[string]any{}
+		for _, resp := range rt.Responses {
+			r := map[string]any{"description": resp.Description}
+			if resp.Schema != nil {
+				r["content"] = map[string]any{"application/json": map[string]any{"schema": resp.Schema}}
+			}
+			responses[strconv.Itoa(resp.Status)] = r
+		}
+		errs := append([]int(nil), rt.Errors...)
+		if rt.Auth != public {
+			errs = append(errs, 401, 503)
+			op["security"] = []any{map[string]any{"bearer": []any{}}}
+		} else {
+			op["security"] = []any{}
+		}
+		if rt.Auth == admin {
+			errs = append(errs, 403)
+		}
+		if rt.Body != nil {
+			errs = append(errs, 400, 413, 415, 422)
+		}
+		for _, st := range errs {
+			responses[strconv.Itoa(st)] = map[string]any{"$ref": "#/components/responses/Problem" + strconv.Itoa(st)}
+		}
+		responses["default"] = map[string]any{"$ref": "#/components/responses/Problem"}
+		op["responses"] = responses
+		if paths[rt.Pattern] == nil {
+			paths[rt.Pattern] = map[string]any{}
+		}
+		paths[rt.Pattern][strings.ToLower(rt.Method)] = op
+	}
+
+	schemas := map[string]any{}
+	canon, err := canonicalSchemas()
+	if err != nil {
+		return nil, err
+	}
+	for name, s := range canon {
+		schemas[name] = s
+	}
+	for name, s := range managementSchemas() {
+		schemas[name] = s
+	}
+	problemResponses := map[string]any{
+		"Problem": map[string]any{"description": "An error, as RFC 9457 problem details.",
+			"content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}},
+	}
+	var statuses []int
+	for _, rt := range routes {
+		statuses = append(statuses, rt.Errors...)
+	}
+	statuses = append(statuses, 400, 401, 403, 413, 415, 422, 503)
+	sort.Ints(statuses)
+	for _, st := range statuses {
+		problemResponses["Problem"+strconv.Itoa(st)] = map[string]any{
+			"description": http.StatusText(st) + ": " + problemMeaning[st],
+			"content":     map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}},
+		}
+	}
+	doc := map[string]any{
+		"openapi": "3.1.0",
+		"info": map[string]any{
+			"title":       "Carrier hub API",
+			"version":     version,
+			"description": "The hub routes canonical requests (shipments, tracking, e-way bills, ERP postings) to carrier, government and ERP connectors. Errors are RFC 9457 problem+json with a stable code.",
+		},
+		"paths": paths,
+		"components": map[string]any{
+			"schemas":   schemas,
+			"responses": problemResponses,
+			"securitySchemes": map[string]any{
+				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "A tenant API key: Authorization: Bearer <secret>."},
+			},
+		},
+	}
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+var problemMeaning = map[int]string{
+	400: "the body is not JSON.",
+	401: "no API key, or an unknown or revoked one.",
+	403: "the route needs an admin API key.",
+	404: "no such connector, operation, account or key.",
+	409: "the request conflicts with existing state.",
+	413: "the body exceeds the limit.",
+	415: "the body is not application/json.",
+	422: "the request is invalid (errors name the fields) or the provider refused it for good (code permanent).",
+	424: "the provider refused the account's credentials (code auth_failed); fix the account, not the API key.",
+	429: "rate limited; Retry-After says when to come back.",
+	502: "the connector failed unexpectedly (code internal).",
+	503: "the provider, or the hub's store, is unavailable; worth retrying.",
+	504: "the provider did not answer in time.",
+}
+
+func managementSchemas() map[string]any {
+	str := schema{"type": "string"}
+	strMap := schema{"type": "object", "additionalProperties": str}
+	timeStr := schema{"type": "string", "format": "date-time"}
+	state := schema{"type": "string", "enum": []any{"idle", "starting", "running", "crashed", "stopped"}}
+	obj := func(required []string, props schema) schema {
+		s := schema{"type": "object", "properties": props}
+		if len(required) > 0 {
+			s["required"] = required
+		}
+		return s
+	}
+	return map[string]any{
+		"Problem": obj([]string{"type", "title", "status", "code"}, schema{
+			"type": str, "title": str, "status": schema{"type": "integer"}, "detail": str, "instance": str,
+			"code":            schema{"type": "string", "description": "invalid_request, auth_failed, not_found, conflict, rate_limited, carrier_unavailable, timeout, permanent, internal; or for the HTTP exchange itself unauthenticated, forbidden, method_not_allowed, payload_too_large, unsupported_media_type, unavailable."},
+			"source":          schema{"type": "string", "enum": []any{"hub", "connector", "carrier"}},
+			"carrier_code":    str,
+			"carrier_message": str,
+			"retry_after":     schema{"type": "integer", "description": "Seconds to wait before retrying."},
+			"errors": arrayOf(obj([]string{"detail"}, schema{
+				"pointer": schema{"type": "string", "description": "JSON pointer into the request body."}, "parameter": schema{"type": "string", "description": "The offending query parameter or header."}, "detail": str,
+			})),
+			"request_id": str,
+		}),
+		"Operation": obj([]string{"name", "idempotent", "creates"}, schema{"name": str, "idempotent": schema{"type": "boolean"}, "creates": schema{"type": "boolean"}}),
+		"Connector": obj([]string{"id", "name", "category", "version", "operations", "state", "restarts"}, schema{
+			"id": str, "name": str, "category": str, "version": str, "builtin": schema{"type": "boolean"},
+			"operations": arrayOf(ref("Operation")), "state": state, "pid": schema{"type": "integer"},
+			"restarts": schema{"type": "integer"}, "last_error": str, "started_at": timeStr,
+		}),
+		"ConnectorProcess": obj([]string{"id", "state", "restarts", "uptime_seconds"}, schema{
+			"id": str, "state": state, "pid": schema{"type": "integer"}, "started_at": timeStr,
+			"uptime_seconds": schema{"type": "integer"}, "restarts": schema{"type": "integer"}, "last_error": str,
+		}),
+		"ConnectorHealth": obj([]string{"id", "state", "healthy", "check_supported"}, schema{
+			"id": str, "state": state, "pid": schema{"type": "integer"}, "restarts": schema{"type": "integer"},
+			"last_error": str, "started_at": timeStr, "account": str, "check_supported": schema{"type": "boolean"},
+			"healthy": schema{"type": "boolean"}, "check_error": ref("Problem"),
+		}),
+		"AccountInput": schema{"type": "object", "additionalProperties": false, "required": []string{"connector_id", "name", "environment"}, "properties": schema{
+			"connector_id": str, "name": str,
+			"environment": schema{"type": "string", "enum": []any{"sandbox", "production"}},
+			"base_url":    schema{"type": "string", "format": "uri", "description": "Overrides the connector's URL for the environment (sandboxes, simulators)."},
+			"credentials": strMap, "settings": strMap,
+		}},
+		"Account": obj([]string{"id", "tenant_id", "connector_id", "name", "environment", "created_at"}, schema{
+			"id": str, "tenant_id": str, "connector_id": str, "name": str, "environment": str, "base_url": str,
+			"settings": strMap, "created_at": timeStr,
+		}),
+		"APIKeyInput": schema{"type": "object", "additionalProperties": false, "required": []string{"name"}, "properties": schema{
+			"name": str, "admin": schema{"type": "boolean", "description": "Only an admin key may create an admin key."},
+		}},
+		"APIKey": obj([]string{"id", "tenant_id", "name", "prefix", "admin", "created_at"}, schema{
+			"id": str, "tenant_id": str, "name": str, "prefix": str, "admin": schema{"type": "boolean"},
+			"created_at": timeStr, "revoked_at": timeStr,
+		}),
+		"APIKeyCreated": schema{"allOf": []any{ref("APIKey"), obj([]string{"secret"}, schema{"secret": schema{"type": "string", "description": "The bearer secret; shown only once."}})}},
+		"TenantInput":   schema{"type": "object", "additionalProperties": false, "required": []string{"name"}, "properties": schema{"name": str}},
+		"Tenant":        obj([]string{"id", "name", "created_at"}, schema{"id": str, "name": str, "created_at": timeStr}),
+		"TenantCreated": obj([]string{"tenant", "api_key"}, schema{"tenant": ref("Tenant"), "api_key": ref("APIKeyCreated")}),
+	}
+}
