@@ -61,7 +61,7 @@ func TestCreateTrackCancelTrack(t *testing.T) {
 	wb := created.TrackingNumber
 
 	got := e.mustTrack(wb)
-	if got.Status != model.StatusPending || got.SubStatus != "manifested" || got.RawCode != "UD/X-UCI" || got.RawText != "Manifested: Manifest uploaded" {
+	if got.Status != model.StatusPending || got.SubStatus != "label_created" || got.RawCode != "UD/Manifested/X-UCI" || got.RawText != "Manifest uploaded" {
 		t.Fatalf("after create: %+v", got)
 	}
 	if len(got.Events) != 1 || got.Location == nil || got.Location.State != "Haryana" {
@@ -73,7 +73,7 @@ func TestCreateTrackCancelTrack(t *testing.T) {
 		t.Fatalf("cancel: %+v %v", res, err)
 	}
 	got = e.mustTrack(wb)
-	if got.Status != model.StatusCancelled || got.SubStatus != "cancelled" || got.RawCode != "CN" || len(got.Events) != 2 {
+	if got.Status != model.StatusCancelled || got.RawCode != "CN/Cancelled" || len(got.Events) != 2 {
 		t.Fatalf("after cancel: %+v", got)
 	}
 	if !got.Events[0].Time.Before(got.Events[1].Time) && !got.Events[0].Time.Equal(got.Events[1].Time) {
@@ -170,36 +170,37 @@ func TestStatusMapping(t *testing.T) {
 		want                     model.TrackingStatus
 		sub                      string
 	}{
-		{"UD", "Manifested", "X-UCI", "Manifest uploaded", model.StatusPending, "manifested"},
-		{"UD", "Not Picked", "", "Pickup not attempted", model.StatusPending, "not_picked_up"},
-		{"UD", "In Transit", "X-PPOM", "Shipment picked up", model.StatusInTransit, "in_transit"},
-		{"UD", "Pending", "X-DDD3FD", "Reached destination hub", model.StatusInTransit, "at_destination_hub"},
-		{"UD", "Pending", "EOD-74", "Consignee unavailable", model.StatusAttemptFailed, "delivery_attempt_failed"},
-		{"UD", "Pending", "ST-108", "Customer asked for a later date", model.StatusAttemptFailed, "delivery_attempt_failed"},
+		{"UD", "Manifested", "X-UCI", "Manifest uploaded", model.StatusPending, "label_created"},
+		{"UD", "Not Picked", "", "Pickup not attempted", model.StatusPending, "pickup_failed"},
+		{"UD", "In Transit", "X-PPOM", "Shipment picked up", model.StatusInTransit, "picked_up"},
+		{"UD", "In Transit", "S-MAR", "Air-restricted product. Move by surface", model.StatusInTransit, ""},
+		{"UD", "Pending", "X-DDD3FD", "Reached destination hub", model.StatusInTransit, "arrived_at_destination"},
+		{"UD", "Pending", "EOD-74", "Consignee unavailable", model.StatusAttemptFailed, "rescheduled"},
+		{"UD", "Pending", "ST-108", "Customer asked for a later date", model.StatusAttemptFailed, "rescheduled"},
 		{"UD", "Dispatched", "X-DDO3F", "Out for delivery", model.StatusOutForDelivery, "out_for_delivery"},
-		{"DL", "Delivered", "EOD-38", "Delivered to consignee", model.StatusDelivered, "delivered"},
-		{"DL", "RTO", "RD-AC", "Returned to origin", model.StatusReturned, "returned_to_origin"},
-		{"DL", "DTO", "", "Pickup accepted by client", model.StatusDelivered, "delivered_to_origin"},
-		{"RT", "In Transit", "", "Converted to return", model.StatusReturning, "return_in_transit"},
-		{"RT", "Pending", "", "Reached origin DC", model.StatusReturning, "return_at_origin_hub"},
-		{"RT", "Dispatched", "", "Out for return delivery", model.StatusReturning, "return_out_for_delivery"},
-		{"PP", "Open", "", "Pickup request created", model.StatusPending, "pickup_requested"},
+		{"DL", "Delivered", "EOD-38", "Delivered to consignee", model.StatusDelivered, "delivered_to_consignee"},
+		{"DL", "RTO", "RD-AC", "Returned to origin", model.StatusReturned, "rto_delivered"},
+		{"DL", "DTO", "", "Pickup accepted by client", model.StatusDelivered, "delivered_to_consignee"},
+		{"RT", "In Transit", "", "Converted to return", model.StatusReturning, "rto_in_transit"},
+		{"RT", "Pending", "", "Reached origin DC", model.StatusReturning, "rto_in_transit"},
+		{"RT", "Dispatched", "", "Out for return delivery", model.StatusReturning, "rto_out_for_delivery"},
+		{"PP", "Open", "", "Pickup request created", model.StatusPending, "label_created"},
 		{"PP", "Scheduled", "", "Pickup scheduled", model.StatusPending, "pickup_scheduled"},
-		{"PP", "Dispatched", "", "Field executive out for pickup", model.StatusPending, "out_for_pickup"},
+		{"PP", "Dispatched", "", "Field executive out for pickup", model.StatusPending, "pickup_scheduled"},
 		{"PU", "In Transit", "", "Picked up from customer", model.StatusInTransit, "picked_up"},
-		{"PU", "Pending", "", "Reached return hub", model.StatusInTransit, "at_return_hub"},
-		{"PU", "Dispatched", "", "Out for delivery to client", model.StatusOutForDelivery, "out_for_delivery_to_origin"},
-		{"CN", "Canceled", "", "Cancelled before pickup", model.StatusCancelled, "cancelled"},
-		{"CN", "Cancelled", "", "", model.StatusCancelled, "cancelled"},
-		{"CN", "Closed", "", "Request closed", model.StatusCancelled, "closed"},
-		{"UD", "Cancelled", "", "", model.StatusCancelled, "cancelled"},
-		{"UD", "Misrouted", "", "", model.StatusInTransit, "misrouted"},
-		{"DL", "Collected", "", "", model.StatusDelivered, "collected"},
-		{"RT", "Lost in return", "", "", model.StatusReturning, "lost_in_return"},
-		{"PP", "Reopened", "", "", model.StatusPending, "reopened"},
-		{"PU", "Hold", "", "", model.StatusInTransit, "hold"},
-		{"CN", "Voided", "", "", model.StatusCancelled, "voided"},
-		{"XX", "Something New", "", "", model.StatusUnknown, "something_new"},
+		{"PU", "Pending", "", "Reached return hub", model.StatusInTransit, "arrived_at_destination"},
+		{"PU", "Dispatched", "", "Out for delivery to client", model.StatusOutForDelivery, "out_for_delivery"},
+		{"CN", "Canceled", "", "Cancelled before pickup", model.StatusCancelled, ""},
+		{"CN", "Cancelled", "", "", model.StatusCancelled, ""},
+		{"CN", "Closed", "", "Request closed", model.StatusCancelled, ""},
+	}
+	unmapped := []struct{ typ, status string }{
+		{"UD", "Misrouted"}, {"UD", "Cancelled"}, {"DL", "Collected"}, {"RT", "Lost"}, {"XX", "Something New"}, {"", ""},
+	}
+	for _, u := range unmapped {
+		if s, sub := delhivery.MapStatus(u.typ, u.status, ""); s != model.StatusUnknown || sub != "unmapped" {
+			t.Errorf("MapStatus(%q, %q) = %s/%s, want unknown/unmapped", u.typ, u.status, s, sub)
+		}
 	}
 	booked := time.Date(2026, 11, 22, 8, 0, 0, 0, ist)
 	e := newEnv(t, simulator.WithClock(func() time.Time { return booked }))
@@ -218,13 +219,13 @@ func TestStatusMapping(t *testing.T) {
 			if got.Status != r.want || got.SubStatus != r.sub {
 				t.Fatalf("tracked %s/%s, want %s/%s", got.Status, got.SubStatus, r.want, r.sub)
 			}
-			wantCode := r.typ
+			wantCode := r.typ + "/" + r.status
 			if r.code != "" {
 				wantCode += "/" + r.code
 			}
 			wantText := r.status
 			if r.instr != "" {
-				wantText += ": " + r.instr
+				wantText = r.instr
 			}
 			if got.RawCode != wantCode || got.RawText != wantText {
 				t.Fatalf("raw %q / %q, want %q / %q", got.RawCode, got.RawText, wantCode, wantText)
@@ -247,6 +248,20 @@ func TestStatusMapping(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestUnmappedCurrentStatusKeepsLastMapped(t *testing.T) {
+	e := newEnv(t)
+	wb := e.mustCreate("ORD-UNMAPPED")
+	e.sim.AddScan(wb, simulator.Scan{Type: "UD", Status: "In Transit", Code: "X-PPOM", Instructions: "Shipment picked up"})
+	e.sim.AddScan(wb, simulator.Scan{Type: "UD", Status: "Brand New State", Code: "Z-1", Instructions: "Something new"})
+	got := e.mustTrack(wb)
+	if got.Status != model.StatusInTransit || got.SubStatus != "picked_up" || got.RawCode != "UD/Brand New State/Z-1" || got.RawText != "Something new" {
+		t.Fatalf("unmapped current state: %+v", got)
+	}
+	if last := got.Events[len(got.Events)-1]; last.Status != model.StatusUnknown || last.SubStatus != "unmapped" {
+		t.Fatalf("unmapped event: %+v", last)
 	}
 }
 
@@ -276,7 +291,8 @@ func TestTrackUnknownAndMixedBatch(t *testing.T) {
 		t.Fatalf("track unknown: %v", err)
 	}
 	r := out.Results[0]
-	if r.TrackingNumber != "1499999999999" || r.Error == nil || r.Error.Code != "not_found" || r.Error.CarrierMessage != "No such waybill or Order Id found" {
+	if r.TrackingNumber != "1499999999999" || r.Status != model.StatusUnknown || r.SubStatus != "not_found" ||
+		r.Error == nil || r.Error.Code != "not_found" || r.Error.CarrierMessage != "No such waybill or Order Id found" {
 		t.Fatalf("unknown: %+v", r)
 	}
 

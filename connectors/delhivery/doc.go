@@ -15,45 +15,48 @@
 // # Status mapping
 //
 // Delhivery reports a StatusType (UD forward undelivered, DL delivered, RT
-// return, PP pickup pending, PU picked up, CN cancelled) and a Status text. The
-// pair maps onto the canonical status and sub-status below. raw_code is always
-// "<StatusType>" or "<StatusType>/<StatusCode>" when Delhivery sends a StatusCode
-// (for example "UD/X-PPOM"); raw_text is the Status text, followed by ": " and the
-// Instructions when there are any (for example "In Transit: Shipment picked up").
+// return, PP pickup pending, PU picked up, CN cancelled), a Status text and often
+// a StatusCode. The table maps them onto the canonical status and the sub-status
+// vocabulary of sdk/model/TRACKING.md. raw_code is always Delhivery's key,
+// verbatim: "<StatusType>/<Status>", then "/<StatusCode>" when there is one
+// ("UD/In Transit/X-PPOM"); raw_text is Delhivery's Instructions, or the Status
+// text when there are none.
 //
-//	StatusType  Status                 canonical             sub_status
-//	UD          Manifested             pending               manifested
-//	UD          Not Picked             pending               not_picked_up
-//	UD          In Transit             in_transit            in_transit
-//	UD          Pending                in_transit            at_destination_hub
-//	UD          Pending + NDR code(*)  attempt_failed        delivery_attempt_failed (reason: Instructions)
-//	UD          Dispatched             out_for_delivery      out_for_delivery
-//	DL          Delivered              delivered             delivered
-//	DL          RTO                    returned              returned_to_origin
-//	DL          DTO                    delivered             delivered_to_origin
-//	RT          In Transit             returning             return_in_transit
-//	RT          Pending                returning             return_at_origin_hub
-//	RT          Dispatched             returning             return_out_for_delivery
-//	PP          Open                   pending               pickup_requested
-//	PP          Scheduled              pending               pickup_scheduled
-//	PP          Dispatched             pending               out_for_pickup
-//	PU          In Transit             in_transit            picked_up
-//	PU          Pending                in_transit            at_return_hub
-//	PU          Dispatched             out_for_delivery      out_for_delivery_to_origin
-//	CN          Canceled / Cancelled   cancelled             cancelled
-//	CN          Closed                 cancelled             closed
-//	any         Cancelled / Canceled   cancelled             cancelled
-//	UD          anything else          in_transit            snake_case of the Status text
-//	DL          anything else          delivered             snake_case of the Status text
-//	RT          anything else          returning             snake_case of the Status text
-//	PP          anything else          pending               snake_case of the Status text
-//	PU          anything else          in_transit            snake_case of the Status text
-//	CN          anything else          cancelled             snake_case of the Status text
-//	other       anything               unknown               snake_case of the Status text
+//	StatusType  Status        StatusCode      canonical         sub_status
+//	UD          Manifested                    pending           label_created
+//	UD          Not Picked                    pending           pickup_failed
+//	UD          In Transit    X-PPOM          in_transit        picked_up
+//	UD          In Transit    other           in_transit        (none)
+//	UD          Pending       NDR code (*)    attempt_failed    rescheduled (reason: Instructions)
+//	UD          Pending       other           in_transit        arrived_at_destination
+//	UD          Dispatched                    out_for_delivery  out_for_delivery
+//	DL          Delivered                     delivered         delivered_to_consignee
+//	DL          RTO                           returned          rto_delivered
+//	DL          DTO                           delivered         delivered_to_consignee (a reverse pickup reached the client)
+//	RT          In Transit                    returning         rto_in_transit
+//	RT          Pending                       returning         rto_in_transit
+//	RT          Dispatched                    returning         rto_out_for_delivery
+//	PP          Open                          pending           label_created
+//	PP          Scheduled                     pending           pickup_scheduled
+//	PP          Dispatched                    pending           pickup_scheduled
+//	PU          In Transit                    in_transit        picked_up
+//	PU          Pending                       in_transit        arrived_at_destination
+//	PU          Dispatched                    out_for_delivery  out_for_delivery
+//	CN          Canceled                      cancelled         (none)
+//	CN          Cancelled                     cancelled         (none)
+//	CN          Closed                        cancelled         (none)
+//	anything else                             unknown           unmapped
+//	unknown waybill ("No such waybill ...")   unknown           not_found, with a not_found item error
 //
 // (*) The NDR (non-delivery report) codes are those Delhivery's NDR API accepts
 // as "a delivery was attempted and failed": EOD-3, EOD-6, EOD-11, EOD-15, EOD-16,
-// EOD-43, EOD-69, EOD-74, EOD-86, EOD-104 and ST-108.
+// EOD-43, EOD-69, EOD-74, EOD-86, EOD-104 and ST-108. Delhivery does not document
+// which reason each code stands for, so they all map to rescheduled and the
+// carrier's words go to reason.
+//
+// When the current state is unmapped, the result's status is that of the most
+// recent mapped scan (TRACKING.md rule 5); its raw_code and raw_text stay the
+// current state's. Events are listed oldest first, each with its own mapping.
 //
 // Delhivery sends times without a UTC offset; they are read as Asia/Kolkata
 // (IST, UTC+05:30). ScannedLocation "Amritsar_VerkaBypss_I (Punjab)" becomes

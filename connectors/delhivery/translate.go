@@ -30,7 +30,6 @@ var (
 	pinPattern     = regexp.MustCompile(`^[1-9][0-9]{5}$`)
 	waybillPattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	nonDigits      = regexp.MustCompile(`[^0-9]`)
-	nonWord        = regexp.MustCompile(`[^a-z0-9]+`)
 	ewbnPattern    = regexp.MustCompile(`^[0-9]{12}$`)
 )
 
@@ -448,6 +447,8 @@ func notFound(number, carrierMessage string) model.Tracking {
 	return model.Tracking{
 		TrackingNumber: number,
 		Status:         model.StatusUnknown,
+		SubStatus:      "not_found",
+		RawText:        carrierMessage,
 		Error: &model.ItemError{
 			Code:           string(sdk.CodeNotFound),
 			Message:        "Delhivery does not know waybill " + number,
@@ -474,7 +475,7 @@ func toTracking(s *wireTrackedShipment) model.Tracking {
 		TrackingNumber: s.AWB,
 		Status:         status,
 		SubStatus:      sub,
-		RawCode:        rawCode(st.StatusType, st.StatusCode),
+		RawCode:        rawCode(st.StatusType, st.Status, st.StatusCode),
 		RawText:        rawText(st.Status, st.Instructions),
 		Location:       parseLocation(st.StatusLocation),
 	}
@@ -501,27 +502,42 @@ func toTracking(s *wireTrackedShipment) model.Tracking {
 			Time:      at,
 			Status:    es,
 			SubStatus: esub,
-			RawCode:   rawCode(d.ScanType, d.StatusCode),
+			RawCode:   rawCode(d.ScanType, d.Scan, d.StatusCode),
 			RawText:   rawText(d.Scan, d.Instructions),
 			Location:  parseLocation(d.ScannedLocation),
 		})
 	}
 	sort.SliceStable(t.Events, func(i, j int) bool { return t.Events[i].Time.Before(t.Events[j].Time) })
+	if t.Status == model.StatusUnknown {
+		// The current state is unmapped: report the most recent mapped event's
+		// status, keeping the raw words of the current state.
+		for i := len(t.Events) - 1; i >= 0; i-- {
+			if ev := t.Events[i]; ev.Status != model.StatusUnknown {
+				t.Status, t.SubStatus = ev.Status, ev.SubStatus
+				break
+			}
+		}
+	}
 	return t
 }
 
-func rawCode(statusType, statusCode string) string {
-	if statusCode == "" {
-		return statusType
+// rawCode is Delhivery's mapping key, verbatim: TYPE/Status, then /StatusCode
+// when Delhivery sends one ("UD/In Transit/X-PPOM").
+func rawCode(statusType, status, statusCode string) string {
+	c := statusType + "/" + status
+	if statusCode != "" {
+		c += "/" + statusCode
 	}
-	return statusType + "/" + statusCode
+	return c
 }
 
+// rawText is Delhivery's own words: the Instructions, or the Status text when
+// there are none.
 func rawText(status, instructions string) string {
-	if instructions == "" || instructions == status {
+	if instructions == "" {
 		return status
 	}
-	return status + ": " + instructions
+	return instructions
 }
 
 // ndrCodes are the StatusCodes Delhivery's NDR API accepts as a failed delivery attempt.
@@ -531,6 +547,9 @@ var ndrCodes = map[string]bool{
 	"ST-108": true,
 }
 
+// pickedUpCode is the StatusCode of the first physical scan ("Shipment picked up").
+const pickedUpCode = "X-PPOM"
+
 type statusKey struct{ typ, status string }
 
 type mapped struct {
@@ -539,59 +558,49 @@ type mapped struct {
 }
 
 // statusTable is the documented StatusType and Status pairs; see the package doc.
+// Sub-status codes come from sdk/model/TRACKING.md; a row whose meaning no code
+// fits leaves the sub-status empty rather than guess.
 var statusTable = map[statusKey]mapped{
-	{"UD", "manifested"}: {model.StatusPending, "manifested"},
-	{"UD", "not picked"}: {model.StatusPending, "not_picked_up"},
-	{"UD", "in transit"}: {model.StatusInTransit, "in_transit"},
-	{"UD", "pending"}:    {model.StatusInTransit, "at_destination_hub"},
+	{"UD", "manifested"}: {model.StatusPending, "label_created"},
+	{"UD", "not picked"}: {model.StatusPending, "pickup_failed"},
+	{"UD", "in transit"}: {model.StatusInTransit, ""},
+	{"UD", "pending"}:    {model.StatusInTransit, "arrived_at_destination"},
 	{"UD", "dispatched"}: {model.StatusOutForDelivery, "out_for_delivery"},
-	{"DL", "delivered"}:  {model.StatusDelivered, "delivered"},
-	{"DL", "rto"}:        {model.StatusReturned, "returned_to_origin"},
-	{"DL", "dto"}:        {model.StatusDelivered, "delivered_to_origin"},
-	{"RT", "in transit"}: {model.StatusReturning, "return_in_transit"},
-	{"RT", "pending"}:    {model.StatusReturning, "return_at_origin_hub"},
-	{"RT", "dispatched"}: {model.StatusReturning, "return_out_for_delivery"},
-	{"PP", "open"}:       {model.StatusPending, "pickup_requested"},
+	{"DL", "delivered"}:  {model.StatusDelivered, "delivered_to_consignee"},
+	{"DL", "rto"}:        {model.StatusReturned, "rto_delivered"},
+	{"DL", "dto"}:        {model.StatusDelivered, "delivered_to_consignee"},
+	{"RT", "in transit"}: {model.StatusReturning, "rto_in_transit"},
+	{"RT", "pending"}:    {model.StatusReturning, "rto_in_transit"},
+	{"RT", "dispatched"}: {model.StatusReturning, "rto_out_for_delivery"},
+	{"PP", "open"}:       {model.StatusPending, "label_created"},
 	{"PP", "scheduled"}:  {model.StatusPending, "pickup_scheduled"},
-	{"PP", "dispatched"}: {model.StatusPending, "out_for_pickup"},
+	{"PP", "dispatched"}: {model.StatusPending, "pickup_scheduled"},
 	{"PU", "in transit"}: {model.StatusInTransit, "picked_up"},
-	{"PU", "pending"}:    {model.StatusInTransit, "at_return_hub"},
-	{"PU", "dispatched"}: {model.StatusOutForDelivery, "out_for_delivery_to_origin"},
-	{"CN", "canceled"}:   {model.StatusCancelled, "cancelled"},
-	{"CN", "cancelled"}:  {model.StatusCancelled, "cancelled"},
-	{"CN", "closed"}:     {model.StatusCancelled, "closed"},
-}
-
-// typeFallback is the status for a StatusType whose Status text is not in the table.
-var typeFallback = map[string]model.TrackingStatus{
-	"UD": model.StatusInTransit,
-	"DL": model.StatusDelivered,
-	"RT": model.StatusReturning,
-	"PP": model.StatusPending,
-	"PU": model.StatusInTransit,
-	"CN": model.StatusCancelled,
+	{"PU", "pending"}:    {model.StatusInTransit, "arrived_at_destination"},
+	{"PU", "dispatched"}: {model.StatusOutForDelivery, "out_for_delivery"},
+	{"CN", "canceled"}:   {model.StatusCancelled, ""},
+	{"CN", "cancelled"}:  {model.StatusCancelled, ""},
+	{"CN", "closed"}:     {model.StatusCancelled, ""},
 }
 
 // MapStatus maps Delhivery's StatusType, Status text and StatusCode onto the
-// canonical status and a snake_case sub-status, following the table in the
-// package documentation. It is pure and safe for concurrent use.
+// canonical status and sub-status, following the table in the package
+// documentation. A pair that is not in the table is unknown/unmapped, never a
+// guess. It is pure and safe for concurrent use.
 func MapStatus(statusType, status, statusCode string) (model.TrackingStatus, string) {
 	typ := strings.ToUpper(strings.TrimSpace(statusType))
 	text := strings.ToLower(strings.Join(strings.Fields(status), " "))
-	if typ == "UD" && text == "pending" && ndrCodes[strings.ToUpper(strings.TrimSpace(statusCode))] {
-		return model.StatusAttemptFailed, "delivery_attempt_failed"
+	code := strings.ToUpper(strings.TrimSpace(statusCode))
+	switch {
+	case typ == "UD" && text == "pending" && ndrCodes[code]:
+		return model.StatusAttemptFailed, "rescheduled"
+	case typ == "UD" && text == "in transit" && code == pickedUpCode:
+		return model.StatusInTransit, "picked_up"
 	}
 	if m, ok := statusTable[statusKey{typ, text}]; ok {
 		return m.status, m.sub
 	}
-	if text == "cancelled" || text == "canceled" {
-		return model.StatusCancelled, "cancelled"
-	}
-	sub := strings.Trim(nonWord.ReplaceAllString(text, "_"), "_")
-	if s, ok := typeFallback[typ]; ok {
-		return s, sub
-	}
-	return model.StatusUnknown, sub
+	return model.StatusUnknown, "unmapped"
 }
 
 // ist is India Standard Time; Delhivery's times carry no offset and mean IST.
