@@ -10,7 +10,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"sync"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/stats"
 
 	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
 )
@@ -73,12 +74,13 @@ func serve(c Connector) error {
 	}
 
 	srv := &rpcServer{d: d, manifestJSON: manifestJSON}
-	go srv.drainOnSIGTERM()
+	go srv.calls.drainOnSIGTERM()
 
 	plugin.Serve(&plugin.ServeConfig{
 		HandshakeConfig:  pluginrpc.Handshake,
 		VersionedPlugins: pluginrpc.VersionedPlugins(srv),
 		GRPCServer: func(opts []grpc.ServerOption) *grpc.Server {
+			opts = append(opts, grpc.StatsHandler(&srv.calls))
 			return grpc.NewServer(append(opts, pluginrpc.ServerOptions()...)...)
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: stderr, JSONFormat: true}),
@@ -127,10 +129,7 @@ type rpcServer struct {
 	pluginrpc.UnimplementedConnectorServer
 	d            *Dispatcher
 	manifestJSON []byte
-
-	mu       sync.Mutex // guards inflight.Add against draining
-	inflight sync.WaitGroup
-	draining atomic.Bool
+	calls        callTracker
 }
 
 func (s *rpcServer) Describe(context.Context, *pluginrpc.DescribeRequest) (*pluginrpc.DescribeResponse, error) {
@@ -138,13 +137,12 @@ func (s *rpcServer) Describe(context.Context, *pluginrpc.DescribeRequest) (*plug
 }
 
 func (s *rpcServer) Invoke(ctx context.Context, req *pluginrpc.InvokeRequest) (*pluginrpc.InvokeResponse, error) {
-	if !s.enter() {
+	if s.calls.draining.Load() {
 		return &pluginrpc.InvokeResponse{Error: errorToProto(&Error{
 			Code: CodeCarrierUnavailable, Source: SourceConnector, NotSent: true,
 			Message: "connector process is shutting down",
 		})}, nil
 	}
-	defer s.inflight.Done()
 	out, err := s.d.Invoke(ctx, &Call{
 		Operation:      Operation(req.GetOperation()),
 		Account:        accountFromProto(req.GetAccount()),
@@ -171,28 +169,53 @@ func (s *rpcServer) CheckHealth(ctx context.Context, req *pluginrpc.CheckHealthR
 	return resp, nil
 }
 
-func (s *rpcServer) enter() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.draining.Load() {
-		return false
-	}
-	s.inflight.Add(1)
-	return true
+// callTracker counts the connector service's calls from their arrival until
+// their answer is written (gRPC stats Begin to End), so a SIGTERM can wait for
+// exactly those; go-plugin's own long-lived streams are not counted.
+type callTracker struct {
+	inflight atomic.Int64
+	draining atomic.Bool
 }
 
-func (s *rpcServer) drainOnSIGTERM() {
+type trackedKey struct{}
+
+// TagRPC marks calls of the connector service.
+func (t *callTracker) TagRPC(ctx context.Context, info *stats.RPCTagInfo) context.Context {
+	if strings.HasPrefix(info.FullMethodName, "/hub.connector.v1.Connector/") {
+		return context.WithValue(ctx, trackedKey{}, true)
+	}
+	return ctx
+}
+
+// HandleRPC counts marked calls in and out.
+func (t *callTracker) HandleRPC(ctx context.Context, s stats.RPCStats) {
+	if ctx.Value(trackedKey{}) == nil {
+		return
+	}
+	switch s.(type) {
+	case *stats.Begin:
+		t.inflight.Add(1)
+	case *stats.End:
+		t.inflight.Add(-1)
+	}
+}
+
+// TagConn implements stats.Handler.
+func (t *callTracker) TagConn(ctx context.Context, _ *stats.ConnTagInfo) context.Context { return ctx }
+
+// HandleConn implements stats.Handler.
+func (t *callTracker) HandleConn(context.Context, stats.ConnStats) {}
+
+// drainOnSIGTERM waits, on SIGTERM, until in-flight calls have been answered
+// (refusing new ones), then exits.
+func (t *callTracker) drainOnSIGTERM() {
 	ch := make(chan os.Signal, 1)
 	signal.Notify(ch, syscall.SIGTERM)
 	<-ch
-	s.mu.Lock()
-	s.draining.Store(true)
-	s.mu.Unlock()
-	done := make(chan struct{})
-	go func() { s.inflight.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(drainTimeout):
+	t.draining.Store(true)
+	deadline := time.Now().Add(drainTimeout)
+	for t.inflight.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
 	}
 	os.Exit(0)
 }

@@ -2,9 +2,9 @@
 // translates to and from, whatever the provider speaks.
 //
 // The types are plain structs with JSON tags in snake_case. Their JSON Schemas are
-// generated from these structs into schema/ (go test ./sdk/model -update rewrites
-// them; a test fails when they are stale) and the engine validates every request
-// against them before a connector sees it.
+// generated from these structs by sdk/modelschema (go test ./sdk/modelschema
+// -update rewrites them; a test fails when they are stale) and the engine
+// validates every request against them before a connector sees it.
 //
 // Conventions, so that every connector fills a field the same way:
 //   - weights carry their unit (kg, g, lb, oz); dimensions theirs (cm, in);

@@ -9,7 +9,7 @@ type LocationRequest struct {
 	// VehicleNumber is the plate, for providers that key on it.
 	VehicleNumber string `json:"vehicle_number,omitempty"`
 	// MSISDN is the driver's phone number, for SIM-based tracking.
-	MSISDN string `json:"msisdn,omitempty" jsonschema:"pattern=^[0-9+]{10,15}$"`
+	MSISDN string `json:"msisdn,omitempty" jsonschema:"pattern=^[0-9+]{10\\,15}$"`
 }
 
 // LocationPing is one position report from a GPS device or a SIM triangulation.

@@ -13,7 +13,7 @@ type EWayBillRequest struct {
 	// DocType is INV, CHL, BIL, BOE or OTH.
 	DocType string `json:"doc_type" jsonschema:"enum=INV,enum=CHL,enum=BIL,enum=BOE,enum=OTH"`
 	// DocNumber is the document number (at most 16 characters: letters, digits, - and /).
-	DocNumber string `json:"doc_number" jsonschema:"pattern=^[A-Za-z0-9/-]{1,16}$"`
+	DocNumber string `json:"doc_number" jsonschema:"pattern=^[A-Za-z0-9/-]{1\\,16}$"`
 	// DocDate is the document date.
 	DocDate Date `json:"doc_date" jsonschema:"format=date"`
 	// TransactionType is 1 regular, 2 bill-to ship-to, 3 bill-from dispatch-from, 4 combination.
@@ -41,7 +41,7 @@ type TaxedItem struct {
 	// Description names the goods.
 	Description string `json:"description,omitempty"`
 	// HSNCode is the goods' HSN code.
-	HSNCode string `json:"hsn_code" jsonschema:"pattern=^[0-9]{4}([0-9]{2}){0,2}$"`
+	HSNCode string `json:"hsn_code" jsonschema:"pattern=^[0-9]{4}([0-9]{2}){0\\,2}$"`
 	// Quantity is the number of units.
 	Quantity float64 `json:"quantity,omitempty"`
 	// Unit is the unit quantity code (NOS, KGS, BOX...).
@@ -69,7 +69,7 @@ type Transport struct {
 	// TransporterName is the transporter's name.
 	TransporterName string `json:"transporter_name,omitempty"`
 	// VehicleNumber is the registration number (road), without spaces.
-	VehicleNumber string `json:"vehicle_number,omitempty" jsonschema:"pattern=^[A-Z0-9]{4,12}$"`
+	VehicleNumber string `json:"vehicle_number,omitempty" jsonschema:"pattern=^[A-Z0-9]{4\\,12}$"`
 	// VehicleType is regular or over_dimensional.
 	VehicleType string `json:"vehicle_type,omitempty" jsonschema:"enum=regular,enum=over_dimensional"`
 	// DocNumber is the transport document number (rail, air, ship).
@@ -161,7 +161,7 @@ type EInvoice struct {
 // VehicleRequest looks a vehicle up in VAHAN by registration number.
 type VehicleRequest struct {
 	// RegistrationNumber is the plate, without spaces (MH12AB1234).
-	RegistrationNumber string `json:"registration_number" jsonschema:"pattern=^[A-Z0-9]{4,12}$"`
+	RegistrationNumber string `json:"registration_number" jsonschema:"pattern=^[A-Z0-9]{4\\,12}$"`
 }
 
 // Vehicle is what VAHAN knows of a registered vehicle.
@@ -225,7 +225,7 @@ type DriverLicence struct {
 // TollCrossingRequest lists FASTag toll-plaza crossings of a vehicle.
 type TollCrossingRequest struct {
 	// VehicleNumber is the plate, without spaces.
-	VehicleNumber string `json:"vehicle_number" jsonschema:"pattern=^[A-Z0-9]{4,12}$"`
+	VehicleNumber string `json:"vehicle_number" jsonschema:"pattern=^[A-Z0-9]{4\\,12}$"`
 	// From bounds the window's start.
 	From *time.Time `json:"from,omitempty"`
 	// To bounds the window's end.

@@ -23,7 +23,7 @@ type Item struct {
 	// Description names the goods.
 	Description string `json:"description"`
 	// HSNCode is the Harmonised System of Nomenclature code (4, 6 or 8 digits).
-	HSNCode string `json:"hsn_code,omitempty" jsonschema:"pattern=^[0-9]{4}([0-9]{2}){0,2}$"`
+	HSNCode string `json:"hsn_code,omitempty" jsonschema:"pattern=^[0-9]{4}([0-9]{2}){0\\,2}$"`
 	// Quantity is the number of units.
 	Quantity float64 `json:"quantity" jsonschema:"minimum=0"`
 	// Unit is the unit of quantity (NOS, KGS, BOX...).

@@ -61,7 +61,8 @@ func (s TrackingStatus) Terminal() bool {
 // Advances reports whether a shipment now in status cur may move to next. Statuses
 // move forward only, so an out-of-order event cannot undo a later one; exception may
 // be entered from any non-terminal status, and any status may follow an exception or
-// unknown. Out-for-delivery, attempt-failed and available-for-pickup are one stage
+// unknown. Cancelled may follow only pending (or unknown or an exception): a
+// shipment already moving comes back as returning. Out-for-delivery, attempt-failed and available-for-pickup are one stage
 // and may alternate.
 func (cur TrackingStatus) Advances(next TrackingStatus) bool {
 	if cur.Terminal() {
@@ -69,6 +70,11 @@ func (cur TrackingStatus) Advances(next TrackingStatus) bool {
 	}
 	if next == StatusException || cur == StatusException || cur == StatusUnknown || cur == "" {
 		return next != StatusUnknown
+	}
+	if next == StatusCancelled {
+		// Cancellation happens before pickup; a shipment already moving comes
+		// back as returning instead.
+		return cur == StatusPending
 	}
 	rc, rn := rank[cur], rank[next]
 	return rn >= rc

@@ -104,6 +104,10 @@ func TestAdvancesProperties(t *testing.T) {
 				if !got {
 					t.Errorf("%q may not move to %q", cur, next)
 				}
+			case next == StatusCancelled:
+				if want := cur == StatusPending; got != want {
+					t.Errorf("%q.Advances(cancelled) = %v; only pending may be cancelled", cur, got)
+				}
 			default:
 				if want := rank[next] >= rank[cur]; got != want {
 					t.Errorf("%q.Advances(%q) = %v, against the ranks", cur, next, got)
