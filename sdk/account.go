@@ -29,7 +29,7 @@ type Account struct {
 // Credential returns the named credential or an auth_failed error naming what is missing.
 func (a *Account) Credential(name string) (string, error) {
 	if a == nil || a.Credentials[name] == "" {
-		return "", &Error{Code: CodeAuthFailed, Source: SourceConnector, Message: fmt.Sprintf("account has no %q credential", name)}
+		return "", &Error{Code: CodeAuthFailed, Source: SourceConnector, NotSent: true, Message: fmt.Sprintf("account has no %q credential", name)}
 	}
 	return a.Credentials[name], nil
 }

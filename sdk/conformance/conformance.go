@@ -41,7 +41,8 @@ type Options struct {
 	Account func(t *testing.T) *sdk.Account
 	// Cases are the connector's own calls and expectations.
 	Cases []Case
-	// Concurrency is how many copies of the first successful case run at once; 50 when zero.
+	// Concurrency is how many copies of the first successful idempotent case run
+	// at once; 50 when zero.
 	Concurrency int
 }
 
@@ -53,6 +54,9 @@ type Case struct {
 	Operation sdk.Operation
 	// Request is the canonical request; it is encoded as JSON.
 	Request any
+	// Build, when set, makes the request from the responses of the cases run
+	// before it, by case name (track what create_shipment just booked).
+	Build func(t *testing.T, earlier map[string][]byte) any
 	// IdempotencyKey is passed with the call.
 	IdempotencyKey string
 	// WantCode is the expected error code; empty expects success.
@@ -116,13 +120,21 @@ func Run(t *testing.T, c sdk.Connector, opts Options) {
 		}
 	})
 
+	// The concurrency check repeats the first successful idempotent case, with
+	// the request it ran with.
 	var firstOK *Case
+	earlier := map[string][]byte{}
 	for i := range opts.Cases {
-		tc := &opts.Cases[i]
-		if tc.WantCode == "" && firstOK == nil {
-			firstOK = tc
+		tc := opts.Cases[i]
+		t.Run("case/"+tc.Name, func(t *testing.T) {
+			if tc.Build != nil {
+				tc.Request, tc.Build = tc.Build(t, earlier), nil
+			}
+			earlier[tc.Name] = runCase(t, p, acct, &tc)
+		})
+		if info, ok := want.Operation(tc.Operation); ok && info.Idempotent && tc.WantCode == "" && firstOK == nil {
+			firstOK = &tc
 		}
-		t.Run("case/"+tc.Name, func(t *testing.T) { runCase(t, p, acct, tc) })
 	}
 	if firstOK != nil {
 		t.Run("concurrency", func(t *testing.T) {
@@ -184,30 +196,32 @@ func checkManifest(t *testing.T, want, got *sdk.Manifest) {
 	}
 }
 
-func runCase(t *testing.T, p *host.Process, acct *sdk.Account, tc *Case) {
+// runCase runs one case and returns its successful response, if any.
+func runCase(t *testing.T, p *host.Process, acct *sdk.Account, tc *Case) []byte {
 	payload, err := json.Marshal(tc.Request)
 	if err != nil {
 		t.Errorf("encoding request: %v", err)
-		return
+		return nil
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	out, err := p.Invoke(ctx, &sdk.Call{Operation: tc.Operation, Account: acct, Payload: payload, IdempotencyKey: tc.IdempotencyKey, RequestID: "conformance-" + tc.Name})
 	if tc.WantCode != "" {
 		expectCode(t, err, tc.WantCode)
-		return
+		return nil
 	}
 	if err != nil {
 		t.Errorf("%s: %v", tc.Name, err)
-		return
+		return nil
 	}
 	if !json.Valid(out) {
 		t.Errorf("%s: response is not JSON: %.200s", tc.Name, out)
-		return
+		return nil
 	}
 	if tc.Check != nil {
 		tc.Check(t, out)
 	}
+	return out
 }
 
 func expectCode(t *testing.T, err error, want sdk.Code) {

@@ -116,7 +116,8 @@ type Tracking struct {
 	ReceivedBy string `json:"received_by,omitempty"`
 	// Events are the scans, oldest first.
 	Events []TrackingEvent `json:"events,omitempty"`
-	// Error is set instead of a status when this one number could not be tracked.
+	// Error is set when this one number could not be tracked; Status is then
+	// unknown, with SubStatus not_found when the carrier does not know the number.
 	Error *ItemError `json:"error,omitempty"`
 }
 

@@ -1,0 +1,44 @@
+package bluedart_test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/carrierhub/hub/connectors/bluedart"
+	"github.com/carrierhub/hub/connectors/bluedart/simulator"
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/conformance"
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+// TestConformance runs the SDK's contract kit with the connector out of process,
+// against the SOAP simulator.
+func TestConformance(t *testing.T) {
+	conformance.Run(t, bluedart.New(), conformance.Options{
+		Account: func(t *testing.T) *sdk.Account {
+			sim := simulator.New()
+			t.Cleanup(sim.Close)
+			return &sdk.Account{
+				ID: "acct-1", TenantID: "tenant-1", Environment: "sandbox", BaseURL: sim.URL(),
+				Credentials: map[string]string{"login_id": simulator.LoginID, "licence_key": simulator.LicenceKey},
+				Settings:    map[string]string{"customer_code": simulator.CustomerCode, "origin_area": "BOM"},
+			}
+		},
+		Cases: []conformance.Case{
+			{Name: "generate_waybill", Operation: sdk.OpCreateShipment, Request: shipment()},
+			{Name: "track_generated", Operation: sdk.OpTrack, Build: func(t *testing.T, earlier map[string][]byte) any {
+				var created model.ShipmentResponse
+				if err := json.Unmarshal(earlier["generate_waybill"], &created); err != nil || created.TrackingNumber == "" {
+					t.Fatalf("generate gave %s (%v)", earlier["generate_waybill"], err)
+				}
+				return model.TrackRequest{TrackingNumbers: []string{created.TrackingNumber}}
+			}, Check: func(t *testing.T, out []byte) {
+				var r model.TrackResponse
+				if err := json.Unmarshal(out, &r); err != nil || len(r.Results) != 1 {
+					t.Errorf("tracking %s (%v)", out, err)
+				}
+			}},
+			{Name: "duplicate_reference", Operation: sdk.OpCreateShipment, Request: shipment(), WantCode: sdk.CodeConflict},
+		},
+	})
+}
