@@ -52,7 +52,7 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: encryption key: %w", err)
 	}
-	s := &sqlStore{box: box, log: log, now: time.Now}
+	s := &sqlStore{box: box, now: time.Now}
 	if cfg.PostgresURL != "" {
 		pool, err := openPostgres(ctx, cfg.PostgresURL)
 		if err != nil {
@@ -80,7 +80,7 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 		db.Close()
 		return nil, err
 	}
-	s.db = &sqliteBackend{db: db}
+	s.db = newSQLiteBackend(db)
 	log.InfoContext(ctx, "store opened", "backend", "sqlite", "path", path)
 	return s, nil
 }

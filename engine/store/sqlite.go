@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -62,9 +63,33 @@ func openSQLite(dataDir string) (*sql.DB, string, error) {
 	return db, path, nil
 }
 
-// sqliteBackend is the backend over modernc.org/sqlite.
+// sqliteBackend is the backend over modernc.org/sqlite. It prepares each distinct
+// query once and reuses the statement (database/sql re-prepares it per connection as
+// needed): SQLite spends most of a point lookup compiling the SQL otherwise.
 type sqliteBackend struct {
-	db *sql.DB
+	db    *sql.DB
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
+}
+
+func newSQLiteBackend(db *sql.DB) *sqliteBackend {
+	return &sqliteBackend{db: db, stmts: map[string]*sql.Stmt{}}
+}
+
+// stmt returns the prepared statement for query. The store's queries are a fixed set
+// of constants, so the map stays small.
+func (b *sqliteBackend) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if st, ok := b.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := b.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	b.stmts[query] = st
+	return st, nil
 }
 
 var _ backend = (*sqliteBackend)(nil)
@@ -72,7 +97,11 @@ var _ backend = (*sqliteBackend)(nil)
 func (b *sqliteBackend) name() string { return "sqlite" }
 
 func (b *sqliteBackend) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	res, err := b.db.ExecContext(ctx, query, args...)
+	st, err := b.stmt(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	res, err := st.ExecContext(ctx, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -80,7 +109,11 @@ func (b *sqliteBackend) exec(ctx context.Context, query string, args ...any) (in
 }
 
 func (b *sqliteBackend) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
-	err := b.db.QueryRowContext(ctx, query, args...).Scan(dest...)
+	st, err := b.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	err = st.QueryRowContext(ctx, args...).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return errNoRows
 	}
@@ -88,7 +121,11 @@ func (b *sqliteBackend) queryRow(ctx context.Context, query string, args []any, 
 }
 
 func (b *sqliteBackend) query(ctx context.Context, query string, args []any, each func(func(...any) error) error) error {
-	rows, err := b.db.QueryContext(ctx, query, args...)
+	st, err := b.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
 		return err
 	}
@@ -117,4 +154,12 @@ func (b *sqliteBackend) kind(err error) errKind {
 
 func (b *sqliteBackend) ping(ctx context.Context) error { return b.db.PingContext(ctx) }
 
-func (b *sqliteBackend) close() error { return b.db.Close() }
+func (b *sqliteBackend) close() error {
+	b.mu.Lock()
+	for q, st := range b.stmts {
+		_ = st.Close()
+		delete(b.stmts, q)
+	}
+	b.mu.Unlock()
+	return b.db.Close()
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"time"
 
 	"github.com/carrierhub/hub/engine/secretbox"
@@ -46,7 +45,6 @@ var errNoRows = errors.New("no rows")
 type sqlStore struct {
 	db  backend
 	box *secretbox.Box
-	log *slog.Logger
 	now func() time.Time
 }
 
@@ -353,6 +351,9 @@ func (s *sqlStore) ListAccounts(ctx context.Context, tenantID, connectorID strin
 	q := `SELECT ` + accountColumns + ` FROM accounts WHERE tenant_id = $1`
 	args := []any{tenantID}
 	if connectorID != "" {
+		if !connectorIDPattern.MatchString(connectorID) {
+			return out, nil // no account can have it
+		}
 		q += ` AND connector_id = $2`
 		args = append(args, connectorID)
 	}

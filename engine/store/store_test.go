@@ -122,7 +122,7 @@ func TestPostgresConformance(t *testing.T) {
 
 // freshPostgresDB creates an empty database on the server at adminURL, returns a URL
 // for it, and drops it when the test ends.
-func freshPostgresDB(t *testing.T, adminURL string) string {
+func freshPostgresDB(t testing.TB, adminURL string) string {
 	t.Helper()
 	var b [6]byte
 	_, _ = rand.Read(b[:])
@@ -330,85 +330,101 @@ func TestPackageErrors(t *testing.T) {
 	}
 }
 
-func benchStore(b *testing.B) (store.Store, store.Tenant) {
-	s := openSQLite(b, b.TempDir(), testKey(b))
-	tn, err := s.CreateTenant(b.Context(), "Acme")
-	if err != nil {
-		b.Fatal(err)
+// benchStores returns the backends to benchmark: SQLite always, Postgres when
+// HUB_POSTGRES_URL is set.
+func benchStores(b *testing.B) map[string]store.Store {
+	out := map[string]store.Store{"sqlite": openSQLite(b, b.TempDir(), testKey(b))}
+	if admin := os.Getenv("HUB_POSTGRES_URL"); admin != "" {
+		s, err := store.Open(b.Context(), store.Config{PostgresURL: freshPostgresDB(b, admin), Key: testKey(b)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		out["postgres"] = s
 	}
-	return s, tn
+	return out
 }
 
 // BenchmarkAuthenticate measures the lookup every API call makes, among 1000 keys.
 func BenchmarkAuthenticate(b *testing.B) {
-	s, tn := benchStore(b)
-	ctx := b.Context()
-	var secret string
-	for i := range 1000 {
-		_, sec, err := s.CreateAPIKey(ctx, tn.ID, fmt.Sprintf("k%d", i), false)
+	for backend, s := range benchStores(b) {
+		ctx := b.Context()
+		tn, err := s.CreateTenant(ctx, "Acme")
 		if err != nil {
 			b.Fatal(err)
 		}
-		if i == 500 {
-			secret = sec
-		}
-	}
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := s.Authenticate(ctx, secret); err != nil {
+		var secret string
+		for i := range 1000 {
+			_, sec, err := s.CreateAPIKey(ctx, tn.ID, fmt.Sprintf("k%d", i), false)
+			if err != nil {
 				b.Fatal(err)
 			}
+			if i == 500 {
+				secret = sec
+			}
 		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
+		b.Run(backend+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
 				if _, err := s.Authenticate(ctx, secret); err != nil {
-					b.Error(err)
-					return
+					b.Fatal(err)
 				}
 			}
 		})
-	})
+		b.Run(backend+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.Authenticate(ctx, secret); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
 
 // BenchmarkGetAccount measures reading and unsealing an account, among 1000.
 func BenchmarkGetAccount(b *testing.B) {
-	s, tn := benchStore(b)
-	ctx := b.Context()
-	var id string
-	for i := range 1000 {
-		a, err := s.CreateAccount(ctx, store.Account{
-			TenantID: tn.ID, ConnectorID: "delhivery", Name: fmt.Sprintf("a%d", i), Environment: "production",
-			Credentials: map[string]string{"api_token": "0123456789abcdef0123456789abcdef", "client": "ACME"},
-			Settings:    map[string]string{"pickup_location": "BLR-1"},
-		})
+	for backend, s := range benchStores(b) {
+		ctx := b.Context()
+		tn, err := s.CreateTenant(ctx, "Acme")
 		if err != nil {
 			b.Fatal(err)
 		}
-		if i == 500 {
-			id = a.ID
-		}
-	}
-	b.Run("serial", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := s.GetAccount(ctx, tn.ID, id); err != nil {
+		var id string
+		for i := range 1000 {
+			a, err := s.CreateAccount(ctx, store.Account{
+				TenantID: tn.ID, ConnectorID: "delhivery", Name: fmt.Sprintf("a%d", i), Environment: "production",
+				Credentials: map[string]string{"api_token": "0123456789abcdef0123456789abcdef", "client": "ACME"},
+				Settings:    map[string]string{"pickup_location": "BLR-1"},
+			})
+			if err != nil {
 				b.Fatal(err)
 			}
+			if i == 500 {
+				id = a.ID
+			}
 		}
-	})
-	b.Run("parallel", func(b *testing.B) {
-		b.ReportAllocs()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
+		b.Run(backend+"/serial", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
 				if _, err := s.GetAccount(ctx, tn.ID, id); err != nil {
-					b.Error(err)
-					return
+					b.Fatal(err)
 				}
 			}
 		})
-	})
+		b.Run(backend+"/parallel", func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := s.GetAccount(ctx, tn.ID, id); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }

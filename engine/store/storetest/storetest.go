@@ -421,9 +421,17 @@ func testAccounts(t *testing.T, s store.Store) {
 	if err != nil || len(one) != 1 || one[0].ID != o.ID {
 		t.Fatalf("ListAccounts(bluedart) = %v, %v; want only %s", one, err, o.ID)
 	}
-	none, err := s.ListAccounts(ctx, tn.ID, "no_such_connector")
-	if err != nil || none == nil || len(none) != 0 {
-		t.Fatalf("ListAccounts(unknown connector) = %#v, %v; want an empty list", none, err)
+	for _, c := range []string{"no_such_connector", "Not An ID", "bad\xff\x00"} {
+		none, err := s.ListAccounts(ctx, tn.ID, c)
+		if err != nil || none == nil || len(none) != 0 {
+			t.Fatalf("ListAccounts(%q) = %#v, %v; want an empty list", c, none, err)
+		}
+	}
+	for _, tid := range []string{"", "ten_\xff", "ten_" + strings.Repeat("z", 26)} {
+		none, err := s.ListAccounts(ctx, tid, "")
+		if err != nil || none == nil || len(none) != 0 {
+			t.Fatalf("ListAccounts(tenant %q) = %#v, %v; want an empty list", tid, none, err)
+		}
 	}
 
 	if err := s.DeleteAccount(ctx, tn.ID, a.ID); err != nil {
