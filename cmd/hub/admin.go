@@ -129,7 +129,7 @@ hub's --data-dir (or --postgres-url), then call the API with Authorization: Bear
 				w := table(cmd.OutOrStdout())
 				fmt.Fprintln(w, "ID\tNAME\tCREATED")
 				for _, t := range ts {
-					fmt.Fprintf(w, "%s\t%s\t%s\n", clip(t.ID, 30), clip(t.Name, 28), day(t.CreatedAt))
+					fmt.Fprintf(w, "%s\t%s\t%s\n", t.ID, clip(t.Name, 28), day(t.CreatedAt))
 				}
 				return w.Flush()
 			})
@@ -182,13 +182,13 @@ func keysCmd() *cobra.Command {
 					return fmt.Errorf("listing keys of tenant %s: %w", tenant, err)
 				}
 				w := table(cmd.OutOrStdout())
-				fmt.Fprintln(w, "ID\tNAME\tPREFIX\tADMIN\tREVOKED")
+				fmt.Fprintln(w, "ID\tNAME\tPREFIX\tADMIN\tSTATE")
 				for _, k := range ks {
-					revoked := "-"
+					state := "live"
 					if k.RevokedAt != nil {
-						revoked = day(*k.RevokedAt)
+						state = "revoked"
 					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\n", clip(k.ID, 26), clip(k.Name, 16), clip(k.Prefix, 12), k.Admin, revoked)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\n", k.ID, clip(k.Name, 14), clip(k.Prefix, 11), k.Admin, state)
 				}
 				return w.Flush()
 			})
@@ -325,7 +325,7 @@ where shell history keeps them.`,
 				w := table(cmd.OutOrStdout())
 				fmt.Fprintln(w, "ID\tNAME\tCONNECTOR\tENV")
 				for _, a := range as {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", clip(a.ID, 26), clip(a.Name, 18), clip(a.ConnectorID, 18), a.Environment)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", a.ID, clip(a.Name, 14), clip(a.ConnectorID, 18), a.Environment)
 				}
 				return w.Flush()
 			})

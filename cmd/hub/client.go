@@ -150,7 +150,7 @@ func connectorsCmd() *cobra.Command {
 				for i, o := range c.Operations {
 					ops[i] = string(o.Name)
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", clip(c.ID, 20), clip(c.Version, 8), c.State, pid(c.PID), clip(strings.Join(ops, ","), 30))
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", clip(c.ID, 24), clip(c.Version, 8), c.State, pid(c.PID), clip(strings.Join(ops, ","), 25))
 			}
 			return w.Flush()
 		},
@@ -324,13 +324,19 @@ unreachable or answering with an error.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "hub: %s\n", report.Error)
 				}
 				w := table(out)
-				fmt.Fprintln(w, "CONNECTOR\tHEALTH\tSTATE\tPID\tUPTIME\tRESTARTS\tLAST ERROR")
+				fmt.Fprintln(w, "CONNECTOR\tHEALTH\tSTATE\tPID\tUPTIME\tRESTARTS")
 				for _, c := range report.Connectors {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", clip(c.ID, 18), c.Health, c.State, pid(c.PID),
-						uptime(c.UptimeSeconds), c.Restarts, clip(orDash(c.LastError), 14))
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", clip(c.ID, 28), c.Health, clip(string(c.State), 8), pid(c.PID),
+						uptime(c.UptimeSeconds), c.Restarts)
 				}
 				if err := w.Flush(); err != nil {
 					return err
+				}
+				// Last errors are long; each gets its own line rather than a squeezed column.
+				for _, c := range report.Connectors {
+					if c.LastError != "" {
+						fmt.Fprintln(out, clip(c.ID+" last error: "+c.LastError, 80))
+					}
 				}
 				fmt.Fprintf(out, "overall: %s\n", report.Status)
 			}
@@ -347,13 +353,6 @@ unreachable or answering with an error.`,
 	outputFlag(cmd, &output)
 	cmd.Flags().IntVar(&maxRestarts, "max-restarts", 0, "restarts since the hub started, with a last error, tolerated before a connector counts as degraded")
 	return cmd
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // uptime formats seconds compactly: 45s, 12m, 5h3m, 3d4h.
