@@ -56,27 +56,38 @@ type Account struct {
 
 // Store is the hub's durable state. All methods are safe for concurrent use.
 // Methods that take a tenantID never return another tenant's rows: they report
-// ErrNotFound instead.
+// ErrNotFound instead. Input that can never be stored (an empty or overlong
+// name, an unknown environment, a malformed base URL) is reported as a
+// *ValidationError matching ErrInvalid. Lists of an unknown tenant are empty.
+// Times are kept to the millisecond, in UTC.
 type Store interface {
+	// CreateTenant makes a tenant; a taken name is ErrConflict.
 	CreateTenant(ctx context.Context, name string) (Tenant, error)
+	// GetTenant returns a tenant by id.
 	GetTenant(ctx context.Context, id string) (Tenant, error)
+	// ListTenants returns every tenant, oldest first.
 	ListTenants(ctx context.Context) ([]Tenant, error)
 
 	// CreateAPIKey makes a key and returns it with its secret, which is shown once.
 	CreateAPIKey(ctx context.Context, tenantID, name string, admin bool) (APIKey, string, error)
 	// Authenticate returns the live key whose secret this is, or ErrNotFound.
 	Authenticate(ctx context.Context, secret string) (APIKey, error)
+	// ListAPIKeys returns a tenant's keys, revoked ones included, without secrets.
 	ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, error)
+	// RevokeAPIKey revokes a key; revoking again succeeds and keeps the first time.
 	RevokeAPIKey(ctx context.Context, tenantID, keyID string) error
 
 	// CreateAccount stores a new account; ID and CreatedAt are filled in.
 	CreateAccount(ctx context.Context, a Account) (Account, error)
+	// GetAccount returns an account with its credentials decrypted.
 	GetAccount(ctx context.Context, tenantID, id string) (Account, error)
 	// ListAccounts lists a tenant's accounts, of one connector when connectorID is set.
 	ListAccounts(ctx context.Context, tenantID, connectorID string) ([]Account, error)
+	// DeleteAccount removes an account and its sealed credentials.
 	DeleteAccount(ctx context.Context, tenantID, id string) error
 
 	// Ping checks the backend answers.
 	Ping(ctx context.Context) error
+	// Close releases the backend's connections.
 	Close() error
 }
