@@ -22,10 +22,11 @@ import (
 )
 
 // TestMain lets the test binary stand in for the hub binary: the plugin manager
-// re-executes os.Executable() (this binary) with connector-process, and with
-// HUB_CLI_AS_MAIN set it runs main instead of the tests.
+// re-executes os.Executable() (this binary) as "connector-process ID", and then
+// it runs main instead of the tests; so it does with HUB_TEST_RUN_MAIN=1, for
+// tests that need the hub as a separate process.
 func TestMain(m *testing.M) {
-	if os.Getenv("HUB_CLI_AS_MAIN") == "1" {
+	if (len(os.Args) == 3 && os.Args[1] == "connector-process") || os.Getenv("HUB_TEST_RUN_MAIN") == "1" {
 		main()
 		return
 	}
