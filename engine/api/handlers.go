@@ -24,23 +24,36 @@ import (
 // ConnectorView is a connector as GET /v1/connectors shows it: its declaration
 // and its process status.
 type ConnectorView struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Category   string          `json:"category"`
-	Version    string          `json:"version"`
-	Builtin    bool            `json:"builtin"`
+	// ID is the connector's stable id (delhivery_express).
+	ID string `json:"id"`
+	// Name is its display name.
+	Name string `json:"name"`
+	// Category is carrier_parcel, carrier_ltl_ftl, aggregator, telematics, government or erp.
+	Category string `json:"category"`
+	// Version is the connector's own version.
+	Version string `json:"version"`
+	// Builtin is true for connectors compiled into the hub.
+	Builtin bool `json:"builtin"`
+	// Operations are the canonical operations it serves.
 	Operations []OperationView `json:"operations"`
-	State      plugins.State   `json:"state"`
-	PID        int             `json:"pid,omitempty"`
-	Restarts   int             `json:"restarts"`
-	LastError  string          `json:"last_error,omitempty"`
-	StartedAt  *time.Time      `json:"started_at,omitempty"`
+	// State is where its process is: idle, starting, running, crashed or stopped.
+	State plugins.State `json:"state"`
+	// PID is the process id while it runs.
+	PID int `json:"pid,omitempty"`
+	// Restarts counts unexpected exits since the hub started.
+	Restarts int `json:"restarts"`
+	// LastError is the last process failure.
+	LastError string `json:"last_error,omitempty"`
+	// StartedAt is when the current process started.
+	StartedAt *time.Time `json:"started_at,omitempty"`
 }
 
 // OperationView is one operation a connector serves.
 type OperationView struct {
-	Name       sdk.Operation `json:"name"`
-	Idempotent bool          `json:"idempotent"`
+	// Name is the canonical operation.
+	Name sdk.Operation `json:"name"`
+	// Idempotent is true when repeating the call cannot duplicate its effect.
+	Idempotent bool `json:"idempotent"`
 	// Creates is true when the operation accepts an Idempotency-Key.
 	Creates bool `json:"creates"`
 }
@@ -48,24 +61,36 @@ type OperationView struct {
 // ProcessView is one connector's process status, as the unauthenticated
 // GET /healthz/connectors summary shows it; it holds no tenant data.
 type ProcessView struct {
-	ID        string        `json:"id"`
-	State     plugins.State `json:"state"`
-	PID       int           `json:"pid,omitempty"`
-	StartedAt *time.Time    `json:"started_at,omitempty"`
+	// ID is the connector's id.
+	ID string `json:"id"`
+	// State is where its process is: idle, starting, running, crashed or stopped.
+	State plugins.State `json:"state"`
+	// PID is the process id while it runs.
+	PID int `json:"pid,omitempty"`
+	// StartedAt is when the current process started.
+	StartedAt *time.Time `json:"started_at,omitempty"`
 	// UptimeSeconds is how long the process has run, by the hub's clock; 0 when not running.
-	UptimeSeconds int64  `json:"uptime_seconds"`
-	Restarts      int    `json:"restarts"`
-	LastError     string `json:"last_error,omitempty"`
+	UptimeSeconds int64 `json:"uptime_seconds"`
+	// Restarts counts unexpected exits since the hub started.
+	Restarts int `json:"restarts"`
+	// LastError is the last process failure.
+	LastError string `json:"last_error,omitempty"`
 }
 
 // HealthView is the answer of GET /v1/connectors/{id}/health.
 type HealthView struct {
-	ID        string        `json:"id"`
-	State     plugins.State `json:"state"`
-	PID       int           `json:"pid,omitempty"`
-	Restarts  int           `json:"restarts"`
-	LastError string        `json:"last_error,omitempty"`
-	StartedAt *time.Time    `json:"started_at,omitempty"`
+	// ID is the connector's id.
+	ID string `json:"id"`
+	// State is where its process is after the probe.
+	State plugins.State `json:"state"`
+	// PID is the process id while it runs.
+	PID int `json:"pid,omitempty"`
+	// Restarts counts unexpected exits since the hub started.
+	Restarts int `json:"restarts"`
+	// LastError is the last process failure.
+	LastError string `json:"last_error,omitempty"`
+	// StartedAt is when the current process started.
+	StartedAt *time.Time `json:"started_at,omitempty"`
 	// Account is the account the connector's check ran with, if one was named.
 	Account string `json:"account,omitempty"`
 	// CheckSupported is true when the connector has its own health check.
@@ -78,16 +103,23 @@ type HealthView struct {
 
 // AccountInput is the body of POST /v1/accounts.
 type AccountInput struct {
-	ConnectorID string            `json:"connector_id"`
-	Name        string            `json:"name"`
-	Environment string            `json:"environment"`
-	BaseURL     string            `json:"base_url,omitempty"`
+	// ConnectorID is the connector the account is for.
+	ConnectorID string `json:"connector_id"`
+	// Name tells the tenant's accounts apart; unique per tenant.
+	Name string `json:"name"`
+	// Environment is sandbox or production.
+	Environment string `json:"environment"`
+	// BaseURL overrides the connector's URL for the environment.
+	BaseURL string `json:"base_url,omitempty"`
+	// Credentials are the secrets, by the names the connector declares; never returned.
 	Credentials map[string]string `json:"credentials,omitempty"`
-	Settings    map[string]string `json:"settings,omitempty"`
+	// Settings are the non-secret values, by the names the connector declares.
+	Settings map[string]string `json:"settings,omitempty"`
 }
 
 // APIKeyInput is the body of POST /v1/api-keys.
 type APIKeyInput struct {
+	// Name tells the tenant's keys apart.
 	Name string `json:"name"`
 	// Admin asks for an admin key; only an admin key may create one.
 	Admin bool `json:"admin,omitempty"`
@@ -96,17 +128,21 @@ type APIKeyInput struct {
 // APIKeyCreated is a new key with its secret, which is shown only this once.
 type APIKeyCreated struct {
 	store.APIKey
+	// Secret is the bearer secret.
 	Secret string `json:"secret"`
 }
 
 // TenantInput is the body of POST /v1/tenants.
 type TenantInput struct {
+	// Name is the tenant's unique name.
 	Name string `json:"name"`
 }
 
 // TenantCreated is a new tenant with its first (non-admin) API key.
 type TenantCreated struct {
-	Tenant store.Tenant  `json:"tenant"`
+	// Tenant is the new tenant.
+	Tenant store.Tenant `json:"tenant"`
+	// APIKey is its first key, with the secret.
 	APIKey APIKeyCreated `json:"api_key"`
 }
 
