@@ -153,38 +153,8 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 		"--setting", "pickup_location=WH"); r.code != 0 {
 		t.Fatalf("accounts create: %s", r.err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	logs := &syncBuffer{}
-	cmd := exec.Command(exe, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
-	cmd.Env = append(os.Environ(), "HUB_TEST_RUN_MAIN=1")
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	defer func() {
-		if cmd.ProcessState == nil {
-			_ = cmd.Process.Kill()
-		}
-	}()
-	hubURL := ""
-	for hubURL == "" {
-		select {
-		case err := <-exited:
-			t.Fatalf("serve exited: %v\n%s", err, logs.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-		for _, line := range strings.Split(logs.String(), "\n") {
-			var entry struct{ Msg, URL string }
-			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "hub listening" {
-				hubURL = entry.URL
-			}
-		}
-	}
+	h := startHub(t, dir)
+	cmd, exited, logs, hubURL := h.cmd, h.exited, h.logs, h.url
 	r = hub(t, `{"tracking_numbers":["1234567890"]}`, "invoke", "delhivery_express", "track", "--hub-url", hubURL, "--api-key", tc.APIKey.Secret)
 	if r.code != 0 {
 		t.Fatalf("track: %d %s %s", r.code, r.stdout, r.err)
@@ -220,4 +190,53 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	if !strings.Contains(logs.String(), "hub shutting down") {
 		t.Fatalf("no shutdown log:\n%s", logs.String())
 	}
+}
+
+// hubProcess is `hub serve` running as its own process (this test binary).
+type hubProcess struct {
+	cmd    *exec.Cmd
+	exited chan error
+	logs   *syncBuffer
+	url    string
+}
+
+// startHub runs `hub serve` on a free loopback port over the data directory and
+// waits until it listens. The process is killed when the test ends.
+func startHub(t *testing.T, dir string) *hubProcess {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hubProcess{exited: make(chan error, 1), logs: &syncBuffer{}}
+	h.cmd = exec.Command(exe, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
+	h.cmd.Env = append(os.Environ(), "HUB_TEST_RUN_MAIN=1")
+	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs
+	if err := h.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { h.exited <- h.cmd.Wait() }()
+	t.Cleanup(func() {
+		if h.cmd.ProcessState == nil {
+			_ = h.cmd.Process.Kill()
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for h.url == "" {
+		select {
+		case err := <-h.exited:
+			t.Fatalf("serve exited: %v\n%s", err, h.logs.String())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve did not start listening:\n%s", h.logs.String())
+		}
+		for _, line := range strings.Split(h.logs.String(), "\n") {
+			var entry struct{ Msg, URL string }
+			if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "hub listening" {
+				h.url = entry.URL
+			}
+		}
+	}
+	return h
 }

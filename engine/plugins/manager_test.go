@@ -126,7 +126,7 @@ func TestKilledMidRequestThenRestarted(t *testing.T) {
 	}
 	err := <-errc
 	var e *sdk.Error
-	if !errors.As(err, &e) || e.Code != sdk.CodeInternal || e.Source != sdk.SourceHub {
+	if !errors.As(err, &e) || e.Code != sdk.CodeInternal || e.Source != sdk.SourceConnector {
 		t.Fatalf("in-flight call got %v, want a classified internal error", err)
 	}
 	if err := track(context.Background(), m, "alpha", "ok"); err != nil {
@@ -295,4 +295,28 @@ func TestPluginDirectory(t *testing.T) {
 			t.Error("plugin listed as built-in")
 		}
 	}
+}
+
+// BenchmarkInvoke measures one call through the manager (process lookup and
+// in-flight accounting on top of sdk/host's round trip).
+func BenchmarkInvoke(b *testing.B) {
+	m, err := plugins.New(context.Background(), plugins.Config{Builtins: []sdk.Connector{sdktest.New("alpha")}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close(context.Background())
+	body, _ := json.Marshal(model.TrackRequest{TrackingNumbers: []string{"ok"}})
+	call := &sdk.Call{Operation: sdk.OpTrack, Account: account, Payload: body}
+	if _, err := m.Invoke(context.Background(), "alpha", call); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := m.Invoke(context.Background(), "alpha", call); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
 }
