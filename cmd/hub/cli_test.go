@@ -30,6 +30,9 @@ func TestMain(m *testing.M) {
 		main()
 		return
 	}
+	// The CLI reads HUB_POSTGRES_URL (CI sets it for the store's tests); these
+	// tests each use their own SQLite data directory instead.
+	os.Unsetenv("HUB_POSTGRES_URL")
 	os.Exit(m.Run())
 }
 
