@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -66,6 +67,7 @@ func serve(c Connector) error {
 	slog.SetDefault(slog.New(slog.NewJSONHandler(stderr, nil)).With("connector", d.Manifest().ID))
 	log.SetOutput(stderr)
 
+	startCPUProfile()
 	watchParent(pluginrpc.EnvLifelineFD)
 	if fd, ok := envFD(pluginrpc.EnvHandshakeFD); ok {
 		// go-plugin writes its handshake line to os.Stdout; point that at the
@@ -88,6 +90,40 @@ func serve(c Connector) error {
 	return nil
 }
 
+// stopProfile, when set, finishes the CPU profile started for EnvCPUProfile.
+var stopProfile atomic.Pointer[func()]
+
+// startCPUProfile starts the debugging CPU profile when the hub asked for one.
+func startCPUProfile() {
+	path := os.Getenv(pluginrpc.EnvCPUProfile)
+	if path == "" {
+		return
+	}
+	f, err := os.Create(path + "." + strconv.Itoa(os.Getpid()))
+	if err != nil {
+		slog.Warn("cpu profile not written", "err", err)
+		return
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		slog.Warn("cpu profile not written", "err", err)
+		f.Close()
+		return
+	}
+	stop := func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+	stopProfile.Store(&stop)
+}
+
+// exit ends the connector process, finishing the CPU profile first.
+func exit(code int) {
+	if stop := stopProfile.Swap(nil); stop != nil {
+		(*stop)()
+	}
+	os.Exit(code)
+}
+
 func envFD(name string) (int, bool) {
 	v := os.Getenv(name)
 	if v == "" {
@@ -108,7 +144,7 @@ func watchParent(lifelineEnv string) {
 		lifeline := os.NewFile(uintptr(fd), "lifeline")
 		go func() {
 			_, _ = io.Copy(io.Discard, lifeline)
-			os.Exit(0)
+			exit(0)
 		}()
 	}
 	ppid := os.Getppid()
@@ -118,7 +154,7 @@ func watchParent(lifelineEnv string) {
 	go func() {
 		for range time.Tick(time.Second) {
 			if os.Getppid() != ppid {
-				os.Exit(0)
+				exit(0)
 			}
 		}
 	}()
@@ -127,6 +163,7 @@ func watchParent(lifelineEnv string) {
 // rpcServer serves the connector protocol on top of a Dispatcher.
 type rpcServer struct {
 	pluginrpc.UnimplementedConnectorServer
+	pluginrpc.UnimplementedCallStreamServer
 	d            *Dispatcher
 	manifestJSON []byte
 	calls        callTracker
@@ -137,11 +174,22 @@ func (s *rpcServer) Describe(context.Context, *pluginrpc.DescribeRequest) (*plug
 }
 
 func (s *rpcServer) Invoke(ctx context.Context, req *pluginrpc.InvokeRequest) (*pluginrpc.InvokeResponse, error) {
+	return s.invoke(ctx, req), nil
+}
+
+// Calls serves protocol version 2's call stream. Its calls are counted for the
+// SIGTERM drain one by one; the stream itself is not.
+func (s *rpcServer) Calls(stream pluginrpc.CallStream_CallsServer) error {
+	return pluginrpc.ServeCalls(stream, s.invoke, &s.calls.inflight)
+}
+
+// invoke runs one call, refusing it while the process drains.
+func (s *rpcServer) invoke(ctx context.Context, req *pluginrpc.InvokeRequest) *pluginrpc.InvokeResponse {
 	if s.calls.draining.Load() {
 		return &pluginrpc.InvokeResponse{Error: errorToProto(&Error{
 			Code: CodeCarrierUnavailable, Source: SourceConnector, NotSent: true,
 			Message: "connector process is shutting down",
-		})}, nil
+		})}
 	}
 	out, err := s.d.Invoke(ctx, &Call{
 		Operation:      Operation(req.GetOperation()),
@@ -151,9 +199,9 @@ func (s *rpcServer) Invoke(ctx context.Context, req *pluginrpc.InvokeRequest) (*
 		Payload:        req.GetPayload(),
 	})
 	if err != nil {
-		return &pluginrpc.InvokeResponse{Error: errorToProto(AsError(err))}, nil
+		return &pluginrpc.InvokeResponse{Error: errorToProto(AsError(err))}
 	}
-	return &pluginrpc.InvokeResponse{Payload: out}, nil
+	return &pluginrpc.InvokeResponse{Payload: out}
 }
 
 func (s *rpcServer) CheckHealth(ctx context.Context, req *pluginrpc.CheckHealthRequest) (*pluginrpc.CheckHealthResponse, error) {
@@ -169,9 +217,11 @@ func (s *rpcServer) CheckHealth(ctx context.Context, req *pluginrpc.CheckHealthR
 	return resp, nil
 }
 
-// callTracker counts the connector service's calls from their arrival until
-// their answer is written (gRPC stats Begin to End), so a SIGTERM can wait for
-// exactly those; go-plugin's own long-lived streams are not counted.
+// callTracker counts calls from their arrival until their answer is written, so
+// a SIGTERM can wait for exactly those: unary calls of the connector service
+// through gRPC stats (Begin to End), calls on a version 2 call stream through
+// pluginrpc.ServeCalls. Long-lived streams, go-plugin's own and the call
+// stream, are not counted.
 type callTracker struct {
 	inflight atomic.Int64
 	draining atomic.Bool
@@ -217,7 +267,7 @@ func (t *callTracker) drainOnSIGTERM() {
 	for t.inflight.Load() > 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	os.Exit(0)
+	exit(0)
 }
 
 func accountFromProto(a *pluginrpc.Account) *Account {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/carrierhub/hub/sdk/host"
 	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 // shipmentPayload returns a create_shipment request of about size bytes; the
@@ -104,10 +106,34 @@ func BenchmarkColdStart(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := raw.(pluginrpc.ConnectorClient).Invoke(context.Background(), &pluginrpc.InvokeRequest{Operation: "track", Payload: payload, Account: &pluginrpc.Account{Credentials: map[string]string{"api_key": "k"}}}); err != nil {
+			if _, err := raw.(*pluginrpc.Clients).Connector.Invoke(context.Background(), &pluginrpc.InvokeRequest{Operation: "track", Payload: payload, Account: &pluginrpc.Account{Credentials: map[string]string{"api_key": "k"}}}); err != nil {
 				b.Fatal(err)
 			}
 			c.Kill()
 		}
 	})
 }
+
+// BenchmarkDispatchInProcess is the floor under BenchmarkRoundTrip: the same
+// call through the connector's Dispatcher in this process, with no transport,
+// so what remains of a round trip is the protocol's own cost.
+func BenchmarkDispatchInProcess(b *testing.B) {
+	for _, size := range []int{1 << 10, 64 << 10} {
+		b.Run(sizeName(size), func(b *testing.B) {
+			d, err := sdk.NewDispatcher(sdktest.New("test_echo"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			call := &sdk.Call{Operation: sdk.OpCreateShipment, Account: account, Payload: shipmentPayload(size)}
+			b.SetBytes(int64(len(call.Payload)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := d.Invoke(context.Background(), call); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func sizeName(size int) string { return strconv.Itoa(size>>10) + "KB" }

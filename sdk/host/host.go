@@ -44,6 +44,11 @@ type Config struct {
 	Logger *slog.Logger
 	// StartTimeout bounds the start, handshake included; 10s when zero.
 	StartTimeout time.Duration
+	// MaxProtocol caps the protocol versions offered to the connector, which
+	// picks the newest it shares with the hub; zero offers every version this
+	// hub speaks. Version 2 multiplexes calls over one stream; version 1, one
+	// unary call each, is what connectors built with older SDKs speak.
+	MaxProtocol int
 }
 
 // passEnv lists the variables of the hub's environment a connector inherits.
@@ -51,6 +56,7 @@ var passEnv = []string{
 	"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR",
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
 	"GOCOVERDIR", "GORACE", "GODEBUG", "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK",
+	pluginrpc.EnvCPUProfile,
 }
 
 func environment(extra []string) []string {
@@ -69,6 +75,8 @@ type Process struct {
 	cmd      *exec.Cmd
 	client   *plugin.Client
 	rpc      pluginrpc.ConnectorClient
+	mux      *pluginrpc.Mux // nil under protocol version 1
+	protocol int
 	manifest *sdk.Manifest
 	lifeline *os.File
 	done     chan struct{}
@@ -106,7 +114,7 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	cmd := exec.Command(cfg.Path, cfg.Args...)
 	cmd.Env = environment(append([]string{
 		pluginrpc.Handshake.MagicCookieKey + "=" + pluginrpc.Handshake.MagicCookieValue,
-		"PLUGIN_PROTOCOL_VERSIONS=" + strconv.Itoa(pluginrpc.ProtocolVersion),
+		"PLUGIN_PROTOCOL_VERSIONS=" + offeredVersions(cfg.MaxProtocol),
 		pluginrpc.EnvHandshakeFD + "=3",
 		pluginrpc.EnvLifelineFD + "=4",
 	}, cfg.Env...))
@@ -143,6 +151,18 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// offeredVersions lists the protocol versions the hub offers, oldest first.
+func offeredVersions(maxVersion int) string {
+	if maxVersion <= 0 || maxVersion > pluginrpc.ProtocolVersion {
+		maxVersion = pluginrpc.ProtocolVersion
+	}
+	vs := make([]string, 0, maxVersion)
+	for v := 1; v <= maxVersion; v++ {
+		vs = append(vs, strconv.Itoa(v))
+	}
+	return strings.Join(vs, ",")
 }
 
 // readHandshake reads the go-plugin handshake line, failing when the process
@@ -227,7 +247,15 @@ func (p *Process) attach(ctx context.Context, line string, logger *slog.Logger) 
 	if err != nil {
 		return fmt.Errorf("dispensing connector: %w", err)
 	}
-	p.rpc = raw.(pluginrpc.ConnectorClient)
+	clients, ok := raw.(*pluginrpc.Clients)
+	if !ok {
+		return fmt.Errorf("dispensing connector: unexpected client %T", raw)
+	}
+	p.rpc = clients.Connector
+	p.protocol = version
+	if clients.Stream != nil {
+		p.mux = pluginrpc.NewMux(clients.Stream)
+	}
 	resp, err := p.rpc.Describe(ctx, &pluginrpc.DescribeRequest{})
 	if err != nil {
 		return fmt.Errorf("describing connector: %w", err)
@@ -245,6 +273,9 @@ func (p *Process) attach(ctx context.Context, line string, logger *slog.Logger) 
 
 // PID returns the connector's process id.
 func (p *Process) PID() int { return p.cmd.Process.Pid }
+
+// Protocol returns the protocol version the connector negotiated.
+func (p *Process) Protocol() int { return p.protocol }
 
 // Manifest returns the manifest the connector described itself with.
 func (p *Process) Manifest() *sdk.Manifest { return p.manifest }
@@ -264,14 +295,24 @@ func (p *Process) ExitErr() error {
 
 // Invoke runs one call in the connector. Its error is always an *sdk.Error: the
 // connector's own classification, or one the hub makes when the process fails.
+//
+// Under protocol version 2 the call travels on the process's call stream: the
+// connector's context has ctx's deadline, and ends when ctx does.
 func (p *Process) Invoke(ctx context.Context, call *sdk.Call) ([]byte, error) {
-	resp, err := p.rpc.Invoke(ctx, &pluginrpc.InvokeRequest{
+	req := &pluginrpc.InvokeRequest{
 		Operation:      string(call.Operation),
 		Account:        accountToProto(call.Account),
 		Payload:        call.Payload,
 		IdempotencyKey: call.IdempotencyKey,
 		RequestId:      call.RequestID,
-	})
+	}
+	var resp *pluginrpc.InvokeResponse
+	var err error
+	if p.mux != nil {
+		resp, err = p.mux.Invoke(ctx, req)
+	} else {
+		resp, err = p.rpc.Invoke(ctx, req)
+	}
 	if err != nil {
 		return nil, p.transportError(ctx, err)
 	}
@@ -320,8 +361,12 @@ func (p *Process) transportError(ctx context.Context, err error) *sdk.Error {
 	// the broken connection; wait briefly so the error can say so.
 	select {
 	case <-p.done:
-		return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub, Message: fmt.Sprintf("connector process exited during the call (%v)", p.waitErr)}
+		return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, Message: fmt.Sprintf("connector process exited during the call (%v)", p.waitErr)}
 	case <-time.After(50 * time.Millisecond):
+	}
+	var se *pluginrpc.StreamError
+	if errors.As(err, &se) {
+		return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub, Message: "connector call stream broke: " + status.Convert(se.Err).Message()}
 	}
 	return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub, Message: "connector connection failed: " + status.Convert(err).Message()}
 }
@@ -350,6 +395,9 @@ func (p *Process) Kill() {
 // process exits, go-plugin notices only at its next one-second poll.
 func (p *Process) release() {
 	p.stopOnce.Do(func() {
+		if p.mux != nil {
+			p.mux.Close()
+		}
 		if p.client != nil {
 			go p.client.Kill()
 		}

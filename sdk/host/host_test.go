@@ -43,7 +43,12 @@ func start(t testing.TB) *host.Process {
 	if err != nil {
 		t.Fatalf("starting connector: %v", err)
 	}
-	t.Cleanup(p.Kill)
+	t.Cleanup(func() {
+		// A graceful stop lets a connector write its EnvCPUProfile profile.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.Stop(ctx)
+	})
 	return p
 }
 
@@ -129,8 +134,8 @@ func TestCrashMidCallIsClassified(t *testing.T) {
 	p := start(t)
 	_, err := track(context.Background(), p, "crash")
 	var e *sdk.Error
-	if !errors.As(err, &e) || e.Code != sdk.CodeInternal || e.Source != sdk.SourceHub {
-		t.Fatalf("got %v, want internal error from the hub", err)
+	if !errors.As(err, &e) || e.Code != sdk.CodeInternal || e.Source != sdk.SourceConnector {
+		t.Fatalf("got %v, want an internal error from the connector", err)
 	}
 	select {
 	case <-p.Done():

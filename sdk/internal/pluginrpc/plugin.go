@@ -2,6 +2,7 @@ package pluginrpc
 
 import (
 	"context"
+	"runtime"
 
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc"
@@ -9,16 +10,19 @@ import (
 
 // ProtocolVersion is the newest connector protocol this SDK speaks. go-plugin
 // negotiates it through VersionedPlugins: a hub offers every version it knows and
-// the connector picks the newest it shares.
-const ProtocolVersion = 1
+// the connector picks the newest it shares. Version 1 calls Invoke once per
+// call; version 2 multiplexes calls over a CallStream stream.
+const ProtocolVersion = 2
 
 // PluginName is the key of the connector service in the plugin set.
 const PluginName = "connector"
 
 // Handshake guards against running a connector binary by hand or a foreign plugin.
 // It is not a security measure.
+// Its ProtocolVersion is the oldest version, go-plugin's default when no
+// versions are negotiated.
 var Handshake = plugin.HandshakeConfig{
-	ProtocolVersion:  ProtocolVersion,
+	ProtocolVersion:  1,
 	MagicCookieKey:   "HUB_CONNECTOR_PLUGIN",
 	MagicCookieValue: "7f3c1e5a9b2d4c6e8a0f1b3d5e7c9a2b",
 }
@@ -37,9 +41,28 @@ const (
 	// stdout and exit, which is how a hub learns about third-party connectors
 	// without keeping them running.
 	EnvDescribe = "HUB_CONNECTOR_DESCRIBE"
+	// EnvCPUProfile, a debugging aid, names a file a connector process writes
+	// a CPU profile of its whole life to (with ".<pid>" appended, so several
+	// processes do not overwrite each other). The profile is written when the
+	// process exits on SIGTERM or when the hub goes away; a killed process
+	// writes none.
+	EnvCPUProfile = "HUB_CONNECTOR_CPUPROFILE"
 )
 
-// GRPCPlugin adapts the connector service to go-plugin.
+// Clients are the hub's clients of one connector process. Stream is nil when
+// the process negotiated protocol version 1.
+type Clients struct {
+	Connector ConnectorClient
+	Stream    CallStreamClient
+}
+
+// Server is what a connector process serves in protocol version 2.
+type Server interface {
+	ConnectorServer
+	CallStreamServer
+}
+
+// GRPCPlugin adapts the connector service of protocol version 1 to go-plugin.
 type GRPCPlugin struct {
 	plugin.NetRPCUnsupportedPlugin
 	// Impl is set in the connector process.
@@ -54,14 +77,35 @@ func (p *GRPCPlugin) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
 
 // GRPCClient returns the connector service's client on go-plugin's connection.
 func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
-	return NewConnectorClient(c), nil
+	return &Clients{Connector: NewConnectorClient(c)}, nil
+}
+
+// GRPCPluginV2 adapts protocol version 2, the connector service plus the call
+// stream, to go-plugin.
+type GRPCPluginV2 struct {
+	plugin.NetRPCUnsupportedPlugin
+	// Impl is set in the connector process.
+	Impl Server
+}
+
+// GRPCServer registers both services on go-plugin's gRPC server.
+func (p *GRPCPluginV2) GRPCServer(_ *plugin.GRPCBroker, s *grpc.Server) error {
+	RegisterConnectorServer(s, p.Impl)
+	RegisterCallStreamServer(s, p.Impl)
+	return nil
+}
+
+// GRPCClient returns both services' clients on go-plugin's connection.
+func (p *GRPCPluginV2) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &Clients{Connector: NewConnectorClient(c), Stream: NewCallStreamClient(c)}, nil
 }
 
 // VersionedPlugins returns the plugin sets by protocol version; server is nil on
 // the hub side.
-func VersionedPlugins(server ConnectorServer) map[int]plugin.PluginSet {
+func VersionedPlugins(server Server) map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{
 		1: {PluginName: &GRPCPlugin{Impl: server}},
+		2: {PluginName: &GRPCPluginV2{Impl: server}},
 	}
 }
 
@@ -77,6 +121,11 @@ func ServerOptions() []grpc.ServerOption {
 		grpc.InitialConnWindowSize(windowSize),
 		grpc.MaxRecvMsgSize(64 << 20),
 		grpc.MaxSendMsgSize(64 << 20),
+		// Stream workers are long-lived goroutines that run calls: a fresh
+		// goroutine per call grows its stack again for every JSON decode,
+		// which measured at a tenth of the connector's CPU.
+		grpc.NumStreamWorkers(uint32(max(2, runtime.GOMAXPROCS(0)))),
+		grpc.SharedWriteBuffer(true),
 	}
 }
 
@@ -85,5 +134,6 @@ func DialOptions() []grpc.DialOption {
 	return []grpc.DialOption{
 		grpc.WithInitialWindowSize(windowSize),
 		grpc.WithInitialConnWindowSize(windowSize),
+		grpc.WithSharedWriteBuffer(true),
 	}
 }
