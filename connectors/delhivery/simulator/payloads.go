@@ -2,12 +2,10 @@ package simulator
 
 import (
 	"bytes"
+	"embed"
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
-	"runtime"
 )
 
 // The simulator's answers are built from the recorded payloads in
@@ -159,17 +157,19 @@ type payloads struct {
 	badGateway     []byte
 }
 
-// sourcePayloads returns the testdata directory beside the simulator's source.
-func sourcePayloads() (fs.FS, error) {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		return nil, fmt.Errorf("locating the simulator's source directory")
+// recorded holds the payloads the simulator answers with, written from
+// Delhivery's documented examples.
+//
+//go:embed testdata
+var recorded embed.FS
+
+// embeddedPayloads returns the recorded payloads compiled into the simulator.
+func embeddedPayloads() fs.FS {
+	sub, err := fs.Sub(recorded, "testdata")
+	if err != nil {
+		panic(err) // the embed pattern guarantees the directory
 	}
-	dir := filepath.Join(filepath.Dir(file), "..", "testdata")
-	if _, err := os.Stat(filepath.Join(dir, "create_success.json")); err != nil {
-		return nil, fmt.Errorf("finding recorded payloads: %w (pass simulator.WithPayloads)", err)
-	}
-	return os.DirFS(dir), nil
+	return sub
 }
 
 // loadPayloads decodes every recorded payload, rejecting unknown fields so a

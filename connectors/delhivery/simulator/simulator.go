@@ -102,8 +102,8 @@ func WithToken(token string) Option { return func(c *config) { c.token = token }
 // WithClock sets the clock scan times are taken from.
 func WithClock(now func() time.Time) Option { return func(c *config) { c.clock = now } }
 
-// WithPayloads reads the recorded payloads from fsys instead of the testdata
-// directory beside the simulator's source.
+// WithPayloads reads the recorded payloads from fsys instead of those compiled
+// into the simulator (simulator/testdata).
 func WithPayloads(fsys fs.FS) Option { return func(c *config) { c.payloads = fsys } }
 
 // WithPickupLocations restricts the registered pickup locations; any other name is
@@ -162,10 +162,7 @@ func New(opts ...Option) *Simulator {
 	}
 	fsys := cfg.payloads
 	if fsys == nil {
-		var err error
-		if fsys, err = sourcePayloads(); err != nil {
-			panic("delhivery simulator: " + err.Error())
-		}
+		fsys = embeddedPayloads()
 	}
 	p, err := loadPayloads(fsys)
 	if err != nil {
