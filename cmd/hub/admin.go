@@ -152,17 +152,23 @@ func keysCmd() *cobra.Command {
 	sf.register(cmd)
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "the tenant's id (required)")
 	_ = cmd.MarkPersistentFlagRequired("tenant")
-	var name string
+	var name, createOut string
 	var adminKey bool
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API key and print its secret, once",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(createOut); err != nil {
+				return err
+			}
 			return withStore(cmd, &sf, func(ctx context.Context, st store.Store) error {
 				k, secret, err := st.CreateAPIKey(ctx, tenant, name, adminKey)
 				if err != nil {
 					return fmt.Errorf("creating key for tenant %s: %w", tenant, err)
+				}
+				if createOut == "json" {
+					return printJSON(cmd.OutOrStdout(), api.APIKeyCreated{APIKey: k, Secret: secret})
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "key     %s (%s)\nsecret  %s\n\nThe secret is shown only now; store it safely.\n", k.ID, k.Name, secret)
 				return nil
@@ -171,6 +177,7 @@ func keysCmd() *cobra.Command {
 	}
 	create.Flags().StringVar(&name, "name", "cli", "a name telling the key apart")
 	create.Flags().BoolVar(&adminKey, "admin", false, "make an admin key (may manage tenants)")
+	outputFlag(create, &createOut)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List a tenant's API keys",
