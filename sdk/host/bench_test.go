@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"strconv"
@@ -34,8 +35,8 @@ func shipmentPayload(size int) []byte {
 	return out
 }
 
-func benchRoundTrip(b *testing.B, size int, parallel bool) {
-	p := start(b)
+func benchRoundTrip(b *testing.B, version, size int, parallel bool) {
+	p := start(b, version)
 	call := &sdk.Call{Operation: sdk.OpCreateShipment, Account: account, Payload: shipmentPayload(size)}
 	ctx := context.Background()
 	b.SetBytes(int64(len(call.Payload)))
@@ -60,12 +61,20 @@ func benchRoundTrip(b *testing.B, size int, parallel bool) {
 }
 
 // BenchmarkRoundTrip measures hub → connector process → hub for one canonical
-// call, through this package (go-plugin's gRPC connection, reattached).
+// call, through this package (go-plugin's gRPC connection, reattached), under
+// protocol version 1 (a unary call each) and version 2 (calls multiplexed on a
+// stream) side by side. BenchmarkDispatchInProcess is the floor: the
+// connector's own work on the same payload.
 func BenchmarkRoundTrip(b *testing.B) {
-	b.Run("1KB/sequential", func(b *testing.B) { benchRoundTrip(b, 1<<10, false) })
-	b.Run("1KB/parallel", func(b *testing.B) { benchRoundTrip(b, 1<<10, true) })
-	b.Run("64KB/sequential", func(b *testing.B) { benchRoundTrip(b, 64<<10, false) })
-	b.Run("64KB/parallel", func(b *testing.B) { benchRoundTrip(b, 64<<10, true) })
+	for _, size := range []int{1 << 10, 64 << 10} {
+		for _, mode := range []string{"sequential", "parallel"} {
+			for _, v := range protocols {
+				b.Run(fmt.Sprintf("%s/%s/v%d", sizeName(size), mode, v), func(b *testing.B) {
+					benchRoundTrip(b, v, size, mode == "parallel")
+				})
+			}
+		}
+	}
 }
 
 // BenchmarkColdStart measures starting a connector until it has answered its

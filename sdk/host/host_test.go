@@ -33,15 +33,29 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-func start(t testing.TB) *host.Process {
+// protocols are the protocol versions every behaviour test runs under.
+var protocols = []int{1, 2}
+
+// start runs the sdktest connector, offering it protocol versions up to
+// version, and checks it negotiated that version.
+func start(t testing.TB, version int) *host.Process {
+	t.Helper()
+	return startArgs(t, version, "connector-process", "test_echo")
+}
+
+func startArgs(t testing.TB, version int, args ...string) *host.Process {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := host.Start(context.Background(), host.Config{Path: exe, Args: []string{"connector-process", "test_echo"}})
+	p, err := host.Start(context.Background(), host.Config{Path: exe, Args: args, MaxProtocol: version})
 	if err != nil {
 		t.Fatalf("starting connector: %v", err)
+	}
+	if p.Protocol() != version {
+		p.Kill()
+		t.Fatalf("connector negotiated protocol %d, want %d", p.Protocol(), version)
 	}
 	t.Cleanup(func() {
 		// A graceful stop lets a connector write its EnvCPUProfile profile.
@@ -50,6 +64,16 @@ func start(t testing.TB) *host.Process {
 		p.Stop(ctx)
 	})
 	return p
+}
+
+// forEachProtocol runs test once per protocol version, in parallel subtests.
+func forEachProtocol(t *testing.T, test func(t *testing.T, version int)) {
+	for _, v := range protocols {
+		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
+			t.Parallel()
+			test(t, v)
+		})
+	}
 }
 
 var account = &sdk.Account{ID: "acc_1", TenantID: "ten_1", Environment: "sandbox", Credentials: map[string]string{"api_key": "k"}}
@@ -68,138 +92,152 @@ func track(ctx context.Context, p *host.Process, numbers ...string) (*model.Trac
 }
 
 func TestInvokeRoundTrip(t *testing.T) {
-	p := start(t)
-	if p.Manifest().ID != "test_echo" {
-		t.Fatalf("manifest id = %q", p.Manifest().ID)
-	}
-	resp, err := track(context.Background(), p, "ok1", "print", "ok2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(resp.Results) != 3 || resp.Results[2].TrackingNumber != "ok2" || resp.Results[0].Status != model.StatusInTransit {
-		t.Fatalf("unexpected response %+v", resp)
-	}
+	forEachProtocol(t, func(t *testing.T, version int) {
+		p := start(t, version)
+		if p.Manifest().ID != "test_echo" {
+			t.Fatalf("manifest id = %q", p.Manifest().ID)
+		}
+		resp, err := track(context.Background(), p, "ok1", "print", "ok2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Results) != 3 || resp.Results[2].TrackingNumber != "ok2" || resp.Results[0].Status != model.StatusInTransit {
+			t.Fatalf("unexpected response %+v", resp)
+		}
+	})
 }
 
 func TestErrorsCrossTheBoundaryIntact(t *testing.T) {
-	p := start(t)
-	_, err := track(context.Background(), p, "error:rate_limited")
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T %v is not *sdk.Error", err, err)
-	}
-	want := sdk.Error{Code: sdk.CodeRateLimited, Source: sdk.SourceCarrier, Message: "carrier says no", RetryAfter: 7 * time.Second, CarrierCode: "E42", CarrierMessage: "carrier says no"}
-	if *e != want {
-		t.Fatalf("got %+v, want %+v", *e, want)
-	}
+	forEachProtocol(t, func(t *testing.T, version int) {
+		p := start(t, version)
+		_, err := track(context.Background(), p, "error:rate_limited")
+		var e *sdk.Error
+		if !errors.As(err, &e) {
+			t.Fatalf("error %T %v is not *sdk.Error", err, err)
+		}
+		want := sdk.Error{Code: sdk.CodeRateLimited, Source: sdk.SourceCarrier, Message: "carrier says no", RetryAfter: 7 * time.Second, CarrierCode: "E42", CarrierMessage: "carrier says no"}
+		if *e != want {
+			t.Fatalf("got %+v, want %+v", *e, want)
+		}
 
-	_, err = track(context.Background(), p, "panic")
-	if !errors.As(err, &e) || e.Code != sdk.CodeInternal || !strings.Contains(e.Message, "panicked") {
-		t.Fatalf("panic surfaced as %v", err)
-	}
-	// The process survived the panic.
-	if _, err := track(context.Background(), p, "ok"); err != nil {
-		t.Fatalf("call after panic: %v", err)
-	}
+		_, err = track(context.Background(), p, "panic")
+		if !errors.As(err, &e) || e.Code != sdk.CodeInternal || !strings.Contains(e.Message, "panicked") {
+			t.Fatalf("panic surfaced as %v", err)
+		}
+		// The process survived the panic.
+		if _, err := track(context.Background(), p, "ok"); err != nil {
+			t.Fatalf("call after panic: %v", err)
+		}
 
-	_, err = p.Invoke(context.Background(), &sdk.Call{Operation: "fly_to_moon", Account: account, Payload: []byte(`{}`)})
-	if !errors.As(err, &e) || e.Code != sdk.CodeNotFound {
-		t.Fatalf("unknown operation surfaced as %v", err)
-	}
-	_, err = p.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: account, Payload: []byte(`{"tracking_numbers":`)})
-	if !errors.As(err, &e) || e.Code != sdk.CodeInvalidRequest {
-		t.Fatalf("malformed payload surfaced as %v", err)
-	}
-	_, err = p.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: &sdk.Account{}, Payload: []byte(`{"tracking_numbers":["ok"]}`)})
-	if !errors.As(err, &e) || e.Code != sdk.CodeAuthFailed || strings.Contains(e.Message, "k\"") {
-		t.Fatalf("missing credential surfaced as %v", err)
-	}
+		_, err = p.Invoke(context.Background(), &sdk.Call{Operation: "fly_to_moon", Account: account, Payload: []byte(`{}`)})
+		if !errors.As(err, &e) || e.Code != sdk.CodeNotFound {
+			t.Fatalf("unknown operation surfaced as %v", err)
+		}
+		_, err = p.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: account, Payload: []byte(`{"tracking_numbers":`)})
+		if !errors.As(err, &e) || e.Code != sdk.CodeInvalidRequest {
+			t.Fatalf("malformed payload surfaced as %v", err)
+		}
+		_, err = p.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: &sdk.Account{}, Payload: []byte(`{"tracking_numbers":["ok"]}`)})
+		if !errors.As(err, &e) || e.Code != sdk.CodeAuthFailed || strings.Contains(e.Message, "k\"") {
+			t.Fatalf("missing credential surfaced as %v", err)
+		}
+	})
 }
 
 func TestDeadlineReachesTheConnector(t *testing.T) {
-	p := start(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-	defer cancel()
-	_, err := track(ctx, p, "sleep:10s")
-	var e *sdk.Error
-	if !errors.As(err, &e) || e.Code != sdk.CodeTimeout {
-		t.Fatalf("got %v, want a timeout", err)
-	}
-	if _, err := track(context.Background(), p, "ok"); err != nil {
-		t.Fatalf("call after timeout: %v", err)
-	}
+	forEachProtocol(t, func(t *testing.T, version int) {
+		p := start(t, version)
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		_, err := track(ctx, p, "sleep:10s")
+		var e *sdk.Error
+		if !errors.As(err, &e) || e.Code != sdk.CodeTimeout {
+			t.Fatalf("got %v, want a timeout", err)
+		}
+		if _, err := track(context.Background(), p, "ok"); err != nil {
+			t.Fatalf("call after timeout: %v", err)
+		}
+	})
 }
 
 func TestCrashMidCallIsClassified(t *testing.T) {
-	p := start(t)
-	_, err := track(context.Background(), p, "crash")
-	var e *sdk.Error
-	if !errors.As(err, &e) || e.Code != sdk.CodeInternal || e.Source != sdk.SourceConnector {
-		t.Fatalf("got %v, want an internal error from the connector", err)
-	}
-	select {
-	case <-p.Done():
-	case <-time.After(10 * time.Second):
-		t.Fatal("process still running after crash")
-	}
+	forEachProtocol(t, func(t *testing.T, version int) {
+		p := start(t, version)
+		_, err := track(context.Background(), p, "crash")
+		var e *sdk.Error
+		if !errors.As(err, &e) || e.Code != sdk.CodeInternal || e.Source != sdk.SourceConnector {
+			t.Fatalf("got %v, want an internal error from the connector", err)
+		}
+		select {
+		case <-p.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatal("process still running after crash")
+		}
+	})
 }
 
 func TestConcurrentCalls(t *testing.T) {
-	p := start(t)
-	var wg sync.WaitGroup
-	errs := make(chan error, 50)
-	for i := range 50 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n := fmt.Sprintf("ok%d", i)
-			resp, err := track(context.Background(), p, n, "sleep:20ms")
-			if err == nil && resp.Results[0].TrackingNumber != n {
-				err = fmt.Errorf("answer for %s went to %s", resp.Results[0].TrackingNumber, n)
-			}
-			errs <- err
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
+	forEachProtocol(t, func(t *testing.T, version int) {
+		p := start(t, version)
+		var wg sync.WaitGroup
+		errs := make(chan error, 50)
+		for i := range 50 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				n := fmt.Sprintf("ok%d", i)
+				resp, err := track(context.Background(), p, n, "sleep:20ms")
+				if err == nil && resp.Results[0].TrackingNumber != n {
+					err = fmt.Errorf("answer for %s went to %s", resp.Results[0].TrackingNumber, n)
+				}
+				errs <- err
+			}()
 		}
-	}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	})
 }
 
 func TestHealthCheck(t *testing.T) {
-	p := start(t)
-	supported, err := p.CheckHealth(context.Background(), account)
-	if !supported || err != nil {
-		t.Fatalf("healthy account: supported=%v err=%v", supported, err)
-	}
-	bad := &sdk.Account{Credentials: map[string]string{"api_key": "bad"}}
-	_, err = p.CheckHealth(context.Background(), bad)
-	var e *sdk.Error
-	if !errors.As(err, &e) || e.Code != sdk.CodeAuthFailed || e.CarrierCode != "401" {
-		t.Fatalf("bad account: %v", err)
-	}
-	if err := p.Ping(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	forEachProtocol(t, func(t *testing.T, version int) {
+		p := start(t, version)
+		supported, err := p.CheckHealth(context.Background(), account)
+		if !supported || err != nil {
+			t.Fatalf("healthy account: supported=%v err=%v", supported, err)
+		}
+		bad := &sdk.Account{Credentials: map[string]string{"api_key": "bad"}}
+		_, err = p.CheckHealth(context.Background(), bad)
+		var e *sdk.Error
+		if !errors.As(err, &e) || e.Code != sdk.CodeAuthFailed || e.CarrierCode != "401" {
+			t.Fatalf("bad account: %v", err)
+		}
+		if err := p.Ping(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 func TestStopIsGraceful(t *testing.T) {
-	p := start(t)
-	done := make(chan error, 1)
-	go func() { _, err := track(context.Background(), p, "sleep:300ms"); done <- err }()
-	time.Sleep(100 * time.Millisecond) // let the call get in flight
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	p.Stop(ctx)
-	if err := <-done; err != nil {
-		t.Fatalf("in-flight call during graceful stop: %v", err)
-	}
-	if err := p.ExitErr(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v", err)
-	}
+	forEachProtocol(t, func(t *testing.T, version int) {
+		p := start(t, version)
+		done := make(chan error, 1)
+		go func() { _, err := track(context.Background(), p, "sleep:300ms"); done <- err }()
+		time.Sleep(100 * time.Millisecond) // let the call get in flight
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		p.Stop(ctx)
+		if err := <-done; err != nil {
+			t.Fatalf("in-flight call during graceful stop: %v", err)
+		}
+		if err := p.ExitErr(); err != nil {
+			t.Fatalf("exit after SIGTERM: %v", err)
+		}
+	})
 }
 
 func TestDescribeWithoutHandshake(t *testing.T) {
