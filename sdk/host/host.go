@@ -348,8 +348,14 @@ func (p *Process) Ping(ctx context.Context) error {
 	return nil
 }
 
+// exitWait bounds how long a call whose connection broke waits to learn
+// whether the process exited, which is usually a matter of milliseconds.
+const exitWait = time.Second
+
 // transportError classifies a failed RPC. A call may have reached the carrier
-// before the process failed, so none of these is marked NotSent.
+// before the process failed, so none of these is marked NotSent. A process that
+// died is the connector's failure; a broken connection to a live process, or
+// any other failure of the protocol, is the hub's.
 func (p *Process) transportError(ctx context.Context, err error) *sdk.Error {
 	if ctx.Err() == context.DeadlineExceeded || status.Code(err) == codes.DeadlineExceeded {
 		return &sdk.Error{Code: sdk.CodeTimeout, Source: sdk.SourceHub, Message: "the connector did not answer before the deadline"}
@@ -357,15 +363,21 @@ func (p *Process) transportError(ctx context.Context, err error) *sdk.Error {
 	if ctx.Err() == context.Canceled {
 		return &sdk.Error{Code: sdk.CodeTimeout, Source: sdk.SourceHub, Message: "the call was cancelled"}
 	}
-	// A process that died mid-call is usually reaped within milliseconds of
-	// the broken connection; wait briefly so the error can say so.
-	select {
-	case <-p.done:
-		return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, Message: fmt.Sprintf("connector process exited during the call (%v)", p.waitErr)}
-	case <-time.After(50 * time.Millisecond):
-	}
 	var se *pluginrpc.StreamError
-	if errors.As(err, &se) {
+	broken := errors.As(err, &se)
+	if broken || status.Code(err) == codes.Unavailable || status.Code(err) == codes.Canceled {
+		// The connection broke, most likely because the process died: wait
+		// until it is reaped, so that every call it took down says so.
+		wait := time.NewTimer(exitWait)
+		defer wait.Stop()
+		select {
+		case <-p.done:
+			return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, Message: fmt.Sprintf("connector process exited during the call (%v)", p.waitErr)}
+		case <-wait.C:
+		case <-ctx.Done():
+		}
+	}
+	if broken {
 		return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub, Message: "connector call stream broke: " + status.Convert(se.Err).Message()}
 	}
 	return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub, Message: "connector connection failed: " + status.Convert(err).Message()}

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) == 3 && os.Args[1] == "connector-process-quiet" {
 		sdk.Serve(sdktest.New(os.Args[2]))
 	}
+	if len(os.Args) == 3 && connectorMains[os.Args[1]] != nil {
+		connectorMains[os.Args[1]]()
+	}
 	if len(os.Args) == 2 && os.Args[1] == "fake-hub" {
 		fakeHub()
 	}

@@ -116,8 +116,14 @@ func (m *Mux) stream(ctx context.Context) (*muxStream, error) {
 	}
 	// The stream outlives the call that opens it: it keeps ctx's values but
 	// neither its deadline nor its cancellation.
+	// Opening it, though, must not outlast ctx.
 	sctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, cancel)
 	stream, err := m.client.Calls(sctx)
+	if !stop() {
+		cancel()
+		return nil, ctx.Err()
+	}
 	if err != nil {
 		cancel()
 		return nil, &StreamError{Err: err}
