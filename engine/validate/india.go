@@ -1,62 +1,31 @@
 package validate
 
-import "strconv"
+import (
+	"strconv"
 
-// walker runs the checks a schema cannot express over a decoded body. Only the
-// canonical Address has gstin, and schemas reject unknown fields, so any object
-// with those keys is an address; the walk needs no knowledge of the type.
-type walker struct {
-	path   []string
-	fields []FieldError
-}
+	"github.com/tidwall/gjson"
+)
 
-func (w *walker) fail(field, msg string) {
-	w.fields = append(w.fields, FieldError{Pointer: pointer(w.path) + "/" + escape(field), Message: msg})
-}
-
-func (w *walker) walk(v any) {
-	switch v := v.(type) {
-	case map[string]any:
-		w.object(v)
-		for k, c := range v {
-			switch c.(type) {
-			case map[string]any, []any:
-				w.path = append(w.path, k)
-				w.walk(c)
-				w.path = w.path[:len(w.path)-1]
-			}
-		}
-	case []any:
-		for i, c := range v {
-			switch c.(type) {
-			case map[string]any, []any:
-				w.path = append(w.path, itoa(i))
-				w.walk(c)
-				w.path = w.path[:len(w.path)-1]
-			}
-		}
-	}
-}
-
-// object checks one JSON object's India-specific fields.
-func (w *walker) object(obj map[string]any) {
-	gstin, _ := obj["gstin"].(string)
-	if gstinShape(gstin) {
+// check runs the checks a schema cannot express over one object's fields. Only
+// the canonical Address has gstin, country_code and postal_code, and only the
+// shipment request has payment_mode, so the checks run on the objects whose
+// schema declares those fields, whatever the type's name.
+func (in *indiaFields) check(w *walker) {
+	if in.gstin.Type == gjson.String && gstinShape(in.gstin.Str) {
+		gstin := in.gstin.Str
 		if want := GSTINCheckChar(gstin[:14]); gstin[14] != want {
 			w.fail("gstin", "fails its check character: "+gstin+" should end in "+string(want)+"; check for a typing mistake")
-		} else if sc, ok := obj["state_code"].(string); ok && len(sc) == 2 && sc != gstin[:2] {
-			w.fail("state_code", "is "+sc+" but the GSTIN belongs to state "+gstin[:2])
+		} else if in.stateCode.Type == gjson.String && len(in.stateCode.Str) == 2 && in.stateCode.Str != gstin[:2] {
+			w.fail("state_code", "is "+in.stateCode.Str+" but the GSTIN belongs to state "+gstin[:2])
 		}
 	}
-	if cc, _ := obj["country_code"].(string); cc == "IN" {
-		if pin, ok := obj["postal_code"].(string); ok && !ValidPIN(pin) {
-			w.fail("postal_code", "must be a six-digit Indian PIN code not starting with 0, not "+strconv.Quote(pin))
+	if in.countryCode.Type == gjson.String && in.countryCode.Str == "IN" {
+		if in.postalCode.Type == gjson.String && !ValidPIN(in.postalCode.Str) {
+			w.fail("postal_code", "must be a six-digit Indian PIN code not starting with 0, not "+strconv.Quote(in.postalCode.Str))
 		}
 	}
-	if mode, _ := obj["payment_mode"].(string); mode == "cod" {
-		if _, ok := obj["cod_amount"]; !ok {
-			w.fail("cod_amount", "is required when payment_mode is cod")
-		}
+	if in.paymentMode.Type == gjson.String && in.paymentMode.Str == "cod" && !in.codAmount {
+		w.fail("cod_amount", "is required when payment_mode is cod")
 	}
 }
 
@@ -125,18 +94,4 @@ func base36(c byte) int {
 		return int(c-'A') + 10
 	}
 	return -1
-}
-
-func itoa(i int) string {
-	if i < 10 {
-		return digits36[i : i+1]
-	}
-	var b [20]byte
-	n := len(b)
-	for i > 0 {
-		n--
-		b[n] = byte('0' + i%10)
-		i /= 10
-	}
-	return string(b[n:])
 }

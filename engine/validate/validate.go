@@ -3,9 +3,14 @@
 // India-specific checks a schema cannot express (the GSTIN check character, PIN
 // codes, a cash-on-delivery amount for cod shipments).
 //
-// A Validator compiles the schemas once and is then safe for concurrent use; it
-// runs on every API call, so it decodes each body once and walks it once more for
-// the India checks. It imports sdk and sdk/modelschema, nothing else of the hub's.
+// New compiles the embedded schemas once into an immutable tree: $ref resolved,
+// patterns compiled, enums, required sets and property maps prepared. It knows
+// exactly the keywords the schema generator emits and refuses any other, so a
+// generator change cannot silently weaken validation. A Validator is then safe
+// for concurrent use; it runs on every API call, so it checks a body in one
+// syntax pass (gjson.ValidBytes) and one walk with gjson, without decoding it
+// into Go values, and builds JSON pointers only for the problems it reports.
+// It imports sdk and sdk/modelschema, nothing else of the hub's.
 package validate
 
 import (
@@ -14,16 +19,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math/big"
 	"reflect"
 	"sort"
-	"strconv"
 	"strings"
+	"unsafe"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
+	"github.com/tidwall/gjson"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/modelschema"
@@ -74,45 +75,37 @@ func (e *Error) SDKError() *sdk.Error {
 // Validator validates canonical request and response bodies. It is safe for
 // concurrent use.
 type Validator struct {
-	requests  map[sdk.Operation]*jsonschema.Schema
-	responses map[sdk.Operation]*jsonschema.Schema
+	requests  map[sdk.Operation]*node
+	responses map[sdk.Operation]*node
 }
 
 // New compiles the schema of every operation's request and response. Call it
-// once and share the result.
+// once and share the result. It fails when a schema uses a keyword, format or
+// $ref form the validator does not implement.
 func New() (*Validator, error) {
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft2020)
-	c.AssertFormat()
-	fsys := modelschema.FS()
-	added := map[string]bool{}
-	compile := func(t reflect.Type) (*jsonschema.Schema, error) {
+	return newFromFS(modelschema.FS())
+}
+
+// newFromFS compiles the operations' schemas from fsys, laid out as
+// modelschema.FS is.
+func newFromFS(fsys fs.FS) (*Validator, error) {
+	compiled := map[string]*node{}
+	compile := func(t reflect.Type) (*node, error) {
 		name, ok := modelschema.NameFor(t)
 		if !ok {
 			return nil, fmt.Errorf("no schema for %s", t)
 		}
-		id := modelschema.IDFor(name)
-		if !added[name] {
-			b, err := fs.ReadFile(fsys, name)
-			if err != nil {
-				return nil, fmt.Errorf("reading schema %s: %w", name, err)
-			}
-			doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-			if err != nil {
-				return nil, fmt.Errorf("parsing schema %s: %w", name, err)
-			}
-			if err := c.AddResource(id, doc); err != nil {
-				return nil, fmt.Errorf("adding schema %s: %w", name, err)
-			}
-			added[name] = true
+		if n, ok := compiled[name]; ok {
+			return n, nil
 		}
-		s, err := c.Compile(id)
+		n, err := compileFile(fsys, name)
 		if err != nil {
-			return nil, fmt.Errorf("compiling schema %s: %w", name, err)
+			return nil, err
 		}
-		return s, nil
+		compiled[name] = n
+		return n, nil
 	}
-	v := &Validator{requests: map[sdk.Operation]*jsonschema.Schema{}, responses: map[sdk.Operation]*jsonschema.Schema{}}
+	v := &Validator{requests: map[sdk.Operation]*node{}, responses: map[sdk.Operation]*node{}}
 	for _, op := range sdk.Operations() {
 		req, err := compile(op.Request)
 		if err != nil {
@@ -128,140 +121,102 @@ func New() (*Validator, error) {
 }
 
 // Request validates the body of a request for op. It returns nil, a *Error
-// listing every problem (malformed JSON, schema violations, failed India checks),
-// or an *sdk.Error with code not_found when op is not a canonical operation.
+// listing every problem (malformed JSON, schema violations, duplicate keys,
+// failed India checks), or an *sdk.Error with code not_found when op is not a
+// canonical operation. The returned error holds no reference to body.
 func (v *Validator) Request(op sdk.Operation, body []byte) error {
-	s, ok := v.requests[op]
+	n, ok := v.requests[op]
 	if !ok {
 		return unknownOperation(op)
 	}
-	return check(s, body, true)
+	return check(n, body, true)
 }
 
 // Response validates the body of a connector's response to op against its
 // schema, for the conformance kit and for debugging a connector. It applies no
 // India checks: a response reports what the provider said.
 func (v *Validator) Response(op sdk.Operation, body []byte) error {
-	s, ok := v.responses[op]
+	n, ok := v.responses[op]
 	if !ok {
 		return unknownOperation(op)
 	}
-	return check(s, body, false)
+	return check(n, body, false)
 }
 
 func unknownOperation(op sdk.Operation) error {
 	return &sdk.Error{Code: sdk.CodeNotFound, Source: sdk.SourceHub, Message: fmt.Sprintf("unknown operation %q", op)}
 }
 
-func check(s *jsonschema.Schema, body []byte, india bool) error {
-	var doc any
-	if err := json.Unmarshal(body, &doc); err != nil {
-		return &Error{Fields: []FieldError{{Message: syntaxMessage(body, err)}}}
+// maxDepth is how deeply arrays and objects may nest, as encoding/json allows.
+// It also bounds the recursion of gjson's syntax check.
+const maxDepth = 10000
+
+func check(n *node, body []byte, india bool) error {
+	if (len(body) > maxDepth && tooDeep(body)) || !gjson.ValidBytes(body) {
+		return &Error{Fields: []FieldError{{Message: syntaxMessage(body)}}}
 	}
-	var fields []FieldError
-	if err := s.Validate(doc); err != nil {
-		var ve *jsonschema.ValidationError
-		if !errors.As(err, &ve) {
-			return &Error{Fields: []FieldError{{Message: err.Error()}}}
-		}
-		fields = flatten(ve, fields)
-	}
-	if india {
-		w := walker{fields: fields}
-		w.walk(doc)
-		fields = w.fields
-	}
-	if len(fields) == 0 {
+	// The walk reads body as a string without copying it. body is not
+	// modified while check runs, and no string that points into it outlives the
+	// call (see walker).
+	doc := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
+	w := walker{india: india}
+	var path [16]token
+	w.path = path[:0]
+	w.value(n, doc)
+	if len(w.fields) == 0 {
 		return nil
 	}
-	sort.SliceStable(fields, func(i, j int) bool { return fields[i].Pointer < fields[j].Pointer })
-	return &Error{Fields: fields}
+	sort.SliceStable(w.fields, func(i, j int) bool { return w.fields[i].Pointer < w.fields[j].Pointer })
+	return &Error{Fields: w.fields}
 }
 
-// syntaxMessage explains why body is not JSON, with the byte offset.
-func syntaxMessage(body []byte, err error) string {
+// tooDeep reports whether arrays and objects in body nest more than maxDepth
+// deep, counting brackets outside strings.
+func tooDeep(body []byte) bool {
+	depth := 0
+	inString := false
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+		case '[', '{':
+			depth++
+			if depth > maxDepth {
+				return true
+			}
+		case ']', '}':
+			depth--
+		}
+	}
+	return false
+}
+
+// syntaxMessage explains why body is not JSON, with the byte offset that
+// encoding/json reports. It runs only for a body already found malformed.
+func syntaxMessage(body []byte) string {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return "empty body: expected a JSON object"
+	}
+	var raw json.RawMessage
+	err := json.Unmarshal(body, &raw)
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		if len(bytes.TrimSpace(body)) == 0 {
-			return "empty body: expected a JSON object"
-		}
 		return fmt.Sprintf("malformed JSON at byte offset %d: %s", se.Offset, se.Error())
 	}
-	return "malformed JSON: " + err.Error()
-}
-
-// printer renders the messages of error kinds without a message of our own.
-var printer = message.NewPrinter(language.English)
-
-// flatten appends a FieldError for every leaf of the validation error tree.
-func flatten(ve *jsonschema.ValidationError, out []FieldError) []FieldError {
-	if len(ve.Causes) > 0 {
-		for _, c := range ve.Causes {
-			out = flatten(c, out)
-		}
-		return out
+	if err != nil {
+		return "malformed JSON: " + err.Error()
 	}
-	ptr := pointer(ve.InstanceLocation)
-	switch k := ve.ErrorKind.(type) {
-	case *kind.Required:
-		for _, m := range k.Missing {
-			out = append(out, FieldError{Pointer: ptr + "/" + escape(m), Message: "is required"})
-		}
-		return out
-	case *kind.AdditionalProperties:
-		for _, p := range k.Properties {
-			out = append(out, FieldError{Pointer: ptr + "/" + escape(p), Message: "is not a known field"})
-		}
-		return out
-	}
-	return append(out, FieldError{Pointer: ptr, Message: describe(ve.ErrorKind)})
-}
-
-// describe says what a failed keyword means, in words a caller understands.
-func describe(k jsonschema.ErrorKind) string {
-	switch k := k.(type) {
-	case *kind.Type:
-		return fmt.Sprintf("must be %s, not %s", strings.Join(k.Want, " or "), k.Got)
-	case *kind.Enum:
-		want := make([]string, len(k.Want))
-		for i, w := range k.Want {
-			want[i] = strconv.Quote(fmt.Sprint(w))
-		}
-		return fmt.Sprintf("must be one of %s, not %s", strings.Join(want, ", "), display(k.Got))
-	case *kind.Pattern:
-		if hint, ok := patternHints[k.Want]; ok {
-			return fmt.Sprintf("must be %s, not %q", hint, k.Got)
-		}
-		return fmt.Sprintf("%q does not match the pattern %s", k.Got, k.Want)
-	case *kind.Format:
-		switch k.Want {
-		case "date":
-			return fmt.Sprintf("must be a date written YYYY-MM-DD, not %s", display(k.Got))
-		case "date-time":
-			return fmt.Sprintf("must be an RFC 3339 date-time with an offset, not %s", display(k.Got))
-		case "uri":
-			return fmt.Sprintf("must be an absolute URI, not %s", display(k.Got))
-		}
-	case *kind.MinLength:
-		if k.Want == 1 {
-			return "must not be empty"
-		}
-		return fmt.Sprintf("must be at least %d characters long, not %d", k.Want, k.Got)
-	case *kind.MaxLength:
-		return fmt.Sprintf("must be at most %d characters long, not %d", k.Want, k.Got)
-	case *kind.MinItems:
-		if k.Want == 1 {
-			return "must have at least one item"
-		}
-		return fmt.Sprintf("must have at least %d items, not %d", k.Want, k.Got)
-	case *kind.MaxItems:
-		return fmt.Sprintf("must have at most %d items, not %d", k.Want, k.Got)
-	case *kind.Minimum:
-		return fmt.Sprintf("must be at least %s, not %s", rat(k.Want), rat(k.Got))
-	case *kind.Maximum:
-		return fmt.Sprintf("must be at most %s, not %s", rat(k.Want), rat(k.Got))
-	}
-	return k.LocalizedString(printer)
+	return "malformed JSON"
 }
 
 // patternHints describe the model's patterns in words.
@@ -276,42 +231,6 @@ var patternHints = map[string]string{
 	`^[0-2][0-9]:[0-5][0-9]$`:                 "a time written HH:MM",
 	`^[0-9+]{10,15}$`:                         "a phone number of 10 to 15 digits, optionally with +",
 	`^[A-Za-z0-9/-]{1,16}$`:                   "at most 16 letters, digits, - or /",
-}
-
-func rat(r *big.Rat) string {
-	if r.IsInt() {
-		return r.Num().String()
-	}
-	f, _ := r.Float64()
-	return strconv.FormatFloat(f, 'f', -1, 64)
-}
-
-// display renders a JSON value briefly for a message.
-func display(v any) string {
-	switch v := v.(type) {
-	case string:
-		return strconv.Quote(v)
-	case nil:
-		return "null"
-	case map[string]any:
-		return "an object"
-	case []any:
-		return "an array"
-	}
-	return fmt.Sprint(v)
-}
-
-// pointer joins instance-location tokens into a JSON pointer.
-func pointer(tokens []string) string {
-	if len(tokens) == 0 {
-		return ""
-	}
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(escape(t))
-	}
-	return b.String()
 }
 
 // escape escapes one JSON pointer token (RFC 6901).

@@ -301,11 +301,12 @@ func TestPIN(t *testing.T) {
 }
 
 func TestPointerEscaping(t *testing.T) {
-	if got := pointer([]string{"options", "a/b~c"}); got != "/options/a~1b~0c" {
+	w := walker{path: []token{{key: "options", index: -1}, {key: "a/b~c", index: -1}, {index: 10}}}
+	if got := w.pointer("x~y"); got != "/options/a~1b~0c/10/x~0y" {
 		t.Fatalf("got %s", got)
 	}
-	if itoa(0) != "0" || itoa(9) != "9" || itoa(10) != "10" || itoa(123) != "123" {
-		t.Fatal("itoa")
+	if got := (&walker{}).pointer(""); got != "" {
+		t.Fatalf("root pointer %q", got)
 	}
 }
 
