@@ -26,6 +26,7 @@ import (
 	"github.com/hashicorp/go-plugin"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
@@ -305,6 +306,12 @@ func (p *Process) Invoke(ctx context.Context, call *sdk.Call) ([]byte, error) {
 		Payload:        call.Payload,
 		IdempotencyKey: call.IdempotencyKey,
 		RequestId:      call.RequestID,
+	}
+	if n := proto.Size(req); n > pluginrpc.MaxMessageSize {
+		return nil, &sdk.Error{
+			Code: sdk.CodeInvalidRequest, Source: sdk.SourceHub, NotSent: true,
+			Message: fmt.Sprintf("the call of %d bytes exceeds the connector protocol's limit of %d bytes", n, pluginrpc.MaxMessageSize),
+		}
 	}
 	var resp *pluginrpc.InvokeResponse
 	var err error

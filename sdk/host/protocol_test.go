@@ -167,3 +167,17 @@ func TestCrashFailsEveryPendingCall(t *testing.T) {
 		}
 	})
 }
+
+func TestOversizedCallIsRefusedBeforeSending(t *testing.T) {
+	p := start(t, 2)
+	huge := make([]byte, pluginrpc.MaxMessageSize+1)
+	_, err := p.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: account, Payload: huge})
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Code != sdk.CodeInvalidRequest || e.Source != sdk.SourceHub || !e.NotSent {
+		t.Fatalf("oversized call got %v", err)
+	}
+	// The stream other calls share is intact.
+	if _, err := track(context.Background(), p, "ok"); err != nil {
+		t.Fatal(err)
+	}
+}

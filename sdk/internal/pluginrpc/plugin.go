@@ -114,13 +114,17 @@ func VersionedPlugins(server Server) map[int]plugin.PluginSet {
 // window on a loopback socket.
 const windowSize = 4 << 20
 
+// MaxMessageSize bounds one message, request or response, in either
+// direction; a call's payload must leave room for its account and framing.
+const MaxMessageSize = 64 << 20
+
 // ServerOptions are the gRPC server options a connector process uses.
 func ServerOptions() []grpc.ServerOption {
 	return []grpc.ServerOption{
 		grpc.InitialWindowSize(windowSize),
 		grpc.InitialConnWindowSize(windowSize),
-		grpc.MaxRecvMsgSize(64 << 20),
-		grpc.MaxSendMsgSize(64 << 20),
+		grpc.MaxRecvMsgSize(MaxMessageSize),
+		grpc.MaxSendMsgSize(MaxMessageSize),
 		// Stream workers are long-lived goroutines that run calls: a fresh
 		// goroutine per call grows its stack again for every JSON decode,
 		// which measured at a tenth of the connector's CPU.
@@ -135,5 +139,8 @@ func DialOptions() []grpc.DialOption {
 		grpc.WithInitialWindowSize(windowSize),
 		grpc.WithInitialConnWindowSize(windowSize),
 		grpc.WithSharedWriteBuffer(true),
+		// gRPC's client accepts 4 MiB by default. A larger answer would
+		// fail its call, and under version 2 break the stream it shares.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(MaxMessageSize), grpc.MaxCallSendMsgSize(MaxMessageSize)),
 	}
 }

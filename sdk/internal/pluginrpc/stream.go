@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 )
 
 // ErrMuxClosed is the cause of a StreamError after Mux.Close.
@@ -54,7 +56,8 @@ type muxStream struct {
 	dead    chan struct{} // closed when the stream broke
 }
 
-// Invoke runs req in the connector and returns its response. When ctx ends
+// Invoke runs req in the connector and returns its response; req must be
+// smaller than MaxMessageSize. When ctx ends
 // first, Invoke tells the connector to cancel the call and returns ctx's error
 // as it is; when the stream breaks, the error is a *StreamError. The
 // connector's context carries ctx's deadline.
@@ -246,10 +249,23 @@ type servedStream struct {
 // answer sends call id's result, then counts the call out. A failed send
 // means the stream ended; the hub has failed the call already.
 func (s *servedStream) answer(id uint64, resp *InvokeResponse, inflight *atomic.Int64) {
+	frame := fitFrame(&ResultFrame{Id: id, Response: resp}, MaxMessageSize)
 	s.sendMu.Lock()
-	_ = s.stream.Send(&ResultFrame{Id: id, Response: resp})
+	_ = s.stream.Send(frame)
 	s.sendMu.Unlock()
 	inflight.Add(-1)
+}
+
+// fitFrame returns f, or when f is larger than limit an error answer in its
+// place: an oversized message would break the stream every call shares.
+func fitFrame(f *ResultFrame, limit int) *ResultFrame {
+	if n := proto.Size(f); n > limit {
+		return &ResultFrame{Id: f.GetId(), Response: &InvokeResponse{Error: &Error{
+			Code: "internal", Source: "connector",
+			Message: fmt.Sprintf("the connector's answer of %d bytes exceeds the protocol's limit of %d bytes", n, limit),
+		}}}
+	}
+	return f
 }
 
 func (s *servedStream) cancel(id uint64) {

@@ -265,6 +265,18 @@ func TestMalformedFrameGetsAClassifiedAnswer(t *testing.T) {
 	}
 }
 
+func TestOversizedAnswerIsReplacedByAnError(t *testing.T) {
+	small := &ResultFrame{Id: 3, Response: &InvokeResponse{Payload: []byte("ok")}}
+	if got := fitFrame(small, 100); got != small {
+		t.Fatalf("small frame replaced by %v", got)
+	}
+	got := fitFrame(&ResultFrame{Id: 4, Response: &InvokeResponse{Payload: bytes.Repeat([]byte("x"), 200)}}, 100)
+	e := got.GetResponse().GetError()
+	if got.GetId() != 4 || e.GetCode() != "internal" || e.GetSource() != "connector" || len(got.GetResponse().GetPayload()) != 0 {
+		t.Fatalf("oversized frame became %v", got)
+	}
+}
+
 // BenchmarkTransport measures the protocol alone, both ends in this process on
 // loopback TCP, the connector echoing a 1 KB payload: a unary Invoke per call
 // (version 1) beside the multiplexed stream (version 2).
