@@ -116,7 +116,7 @@ type node struct {
 	required []requirement
 	closed   bool  // additionalProperties: false
 	extra    *node // additionalProperties as a schema
-	india    bool  // declares a field the India checks read
+	india    bool  // may hold a field the India checks read
 
 	// Arrays.
 	items              *node
@@ -350,6 +350,9 @@ func (c *compiler) fillFrom(n *node, at string, s *rawSchema) error {
 		}
 		n.required = append(n.required, requirement{name: r, index: p.index})
 	}
+	// An open object (a map such as a shipment's options) may hold any key,
+	// the India fields included; like the declared ones, they are checked.
+	n.india = n.india || string(s.AdditionalProperties) != "false"
 	if len(s.AdditionalProperties) > 0 {
 		switch string(s.AdditionalProperties) {
 		case "false":
