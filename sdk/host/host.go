@@ -2,6 +2,14 @@
 // executable, completes the go-plugin handshake on a private pipe, and calls the
 // connector with sdk types. The engine's plugin manager and the SDK's conformance
 // kit use it; nothing here leaks gRPC or go-plugin types.
+//
+// The hub offers the connector every protocol version it speaks and the
+// connector picks the newest it shares (go-plugin's VersionedPlugins). Under
+// version 2 a Process multiplexes its calls over one long-lived gRPC stream,
+// reopened after it breaks; under version 1, which connectors built with older
+// SDKs speak, each call is a unary RPC. Either way a call's error is an
+// *sdk.Error, its deadline and cancellation reach the connector, and a
+// process that dies fails every call it had.
 package host
 
 import (

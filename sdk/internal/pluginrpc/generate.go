@@ -1,5 +1,6 @@
-// Package pluginrpc holds the generated gRPC code of the connector protocol and
-// the go-plugin glue around it. It is internal to the SDK: connector authors and
+// Package pluginrpc holds the generated gRPC code of the connector protocol, the
+// go-plugin glue around it, and both ends of protocol version 2's call stream
+// (Mux in the hub, ServeCalls in the connector). It is internal to the SDK: connector authors and
 // the engine see only sdk.Serve and sdk/host.
 package pluginrpc
 
