@@ -160,8 +160,6 @@ func check(n *node, body []byte, india bool) error {
 	// call (see walker).
 	doc := gjson.Parse(unsafe.String(unsafe.SliceData(body), len(body)))
 	w := walker{india: india}
-	var path [16]token
-	w.path = path[:0]
 	w.value(n, doc)
 	if len(w.fields) == 0 {
 		return nil

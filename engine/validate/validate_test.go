@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/modelschema"
@@ -301,9 +304,24 @@ func TestPIN(t *testing.T) {
 }
 
 func TestPointerEscaping(t *testing.T) {
-	w := walker{path: []token{{key: "options", index: -1}, {key: "a/b~c", index: -1}, {index: 10}}}
+	var w walker
+	for _, tok := range []token{{key: "options", index: -1}, {key: "a/b~c", index: -1}, {index: 10}} {
+		w.push(tok)
+	}
 	if got := w.pointer("x~y"); got != "/options/a~1b~0c/10/x~0y" {
 		t.Fatalf("got %s", got)
+	}
+	// Deeper than the walker's fixed array, and back.
+	var deep walker
+	var want strings.Builder
+	for i := range 40 {
+		deep.push(token{index: i})
+		fmt.Fprintf(&want, "/%d", i)
+	}
+	deep.pop()
+	deep.push(token{key: "k", index: -1})
+	if got, w := deep.pointer(""), strings.TrimSuffix(want.String(), "/39")+"/k"; got != w {
+		t.Fatalf("deep pointer %s, want %s", got, w)
 	}
 	if got := (&walker{}).pointer(""); got != "" {
 		t.Fatalf("root pointer %q", got)
@@ -389,5 +407,32 @@ func TestEveryRequestPatternHasAHint(t *testing.T) {
 			}
 		}
 		walk(doc)
+	}
+}
+
+// BenchmarkGJSONFloor is the floor of the compiled validator's approach: the
+// syntax check and a walk of every value with gjson, checking nothing.
+func BenchmarkGJSONFloor(b *testing.B) {
+	body := fixture(b)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	var visit func(v gjson.Result) int
+	visit = func(v gjson.Result) int {
+		n := 1
+		if v.IsObject() || v.IsArray() {
+			v.ForEach(func(_, c gjson.Result) bool {
+				n += visit(c)
+				return true
+			})
+		}
+		return n
+	}
+	for b.Loop() {
+		if !gjson.ValidBytes(body) {
+			b.Fatal("invalid")
+		}
+		if visit(gjson.ParseBytes(body)) < 10 {
+			b.Fatal("short walk")
+		}
 	}
 }

@@ -21,17 +21,42 @@ type token struct {
 // the body; every string stored in a FieldError is a fresh copy (the pointer is
 // built with a strings.Builder, messages with fmt or strconv), so the caller may
 // reuse the body once Request returns.
+//
+// The path lives in a fixed array inside the walker (and in deeper only past
+// its length), so that a walker on the stack validates a body without
+// allocating.
 type walker struct {
-	path   []token
+	near   [24]token
+	deeper []token
+	depth  int
 	fields []FieldError
 	india  bool // apply the India checks (requests only)
+}
+
+func (w *walker) push(t token) {
+	if w.depth < len(w.near) {
+		w.near[w.depth] = t
+	} else {
+		w.deeper = append(w.deeper[:w.depth-len(w.near)], t)
+	}
+	w.depth++
+}
+
+func (w *walker) pop() { w.depth-- }
+
+func (w *walker) at(i int) token {
+	if i < len(w.near) {
+		return w.near[i]
+	}
+	return w.deeper[i-len(w.near)]
 }
 
 // pointer renders the current path, plus extra when it is not empty, as a JSON
 // pointer. It runs only when a problem is found.
 func (w *walker) pointer(extra string) string {
 	var b strings.Builder
-	for _, t := range w.path {
+	for i := range w.depth {
+		t := w.at(i)
 		b.WriteByte('/')
 		if t.index >= 0 {
 			b.WriteString(strconv.Itoa(t.index))
@@ -205,9 +230,9 @@ func (w *walker) object(n *node, v gjson.Result) {
 		default:
 			return true
 		}
-		w.path = append(w.path, token{key: key, index: -1})
+		w.push(token{key: key, index: -1})
 		w.value(sub, val)
-		w.path = w.path[:len(w.path)-1]
+		w.pop()
 		return true
 	})
 	for _, r := range n.required {
@@ -233,9 +258,9 @@ func (w *walker) array(n *node, v gjson.Result) {
 	count := 0
 	v.ForEach(func(_, item gjson.Result) bool {
 		if n.items != nil {
-			w.path = append(w.path, token{index: count})
+			w.push(token{index: count})
 			w.value(n.items, item)
-			w.path = w.path[:len(w.path)-1]
+			w.pop()
 		}
 		count++
 		return true
@@ -302,12 +327,6 @@ func formatNumber(f float64) string {
 		f = 0 // no "-0"
 	}
 	return strconv.FormatFloat(f, 'f', -1, 64)
-}
-
-// parseNumber parses a JSON number; false when it is beyond float64's range.
-func parseNumber(s string) (float64, bool) {
-	f, err := strconv.ParseFloat(s, 64)
-	return f, err == nil
 }
 
 // equals reports whether the value v of JSON type t is the literal l.
