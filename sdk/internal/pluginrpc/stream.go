@@ -60,7 +60,8 @@ type muxStream struct {
 // smaller than MaxMessageSize. When ctx ends
 // first, Invoke tells the connector to cancel the call and returns ctx's error
 // as it is; when the stream breaks, the error is a *StreamError. The
-// connector's context carries ctx's deadline.
+// connector's context carries ctx's deadline. A send held up by flow control
+// (4 MiB unread by a frozen connector) waits without regard to ctx.
 func (m *Mux) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeResponse, error) {
 	s, err := m.stream(ctx)
 	if err != nil {
