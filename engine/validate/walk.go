@@ -124,7 +124,11 @@ func (w *walker) value(n *node, v gjson.Result) {
 		return
 	}
 	if n.constant != nil && !n.constant.equals(t, v) {
-		w.fail("", "must be "+n.constant.String()+", not "+display(t, v))
+		want := n.constant.String()
+		if n.constant.typ == typeString {
+			want = strconv.Quote(want)
+		}
+		w.fail("", "must be "+want+", not "+display(t, v))
 		return
 	}
 	if n.enum != nil {
@@ -236,13 +240,11 @@ func (w *walker) object(n *node, v gjson.Result) {
 		return true
 	})
 	for _, r := range n.required {
-		present := false
-		if r.index >= 0 {
-			if seenBig != nil {
-				present = seenBig[r.index]
-			} else {
-				present = seenProps&(uint64(1)<<r.index) != 0
-			}
+		var present bool
+		if seenBig != nil {
+			present = seenBig[r.index]
+		} else {
+			present = seenProps&(uint64(1)<<r.index) != 0
 		}
 		if !present {
 			w.fail(r.name, "is required")
