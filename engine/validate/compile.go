@@ -35,6 +35,8 @@ var keywords = map[string]bool{
 // rawSchema is one schema object as the generator writes it. Fields absent from
 // the JSON stay nil.
 type rawSchema struct {
+	keys map[string]json.RawMessage // every keyword present, raw
+
 	Schema               *string                    `json:"$schema"`
 	Defs                 map[string]json.RawMessage `json:"$defs"`
 	Ref                  *string                    `json:"$ref"`
@@ -191,21 +193,68 @@ func compileFile(fsys fs.FS, name string) (*node, error) {
 }
 
 // decode parses one schema object strictly: every key must be a keyword the
-// compiler knows, spelled exactly.
+// compiler knows, spelled exactly. Each keyword's value is decoded on its own;
+// subschemas stay raw until they are compiled, so no byte is parsed twice at
+// one level.
 func (c *compiler) decode(at string, b []byte, s *rawSchema) error {
 	var keys map[string]json.RawMessage
 	if err := json.Unmarshal(b, &keys); err != nil {
 		return fmt.Errorf("schema %s at %s: a schema must be an object: %w", c.file, at, err)
 	}
-	for k := range keys {
+	s.keys = keys
+	for k, v := range keys {
 		if !keywords[k] {
 			return fmt.Errorf("schema %s at %s: unsupported keyword %q", c.file, at, k)
 		}
-	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	if err := d.Decode(s); err != nil {
-		return fmt.Errorf("schema %s at %s: %w", c.file, at, err)
+		var dst any
+		switch k {
+		case "$schema":
+			dst = &s.Schema
+		case "$defs":
+			dst = &s.Defs
+		case "$ref":
+			dst = &s.Ref
+		case "type":
+			s.Type = v
+		case "enum":
+			dst = &s.Enum
+		case "const":
+			s.Const = v
+		case "properties":
+			dst = &s.Properties
+		case "required":
+			dst = &s.Required
+		case "additionalProperties":
+			s.AdditionalProperties = v
+		case "items":
+			s.Items = v
+		case "minItems":
+			dst = &s.MinItems
+		case "maxItems":
+			dst = &s.MaxItems
+		case "pattern":
+			dst = &s.Pattern
+		case "minLength":
+			dst = &s.MinLength
+		case "maxLength":
+			dst = &s.MaxLength
+		case "format":
+			dst = &s.Format
+		case "minimum":
+			dst = &s.Minimum
+		case "maximum":
+			dst = &s.Maximum
+		case "exclusiveMinimum":
+			dst = &s.ExclusiveMinimum
+		case "exclusiveMaximum":
+			dst = &s.ExclusiveMaximum
+		}
+		if dst == nil {
+			continue // kept raw above, or an annotation
+		}
+		if err := json.Unmarshal(v, dst); err != nil {
+			return fmt.Errorf("schema %s at %s: %s: %w", c.file, at, k, err)
+		}
 	}
 	return nil
 }
@@ -226,7 +275,7 @@ func (c *compiler) sub(at string, b []byte) (*node, error) {
 	if err := c.decode(at, b, &s); err != nil {
 		return nil, err
 	}
-	if s.Ref != nil && onlyRef(b) {
+	if s.Ref != nil && onlyRef(s.keys) {
 		return c.resolve(at, *s.Ref)
 	}
 	n := &node{}
@@ -237,9 +286,7 @@ func (c *compiler) sub(at string, b []byte) (*node, error) {
 }
 
 // onlyRef reports whether a schema object has no assertion besides $ref.
-func onlyRef(b []byte) bool {
-	var keys map[string]json.RawMessage
-	_ = json.Unmarshal(b, &keys) // already parsed once by decode
+func onlyRef(keys map[string]json.RawMessage) bool {
 	for k := range keys {
 		switch k {
 		case "$ref", "title", "description", "$comment", "examples", "default", "deprecated", "readOnly", "writeOnly":
