@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -172,6 +173,14 @@ func MustLoadManifest(fsys fs.FS, name string) *Manifest {
 		panic(err)
 	}
 	return m
+}
+
+// LazyManifest returns a function that loads the manifest on its first call and
+// returns the same one afterwards. Built-in connectors use it rather than loading
+// at package init: every connector process links every built-in connector, so
+// work done at init is paid by all of them at every start.
+func LazyManifest(fsys fs.FS, name string) func() *Manifest {
+	return sync.OnceValue(func() *Manifest { return MustLoadManifest(fsys, name) })
 }
 
 // Duration is a time.Duration written as "30s" or "1m30s" in YAML and JSON.

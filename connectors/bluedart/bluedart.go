@@ -23,7 +23,7 @@ import (
 //go:embed manifest.yaml
 var manifestFS embed.FS
 
-var manifest = sdk.MustLoadManifest(manifestFS, "manifest.yaml")
+var manifest = sdk.LazyManifest(manifestFS, "manifest.yaml")
 
 // DefaultMaxResponseBytes bounds how much of a Blue Dart answer the connector reads;
 // a waybill answer with its PDF label is well under 1 MiB.
@@ -73,7 +73,7 @@ func NewWithOptions(opts Options) *Connector {
 }
 
 // Describe returns the connector's manifest.
-func (c *Connector) Describe() *sdk.Manifest { return manifest }
+func (c *Connector) Describe() *sdk.Manifest { return manifest() }
 
 // CreateShipment generates a Blue Dart waybill (GenerateWayBill).
 func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.ShipmentRequest]) (*model.ShipmentResponse, error) {
