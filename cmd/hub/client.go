@@ -327,7 +327,7 @@ unreachable or answering with an error.`,
 				fmt.Fprintln(w, "CONNECTOR\tHEALTH\tSTATE\tPID\tUPTIME\tRESTARTS")
 				for _, c := range report.Connectors {
 					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", clip(c.ID, 28), c.Health, clip(string(c.State), 8), pid(c.PID),
-						uptime(c.UptimeSeconds), c.Restarts)
+						uptime(c.PID, c.UptimeSeconds), c.Restarts)
 				}
 				if err := w.Flush(); err != nil {
 					return err
@@ -355,12 +355,15 @@ unreachable or answering with an error.`,
 	return cmd
 }
 
-// uptime formats seconds compactly: 45s, 12m, 5h3m, 3d4h.
-func uptime(s int64) string {
+// uptime formats a running process's seconds compactly: 45s, 12m, 5h3m, 3d4h;
+// "-" when no process runs.
+func uptime(pid int, s int64) string {
 	d := time.Duration(s) * time.Second
 	switch {
-	case s <= 0:
+	case pid == 0:
 		return "-"
+	case s <= 0:
+		return "0s"
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", s)
 	case d < time.Hour:

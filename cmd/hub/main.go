@@ -76,6 +76,7 @@ API key, then "hub serve".`,
 		invokeCmd(),
 		connectorHealthCmd(),
 		versionCmd(),
+		simulateCmd(),
 		connectorProcessCmd(),
 	)
 	return root
