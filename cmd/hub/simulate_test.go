@@ -14,7 +14,9 @@ func TestSimulateServesUntilInterrupted(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var out, errb syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"simulate", "delhivery_express"}, streams{in: strings.NewReader(""), out: &out, err: &errb}) }()
+	go func() {
+		done <- run(ctx, []string{"simulate", "delhivery_express"}, streams{in: strings.NewReader(""), out: &out, err: &errb})
+	}()
 	addr := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 	var url string
 	for deadline := time.Now().Add(10 * time.Second); url == ""; time.Sleep(10 * time.Millisecond) {
