@@ -497,14 +497,8 @@ func ValidateAccount(m *sdk.Manifest, a AccountInput) []router.FieldError {
 }
 
 func (s *server) createAccount(w http.ResponseWriter, r *http.Request, key store.APIKey) {
-	body, p := s.readBody(w, r)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	var in AccountInput
-	if p := decodeStrict(body, &in); p != nil {
-		writeProblem(w, r, p)
+	in, ok := readInput[AccountInput](s, w, r)
+	if !ok {
 		return
 	}
 	m, ok := s.conns.Manifest(in.ConnectorID)
@@ -570,14 +564,8 @@ func requireName(name string) *Problem {
 }
 
 func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request, key store.APIKey) {
-	body, p := s.readBody(w, r)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	var in APIKeyInput
-	if p := decodeStrict(body, &in); p != nil {
-		writeProblem(w, r, p)
+	in, ok := readInput[APIKeyInput](s, w, r)
+	if !ok {
 		return
 	}
 	if p := requireName(in.Name); p != nil {
@@ -620,14 +608,8 @@ func (s *server) listTenants(w http.ResponseWriter, r *http.Request, _ store.API
 }
 
 func (s *server) createTenant(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
-	body, p := s.readBody(w, r)
-	if p != nil {
-		writeProblem(w, r, p)
-		return
-	}
-	var in TenantInput
-	if p := decodeStrict(body, &in); p != nil {
-		writeProblem(w, r, p)
+	in, ok := readInput[TenantInput](s, w, r)
+	if !ok {
 		return
 	}
 	if p := requireName(in.Name); p != nil {
@@ -646,4 +628,19 @@ func (s *server) createTenant(w http.ResponseWriter, r *http.Request, _ store.AP
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusCreated, TenantCreated{Tenant: t, APIKey: APIKeyCreated{APIKey: k, Secret: secret}})
+}
+
+// readInput reads and strictly decodes a management request's JSON body,
+// answering the problem itself when it cannot.
+func readInput[T any](s *server, w http.ResponseWriter, r *http.Request) (T, bool) {
+	var in T
+	body, p := s.readBody(w, r)
+	if p == nil {
+		p = decodeStrict(body, &in)
+	}
+	if p != nil {
+		writeProblem(w, r, p)
+		return in, false
+	}
+	return in, true
 }
