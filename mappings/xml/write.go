@@ -359,7 +359,7 @@ func (wr *writer) element(key string, v any, decl []binding, path string, depth 
 		}
 		w.WriteByte('"')
 	}
-	if text == nil && len(children) == 0 {
+	if (text == nil || *text == "") && len(children) == 0 {
 		w.WriteString("/>")
 		return nil
 	}
