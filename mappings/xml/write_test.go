@@ -257,4 +257,3 @@ func BenchmarkWriteSOAP5KB(b *testing.B) {
 	}
 	b.SetBytes(int64(buf.Len()))
 }
-
