@@ -1,0 +1,476 @@
+package mappings
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+)
+
+// fail builds a runtime error at n; v, when it came from the input, names the path.
+func (e *env) fail(n node, v Value, format string, args ...any) error {
+	return &RuntimeError{File: e.p.file, Pos: n.at(), Path: e.pathOf(v), Msg: fmt.Sprintf(format, args...)}
+}
+
+// pathOf names where v sits in the input JSON, or "" when it is not from there.
+func (e *env) pathOf(v Value) string {
+	if v.src == 0 || e.input == "" {
+		return ""
+	}
+	return pathAt(e.input, v.src-1)
+}
+
+// pathAt returns the path of the value starting at byte off of js.
+func pathAt(js string, off int) string {
+	var b strings.Builder
+	cur := gjson.Parse(js)
+	for cur.Index != off && cur.Type == gjson.JSON {
+		found := false
+		isObj := cur.IsObject()
+		i := 0
+		cur.ForEach(func(k, v gjson.Result) bool {
+			if off >= v.Index && off < v.Index+len(v.Raw) {
+				if isObj {
+					if isPlainName(k.Str) {
+						if b.Len() > 0 {
+							b.WriteByte('.')
+						}
+						b.WriteString(k.Str)
+					} else {
+						b.WriteString("[" + strconv.Quote(k.Str) + "]")
+					}
+				} else {
+					b.WriteString("[" + strconv.Itoa(i) + "]")
+				}
+				cur = v
+				found = true
+				return false
+			}
+			i++
+			return true
+		})
+		if !found {
+			break
+		}
+	}
+	if b.Len() == 0 {
+		return "(the document)"
+	}
+	return b.String()
+}
+
+func isPlainName(s string) bool {
+	if s == "" || !isIdentStart(s[0]) {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if !isIdentChar(s[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// missingPath describes the input path a path expression looked for and did
+// not find: the path of the deepest value that exists, then the rest.
+func (e *env) missingPath(n node) string {
+	pn, ok := n.(*pathNode)
+	if !ok {
+		return ""
+	}
+	base, err := e.eval(pn.base)
+	if err != nil || base.k == kMissing {
+		return pn.text
+	}
+	cur := base
+	for i, s := range pn.segs {
+		next, err := e.step(cur, s)
+		if err != nil || next.k == kMissing || next.k == kNull {
+			prefix := e.pathOf(cur)
+			rest := segsText(pn.segs[i:])
+			if prefix == "" || prefix == "(the document)" {
+				return strings.TrimPrefix(rest, ".")
+			}
+			return prefix + rest
+		}
+		cur = next
+	}
+	return e.pathOf(cur)
+}
+
+func segsText(segs []seg) string {
+	var b strings.Builder
+	for _, s := range segs {
+		switch {
+		case s.dyn != nil:
+			b.WriteString("[...]")
+		case s.isIdx:
+			b.WriteString("[" + strconv.Itoa(s.idx) + "]")
+		case isPlainName(s.key):
+			b.WriteString("." + s.key)
+		default:
+			b.WriteString("[" + strconv.Quote(s.key) + "]")
+		}
+	}
+	return b.String()
+}
+
+func (e *env) step(cur Value, s seg) (Value, error) {
+	switch {
+	case s.dyn != nil:
+		k, err := e.eval(s.dyn)
+		if err != nil {
+			return missing, err
+		}
+		switch k.k {
+		case kNum:
+			return index(cur, int(k.n)), nil
+		case kStr:
+			return field(cur, k.s, gjson.Escape(k.s)), nil
+		case kMissing, kNull:
+			return missing, nil
+		}
+		return missing, e.fail(s.dyn, k, "an index is a number or a field name, not %s", typeName(k))
+	case s.isIdx:
+		return index(cur, s.idx), nil
+	}
+	return field(cur, s.key, s.gkey), nil
+}
+
+// eval computes a node's value.
+func (e *env) eval(n node) (Value, error) {
+	switch n := n.(type) {
+	case *litNode:
+		return n.v, nil
+	case *rootNode:
+		return e.root, nil
+	case *varNode:
+		return e.slots[n.slot], nil
+	case *pathNode:
+		cur, err := e.eval(n.base)
+		if err != nil {
+			return missing, err
+		}
+		segs := n.segs
+		if cur.k == kJSON && n.nstatic > 0 {
+			cur = fromResult(gjson.Get(cur.s, n.gpath), cur.src)
+			segs = segs[n.nstatic:]
+		}
+		for _, s := range segs {
+			if cur.k == kMissing {
+				return missing, nil
+			}
+			if cur, err = e.step(cur, s); err != nil {
+				return missing, err
+			}
+		}
+		return cur, nil
+	case *callNode:
+		return n.fn.eval(e, n)
+	case *binNode:
+		return e.binary(n)
+	case *unNode:
+		x, err := e.eval(n.x)
+		if err != nil {
+			return missing, err
+		}
+		if n.op == "!" {
+			return boolean(!truthy(x)), nil
+		}
+		if x.absent() {
+			return x, nil
+		}
+		f, ok := toNumber(x)
+		if !ok {
+			return missing, e.fail(n, x, "cannot negate %s", typeName(x))
+		}
+		return num(-f), nil
+	case *ifNode:
+		c, err := e.eval(n.cond)
+		if err != nil {
+			return missing, err
+		}
+		if truthy(c) {
+			return e.eval(n.then)
+		}
+		return e.eval(n.els)
+	case *matchNode:
+		body, err := e.matchCase(n)
+		if err != nil || body == nil {
+			return missing, err
+		}
+		return e.eval(body)
+	case *objNode, *arrNode:
+		// Build it as JSON text in a side buffer; the value then reads like input.
+		saved := e.out
+		e.out = nil
+		ok, err := e.emit(n)
+		b := e.out
+		e.out = saved
+		if err != nil || !ok {
+			return missing, err
+		}
+		return Value{k: kJSON, s: string(b)}, nil
+	}
+	return missing, fmt.Errorf("mappings: unknown node %T", n)
+}
+
+// matchCase returns the body of the first case that matches, or nil.
+func (e *env) matchCase(n *matchNode) (node, error) {
+	var subj Value
+	if n.subj != nil {
+		var err error
+		if subj, err = e.eval(n.subj); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range n.cases {
+		if c.pats == nil {
+			return c.body, nil
+		}
+		for _, pt := range c.pats {
+			if n.subj != nil {
+				if equal(subj, pt.(*litNode).v) {
+					return c.body, nil
+				}
+				continue
+			}
+			v, err := e.eval(pt)
+			if err != nil {
+				return nil, err
+			}
+			if truthy(v) {
+				return c.body, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+func (e *env) binary(n *binNode) (Value, error) {
+	l, err := e.eval(n.l)
+	if err != nil {
+		return missing, err
+	}
+	switch n.op {
+	case "??":
+		if !l.absent() {
+			return l, nil
+		}
+		return e.eval(n.r)
+	case "&&":
+		if !truthy(l) {
+			return boolean(false), nil
+		}
+		r, err := e.eval(n.r)
+		return boolean(truthy(r)), err
+	case "||":
+		if truthy(l) {
+			return boolean(true), nil
+		}
+		r, err := e.eval(n.r)
+		return boolean(truthy(r)), err
+	}
+	r, err := e.eval(n.r)
+	if err != nil {
+		return missing, err
+	}
+	switch n.op {
+	case "==":
+		return boolean(equal(l, r)), nil
+	case "!=":
+		return boolean(!equal(l, r)), nil
+	case "<", "<=", ">", ">=":
+		c, ok := compare(l, r)
+		if !ok {
+			if l.absent() || r.absent() {
+				return boolean(false), nil
+			}
+			return missing, e.fail(n, l, "cannot compare %s with %s", typeName(l), typeName(r))
+		}
+		switch n.op {
+		case "<":
+			return boolean(c < 0), nil
+		case "<=":
+			return boolean(c <= 0), nil
+		case ">":
+			return boolean(c > 0), nil
+		}
+		return boolean(c >= 0), nil
+	case "+":
+		if l.k == kStr || r.k == kStr {
+			if l.absent() || r.absent() {
+				return missing, nil
+			}
+			ls, ok1 := toString(l)
+			rs, ok2 := toString(r)
+			if !ok1 || !ok2 {
+				return missing, e.fail(n, l, "cannot join %s and %s with +", typeName(l), typeName(r))
+			}
+			return str(ls + rs), nil
+		}
+	}
+	if l.absent() || r.absent() {
+		return missing, nil
+	}
+	a, ok := toNumber(l)
+	if !ok {
+		return missing, e.fail(n, l, "%s needs numbers, got %s", n.op, typeName(l))
+	}
+	b, ok := toNumber(r)
+	if !ok {
+		return missing, e.fail(n, r, "%s needs numbers, got %s", n.op, typeName(r))
+	}
+	var f float64
+	switch n.op {
+	case "+":
+		f = a + b
+	case "-":
+		f = a - b
+	case "*":
+		f = a * b
+	case "/":
+		if b == 0 {
+			return missing, e.fail(n, r, "division by zero")
+		}
+		f = a / b
+	case "%":
+		if b == 0 {
+			return missing, e.fail(n, r, "division by zero")
+		}
+		f = math.Mod(a, b)
+	}
+	return num(f), nil
+}
+
+// compare orders two numbers or two strings.
+func compare(a, b Value) (int, bool) {
+	if a.k == kNum && b.k == kNum {
+		switch {
+		case a.n < b.n:
+			return -1, true
+		case a.n > b.n:
+			return 1, true
+		}
+		return 0, true
+	}
+	if a.k == kStr && b.k == kStr {
+		return strings.Compare(a.s, b.s), true
+	}
+	return 0, false
+}
+
+// emit writes a node's value to e.out and reports whether it wrote anything
+// (a missing value writes nothing). Objects, arrays and map() stream.
+func (e *env) emit(n node) (bool, error) {
+	switch n := n.(type) {
+	case *objNode:
+		e.out = append(e.out, '{')
+		first := true
+		for i := range n.entries {
+			en := &n.entries[i]
+			if en.let {
+				v, err := e.eval(en.val)
+				if err != nil {
+					return false, err
+				}
+				e.slots[en.slot] = v
+				continue
+			}
+			mark := len(e.out)
+			if !first {
+				e.out = append(e.out, ',')
+			}
+			e.out = append(e.out, en.keyOut...)
+			vstart := len(e.out)
+			ok, err := e.emit(en.val)
+			if err != nil {
+				return false, err
+			}
+			if ok && en.mode != 0 && isEmptyJSON(e.out[vstart:]) {
+				ok = false
+			}
+			if !ok {
+				e.out = e.out[:mark]
+				if en.mode == '!' {
+					return false, e.required(en)
+				}
+				continue
+			}
+			first = false
+		}
+		e.out = append(e.out, '}')
+		return true, nil
+	case *arrNode:
+		e.out = append(e.out, '[')
+		first := true
+		for _, x := range n.elems {
+			mark := len(e.out)
+			if !first {
+				e.out = append(e.out, ',')
+			}
+			ok, err := e.emit(x)
+			if err != nil {
+				return false, err
+			}
+			if !ok {
+				e.out = e.out[:mark]
+				continue
+			}
+			first = false
+		}
+		e.out = append(e.out, ']')
+		return true, nil
+	case *callNode:
+		if n.fn.emit != nil {
+			return n.fn.emit(e, n)
+		}
+	case *ifNode:
+		c, err := e.eval(n.cond)
+		if err != nil {
+			return false, err
+		}
+		if truthy(c) {
+			return e.emit(n.then)
+		}
+		return e.emit(n.els)
+	case *matchNode:
+		body, err := e.matchCase(n)
+		if err != nil || body == nil {
+			return false, err
+		}
+		return e.emit(body)
+	}
+	v, err := e.eval(n)
+	if err != nil {
+		return false, err
+	}
+	if v.k == kMissing {
+		return false, nil
+	}
+	if v.k == kNum && (math.IsNaN(v.n) || math.IsInf(v.n, 0)) && v.raw == "" {
+		return false, e.fail(n, v, "number is not finite")
+	}
+	e.out = appendValue(e.out, v)
+	return true, nil
+}
+
+func isEmptyJSON(b []byte) bool {
+	switch string(b) {
+	case "null", `""`, "[]", "{}":
+		return true
+	}
+	return false
+}
+
+// required reports a required field whose value is missing or empty.
+func (e *env) required(en *objEntry) error {
+	where := e.missingPath(en.val)
+	msg := fmt.Sprintf("required field %q is missing or empty", en.key)
+	if where != "" {
+		msg = fmt.Sprintf("required field %q: %s is missing or empty", en.key, where)
+	}
+	return &RuntimeError{File: e.p.file, Pos: en.p, Msg: msg}
+}

@@ -1,0 +1,773 @@
+package mappings
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// builtin is a function of the language. A call x.f(a) is f(x, a).
+type builtin struct {
+	name     string
+	min, max int  // argument count, counting the value before the dot; max -1: any
+	lambda   bool // takes one x -> ... argument
+	// check validates constant arguments at compile time and may store what it
+	// prepared in the call's aux.
+	check func(p *parser, c *callNode) error
+	eval  func(e *env, c *callNode) (Value, error)
+	// emit, when set, writes the result straight to the output.
+	emit func(e *env, c *callNode) (bool, error)
+	// iter, when set, yields the elements of the result without building it.
+	iter func(e *env, c *callNode, fn func(Value) error) (bool, error)
+	// doc is one line for README and hub map help.
+	doc string
+}
+
+var builtins map[string]*builtin
+
+func init() {
+	builtins = map[string]*builtin{}
+	for _, b := range []*builtin{
+		// Lists.
+		{name: "map", min: 1, max: 1, lambda: true, eval: mapEval, emit: mapEmit, iter: mapIter,
+			doc: "list.map(x -> value): the value for each element; missing results are left out"},
+		{name: "filter", min: 1, max: 1, lambda: true, eval: collect, iter: filterIter,
+			doc: "list.filter(x -> condition): the elements for which the condition holds"},
+		{name: "find", min: 1, max: 1, lambda: true, eval: findEval,
+			doc: "list.find(x -> condition): the first element for which the condition holds"},
+		{name: "sort_by", min: 1, max: 1, lambda: true, eval: sortEval,
+			doc: "list.sort_by(x -> key): the list ordered by a number or string key, stable"},
+		{name: "group_by", min: 1, max: 1, lambda: true, eval: groupEval,
+			doc: "list.group_by(x -> key): [{key, items}] in order of first appearance"},
+		{name: "any", min: 1, max: 1, lambda: true, eval: anyEval,
+			doc: "list.any(x -> condition): whether some element satisfies the condition"},
+		{name: "sort", min: 1, max: 1, eval: sortEval, doc: "list.sort(): numbers or strings in ascending order"},
+		{name: "reverse", min: 1, max: 1, eval: reverseEval, doc: "list.reverse(): the list back to front"},
+		{name: "flatten", min: 1, max: 1, eval: flattenEval, iter: flattenIter, doc: "list.flatten(): lists inside the list spliced in, one level"},
+		{name: "first", min: 1, max: 1, eval: firstEval, doc: "list.first(): the first element (missing when empty)"},
+		{name: "last", min: 1, max: 1, eval: lastEval, doc: "list.last(): the last element (missing when empty)"},
+		{name: "length", min: 1, max: 1, eval: lengthEval, doc: "x.length(): elements of a list, characters of a string, keys of an object"},
+		{name: "sum", min: 1, max: 1, eval: sumEval, doc: "list.sum(): the sum of numbers"},
+		{name: "join", min: 2, max: 2, eval: joinEval, doc: `list.join(", "): the elements as one string`},
+		// Strings.
+		{name: "upper", min: 1, max: 1, eval: strFn(strings.ToUpper), doc: "s.upper()"},
+		{name: "lower", min: 1, max: 1, eval: strFn(strings.ToLower), doc: "s.lower()"},
+		{name: "trim", min: 1, max: 1, eval: strFn(strings.TrimSpace), doc: "s.trim(): without leading and trailing spaces"},
+		{name: "title", min: 1, max: 1, eval: strFn(titleCase), doc: `s.title(): "NEW DELHI" becomes "New Delhi"`},
+		{name: "digits", min: 1, max: 1, eval: strFn(onlyDigits), doc: `s.digits(): only the digits ("+91 98-76" becomes "919876")`},
+		{name: "replace", min: 3, max: 3, eval: replaceEval, doc: `s.replace("old", "new"): every occurrence replaced`},
+		{name: "split", min: 2, max: 2, eval: splitEval, doc: `s.split(","): the parts as a list`},
+		{name: "contains", min: 2, max: 2, eval: containsEval, doc: "s.contains(sub) or list.contains(value)"},
+		{name: "starts_with", min: 2, max: 2, eval: strPred(strings.HasPrefix), doc: "s.starts_with(prefix)"},
+		{name: "ends_with", min: 2, max: 2, eval: strPred(strings.HasSuffix), doc: "s.ends_with(suffix)"},
+		{name: "substr", min: 2, max: 3, eval: substrEval, doc: "s.substr(start, length?): characters from start (0-based)"},
+		{name: "pad_left", min: 3, max: 3, eval: padEval, doc: `s.pad_left(6, "0"): padded on the left to a width`},
+		// Conversions and numbers.
+		{name: "string", min: 1, max: 1, eval: stringEval, doc: "x.string(): a number or boolean as text"},
+		{name: "number", min: 1, max: 1, eval: numberEval, doc: `x.number(): a number from a number or numeric text ("1,234.50")`},
+		{name: "int", min: 1, max: 1, eval: intEval, doc: "x.int(): the whole part of a number"},
+		{name: "round", min: 1, max: 2, eval: roundEval, doc: "x.round(places?): half away from zero"},
+		{name: "floor", min: 1, max: 1, eval: numFn(math.Floor), doc: "x.floor()"},
+		{name: "ceil", min: 1, max: 1, eval: numFn(math.Ceil), doc: "x.ceil()"},
+		{name: "abs", min: 1, max: 1, eval: numFn(math.Abs), doc: "x.abs()"},
+		{name: "convert", min: 3, max: 3, check: checkConvert, eval: convertEval,
+			doc: `x.convert("lb", "kg"): units of mass (kg g lb oz), length (m cm mm in ft) and money (rupees paise)`},
+		// Times.
+		{name: "to_time", min: 1, max: 3, check: checkToTime, eval: toTimeEval,
+			doc: `s.to_time("dd/MM/yyyy HH:mm", "Asia/Kolkata"): an RFC 3339 time; layouts may list alternatives with |`},
+		{name: "format_time", min: 2, max: 3, check: checkFormatTime, eval: formatTimeEval,
+			doc: `t.format_time("dd/MM/yyyy", "Asia/Kolkata"): an RFC 3339 time written in a layout and zone`},
+		// Tables, presence, validation.
+		{name: "lookup", min: 2, max: 3, check: checkLookup, eval: lookupEval,
+			doc: `lookup("table", key, "column"?): a row's column (the second by default); missing when the key is not there`},
+		{name: "exists", min: 1, max: 1, eval: existsEval, doc: "exists(x): whether x is present (null counts as present)"},
+		{name: "fail", min: 1, max: 1, eval: failEval, doc: `fail("message"): stop with an error naming this place`},
+		{name: "is_gstin", min: 1, max: 1, eval: validator(ValidGSTIN), doc: "is_gstin(s): a GSTIN with a correct check character"},
+		{name: "is_pin", min: 1, max: 1, eval: validator(ValidPIN), doc: "is_pin(s): an Indian PIN code (six digits, not starting with 0)"},
+		{name: "is_vehicle_reg", min: 1, max: 1, eval: validator(ValidVehicleReg), doc: "is_vehicle_reg(s): an Indian vehicle registration number (MH12AB1234, 22BH1234AA)"},
+		{name: "is_hsn", min: 1, max: 1, eval: validator(ValidHSN), doc: "is_hsn(s): an HSN or SAC code (2, 4, 6 or 8 digits)"},
+	} {
+		builtins[b.name] = b
+	}
+}
+
+// Builtins lists the function names with a one-line description each, sorted.
+func Builtins() [][2]string {
+	var out [][2]string
+	for name, b := range builtins {
+		out = append(out, [2]string{name, b.doc})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i][0] < out[j][0] })
+	return out
+}
+
+func (e *env) arg(c *callNode, i int) (Value, error) {
+	if i >= len(c.args) {
+		return missing, nil
+	}
+	return e.eval(c.args[i])
+}
+
+// call binds the lambda's parameter to x and evaluates its body.
+func (e *env) call(l *lambda, x Value) (Value, error) {
+	e.slots[l.slot] = x
+	return e.eval(l.body)
+}
+
+// iter yields the elements of the list n computes, streaming through map,
+// filter and flatten; it reports whether the list was present at all.
+func (e *env) iter(n node, fn func(Value) error) (bool, error) {
+	if c, ok := n.(*callNode); ok && c.fn.iter != nil {
+		return c.fn.iter(e, c, fn)
+	}
+	v, err := e.eval(n)
+	if err != nil || v.absent() {
+		return false, err
+	}
+	return true, each(v, func(_ int, x Value) error { return fn(x) })
+}
+
+func mapIter(e *env, c *callNode, fn func(Value) error) (bool, error) {
+	return e.iter(c.args[0], func(x Value) error {
+		v, err := e.call(c.lam, x)
+		if err != nil || v.k == kMissing {
+			return err
+		}
+		return fn(v)
+	})
+}
+
+func mapEmit(e *env, c *callNode) (bool, error) {
+	mark := len(e.out)
+	e.out = append(e.out, '[')
+	first := true
+	present, err := e.iter(c.args[0], func(x Value) error {
+		e.slots[c.lam.slot] = x
+		m := len(e.out)
+		if !first {
+			e.out = append(e.out, ',')
+		}
+		ok, err := e.emit(c.lam.body)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			e.out = e.out[:m]
+			return nil
+		}
+		first = false
+		return nil
+	})
+	if err != nil || !present {
+		e.out = e.out[:mark]
+		return false, err
+	}
+	e.out = append(e.out, ']')
+	return true, nil
+}
+
+// collect materializes a streaming list.
+func collect(e *env, c *callNode) (Value, error) {
+	var out []Value
+	present, err := c.fn.iter(e, c, func(x Value) error { out = append(out, x); return nil })
+	if err != nil || !present {
+		return missing, err
+	}
+	if out == nil {
+		out = []Value{}
+	}
+	return Value{k: kArr, a: out}, nil
+}
+
+func mapEval(e *env, c *callNode) (Value, error) { return collect(e, c) }
+
+func filterIter(e *env, c *callNode, fn func(Value) error) (bool, error) {
+	return e.iter(c.args[0], func(x Value) error {
+		ok, err := e.call(c.lam, x)
+		if err != nil || !truthy(ok) {
+			return err
+		}
+		return fn(x)
+	})
+}
+
+// errStop ends an iteration early without an error.
+var errStop = fmt.Errorf("stop")
+
+func findEval(e *env, c *callNode) (Value, error) {
+	found := missing
+	_, err := e.iter(c.args[0], func(x Value) error {
+		ok, err := e.call(c.lam, x)
+		if err != nil {
+			return err
+		}
+		if truthy(ok) {
+			found = x
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && err != errStop {
+		return missing, err
+	}
+	return found, nil
+}
+
+func anyEval(e *env, c *callNode) (Value, error) {
+	v, err := findEval(e, c)
+	return boolean(v.k != kMissing), err
+}
+
+func listOf(e *env, c *callNode) ([]Value, bool, error) {
+	var out []Value
+	present, err := e.iter(c.args[0], func(x Value) error { out = append(out, x); return nil })
+	return out, present, err
+}
+
+func sortEval(e *env, c *callNode) (Value, error) {
+	list, present, err := listOf(e, c)
+	if err != nil || !present {
+		return missing, err
+	}
+	keys := list
+	if c.lam != nil {
+		keys = make([]Value, len(list))
+		for i, x := range list {
+			if keys[i], err = e.call(c.lam, x); err != nil {
+				return missing, err
+			}
+		}
+	}
+	for i := 1; i < len(keys); i++ {
+		if _, ok := compare(keys[0], keys[i]); !ok {
+			return missing, e.fail(c, keys[i], "%s() orders numbers or strings, and cannot order %s with %s", c.fn.name, typeName(keys[0]), typeName(keys[i]))
+		}
+	}
+	idx := make([]int, len(list))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool {
+		r, _ := compare(keys[idx[a]], keys[idx[b]])
+		return r < 0
+	})
+	out := make([]Value, len(list))
+	for i, j := range idx {
+		out[i] = list[j]
+	}
+	return Value{k: kArr, a: out}, nil
+}
+
+func groupEval(e *env, c *callNode) (Value, error) {
+	list, present, err := listOf(e, c)
+	if err != nil || !present {
+		return missing, err
+	}
+	type group struct {
+		key   Value
+		items []Value
+	}
+	var groups []*group
+	for _, x := range list {
+		k, err := e.call(c.lam, x)
+		if err != nil {
+			return missing, err
+		}
+		var g *group
+		for _, h := range groups {
+			if equal(h.key, k) {
+				g = h
+				break
+			}
+		}
+		if g == nil {
+			g = &group{key: k}
+			groups = append(groups, g)
+		}
+		g.items = append(g.items, x)
+	}
+	out := make([]Value, len(groups))
+	for i, g := range groups {
+		b := []byte(`{"key":`)
+		if g.key.k == kMissing {
+			b = append(b, "null"...)
+		} else {
+			b = appendValue(b, g.key)
+		}
+		b = append(b, `,"items":`...)
+		b = appendValue(b, Value{k: kArr, a: g.items})
+		b = append(b, '}')
+		out[i] = Value{k: kJSON, s: string(b)}
+	}
+	return Value{k: kArr, a: out}, nil
+}
+
+func reverseEval(e *env, c *callNode) (Value, error) {
+	list, present, err := listOf(e, c)
+	if err != nil || !present {
+		return missing, err
+	}
+	for i, j := 0, len(list)-1; i < j; i, j = i+1, j-1 {
+		list[i], list[j] = list[j], list[i]
+	}
+	if list == nil {
+		list = []Value{}
+	}
+	return Value{k: kArr, a: list}, nil
+}
+
+func flattenIter(e *env, c *callNode, fn func(Value) error) (bool, error) {
+	return e.iter(c.args[0], func(x Value) error {
+		if x.isArray() {
+			return each(x, func(_ int, y Value) error { return fn(y) })
+		}
+		return fn(x)
+	})
+}
+
+func flattenEval(e *env, c *callNode) (Value, error) { return collect(e, c) }
+
+func firstEval(e *env, c *callNode) (Value, error) {
+	found := missing
+	_, err := e.iter(c.args[0], func(x Value) error { found = x; return errStop })
+	if err != nil && err != errStop {
+		return missing, err
+	}
+	return found, nil
+}
+
+func lastEval(e *env, c *callNode) (Value, error) {
+	found := missing
+	_, err := e.iter(c.args[0], func(x Value) error { found = x; return nil })
+	return found, err
+}
+
+func lengthEval(e *env, c *callNode) (Value, error) {
+	v, err := e.arg(c, 0)
+	if err != nil {
+		return missing, err
+	}
+	if v.k == kMissing {
+		return num(0), nil
+	}
+	return num(float64(length(v))), nil
+}
+
+func sumEval(e *env, c *callNode) (Value, error) {
+	total := 0.0
+	_, err := e.iter(c.args[0], func(x Value) error {
+		f, ok := toNumber(x)
+		if !ok {
+			return e.fail(c, x, "sum() adds numbers, got %s", typeName(x))
+		}
+		total += f
+		return nil
+	})
+	return num(total), err
+}
+
+func joinEval(e *env, c *callNode) (Value, error) {
+	sepV, err := e.arg(c, 1)
+	if err != nil {
+		return missing, err
+	}
+	sep, _ := toString(sepV)
+	var b strings.Builder
+	n := 0
+	present, err := e.iter(c.args[0], func(x Value) error {
+		if x.absent() {
+			return nil
+		}
+		s, ok := toString(x)
+		if !ok {
+			return e.fail(c, x, "join() joins strings and numbers, got %s", typeName(x))
+		}
+		if n > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(s)
+		n++
+		return nil
+	})
+	if err != nil || !present {
+		return missing, err
+	}
+	return str(b.String()), nil
+}
+
+// strArg evaluates argument i as text; absent values come back as ok=false.
+func (e *env) strArg(c *callNode, i int) (string, Value, bool, error) {
+	v, err := e.arg(c, i)
+	if err != nil || v.absent() {
+		return "", v, false, err
+	}
+	s, ok := toString(v)
+	if !ok {
+		return "", v, false, e.fail(c, v, "%s() needs a string, got %s", c.fn.name, typeName(v))
+	}
+	return s, v, true, nil
+}
+
+func strFn(f func(string) string) func(e *env, c *callNode) (Value, error) {
+	return func(e *env, c *callNode) (Value, error) {
+		s, v, ok, err := e.strArg(c, 0)
+		if err != nil || !ok {
+			return v, err
+		}
+		return str(f(s)), nil
+	}
+}
+
+func strPred(f func(string, string) bool) func(e *env, c *callNode) (Value, error) {
+	return func(e *env, c *callNode) (Value, error) {
+		s, _, ok, err := e.strArg(c, 0)
+		if err != nil || !ok {
+			return boolean(false), err
+		}
+		t, _, _, err := e.strArg(c, 1)
+		return boolean(f(s, t)), err
+	}
+}
+
+func titleCase(s string) string {
+	b := []rune(strings.ToLower(s))
+	start := true
+	for i, r := range b {
+		if unicode.IsLetter(r) {
+			if start {
+				b[i] = unicode.ToUpper(r)
+			}
+			start = false
+		} else {
+			start = true
+		}
+	}
+	return string(b)
+}
+
+func onlyDigits(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func replaceEval(e *env, c *callNode) (Value, error) {
+	s, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	old, _, _, err := e.strArg(c, 1)
+	if err != nil {
+		return missing, err
+	}
+	nw, _, _, err := e.strArg(c, 2)
+	if err != nil {
+		return missing, err
+	}
+	if old == "" {
+		return str(s), nil
+	}
+	return str(strings.ReplaceAll(s, old, nw)), nil
+}
+
+func splitEval(e *env, c *callNode) (Value, error) {
+	s, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	sep, _, _, err := e.strArg(c, 1)
+	if err != nil {
+		return missing, err
+	}
+	parts := strings.Split(s, sep)
+	if sep == "" {
+		parts = parts[:0]
+		for _, r := range s {
+			parts = append(parts, string(r))
+		}
+	}
+	out := make([]Value, len(parts))
+	for i, p := range parts {
+		out[i] = str(p)
+	}
+	return Value{k: kArr, a: out}, nil
+}
+
+func containsEval(e *env, c *callNode) (Value, error) {
+	v, err := e.arg(c, 0)
+	if err != nil {
+		return missing, err
+	}
+	needle, err := e.arg(c, 1)
+	if err != nil {
+		return missing, err
+	}
+	if v.k == kStr {
+		t, ok := toString(needle)
+		return boolean(ok && strings.Contains(v.s, t)), nil
+	}
+	found := false
+	err = each(v, func(_ int, x Value) error {
+		if equal(x, needle) {
+			found = true
+			return errStop
+		}
+		return nil
+	})
+	if err != nil && err != errStop {
+		return missing, err
+	}
+	return boolean(found), nil
+}
+
+func substrEval(e *env, c *callNode) (Value, error) {
+	s, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	startV, err := e.arg(c, 1)
+	if err != nil {
+		return missing, err
+	}
+	start, ok := toNumber(startV)
+	if !ok || start < 0 {
+		return missing, e.fail(c, startV, "substr() needs a start of 0 or more")
+	}
+	r := []rune(s)
+	st := min(int(start), len(r))
+	end := len(r)
+	if len(c.args) > 2 {
+		lv, err := e.arg(c, 2)
+		if err != nil {
+			return missing, err
+		}
+		l, ok := toNumber(lv)
+		if !ok || l < 0 {
+			return missing, e.fail(c, lv, "substr() needs a length of 0 or more")
+		}
+		end = min(st+int(l), len(r))
+	}
+	return str(string(r[st:end])), nil
+}
+
+func padEval(e *env, c *callNode) (Value, error) {
+	s, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	wv, err := e.arg(c, 1)
+	if err != nil {
+		return missing, err
+	}
+	w, ok := toNumber(wv)
+	if !ok || w < 0 || w > 1<<16 {
+		return missing, e.fail(c, wv, "pad_left() needs a width between 0 and 65536")
+	}
+	pad, _, _, err := e.strArg(c, 2)
+	if err != nil {
+		return missing, err
+	}
+	if pad == "" {
+		pad = " "
+	}
+	n := int(w) - utf8.RuneCountInString(s)
+	if n <= 0 {
+		return str(s), nil
+	}
+	return str(strings.Repeat(pad, n)[:n*len(pad)] + s), nil
+}
+
+func stringEval(e *env, c *callNode) (Value, error) {
+	s, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	return str(s), nil
+}
+
+func (e *env) numArg(c *callNode, i int) (float64, Value, bool, error) {
+	v, err := e.arg(c, i)
+	if err != nil || v.absent() {
+		return 0, v, false, err
+	}
+	f, ok := toNumber(v)
+	if !ok {
+		if v.k == kStr {
+			return 0, v, false, e.fail(c, v, "%s(): %q is not a number", c.fn.name, v.s)
+		}
+		return 0, v, false, e.fail(c, v, "%s() needs a number, got %s", c.fn.name, typeName(v))
+	}
+	return f, v, true, nil
+}
+
+func numberEval(e *env, c *callNode) (Value, error) {
+	f, v, ok, err := e.numArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	return num(f), nil
+}
+
+func intEval(e *env, c *callNode) (Value, error) {
+	f, v, ok, err := e.numArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	return num(math.Trunc(f)), nil
+}
+
+func numFn(f func(float64) float64) func(e *env, c *callNode) (Value, error) {
+	return func(e *env, c *callNode) (Value, error) {
+		x, v, ok, err := e.numArg(c, 0)
+		if err != nil || !ok {
+			return v, err
+		}
+		return num(f(x)), nil
+	}
+}
+
+func roundEval(e *env, c *callNode) (Value, error) {
+	x, v, ok, err := e.numArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	places := 0.0
+	if len(c.args) > 1 {
+		p, pv, ok, err := e.numArg(c, 1)
+		if err != nil {
+			return missing, err
+		}
+		if !ok || p < 0 || p > 15 {
+			return missing, e.fail(c, pv, "round() takes 0 to 15 decimal places")
+		}
+		places = math.Trunc(p)
+	}
+	return num(roundTo(x, int(places))), nil
+}
+
+func roundTo(x float64, places int) float64 {
+	p := math.Pow(10, float64(places))
+	r := math.Round(x*p) / p
+	if math.IsInf(x*p, 0) {
+		return x
+	}
+	return r
+}
+
+// units maps a unit to its dimension and its size in the dimension's base unit.
+var units = map[string]struct {
+	dim    string
+	factor float64
+}{
+	"kg": {"mass", 1}, "g": {"mass", 0.001}, "lb": {"mass", 0.45359237}, "oz": {"mass", 0.028349523125},
+	"m": {"length", 1}, "cm": {"length", 0.01}, "mm": {"length", 0.001}, "in": {"length", 0.0254}, "ft": {"length", 0.3048},
+	"rupees": {"money", 1}, "inr": {"money", 1}, "paise": {"money", 0.01},
+}
+
+func checkConvert(p *parser, c *callNode) error {
+	from, err := constString(p, c, 1, "the unit to convert from")
+	if err != nil {
+		return err
+	}
+	to, err := constString(p, c, 2, "the unit to convert to")
+	if err != nil {
+		return err
+	}
+	uf, ok1 := units[strings.ToLower(from)]
+	ut, ok2 := units[strings.ToLower(to)]
+	switch {
+	case !ok1:
+		return p.errAt(c.args[1].at(), "convert(): unknown unit %q (kg g lb oz m cm mm in ft rupees paise)", from)
+	case !ok2:
+		return p.errAt(c.args[2].at(), "convert(): unknown unit %q (kg g lb oz m cm mm in ft rupees paise)", to)
+	case uf.dim != ut.dim:
+		return p.errAt(c.p, "convert(): cannot convert %s (%s) to %s (%s)", from, uf.dim, to, ut.dim)
+	}
+	c.aux = uf.factor / ut.factor
+	return nil
+}
+
+func convertEval(e *env, c *callNode) (Value, error) {
+	x, v, ok, err := e.numArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	return num(x * c.aux.(float64)), nil
+}
+
+func checkLookup(p *parser, c *callNode) error {
+	name, err := constString(p, c, 0, "the table's name")
+	if err != nil {
+		return err
+	}
+	t := p.prog.tables[name]
+	if t == nil {
+		return p.errAt(c.args[0].at(), "lookup(): no table %q (declare it: table %s = \"file.csv\")", name, name)
+	}
+	col := 1
+	if len(c.args) > 2 {
+		cn, err := constString(p, c, 2, "the column's name")
+		if err != nil {
+			return err
+		}
+		col = -1
+		for i, h := range t.header {
+			if h == cn {
+				col = i
+			}
+		}
+		if col < 0 {
+			return p.errAt(c.args[2].at(), "lookup(): table %q has no column %q (it has %s)", name, cn, strings.Join(t.header, ", "))
+		}
+	}
+	c.aux = lookupAux{t, col}
+	return nil
+}
+
+type lookupAux struct {
+	t   *table
+	col int
+}
+
+func lookupEval(e *env, c *callNode) (Value, error) {
+	k, v, ok, err := e.strArg(c, 1)
+	if err != nil || !ok {
+		return v, err
+	}
+	a := c.aux.(lookupAux)
+	row, ok := a.t.rows[k]
+	if !ok || a.col >= len(row) {
+		return missing, nil
+	}
+	return str(row[a.col]), nil
+}
+
+func existsEval(e *env, c *callNode) (Value, error) {
+	v, err := e.arg(c, 0)
+	return boolean(v.k != kMissing), err
+}
+
+func failEval(e *env, c *callNode) (Value, error) {
+	s, v, _, err := e.strArg(c, 0)
+	if err != nil {
+		return missing, err
+	}
+	return missing, e.fail(c, v, "%s", s)
+}
+
+func validator(f func(string) bool) func(e *env, c *callNode) (Value, error) {
+	return func(e *env, c *callNode) (Value, error) {
+		s, _, ok, err := e.strArg(c, 0)
+		if err != nil || !ok {
+			return boolean(false), err
+		}
+		return boolean(f(s)), nil
+	}
+}

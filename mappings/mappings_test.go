@@ -1,0 +1,281 @@
+package mappings
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+
+	"github.com/carrierhub/hub/mappings/doc"
+)
+
+var testFS = fstest.MapFS{
+	"status.csv": {Data: []byte("code,status,sub_status\nDL,delivered,delivered_to_consignee\nIT,in_transit,\n")},
+	"dup.csv":    {Data: []byte("code,status\nDL,a\nIT,b\nDL,c\n")},
+}
+
+func compile(t *testing.T, src string) *Program {
+	t.Helper()
+	p, err := Compile("t.mapping", []byte(src), Options{FS: testFS})
+	if err != nil {
+		t.Fatalf("compile: %v", err)
+	}
+	return p
+}
+
+func apply(t *testing.T, p *Program, in string) string {
+	t.Helper()
+	out, err := p.ApplyJSON(nil, []byte(in))
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	if !json.Valid(out) {
+		t.Fatalf("output is not JSON: %s", out)
+	}
+	return string(out)
+}
+
+const hdr = "from json\ndirection response\ntable status = \"status.csv\"\n"
+
+func TestFeatures(t *testing.T) {
+	in := `{"a":{"b":"x","n":"12.5","w":2,"list":[3,1,2],"empty":""},
+	"items":[{"k":"p","v":1},{"k":"q","v":2},{"k":"p","v":3}],
+	"nested":[[1,2],[3],4],"date":"25/11/2026","dt":"2026-11-25T10:30:00Z",
+	"gstin":"27AAPFU0939F1ZV","bad_gstin":"27AAPFU0939F1ZA","pin":"560001","code":"DL","esc":"a\"b\u00e9",
+	"big":123456789012345678901234567890}`
+	cases := []struct{ expr, want string }{
+		{`input.a.b`, `"x"`},
+		{`input.a.missing ?? "dflt"`, `"dflt"`},
+		{`input.a["b"]`, `"x"`},
+		{`input.a.list[-1]`, `2`},
+		{`input.a.list[1]`, `1`},
+		{`if input.a.w > 1 then "big" else "small"`, `"big"`},
+		{`match input.code { "DL" => 1, "IT" | "IX" => 2, _ => 3 }`, `1`},
+		{`match { input.a.w == 3 => "three", input.a.w == 2 => "two", _ => "other" }`, `"two"`},
+		{`input.items.map(i -> i.v * 10)`, `[10,20,30]`},
+		{`input.items.filter(i -> i.k == "p").map(i -> i.v)`, `[1,3]`},
+		{`input.items.find(i -> i.v > 1).k`, `"q"`},
+		{`input.nested.flatten()`, `[1,2,3,4]`},
+		{`input.a.list.sort()`, `[1,2,3]`},
+		{`input.items.sort_by(i -> 0 - i.v).map(i -> i.v)`, `[3,2,1]`},
+		{`input.items.group_by(i -> i.k).map(g -> {key: g.key, n: g.items.length()})`, `[{"key":"p","n":2},{"key":"q","n":1}]`},
+		{`input.items.first().v + input.items.last().v`, `4`},
+		{`input.items.map(i -> i.k).join("-")`, `"p-q-p"`},
+		{`input.a.list.sum()`, `6`},
+		{`input.items.any(i -> i.v == 3)`, `true`},
+		{`"  New DELHI ".trim().title()`, `"New Delhi"`},
+		{`input.a.b.upper() + "-" + input.pin.substr(0, 3)`, `"X-560"`},
+		{`"7".pad_left(4, "0")`, `"0007"`},
+		{`"+91 98765-43210".digits()`, `"919876543210"`},
+		{`"a,b".split(",")`, `["a","b"]`},
+		{`input.a.n.number().convert("lb", "kg").round(2)`, `5.67`},
+		{`(12345).convert("paise", "rupees")`, `123.45`},
+		{`(10).convert("in", "cm")`, `25.4`},
+		{`input.date.to_time("dd/MM/yyyy", "Asia/Kolkata")`, `"2026-11-25T00:00:00+05:30"`},
+		{`input.dt.format_time("dd/MM/yyyy HH:mm", "Asia/Kolkata")`, `"25/11/2026 16:00"`},
+		{`[is_gstin(input.gstin), is_gstin(input.bad_gstin), is_pin(input.pin), is_pin("012345")]`, `[true,false,true,false]`},
+		{`[is_vehicle_reg("MH 12 AB 1234"), is_vehicle_reg("22BH1234AA"), is_vehicle_reg("XYZ")]`, `[true,true,false]`},
+		{`[is_hsn("8471"), is_hsn("847")]`, `[true,false]`},
+		{`lookup("status", input.code)`, `"delivered"`},
+		{`lookup("status", input.code, "sub_status")`, `"delivered_to_consignee"`},
+		{`lookup("status", "ZZ") ?? "unknown"`, `"unknown"`},
+		{`input.esc`, `"a\"b\u00e9"`},
+		{`input.big`, `123456789012345678901234567890`},
+		{`{a?: input.a.empty, b?: input.nope, c: input.nope, d: null, e: input.a.w}`, `{"d":null,"e":2}`},
+		{`{let x = input.a.w * 2, y: x + 1}`, `{"y":5}`},
+		{`input.a.w.string() + "kg"`, `"2kg"`},
+		{`exists(input.a.empty) && !exists(input.nope)`, `true`},
+	}
+	for _, c := range cases {
+		t.Run(c.expr, func(t *testing.T) {
+			p := compile(t, hdr+c.expr)
+			got := apply(t, p, in)
+			if got != c.want {
+				t.Errorf("%s\n got %s\nwant %s", c.expr, got, c.want)
+			}
+		})
+	}
+}
+
+func TestDocInput(t *testing.T) {
+	p := compile(t, hdr+`{
+		id: input.Shipment.Id,
+		lines: input.Shipment.Line.map(l -> {sku: l["@sku"], qty: l.Qty.number()}),
+		count: input.Shipment.Line.length(),
+	}`)
+	root := doc.NewObject(1)
+	sh := doc.NewObject(2)
+	sh.Set("Id", "S-1")
+	l1 := doc.NewObject(2)
+	l1.Set("@sku", "A")
+	l1.Set("Qty", "2")
+	l2 := doc.NewObject(2)
+	l2.Set("@sku", "B")
+	l2.Set("Qty", int64(5))
+	sh.Append("Line", l1)
+	sh.Append("Line", l2)
+	root.Set("Shipment", sh)
+	out, err := p.ApplyDoc(nil, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"id":"S-1","lines":[{"sku":"A","qty":2},{"sku":"B","qty":5}],"count":2}`
+	if string(out) != want {
+		t.Errorf("got %s\nwant %s", out, want)
+	}
+	// A repeated element that occurs once is a list of one.
+	sh2 := doc.NewObject(2)
+	sh2.Set("Id", "S-2")
+	sh2.Append("Line", l1)
+	root.Set("Shipment", sh2)
+	out, err = p.ApplyDoc(nil, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"id":"S-2","lines":[{"sku":"A","qty":2}],"count":2}`; string(out) != want {
+		// count is the keys of the single object; lines is a list of one.
+		t.Errorf("got %s\nwant %s", out, want)
+	}
+}
+
+func TestCompileErrors(t *testing.T) {
+	cases := []struct{ src, want string }{
+		{hdr + `input.a.uper()`, "t.mapping:4:9: unknown function uper() (did you mean upper()?)"},
+		{hdr + "{\n  a: input.\n}", "t.mapping:6:1: malformed path: expected a field name after '.', found \"}\""},
+		{hdr + `shipment.id`, `t.mapping:4:1: unknown name "shipment": paths start at input, a let name or a lambda parameter`},
+		{"direction response\ninput", "t.mapping:2:1: the mapping must declare its input format first, e.g. from json"},
+		{"from json\ninput", "t.mapping:2:1: the mapping must declare its direction"},
+		{"from yaml\n", `t.mapping:1:6: unknown input format "yaml"`},
+		{hdr + `input.d.to_time("dd/mm/yyyy")`, `t.mapping:4:17: to_time(): layout "dd/mm/yyyy" has minutes (mm) but no hour: for the month write MM`},
+		{hdr + `input.d.to_time("dd/MM/yyyy", "Asia/Calcutta_x")`, `unknown time zone "Asia/Calcutta_x"`},
+		{hdr + `input.w.convert("lb", "cm")`, `t.mapping:4:9: convert(): cannot convert lb (mass) to cm (length)`},
+		{hdr + `input.w.convert("stone", "kg")`, `convert(): unknown unit "stone"`},
+		{hdr + `lookup("nope", input.c)`, `t.mapping:4:8: lookup(): no table "nope"`},
+		{hdr + `lookup("status", input.c, "colour")`, `table "status" has no column "colour" (it has code, status, sub_status)`},
+		{hdr + `input.a.map(x)`, `t.mapping:4:13: unknown name "x"`},
+		{hdr + `upper()`, `upper() takes 1 value, got 0`},
+		{hdr + `{a: 1, a: 2}`, `t.mapping:4:8: field "a" appears twice in this object`},
+		{hdr + `input.a input.b`, `t.mapping:4:9: unexpected "input" after the output expression`},
+		{hdr + `"abc`, `t.mapping:4:1: string not closed`},
+		{"from json\ndirection response\ntable s = \"dup.csv\"\ninput", `dup.csv:4:1: key "DL" appears twice`},
+		{"from json\ndirection response\ntable s = \"none.csv\"\ninput", `t.mapping:3:11: table s: opening none.csv`},
+		{hdr + strings.Repeat("(", 200) + "1" + strings.Repeat(")", 200), "nested more than 100 deep"},
+		{hdr + `input[1.5]`, "index 1.5 is not a whole number"},
+		{hdr + `match input.a { input.b => 1 }`, "a match pattern is a constant"},
+		{hdr + "if input.a then 1", "expected else"},
+	}
+	for _, c := range cases {
+		_, err := Compile("t.mapping", []byte(c.src), Options{FS: testFS})
+		if err == nil {
+			t.Errorf("%q compiled", c.src)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q:\n got %v\nwant %s", c.src, err, c.want)
+		}
+	}
+}
+
+func TestRuntimeErrorsNamePaths(t *testing.T) {
+	p := compile(t, hdr+`{
+  results: input.output.list.map(r -> {
+    id!: r.info.id
+    at: r.date.to_time("dd/MM/yyyy", "Asia/Kolkata")
+  })
+}`)
+	in := `{"output":{"list":[{"info":{"id":"1"},"date":"01/02/2026"},{"info":{"name":"x"},"date":"02/02/2026"}]}}`
+	_, err := p.ApplyJSON(nil, []byte(in))
+	var re *RuntimeError
+	if !errors.As(err, &re) {
+		t.Fatalf("got %v, want a RuntimeError", err)
+	}
+	if want := `t.mapping:6:5: required field "id": output.list[1].info.id is missing or empty`; err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+	in = `{"output":{"list":[{"info":{"id":"1"},"date":"2026-02-01"}]}}`
+	_, err = p.ApplyJSON(nil, []byte(in))
+	if want := `t.mapping:7:16: input output.list[0].date: to_time(): "2026-02-01" does not match the layout`; err == nil || err.Error() != want {
+		t.Errorf("got  %v\nwant %s", err, want)
+	}
+	p = compile(t, hdr+`input.a / input.b`)
+	if _, err := p.ApplyJSON(nil, []byte(`{"a":1,"b":0}`)); err == nil || !strings.Contains(err.Error(), "input b: division by zero") {
+		t.Errorf("got %v", err)
+	}
+	p = compile(t, hdr+`input.a.number()`)
+	if _, err := p.ApplyJSON(nil, []byte(`{"a":"12kg"}`)); err == nil || !strings.Contains(err.Error(), `input a: number(): "12kg" is not a number`) {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestHostileInput(t *testing.T) {
+	p, err := Compile("t.mapping", []byte(hdr+`input.a`), Options{FS: testFS, Limits: Limits{MaxInputBytes: 1 << 20, MaxDepth: 64, MaxOutputBytes: 1 << 20}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ in, want string }{
+		{`{"a":`, "malformed JSON"},
+		{``, "empty document"},
+		{`{"a":1} x`, "malformed JSON"},
+		{strings.Repeat("[", 100) + strings.Repeat("]", 100), "nesting deeper than 64"},
+		{strings.Repeat("[", 1<<17), "nesting deeper than 64"},
+		{`{"a":"` + strings.Repeat("x", 2<<20) + `"}`, "larger than the 1048576-byte limit"},
+		{"{\"a\":\"\xff\"}", "invalid UTF-8 at byte 6"},
+	}
+	for _, c := range cases {
+		_, err := p.ApplyJSON(nil, []byte(c.in))
+		if err == nil || !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("input %.40q: got %v, want %s", c.in, err, c.want)
+		}
+	}
+	// Huge numbers pass through verbatim; arithmetic on them overflows to an error.
+	if got := apply(t, p, `{"a":1e999}`); got != `1e999` {
+		t.Errorf("got %s", got)
+	}
+	p2 := compile(t, hdr+`input.a * 10`)
+	if _, err := p2.ApplyJSON(nil, []byte(`{"a":1e308}`)); err == nil || !strings.Contains(err.Error(), "not finite") {
+		t.Errorf("got %v", err)
+	}
+	// Output is bounded too.
+	p3, _ := Compile("t.mapping", []byte(hdr+`input.a.map(x -> input.a)`), Options{FS: testFS, Limits: Limits{MaxInputBytes: 1 << 20, MaxDepth: 64, MaxOutputBytes: 1 << 10}})
+	big := `{"a":[` + strings.TrimSuffix(strings.Repeat(`"xxxxxxxx",`, 100), ",") + `]}`
+	if _, err := p3.ApplyJSON(nil, []byte(big)); err == nil || !strings.Contains(err.Error(), "output larger than") {
+		t.Errorf("got %v", err)
+	}
+}
+
+func TestGSTIN(t *testing.T) {
+	for _, g := range []string{"27AAPFU0939F1ZV", "29AAGCB7383J1Z4"} {
+		if !ValidGSTIN(g) {
+			t.Errorf("%s should be valid", g)
+		}
+	}
+	for _, g := range []string{"27AAPFU0939F1ZW", "27AAPFU0939F1Z", "00AAPFU0939F1ZV", "27aapfu0939f1zv!", "2AAAPFU0939F1ZV"} {
+		if ValidGSTIN(g) {
+			t.Errorf("%s should be invalid", g)
+		}
+	}
+}
+
+func TestConcurrentUse(t *testing.T) {
+	p := compile(t, hdr+`{items: input.items.map(i -> {k: i.k.upper(), v: i.v * 2}), s: lookup("status", input.c)}`)
+	var wg sync.WaitGroup
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; i < 200; i++ {
+				in := fmt.Sprintf(`{"c":"DL","items":[{"k":"g%d","v":%d}]}`, g, i)
+				out, err := p.ApplyJSON(nil, []byte(in))
+				want := fmt.Sprintf(`{"items":[{"k":"G%d","v":%d}],"s":"delivered"}`, g, i*2)
+				if err != nil || string(out) != want {
+					t.Errorf("got %s, %v; want %s", out, err, want)
+					return
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+}
