@@ -13,7 +13,7 @@ import (
 
 // defaultUNA is the service string advice that applies when an interchange
 // has none: component ':', element '+', decimal '.', release '?', repetition
-// reserved (' '), terminator '\''.
+// reserved (' '), terminator '\”.
 const defaultUNA = ":+.? '"
 
 // ReadEDIFACT reads an EDIFACT input of one or more interchanges into a tree
@@ -47,14 +47,34 @@ func ReadEDIFACTFrom(src io.Reader, opts ReadOptions) (*doc.Object, error) {
 	return ReadEDIFACT(data, opts)
 }
 
-// charset returns the syntax identifier (UNB01.01) of the first UNB, if it can
-// be found in the first bytes.
+// charset returns the syntax identifier (UNB01.01) of the first UNB, read
+// with the separators of the UNA if there is one, or "".
 func charset(data []byte) string {
-	i := bytes.Index(data[:min(len(data), 64)], []byte("UNB"))
-	if i < 0 || i+8 > len(data) {
+	s := string(data[:min(len(data), 256)])
+	pos := skipSpace(s, 0)
+	sx := unaSyntax(defaultUNA)
+	if strings.HasPrefix(s[pos:], "UNA") && len(s)-pos >= 9 {
+		if checkUNA(s[pos+3:pos+9]) != "" {
+			return ""
+		}
+		sx = unaSyntax(s[pos+3 : pos+9])
+		pos = skipSpace(s, pos+9)
+	}
+	if !strings.HasPrefix(s[pos:], "UNB") || len(s)-pos < 4 || s[pos+3] != sx.elem {
 		return ""
 	}
-	return string(data[i+4 : i+8])
+	var id []byte
+	for i := pos + 4; i < len(s); i++ {
+		c := s[i]
+		if sx.rel != 0 && c == sx.rel && i+1 < len(s) {
+			i++
+			c = s[i]
+		} else if c == sx.comp || c == sx.elem || c == sx.seg || sx.rep != 0 && c == sx.rep {
+			break
+		}
+		id = append(id, c)
+	}
+	return string(id)
 }
 
 func decodeEDIFACT(data []byte) (string, error) {
@@ -168,7 +188,10 @@ func syntaxVersion(unb *doc.Object) string {
 }
 
 func (r *reader) interchangeEDIFACT(pos int, hasUNA bool, una string) (*doc.Object, int, error) {
-	r.sx.rep = unaSyntax(una).rep
+	r.sx.rep = 0
+	if hasUNA {
+		r.sx.rep = unaSyntax(una).rep
+	}
 	id, unb, next, err := r.next(pos)
 	if err == errEnd {
 		return nil, 0, r.fail(ErrTruncated, "input ends before the UNB")
@@ -182,7 +205,10 @@ func (r *reader) interchangeEDIFACT(pos int, hasUNA bool, una string) (*doc.Obje
 	if !hasUNA && syntaxVersion(unb) == "4" {
 		r.sx.rep = '*'
 	}
-	ctl := str(unb, "05")
+	ctl, err := r.control(unb, "05")
+	if err != nil {
+		return nil, 0, err
+	}
 	pos = next
 	groups, messages := 0, 0
 	for {
@@ -233,7 +259,10 @@ func (r *reader) interchangeEDIFACT(pos int, hasUNA bool, una string) (*doc.Obje
 }
 
 func (r *reader) groupEDIFACT(ung *doc.Object, pos int) (int, error) {
-	ctl := str(ung, "05")
+	ctl, err := r.control(ung, "05")
+	if err != nil {
+		return 0, err
+	}
 	messages := 0
 	for {
 		id, obj, next, err := r.next(pos)
@@ -277,7 +306,10 @@ func messageType(unh *doc.Object) string {
 }
 
 func (r *reader) messageEDIFACT(unh *doc.Object, pos int) (int, error) {
-	ctl := str(unh, "01")
+	ctl, err := r.control(unh, "01")
+	if err != nil {
+		return 0, err
+	}
 	r.nest.reset(unh, r.schema[messageType(unh)], r.lim.MaxDepth)
 	n := 1
 	for {
@@ -375,6 +407,20 @@ func WriteEDIFACT(ctx context.Context, root *doc.Object, opts EDIFACTWriteOption
 		e.buf = append(e.buf, "UNA"+una...)
 		e.buf = append(e.buf, opts.Suffix...)
 	}
+	// The first UNB's syntax identifier decides the character set of the
+	// whole output, as it does for the reader.
+	first := v
+	if list, ok := v.([]any); ok && len(list) > 0 {
+		first = list[0]
+	}
+	if unb, ok := first.(*doc.Object); ok {
+		ucs, _ := unb.Get("01")
+		e.latin1 = ucs == "UNOC"
+		if o, ok := ucs.(*doc.Object); ok {
+			e.latin1 = str(o, "01") == "UNOC"
+		}
+	}
+	start := len(e.buf)
 	err := each(v, func(i int, unb *doc.Object) error {
 		e.path = append(e.path[:0], indexed("UNB", i))
 		if unb == nil {
@@ -382,32 +428,26 @@ func WriteEDIFACT(ctx context.Context, root *doc.Object, opts EDIFACTWriteOption
 		}
 		e.sx = unaSyntax(una)
 		e.decimal = una[2]
-		start := len(e.buf)
-		ucs, _ := unb.Get("01")
-		e.latin1 = ucs == "UNOC"
-		if o, ok := ucs.(*doc.Object); ok {
-			e.latin1 = str(o, "01") == "UNOC"
-		}
-		// UNB itself never uses the repetition separator.
+		// Without a UNA, the UNB is read before its syntax version is known,
+		// so it never uses a repetition separator.
 		rep := e.sx.rep
-		e.sx.rep = 0
-		if !hasUNA && syntaxVersion(unb) == "4" {
-			rep = '*'
-		}
-		if err := e.interchangeEDIFACT(ctx, unb, rep, opts); err != nil {
-			return err
-		}
-		if e.latin1 {
-			out := make([]byte, 0, len(e.buf)-start)
-			for _, r := range string(e.buf[start:]) {
-				out = append(out, byte(r))
+		if !hasUNA {
+			e.sx.rep = 0
+			if syntaxVersion(unb) == "4" {
+				rep = '*'
 			}
-			e.buf = append(e.buf[:start], out...)
 		}
-		return nil
+		return e.interchangeEDIFACT(ctx, unb, rep, opts)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if e.latin1 {
+		out := make([]byte, 0, len(e.buf)-start)
+		for _, r := range string(e.buf[start:]) {
+			out = append(out, byte(r))
+		}
+		e.buf = append(e.buf[:start], out...)
 	}
 	return e.buf, nil
 }

@@ -67,6 +67,9 @@ func (r *reader) next(pos int) (string, *doc.Object, int, error) {
 	if !ok {
 		return "", nil, pos, r.fail(ErrTruncated, "segment %q has no terminator %q", clip(text), rune(r.sx.seg))
 	}
+	if r.sx.trimCR && strings.ContainsAny(text, "\r\n") {
+		return "", nil, pos, r.fail(ErrSyntax, "line break inside a segment, and the terminator is a line break")
+	}
 	r.p.errText = ""
 	id, obj := r.p.parse(text)
 	r.id = id
@@ -104,6 +107,16 @@ func (r *reader) reference(obj *doc.Object, elem string, header string, want str
 		return r.fail(ErrControl, "%s02 is %q, the %s control number is %q", elem, clip(s), header, clip(want))
 	}
 	return nil
+}
+
+// control returns the control number in element k of a header, refusing a
+// missing one.
+func (r *reader) control(obj *doc.Object, k string) (string, error) {
+	s := str(obj, k)
+	if s == "" {
+		return "", r.fail(ErrSyntax, "%s%s (control number) is missing", r.id, k)
+	}
+	return s, nil
 }
 
 func str(obj *doc.Object, k string) string {

@@ -100,12 +100,19 @@ func (r *reader) headerISA(pos int) (*doc.Object, int, error) {
 	if alnum(elem) || alnum(comp) || alnum(term) || elem == comp || elem == term || comp == term {
 		return nil, 0, r.fail(ErrSyntax, "separators element %q, component %q, terminator %q must be distinct and not letters or digits", rune(elem), rune(comp), rune(term))
 	}
-	r.sx = syntax{elem: elem, comp: comp, seg: term, trimCR: term == '\n'}
+	r.sx = syntax{elem: elem, comp: comp, seg: term, trimCR: term == '\n' || term == '\r'}
 	if rep := fields[10][0]; !alnum(rep) && rep != ' ' && rep != elem && rep != comp && rep != term {
 		r.sx.rep = rep
 	}
 	isa := doc.NewObject(19)
 	for k, f := range fields {
+		if k == 10 || k == 15 {
+			isa.Set(posKey(k+1), f) // separators, kept as they are
+			continue
+		}
+		if i := strings.IndexFunc(f, func(c rune) bool { return c < 0x80 && r.sx.special(byte(c)) || c == '\r' || c == '\n' }); i >= 0 {
+			return nil, 0, r.fail(ErrSyntax, "ISA%02d holds the separator %q", k+1, f[i])
+		}
 		if f = strings.TrimRight(f, " "); f != "" {
 			isa.Set(posKey(k+1), f)
 		}
@@ -120,7 +127,10 @@ func (r *reader) interchangeX12(pos int) (*doc.Object, int, error) {
 	if err != nil {
 		return nil, 0, err
 	}
-	ctl := str(isa, "13")
+	ctl, err := r.control(isa, "13")
+	if err != nil {
+		return nil, 0, err
+	}
 	groups := 0
 	for {
 		id, obj, next, err := r.next(pos)
@@ -157,7 +167,10 @@ func (r *reader) interchangeX12(pos int) (*doc.Object, int, error) {
 }
 
 func (r *reader) groupX12(gs *doc.Object, pos int) (int, error) {
-	ctl := str(gs, "06")
+	ctl, err := r.control(gs, "06")
+	if err != nil {
+		return 0, err
+	}
 	sets := 0
 	for {
 		id, obj, next, err := r.next(pos)
@@ -192,7 +205,10 @@ func (r *reader) groupX12(gs *doc.Object, pos int) (int, error) {
 }
 
 func (r *reader) transactionX12(st *doc.Object, pos int) (int, error) {
-	ctl := str(st, "02")
+	ctl, err := r.control(st, "02")
+	if err != nil {
+		return 0, err
+	}
 	r.nest.reset(st, r.schema[str(st, "01")], r.lim.MaxDepth)
 	n := 1
 	for {
@@ -299,9 +315,6 @@ func (e *encoder) control(ctx context.Context, c Counter, level Level, obj *doc.
 			e.push(k)
 			return "", e.fail("control number missing: set it in the tree or give the writer a Counter")
 		}
-		if len(s) < pad {
-			s = strings.Repeat("0", pad-len(s)) + s
-		}
 		return s, nil
 	}
 	n, err := c.Next(ctx, level)
@@ -338,8 +351,11 @@ func (e *encoder) interchangeX12(ctx context.Context, isa *doc.Object, opts X12W
 		term = '~'
 	}
 	comp := byte('>')
-	if s := str(isa, "16"); s != "" {
+	if s := str(isa, "16"); len(s) == 1 {
 		comp = s[0]
+	} else if s != "" {
+		e.push("16")
+		return e.fail("ISA16 (component separator) must be one character")
 	}
 	var rep byte
 	rs := str(isa, "11")
@@ -349,11 +365,15 @@ func (e *encoder) interchangeX12(ctx context.Context, isa *doc.Object, opts X12W
 			rs = "U"
 		}
 	}
-	if !alnum(rs[0]) {
-		rep = rs[0]
+	if len(rs) != 1 {
+		e.push("11")
+		return e.fail("ISA11 (repetition separator) must be one character")
+	}
+	if r := rs[0]; !alnum(r) && r != ' ' && r != comp {
+		rep = r
 	}
 	if alnum(elem) || alnum(comp) || alnum(term) || elem == comp || elem == term || comp == term ||
-		rep != 0 && (rep == elem || rep == comp || rep == term) {
+		rep != 0 && (rep == elem || rep == term) {
 		return e.fail(fmt.Sprintf("separators element %q, component %q, repetition %q, terminator %q must be distinct and not letters or digits", rune(elem), rune(comp), rune(rep), rune(term)))
 	}
 	for _, c := range []byte(opts.Suffix) {
@@ -490,4 +510,16 @@ func (e *encoder) transactionX12(ctx context.Context, st *doc.Object, opts X12Wr
 		return err
 	}
 	return e.segment("SE", trailer(n+1, ctl))
+}
+
+// SniffX12 returns writer options with the element separator and segment
+// terminator of the first ISA in data, so a reply can use its partner's
+// separators; ok is false when data does not start with a whole ISA.
+func SniffX12(data []byte) (opts X12WriteOptions, ok bool) {
+	r := newReader("x12", Limits{}, nil, nil)
+	r.s = string(data[:min(len(data), 4096)])
+	if _, _, err := r.headerISA(skipSpace(r.s, 0)); err != nil {
+		return opts, false
+	}
+	return X12WriteOptions{Element: r.sx.elem, Segment: r.sx.seg}, true
 }
