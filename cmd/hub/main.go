@@ -78,6 +78,7 @@ API key, then "hub serve".`,
 		versionCmd(),
 		simulateCmd(),
 		connectorProcessCmd(),
+		mapCmd(),
 	)
 	return root
 }

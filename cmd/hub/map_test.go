@@ -1,0 +1,157 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+func runMap(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, streams{strings.NewReader(stdin), &out, &errb})
+	return code, out.String(), errb.String()
+}
+
+const fedexDir = "../../connectors/fedex/mappings"
+
+func TestMapTestFedEx(t *testing.T) {
+	code, out, errOut := runMap(t, "", "map", "test", fedexDir)
+	if code != 0 || !strings.Contains(out, "2 passed, 0 failed") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestMapApplyNDJSONIsCanonical(t *testing.T) {
+	var in bytes.Buffer
+	for _, f := range []string{"track.delivered.in.json", "track.notfound.in.json"} {
+		b, err := os.ReadFile(filepath.Join(fedexDir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c bytes.Buffer
+		if err := json.Compact(&c, b); err != nil {
+			t.Fatal(err)
+		}
+		in.Write(c.Bytes())
+		in.WriteByte('\n')
+	}
+	code, out, errOut := runMap(t, in.String(), "map", "apply", "--mapping", filepath.Join(fedexDir, "track.mapping"), "-")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("got %d lines, want 2:\n%s", len(lines), out)
+	}
+	// Every output decodes into the canonical model with no unknown field.
+	var statuses []model.TrackingStatus
+	for _, l := range lines {
+		dec := json.NewDecoder(strings.NewReader(l))
+		dec.DisallowUnknownFields()
+		var r model.TrackResponse
+		if err := dec.Decode(&r); err != nil {
+			t.Fatalf("%v in %s", err, l)
+		}
+		for _, res := range r.Results {
+			statuses = append(statuses, res.Status)
+			for i := 1; i < len(res.Events); i++ {
+				if res.Events[i].Time.Before(res.Events[i-1].Time) {
+					t.Errorf("%s: events not oldest first", res.TrackingNumber)
+				}
+			}
+		}
+	}
+	want := []model.TrackingStatus{model.StatusDelivered, model.StatusUnknown, model.StatusAttemptFailed}
+	if len(statuses) != len(want) {
+		t.Fatalf("statuses %v, want %v", statuses, want)
+	}
+	for i := range want {
+		if statuses[i] != want[i] {
+			t.Errorf("statuses %v, want %v", statuses, want)
+		}
+	}
+}
+
+func writeFiles(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestMapTestReportsMismatch(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"m.mapping":         "from json\ndirection response\n{id: input.id, n: input.n * 2}\n",
+		"m.ok.in.json":      `{"id":"a","n":1}`,
+		"m.ok.out.json":     "{\n  \"n\": 2,\n  \"id\": \"a\"\n}\n",
+		"m.wrong.in.json":   `{"id":"b","n":2}`,
+		"m.wrong.out.json":  `{"id":"b","n":5}`,
+		"broken.mapping":    "from json\ndirection response\n{id: input.id.uper()}\n",
+		"lonely.mapping":    "from json\ndirection request\ninput\n",
+		"m.noexp.in.json":   `{"id":"c","n":0}`,
+		"unrelated.in.json": `{}`,
+	})
+	code, out, _ := runMap(t, "", "map", "test", dir)
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		"broken.mapping:3:15: unknown function uper() (did you mean upper()?)",
+		"?    " + filepath.Join(dir, "lonely.mapping") + " (no fixtures",
+		"ok   " + filepath.Join(dir, "m.mapping") + " ok",
+		"FAIL " + filepath.Join(dir, "m.mapping") + " wrong",
+		`-  "n": 5`,
+		`+  "n": 4`,
+		"no expected output",
+		"1 passed, 3 failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	// --update writes the expected outputs, after which everything passes.
+	if code, out, _ := runMap(t, "", "map", "test", "--update", dir); code != 1 || !strings.Contains(out, "3 passed, 1 failed") {
+		t.Errorf("update: exit %d\n%s", code, out)
+	}
+}
+
+func TestMapApplyErrors(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"m.mapping":   "from json\ndirection response\n{id!: input.id}\n",
+		"f.mapping":   "from fixed\ndirection response\ninput\n",
+		"x.mapping":   "from xml\ndirection response\n{id: input.Order.Id, n: input.Order.Line.length()}\n",
+		"order.xml":   `<Order><Id>O-1</Id><Line>a</Line><Line>b</Line></Order>`,
+		"scalars.txt": `{"id":"a"} {"id":"b"}` + "\n" + `{"id":`,
+	})
+	code, out, errOut := runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, "m.mapping"), filepath.Join(dir, "scalars.txt"))
+	if code != 1 || out != "{\"id\":\"a\"}\n{\"id\":\"b\"}\n" || !strings.Contains(errOut, "record 3: invalid input: malformed JSON") {
+		t.Errorf("exit %d, out %q, err %q", code, out, errOut)
+	}
+	code, _, errOut = runMap(t, `{"other":1}`, "map", "apply", "--mapping", filepath.Join(dir, "m.mapping"))
+	if code != 1 || !strings.Contains(errOut, `record 1: `) || !strings.Contains(errOut, `required field "id": id is missing`) {
+		t.Errorf("exit %d, err %q", code, errOut)
+	}
+	code, _, errOut = runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, "f.mapping"))
+	if code != 1 || !strings.Contains(errOut, "input format fixed is not available in hub map yet") {
+		t.Errorf("exit %d, err %q", code, errOut)
+	}
+	code, _, errOut = runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, "m.mapping"), "--from", "xml")
+	if code != 1 || !strings.Contains(errOut, "--from xml disagrees with the mapping, which reads json") {
+		t.Errorf("exit %d, err %q", code, errOut)
+	}
+	code, out, errOut = runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, "x.mapping"), filepath.Join(dir, "order.xml"))
+	if code != 0 || out != "{\"id\":\"O-1\",\"n\":2}\n" {
+		t.Errorf("xml: exit %d, out %q, err %q", code, out, errOut)
+	}
+}
