@@ -13,7 +13,7 @@ import (
 
 // defaultUNA is the service string advice that applies when an interchange
 // has none: component ':', element '+', decimal '.', release '?', repetition
-// reserved (' '), terminator '\”.
+// reserved (a space), terminator an apostrophe.
 const defaultUNA = ":+.? '"
 
 // ReadEDIFACT reads an EDIFACT input of one or more interchanges into a tree
