@@ -102,6 +102,19 @@ func Write(w io.Writer, rows []any, opts WriteOptions) error {
 			}
 			rec[col] = s
 		}
+		if len(rec) == 1 && rec[0] == "" {
+			// encoding/csv writes an empty line, which readers skip:
+			// quote the empty field so the row survives.
+			cw.Flush()
+			eol := "\n"
+			if opts.CRLF {
+				eol = "\r\n"
+			}
+			if _, err := io.WriteString(w, `""`+eol); err != nil {
+				return fmt.Errorf("csv: writing row %d: %w", n, err)
+			}
+			continue
+		}
 		if err := cw.Write(rec); err != nil {
 			return fmt.Errorf("csv: writing row %d: %w", n, err)
 		}
