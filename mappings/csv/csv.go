@@ -9,7 +9,8 @@
 // names in column order. Every value is a string exactly as the file holds it
 // (after unquoting): the mapping converts ("number(rate)"), so "000123.50"
 // keeps its form. A UTF-8 byte order mark before the header is dropped; header
-// names are trimmed of surrounding spaces. Empty lines are skipped.
+// names are trimmed of surrounding spaces (and stray byte order marks). Empty
+// lines are skipped.
 //
 // # Problems reported
 //

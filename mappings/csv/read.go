@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/carrierhub/hub/mappings/doc"
@@ -118,7 +119,9 @@ func (rd *Reader) setHeader(names []string, line int) error {
 	seen := make(map[string]int, len(names))
 	rd.header = make([]string, len(names))
 	for i, n := range names {
-		n = strings.TrimSpace(n)
+		// A stray byte order mark (a file concatenated with another, or
+		// saved twice) is no part of a name.
+		n = strings.TrimFunc(n, func(r rune) bool { return unicode.IsSpace(r) || r == '\ufeff' })
 		if n == "" {
 			return &Error{Kind: ErrHeader, Line: line, Column: i + 1, Msg: "empty header name"}
 		}
@@ -193,6 +196,12 @@ func (rd *Reader) next() (*doc.Object, error) {
 		v := ""
 		if i < len(rec) {
 			v = rec[i]
+			if strings.IndexByte(v, '\r') >= 0 {
+				// encoding/csv turns a quoted \r\n into \n but keeps
+				// the \r of "\r\r\n"; finish the job so that every
+				// line break in a value reads the same.
+				v = crlf(v)
+			}
 			if rd.opts.TrimSpace {
 				v = strings.TrimSpace(v)
 			}
@@ -225,4 +234,31 @@ func Read(r io.Reader, opts Options) ([]any, error) {
 		}
 		rows = append(rows, row)
 	}
+}
+
+// crlf turns every run of carriage returns that ends in a line feed into the
+// line feed alone.
+func crlf(s string) string {
+	if !strings.Contains(s, "\r\n") {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\r' {
+			j := i
+			for j < len(s) && s[j] == '\r' {
+				j++
+			}
+			if j < len(s) && s[j] == '\n' {
+				i = j - 1
+				continue
+			}
+			b.WriteString(s[i:j])
+			i = j - 1
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }
