@@ -139,8 +139,20 @@ func (e *env) step(cur Value, s seg) (Value, error) {
 	return field(cur, s.key, s.gkey), nil
 }
 
+func (e *env) tooLarge(n node) error {
+	return &RuntimeError{File: e.p.file, Pos: n.at(), Msg: fmt.Sprintf("output larger than the %d-byte limit", e.p.limits.MaxOutputBytes)}
+}
+
+func (e *env) tooLong(n node) error {
+	return &RuntimeError{File: e.p.file, Pos: n.at(), Msg: fmt.Sprintf("mapping took more than %d steps on this document", e.p.limits.MaxSteps)}
+}
+
 // eval computes a node's value.
 func (e *env) eval(n node) (Value, error) {
+	e.steps++
+	if e.steps > e.p.limits.MaxSteps {
+		return missing, e.tooLong(n)
+	}
 	switch n := n.(type) {
 	case *litNode:
 		return n.v, nil
@@ -365,6 +377,9 @@ func compare(a, b Value) (int, bool) {
 // emit writes a node's value to e.out and reports whether it wrote anything
 // (a missing value writes nothing). Objects, arrays and map() stream.
 func (e *env) emit(n node) (bool, error) {
+	if len(e.out)-e.base > e.p.limits.MaxOutputBytes {
+		return false, e.tooLarge(n)
+	}
 	switch n := n.(type) {
 	case *objNode:
 		e.out = append(e.out, '{')

@@ -38,10 +38,29 @@ type Limits struct {
 	MaxDepth int
 	// MaxOutputBytes is the largest output one document may produce (default 64 MiB).
 	MaxOutputBytes int
+	// MaxSteps bounds the evaluation steps for one document (default 10 million),
+	// so that nested loops over large lists cannot run away.
+	MaxSteps int
 }
 
 // DefaultLimits are the limits a program gets unless the compile options say otherwise.
-var DefaultLimits = Limits{MaxInputBytes: 32 << 20, MaxDepth: 256, MaxOutputBytes: 64 << 20}
+var DefaultLimits = Limits{MaxInputBytes: 32 << 20, MaxDepth: 256, MaxOutputBytes: 64 << 20, MaxSteps: 10_000_000}
+
+func withDefaults(l Limits) Limits {
+	if l.MaxInputBytes <= 0 {
+		l.MaxInputBytes = DefaultLimits.MaxInputBytes
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = DefaultLimits.MaxDepth
+	}
+	if l.MaxOutputBytes <= 0 {
+		l.MaxOutputBytes = DefaultLimits.MaxOutputBytes
+	}
+	if l.MaxSteps <= 0 {
+		l.MaxSteps = DefaultLimits.MaxSteps
+	}
+	return l
+}
 
 // Options configure Compile.
 type Options struct {
@@ -148,9 +167,7 @@ func Compile(file string, src []byte, opts Options) (*Program, error) {
 		return nil, err
 	}
 	prog := &Program{file: file, name: strings.TrimSuffix(filepath.Base(file), filepath.Ext(file)), tables: map[string]*table{}, limits: opts.Limits}
-	if prog.limits == (Limits{}) {
-		prog.limits = DefaultLimits
-	}
+	prog.limits = withDefaults(opts.Limits)
 	p := &parser{file: file, toks: toks, prog: prog, scopes: []map[string]int{{}}}
 	if err := p.parseHeader(opts.FS); err != nil {
 		return nil, err
@@ -284,6 +301,8 @@ type env struct {
 	slots []Value
 	out   []byte
 	root  Value
+	steps int
+	base  int // len(out) before this document
 }
 
 func (p *Program) getEnv() *env {
@@ -298,6 +317,7 @@ func (p *Program) putEnv(e *env) {
 	e.input = ""
 	e.out = nil
 	e.root = Value{}
+	e.steps = 0
 	p.envs.Put(e)
 }
 
@@ -323,10 +343,12 @@ func (p *Program) ApplyDoc(dst []byte, root any) ([]byte, error) {
 	e := p.getEnv()
 	defer p.putEnv(e)
 	e.out = dst
+	e.input = ""
 	return p.run(e, fromDoc(root), dst)
 }
 
 func (p *Program) run(e *env, root Value, dst []byte) ([]byte, error) {
+	e.base = len(dst)
 	e.slots = e.slots[:p.nslots]
 	e.root = root
 	for i := range p.lets {
@@ -344,7 +366,7 @@ func (p *Program) run(e *env, root Value, dst []byte) ([]byte, error) {
 		e.out = append(e.out, "null"...)
 	}
 	if len(e.out)-len(dst) > p.limits.MaxOutputBytes {
-		return dst, &RuntimeError{File: p.file, Pos: p.body.at(), Msg: fmt.Sprintf("output larger than the %d-byte limit", p.limits.MaxOutputBytes)}
+		return dst, e.tooLarge(p.body)
 	}
 	return e.out, nil
 }

@@ -279,3 +279,16 @@ func TestConcurrentUse(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+func TestStepBudget(t *testing.T) {
+	// Ten nested maps over 10 elements would take 10^10 steps.
+	src := hdr + strings.Repeat("input.a.map(x -> ", 10) + "1" + strings.Repeat(")", 10)
+	p, err := Compile("t.mapping", []byte(src), Options{FS: testFS, Limits: Limits{MaxSteps: 100_000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.ApplyJSON(nil, []byte(`{"a":[1,2,3,4,5,6,7,8,9,10]}`))
+	if err == nil || !strings.Contains(err.Error(), "mapping took more than 100000 steps") {
+		t.Errorf("got %v", err)
+	}
+}
