@@ -97,8 +97,11 @@ func (r *reader) headerISA(pos int) (*doc.Object, int, error) {
 			return nil, 0, r.fail(ErrSyntax, "ISA%02d is %d characters long, its width is %d", k+1, len(f), isaWidths[k])
 		}
 	}
-	if alnum(elem) || alnum(comp) || alnum(term) || elem == comp || elem == term || comp == term {
-		return nil, 0, r.fail(ErrSyntax, "separators element %q, component %q, terminator %q must be distinct and not letters or digits", rune(elem), rune(comp), rune(term))
+	if badSeparator(elem) || badSeparator(comp) || badSeparator(term) || elem == comp || elem == term || comp == term {
+		return nil, 0, r.fail(ErrSyntax, "separators element %q, component %q, terminator %q must be distinct and neither letters, digits nor spaces", rune(elem), rune(comp), rune(term))
+	}
+	if len(fields[10]) != 1 {
+		return nil, 0, r.fail(ErrSyntax, "ISA11 (repetition separator or standards id) must be one character")
 	}
 	r.sx = syntax{elem: elem, comp: comp, seg: term, trimCR: term == '\n' || term == '\r'}
 	if rep := fields[10][0]; !alnum(rep) && rep != ' ' && rep != elem && rep != comp && rep != term {
@@ -372,9 +375,9 @@ func (e *encoder) interchangeX12(ctx context.Context, isa *doc.Object, opts X12W
 	if r := rs[0]; !alnum(r) && r != ' ' && r != comp {
 		rep = r
 	}
-	if alnum(elem) || alnum(comp) || alnum(term) || elem == comp || elem == term || comp == term ||
+	if badSeparator(elem) || badSeparator(comp) || badSeparator(term) || elem == comp || elem == term || comp == term ||
 		rep != 0 && (rep == elem || rep == term) {
-		return e.fail(fmt.Sprintf("separators element %q, component %q, repetition %q, terminator %q must be distinct and not letters or digits", rune(elem), rune(comp), rune(rep), rune(term)))
+		return e.fail(fmt.Sprintf("separators element %q, component %q, repetition %q, terminator %q must be distinct and neither letters, digits nor spaces", rune(elem), rune(comp), rune(rep), rune(term)))
 	}
 	for _, c := range []byte(opts.Suffix) {
 		if c != '\r' && c != '\n' {
@@ -523,3 +526,5 @@ func SniffX12(data []byte) (opts X12WriteOptions, ok bool) {
 	}
 	return X12WriteOptions{Element: r.sx.elem, Segment: r.sx.seg}, true
 }
+
+func badSeparator(c byte) bool { return alnum(c) || c == ' ' }
