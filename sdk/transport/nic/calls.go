@@ -1,0 +1,187 @@
+package nic
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/carrierhub/hub/sdk"
+)
+
+func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// EWBAction performs an e-Way Bill write: POST <BaseURL>/ewayapi/ with
+// {"action": action, "data": Seal(JSON(payload))}, then decrypts the response's data
+// with the SEK into out (a pointer, or nil to discard). Stale sessions are renewed
+// once (see Do). payload may be a value to marshal or a json.RawMessage.
+func (m *Manager) EWBAction(ctx context.Context, c Credentials, action string, payload, out any) error {
+	if m.cfg.Flavor != EWayBill {
+		return sdk.Errorf(sdk.CodeInternal, "nic: EWBAction on a %s manager", m.cfg.Flavor)
+	}
+	if action == "" {
+		return sdk.InvalidField("/action", "nic: e-way bill action is empty")
+	}
+	plain, err := marshalPayload(payload)
+	if err != nil {
+		return err
+	}
+	return m.Do(ctx, c, func(ctx context.Context, s *Session) error {
+		data, err := s.Seal(plain)
+		if err != nil {
+			return err
+		}
+		body, _ := json.Marshal(struct {
+			Action string `json:"action"`
+			Data   string `json:"data"`
+		}{action, data})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.cfg.BaseURL+"/ewayapi/", bytes.NewReader(body))
+		if err != nil {
+			return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, NotSent: true, Message: "nic: building request: " + err.Error()}
+		}
+		m.setHeaders(req, c, s)
+		status, resp, err := m.send(req)
+		if err != nil {
+			return err
+		}
+		var r struct {
+			Status flexStatus      `json:"status"`
+			Data   string          `json:"data"`
+			Error  json.RawMessage `json:"error"`
+		}
+		if err := json.Unmarshal(resp, &r); err != nil {
+			return badResponse(status, resp, action)
+		}
+		if !r.Status.ok() {
+			return ClassifyCodes(ewbErrorCodes(r.Error))
+		}
+		js, err := s.Open(r.Data)
+		if err != nil {
+			return err
+		}
+		return decodeOut(js, out, action)
+	})
+}
+
+// EWBGet performs an e-Way Bill read: GET <BaseURL>/ewayapi/<method>?<query>, then
+// opens the REK-encrypted response (checking its HMAC) into out.
+func (m *Manager) EWBGet(ctx context.Context, c Credentials, method string, query url.Values, out any) error {
+	if m.cfg.Flavor != EWayBill {
+		return sdk.Errorf(sdk.CodeInternal, "nic: EWBGet on a %s manager", m.cfg.Flavor)
+	}
+	if method == "" || strings.ContainsAny(method, "?#") || strings.Contains(method, "..") {
+		return sdk.InvalidField("/method", "nic: e-way bill GET method %q is not a plain path", method)
+	}
+	u := m.cfg.BaseURL + "/ewayapi/" + strings.TrimLeft(method, "/")
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	return m.Do(ctx, c, func(ctx context.Context, s *Session) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+		if err != nil {
+			return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, NotSent: true, Message: "nic: building request: " + err.Error()}
+		}
+		m.setHeaders(req, c, s)
+		status, resp, err := m.send(req)
+		if err != nil {
+			return err
+		}
+		var r struct {
+			Status flexStatus      `json:"status"`
+			Data   string          `json:"data"`
+			Rek    string          `json:"rek"`
+			HMAC   string          `json:"hmac"`
+			Error  json.RawMessage `json:"error"`
+		}
+		if err := json.Unmarshal(resp, &r); err != nil {
+			return badResponse(status, resp, method)
+		}
+		if !r.Status.ok() {
+			return ClassifyCodes(ewbErrorCodes(r.Error))
+		}
+		js, err := s.OpenREK(RekResponse{Data: r.Data, Rek: r.Rek, HMAC: r.HMAC})
+		if err != nil {
+			return err
+		}
+		return decodeOut(js, out, method)
+	})
+}
+
+// IRPPost performs an e-Invoice write: POST <BaseURL><path> with
+// {"Data": Seal(JSON(payload))} and the IRP headers, then decrypts the response's
+// Data with the SEK into out. Stale sessions are renewed once (see Do).
+func (m *Manager) IRPPost(ctx context.Context, c Credentials, path string, payload, out any) error {
+	if m.cfg.Flavor != EInvoice {
+		return sdk.Errorf(sdk.CodeInternal, "nic: IRPPost on a %s manager", m.cfg.Flavor)
+	}
+	if !strings.HasPrefix(path, "/") || strings.Contains(path, "..") {
+		return sdk.InvalidField("/path", "nic: IRP path %q must start with / and stay under the base URL", path)
+	}
+	plain, err := marshalPayload(payload)
+	if err != nil {
+		return err
+	}
+	return m.Do(ctx, c, func(ctx context.Context, s *Session) error {
+		data, err := s.Seal(plain)
+		if err != nil {
+			return err
+		}
+		body, _ := json.Marshal(map[string]string{"Data": data})
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.cfg.BaseURL+path, bytes.NewReader(body))
+		if err != nil {
+			return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, NotSent: true, Message: "nic: building request: " + err.Error()}
+		}
+		m.setHeaders(req, c, s)
+		status, resp, err := m.send(req)
+		if err != nil {
+			return err
+		}
+		var r struct {
+			Status       flexStatus       `json:"Status"`
+			Data         string           `json:"Data"`
+			ErrorDetails []irpErrorDetail `json:"ErrorDetails"`
+		}
+		if err := json.Unmarshal(resp, &r); err != nil {
+			return badResponse(status, resp, path)
+		}
+		if !r.Status.ok() {
+			return irpError(r.ErrorDetails)
+		}
+		js, err := s.Open(r.Data)
+		if err != nil {
+			return err
+		}
+		return decodeOut(js, out, path)
+	})
+}
+
+func marshalPayload(payload any) ([]byte, error) {
+	if raw, ok := payload.(json.RawMessage); ok {
+		if !json.Valid(raw) {
+			return nil, &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector, NotSent: true, Message: "nic: payload is not valid JSON"}
+		}
+		return raw, nil
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return nil, &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector, NotSent: true, Message: "nic: encoding payload: " + err.Error()}
+	}
+	return b, nil
+}
+
+func decodeOut(js []byte, out any, what string) error {
+	if out == nil {
+		return nil
+	}
+	if raw, ok := out.(*json.RawMessage); ok {
+		*raw = append((*raw)[:0], js...)
+		return nil
+	}
+	if err := json.Unmarshal(js, out); err != nil {
+		return &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceConnector, Message: "nic: decoding " + what + " response: " + err.Error()}
+	}
+	return nil
+}
