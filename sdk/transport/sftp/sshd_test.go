@@ -1,0 +1,311 @@
+package sftp
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/carrierhub/hub/sdk"
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+const sshdPath = "/usr/sbin/sshd"
+
+// sshdServer is a real OpenSSH sshd on 127.0.0.1, started for one test.
+type sshdServer struct {
+	dir        string // the server's own files
+	root       string // the directory clients are confined to
+	port       int
+	user       string
+	userKeyPEM []byte
+	encKeyPEM  []byte // another authorised key, encrypted with encKeyPass
+	encKeyPass []byte
+	knownHosts []byte
+	pidFile    string
+	logFile    string
+}
+
+// requireSSHD skips the test when sshd is not installed, except in CI, where it
+// fails: CI must run the SFTP suite.
+func requireSSHD(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(sshdPath); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is missing and CI=true: source .ci/openssh.sh first", sshdPath)
+		}
+		t.Skipf("%s is missing: install openssh-server (source .ci/openssh.sh) to run the SFTP tests against a real server", sshdPath)
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("sshd needs /run/sshd: %v", err)
+		}
+		t.Skipf("sshd needs /run/sshd, which cannot be created: %v", err)
+	}
+}
+
+func writeKey(t *testing.T, name string, key ed25519.PrivateKey, passphrase []byte) []byte {
+	t.Helper()
+	var block *pem.Block
+	var err error
+	if passphrase != nil {
+		block, err = ssh.MarshalPrivateKeyWithPassphrase(key, "", passphrase)
+	} else {
+		block, err = ssh.MarshalPrivateKey(key, "")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := pem.EncodeToMemory(block)
+	if name != "" {
+		if err := os.WriteFile(name, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return data
+}
+
+func newKey(t *testing.T) (ssh.PublicKey, ed25519.PrivateKey) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp, err := ssh.NewPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sp, priv
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// startSSHD starts sshd with an ed25519 host key and a user key generated here,
+// internal-sftp, and password authentication enabled (so wrong passwords are
+// refused by the server rather than never tried). It is stopped by t.Cleanup.
+func startSSHD(t *testing.T) *sshdServer {
+	t.Helper()
+	requireSSHD(t)
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s := &sshdServer{dir: dir, root: filepath.Join(dir, "root"), user: u.Username,
+		pidFile: filepath.Join(dir, "sshd.pid"), logFile: filepath.Join(dir, "sshd.log")}
+	if err := os.Mkdir(s.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostPub, hostPriv := newKey(t)
+	writeKey(t, filepath.Join(dir, "hostkey"), hostPriv, nil)
+	userPub, userPriv := newKey(t)
+	s.userKeyPEM = writeKey(t, "", userPriv, nil)
+	encPub, encPriv := newKey(t)
+	s.encKeyPass = []byte("correct horse battery staple")
+	s.encKeyPEM = writeKey(t, "", encPriv, s.encKeyPass)
+	auth := append(ssh.MarshalAuthorizedKey(userPub), ssh.MarshalAuthorizedKey(encPub)...)
+	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), auth, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	for attempt := 1; ; attempt++ {
+		s.port = freePort(t)
+		s.knownHosts = []byte(knownhosts.Line([]string{fmt.Sprintf("127.0.0.1:%d", s.port)}, hostPub) + "\n")
+		cfg := fmt.Sprintf(`Port %d
+ListenAddress 127.0.0.1
+HostKey %s
+PidFile %s
+AuthorizedKeysFile %s
+PubkeyAuthentication yes
+PasswordAuthentication yes
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+Subsystem sftp internal-sftp
+`, s.port, filepath.Join(dir, "hostkey"), s.pidFile, filepath.Join(dir, "authorized_keys"))
+		cfgPath := filepath.Join(dir, "sshd_config")
+		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command(sshdPath, "-f", cfgPath, "-E", s.logFile).CombinedOutput()
+		if err == nil {
+			err = s.waitReady()
+		}
+		if err == nil {
+			break
+		}
+		s.stop()
+		if attempt == 3 {
+			log, _ := os.ReadFile(s.logFile)
+			t.Fatalf("starting sshd: %v\n%s\nlog:\n%s", err, out, log)
+		}
+	}
+	t.Cleanup(s.stop)
+	return s
+}
+
+// waitReady waits for the PidFile and for the port to accept connections.
+func (s *sshdServer) waitReady() error {
+	for i := 0; i < 200; i++ {
+		if _, err := os.Stat(s.pidFile); err == nil {
+			c, err := net.Dial("tcp", s.addr())
+			if err == nil {
+				c.Close()
+				return nil
+			}
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	return errors.New("sshd did not start listening")
+}
+
+func (s *sshdServer) addr() string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port)) }
+
+func (s *sshdServer) pid() int {
+	b, err := os.ReadFile(s.pidFile)
+	if err != nil {
+		return 0
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	return pid
+}
+
+// stop kills the listening sshd (by its PidFile) and every session process it
+// started, so that even open connections die.
+func (s *sshdServer) stop() {
+	pid := s.pid()
+	if pid <= 0 {
+		return
+	}
+	victims := append(descendants(pid), pid)
+	for _, p := range victims {
+		_ = syscall.Kill(p, syscall.SIGKILL)
+	}
+	for _, p := range victims {
+		for i := 0; i < 200 && alive(p); i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	os.Remove(s.pidFile)
+}
+
+// sessions returns the pids of the processes serving open connections.
+func (s *sshdServer) sessions() []int { return descendants(s.pid()) }
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	_, rest, ok := bytes.Cut(b, []byte(") "))
+	return ok && len(rest) > 0 && rest[0] != 'Z'
+}
+
+// descendants lists the pids whose parent chain leads to pid, from /proc.
+func descendants(pid int) []int {
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		p, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
+		if err != nil {
+			continue
+		}
+		_, rest, ok := bytes.Cut(b, []byte(") "))
+		if !ok {
+			continue
+		}
+		f := strings.Fields(string(rest))
+		if len(f) > 1 {
+			pp, _ := strconv.Atoi(f[1])
+			parent[p] = pp
+		}
+	}
+	var out []int
+	for p := range parent {
+		for q := parent[p]; q > 1; q = parent[q] {
+			if q == pid {
+				out = append(out, p)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// config returns a Config for the server's user key, confined to its root.
+func (s *sshdServer) config() Config {
+	return Config{Host: "127.0.0.1", Port: s.port, User: s.user, PrivateKeyPEM: s.userKeyPEM,
+		KnownHosts: s.knownHosts, Root: s.root, DialTimeout: 10 * time.Second}
+}
+
+func (s *sshdServer) dial(t *testing.T, mutate func(*Config)) *Client {
+	t.Helper()
+	cfg := s.config()
+	if mutate != nil {
+		mutate(&cfg)
+	}
+	c, err := Dial(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// local returns the server-side path of a root-relative name, for checking the
+// server's disk directly.
+func (s *sshdServer) local(rel string) string { return filepath.Join(s.root, filepath.FromSlash(rel)) }
+
+func (s *sshdServer) put(t *testing.T, rel, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(s.local(rel)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.local(rel), []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wantCode fails unless err is an *sdk.Error with code.
+func wantCode(t *testing.T, err error, code sdk.Code) *sdk.Error {
+	t.Helper()
+	if err == nil {
+		t.Fatalf("got no error, want %s", code)
+	}
+	var se *sdk.Error
+	if !errors.As(err, &se) {
+		t.Fatalf("got %T %v, want *sdk.Error %s", err, err, code)
+	}
+	if se.Code != code {
+		t.Fatalf("got code %s (%v), want %s", se.Code, se, code)
+	}
+	return se
+}
