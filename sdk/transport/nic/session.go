@@ -231,7 +231,9 @@ func (s *Session) GSTIN() string { return s.gstin }
 
 // Seal encrypts a JSON request payload with the SEK, layered for this session's
 // system (Base64(JSON) inside for EWB, JSON for IRP).
-func (s *Session) Seal(jsonPayload []byte) (string, error) { return Seal(s.sek, jsonPayload, s.layering) }
+func (s *Session) Seal(jsonPayload []byte) (string, error) {
+	return Seal(s.sek, jsonPayload, s.layering)
+}
 
 // Open decrypts a response's data field with the SEK and returns its JSON.
 func (s *Session) Open(data string) ([]byte, error) { return Open(s.sek, data) }
@@ -470,7 +472,7 @@ func (m *Manager) login(ctx context.Context, c Credentials, forced bool) (*Sessi
 			return nil, badResponse(status, resp, "login")
 		}
 		if !r.Status.ok() {
-			return nil, ClassifyCodes(ewbErrorCodes(r.Error))
+			return nil, loginRefused(ClassifyCodes(ewbErrorCodes(r.Error)))
 		}
 		token, encSEK, expiry = r.AuthToken, r.Sek, now.Add(m.cfg.TokenTTL)
 	} else {
@@ -487,7 +489,7 @@ func (m *Manager) login(ctx context.Context, c Credentials, forced bool) (*Sessi
 			return nil, badResponse(status, resp, "login")
 		}
 		if !r.Status.ok() {
-			return nil, irpError(r.ErrorDetails)
+			return nil, loginRefused(irpError(r.ErrorDetails))
 		}
 		token, encSEK = r.Data.AuthToken, r.Data.Sek
 		expiry = now.Add(m.cfg.TokenTTL)
@@ -508,6 +510,15 @@ func (m *Manager) login(ctx context.Context, c Credentials, forced bool) (*Sessi
 	}
 	m.cfg.Logger.Info("nic login", "flavor", m.cfg.Flavor.String(), "gstin", c.GSTIN, "forced", forced, "expires", expiry)
 	return &Session{token: token, sek: sek, expiry: expiry, gstin: c.GSTIN, username: c.Username, layering: layering}, nil
+}
+
+// loginRefused classifies NIC's refusal of a login: the payload is nothing but
+// credentials, so a refusal that is not an outage is an authentication failure.
+func loginRefused(e *sdk.Error) *sdk.Error {
+	if e.Code == sdk.CodeInvalidRequest || e.Code == sdk.CodeNotFound || e.Code == sdk.CodeConflict {
+		e.Code = sdk.CodeAuthFailed
+	}
+	return e
 }
 
 func badResponse(status int, body []byte, what string) *sdk.Error {
