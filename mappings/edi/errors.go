@@ -52,6 +52,8 @@ func (e *Error) Error() string {
 	switch {
 	case e.Path != "":
 		return fmt.Sprintf("%s write: %s: %s (%v)", e.Format, e.Path, e.Msg, e.Kind)
+	case e.Kind == ErrUnwritable:
+		return fmt.Sprintf("%s write: %s (%v)", e.Format, e.Msg, e.Kind)
 	case e.Segment > 0 && e.ID != "":
 		return fmt.Sprintf("%s: segment %d (%s) at byte %d: %s (%v)", e.Format, e.Segment, e.ID, e.Offset, e.Msg, e.Kind)
 	case e.Segment > 0:
