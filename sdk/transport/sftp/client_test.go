@@ -17,6 +17,7 @@ import (
 )
 
 func TestRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := startSSHD(t)
 	c := s.dial(t, nil)
 	ctx := context.Background()
@@ -80,6 +81,7 @@ func TestRoundTrip(t *testing.T) {
 type blockingReader struct {
 	first   []byte
 	rest    []byte
+	blocked bool
 	reached chan struct{}
 	release chan struct{}
 	fail    chan error
@@ -96,9 +98,9 @@ func (r *blockingReader) Read(p []byte) (int, error) {
 		r.first = r.first[n:]
 		return n, nil
 	}
-	if r.reached != nil {
+	if !r.blocked {
+		r.blocked = true
 		close(r.reached)
-		r.reached = nil
 		select {
 		case <-r.release:
 		case err := <-r.fail:
@@ -124,6 +126,7 @@ func tempFiles(t *testing.T, dir string) []string {
 }
 
 func TestUploadAtomic(t *testing.T) {
+	t.Parallel()
 	s := startSSHD(t)
 	c := s.dial(t, nil)
 	ctx := context.Background()
@@ -199,6 +202,7 @@ func TestUploadAtomic(t *testing.T) {
 }
 
 func TestPathConfinement(t *testing.T) {
+	t.Parallel()
 	s := startSSHD(t)
 	c := s.dial(t, nil)
 	ctx := context.Background()
@@ -272,6 +276,7 @@ func TestPathConfinement(t *testing.T) {
 }
 
 func TestHostKeyRefused(t *testing.T) {
+	t.Parallel()
 	s := startSSHD(t)
 	ctx := context.Background()
 	other, _ := newKey(t)
@@ -325,13 +330,14 @@ func TestHostKeyRefused(t *testing.T) {
 }
 
 func TestCredentialsRefused(t *testing.T) {
-	s := startSSHD(t)
+	t.Parallel()
+	s := startSSHD(t, true)
 	ctx := context.Background()
 	const password = "hunter2-do-not-log"
 	_, strangerKey := newKey(t)
 
 	for name, mutate := range map[string]func(*Config){
-		"unknown key":    func(c *Config) { c.PrivateKeyPEM = writeKey(t, "", strangerKey, nil) },
+		"unknown key":    func(c *Config) { c.PrivateKeyPEM = writeKey(t, "", strangerKey) },
 		"wrong password": func(c *Config) { c.PrivateKeyPEM = nil; c.Password = password },
 		"wrong user":     func(c *Config) { c.User = "nobody-here" },
 		"wrong passphrase": func(c *Config) {
@@ -374,6 +380,7 @@ func TestCredentialsRefused(t *testing.T) {
 }
 
 func TestServerGone(t *testing.T) {
+	t.Parallel()
 	s := startSSHD(t)
 	ctx := context.Background()
 	c := s.dial(t, nil)
@@ -397,6 +404,7 @@ func TestServerGone(t *testing.T) {
 }
 
 func TestOperationDeadline(t *testing.T) {
+	t.Parallel()
 	s := startSSHD(t)
 	c := s.dial(t, nil)
 	// Freeze the server's session process: requests go unanswered.
@@ -431,6 +439,7 @@ func TestOperationDeadline(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	base := Config{Host: "127.0.0.1", User: "u", Password: "p", KnownHosts: []byte("x")}
 	for name, mutate := range map[string]func(*Config){

@@ -58,15 +58,9 @@ func requireSSHD(t *testing.T) {
 	}
 }
 
-func writeKey(t *testing.T, name string, key ed25519.PrivateKey, passphrase []byte) []byte {
+func writeKey(t *testing.T, name string, key ed25519.PrivateKey) []byte {
 	t.Helper()
-	var block *pem.Block
-	var err error
-	if passphrase != nil {
-		block, err = ssh.MarshalPrivateKeyWithPassphrase(key, "", passphrase)
-	} else {
-		block, err = ssh.MarshalPrivateKey(key, "")
-	}
+	block, err := ssh.MarshalPrivateKey(key, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +99,9 @@ func freePort(t *testing.T) int {
 // startSSHD starts sshd with an ed25519 host key and a user key generated here,
 // internal-sftp, and password authentication enabled (so wrong passwords are
 // refused by the server rather than never tried). It is stopped by t.Cleanup.
-func startSSHD(t *testing.T) *sshdServer {
+// With withEncryptedKey it also authorises a passphrase-protected key (slow to
+// make and to open, so only the tests that need it ask).
+func startSSHD(t *testing.T, withEncryptedKey ...bool) *sshdServer {
 	t.Helper()
 	requireSSHD(t)
 	u, err := user.Current()
@@ -119,13 +115,28 @@ func startSSHD(t *testing.T) *sshdServer {
 		t.Fatal(err)
 	}
 	hostPub, hostPriv := newKey(t)
-	writeKey(t, filepath.Join(dir, "hostkey"), hostPriv, nil)
+	writeKey(t, filepath.Join(dir, "hostkey"), hostPriv)
 	userPub, userPriv := newKey(t)
-	s.userKeyPEM = writeKey(t, "", userPriv, nil)
-	encPub, encPriv := newKey(t)
-	s.encKeyPass = []byte("correct horse battery staple")
-	s.encKeyPEM = writeKey(t, "", encPriv, s.encKeyPass)
-	auth := append(ssh.MarshalAuthorizedKey(userPub), ssh.MarshalAuthorizedKey(encPub)...)
+	s.userKeyPEM = writeKey(t, "", userPriv)
+	auth := ssh.MarshalAuthorizedKey(userPub)
+	if len(withEncryptedKey) > 0 && withEncryptedKey[0] {
+		// ssh-keygen with one KDF round: x/crypto's own encrypter uses 16, which
+		// takes seconds under -race.
+		s.encKeyPass = []byte("correct horse battery staple")
+		keyFile := filepath.Join(dir, "enckey")
+		out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-a", "1", "-N", string(s.encKeyPass), "-f", keyFile).CombinedOutput()
+		if err != nil {
+			t.Fatalf("ssh-keygen: %v\n%s", err, out)
+		}
+		if s.encKeyPEM, err = os.ReadFile(keyFile); err != nil {
+			t.Fatal(err)
+		}
+		pubLine, err := os.ReadFile(keyFile + ".pub")
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth = append(auth, pubLine...)
+	}
 	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), auth, 0o600); err != nil {
 		t.Fatal(err)
 	}
