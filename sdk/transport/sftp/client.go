@@ -12,7 +12,19 @@
 // restarts: see Poller for the guarantee and its one at-least-once window.
 //
 // Every error the package returns is a classified *sdk.Error, and no error message
-// ever contains a password, passphrase or private key.
+// ever contains a password, passphrase or private key. Refused connections and
+// unreachable hosts are carrier_unavailable with NotSent; refused credentials are
+// auth_failed; a host key that does not match known_hosts (or is missing from it,
+// or revoked) is also auth_failed, because like a bad password it is fixed by
+// correcting the account's configuration (or is an attack), never by retrying;
+// missing remote files are not_found; paths that would leave the root are
+// invalid_request.
+//
+// Confinement is checked by the client before each operation: the lexical checks
+// are absolute, the symlink check asks the server to resolve the path first. Someone
+// with write access on the server who swaps a directory for a symlink between that
+// check and the operation can still redirect it; where that matters, confine the
+// account on the server too (sshd's ChrootDirectory).
 //
 // The package is SDK code: it may import sdk and mappings, never engine.
 package sftp
