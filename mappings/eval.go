@@ -128,7 +128,7 @@ func (e *env) step(cur Value, s seg) (Value, error) {
 		case kNum:
 			return index(cur, int(k.n)), nil
 		case kStr:
-			return field(cur, k.s, gjson.Escape(k.s)), nil
+			return e.field(cur, k.s, gjson.Escape(k.s)), nil
 		case kMissing, kNull:
 			return missing, nil
 		}
@@ -136,7 +136,7 @@ func (e *env) step(cur Value, s seg) (Value, error) {
 	case s.isIdx:
 		return index(cur, s.idx), nil
 	}
-	return field(cur, s.key, s.gkey), nil
+	return e.field(cur, s.key, s.gkey), nil
 }
 
 func (e *env) tooLarge(n node) error {
@@ -145,6 +145,55 @@ func (e *env) tooLarge(n node) error {
 
 func (e *env) tooLong(n node) error {
 	return &RuntimeError{File: e.p.file, Pos: n.at(), Msg: fmt.Sprintf("mapping took more than %d steps on this document", e.p.limits.MaxSteps)}
+}
+
+// bigObject is the size from which an input object gets an index of its keys
+// on first access: gjson rescans an object from its start for every lookup,
+// which costs most on the large objects a mapping reads many fields of.
+const bigObject = 384
+
+// objIndex lists an input object's members in order.
+type objIndex struct {
+	keys []string
+	vals []gjson.Result
+}
+
+// field returns v's member key, through the per-document index for large
+// input objects.
+func (e *env) field(v Value, key, gkey string) Value {
+	if v.k != kJSON || v.src == 0 || len(v.s) <= bigObject {
+		return field(v, key, gkey)
+	}
+	if v.s[0] != '{' {
+		return missing
+	}
+	ix := e.index[v.src]
+	if ix == nil {
+		if len(e.spare) > 0 {
+			ix = e.spare[len(e.spare)-1]
+			e.spare = e.spare[:len(e.spare)-1]
+		} else {
+			ix = &objIndex{}
+		}
+		v.result().ForEach(func(k, x gjson.Result) bool {
+			ix.keys = append(ix.keys, k.Str)
+			ix.vals = append(ix.vals, x)
+			return true
+		})
+		if e.index == nil {
+			e.index = map[int]*objIndex{}
+		}
+		e.index[v.src] = ix
+	}
+	for i, k := range ix.keys {
+		if k == key {
+			x := ix.vals[i]
+			el := fromResult(x, 0)
+			el.src = x.Index + 1
+			return el
+		}
+	}
+	return missing
 }
 
 // eval computes a node's value.
@@ -165,16 +214,17 @@ func (e *env) eval(n node) (Value, error) {
 		if err != nil {
 			return missing, err
 		}
-		segs := n.segs
-		if cur.k == kJSON && n.nstatic > 0 {
-			cur = fromResult(gjson.Get(cur.s, n.gpath), cur.src)
-			segs = segs[n.nstatic:]
-		}
-		for _, s := range segs {
+		for i := 0; i < len(n.segs); i++ {
 			if cur.k == kMissing {
 				return missing, nil
 			}
-			if cur, err = e.step(cur, s); err != nil {
+			if i < n.nstatic && cur.k == kJSON && (len(cur.s) <= bigObject || cur.src == 0) {
+				// A small object: the rest of the static path in one gjson lookup.
+				cur = fromResult(gjson.Get(cur.s, n.gpaths[i]), cur.src)
+				i = n.nstatic - 1
+				continue
+			}
+			if cur, err = e.step(cur, n.segs[i]); err != nil {
 				return missing, err
 			}
 		}

@@ -303,6 +303,8 @@ type env struct {
 	root  Value
 	steps int
 	base  int // len(out) before this document
+	index map[int]*objIndex // large input objects by src
+	spare []*objIndex
 }
 
 func (p *Program) getEnv() *env {
@@ -318,6 +320,13 @@ func (p *Program) putEnv(e *env) {
 	e.out = nil
 	e.root = Value{}
 	e.steps = 0
+	for k, ix := range e.index {
+		ix.keys = ix.keys[:0]
+		clear(ix.vals)
+		ix.vals = ix.vals[:0]
+		e.spare = append(e.spare, ix)
+		delete(e.index, k)
+	}
 	p.envs.Put(e)
 }
 
@@ -376,7 +385,9 @@ func (p *Program) checkJSON(input []byte) error {
 	if len(input) > p.limits.MaxInputBytes {
 		return &InputError{Msg: fmt.Sprintf("document of %d bytes is larger than the %d-byte limit", len(input), p.limits.MaxInputBytes)}
 	}
-	if d, at := jsonDepth(input); d > p.limits.MaxDepth {
+	if bytes.Count(input, []byte{'{'})+bytes.Count(input, []byte{'['}) <= p.limits.MaxDepth {
+		// Too few brackets to nest too deep.
+	} else if d, at := jsonDepth(input); d > p.limits.MaxDepth {
 		return &InputError{Msg: fmt.Sprintf("nesting deeper than %d levels at byte %d", p.limits.MaxDepth, at)}
 	}
 	if !gjson.ValidBytes(input) {

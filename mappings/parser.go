@@ -46,6 +46,7 @@ type pathNode struct {
 	base    node
 	segs    []seg
 	gpath   string
+	gpaths  []string // gpaths[i] is the gjson path of segs[i:nstatic]
 	nstatic int
 	text    string
 }
@@ -396,6 +397,11 @@ func appendSeg(x node, s seg, text string, pos Pos) node {
 		}
 		pn.gpath += comp
 		pn.nstatic++
+		pn.gpaths = append([]string(nil), pn.gpaths...)
+		for i := range pn.gpaths {
+			pn.gpaths[i] += "." + comp
+		}
+		pn.gpaths = append(pn.gpaths, comp)
 	}
 	return pn
 }
