@@ -302,7 +302,7 @@ type env struct {
 	out   []byte
 	root  Value
 	steps int
-	base  int // len(out) before this document
+	base  int               // len(out) before this document
 	index map[int]*objIndex // large input objects by src
 	spare []*objIndex
 }
