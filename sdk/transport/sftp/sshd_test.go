@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -38,6 +39,9 @@ type sshdServer struct {
 	knownHosts []byte
 	pidFile    string
 	logFile    string
+	cmd        *exec.Cmd
+	exited     chan struct{} // closed when cmd has been reaped
+	once       sync.Once
 }
 
 // requireSSHD skips the test when sshd is not installed, except in CI, where it
@@ -161,17 +165,23 @@ Subsystem sftp internal-sftp
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		out, err := exec.Command(sshdPath, "-f", cfgPath, "-E", s.logFile).CombinedOutput()
-		if err == nil {
-			err = s.waitReady()
+		// -D keeps sshd a child of the test, so that it is reaped when killed.
+		cmd := exec.Command(sshdPath, "-D", "-f", cfgPath, "-E", s.logFile)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting sshd: %v", err)
 		}
+		s.exited = make(chan struct{})
+		s.once = sync.Once{}
+		go func(exited chan struct{}) { _ = cmd.Wait(); close(exited) }(s.exited)
+		s.cmd = cmd
+		err := s.waitReady()
 		if err == nil {
 			break
 		}
 		s.stop()
 		if attempt == 3 {
 			log, _ := os.ReadFile(s.logFile)
-			t.Fatalf("starting sshd: %v\n%s\nlog:\n%s", err, out, log)
+			t.Fatalf("starting sshd: %v\nlog:\n%s", err, log)
 		}
 	}
 	t.Cleanup(s.stop)
@@ -180,7 +190,12 @@ Subsystem sftp internal-sftp
 
 // waitReady waits for the PidFile and for the port to accept connections.
 func (s *sshdServer) waitReady() error {
-	for i := 0; i < 200; i++ {
+	for i := 0; i < 400; i++ {
+		select {
+		case <-s.exited:
+			return errors.New("sshd exited")
+		default:
+		}
 		if _, err := os.Stat(s.pidFile); err == nil {
 			c, err := net.Dial("tcp", s.addr())
 			if err == nil {
@@ -204,36 +219,76 @@ func (s *sshdServer) pid() int {
 	return pid
 }
 
-// stop kills the listening sshd (by its PidFile) and every session process it
-// started, so that even open connections die.
+// stop kills the session processes, deepest first so each is reaped by its
+// parent, then the listening sshd by the pid in its PidFile, and waits for it.
+// Later calls do nothing.
 func (s *sshdServer) stop() {
-	pid := s.pid()
-	if pid <= 0 {
-		return
-	}
-	victims := append(descendants(pid), pid)
-	for _, p := range victims {
-		_ = syscall.Kill(p, syscall.SIGKILL)
-	}
-	for _, p := range victims {
-		for i := 0; i < 200 && alive(p); i++ {
-			time.Sleep(10 * time.Millisecond)
+	s.once.Do(func() {
+		pid := s.pid()
+		if pid <= 0 {
+			pid = s.cmd.Process.Pid
 		}
-	}
-	os.Remove(s.pidFile)
+		for round := 0; round < 10; round++ {
+			leaves := leafDescendants(pid)
+			if len(leaves) == 0 {
+				break
+			}
+			for _, p := range leaves {
+				_ = syscall.Kill(p, syscall.SIGCONT) // in case a test froze it
+				_ = syscall.Kill(p, syscall.SIGKILL)
+			}
+			for _, p := range leaves {
+				for i := 0; i < 200 && exists(p); i++ {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+		}
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+		<-s.exited
+		os.Remove(s.pidFile)
+	})
 }
 
 // sessions returns the pids of the processes serving open connections.
 func (s *sshdServer) sessions() []int { return descendants(s.pid()) }
 
-// alive reports whether pid exists and is not a zombie.
-func alive(pid int) bool {
+// exists reports whether pid is still in the process table (zombies included).
+func exists(pid int) bool {
+	_, err := os.Stat(fmt.Sprintf("/proc/%d", pid))
+	return err == nil
+}
+
+// leafDescendants lists pid's descendants that have no children of their own.
+func leafDescendants(pid int) []int {
+	all := descendants(pid)
+	isParent := map[int]bool{}
+	for _, p := range all {
+		isParent[parentOf(p)] = true
+	}
+	var out []int
+	for _, p := range all {
+		if !isParent[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func parentOf(pid int) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return false
+		return 0
 	}
 	_, rest, ok := bytes.Cut(b, []byte(") "))
-	return ok && len(rest) > 0 && rest[0] != 'Z'
+	if !ok {
+		return 0
+	}
+	f := strings.Fields(string(rest))
+	if len(f) < 2 {
+		return 0
+	}
+	pp, _ := strconv.Atoi(f[1])
+	return pp
 }
 
 // descendants lists the pids whose parent chain leads to pid, from /proc.
@@ -241,22 +296,8 @@ func descendants(pid int) []int {
 	parent := map[int]int{}
 	entries, _ := os.ReadDir("/proc")
 	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p))
-		if err != nil {
-			continue
-		}
-		_, rest, ok := bytes.Cut(b, []byte(") "))
-		if !ok {
-			continue
-		}
-		f := strings.Fields(string(rest))
-		if len(f) > 1 {
-			pp, _ := strconv.Atoi(f[1])
-			parent[p] = pp
+		if p, err := strconv.Atoi(e.Name()); err == nil {
+			parent[p] = parentOf(p)
 		}
 	}
 	var out []int
