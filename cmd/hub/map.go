@@ -122,72 +122,99 @@ func applyStream(prog *mappings.Program, in io.Reader, out *bufio.Writer) error 
 }
 
 // jsonSplitter cuts a stream into top-level JSON values without decoding them;
-// the mapping validates each one.
+// the mapping validates each one. It scans whole lines at a time, so NDJSON
+// costs one copy per record.
 type jsonSplitter struct {
-	r   *bufio.Reader
-	max int
-	buf []byte
+	r    *bufio.Reader
+	max  int
+	buf  []byte
+	pend []byte // unread bytes of the reader's buffer
+	eof  bool
 }
 
 func newJSONSplitter(r io.Reader, max int) *jsonSplitter {
 	return &jsonSplitter{r: bufio.NewReaderSize(r, 256<<10), max: max}
 }
 
+func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\r' || c == '\t' }
+
 func (s *jsonSplitter) next() ([]byte, error) {
 	s.buf = s.buf[:0]
-	// Skip whitespace between values.
+	depth, inStr, esc, started, scalar := 0, false, false, false, false
 	for {
-		c, err := s.r.ReadByte()
-		if err != nil {
-			return nil, err
-		}
-		if c != ' ' && c != '\n' && c != '\r' && c != '\t' {
-			s.r.UnreadByte()
-			break
-		}
-	}
-	depth, inStr, esc := 0, false, false
-	for {
-		c, err := s.r.ReadByte()
-		if err == io.EOF {
-			if len(s.buf) > 0 {
-				return s.buf, nil // a scalar or truncated value: the mapping's validation says which
+		if len(s.pend) == 0 {
+			if s.eof {
+				if started {
+					return s.record() // a scalar or truncated value: validation says which
+				}
+				return nil, io.EOF
 			}
-			return nil, io.EOF
+			line, err := s.r.ReadSlice('\n')
+			switch {
+			case err == io.EOF:
+				s.eof = true
+			case err != nil && err != bufio.ErrBufferFull:
+				return nil, err
+			}
+			s.pend = line
+			continue
 		}
-		if err != nil {
-			return nil, err
+		chunk := s.pend
+		from := 0
+		for i := 0; i < len(chunk); i++ {
+			c := chunk[i]
+			if !started {
+				if isSpace(c) {
+					from = i + 1
+					continue
+				}
+				started = true
+				scalar = c != '{' && c != '[' && c != '"'
+			}
+			done := false
+			switch {
+			case inStr:
+				if esc {
+					esc = false
+				} else if c == '\\' {
+					esc = true
+				} else if c == '"' {
+					inStr = false
+					done = depth == 0
+				}
+			case scalar:
+				if isSpace(c) || c == '{' || c == '[' || c == '"' {
+					s.buf = append(s.buf, chunk[from:i]...)
+					s.pend = chunk[i:]
+					return s.record()
+				}
+			case c == '"':
+				inStr = true
+			case c == '{' || c == '[':
+				depth++
+			case c == '}' || c == ']':
+				depth--
+				done = depth <= 0
+			}
+			if done {
+				s.buf = append(s.buf, chunk[from:i+1]...)
+				s.pend = chunk[i+1:]
+				return s.record()
+			}
 		}
-		if len(s.buf) >= s.max {
+		s.buf = append(s.buf, chunk[from:]...)
+		s.pend = nil
+		if len(s.buf) > s.max {
 			return nil, fmt.Errorf("document larger than the %d-byte limit", s.max)
 		}
-		if depth == 0 && len(s.buf) > 0 && !inStr && (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-			return s.buf, nil // end of a top-level scalar
-		}
-		s.buf = append(s.buf, c)
-		switch {
-		case inStr:
-			if esc {
-				esc = false
-			} else if c == '\\' {
-				esc = true
-			} else if c == '"' {
-				inStr = false
-				if depth == 0 {
-					return s.buf, nil
-				}
-			}
-		case c == '"':
-			inStr = true
-		case c == '{' || c == '[':
-			depth++
-		case c == '}' || c == ']':
-			depth--
-			if depth <= 0 {
-				return s.buf, nil
-			}
-		}
 	}
+}
+
+func (s *jsonSplitter) record() ([]byte, error) {
+	if len(s.buf) > s.max {
+		return nil, fmt.Errorf("document larger than the %d-byte limit", s.max)
+	}
+	return s.buf, nil
 }
 
 func readLimited(r io.Reader, max int64) ([]byte, error) {

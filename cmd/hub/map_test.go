@@ -155,3 +155,24 @@ func TestMapApplyErrors(t *testing.T) {
 		t.Errorf("xml: exit %d, out %q, err %q", code, out, errOut)
 	}
 }
+
+func TestJSONSplitter(t *testing.T) {
+	in := "{\"a\": [1,\n 2]}\n\n  {\"b\":\"x}\\\"\"}[3] 42 \"s\"\ntrue\n{\"c\":"
+	sp := newJSONSplitter(strings.NewReader(in), 1<<20)
+	var got []string
+	for {
+		rec, err := sp.next()
+		if err != nil {
+			break
+		}
+		got = append(got, string(rec))
+	}
+	want := []string{"{\"a\": [1,\n 2]}", `{"b":"x}\""}`, "[3]", "42", `"s"`, "true", `{"c":`}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("got  %q\nwant %q", got, want)
+	}
+	sp = newJSONSplitter(strings.NewReader(`{"a":"`+strings.Repeat("x", 1000)+`"}`), 100)
+	if _, err := sp.next(); err == nil || !strings.Contains(err.Error(), "larger than the 100-byte limit") {
+		t.Errorf("got %v", err)
+	}
+}
