@@ -23,7 +23,7 @@ const fedexDir = "../../connectors/fedex/mappings"
 
 func TestMapTestFedEx(t *testing.T) {
 	code, out, errOut := runMap(t, "", "map", "test", fedexDir)
-	if code != 0 || !strings.Contains(out, "2 passed, 0 failed") {
+	if code != 0 || !strings.Contains(out, "3 passed, 0 failed") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
 }
