@@ -9,9 +9,46 @@ import (
 	"github.com/tidwall/gjson"
 )
 
-// fail builds a runtime error at n; v, when it came from the input, names the path.
+// fail builds a runtime error at n; v, when it came from the input, names the
+// path, and otherwise the input that n computes from does.
 func (e *env) fail(n node, v Value, format string, args ...any) error {
-	return &RuntimeError{File: e.p.file, Pos: n.at(), Path: e.pathOf(v), Msg: fmt.Sprintf(format, args...)}
+	path := e.pathOf(v)
+	if path == "" {
+		path = e.pathFor(n, 0)
+	}
+	return &RuntimeError{File: e.p.file, Pos: n.at(), Path: path, Msg: fmt.Sprintf(format, args...)}
+}
+
+// pathFor finds the input path an expression computes from: the first path
+// among its operands, or the receiver of a call. Mappings are pure, so
+// evaluating the operand again is safe; this runs only on the error path.
+func (e *env) pathFor(n node, depth int) string {
+	if depth > 20 {
+		return ""
+	}
+	switch n := n.(type) {
+	case *pathNode, *varNode, *rootNode:
+		v, err := e.eval(n)
+		if err != nil {
+			return ""
+		}
+		if v.k == kMissing {
+			return e.missingPath(n)
+		}
+		return e.pathOf(v)
+	case *callNode:
+		if len(n.args) > 0 {
+			return e.pathFor(n.args[0], depth+1)
+		}
+	case *binNode:
+		if p := e.pathFor(n.l, depth+1); p != "" {
+			return p
+		}
+		return e.pathFor(n.r, depth+1)
+	case *unNode:
+		return e.pathFor(n.x, depth+1)
+	}
+	return ""
 }
 
 // pathOf names where v sits in the input JSON, or "" when it is not from there.

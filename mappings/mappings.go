@@ -341,7 +341,11 @@ func (p *Program) ApplyJSON(dst, input []byte) ([]byte, error) {
 	defer p.putEnv(e)
 	e.input = unsafe.String(unsafe.SliceData(input), len(input))
 	e.out = dst
-	root := fromResult(gjson.Parse(e.input), 1)
+	r := gjson.Parse(e.input)
+	if r.Type == gjson.JSON {
+		r.Raw = strings.TrimRight(r.Raw, " \t\r\n") // Parse keeps the trailing space
+	}
+	root := fromResult(r, 1)
 	return p.run(e, root, dst)
 }
 

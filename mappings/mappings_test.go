@@ -280,6 +280,21 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 }
 
+func TestPassThroughIsCompact(t *testing.T) {
+	p := compile(t, hdr+`{whole: input, part: input.a, s: input.a.s}`)
+	got := apply(t, p, "  {\n \"a\" : { \"s\" : \"x  y\\\" z\" ,\n \"l\": [ 1 , 2 ] } }\n\n")
+	want := `{"whole":{"a":{"s":"x  y\" z","l":[1,2]}},"part":{"s":"x  y\" z","l":[1,2]},"s":"x  y\" z"}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// Errors name paths in indented input too.
+	p = compile(t, hdr+`input.a.l.map(x -> x.number().convert("kg", "lb") / 0)`)
+	_, err := p.ApplyJSON(nil, []byte("  {\n \"a\" : { \"l\": [ 1 , 2 ] } }"))
+	if err == nil || !strings.Contains(err.Error(), "input a.l[0]: division by zero") {
+		t.Errorf("got %v", err)
+	}
+}
+
 func TestStepBudget(t *testing.T) {
 	// Ten nested maps over 10 elements would take 10^10 steps.
 	src := hdr + strings.Repeat("input.a.map(x -> ", 10) + "1" + strings.Repeat(")", 10)

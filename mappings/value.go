@@ -337,7 +337,7 @@ func appendValue(dst []byte, v Value) []byte {
 		}
 		return appendString(dst, v.s)
 	case kJSON:
-		return append(dst, v.s...)
+		return appendCompact(dst, v.s)
 	case kArr:
 		dst = append(dst, '[')
 		first := true
@@ -356,6 +356,31 @@ func appendValue(dst []byte, v Value) []byte {
 		return appendDoc(dst, v.a)
 	}
 	return dst
+}
+
+// appendCompact copies valid JSON text without the whitespace between tokens,
+// so that an object taken from pretty-printed input stays on one NDJSON line.
+func appendCompact(dst []byte, raw string) []byte {
+	inStr, start := false, 0
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if inStr {
+			if c == '\\' {
+				i++
+			} else if c == '"' {
+				inStr = false
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inStr = true
+		case ' ', '\t', '\n', '\r':
+			dst = append(dst, raw[start:i]...)
+			start = i + 1
+		}
+	}
+	return append(dst, raw[start:]...)
 }
 
 func appendDoc(dst []byte, x any) []byte {
