@@ -1,0 +1,37 @@
+package mappings
+
+import (
+	"os"
+	"testing"
+)
+
+// BenchmarkFedExTrack applies the FedEx showcase mapping to its delivered
+// fixture. bench/ compares the same work with Bloblang, gojq and gjson.
+func BenchmarkFedExTrack(b *testing.B) {
+	p, err := CompileFile("../connectors/fedex/mappings/track.mapping", Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	in, err := os.ReadFile("../connectors/fedex/mappings/track.delivered.in.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	var out []byte
+	for b.Loop() {
+		if out, err = p.ApplyJSON(out[:0], in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCompile compiles the FedEx showcase mapping, table included.
+func BenchmarkCompile(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := CompileFile("../connectors/fedex/mappings/track.mapping", Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
