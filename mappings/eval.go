@@ -191,36 +191,50 @@ const bigObject = 384
 
 // objIndex lists an input object's members in order.
 type objIndex struct {
-	keys []string
-	vals []gjson.Result
+	keys  []string
+	vals  []gjson.Result
+	built bool
+}
+
+// useIndex reports whether lookups in v should go through an index of its
+// keys: v is a large input object read before in this document. The first
+// read only marks it, so an object read once (the root, usually) is never
+// scanned whole.
+func (e *env) useIndex(v Value) bool {
+	if v.k != kJSON || v.src == 0 || len(v.s) <= bigObject || v.s[0] != '{' {
+		return false
+	}
+	if _, ok := e.index[v.src]; ok {
+		return true
+	}
+	var ix *objIndex
+	if len(e.spare) > 0 {
+		ix = e.spare[len(e.spare)-1]
+		e.spare = e.spare[:len(e.spare)-1]
+	} else {
+		ix = &objIndex{}
+	}
+	if e.index == nil {
+		e.index = map[int]*objIndex{}
+	}
+	e.index[v.src] = ix
+	return false
 }
 
 // field returns v's member key, through the per-document index for large
-// input objects.
+// input objects read more than once.
 func (e *env) field(v Value, key, gkey string) Value {
-	if v.k != kJSON || v.src == 0 || len(v.s) <= bigObject {
+	if !e.useIndex(v) {
 		return field(v, key, gkey)
 	}
-	if v.s[0] != '{' {
-		return missing
-	}
 	ix := e.index[v.src]
-	if ix == nil {
-		if len(e.spare) > 0 {
-			ix = e.spare[len(e.spare)-1]
-			e.spare = e.spare[:len(e.spare)-1]
-		} else {
-			ix = &objIndex{}
-		}
+	if !ix.built {
 		v.result().ForEach(func(k, x gjson.Result) bool {
 			ix.keys = append(ix.keys, k.Str)
 			ix.vals = append(ix.vals, x)
 			return true
 		})
-		if e.index == nil {
-			e.index = map[int]*objIndex{}
-		}
-		e.index[v.src] = ix
+		ix.built = true
 	}
 	for i, k := range ix.keys {
 		if k == key {
@@ -255,7 +269,7 @@ func (e *env) eval(n node) (Value, error) {
 			if cur.k == kMissing {
 				return missing, nil
 			}
-			if i < n.nstatic && cur.k == kJSON && (len(cur.s) <= bigObject || cur.src == 0) {
+			if i < n.nstatic && cur.k == kJSON && !e.useIndex(cur) {
 				// A small object: the rest of the static path in one gjson lookup.
 				cur = fromResult(gjson.Get(cur.s, n.gpaths[i]), cur.src)
 				i = n.nstatic - 1

@@ -324,6 +324,7 @@ func (p *Program) putEnv(e *env) {
 		ix.keys = ix.keys[:0]
 		clear(ix.vals)
 		ix.vals = ix.vals[:0]
+		ix.built = false
 		e.spare = append(e.spare, ix)
 		delete(e.index, k)
 	}
