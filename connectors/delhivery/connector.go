@@ -123,7 +123,11 @@ func (c *Connector) trackBatch(ctx context.Context, acct *sdk.Account, numbers [
 	if resp.Error != "" {
 		return map[string]model.Tracking{}, resp.Error, nil
 	}
-	return fromTrackResponse(&resp), "", nil
+	found, err = fromTrackResponse(data)
+	if err != nil {
+		return nil, "", err
+	}
+	return found, "", nil
 }
 
 // trackEach asks for each waybill on its own, a few at a time.

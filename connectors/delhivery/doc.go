@@ -7,10 +7,12 @@
 // in the sandbox, or a simulator in tests.
 //
 // The package is split the way the design asks: translate.go holds pure functions
-// between the canonical model and Delhivery's wire types (wire.go), so the mapping
-// can move onto the declarative mapping language later; transport.go sends one
-// request and classifies the outcome; connector.go wires the two together. The
-// simulator subpackage answers in Delhivery's documented shapes for tests.
+// between the canonical model and Delhivery's wire types (wire.go); a tracking
+// answer is translated by the mapping mappings/track.mapping with its status
+// table mappings/delhivery-status.csv (embedded, compiled on first use by
+// trackmap.go); transport.go sends one request and classifies the outcome;
+// connector.go wires them together. The simulator subpackage answers in
+// Delhivery's documented shapes for tests.
 //
 // # Status mapping
 //
@@ -71,6 +73,6 @@
 // permanent for an account problem such as an empty wallet) carrying Delhivery's
 // remarks verbatim in CarrierMessage. Responses larger than 10 MiB are refused.
 //
-// This package imports only sdk and the standard library; it must not import
-// engine.
+// This package imports only sdk, mappings and the standard library; it must not
+// import engine.
 package delhivery

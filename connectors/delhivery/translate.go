@@ -6,10 +6,8 @@ import (
 	"math"
 	"net/url"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -17,7 +15,7 @@ import (
 
 // This file holds the pure translation between the canonical model and
 // Delhivery's wire types: no I/O, no clock, no account lookups beyond the values
-// passed in. Everything here is a candidate for the declarative mapping language.
+// passed in. Tracking answers are translated by a mapping (trackmap.go).
 
 // ewayBillThreshold is the consignment value (INR) above which Delhivery requires
 // an e-way bill number.
@@ -455,203 +453,6 @@ func notFound(number, carrierMessage string) model.Tracking {
 			CarrierMessage: carrierMessage,
 		},
 	}
-}
-
-// fromTrackResponse indexes a tracking answer by waybill.
-func fromTrackResponse(r *trackResponse) map[string]model.Tracking {
-	out := make(map[string]model.Tracking, len(r.ShipmentData))
-	for _, sd := range r.ShipmentData {
-		t := toTracking(&sd.Shipment)
-		out[t.TrackingNumber] = t
-	}
-	return out
-}
-
-// toTracking maps one tracked shipment onto the canonical model.
-func toTracking(s *wireTrackedShipment) model.Tracking {
-	st := s.Status
-	status, sub := MapStatus(st.StatusType, st.Status, st.StatusCode)
-	t := model.Tracking{
-		TrackingNumber: s.AWB,
-		Status:         status,
-		SubStatus:      sub,
-		RawCode:        rawCode(st.StatusType, st.Status, st.StatusCode),
-		RawText:        rawText(st.Status, st.Instructions),
-		Location:       parseLocation(st.StatusLocation),
-	}
-	if status == model.StatusAttemptFailed || status == model.StatusException {
-		t.Reason = st.Instructions
-	}
-	if status == model.StatusDelivered {
-		if at, ok := parseTime(st.StatusDateTime); ok {
-			t.DeliveredAt = &at
-		}
-		t.ReceivedBy = st.RecievedBy
-	}
-	if at, ok := parseTime(firstNonEmpty(s.ExpectedDeliveryDate, s.PromisedDeliveryDate)); ok {
-		t.EstimatedDelivery = &at
-	}
-	for _, sc := range s.Scans {
-		d := sc.ScanDetail
-		at, ok := parseTime(firstNonEmpty(d.ScanDateTime, d.StatusDateTime))
-		if !ok {
-			continue
-		}
-		es, esub := MapStatus(d.ScanType, d.Scan, d.StatusCode)
-		t.Events = append(t.Events, model.TrackingEvent{
-			Time:      at,
-			Status:    es,
-			SubStatus: esub,
-			RawCode:   rawCode(d.ScanType, d.Scan, d.StatusCode),
-			RawText:   rawText(d.Scan, d.Instructions),
-			Location:  parseLocation(d.ScannedLocation),
-		})
-	}
-	sort.SliceStable(t.Events, func(i, j int) bool { return t.Events[i].Time.Before(t.Events[j].Time) })
-	if t.Status == model.StatusUnknown {
-		// The current state is unmapped: report the most recent mapped event's
-		// status, keeping the raw words of the current state.
-		for i := len(t.Events) - 1; i >= 0; i-- {
-			if ev := t.Events[i]; ev.Status != model.StatusUnknown {
-				t.Status, t.SubStatus = ev.Status, ev.SubStatus
-				break
-			}
-		}
-	}
-	return t
-}
-
-// rawCode is Delhivery's mapping key, verbatim: TYPE/Status, then /StatusCode
-// when Delhivery sends one ("UD/In Transit/X-PPOM").
-func rawCode(statusType, status, statusCode string) string {
-	c := statusType + "/" + status
-	if statusCode != "" {
-		c += "/" + statusCode
-	}
-	return c
-}
-
-// rawText is Delhivery's own words: the Instructions, or the Status text when
-// there are none.
-func rawText(status, instructions string) string {
-	if instructions == "" {
-		return status
-	}
-	return instructions
-}
-
-// ndrCodes are the StatusCodes Delhivery's NDR API accepts as a failed delivery attempt.
-var ndrCodes = map[string]bool{
-	"EOD-3": true, "EOD-6": true, "EOD-11": true, "EOD-15": true, "EOD-16": true,
-	"EOD-43": true, "EOD-69": true, "EOD-74": true, "EOD-86": true, "EOD-104": true,
-	"ST-108": true,
-}
-
-// pickedUpCode is the StatusCode of the first physical scan ("Shipment picked up").
-const pickedUpCode = "X-PPOM"
-
-type statusKey struct{ typ, status string }
-
-type mapped struct {
-	status model.TrackingStatus
-	sub    string
-}
-
-// statusTable is the documented StatusType and Status pairs; see the package doc.
-// Sub-status codes come from sdk/model/TRACKING.md; a row whose meaning no code
-// fits leaves the sub-status empty rather than guess.
-var statusTable = map[statusKey]mapped{
-	{"UD", "manifested"}: {model.StatusPending, "label_created"},
-	{"UD", "not picked"}: {model.StatusPending, "pickup_failed"},
-	{"UD", "in transit"}: {model.StatusInTransit, ""},
-	{"UD", "pending"}:    {model.StatusInTransit, "arrived_at_destination"},
-	{"UD", "dispatched"}: {model.StatusOutForDelivery, "out_for_delivery"},
-	{"DL", "delivered"}:  {model.StatusDelivered, "delivered_to_consignee"},
-	{"DL", "rto"}:        {model.StatusReturned, "rto_delivered"},
-	{"DL", "dto"}:        {model.StatusDelivered, "delivered_to_consignee"},
-	{"RT", "in transit"}: {model.StatusReturning, "rto_in_transit"},
-	{"RT", "pending"}:    {model.StatusReturning, "rto_in_transit"},
-	{"RT", "dispatched"}: {model.StatusReturning, "rto_out_for_delivery"},
-	{"PP", "open"}:       {model.StatusPending, "label_created"},
-	{"PP", "scheduled"}:  {model.StatusPending, "pickup_scheduled"},
-	{"PP", "dispatched"}: {model.StatusPending, "pickup_scheduled"},
-	{"PU", "in transit"}: {model.StatusInTransit, "picked_up"},
-	{"PU", "pending"}:    {model.StatusInTransit, "arrived_at_destination"},
-	{"PU", "dispatched"}: {model.StatusOutForDelivery, "out_for_delivery"},
-	{"CN", "canceled"}:   {model.StatusCancelled, ""},
-	{"CN", "cancelled"}:  {model.StatusCancelled, ""},
-	{"CN", "closed"}:     {model.StatusCancelled, ""},
-}
-
-// MapStatus maps Delhivery's StatusType, Status text and StatusCode onto the
-// canonical status and sub-status, following the table in the package
-// documentation. A pair that is not in the table is unknown/unmapped, never a
-// guess. It is pure and safe for concurrent use.
-func MapStatus(statusType, status, statusCode string) (model.TrackingStatus, string) {
-	typ := strings.ToUpper(strings.TrimSpace(statusType))
-	text := strings.ToLower(strings.Join(strings.Fields(status), " "))
-	code := strings.ToUpper(strings.TrimSpace(statusCode))
-	switch {
-	case typ == "UD" && text == "pending" && ndrCodes[code]:
-		return model.StatusAttemptFailed, "rescheduled"
-	case typ == "UD" && text == "in transit" && code == pickedUpCode:
-		return model.StatusInTransit, "picked_up"
-	}
-	if m, ok := statusTable[statusKey{typ, text}]; ok {
-		return m.status, m.sub
-	}
-	return model.StatusUnknown, "unmapped"
-}
-
-// ist is India Standard Time; Delhivery's times carry no offset and mean IST.
-var ist = func() *time.Location {
-	if loc, err := time.LoadLocation("Asia/Kolkata"); err == nil {
-		return loc
-	}
-	return time.FixedZone("IST", 5*3600+30*60)
-}()
-
-var timeLayouts = []string{
-	"2006-01-02T15:04:05.999999999",
-	"2006-01-02 15:04:05.999999999",
-	"2006-01-02T15:04",
-	"2006-01-02",
-}
-
-// parseTime reads a Delhivery timestamp: RFC 3339 when it has an offset, else IST.
-func parseTime(s string) (time.Time, bool) {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return time.Time{}, false
-	}
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, true
-	}
-	for _, layout := range timeLayouts {
-		if t, err := time.ParseInLocation(layout, s, ist); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
-}
-
-// parseLocation splits "Amritsar_VerkaBypss_I (Punjab)" into facility, city and state.
-func parseLocation(s string) *model.EventLocation {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil
-	}
-	loc := &model.EventLocation{Facility: s, CountryCode: "IN"}
-	if i := strings.LastIndex(s, "("); i > 0 && strings.HasSuffix(s, ")") {
-		loc.State = strings.TrimSpace(s[i+1 : len(s)-1])
-		loc.Facility = strings.TrimSpace(s[:i])
-	}
-	if i := strings.Index(loc.Facility, "_"); i > 0 {
-		loc.City = loc.Facility[:i]
-	} else {
-		loc.City = loc.Facility
-	}
-	return loc
 }
 
 // fromCancelResponse reads a cancellation answer. A shipment that is already

@@ -82,54 +82,12 @@ type createPackage struct {
 	Remarks     stringList `json:"remarks"`
 }
 
-// trackResponse is the answer to a tracking call.
+// trackResponse is the envelope of a tracking answer. Its ShipmentData is read
+// by the tracking mapping (trackmap.go), not by encoding/json.
 type trackResponse struct {
-	ShipmentData []struct {
-		Shipment wireTrackedShipment `json:"Shipment"`
-	} `json:"ShipmentData"`
 	Error   string   `json:"Error"`
 	RMK     string   `json:"rmk"`
 	Success flexBool `json:"Success"`
-}
-
-// wireTrackedShipment is one shipment's tracking state.
-type wireTrackedShipment struct {
-	AWB                  string      `json:"AWB"`
-	ReferenceNo          string      `json:"ReferenceNo"`
-	Origin               string      `json:"Origin"`
-	Destination          string      `json:"Destination"`
-	PickUpDate           string      `json:"PickUpDate"`
-	ExpectedDeliveryDate string      `json:"ExpectedDeliveryDate"`
-	PromisedDeliveryDate string      `json:"PromisedDeliveryDate"`
-	Status               wireStatus  `json:"Status"`
-	Scans                []wireScans `json:"Scans"`
-}
-
-// wireStatus is a shipment's current status.
-type wireStatus struct {
-	Status         string `json:"Status"`
-	StatusType     string `json:"StatusType"`
-	StatusCode     string `json:"StatusCode"`
-	StatusLocation string `json:"StatusLocation"`
-	StatusDateTime string `json:"StatusDateTime"`
-	Instructions   string `json:"Instructions"`
-	RecievedBy     string `json:"RecievedBy"` // sic: Delhivery's spelling
-}
-
-// wireScans wraps one scan.
-type wireScans struct {
-	ScanDetail wireScan `json:"ScanDetail"`
-}
-
-// wireScan is one scan of a shipment's history.
-type wireScan struct {
-	Scan            string `json:"Scan"`
-	ScanType        string `json:"ScanType"`
-	ScanDateTime    string `json:"ScanDateTime"`
-	StatusDateTime  string `json:"StatusDateTime"`
-	ScannedLocation string `json:"ScannedLocation"`
-	Instructions    string `json:"Instructions"`
-	StatusCode      string `json:"StatusCode"`
 }
 
 // cancelRequest is the JSON body of a cancellation.
