@@ -78,6 +78,8 @@ func init() {
 		// Times.
 		{name: "to_time", min: 1, max: 3, check: checkToTime, eval: toTimeEval,
 			doc: `s.to_time("dd/MM/yyyy HH:mm", "Asia/Kolkata"): an RFC 3339 time; layouts may list alternatives with |`},
+		{name: "try_time", min: 1, max: 3, check: checkToTime, eval: tryTimeEval,
+			doc: `s.try_time("dd/MM/yyyy HH:mm", "Asia/Kolkata"): like to_time, but missing instead of an error when s does not parse`},
 		{name: "format_time", min: 2, max: 3, check: checkFormatTime, eval: formatTimeEval,
 			doc: `t.format_time("dd/MM/yyyy", "Asia/Kolkata"): an RFC 3339 time written in a layout and zone`},
 		// Tables, presence, validation.

@@ -138,6 +138,30 @@ func toTimeEval(e *env, c *callNode) (Value, error) {
 	return missing, e.fail(c, v, "to_time(): %q does not match the layout", s)
 }
 
+// tryTimeEval is toTimeEval for providers that send the odd malformed time: a
+// string that does not parse is missing, so one bad scan does not fail a whole
+// document. Non-string input is still an error.
+func tryTimeEval(e *env, c *callNode) (Value, error) {
+	s, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	aux := c.aux.(timeAux)
+	s = strings.TrimSpace(s)
+	if len(aux.layouts) == 0 {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return str(t.Format(time.RFC3339Nano)), nil
+		}
+		return missing, nil
+	}
+	for _, l := range aux.layouts {
+		if t, err := time.ParseInLocation(l, s, aux.loc); err == nil {
+			return str(t.Format(time.RFC3339Nano)), nil
+		}
+	}
+	return missing, nil
+}
+
 func formatTimeEval(e *env, c *callNode) (Value, error) {
 	s, v, ok, err := e.strArg(c, 0)
 	if err != nil || !ok {
