@@ -467,12 +467,7 @@ func (e *encoder) interchangeEDIFACT(ctx context.Context, unb *doc.Object, rep b
 		switch {
 		case position(k) > 0 || k == "UNZ":
 		case k == "UNG":
-			err := each(v, func(i int, ung *doc.Object) error {
-				e.push(indexed("UNG", i))
-				defer e.pop()
-				if ung == nil {
-					return e.fail("a group must be an object")
-				}
+			err := e.eachEnvelope(v, "UNG", "a group must be an object", func(ung *doc.Object) error {
 				groups++
 				return e.groupEDIFACT(ctx, ung, opts)
 			})
@@ -480,12 +475,7 @@ func (e *encoder) interchangeEDIFACT(ctx context.Context, unb *doc.Object, rep b
 				return err
 			}
 		case k == "UNH":
-			err := each(v, func(i int, unh *doc.Object) error {
-				e.push(indexed("UNH", i))
-				defer e.pop()
-				if unh == nil {
-					return e.fail("a message must be an object")
-				}
+			err := e.eachEnvelope(v, "UNH", "a message must be an object", func(unh *doc.Object) error {
 				messages++
 				return e.messageEDIFACT(ctx, unh, opts)
 			})
@@ -517,12 +507,7 @@ func (e *encoder) groupEDIFACT(ctx context.Context, ung *doc.Object, opts EDIFAC
 		switch {
 		case position(k) > 0 || k == "UNE":
 		case k == "UNH":
-			err := each(v, func(i int, unh *doc.Object) error {
-				e.push(indexed("UNH", i))
-				defer e.pop()
-				if unh == nil {
-					return e.fail("a message must be an object")
-				}
+			err := e.eachEnvelope(v, "UNH", "a message must be an object", func(unh *doc.Object) error {
 				messages++
 				return e.messageEDIFACT(ctx, unh, opts)
 			})

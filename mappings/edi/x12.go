@@ -300,6 +300,20 @@ func WriteX12(ctx context.Context, root *doc.Object, opts X12WriteOptions) ([]by
 	return e.buf, nil
 }
 
+// eachEnvelope runs fn on each object under an envelope key (GS, ST, UNG, UNH),
+// one or repeated, with the key on the error path; anything but an object
+// fails with msg.
+func (e *encoder) eachEnvelope(v any, id, msg string, fn func(*doc.Object) error) error {
+	return each(v, func(i int, obj *doc.Object) error {
+		e.push(indexed(id, i))
+		defer e.pop()
+		if obj == nil {
+			return e.fail(msg)
+		}
+		return fn(obj)
+	})
+}
+
 func indexed(id string, i int) string {
 	if i < 0 {
 		return id
@@ -439,12 +453,7 @@ func (e *encoder) interchangeX12(ctx context.Context, isa *doc.Object, opts X12W
 				return err
 			}
 		case k == "GS":
-			err := each(v, func(i int, gs *doc.Object) error {
-				e.push(indexed("GS", i))
-				defer e.pop()
-				if gs == nil {
-					return e.fail("a functional group must be an object")
-				}
+			err := e.eachEnvelope(v, "GS", "a functional group must be an object", func(gs *doc.Object) error {
 				groups++
 				return e.groupX12(ctx, gs, opts)
 			})
@@ -480,12 +489,7 @@ func (e *encoder) groupX12(ctx context.Context, gs *doc.Object, opts X12WriteOpt
 		switch {
 		case position(k) > 0 || k == "GE":
 		case k == "ST":
-			err := each(v, func(i int, st *doc.Object) error {
-				e.push(indexed("ST", i))
-				defer e.pop()
-				if st == nil {
-					return e.fail("a transaction set must be an object")
-				}
+			err := e.eachEnvelope(v, "ST", "a transaction set must be an object", func(st *doc.Object) error {
 				sets++
 				return e.transactionX12(ctx, st, opts)
 			})
