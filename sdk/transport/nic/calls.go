@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -38,22 +39,13 @@ func (m *Manager) EWBAction(ctx context.Context, c Credentials, action string, p
 			Action string `json:"action"`
 			Data   string `json:"data"`
 		}{action, data})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.cfg.BaseURL+"/ewayapi/", bytes.NewReader(body))
-		if err != nil {
-			return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, NotSent: true, Message: "nic: building request: " + err.Error()}
-		}
-		m.setHeaders(req, c, s)
-		status, resp, err := m.send(req)
-		if err != nil {
-			return err
-		}
 		var r struct {
 			Status flexStatus      `json:"status"`
 			Data   string          `json:"data"`
 			Error  json.RawMessage `json:"error"`
 		}
-		if err := json.Unmarshal(resp, &r); err != nil {
-			return badResponse(status, resp, action)
+		if err := m.exchange(ctx, c, s, http.MethodPost, m.cfg.BaseURL+"/ewayapi/", body, action, &r); err != nil {
+			return err
 		}
 		if !r.Status.ok() {
 			return ClassifyCodes(ewbErrorCodes(r.Error))
@@ -80,15 +72,6 @@ func (m *Manager) EWBGet(ctx context.Context, c Credentials, method string, quer
 		u += "?" + query.Encode()
 	}
 	return m.Do(ctx, c, func(ctx context.Context, s *Session) error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-		if err != nil {
-			return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, NotSent: true, Message: "nic: building request: " + err.Error()}
-		}
-		m.setHeaders(req, c, s)
-		status, resp, err := m.send(req)
-		if err != nil {
-			return err
-		}
 		var r struct {
 			Status flexStatus      `json:"status"`
 			Data   string          `json:"data"`
@@ -96,8 +79,8 @@ func (m *Manager) EWBGet(ctx context.Context, c Credentials, method string, quer
 			HMAC   string          `json:"hmac"`
 			Error  json.RawMessage `json:"error"`
 		}
-		if err := json.Unmarshal(resp, &r); err != nil {
-			return badResponse(status, resp, method)
+		if err := m.exchange(ctx, c, s, http.MethodGet, u, nil, method, &r); err != nil {
+			return err
 		}
 		if !r.Status.ok() {
 			return ClassifyCodes(ewbErrorCodes(r.Error))
@@ -130,22 +113,13 @@ func (m *Manager) IRPPost(ctx context.Context, c Credentials, path string, paylo
 			return err
 		}
 		body, _ := json.Marshal(map[string]string{"Data": data})
-		req, err := http.NewRequestWithContext(ctx, http.MethodPost, m.cfg.BaseURL+path, bytes.NewReader(body))
-		if err != nil {
-			return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, NotSent: true, Message: "nic: building request: " + err.Error()}
-		}
-		m.setHeaders(req, c, s)
-		status, resp, err := m.send(req)
-		if err != nil {
-			return err
-		}
 		var r struct {
 			Status       flexStatus       `json:"Status"`
 			Data         string           `json:"Data"`
 			ErrorDetails []irpErrorDetail `json:"ErrorDetails"`
 		}
-		if err := json.Unmarshal(resp, &r); err != nil {
-			return badResponse(status, resp, path)
+		if err := m.exchange(ctx, c, s, http.MethodPost, m.cfg.BaseURL+path, body, path, &r); err != nil {
+			return err
 		}
 		if !r.Status.ok() {
 			return irpError(r.ErrorDetails)
@@ -156,6 +130,28 @@ func (m *Manager) IRPPost(ctx context.Context, c Credentials, path string, paylo
 		}
 		return decodeOut(js, out, path)
 	})
+}
+
+// exchange sends one authenticated request (body nil for GET) and decodes NIC's
+// JSON envelope into into; what names the call in errors.
+func (m *Manager) exchange(ctx context.Context, c Credentials, s *Session, method, u string, body []byte, what string, into any) error {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, NotSent: true, Message: "nic: building request: " + err.Error()}
+	}
+	m.setHeaders(req, c, s)
+	status, resp, err := m.send(req)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(resp, into); err != nil {
+		return badResponse(status, resp, what)
+	}
+	return nil
 }
 
 func marshalPayload(payload any) ([]byte, error) {
