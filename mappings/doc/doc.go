@@ -18,6 +18,11 @@
 // accept the same shape back. This package imports nothing of the hub's.
 package doc
 
+import (
+	"bytes"
+	"encoding/json"
+)
+
 // Object is an ordered map with unique keys. The zero value is empty and ready.
 type Object struct {
 	keys   []string
@@ -95,4 +100,32 @@ func (o *Object) find(key string) (int, bool) {
 		}
 	}
 	return 0, false
+}
+
+// MarshalJSON writes the object as a JSON object with its keys in order, so
+// json.Marshal of any document tree gives its JSON form.
+func (o *Object) MarshalJSON() ([]byte, error) {
+	if o == nil {
+		return []byte("null"), nil
+	}
+	var b bytes.Buffer
+	b.WriteByte('{')
+	for i, k := range o.keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		kj, err := json.Marshal(k)
+		if err != nil {
+			return nil, err
+		}
+		vj, err := json.Marshal(o.values[i])
+		if err != nil {
+			return nil, err
+		}
+		b.Write(kj)
+		b.WriteByte(':')
+		b.Write(vj)
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
 }

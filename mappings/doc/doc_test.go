@@ -1,6 +1,7 @@
 package doc
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 )
@@ -37,5 +38,21 @@ func TestAppendMakesRepetitionAList(t *testing.T) {
 	list, ok := v.([]any)
 	if !ok || len(list) != 3 || list[2] != "third" {
 		t.Fatalf("repeated values: %#v", v)
+	}
+}
+
+func TestMarshalJSONKeepsOrder(t *testing.T) {
+	inner := NewObject(2)
+	inner.Set("z", []any{"a", int64(1), nil})
+	inner.Set("a", true)
+	o := NewObject(2)
+	o.Set("second", inner)
+	o.Set("first", "x<y")
+	got, err := json.Marshal([]any{o, (*Object)(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"second":{"z":["a",1,null],"a":true},"first":"x\u003cy"},null]`; string(got) != want {
+		t.Fatalf("got %s, want %s", got, want)
 	}
 }

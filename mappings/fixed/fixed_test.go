@@ -13,39 +13,15 @@ import (
 )
 
 func dump(v any) string {
-	var b bytes.Buffer
-	var walk func(v any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case *doc.Object:
-			b.WriteByte('{')
-			for i := 0; i < x.Len(); i++ {
-				k, val := x.At(i)
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				kj, _ := json.Marshal(k)
-				b.Write(kj)
-				b.WriteByte(':')
-				walk(val)
-			}
-			b.WriteByte('}')
-		case []any:
-			b.WriteByte('[')
-			for i, item := range x {
-				if i > 0 {
-					b.WriteString(",\n")
-				}
-				walk(item)
-			}
-			b.WriteByte(']')
-		default:
-			j, _ := json.Marshal(x)
-			b.Write(j)
+	if list, ok := v.([]any); ok {
+		parts := make([]string, len(list))
+		for i, item := range list {
+			parts[i] = dump(item)
 		}
+		return "[" + strings.Join(parts, ",\n") + "]"
 	}
-	walk(v)
-	return b.String()
+	j, _ := json.Marshal(v)
+	return string(j)
 }
 
 func manifestFormat(t testing.TB) *Format {
