@@ -142,20 +142,9 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 	t.Parallel()
 	sim := simulator.New()
 	defer sim.Close()
-	dir := t.TempDir()
-	r := hub(t, "", "tenants", "create", "sig", "--data-dir", dir, "-o", "json")
-	var tc api.TenantCreated
-	if err := json.Unmarshal([]byte(r.stdout), &tc); err != nil {
-		t.Fatalf("tenants create: %v %s", err, r.err)
-	}
-	if r := hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "delhivery_express",
-		"--name", "sim", "--environment", "sandbox", "--base-url", sim.URL(), "--credential", "api_token="+sim.Token(),
-		"--setting", "pickup_location=WH"); r.code != 0 {
-		t.Fatalf("accounts create: %s", r.err)
-	}
-	h := startHub(t, dir)
+	h, key := hubWithDelhivery(t, sim)
 	cmd, exited, logs, hubURL := h.cmd, h.exited, h.logs, h.url
-	r = hub(t, `{"tracking_numbers":["1234567890"]}`, "invoke", "delhivery_express", "track", "--hub-url", hubURL, "--api-key", tc.APIKey.Secret)
+	r := hub(t, `{"tracking_numbers":["1234567890"]}`, "invoke", "delhivery_express", "track", "--hub-url", hubURL, "--api-key", key)
 	if r.code != 0 {
 		t.Fatalf("track: %d %s %s", r.code, r.stdout, r.err)
 	}
