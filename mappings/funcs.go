@@ -3,6 +3,7 @@ package mappings
 import (
 	"fmt"
 	"math"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode"
@@ -64,6 +65,12 @@ func init() {
 		{name: "starts_with", min: 2, max: 2, eval: strPred(strings.HasPrefix), doc: "s.starts_with(prefix)"},
 		{name: "ends_with", min: 2, max: 2, eval: strPred(strings.HasSuffix), doc: "s.ends_with(suffix)"},
 		{name: "substr", min: 2, max: 3, eval: substrEval, doc: "s.substr(start, length?): characters from start (0-based)"},
+		{name: "index_of", min: 2, max: 2, eval: indexEval(strings.Index), doc: `s.index_of(sub): the character position of the first sub (0-based), -1 when absent`},
+		{name: "last_index_of", min: 2, max: 2, eval: indexEval(strings.LastIndex), doc: `s.last_index_of(sub): the character position of the last sub, -1 when absent`},
+		{name: "matches", min: 2, max: 2, check: checkPattern, eval: matchesEval,
+			doc: `s.matches("(?i)out for delivery"): whether a regular expression (RE2 syntax, a constant) matches somewhere in s`},
+		{name: "capture", min: 2, max: 3, check: checkPattern, eval: captureEval,
+			doc: `s.capture("\\(([^)]*)\\)$", 1?): the first match's group (1 by default; 0 is the whole match); missing when it does not match`},
 		{name: "pad_left", min: 3, max: 3, eval: padEval, doc: `s.pad_left(6, "0"): padded on the left to a width`},
 		// Conversions and numbers.
 		{name: "string", min: 1, max: 1, eval: stringEval, doc: "x.string(): a number or boolean as text"},
@@ -85,6 +92,8 @@ func init() {
 		// Tables, presence, validation.
 		{name: "lookup", min: 2, max: 3, check: checkLookup, eval: lookupEval,
 			doc: `lookup("table", key, "column"?): a row's column (the second by default); missing when the key is not there`},
+		{name: "lookup_match", min: 2, max: 3, check: checkLookup, eval: lookupMatchEval,
+			doc: `lookup_match("table", s, "column"?): the first row, in file order, whose key (a regular expression) matches s`},
 		{name: "exists", min: 1, max: 1, eval: existsEval, doc: "exists(x): whether x is present (null counts as present)"},
 		{name: "fail", min: 1, max: 1, eval: failEval, doc: `fail("message"): stop with an error naming this place`},
 		{name: "is_gstin", min: 1, max: 1, eval: validator(ValidGSTIN), doc: "is_gstin(s): a GSTIN with a correct check character"},
@@ -729,6 +738,11 @@ func checkLookup(p *parser, c *callNode) error {
 			return p.errAt(c.args[2].at(), "lookup(): table %q has no column %q (it has %s)", name, cn, strings.Join(t.header, ", "))
 		}
 	}
+	if c.fn.name == "lookup_match" {
+		if err := t.compilePatterns(); err != nil {
+			return err
+		}
+	}
 	c.aux = lookupAux{t, col}
 	return nil
 }
@@ -749,6 +763,87 @@ func lookupEval(e *env, c *callNode) (Value, error) {
 		return missing, nil
 	}
 	return str(row[a.col]), nil
+}
+
+func lookupMatchEval(e *env, c *callNode) (Value, error) {
+	k, v, ok, err := e.strArg(c, 1)
+	if err != nil || !ok {
+		return v, err
+	}
+	a := c.aux.(lookupAux)
+	row, ok := a.t.matchRow(k)
+	if !ok || a.col >= len(row) {
+		return missing, nil
+	}
+	return str(row[a.col]), nil
+}
+
+// checkPattern compiles the constant regular expression of matches() and
+// capture() once, at compile time.
+func checkPattern(p *parser, c *callNode) error {
+	src, err := constString(p, c, 1, "a regular expression")
+	if err != nil {
+		return err
+	}
+	re, err := regexp.Compile(src)
+	if err != nil {
+		return p.errAt(c.args[1].at(), "%s(): %q is not a regular expression (RE2 syntax): %v", c.fn.name, src, err)
+	}
+	if c.fn.name == "capture" && len(c.args) == 2 && re.NumSubexp() == 0 {
+		return p.errAt(c.args[1].at(), "capture(): %q has no group; add one in parentheses or pass 0 for the whole match", src)
+	}
+	if len(c.args) > 2 {
+		lit, ok := c.args[2].(*litNode)
+		if !ok || lit.v.k != kNum || lit.v.n != math.Trunc(lit.v.n) || lit.v.n < 0 || int(lit.v.n) > re.NumSubexp() {
+			return p.errAt(c.args[2].at(), "capture(): the group must be a constant whole number from 0 to %d", re.NumSubexp())
+		}
+	}
+	c.aux = re
+	return nil
+}
+
+func matchesEval(e *env, c *callNode) (Value, error) {
+	s, _, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return boolean(false), err
+	}
+	return boolean(c.aux.(*regexp.Regexp).MatchString(s)), nil
+}
+
+func captureEval(e *env, c *callNode) (Value, error) {
+	s, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	group := 1
+	if len(c.args) > 2 {
+		group = int(c.args[2].(*litNode).v.n)
+	}
+	re := c.aux.(*regexp.Regexp)
+	m := re.FindStringSubmatchIndex(s)
+	if m == nil || m[2*group] < 0 {
+		return missing, nil
+	}
+	return str(s[m[2*group]:m[2*group+1]]), nil
+}
+
+// indexEval adapts strings.Index or LastIndex to character (not byte) positions.
+func indexEval(f func(string, string) int) func(e *env, c *callNode) (Value, error) {
+	return func(e *env, c *callNode) (Value, error) {
+		s, v, ok, err := e.strArg(c, 0)
+		if err != nil || !ok {
+			return v, err
+		}
+		sub, v, ok, err := e.strArg(c, 1)
+		if err != nil || !ok {
+			return v, err
+		}
+		i := f(s, sub)
+		if i < 0 {
+			return num(-1), nil
+		}
+		return num(float64(utf8.RuneCountInString(s[:i]))), nil
+	}
 }
 
 func existsEval(e *env, c *callNode) (Value, error) {

@@ -15,6 +15,8 @@ import (
 var testFS = fstest.MapFS{
 	"status.csv": {Data: []byte("code,status,sub_status\nDL,delivered,delivered_to_consignee\nIT,in_transit,\n")},
 	"dup.csv":    {Data: []byte("code,status\nDL,a\nIT,b\nDL,c\n")},
+	"text.csv":   {Data: []byte("pattern,status\n(?i)^UD/.*out for delivery,out_for_delivery\n(?i)^UD/.*refus,attempt_failed\n^UD/,in_transit\n")},
+	"badre.csv":  {Data: []byte("pattern,status\nok,a\n(unclosed,b\n")},
 }
 
 func compile(t *testing.T, src string) *Program {
@@ -90,6 +92,9 @@ func TestFeatures(t *testing.T) {
 		{`{let x = input.a.w * 2, y: x + 1}`, `{"y":5}`},
 		{`input.a.w.string() + "kg"`, `"2kg"`},
 		{`exists(input.a.empty) && !exists(input.nope)`, `true`},
+		{`["Amritsar_Hub (Punjab)".index_of("_"), "a(b)(c)".last_index_of("("), "é_x".index_of("_"), "abc".index_of("z")]`, `[8,4,1,-1]`},
+		{`["Shipment OUT FOR delivery".matches("(?i)out for delivery"), "held".matches("\\bhold\\b")]`, `[true,false]`},
+		{`["Verka Bypass (Punjab)".capture("\\(([^()]*)\\)$"), "x (y)".capture("\\((.*)\\)", 0), "none".capture("(z)") ?? "missing"]`, `["Punjab","(y)","missing"]`},
 	}
 	for _, c := range cases {
 		t.Run(c.expr, func(t *testing.T) {
@@ -143,6 +148,15 @@ func TestDocInput(t *testing.T) {
 	}
 }
 
+func TestLookupMatch(t *testing.T) {
+	p := compile(t, "from json\ndirection response\ntable text = \"text.csv\"\n"+
+		`input.map(s -> lookup_match("text", s) ?? "unmapped")`)
+	got := apply(t, p, `["UD/Shipment Out For Delivery", "UD/Consignee refused", "UD/Inscan", "DL/x"]`)
+	if want := `["out_for_delivery","attempt_failed","in_transit","unmapped"]`; got != want {
+		t.Errorf("got %s, want %s (first matching row in file order)", got, want)
+	}
+}
+
 func TestCompileErrors(t *testing.T) {
 	cases := []struct{ src, want string }{
 		{hdr + `input.a.uper()`, "t.mapping:4:9: unknown function uper() (did you mean upper()?)"},
@@ -168,6 +182,11 @@ func TestCompileErrors(t *testing.T) {
 		{hdr + `input[1.5]`, "index 1.5 is not a whole number"},
 		{hdr + `match input.a { input.b => 1 }`, "a match pattern is a constant"},
 		{hdr + "if input.a then 1", "expected else"},
+		{hdr + `input.a.matches("(unclosed")`, `t.mapping:4:17: matches(): "(unclosed" is not a regular expression`},
+		{hdr + `input.a.matches(input.b)`, `matches() needs a regular expression as a constant string`},
+		{hdr + `input.a.capture("abc")`, `capture(): "abc" has no group`},
+		{hdr + `input.a.capture("(a)", 2)`, `capture(): the group must be a constant whole number from 0 to 1`},
+		{"from json\ndirection response\ntable s = \"badre.csv\"\nlookup_match(\"s\", input.a)", `badre.csv:3:1: key "(unclosed" is not a regular expression`},
 	}
 	for _, c := range cases {
 		_, err := Compile("t.mapping", []byte(c.src), Options{FS: testFS})

@@ -6,14 +6,23 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"regexp"
 	"strings"
 )
 
 // table is a lookup table loaded from a CSV file: a header row, then one row
 // per key (the first column).
 type table struct {
+	name   string
 	header []string
 	rows   map[string][]string
+	// order is the rows in file order and lines their line numbers, for
+	// lookup_match, which tries the keys as patterns one after another.
+	order [][]string
+	lines []int
+	// patterns are the keys compiled as regular expressions, the first time a
+	// lookup_match names the table (at compile time, so never concurrently).
+	patterns []*regexp.Regexp
 }
 
 // maxTableBytes bounds a table file.
@@ -41,7 +50,7 @@ func loadTable(fsys fs.FS, name string) (*table, error) {
 	for i := range header {
 		header[i] = strings.TrimSpace(header[i])
 	}
-	t := &table{header: header, rows: map[string][]string{}}
+	t := &table{name: name, header: header, rows: map[string][]string{}}
 	for {
 		line, _ := r.FieldPos(0)
 		row, err := r.Read()
@@ -59,8 +68,38 @@ func loadTable(fsys fs.FS, name string) (*table, error) {
 			return nil, &CompileError{File: name, Pos: Pos{line, 1}, Msg: fmt.Sprintf("key %q appears twice", row[0])}
 		}
 		t.rows[row[0]] = row
+		t.order = append(t.order, row)
+		t.lines = append(t.lines, line)
 	}
 	return t, nil
+}
+
+// compilePatterns compiles the table's keys as regular expressions (RE2
+// syntax), once; a bad one is a compile error at its line in the table file.
+func (t *table) compilePatterns() error {
+	if t.patterns != nil {
+		return nil
+	}
+	pats := make([]*regexp.Regexp, len(t.order))
+	for i, row := range t.order {
+		re, err := regexp.Compile(row[0])
+		if err != nil {
+			return &CompileError{File: t.name, Pos: Pos{t.lines[i], 1}, Msg: fmt.Sprintf("key %q is not a regular expression: %v", row[0], err)}
+		}
+		pats[i] = re
+	}
+	t.patterns = pats
+	return nil
+}
+
+// matchRow returns the first row, in file order, whose key pattern matches s.
+func (t *table) matchRow(s string) ([]string, bool) {
+	for i, re := range t.patterns {
+		if re.MatchString(s) {
+			return t.order[i], true
+		}
+	}
+	return nil, false
 }
 
 func csvPos(err error) Pos {

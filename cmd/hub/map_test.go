@@ -28,6 +28,20 @@ func TestMapTestFedEx(t *testing.T) {
 	}
 }
 
+// TestMapTestEveryConnector runs every mapping the connectors ship, with their
+// fixtures, the way CI and an author would: one command over the whole tree.
+func TestMapTestEveryConnector(t *testing.T) {
+	code, out, errOut := runMap(t, "", "map", "test", "../../connectors")
+	if code != 0 || !strings.Contains(out, " 0 failed") {
+		t.Fatalf("exit %d\n%s%s", code, out, errOut)
+	}
+	for _, m := range []string{"delhivery/mappings/track.mapping", "bluedart/mappings/track.mapping", "fedex/mappings/track.mapping"} {
+		if !strings.Contains(out, m) {
+			t.Errorf("no fixture ran for %s:\n%s", m, out)
+		}
+	}
+}
+
 func TestMapApplyNDJSONIsCanonical(t *testing.T) {
 	var in bytes.Buffer
 	for _, f := range []string{"track.delivered.in.json", "track.notfound.in.json"} {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -260,28 +261,59 @@ func TestStatusMapping(t *testing.T) {
 		{"ZZ", "NEW CODE", model.StatusUnknown, "unmapped"},
 		{"", "", model.StatusUnknown, "unmapped"},
 	}
-	for _, r := range rows {
-		st, sub := bluedart.MapStatus(r.code, r.text)
-		if st != r.status || sub != r.sub {
-			t.Errorf("MapStatus(%q, %q) = %s/%s, want %s/%s", r.code, r.text, st, sub, r.status, r.sub)
+	// Every row goes through the tracking mapping as one <Shipment> with no scans,
+	// so the table and the mapping are tested as they run.
+	var x strings.Builder
+	x.WriteString("<ShipmentData>")
+	var numbers []string
+	for i, r := range rows {
+		n := fmt.Sprintf("509%08d", i)
+		numbers = append(numbers, n)
+		fmt.Fprintf(&x, "<Shipment WaybillNo=%q><StatusType>%s</StatusType><Status>%s</Status></Shipment>", n, r.code, r.text)
+	}
+	x.WriteString("</ShipmentData>")
+	root, err := bluedart.ParseTracking([]byte(x.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := bluedart.FromTracking(numbers, root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows {
+		got := resp.Results[i]
+		if got.Status != r.status || got.SubStatus != r.sub {
+			t.Errorf("%q/%q = %s/%s, want %s/%s", r.code, r.text, got.Status, got.SubStatus, r.status, r.sub)
 		}
 	}
 }
 
-func TestParseISTTime(t *testing.T) {
+func TestTrackingTimes(t *testing.T) {
 	for _, c := range []struct{ date, clock, want string }{
 		{"07-Jun-2012", "13:05", "2012-06-07T13:05:00+05:30"},
 		{"07 June 2012", "13:05", "2012-06-07T13:05:00+05:30"},
 		{"7 Jun 2012", "0930", "2012-06-07T09:30:00+05:30"},
 		{"07 June 2012", "", "2012-06-07T00:00:00+05:30"},
+		{"2012/13/45", "13:05", ""}, // left out: one bad scan must not lose the shipment
 	} {
-		got, err := bluedart.ParseISTTime(c.date, c.clock)
-		if err != nil || got.Format(time.RFC3339) != c.want {
-			t.Errorf("ParseISTTime(%q, %q) = %v, %v; want %s", c.date, c.clock, got, err, c.want)
+		x := fmt.Sprintf(`<ShipmentData><Shipment WaybillNo="50900000001"><StatusType>IT</StatusType><Status>IN TRANSIT</Status>
+			<Scans><ScanDetail><Scan>IN TRANSIT</Scan><ScanType>IT</ScanType><ScanDate>%s</ScanDate><ScanTime>%s</ScanTime></ScanDetail></Scans>
+			</Shipment></ShipmentData>`, c.date, c.clock)
+		root, err := bluedart.ParseTracking([]byte(x))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if _, err := bluedart.ParseISTTime("2012/13/45", "13:05"); err == nil {
-		t.Error("bad date accepted")
+		resp, err := bluedart.FromTracking([]string{"50900000001"}, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev := resp.Results[0].Events
+		switch {
+		case c.want == "" && len(ev) != 0:
+			t.Errorf("%q %q: scan kept with time %s", c.date, c.clock, ev[0].Time)
+		case c.want != "" && (len(ev) != 1 || ev[0].Time.Format(time.RFC3339) != c.want):
+			t.Errorf("%q %q: events %+v, want one at %s", c.date, c.clock, ev, c.want)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/connectors/bluedart/internal/waybill"
+	"github.com/carrierhub/hub/mappings/doc"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/hooklift/gowsdl/soap"
 )
@@ -238,7 +239,7 @@ func httpStatusError(status int, retryAfter, what string) *sdk.Error {
 }
 
 // fetchTracking runs one tnt servlet query and decodes its ShipmentData.
-func (c *Connector) fetchTracking(ctx context.Context, a *account, numbers []string) (*ShipmentData, error) {
+func (c *Connector) fetchTracking(ctx context.Context, a *account, numbers []string) (*doc.Object, error) {
 	const what = "tracking waybills"
 	q := url.Values{}
 	q.Set("handler", "tnt")
@@ -275,13 +276,10 @@ func (c *Connector) fetchTracking(ctx context.Context, a *account, numbers []str
 	}
 	data, err := ParseTracking(body)
 	if err != nil {
-		return nil, &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier,
-			Message: what + ": " + err.Error()}
-	}
-	if data.Error != "" {
-		e := sdk.CarrierError(ClassifyStatusText(data.Error), "", strings.TrimSpace(data.Error))
-		e.Message = what + ": Blue Dart said: " + e.CarrierMessage
-		return nil, e
+		if e, ok := err.(*sdk.Error); ok {
+			e.Message = what + ": " + e.Message
+		}
+		return nil, err
 	}
 	return data, nil
 }
