@@ -19,6 +19,8 @@ import (
 	"github.com/carrierhub/hub/mappings"
 	mcsv "github.com/carrierhub/hub/mappings/csv"
 	"github.com/carrierhub/hub/mappings/edi"
+	"github.com/carrierhub/hub/mappings/fixed"
+	"github.com/carrierhub/hub/mappings/form"
 	mxml "github.com/carrierhub/hub/mappings/xml"
 )
 
@@ -41,13 +43,16 @@ func mapCmd() *cobra.Command {
 
 func mapApplyCmd() *cobra.Command {
 	var mappingFile, from string
+	var ropts readerOptions
 	cmd := &cobra.Command{
 		Use:   "apply --mapping FILE [--from FORMAT] [INPUT|-]",
 		Short: "Map records from a file or stdin to stdout",
 		Long: `Apply a mapping to INPUT (or stdin when INPUT is - or absent) and write the result
 to stdout. JSON input is a stream of documents (NDJSON, or any concatenation of JSON
 values) and the output is NDJSON, one line per input document; other formats are one
-document per input. --from defaults to the format the mapping declares.`,
+document per input. --from defaults to the format the mapping declares. Fixed-width
+input needs --layout (a JSON column layout); form input parses the fields named by
+--json-field as JSON (default: data, as in Delhivery's format=json&data=...).`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if mappingFile == "" {
@@ -81,7 +86,7 @@ document per input. --from defaults to the format the mapping declares.`,
 			if err != nil {
 				return err
 			}
-			tree, err := readDoc(from, data)
+			tree, err := readDoc(from, data, ropts)
 			if err != nil {
 				return err
 			}
@@ -95,6 +100,8 @@ document per input. --from defaults to the format the mapping declares.`,
 	}
 	cmd.Flags().StringVar(&mappingFile, "mapping", "", "the mapping file")
 	cmd.Flags().StringVar(&from, "from", "", "input format: "+strings.Join(mappings.Formats, ", ")+" (default: the mapping's)")
+	cmd.Flags().StringVar(&ropts.layoutFile, "layout", "", "fixed-width input: the column layout, a JSON file (see mappings/fixed)")
+	cmd.Flags().StringSliceVar(&ropts.jsonFields, "json-field", []string{"data"}, "form input: fields whose value is JSON")
 	return cmd
 }
 
@@ -228,9 +235,61 @@ func readLimited(r io.Reader, max int64) ([]byte, error) {
 	return data, nil
 }
 
+// readerOptions are what some readers need beyond the bytes: the column
+// layout of a fixed-width file and the form fields that carry JSON.
+type readerOptions struct {
+	// layoutFile is a fixed.Layout as JSON; fixed input needs one.
+	layoutFile string
+	// jsonFields name form fields whose value is JSON (Delhivery's data=).
+	jsonFields []string
+}
+
+// loadLayout reads and compiles a fixed-width layout file.
+func loadLayout(file string) (*fixed.Format, error) {
+	if file == "" {
+		return nil, errors.New("fixed-width input needs a column layout: --layout FILE (a JSON fixed.Layout; hub map test looks for NAME.layout.json beside NAME.mapping)")
+	}
+	b, err := readFileLimited(file, 1<<20)
+	if err != nil {
+		return nil, err
+	}
+	var l fixed.Layout
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&l); err != nil {
+		return nil, fmt.Errorf("layout %s: %w", file, err)
+	}
+	f, err := fixed.Compile(l)
+	if err != nil {
+		return nil, fmt.Errorf("layout %s: %w", file, err)
+	}
+	return f, nil
+}
+
+func readFileLimited(name string, max int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := readLimited(f, max)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return b, nil
+}
+
 // readDoc parses a non-JSON input into the document tree with the format's reader.
-func readDoc(format string, data []byte) (any, error) {
+func readDoc(format string, data []byte, opts readerOptions) (any, error) {
 	switch format {
+	case "fixed":
+		f, err := loadLayout(opts.layoutFile)
+		if err != nil {
+			return nil, err
+		}
+		return f.Read(bytes.NewReader(data))
+	case "form":
+		return form.Decode(string(data), form.Options{JSONFields: opts.jsonFields})
 	case "xml":
 		return mxml.Unmarshal(data, mxml.Options{})
 	case "csv":
@@ -240,7 +299,7 @@ func readDoc(format string, data []byte) (any, error) {
 	case "edifact":
 		return edi.ReadEDIFACT(data, edi.ReadOptions{})
 	}
-	return nil, fmt.Errorf("input format %s is not available in hub map yet (json, xml, csv, x12 and edifact are)", format)
+	return nil, fmt.Errorf("input format %s has no reader", format)
 }
 
 // fixture is one input/expected-output pair next to a mapping:
@@ -343,6 +402,14 @@ formatting does not matter). A mismatch prints a line diff; any failure exits 1.
 	return cmd
 }
 
+// layoutFor is the fixed-width layout of a fixture: NAME.layout.json beside
+// NAME.CASE.in.EXT.
+func layoutFor(x fixture) string {
+	base := filepath.Base(x.in)
+	name, _, _ := strings.Cut(base, ".")
+	return filepath.Join(filepath.Dir(x.in), name+".layout.json")
+}
+
 // runFixture maps one fixture and returns "" when the output matches.
 func runFixture(p *mappings.Program, x fixture, update bool) string {
 	in, err := os.ReadFile(x.in)
@@ -354,7 +421,11 @@ func runFixture(p *mappings.Program, x fixture, update bool) string {
 		got, err = p.ApplyJSON(nil, in)
 	} else {
 		var tree any
-		if tree, err = readDoc(p.From(), in); err == nil {
+		ropts := readerOptions{jsonFields: []string{"data"}}
+		if p.From() == "fixed" {
+			ropts.layoutFile = layoutFor(x)
+		}
+		if tree, err = readDoc(p.From(), in, ropts); err == nil {
 			got, err = p.ApplyDoc(nil, tree)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -39,6 +40,28 @@ func TestMapTestEveryConnector(t *testing.T) {
 		if !strings.Contains(out, m) {
 			t.Errorf("no fixture ran for %s:\n%s", m, out)
 		}
+	}
+}
+
+// TestMapFixedAndForm maps a fixed-width manifest (with its column layout) and
+// a Delhivery form body through hub map apply and hub map test.
+func TestMapFixedAndForm(t *testing.T) {
+	const dir = "../../testdata/mappings"
+	if code, out, errOut := runMap(t, "", "map", "test", dir); code != 0 || !strings.Contains(out, "2 passed, 0 failed") {
+		t.Fatalf("map test: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, errOut := runMap(t, "", "map", "apply", "--mapping", dir+"/manifest/manifest.mapping",
+		"--layout", dir+"/manifest/manifest.layout.json", dir+"/manifest/manifest.sample.in.txt")
+	if code != 0 || !strings.Contains(out, `"tracking_number":"329014521623"`) || !strings.Contains(out, `"cod_amount":{"amount":1499,"currency":"INR"}`) {
+		t.Fatalf("apply fixed: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := runMap(t, "", "map", "apply", "--mapping", dir+"/manifest/manifest.mapping", dir+"/manifest/manifest.sample.in.txt"); code == 0 || !strings.Contains(errOut, "--layout") {
+		t.Errorf("fixed without a layout: exit %d, %s", code, errOut)
+	}
+	body := "format=json&data=" + url.QueryEscape(`{"shipments":[{"order":"A1","name":"X","add":"L","pin":"110001","country":"India","payment_mode":"Prepaid","weight":500}],"pickup_location":{"name":"WH"}}`)
+	code, out, errOut = runMap(t, body, "map", "apply", "--mapping", dir+"/delhivery-form/create-body.mapping", "-")
+	if code != 0 || !strings.Contains(out, `"reference":"A1"`) || !strings.Contains(out, `"weight":{"value":0.5,"unit":"kg"}`) {
+		t.Fatalf("apply form: exit %d\n%s%s", code, out, errOut)
 	}
 }
 
@@ -157,7 +180,7 @@ func TestMapApplyErrors(t *testing.T) {
 		t.Errorf("exit %d, err %q", code, errOut)
 	}
 	code, _, errOut = runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, "f.mapping"))
-	if code != 1 || !strings.Contains(errOut, "input format fixed is not available in hub map yet") {
+	if code != 1 || !strings.Contains(errOut, "fixed-width input needs a column layout: --layout FILE") {
 		t.Errorf("exit %d, err %q", code, errOut)
 	}
 	code, _, errOut = runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, "m.mapping"), "--from", "xml")
