@@ -82,14 +82,96 @@ type FactSource struct {
 	Confidence string `yaml:"confidence,omitempty" json:"confidence,omitempty"`
 }
 
-// Policy is a connector's default call policy. The engine enforces it.
+// Policy is a connector's default call policy; the engine enforces it around every
+// call (engine/resilience). Every field is optional: zero means "inherit", from the
+// hub configuration's overrides or else from the engine's default named in the
+// field's comment. Retries happen in the engine only, never in a connector or its
+// transport, and only when the call is safe to repeat (see OperationInfo.Idempotent).
 type Policy struct {
-	// Timeout bounds one call, including the provider round trip; 30s when zero.
+	// Timeout bounds one call, every attempt and wait included; 30s when zero.
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
 	// RateLimit is the provider's documented request rate per second per account; 0 means none known.
 	RateLimit float64 `yaml:"rate_limit,omitempty" json:"rate_limit,omitempty"`
-	// MaxAttempts bounds attempts of a retryable call, the first included; 3 when zero.
+	// RateBurst is how many requests an account may send at once above RateLimit;
+	// when zero, RateLimit rounded up (at least 1).
+	RateBurst int `yaml:"rate_burst,omitempty" json:"rate_burst,omitempty"`
+	// MaxAttempts bounds attempts of a retryable call, the first included; 3 when
+	// zero, 1 disables retries.
 	MaxAttempts int `yaml:"max_attempts,omitempty" json:"max_attempts,omitempty"`
+	// BackoffBase is the first retry's backoff ceiling, doubled each retry (full
+	// jitter: the wait is random between zero and the ceiling); 100ms when zero.
+	BackoffBase Duration `yaml:"backoff_base,omitempty" json:"backoff_base,omitempty"`
+	// BackoffCap caps the backoff ceiling; 2s when zero.
+	BackoffCap Duration `yaml:"backoff_cap,omitempty" json:"backoff_cap,omitempty"`
+	// RetryAfterCap is the longest Retry-After the engine waits out before retrying;
+	// a longer one ends the call with the provider's rate_limited error. 10s when zero.
+	RetryAfterCap Duration `yaml:"retry_after_cap,omitempty" json:"retry_after_cap,omitempty"`
+	// RetryBudgetRatio caps retries per connector to this fraction of its calls in
+	// the budget window (plus RetryBudgetFloor); 0.2 when zero.
+	RetryBudgetRatio float64 `yaml:"retry_budget_ratio,omitempty" json:"retry_budget_ratio,omitempty"`
+	// RetryBudgetFloor is how many retries the budget always allows per window; 10 when zero.
+	RetryBudgetFloor int `yaml:"retry_budget_floor,omitempty" json:"retry_budget_floor,omitempty"`
+	// RetryBudgetWindow is the sliding window of the retry budget; 10s when zero.
+	RetryBudgetWindow Duration `yaml:"retry_budget_window,omitempty" json:"retry_budget_window,omitempty"`
+	// BreakerFailures opens an account's circuit breaker after this many consecutive
+	// failures; 5 when zero.
+	BreakerFailures int `yaml:"breaker_failures,omitempty" json:"breaker_failures,omitempty"`
+	// BreakerFailureRatio also opens it when at least this fraction of the calls in
+	// BreakerWindow failed (and there were BreakerMinRequests of them); 0.5 when zero.
+	BreakerFailureRatio float64 `yaml:"breaker_failure_ratio,omitempty" json:"breaker_failure_ratio,omitempty"`
+	// BreakerMinRequests is how many calls BreakerWindow must hold before the ratio
+	// counts; 20 when zero.
+	BreakerMinRequests int `yaml:"breaker_min_requests,omitempty" json:"breaker_min_requests,omitempty"`
+	// BreakerWindow is the rolling window the breaker counts calls in; 10s when zero.
+	BreakerWindow Duration `yaml:"breaker_window,omitempty" json:"breaker_window,omitempty"`
+	// BreakerOpenFor is how long an open breaker fails calls fast before letting
+	// probes through; 30s when zero.
+	BreakerOpenFor Duration `yaml:"breaker_open_for,omitempty" json:"breaker_open_for,omitempty"`
+	// BreakerHalfOpenRequests is how many probe calls a half-open breaker lets
+	// through (all must succeed to close it); 1 when zero.
+	BreakerHalfOpenRequests int `yaml:"breaker_half_open_requests,omitempty" json:"breaker_half_open_requests,omitempty"`
+	// MaxInFlight caps the connector's concurrent calls across all accounts; 64 when zero.
+	MaxInFlight int `yaml:"max_in_flight,omitempty" json:"max_in_flight,omitempty"`
+	// MaxQueued caps the calls waiting for an in-flight slot; beyond it calls fail
+	// at once. 256 when zero.
+	MaxQueued int `yaml:"max_queued,omitempty" json:"max_queued,omitempty"`
+}
+
+// Validate checks that no field of the policy is negative or out of range; zero
+// fields are valid (they inherit). Errors name the field by its YAML key.
+func (p *Policy) Validate() error {
+	type check struct {
+		key string
+		bad bool
+		why string
+	}
+	checks := []check{
+		{"timeout", p.Timeout < 0, "must not be negative"},
+		{"rate_limit", p.RateLimit < 0, "must not be negative"},
+		{"rate_burst", p.RateBurst < 0, "must not be negative"},
+		{"max_attempts", p.MaxAttempts < 0 || p.MaxAttempts > 10, "must be between 1 and 10"},
+		{"backoff_base", p.BackoffBase < 0, "must not be negative"},
+		{"backoff_cap", p.BackoffCap < 0, "must not be negative"},
+		{"backoff_cap", p.BackoffCap > 0 && p.BackoffBase > p.BackoffCap, "must not be less than backoff_base"},
+		{"retry_after_cap", p.RetryAfterCap < 0, "must not be negative"},
+		{"retry_budget_ratio", p.RetryBudgetRatio < 0 || p.RetryBudgetRatio > 1, "must be between 0 and 1"},
+		{"retry_budget_floor", p.RetryBudgetFloor < 0, "must not be negative"},
+		{"retry_budget_window", p.RetryBudgetWindow < 0, "must not be negative"},
+		{"breaker_failures", p.BreakerFailures < 0, "must not be negative"},
+		{"breaker_failure_ratio", p.BreakerFailureRatio < 0 || p.BreakerFailureRatio > 1, "must be between 0 and 1"},
+		{"breaker_min_requests", p.BreakerMinRequests < 0, "must not be negative"},
+		{"breaker_window", p.BreakerWindow < 0, "must not be negative"},
+		{"breaker_open_for", p.BreakerOpenFor < 0, "must not be negative"},
+		{"breaker_half_open_requests", p.BreakerHalfOpenRequests < 0, "must not be negative"},
+		{"max_in_flight", p.MaxInFlight < 0, "must not be negative"},
+		{"max_queued", p.MaxQueued < 0, "must not be negative"},
+	}
+	for _, c := range checks {
+		if c.bad {
+			return fmt.Errorf("%s %s", c.key, c.why)
+		}
+	}
+	return nil
 }
 
 // DefaultTimeout is the call timeout when neither the manifest nor configuration sets one.
@@ -133,6 +215,9 @@ func (m *Manifest) Validate() error {
 		return fmt.Errorf("manifest %s: declares no operations", m.ID)
 	case m.Docs == "":
 		return fmt.Errorf("manifest %s: docs (the provider's API documentation URL) is required", m.ID)
+	}
+	if err := m.Resilience.Validate(); err != nil {
+		return fmt.Errorf("manifest %s: resilience.%w", m.ID, err)
 	}
 	seen := map[Operation]bool{}
 	for i, o := range m.Operations {
