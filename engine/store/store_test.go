@@ -27,8 +27,14 @@ import (
 // rawStore pairs a store with a second, independent connection to its database, so the
 // conformance suite can look at rows at rest.
 type rawStore struct {
-	store.Store
+	fullStore
 	raw *sql.DB
+}
+
+// fullStore is what store.Open returns: a Store that also keeps idempotency keys.
+type fullStore interface {
+	store.Store
+	store.IdempotencyStore
 }
 
 func (r *rawStore) SealedCredentials(ctx context.Context, accountID string) (string, error) {
@@ -91,7 +97,7 @@ func rawSQLite(t testing.TB, dir string) *sql.DB {
 func TestSQLiteConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store {
 		dir := t.TempDir()
-		return &rawStore{Store: openSQLite(t, dir, testKey(t)), raw: rawSQLite(t, dir)}
+		return &rawStore{fullStore: openSQLite(t, dir, testKey(t)).(fullStore), raw: rawSQLite(t, dir)}
 	})
 }
 
@@ -116,7 +122,7 @@ func TestPostgresConformance(t *testing.T) {
 		}
 		raw := stdlib.OpenDB(*cfg)
 		t.Cleanup(func() { raw.Close() })
-		return &rawStore{Store: s, raw: raw}
+		return &rawStore{fullStore: s.(fullStore), raw: raw}
 	})
 }
 

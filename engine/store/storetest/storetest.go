@@ -1,7 +1,9 @@
 // Package storetest is the conformance suite every store.Store backend passes. A
 // backend's test calls Run with a function that opens a fresh, empty store; the suite
 // checks every method, tenant isolation, credentials sealed at rest, revocation,
-// conflicts, validation and concurrent use.
+// conflicts, validation and concurrent use, and the idempotency keys of
+// store.IdempotencyStore (claim, complete, replay, release, lease expiry, purge),
+// which every backend must implement.
 //
 // It imports the store package and the standard library's testing, and nothing of the
 // hub's engine beyond secretbox's error values.
@@ -54,6 +56,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentCreates", testConcurrentCreates},
 		{"ConcurrentTenantNameRace", testConcurrentTenantNames},
 		{"PingAndCancel", testPingAndCancel},
+		{"IdempotencyClaimComplete", testIdempotencyClaimComplete},
+		{"IdempotencyScopes", testIdempotencyScopes},
+		{"IdempotencyRelease", testIdempotencyRelease},
+		{"IdempotencyExpiry", testIdempotencyExpiry},
+		{"IdempotencyPurge", testIdempotencyPurge},
+		{"IdempotencyConcurrentClaims", testIdempotencyConcurrentClaims},
+		{"IdempotencyValidation", testIdempotencyValidation},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

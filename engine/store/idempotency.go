@@ -1,0 +1,313 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"time"
+)
+
+// Limits on idempotency rows.
+const (
+	// MaxIdempotencyKeyLen is the longest idempotency key, in bytes (Stripe's limit).
+	MaxIdempotencyKeyLen = 255
+	// MaxIdempotencyBody is the largest answer body a row keeps, in bytes. A larger
+	// answer is recorded with BodyOmitted instead (engine/idempotency decides).
+	MaxIdempotencyBody = 1 << 20
+	// maxContentTypeLen bounds the stored Content-Type.
+	maxContentTypeLen = 255
+)
+
+// IdempotencyState is where an idempotency key's first request is.
+type IdempotencyState string
+
+// Idempotency key states.
+const (
+	// IdempotencyInProgress: a request claimed the key and its call has not finished.
+	IdempotencyInProgress IdempotencyState = "in_progress"
+	// IdempotencyCompleted: the first request's answer is stored for replay.
+	IdempotencyCompleted IdempotencyState = "completed"
+)
+
+// IdempotencyScope names one idempotency key. The same key string in another tenant,
+// connector or operation is another key.
+type IdempotencyScope struct {
+	// TenantID is the calling tenant.
+	TenantID string
+	// ConnectorID is the connector called.
+	ConnectorID string
+	// Operation is the canonical operation (create_shipment).
+	Operation string
+	// Key is the caller's Idempotency-Key: 1 to MaxIdempotencyKeyLen printable ASCII
+	// characters (space included), taken verbatim.
+	Key string
+}
+
+// IdempotencyRecord is a stored idempotency key.
+type IdempotencyRecord struct {
+	IdempotencyScope
+	// Fingerprint is the hex SHA-256 of the request that claimed the key.
+	Fingerprint string
+	// Token proves ownership of an in-progress claim. It is set only on the record
+	// ClaimIdempotencyKey returns to the request that won the claim.
+	Token string
+	// State says whether the answer is stored yet.
+	State IdempotencyState
+	// Status is the answer's HTTP status; 0 while in progress.
+	Status int
+	// ContentType is the answer's Content-Type.
+	ContentType string
+	// Body is the answer's body, byte for byte; nil while in progress or when omitted.
+	Body []byte
+	// BodyOmitted is true when the answer was larger than the store keeps.
+	BodyOmitted bool
+	// CreatedAt is when the current claim was made.
+	CreatedAt time.Time
+	// ExpiresAt is when the claim's lease ends (in progress) or the replay window
+	// closes (completed). From then on the key may be claimed afresh.
+	ExpiresAt time.Time
+}
+
+// IdempotencyOutcome is the answer a claim's holder records.
+type IdempotencyOutcome struct {
+	// Status is the HTTP status, 100 to 599.
+	Status int
+	// ContentType is the answer's Content-Type.
+	ContentType string
+	// Body is the answer's body, at most MaxIdempotencyBody bytes; nil when omitted.
+	Body []byte
+	// BodyOmitted records that the answer was too large to keep.
+	BodyOmitted bool
+	// ExpiresAt is the end of the replay window.
+	ExpiresAt time.Time
+}
+
+// IdempotencyStore keeps idempotency keys of creating operations. Every backend
+// implements it; engine/idempotency builds the HTTP semantics on top. Times are passed
+// in, not read from a clock, so callers decide what "now" is; they are kept to the
+// millisecond like every other time in the store.
+//
+// A scope whose tenant id is not a tenant's is ErrNotFound; a malformed key,
+// connector id, operation, fingerprint or outcome is a *ValidationError.
+type IdempotencyStore interface {
+	// ClaimIdempotencyKey atomically claims a key for a request with the given
+	// fingerprint, holding it in progress until leaseUntil. It succeeds (claimed true,
+	// the new record with its Token) when no row exists or the existing row's
+	// ExpiresAt is not after now; otherwise it returns the existing row (without its
+	// Token) and claimed false. Of any number of concurrent claims, at most one wins.
+	ClaimIdempotencyKey(ctx context.Context, scope IdempotencyScope, fingerprint string, now, leaseUntil time.Time) (rec IdempotencyRecord, claimed bool, err error)
+	// CompleteIdempotencyKey stores the answer of the claim holding token and marks
+	// the key completed until out.ExpiresAt. ErrNotFound means the claim was lost: the
+	// row is gone, completed, or claimed again by someone else after its lease ran out.
+	CompleteIdempotencyKey(ctx context.Context, scope IdempotencyScope, token string, out IdempotencyOutcome) error
+	// ReleaseIdempotencyKey deletes an in-progress claim held with token, so the key
+	// can be used again at once; ErrNotFound when that claim no longer exists.
+	ReleaseIdempotencyKey(ctx context.Context, scope IdempotencyScope, token string) error
+	// GetIdempotencyKey returns a key's row, expired or not (without its Token), or
+	// ErrNotFound.
+	GetIdempotencyKey(ctx context.Context, scope IdempotencyScope) (IdempotencyRecord, error)
+	// PurgeIdempotencyKeys deletes every row whose ExpiresAt is not after now and
+	// returns how many it deleted.
+	PurgeIdempotencyKeys(ctx context.Context, now time.Time) (int64, error)
+}
+
+var _ IdempotencyStore = (*sqlStore)(nil)
+
+var (
+	operationPattern   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	fingerprintPattern = regexp.MustCompile(`^[0-9a-f]{64}$`)
+)
+
+// CheckIdempotencyKey reports whether key can be stored: 1 to MaxIdempotencyKeyLen
+// bytes of printable ASCII (0x20 to 0x7e). The error never quotes the key.
+func CheckIdempotencyKey(key string) error {
+	switch {
+	case key == "":
+		return invalid("idempotency_key", "must not be empty")
+	case len(key) > MaxIdempotencyKeyLen:
+		return invalid("idempotency_key", "is %d bytes, longer than %d", len(key), MaxIdempotencyKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c < 0x20 || c > 0x7e {
+			return invalid("idempotency_key", "must be printable ASCII; byte %d is 0x%02x", i, c)
+		}
+	}
+	return nil
+}
+
+// checkScope validates a scope; a malformed tenant id is reported as not found, like
+// everywhere else in the store.
+func checkScope(sc IdempotencyScope) error {
+	if !validID(tenantPrefix, sc.TenantID) {
+		return notFound("tenant", sc.TenantID)
+	}
+	if !connectorIDPattern.MatchString(sc.ConnectorID) {
+		return invalid("connector_id", "must be lower snake case, 2 to 63 characters")
+	}
+	if !operationPattern.MatchString(sc.Operation) {
+		return invalid("operation", "must be lower snake case, 1 to 63 characters")
+	}
+	return CheckIdempotencyKey(sc.Key)
+}
+
+func checkOutcome(out IdempotencyOutcome) error {
+	switch {
+	case out.Status < 100 || out.Status > 599:
+		return invalid("status", "must be an HTTP status, 100 to 599, not %d", out.Status)
+	case len(out.ContentType) > maxContentTypeLen:
+		return invalid("content_type", "is %d bytes, longer than %d", len(out.ContentType), maxContentTypeLen)
+	case len(out.Body) > MaxIdempotencyBody:
+		return invalid("body", "is %d bytes, longer than %d; record it as omitted", len(out.Body), MaxIdempotencyBody)
+	case out.BodyOmitted && len(out.Body) > 0:
+		return invalid("body", "must be empty when omitted")
+	case out.ExpiresAt.IsZero():
+		return invalid("expires_at", "must be set")
+	}
+	return checkText("content_type", out.ContentType)
+}
+
+// idempotencyClaimQuery inserts an in-progress row, or takes over an expired one. The
+// conflict clause makes the claim one atomic statement in both databases: of
+// concurrent claimants, one inserts and the others see its row, which has not expired,
+// so their update matches nothing.
+const idempotencyClaimQuery = `INSERT INTO idempotency_keys
+	(tenant_id, connector_id, operation, idem_key, fingerprint, token, state,
+	 http_status, content_type, body, body_omitted, created_at, expires_at)
+	VALUES ($1, $2, $3, $4, $5, $6, 'in_progress', 0, '', NULL, FALSE, $7, $8)
+	ON CONFLICT (tenant_id, connector_id, operation, idem_key) DO UPDATE SET
+		fingerprint = excluded.fingerprint, token = excluded.token, state = 'in_progress',
+		http_status = 0, content_type = '', body = NULL, body_omitted = FALSE,
+		created_at = excluded.created_at, expires_at = excluded.expires_at
+	WHERE idempotency_keys.expires_at <= $9`
+
+// ClaimIdempotencyKey claims a key; see IdempotencyStore.
+func (s *sqlStore) ClaimIdempotencyKey(ctx context.Context, sc IdempotencyScope, fingerprint string, now, leaseUntil time.Time) (IdempotencyRecord, bool, error) {
+	if err := checkScope(sc); err != nil {
+		return IdempotencyRecord{}, false, err
+	}
+	if !fingerprintPattern.MatchString(fingerprint) {
+		return IdempotencyRecord{}, false, invalid("fingerprint", "must be 64 lowercase hex digits")
+	}
+	nowMS, leaseMS := millis(now), millis(leaseUntil)
+	if leaseMS <= nowMS {
+		return IdempotencyRecord{}, false, invalid("lease", "must end after now")
+	}
+	// A row seen by the failed claim can vanish (released, purged) before it is read
+	// back; then the key is free and the claim is tried again. Three rounds are
+	// plenty: each needs another request to release the key in between.
+	for range 3 {
+		token := newID("")
+		n, err := s.db.exec(ctx, idempotencyClaimQuery, sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key,
+			fingerprint, token, nowMS, leaseMS, nowMS)
+		if err != nil {
+			if s.db.kind(err) == kindForeignKey {
+				return IdempotencyRecord{}, false, notFound("tenant", sc.TenantID)
+			}
+			return IdempotencyRecord{}, false, s.dbErr("claiming idempotency key", err)
+		}
+		if n == 1 {
+			return IdempotencyRecord{
+				IdempotencyScope: sc, Fingerprint: fingerprint, Token: token, State: IdempotencyInProgress,
+				CreatedAt: fromMillis(nowMS), ExpiresAt: fromMillis(leaseMS),
+			}, true, nil
+		}
+		rec, err := s.getIdempotencyKey(ctx, sc)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return IdempotencyRecord{}, false, err
+		}
+		return rec, false, nil
+	}
+	return IdempotencyRecord{}, false, fmt.Errorf("claiming idempotency key: %w", ErrConflict)
+}
+
+// CompleteIdempotencyKey stores a claim's answer; see IdempotencyStore.
+func (s *sqlStore) CompleteIdempotencyKey(ctx context.Context, sc IdempotencyScope, token string, out IdempotencyOutcome) error {
+	if err := checkScope(sc); err != nil {
+		return err
+	}
+	if err := checkOutcome(out); err != nil {
+		return err
+	}
+	body := out.Body
+	if body == nil && !out.BodyOmitted {
+		body = []byte{}
+	}
+	n, err := s.db.exec(ctx, `UPDATE idempotency_keys SET state = 'completed', http_status = $1,
+		content_type = $2, body = $3, body_omitted = $4, expires_at = $5
+		WHERE tenant_id = $6 AND connector_id = $7 AND operation = $8 AND idem_key = $9
+		AND token = $10 AND state = 'in_progress'`,
+		int64(out.Status), out.ContentType, body, out.BodyOmitted, millis(out.ExpiresAt),
+		sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key, token)
+	if err != nil {
+		return s.dbErr("completing idempotency key", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("idempotency claim: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// ReleaseIdempotencyKey drops an in-progress claim; see IdempotencyStore.
+func (s *sqlStore) ReleaseIdempotencyKey(ctx context.Context, sc IdempotencyScope, token string) error {
+	if err := checkScope(sc); err != nil {
+		return err
+	}
+	n, err := s.db.exec(ctx, `DELETE FROM idempotency_keys
+		WHERE tenant_id = $1 AND connector_id = $2 AND operation = $3 AND idem_key = $4
+		AND token = $5 AND state = 'in_progress'`,
+		sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key, token)
+	if err != nil {
+		return s.dbErr("releasing idempotency key", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("idempotency claim: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// GetIdempotencyKey reads a key's row; see IdempotencyStore.
+func (s *sqlStore) GetIdempotencyKey(ctx context.Context, sc IdempotencyScope) (IdempotencyRecord, error) {
+	if err := checkScope(sc); err != nil {
+		return IdempotencyRecord{}, err
+	}
+	return s.getIdempotencyKey(ctx, sc)
+}
+
+func (s *sqlStore) getIdempotencyKey(ctx context.Context, sc IdempotencyScope) (IdempotencyRecord, error) {
+	rec := IdempotencyRecord{IdempotencyScope: sc}
+	var state string
+	var status, created, expires int64
+	var body []byte
+	err := s.db.queryRow(ctx, `SELECT fingerprint, state, http_status, content_type, body, body_omitted,
+		created_at, expires_at FROM idempotency_keys
+		WHERE tenant_id = $1 AND connector_id = $2 AND operation = $3 AND idem_key = $4`,
+		[]any{sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key},
+		&rec.Fingerprint, &state, &status, &rec.ContentType, &body, &rec.BodyOmitted, &created, &expires)
+	if errors.Is(err, errNoRows) {
+		return IdempotencyRecord{}, fmt.Errorf("idempotency key: %w", ErrNotFound)
+	}
+	if err != nil {
+		return IdempotencyRecord{}, s.dbErr("reading idempotency key", err)
+	}
+	rec.State = IdempotencyState(state)
+	rec.Status = int(status)
+	rec.CreatedAt, rec.ExpiresAt = fromMillis(created), fromMillis(expires)
+	if rec.State == IdempotencyCompleted && !rec.BodyOmitted && body == nil {
+		body = []byte{}
+	}
+	rec.Body = body
+	return rec, nil
+}
+
+// PurgeIdempotencyKeys deletes expired rows; see IdempotencyStore.
+func (s *sqlStore) PurgeIdempotencyKeys(ctx context.Context, now time.Time) (int64, error) {
+	n, err := s.db.exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, millis(now))
+	if err != nil {
+		return 0, s.dbErr("purging idempotency keys", err)
+	}
+	return n, nil
+}
