@@ -1,0 +1,345 @@
+package idempotency_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/carrierhub/hub/engine/idempotency"
+	"github.com/carrierhub/hub/engine/store"
+)
+
+// clock is a settable time source.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fullStore interface {
+	store.Store
+	store.IdempotencyStore
+}
+
+// openStore opens a real SQLite store in a temporary directory, or the Postgres at
+// HUB_POSTGRES_URL when postgres is true (skipping when it is unset).
+func openStore(tb testing.TB, postgres bool) fullStore {
+	tb.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	cfg := store.Config{DataDir: tb.TempDir(), Key: key, Logger: slog.New(slog.DiscardHandler)}
+	if postgres {
+		admin := os.Getenv("HUB_POSTGRES_URL")
+		if admin == "" {
+			tb.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres")
+		}
+		cfg.PostgresURL = freshPostgresDB(tb, admin)
+	}
+	s, err := store.Open(context.Background(), cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	fs, ok := s.(fullStore)
+	if !ok {
+		tb.Fatalf("%T does not keep idempotency keys", s)
+	}
+	return fs
+}
+
+// freshPostgresDB creates an empty database on the server at adminURL, returns its URL
+// and drops it when the test ends.
+func freshPostgresDB(tb testing.TB, adminURL string) string {
+	tb.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := fmt.Sprintf("hub_idem_%x", b)
+	ctx := context.Background() // tb.Context is cancelled before cleanups run.
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		tb.Fatalf("connecting to HUB_POSTGRES_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		tb.Fatalf("creating test database: %v", err)
+	}
+	tb.Cleanup(func() {
+		c, err := pgx.Connect(ctx, adminURL)
+		if err != nil {
+			tb.Errorf("connecting to drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			tb.Errorf("dropping %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		tb.Fatalf("parsing HUB_POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
+}
+
+type fixture struct {
+	st    fullStore
+	clk   *clock
+	k     *idempotency.Keeper
+	scope store.IdempotencyScope
+}
+
+func newFixture(t *testing.T, cfg idempotency.Config) *fixture {
+	t.Helper()
+	f := &fixture{st: openStore(t, false), clk: &clock{t: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)}}
+	// Unique tenant names let the fixture share a Postgres database if ever pointed at one.
+	tn, err := f.st.CreateTenant(t.Context(), fmt.Sprintf("acme-%d", time.Now().UnixNano()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Store, cfg.Now = f.st, f.clk.Now
+	if f.k, err = idempotency.New(cfg); err != nil {
+		t.Fatal(err)
+	}
+	f.scope = store.IdempotencyScope{TenantID: tn.ID, ConnectorID: "delhivery", Operation: "create_shipment", Key: "order-1"}
+	return f
+}
+
+func (f *fixture) begin(t *testing.T, fingerprint string, want idempotency.Outcome) idempotency.Result {
+	t.Helper()
+	res, err := f.k.Begin(t.Context(), f.scope, fingerprint, 20*time.Second)
+	if err != nil {
+		t.Fatalf("Begin: %v", err)
+	}
+	if res.Outcome != want {
+		t.Fatalf("Begin = %v, want %v", res.Outcome, want)
+	}
+	if (res.Claim != nil) != (want == idempotency.Claimed) {
+		t.Fatalf("Begin %v returned claim %v", res.Outcome, res.Claim)
+	}
+	return res
+}
+
+func TestFingerprint(t *testing.T) {
+	a := idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"a":1}`))
+	if len(a) != 64 || a != idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"a":1}`)) {
+		t.Fatalf("fingerprint %q is not a stable SHA-256", a)
+	}
+	for _, other := range []string{
+		idempotency.Fingerprint("create_shipment", "acc_2", []byte(`{"a":1}`)),
+		idempotency.Fingerprint("create_pickup", "acc_1", []byte(`{"a":1}`)),
+		idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"a": 1}`)),
+		// Framing: moving bytes between fields changes the fingerprint.
+		idempotency.Fingerprint("create_shipmentacc_1", "", []byte(`{"a":1}`)),
+		idempotency.Fingerprint("create_shipment", "acc_1{", []byte(`"a":1}`)),
+	} {
+		if other == a {
+			t.Fatal("two different requests share a fingerprint")
+		}
+	}
+}
+
+func TestClaimCompleteReplay(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, idempotency.Config{})
+	fp := idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{}`))
+	res := f.begin(t, fp, idempotency.Claimed)
+	if want := f.clk.Now().Add(20*time.Second + idempotency.DefaultLeaseMargin/2); !res.Claim.Deadline().Equal(want) {
+		t.Fatalf("Deadline = %v, want %v", res.Claim.Deadline(), want)
+	}
+	f.begin(t, fp, idempotency.InProgress)
+	f.begin(t, idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"x":1}`)), idempotency.Mismatch)
+
+	answer := idempotency.Response{Status: 201, ContentType: "application/json", Body: []byte(`{"awb":"1234"}`)}
+	if err := res.Claim.Complete(t.Context(), answer); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Add(23 * time.Hour)
+	got := f.begin(t, fp, idempotency.Replay)
+	if got.Response.Status != 201 || got.Response.ContentType != "application/json" || !bytes.Equal(got.Response.Body, answer.Body) {
+		t.Fatalf("replayed %+v", got.Response)
+	}
+	f.begin(t, idempotency.Fingerprint("create_shipment", "acc_2", []byte(`{}`)), idempotency.Mismatch)
+
+	// The TTL runs from completion; after it the key is new, whatever the request.
+	f.clk.Add(time.Hour)
+	f.begin(t, idempotency.Fingerprint("create_shipment", "acc_2", []byte(`{}`)), idempotency.Claimed)
+}
+
+func TestConfiguredTTLAndRelease(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, idempotency.Config{TTL: time.Hour, LeaseMargin: 10 * time.Second})
+	fp := idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{}`))
+	res := f.begin(t, fp, idempotency.Claimed)
+	// Released (a failure before the call): the key is free at once, even for another body.
+	if err := res.Claim.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := res.Claim.Release(t.Context()); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("second Release = %v, want ErrNotFound", err)
+	}
+	res = f.begin(t, idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"fixed":true}`)), idempotency.Claimed)
+	if err := res.Claim.Complete(t.Context(), idempotency.Response{Status: 503, ContentType: "application/problem+json", Body: []byte(`{"code":"carrier_unavailable"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Add(time.Hour - time.Millisecond)
+	if got := f.begin(t, idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"fixed":true}`)), idempotency.Replay); got.Response.Status != 503 {
+		t.Fatalf("replayed %+v", got.Response)
+	}
+	f.clk.Add(time.Millisecond)
+	f.begin(t, fp, idempotency.Claimed)
+}
+
+func TestLeaseExpiry(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, idempotency.Config{LeaseMargin: 10 * time.Second})
+	fp := idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{}`))
+	dead := f.begin(t, fp, idempotency.Claimed)
+	f.clk.Add(30*time.Second - time.Millisecond) // 20s timeout + 10s margin
+	f.begin(t, fp, idempotency.InProgress)
+	f.clk.Add(time.Millisecond)
+	live := f.begin(t, fp, idempotency.Claimed)
+	// The hub that lost its lease cannot overwrite the new holder's answer.
+	if err := dead.Claim.Complete(t.Context(), idempotency.Response{Status: 201, Body: []byte(`{"awb":"old"}`)}); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Complete after the lease ran out = %v, want ErrNotFound", err)
+	}
+	if err := live.Claim.Complete(t.Context(), idempotency.Response{Status: 201, ContentType: "application/json", Body: []byte(`{"awb":"new"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.begin(t, fp, idempotency.Replay); string(got.Response.Body) != `{"awb":"new"}` {
+		t.Fatalf("replayed %s", got.Response.Body)
+	}
+}
+
+func TestOversizeAnswer(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, idempotency.Config{MaxBody: 1024})
+	fp := idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{}`))
+	res := f.begin(t, fp, idempotency.Claimed)
+	if err := res.Claim.Complete(t.Context(), idempotency.Response{Status: 200, ContentType: "application/json", Body: bytes.Repeat([]byte("x"), 1025)}); err != nil {
+		t.Fatal(err)
+	}
+	f.begin(t, fp, idempotency.NotReplayable)
+	f.begin(t, idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"y":2}`)), idempotency.Mismatch)
+	rec, err := f.st.GetIdempotencyKey(t.Context(), f.scope)
+	if err != nil || !rec.BodyOmitted || rec.Body != nil {
+		t.Fatalf("stored %+v, %v", rec, err)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	st := openStore(t, false)
+	for what, cfg := range map[string]idempotency.Config{
+		"no store":       {},
+		"negative TTL":   {Store: st, TTL: -time.Second},
+		"negative lease": {Store: st, LeaseMargin: -time.Second},
+		"huge body":      {Store: st, MaxBody: idempotency.DefaultMaxBody + 1},
+	} {
+		if _, err := idempotency.New(cfg); err == nil {
+			t.Errorf("New with %s: no error", what)
+		}
+	}
+}
+
+func TestBeginRejectsBadKeys(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, idempotency.Config{})
+	fp := idempotency.Fingerprint("create_shipment", "acc_1", nil)
+	for _, key := range []string{"", string(make([]byte, 256)), "tab\there"} {
+		sc := f.scope
+		sc.Key = key
+		if _, err := f.k.Begin(t.Context(), sc, fp, time.Second); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Begin with key %q: %v, want ErrInvalid", key, err)
+		}
+	}
+}
+
+func TestSweeper(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, idempotency.Config{TTL: time.Hour})
+	fp := idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{}`))
+	res := f.begin(t, fp, idempotency.Claimed)
+	if err := res.Claim.Complete(t.Context(), idempotency.Response{Status: 201, Body: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := f.k.Sweep(t.Context()); err != nil || n != 0 {
+		t.Fatalf("Sweep inside the TTL = %d, %v", n, err)
+	}
+	f.clk.Add(time.Hour)
+
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f.k.RunSweeper(ctx, time.Millisecond)
+	}()
+	// Wait (without a wall-clock bound; the test's own timeout is the limit) until a
+	// sweep has removed the row.
+	for {
+		_, err := f.st.GetIdempotencyKey(t.Context(), f.scope)
+		if errors.Is(err, store.ErrNotFound) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
+// BenchmarkClaimComplete measures what idempotency adds to a create: one Begin that
+// claims a fresh key and one Complete storing a 1 KiB answer.
+func BenchmarkClaimComplete(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			st := openStore(b, backend == "postgres")
+			tn, err := st.CreateTenant(b.Context(), fmt.Sprintf("bench-%d", time.Now().UnixNano()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			k, err := idempotency.New(idempotency.Config{Store: st})
+			if err != nil {
+				b.Fatal(err)
+			}
+			body := bytes.Repeat([]byte("x"), 1024)
+			fp := idempotency.Fingerprint("create_shipment", "acc_1", body)
+			answer := idempotency.Response{Status: 201, ContentType: "application/json", Body: body}
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				i++
+				sc := store.IdempotencyScope{TenantID: tn.ID, ConnectorID: "delhivery", Operation: "create_shipment", Key: fmt.Sprintf("key-%d", i)}
+				res, err := k.Begin(b.Context(), sc, fp, 30*time.Second)
+				if err != nil || res.Outcome != idempotency.Claimed {
+					b.Fatalf("Begin = %v, %v", res.Outcome, err)
+				}
+				if err := res.Claim.Complete(b.Context(), answer); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
