@@ -500,7 +500,7 @@ func pathOnly(p string) string {
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return pathOnly(raw)
+		return "(unparsable URL)"
 	}
 	u.User = nil
 	u.RawQuery = ""
