@@ -11,6 +11,7 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptrace"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -38,8 +39,10 @@ const AnyETag = "*"
 
 // Defaults for Options.
 const (
+	// DefaultMaxResponseBytes is the response body cap when Options.MaxResponseBytes is 0 (8 MiB).
 	DefaultMaxResponseBytes = 8 << 20
-	DefaultMaxPages         = 100
+	// DefaultMaxPages is the page cap when Options.MaxPages is 0.
+	DefaultMaxPages = 100
 )
 
 // Options configures a Client. ServiceRoot and Version are required.
@@ -201,9 +204,9 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 func (c *Client) exchange(ctx context.Context, method, rawURL string, body []byte, ifMatch string, extra http.Header) (*http.Response, []byte, error) {
 	modifying := method != http.MethodGet && method != http.MethodHead
 	wire := method
-	hdr := http.Header{}
-	for k, v := range extra {
-		hdr[k] = v
+	hdr := extra.Clone()
+	if hdr == nil {
+		hdr = http.Header{}
 	}
 	if method == "MERGE" && c.opts.V2Update == MergeTunnel {
 		wire = http.MethodPost
@@ -306,10 +309,10 @@ func (c *Client) send(ctx context.Context, method, rawURL string, body []byte, h
 		req.Header.Set("MaxDataServiceVersion", "2.0")
 	}
 	for k, v := range c.opts.Header {
-		req.Header[k] = v
+		req.Header[k] = slices.Clone(v)
 	}
 	for k, v := range hdr {
-		req.Header[k] = v
+		req.Header[k] = slices.Clone(v)
 	}
 	if c.jar != nil {
 		for _, ck := range c.jar.Cookies(req.URL) {

@@ -469,3 +469,48 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentWritesShareOneToken(t *testing.T) {
+	s := newSim(t)
+	c := client(t, s, odata.V2, nil)
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := odata.Create[order](context.Background(), c, odata.From("Orders"), map[string]string{"Customer": "P"})
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if f, _, _ := s.stats(); f != 1 {
+		t.Fatalf("fetches = %d, want 1", f)
+	}
+}
+
+func TestCSRFFetchRefused(t *testing.T) {
+	var posts atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet {
+			posts.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusUnauthorized)
+		_, _ = io.WriteString(w, `{"error":{"code":"/IWFND/CM_CONSUMER/101","message":{"lang":"en","value":"Logon failed"}}}`)
+	}))
+	defer srv.Close()
+	c, err := odata.New(odata.Options{ServiceRoot: srv.URL + v2Root, Version: odata.V2, CSRF: true, HTTPClient: srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = odata.Create[order](context.Background(), c, odata.From("Orders"), map[string]string{})
+	e := asSDK(t, err)
+	if e.Code != sdk.CodeAuthFailed || !e.NotSent || e.CarrierCode != "/IWFND/CM_CONSUMER/101" || !strings.Contains(e.Message, "CSRF") {
+		t.Fatalf("got %+v", e)
+	}
+	if posts.Load() != 0 {
+		t.Fatal("the create was sent without a token")
+	}
+}
