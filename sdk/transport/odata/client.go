@@ -227,6 +227,8 @@ func (c *Client) exchange(ctx context.Context, method, rawURL string, body []byt
 			}
 			if token != "" {
 				hdr.Set("X-CSRF-Token", token)
+			} else {
+				hdr.Del("X-CSRF-Token")
 			}
 		}
 		resp, data, err := c.send(ctx, wire, rawURL, body, hdr)
