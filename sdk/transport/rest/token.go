@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -54,6 +55,9 @@ type tokenFlight struct {
 	done  chan struct{}
 	token string
 	err   error
+	// leaderGone is true when the fetch failed because the fetching caller's own
+	// context ended; waiters with time left then try again themselves.
+	leaderGone bool
 }
 
 // DefaultTokenCache is the process-wide cache OAuth2 and TokenLogin use when
@@ -118,7 +122,7 @@ func (c *TokenCache) get(ctx context.Context, key, label string, skew time.Durat
 				return f.token, nil
 			}
 			// The leader's own deadline ended its fetch; try again under ours.
-			if isContextErr(f.err) && ctx.Err() == nil {
+			if f.leaderGone && ctx.Err() == nil {
 				continue
 			}
 			return "", f.err
@@ -149,6 +153,7 @@ func (c *TokenCache) get(ctx context.Context, key, label string, skew time.Durat
 		default:
 			e.token = ""
 			f.err = err
+			f.leaderGone = ctx.Err() != nil
 		}
 		e.flight = nil
 		c.mu.Unlock()
@@ -203,11 +208,7 @@ func (c *TokenCache) prune() {
 }
 
 func isContextErr(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return true
-	}
-	var se *sdk.Error
-	return errors.As(err, &se) && se.Code == sdk.CodeTimeout
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // OAuth2 authenticates with the OAuth 2.0 client-credentials grant (RFC 6749
@@ -301,15 +302,31 @@ func (o *OAuth2) fetch(c *TokenCache) fetchFunc {
 		if err != nil {
 			return "", time.Time{}, o.tokenError(ctx, c, err)
 		}
+		// Expiry is measured on this cache's clock: expires_in from the answer,
+		// or what is left of the library's wall-clock Expiry.
 		var expiry time.Time
-		switch {
-		case tok.ExpiresIn > 0:
-			expiry = start.Add(time.Duration(tok.ExpiresIn) * time.Second)
-		case !tok.Expiry.IsZero():
-			expiry = tok.Expiry
+		if secs := expiresIn(tok.Extra("expires_in")); secs > 0 {
+			expiry = start.Add(time.Duration(secs) * time.Second)
+		} else if !tok.Expiry.IsZero() {
+			expiry = start.Add(time.Until(tok.Expiry))
 		}
 		return tok.AccessToken, expiry, nil
 	}
+}
+
+// expiresIn reads expires_in, which providers send as a number or a string.
+func expiresIn(v any) int64 {
+	switch x := v.(type) {
+	case float64:
+		return int64(x)
+	case string:
+		n, _ := strconv.ParseInt(strings.TrimSpace(x), 10, 64)
+		return n
+	case json.Number:
+		n, _ := x.Int64()
+		return n
+	}
+	return 0
 }
 
 // tokenError classifies a failed token request without quoting the secret.
