@@ -58,7 +58,8 @@ type Options struct {
 	// Observer is told about outcomes for metrics; NopObserver when nil.
 	Observer Observer
 	// Now is the clock used for rate limits, budgets and open-breaker countdowns;
-	// time.Now when nil. (The breaker's own open period runs on the real clock.)
+	// time.Now when nil. Deadlines and the breaker's own open period always run
+	// on the real clock.
 	Now func() time.Time
 	// Sleep waits d or until ctx ends, returning ctx's error then; tests replace it
 	// to record backoffs without waiting.
@@ -98,7 +99,7 @@ type acctState struct {
 	key      acctKey
 	conn     *connState
 	breaker  atomic.Pointer[breaker]
-	limiter  *rate.Limiter
+	limiter  atomic.Pointer[rate.Limiter]
 	lastUsed atomic.Int64
 	openedAt atomic.Int64
 }
@@ -279,7 +280,7 @@ func (e *Executor) retryWait(ctx, parent context.Context, c *Call, se *sdk.Error
 		}
 		wait = e.jitter(ceiling)
 	}
-	if dl, ok := ctx.Deadline(); ok && !e.now().Add(wait).Before(dl) {
+	if dl, ok := ctx.Deadline(); ok && wait >= time.Until(dl) {
 		return 0, false
 	}
 	return wait, true
@@ -302,7 +303,7 @@ func (e *Executor) waitRate(ctx, parent context.Context, as *acctState, c *Call)
 			Message: fmt.Sprintf("connector %s: the account's rate limit admits no request now", c.Connector)}
 	}
 	d := r.DelayFrom(now)
-	if dl, ok := ctx.Deadline(); ok && now.Add(d).After(dl) {
+	if dl, ok := ctx.Deadline(); ok && d > time.Until(dl) {
 		r.CancelAt(now)
 		e.obs.RateLimitReject(c.Connector, c.Account, d)
 		return &sdk.Error{Code: sdk.CodeRateLimited, Source: sdk.SourceHub, NotSent: true, RetryAfter: d,
@@ -369,7 +370,7 @@ func (e *Executor) account(connector, account string, p *Policy) *acctState {
 	if len(e.accts) >= e.maxAccounts {
 		e.evictLocked()
 	}
-	as = &acctState{key: key, conn: cs, limiter: rate.NewLimiter(rate.Inf, 0)}
+	as = &acctState{key: key, conn: cs}
 	as.lastUsed.Store(now)
 	e.accts[key] = as
 	return as
@@ -397,18 +398,19 @@ func (e *Executor) evictLocked() {
 	}
 }
 
-// limiterFor returns the account's limiter set to p's rate, or nil when p sets none.
+// limiterFor returns the account's limiter set to p's rate, or nil when p sets
+// none. A changed rate or burst replaces the limiter with a full one.
 func (as *acctState) limiterFor(p *Policy) *rate.Limiter {
-	lim := as.limiter
 	if p.RateLimit <= 0 {
-		if lim.Limit() != rate.Inf {
-			lim.SetLimit(rate.Inf)
-		}
 		return nil
 	}
-	if lim.Limit() != rate.Limit(p.RateLimit) || lim.Burst() != p.RateBurst {
-		lim.SetBurst(p.RateBurst)
-		lim.SetLimit(rate.Limit(p.RateLimit))
+	lim := as.limiter.Load()
+	if lim == nil || lim.Limit() != rate.Limit(p.RateLimit) || lim.Burst() != p.RateBurst {
+		nl := rate.NewLimiter(rate.Limit(p.RateLimit), p.RateBurst)
+		if as.limiter.CompareAndSwap(lim, nl) {
+			return nl
+		}
+		return as.limiter.Load()
 	}
 	return lim
 }
@@ -600,9 +602,9 @@ func (e *Executor) Snapshot(connector string) (h ConnectorHealth, ok bool) {
 				a.OpenRemaining = max(0, b.settings.openFor-now.Sub(time.Unix(0, as.openedAt.Load())))
 			}
 		}
-		if l := as.limiter.Limit(); l != rate.Inf {
-			a.RateLimit, a.RateBurst = float64(l), as.limiter.Burst()
-			a.TokensAvailable = max(0, as.limiter.TokensAt(now))
+		if lim := as.limiter.Load(); lim != nil {
+			a.RateLimit, a.RateBurst = float64(lim.Limit()), lim.Burst()
+			a.TokensAvailable = max(0, lim.TokensAt(now))
 		}
 		h.Accounts = append(h.Accounts, a)
 	}
