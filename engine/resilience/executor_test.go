@@ -195,7 +195,7 @@ func TestRetryRules(t *testing.T) {
 		{"timeout is retried", trackCall(nil), &sdk.Error{Code: sdk.CodeTimeout, Source: sdk.SourceConnector}, 3},
 		{"a plain error is internal and not retried", trackCall(nil), errors.New("boom"), 1},
 		{"max attempts 1 disables retries", trackCall(func(p *Policy) { p.MaxAttempts = 1 }), unavailable(), 1},
-		{"backoff past the deadline is not slept", trackCall(func(p *Policy) { p.Timeout, p.BackoffBase = 50 * time.Millisecond, time.Second }), unavailable(), 1},
+		{"backoff past the deadline is not slept", trackCall(func(p *Policy) { p.Timeout, p.BackoffBase = 50*time.Millisecond, time.Second }), unavailable(), 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -241,7 +241,7 @@ func TestRetryBudgetCapsRetries(t *testing.T) {
 	fn, n := script(unavailable())
 	mod := func(p *Policy) {
 		p.RetryBudgetRatio, p.RetryBudgetFloor = 0.1, 3
-		p.BreakerFailures, p.BreakerMinRequests = 1 << 30, 1 << 30 // keep the breaker out of it
+		p.BreakerFailures, p.BreakerMinRequests = 1<<30, 1<<30 // keep the breaker out of it
 	}
 	for range calls {
 		if _, err := e.Do(context.Background(), trackCall(mod), fn); err == nil {
