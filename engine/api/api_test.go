@@ -457,7 +457,7 @@ func TestInvokeBadInput(t *testing.T) {
 		{"malformed JSON", "/v1/connectors/acme/track", `{"tracking_numbers":[`, nil, 400, "invalid_request", ""},
 		{"not JSON", "/v1/connectors/acme/track", `hello`, nil, 400, "invalid_request", ""},
 		{"idempotency key on a read", "/v1/connectors/acme/track", `{}`, []string{"Idempotency-Key: k1"}, 422, "invalid_request", "Idempotency-Key"},
-		{"idempotency key too long", "/v1/connectors/acme/create_shipment", `{}`, []string{"Idempotency-Key: " + strings.Repeat("k", 300)}, 422, "invalid_request", "Idempotency-Key"},
+		{"idempotency key too long", "/v1/connectors/acme/create_shipment", `{}`, []string{"Idempotency-Key: " + strings.Repeat("k", 300)}, 400, "invalid_request", "Idempotency-Key"},
 		{"another tenant's account", "/v1/connectors/acme/track?account=" + idB, `{}`, nil, 404, "not_found", "account"},
 		{"account query and header disagree", "/v1/connectors/acme/track?account=" + id, `{}`, []string{"Hub-Account: other"}, 422, "invalid_request", "account"},
 		{"no account for connector", "/v1/connectors/bolt/track", `{}`, nil, 422, "invalid_request", "account"},

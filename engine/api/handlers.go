@@ -402,10 +402,8 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request, key store.APIKey
 		writeProblem(w, r, p)
 		return
 	}
-	idem := r.Header.Get("Idempotency-Key")
-	if len(idem) > 255 || strings.ContainsFunc(idem, func(c rune) bool { return c < 0x20 || c > 0x7e }) {
-		p := newProblem(http.StatusUnprocessableEntity, string(sdk.CodeInvalidRequest), "Idempotency-Key must be at most 255 printable ASCII characters")
-		p.Errors = []ProblemField{{Parameter: "Idempotency-Key", Detail: "at most 255 printable ASCII characters"}}
+	idem, p := idempotencyKey(r)
+	if p != nil {
 		writeProblem(w, r, p)
 		return
 	}
@@ -414,14 +412,18 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request, key store.APIKey
 		writeProblem(w, r, p)
 		return
 	}
-	out, err := s.router.Invoke(r.Context(), router.Route{
+	rt := router.Route{
 		TenantID:       key.TenantID,
 		ConnectorID:    r.PathValue("id"),
 		Operation:      sdk.Operation(r.PathValue("operation")),
 		AccountID:      account,
 		IdempotencyKey: idem,
 		RequestID:      stateOf(r.Context()).requestID,
-	}, body)
+	}
+	if idem != "" && s.invokeOnce(w, r, rt, body) {
+		return
+	}
+	out, err := s.router.Invoke(r.Context(), rt, body)
 	if err != nil {
 		writeProblem(w, r, problemFromError(err))
 		return
