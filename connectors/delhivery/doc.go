@@ -6,13 +6,16 @@
 // picks the host: track.delhivery.com in production, staging-express.delhivery.com
 // in the sandbox, or a simulator in tests.
 //
-// The package is split the way the design asks: translate.go holds pure functions
-// between the canonical model and Delhivery's wire types (wire.go); a tracking
-// answer is translated by the mapping mappings/track.mapping with its status
-// table mappings/delhivery-status.csv (embedded, compiled on first use by
-// trackmap.go); transport.go sends one request and classifies the outcome;
-// connector.go wires them together. The simulator subpackage answers in
-// Delhivery's documented shapes for tests.
+// The package is split the way the design asks: the translation is mapping
+// files, embedded and compiled once on first use: mappings/track.mapping with
+// its status table mappings/delhivery-status.csv reads tracking answers
+// (trackmap.go), mappings/create-request.mapping builds the create payload and
+// mappings/create-response.mapping reads a booking (createmap.go). translate.go
+// holds what stays in Go: validation with JSON pointers, refusal and
+// cancellation classification, the cancel request and the track query; wire.go
+// holds the shapes Go still decodes; transport.go sends one request and
+// classifies the outcome; connector.go wires them together. The simulator
+// subpackage answers in Delhivery's documented shapes for tests.
 //
 // # Status mapping
 //

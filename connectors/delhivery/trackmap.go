@@ -22,20 +22,26 @@ import (
 // ("Error") and the one-waybill-at-a-time fallback (connector.go), the
 // per-number not-found results, and classifying failures as sdk errors.
 
-//go:embed mappings/track.mapping mappings/delhivery-status.csv
+//go:embed mappings/*.mapping mappings/delhivery-status.csv
 var mappingFiles embed.FS
 
-// trackProgram compiles the tracking mapping on first use.
-var trackProgram = sync.OnceValues(func() (*mappings.Program, error) {
+// compileMapping compiles one of the embedded mappings, resolving its tables
+// beside it.
+func compileMapping(name string) (*mappings.Program, error) {
 	dir, err := fs.Sub(mappingFiles, "mappings")
 	if err != nil {
 		return nil, err
 	}
-	src, err := fs.ReadFile(dir, "track.mapping")
+	src, err := fs.ReadFile(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	return mappings.Compile("track.mapping", src, mappings.Options{FS: dir})
+	return mappings.Compile(name, src, mappings.Options{FS: dir})
+}
+
+// trackProgram compiles the tracking mapping on first use.
+var trackProgram = sync.OnceValues(func() (*mappings.Program, error) {
+	return compileMapping("track.mapping")
 })
 
 // fromTrackResponse maps a tracking answer through the mapping and indexes the

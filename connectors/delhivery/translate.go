@@ -1,10 +1,8 @@
 package delhivery
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -13,9 +11,10 @@ import (
 	"github.com/carrierhub/hub/sdk/model"
 )
 
-// This file holds the pure translation between the canonical model and
-// Delhivery's wire types: no I/O, no clock, no account lookups beyond the values
-// passed in. Tracking answers are translated by a mapping (trackmap.go).
+// This file holds the validation and the pure translation that stays in Go
+// beside the mappings: no I/O, no clock, no account lookups beyond the values
+// passed in. Tracking answers are translated by a mapping (trackmap.go), and so
+// are bookings (createmap.go).
 
 // ewayBillThreshold is the consignment value (INR) above which Delhivery requires
 // an e-way bill number.
@@ -33,202 +32,129 @@ var (
 
 // createSettings are the account values a create call needs.
 type createSettings struct {
-	PickupLocation string
-	ClientName     string
+	PickupLocation string `json:"pickup_location,omitempty"`
+	ClientName     string `json:"client_name,omitempty"`
 }
 
-// buildCreateBody validates a canonical shipment request and returns the exact
-// form body of Delhivery's create call (format=json&data=<json>). Problems come
-// back as invalid_request errors naming the offending field by JSON pointer.
-func buildCreateBody(req *model.ShipmentRequest, set createSettings) ([]byte, error) {
-	payload, err := toCreatePayload(req, set)
-	if err != nil {
-		return nil, err
-	}
-	data, err := json.Marshal(payload)
-	if err != nil {
-		return nil, sdk.Errorf(sdk.CodeInternal, "encoding create payload: %v", err)
-	}
-	return []byte("format=json&data=" + url.QueryEscape(string(data))), nil
-}
-
-// toCreatePayload maps a canonical shipment request onto Delhivery's create payload.
-func toCreatePayload(req *model.ShipmentRequest, set createSettings) (*createPayload, error) {
+// checkCreate validates a canonical shipment request for Delhivery's create call
+// and returns the values the validation computed that the create mapping uses.
+// Problems come back as invalid_request errors naming the offending field by
+// JSON pointer, in the order a reader would fix them.
+func checkCreate(req *model.ShipmentRequest, set createSettings) (createDerived, error) {
+	var none createDerived
 	if strings.TrimSpace(req.Reference) == "" {
-		return nil, sdk.InvalidField("/reference", "reference (the order id) is required")
+		return none, sdk.InvalidField("/reference", "reference (the order id) is required")
 	}
 	if len(req.Reference) > 64 {
-		return nil, sdk.InvalidField("/reference", "reference is %d characters; at most 64 are allowed", len(req.Reference))
+		return none, sdk.InvalidField("/reference", "reference is %d characters; at most 64 are allowed", len(req.Reference))
 	}
-	pickup := strings.TrimSpace(req.PickupLocation)
-	if pickup == "" {
-		pickup = strings.TrimSpace(set.PickupLocation)
-	}
-	if pickup == "" {
-		return nil, sdk.InvalidField("/pickup_location", "pickup_location is required: set it on the request or as the account's pickup_location setting")
+	if strings.TrimSpace(req.PickupLocation) == "" && strings.TrimSpace(set.PickupLocation) == "" {
+		return none, sdk.InvalidField("/pickup_location", "pickup_location is required: set it on the request or as the account's pickup_location setting")
 	}
 
 	to := req.ShipTo
 	if strings.TrimSpace(to.Name) == "" {
-		return nil, sdk.InvalidField("/ship_to/name", "consignee name is required")
+		return none, sdk.InvalidField("/ship_to/name", "consignee name is required")
 	}
-	add := joinLines(to.Lines)
-	if add == "" {
-		return nil, sdk.InvalidField("/ship_to/lines", "at least one address line is required")
+	if joinLines(to.Lines) == "" {
+		return none, sdk.InvalidField("/ship_to/lines", "at least one address line is required")
 	}
 	if err := checkIndia(to.CountryCode, "/ship_to/country_code"); err != nil {
-		return nil, err
+		return none, err
 	}
 	if !pinPattern.MatchString(to.PostalCode) {
-		return nil, sdk.InvalidField("/ship_to/postal_code", "postal_code %q is not a six-digit Indian PIN code", to.PostalCode)
+		return none, sdk.InvalidField("/ship_to/postal_code", "postal_code %q is not a six-digit Indian PIN code", to.PostalCode)
 	}
 	phone, err := indianPhone(to.Phone, "/ship_to/phone", true)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 
 	switch n := len(req.Parcels); {
 	case n == 0:
-		return nil, sdk.InvalidField("/parcels", "at least one parcel is required")
+		return none, sdk.InvalidField("/parcels", "at least one parcel is required")
 	case n > 1:
-		return nil, sdk.InvalidField("/parcels", "Delhivery Express books one parcel per order here; multi-piece shipments (%d parcels) are not supported yet", n)
+		return none, sdk.InvalidField("/parcels", "Delhivery Express books one parcel per order here; multi-piece shipments (%d parcels) are not supported yet", n)
 	}
 	p := req.Parcels[0]
 	if p.Weight.Value <= 0 || math.IsNaN(p.Weight.Value) || math.IsInf(p.Weight.Value, 0) {
-		return nil, sdk.InvalidField("/parcels/0/weight/value", "weight must be greater than zero")
+		return none, sdk.InvalidField("/parcels/0/weight/value", "weight must be greater than zero")
 	}
 	switch p.Weight.Unit {
 	case model.Kilogram, model.Gram, model.Pound, model.Ounce:
 	default:
-		return nil, sdk.InvalidField("/parcels/0/weight/unit", "unknown weight unit %q", p.Weight.Unit)
+		return none, sdk.InvalidField("/parcels/0/weight/unit", "unknown weight unit %q", p.Weight.Unit)
 	}
 
-	mode, err := paymentMode(req.PaymentMode)
-	if err != nil {
-		return nil, err
+	if err := checkPaymentMode(req.PaymentMode); err != nil {
+		return none, err
 	}
-	var cod float64
 	if req.PaymentMode == model.CashOnDelivery {
 		if req.CODAmount == nil || req.CODAmount.Amount <= 0 {
-			return nil, sdk.InvalidField("/cod_amount", "cod_amount is required and must be positive for cash on delivery")
+			return none, sdk.InvalidField("/cod_amount", "cod_amount is required and must be positive for cash on delivery")
 		}
 		if err := checkINR(req.CODAmount.Currency, "/cod_amount/currency"); err != nil {
-			return nil, err
+			return none, err
 		}
-		cod = round2(req.CODAmount.Amount)
 	}
 
 	total, err := consignmentValue(req)
 	if err != nil {
-		return nil, err
+		return none, err
 	}
 	if total > ewayBillThreshold && req.EWayBillNumber == "" {
-		return nil, sdk.InvalidField("/eway_bill_number", "an e-way bill number is required for consignments worth more than INR %d (this one is worth %.2f)", ewayBillThreshold, total)
+		return none, sdk.InvalidField("/eway_bill_number", "an e-way bill number is required for consignments worth more than INR %d (this one is worth %.2f)", ewayBillThreshold, total)
 	}
 	if req.EWayBillNumber != "" && !ewbnPattern.MatchString(req.EWayBillNumber) {
-		return nil, sdk.InvalidField("/eway_bill_number", "e-way bill number must be 12 digits")
+		return none, sdk.InvalidField("/eway_bill_number", "e-way bill number must be 12 digits")
 	}
 
-	shippingMode, err := shippingMode(req.Service)
-	if err != nil {
-		return nil, err
-	}
-
-	s := wireShipment{
-		Name:         strings.TrimSpace(to.Name),
-		Add:          add,
-		Pin:          to.PostalCode,
-		City:         to.City,
-		State:        to.State,
-		Country:      "India",
-		Phone:        phone,
-		Order:        req.Reference,
-		PaymentMode:  mode,
-		ProductsDesc: productsDescription(p),
-		HSNCode:      hsnCodes(p.Items),
-		CODAmount:    cod,
-		OrderDate:    string(req.ShipDate),
-		TotalAmount:  total,
-		Weight:       round2(p.Weight.Kilograms() * 1000),
-		SellerGSTTIN: req.ShipFrom.GSTIN,
-		ShippingMode: shippingMode,
-		EWBN:         req.EWayBillNumber,
-		Client:       set.ClientName,
-	}
-	if to.Residential {
-		s.AddressType = "home"
-	}
-	if seller := firstNonEmpty(req.ShipFrom.Company, req.ShipFrom.Name); seller != "" {
-		s.SellerName = seller
-		s.SellerAdd = joinLines(req.ShipFrom.Lines)
-	}
-	if req.Invoice != nil {
-		s.SellerInv = req.Invoice.Number
-	}
-	if q := quantity(p.Items); q > 0 {
-		s.Quantity = &q
+	if err := checkShippingMode(req.Service); err != nil {
+		return none, err
 	}
 	if d := p.Dimensions; d != nil {
 		if d.Unit != model.Centimetre && d.Unit != model.Inch {
-			return nil, sdk.InvalidField("/parcels/0/dimensions/unit", "unknown length unit %q", d.Unit)
+			return none, sdk.InvalidField("/parcels/0/dimensions/unit", "unknown length unit %q", d.Unit)
 		}
 		if d.Length < 0 || d.Width < 0 || d.Height < 0 {
-			return nil, sdk.InvalidField("/parcels/0/dimensions", "dimensions must not be negative")
+			return none, sdk.InvalidField("/parcels/0/dimensions", "dimensions must not be negative")
 		}
-		l, w, h := d.Centimetres()
-		l, w, h = round2(l), round2(w), round2(h)
-		s.ShipmentLength, s.ShipmentWidth, s.ShipmentHeight = &l, &w, &h
 	}
+	var rphone string
 	if rt := req.ReturnTo; rt != nil {
 		if err := checkIndia(rt.CountryCode, "/return_to/country_code"); err != nil {
-			return nil, err
+			return none, err
 		}
 		if rt.PostalCode != "" && !pinPattern.MatchString(rt.PostalCode) {
-			return nil, sdk.InvalidField("/return_to/postal_code", "postal_code %q is not a six-digit Indian PIN code", rt.PostalCode)
+			return none, sdk.InvalidField("/return_to/postal_code", "postal_code %q is not a six-digit Indian PIN code", rt.PostalCode)
 		}
-		rphone, err := indianPhone(rt.Phone, "/return_to/phone", false)
-		if err != nil {
-			return nil, err
+		if rphone, err = indianPhone(rt.Phone, "/return_to/phone", false); err != nil {
+			return none, err
 		}
-		s.ReturnName = firstNonEmpty(rt.Company, rt.Name)
-		s.ReturnAdd = joinLines(rt.Lines)
-		s.ReturnPin = rt.PostalCode
-		s.ReturnCity = rt.City
-		s.ReturnState = rt.State
-		s.ReturnPhone = rphone
-		s.ReturnCountry = "India"
 	}
-	return &createPayload{Shipments: []wireShipment{s}, PickupLocation: pickupLocation{Name: pickup}}, nil
+	return createDerived{Phone: phone, ReturnPhone: rphone, TotalAmount: total}, nil
 }
 
-// paymentMode maps the canonical payment mode onto Delhivery's.
-func paymentMode(m model.PaymentMode) (string, error) {
+// checkPaymentMode refuses the payment modes Delhivery Express has no
+// equivalent for; the create mapping writes the others.
+func checkPaymentMode(m model.PaymentMode) error {
 	switch m {
-	case "", model.Prepaid:
-		return "Prepaid", nil
-	case model.CashOnDelivery:
-		return "COD", nil
-	case model.PaymentPickup:
-		return "Pickup", nil
-	case model.PaymentReplace:
-		return "REPL", nil
+	case "", model.Prepaid, model.CashOnDelivery, model.PaymentPickup, model.PaymentReplace:
+		return nil
 	case model.ToPay:
-		return "", sdk.InvalidField("/payment_mode", "Delhivery Express has no to-pay mode; use prepaid or cod")
+		return sdk.InvalidField("/payment_mode", "Delhivery Express has no to-pay mode; use prepaid or cod")
 	}
-	return "", sdk.InvalidField("/payment_mode", "unknown payment mode %q", m)
+	return sdk.InvalidField("/payment_mode", "unknown payment mode %q", m)
 }
 
-// shippingMode maps the canonical service code onto Delhivery's shipping_mode.
-func shippingMode(service string) (string, error) {
+// checkShippingMode refuses a service code that is not one of Delhivery's
+// shipping modes (express, surface; empty means the account default).
+func checkShippingMode(service string) error {
 	switch strings.ToLower(strings.TrimSpace(service)) {
-	case "":
-		return "", nil
-	case "express":
-		return "Express", nil
-	case "surface":
-		return "Surface", nil
+	case "", "express", "surface":
+		return nil
 	}
-	return "", sdk.InvalidField("/service", "unknown Delhivery service %q; use express or surface", service)
+	return sdk.InvalidField("/service", "unknown Delhivery service %q; use express or surface", service)
 }
 
 // consignmentValue is the invoice value, else the sum of the item values.
@@ -293,40 +219,6 @@ func indianPhone(raw, pointer string, required bool) (string, error) {
 	return d, nil
 }
 
-func productsDescription(p model.Parcel) string {
-	if p.Description != "" {
-		return p.Description
-	}
-	var parts []string
-	for _, it := range p.Items {
-		if it.Description != "" {
-			parts = append(parts, it.Description)
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
-// hsnCodes joins the distinct HSN codes of the items, in order.
-func hsnCodes(items []model.Item) string {
-	var out []string
-	seen := map[string]bool{}
-	for _, it := range items {
-		if it.HSNCode != "" && !seen[it.HSNCode] {
-			seen[it.HSNCode] = true
-			out = append(out, it.HSNCode)
-		}
-	}
-	return strings.Join(out, ",")
-}
-
-func quantity(items []model.Item) float64 {
-	var q float64
-	for _, it := range items {
-		q += it.Quantity
-	}
-	return q
-}
-
 func joinLines(lines []string) string {
 	var parts []string
 	for _, l := range lines {
@@ -347,28 +239,6 @@ func firstNonEmpty(ss ...string) string {
 }
 
 func round2(v float64) float64 { return math.Round(v*100) / 100 }
-
-// fromCreateResponse turns Delhivery's create answer into the canonical response,
-// or into a classified carrier error when Delhivery refused the shipment.
-func fromCreateResponse(r *createResponse) (*model.ShipmentResponse, error) {
-	var pkg *createPackage
-	if len(r.Packages) > 0 {
-		pkg = &r.Packages[0]
-	}
-	if bool(r.Success) && pkg != nil && strings.EqualFold(pkg.Status, "Success") && pkg.Waybill != "" {
-		out := &model.ShipmentResponse{
-			TrackingNumber:   pkg.Waybill,
-			Reference:        pkg.RefNum,
-			CarrierReference: string(r.UploadWBN),
-			Routing:          pkg.SortCode,
-		}
-		for _, m := range pkg.Remarks {
-			out.Messages = append(out.Messages, m)
-		}
-		return out, nil
-	}
-	return nil, classifyCreateRefusal(r, pkg)
-}
 
 // classifyCreateRefusal decides what a success=false create answer means. The
 // remarks are free text; the patterns below are the ones seen in public clients.

@@ -8,58 +8,8 @@ import (
 )
 
 // The types below are Delhivery's wire shapes, named after the carrier's own
-// fields. Only the fields the connector reads or writes are declared.
-
-// createPayload is the JSON that travels in the data= field of a create call.
-type createPayload struct {
-	Shipments      []wireShipment `json:"shipments"`
-	PickupLocation pickupLocation `json:"pickup_location"`
-}
-
-// pickupLocation names a warehouse registered with Delhivery.
-type pickupLocation struct {
-	Name string `json:"name"`
-}
-
-// wireShipment is one shipment of a create call. Field order is the order of
-// Delhivery's documentation, so the golden request reads like the docs.
-type wireShipment struct {
-	Name           string   `json:"name"`
-	Add            string   `json:"add"`
-	Pin            string   `json:"pin"`
-	City           string   `json:"city,omitempty"`
-	State          string   `json:"state,omitempty"`
-	Country        string   `json:"country"`
-	Phone          string   `json:"phone"`
-	Order          string   `json:"order"`
-	PaymentMode    string   `json:"payment_mode"`
-	ReturnPin      string   `json:"return_pin,omitempty"`
-	ReturnCity     string   `json:"return_city,omitempty"`
-	ReturnPhone    string   `json:"return_phone,omitempty"`
-	ReturnAdd      string   `json:"return_add,omitempty"`
-	ReturnState    string   `json:"return_state,omitempty"`
-	ReturnCountry  string   `json:"return_country,omitempty"`
-	ReturnName     string   `json:"return_name,omitempty"`
-	ProductsDesc   string   `json:"products_desc,omitempty"`
-	HSNCode        string   `json:"hsn_code,omitempty"`
-	CODAmount      float64  `json:"cod_amount"`
-	OrderDate      string   `json:"order_date,omitempty"`
-	TotalAmount    float64  `json:"total_amount"`
-	SellerAdd      string   `json:"seller_add,omitempty"`
-	SellerName     string   `json:"seller_name,omitempty"`
-	SellerInv      string   `json:"seller_inv,omitempty"`
-	Quantity       *float64 `json:"quantity,omitempty"`
-	Waybill        string   `json:"waybill"`
-	ShipmentWidth  *float64 `json:"shipment_width,omitempty"`
-	ShipmentHeight *float64 `json:"shipment_height,omitempty"`
-	ShipmentLength *float64 `json:"shipment_length,omitempty"`
-	Weight         float64  `json:"weight"`
-	SellerGSTTIN   string   `json:"seller_gst_tin,omitempty"`
-	ShippingMode   string   `json:"shipping_mode,omitempty"`
-	AddressType    string   `json:"address_type,omitempty"`
-	EWBN           string   `json:"ewbn,omitempty"`
-	Client         string   `json:"client,omitempty"`
-}
+// fields. Only the fields the connector reads or writes are declared. The create
+// payload has no type: mappings/create-request.mapping writes it.
 
 // createResponse is the answer to a create call. Delhivery answers 200 for both
 // success and refusal; success and the package status tell them apart.

@@ -1,0 +1,175 @@
+package delhivery
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/carrierhub/hub/mappings"
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+// Booking translates through two mappings beside track.mapping:
+//
+//   - mappings/create-request.mapping builds the create payload (the JSON that
+//     travels as data=) from an envelope Go assembles once the request is valid:
+//     the canonical request, the account's settings and the few values the
+//     validation already computed (createInput). Unit conversions, rounding,
+//     address joins, the payment and shipping modes, HSN codes, quantities and
+//     the seller and return blocks are the mapping's.
+//   - mappings/create-response.mapping reads a booking (packages[0]) into
+//     model.ShipmentResponse.
+//
+// Go keeps what a mapping cannot say or should not own: validation with JSON
+// pointers and sdk codes (checkCreate), the form wrapping (format=json&data=),
+// deciding whether an answer is a booking or a refusal, and classifying a
+// refusal (classifyCreateRefusal).
+//
+// Cancellation stays in Go on purpose: its request is two constant-shaped
+// fields (the waybill and "cancellation": "true"), and its answer's only
+// success field is the remark; everything else in fromCancelResponse is
+// classification, which belongs to Go. A mapping would be longer than the code.
+
+// createInput is the document create-request.mapping reads.
+type createInput struct {
+	Shipment *model.ShipmentRequest `json:"shipment"`
+	Settings createSettings         `json:"settings"`
+	Derived  createDerived          `json:"derived"`
+}
+
+// createDerived are the values validation computes that the mapping should not
+// compute again: the phone numbers it normalised and the consignment value it
+// checked against the e-way bill threshold.
+type createDerived struct {
+	Phone       string  `json:"phone"`
+	ReturnPhone string  `json:"return_phone,omitempty"`
+	TotalAmount float64 `json:"total_amount"`
+}
+
+// createRequestProgram compiles the create request mapping on first use.
+var createRequestProgram = sync.OnceValues(func() (*mappings.Program, error) {
+	return compileMapping("create-request.mapping")
+})
+
+// createResponseProgram compiles the create response mapping on first use.
+var createResponseProgram = sync.OnceValues(func() (*mappings.Program, error) {
+	return compileMapping("create-response.mapping")
+})
+
+// buildCreateBody validates a canonical shipment request and returns the exact
+// form body of Delhivery's create call (format=json&data=<json>). Problems come
+// back as invalid_request errors naming the offending field by JSON pointer.
+func buildCreateBody(req *model.ShipmentRequest, set createSettings) ([]byte, error) {
+	derived, err := checkCreate(req, set)
+	if err != nil {
+		return nil, err
+	}
+	data, err := createPayloadJSON(req, set, derived)
+	if err != nil {
+		return nil, err
+	}
+	return []byte("format=json&data=" + url.QueryEscape(string(data))), nil
+}
+
+// createPayloadJSON runs the create request mapping over a validated request.
+// The result is written the way encoding/json writes it (see jsonMarshalStyle),
+// so the body is byte for byte what a json.Marshal of the payload would send.
+func createPayloadJSON(req *model.ShipmentRequest, set createSettings, derived createDerived) ([]byte, error) {
+	prog, err := createRequestProgram()
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "compiling the create request mapping: %v", err)
+	}
+	in, err := json.Marshal(createInput{Shipment: req, Settings: set, Derived: derived})
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "encoding the create mapping's input: %v", err)
+	}
+	out, err := prog.ApplyJSON(nil, in)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "building the create payload: %v", err)
+	}
+	return jsonMarshalStyle(out), nil
+}
+
+// fromCreateResponse turns Delhivery's create answer into the canonical response,
+// or into a classified carrier error when Delhivery refused the shipment. r is
+// the answer decoded for classification; data is the same answer as sent, which
+// the response mapping reads.
+func fromCreateResponse(data []byte, r *createResponse) (*model.ShipmentResponse, error) {
+	var pkg *createPackage
+	if len(r.Packages) > 0 {
+		pkg = &r.Packages[0]
+	}
+	if !bool(r.Success) || pkg == nil || !strings.EqualFold(pkg.Status, "Success") || pkg.Waybill == "" {
+		return nil, classifyCreateRefusal(r, pkg)
+	}
+	prog, err := createResponseProgram()
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "compiling the create response mapping: %v", err)
+	}
+	out, err := prog.ApplyJSON(nil, data)
+	if err != nil {
+		return nil, &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceConnector,
+			Message: fmt.Sprintf("reading Delhivery's create response: %v", err), CarrierMessage: snippet(data)}
+	}
+	var resp model.ShipmentResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "reading the create response mapping's output: %v", err)
+	}
+	return &resp, nil
+}
+
+// jsonMarshalStyle rewrites the escapes in the strings of compact JSON the way
+// encoding/json.Marshal writes them: <, > and & as \u003c, \u003e and \u0026,
+// U+2028 and U+2029 escaped, and backspace and form feed as \b and \f. The
+// mapping writer leaves the first three alone and writes the last two as
+// \u0008 and \u000c; the values are the same, only the bytes differ.
+func jsonMarshalStyle(src []byte) []byte {
+	const hex = "0123456789abcdef"
+	dst := make([]byte, 0, len(src)+len(src)/16)
+	inString := false
+	for i := 0; i < len(src); i++ {
+		c := src[i]
+		if !inString {
+			inString = c == '"'
+			dst = append(dst, c)
+			continue
+		}
+		switch {
+		case c == '"':
+			inString = false
+			dst = append(dst, c)
+		case c == '\\' && i+1 < len(src):
+			if src[i+1] == 'u' && i+5 < len(src) {
+				switch string(src[i+2 : i+6]) {
+				case "0008":
+					dst = append(dst, '\\', 'b')
+					i += 5
+					continue
+				case "000c", "000C":
+					dst = append(dst, '\\', 'f')
+					i += 5
+					continue
+				}
+			}
+			dst = append(dst, c, src[i+1])
+			i++
+		case c == '<' || c == '>' || c == '&':
+			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+		case c == 0xE2:
+			r, size := utf8.DecodeRune(src[i:])
+			if r == '\u2028' || r == '\u2029' {
+				dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
+				i += size - 1
+				continue
+			}
+			dst = append(dst, c)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
