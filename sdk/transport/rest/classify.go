@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -272,18 +273,14 @@ func authError(ctx context.Context, err error) *sdk.Error {
 	return e
 }
 
-// snapshot records a request's header values and query before Auth runs.
+// authSnapshot is a request's headers and query before Auth ran.
 type authSnapshot struct {
-	header map[string]string
+	header http.Header
 	query  string
 }
 
 func snapshot(r *http.Request) authSnapshot {
-	s := authSnapshot{header: make(map[string]string, len(r.Header)), query: r.URL.RawQuery}
-	for k, v := range r.Header {
-		s.header[k] = strings.Join(v, ",")
-	}
-	return s
+	return authSnapshot{header: r.Header.Clone(), query: r.URL.RawQuery}
 }
 
 // added returns the values Auth put on the request, which are credentials to
@@ -292,8 +289,7 @@ func snapshot(r *http.Request) authSnapshot {
 func added(before authSnapshot, r *http.Request) []string {
 	var out []string
 	for k, v := range r.Header {
-		joined := strings.Join(v, ",")
-		if before.header[k] == joined {
+		if slices.Equal(before.header[k], v) {
 			continue
 		}
 		for _, val := range v {

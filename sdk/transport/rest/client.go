@@ -386,11 +386,14 @@ func (c *Client) send(ctx context.Context, r *Request, auth Auth) (*Response, er
 	}
 	var wrote atomic.Bool
 	trace := &httptrace.ClientTrace{WroteHeaders: func() { wrote.Store(true) }}
-	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, u.String(), body)
+	// The URL is already parsed: build on an empty one and put ours in, rather
+	// than format and parse it again.
+	hreq, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, "", body)
 	if err != nil {
 		return nil, &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, NotSent: true,
-			Message: fmt.Sprintf("rest: building %s %s: invalid method or URL", method, u.Path)}
+			Message: fmt.Sprintf("rest: building %s %s: invalid method %q", method, u.Path, method)}
 	}
+	hreq.URL, hreq.Host = u, u.Host
 	for k, v := range c.header {
 		hreq.Header[k] = v
 	}
@@ -403,21 +406,28 @@ func (c *Client) send(ctx context.Context, r *Request, auth Auth) (*Response, er
 	if r.ContentType != "" {
 		hreq.Header.Set("Content-Type", r.ContentType)
 	}
-	var secrets []string
+	var before authSnapshot
 	if auth != nil {
-		before := snapshot(hreq)
+		before = snapshot(hreq)
 		if err := auth.Apply(ctx, hreq); err != nil {
 			e := authError(ctx, err)
 			c.logCall(ctx, method, u, 0, 0, start, e)
 			return nil, e
 		}
-		secrets = added(before, hreq)
 	}
-	secrets = append(secrets, r.Secrets...)
+	// secrets lists what must not appear in an error; it is worked out only
+	// when there is an error to write.
+	secrets := func() []string {
+		var out []string
+		if auth != nil {
+			out = added(before, hreq)
+		}
+		return append(out, r.Secrets...)
+	}
 
 	hresp, err := c.http.Do(hreq)
 	if err != nil {
-		e := c.transportError(ctx, method, u, err, !wrote.Load(), secrets)
+		e := c.transportError(ctx, method, u, err, !wrote.Load(), secrets())
 		c.logCall(ctx, method, u, 0, 0, start, e)
 		return nil, e
 	}
@@ -430,7 +440,7 @@ func (c *Client) send(ctx context.Context, r *Request, auth Auth) (*Response, er
 	}
 	data, err := readLimited(hresp.Body, hresp.ContentLength, c.max)
 	if err != nil {
-		e := c.transportError(ctx, method, u, fmt.Errorf("reading the answer: %w", err), false, secrets)
+		e := c.transportError(ctx, method, u, fmt.Errorf("reading the answer: %w", err), false, secrets())
 		c.logCall(ctx, method, u, hresp.StatusCode, len(data), start, e)
 		return nil, e
 	}
@@ -444,7 +454,7 @@ func (c *Client) send(ctx context.Context, r *Request, auth Auth) (*Response, er
 		c.logCall(ctx, method, u, resp.Status, len(data), start, nil)
 		return resp, nil
 	}
-	e := c.classify(resp, secrets)
+	e := c.classify(resp, secrets())
 	c.logCall(ctx, method, u, resp.Status, len(data), start, e)
 	return resp, e
 }
