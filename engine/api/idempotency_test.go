@@ -6,17 +6,22 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/plugins"
@@ -57,11 +62,23 @@ type idemHarness struct {
 
 const shipmentBody = `{"reference":"ORDER-77","parcels":[{"weight_grams":1200}]}`
 
-func newIdemHarness(t *testing.T) *idemHarness {
+func newIdemHarness(t *testing.T) *idemHarness { return newIdemHarnessOn(t, "sqlite") }
+
+// newIdemHarnessOn is newIdemHarness over backend "sqlite" or "postgres"; the latter
+// uses a fresh database on the server at HUB_POSTGRES_URL and skips when it is unset.
+func newIdemHarnessOn(t *testing.T, backend string) *idemHarness {
 	t.Helper()
 	key := make([]byte, 32)
 	_, _ = rand.Read(key)
-	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Key: key, Logger: slog.New(slog.DiscardHandler)})
+	cfg := store.Config{DataDir: t.TempDir(), Key: key, Logger: slog.New(slog.DiscardHandler)}
+	if backend == "postgres" {
+		admin := os.Getenv("HUB_POSTGRES_URL")
+		if admin == "" {
+			t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres")
+		}
+		cfg.PostgresURL = freshPostgresDB(t, admin)
+	}
+	st, err := store.Open(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +139,41 @@ func newIdemHarness(t *testing.T) *idemHarness {
 	h.harness.srv = httptest.NewServer(srv)
 	t.Cleanup(h.harness.srv.Close)
 	return h
+}
+
+// freshPostgresDB creates an empty database on the server at adminURL, returns its
+// URL and drops it when the test ends.
+func freshPostgresDB(t *testing.T, adminURL string) string {
+	t.Helper()
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := fmt.Sprintf("hub_api_%x", b)
+	ctx := context.Background() // t.Context is cancelled before cleanups run.
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		t.Fatalf("connecting to HUB_POSTGRES_URL: %v", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("creating test database: %v", err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(ctx, adminURL)
+		if err != nil {
+			t.Errorf("connecting to drop %s: %v", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("dropping %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(adminURL)
+	if err != nil {
+		t.Fatalf("parsing HUB_POSTGRES_URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String()
 }
 
 func (h *idemHarness) setCreate(f func(ctx context.Context, call *sdk.Call) ([]byte, error)) {
@@ -191,7 +243,15 @@ func TestIdempotentCreateCallsOnce(t *testing.T) {
 
 func TestIdempotentConcurrentCreates(t *testing.T) {
 	t.Parallel()
-	h := newIdemHarness(t)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			testConcurrentCreates(t, newIdemHarnessOn(t, backend))
+		})
+	}
+}
+
+func testConcurrentCreates(t *testing.T, h *idemHarness) {
 	release := make(chan struct{})
 	var once sync.Once
 	unblock := func() { once.Do(func() { close(release) }) }
