@@ -298,13 +298,7 @@ func (c *Client) DoJSON(ctx context.Context, req *Request, out any) error {
 }
 
 func (c *Client) doJSON(ctx context.Context, req *Request, out any) error {
-	if req.Header.Get("Accept") == "" {
-		if req.Header == nil {
-			req.Header = make(http.Header, 1)
-		}
-		req.Header.Set("Accept", "application/json")
-	}
-	resp, err := c.Do(ctx, req)
+	resp, err := c.do(ctx, req, "application/json")
 	if err != nil {
 		return err
 	}
@@ -324,11 +318,16 @@ func (c *Client) doJSON(ctx context.Context, req *Request, out any) error {
 // When the Auth implements Renewer and the provider answers 401, the token is
 // renewed and the request sent once more.
 func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
+	return c.do(ctx, req, "")
+}
+
+// do is Do with a default Accept header for requests that name none.
+func (c *Client) do(ctx context.Context, req *Request, accept string) (*Response, error) {
 	auth := c.auth
 	if req.Auth != nil {
 		auth = req.Auth
 	}
-	resp, err := c.send(ctx, req, auth)
+	resp, err := c.send(ctx, req, auth, accept)
 	if err == nil || resp == nil || resp.Status != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -337,7 +336,7 @@ func (c *Client) Do(ctx context.Context, req *Request) (*Response, error) {
 		return resp, err
 	}
 	c.log.LogAttrs(ctx, slog.LevelDebug, "rest: renewing credentials after 401", slog.String("host", hostOf(c.base)), slog.String("path", resp.URL.Path))
-	resp2, err2 := c.send(ctx, req, auth)
+	resp2, err2 := c.send(ctx, req, auth, accept)
 	return resp2, err2
 }
 
@@ -370,7 +369,7 @@ func (c *Client) buildURL(req *Request) (*url.URL, error) {
 	return u, nil
 }
 
-func (c *Client) send(ctx context.Context, r *Request, auth Auth) (*Response, error) {
+func (c *Client) send(ctx context.Context, r *Request, auth Auth, accept string) (*Response, error) {
 	start := time.Now()
 	method := r.Method
 	if method == "" {
@@ -405,6 +404,9 @@ func (c *Client) send(ctx context.Context, r *Request, auth Auth) (*Response, er
 	}
 	if r.ContentType != "" {
 		hreq.Header.Set("Content-Type", r.ContentType)
+	}
+	if accept != "" && hreq.Header.Get("Accept") == "" {
+		hreq.Header.Set("Accept", accept)
 	}
 	var before authSnapshot
 	if auth != nil {

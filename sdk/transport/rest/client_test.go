@@ -277,11 +277,12 @@ func TestNotSentOnConnectionRefused(t *testing.T) {
 }
 
 func TestNotSentOnTLSHandshakeFailure(t *testing.T) {
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {
 		t.Error("the request reached the handler")
 	}))
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // the refused handshake is expected
+	srv.StartTLS()
 	defer srv.Close()
-	srv.Config.ErrorLog = slogDiscard()
 	c := newClient(t, srv.URL, nil) // the default client does not trust the test certificate
 	e := asSDK(t, c.PostJSON(context.Background(), "/v1/shipments", map[string]int{"n": 1}, nil))
 	if !e.NotSent || e.Code != sdk.CodeCarrierUnavailable {
@@ -476,8 +477,6 @@ func TestSecretsStayOut(t *testing.T) {
 		t.Errorf("no call was logged:\n%s", logs.String())
 	}
 }
-
-func slogDiscard() *log.Logger { return log.New(io.Discard, "", 0) }
 
 func fmtV(v any) string   { return fmt.Sprintf("%v %s %+v", v, v, v) }
 func fmtGoV(v any) string { return fmt.Sprintf("%#v", v) }
