@@ -61,13 +61,13 @@ func (c Chain) Apply(ctx context.Context, req *http.Request) error {
 
 // Renew renews every member that is a Renewer and reports whether any could.
 func (c Chain) Renew(sent *http.Request) bool {
-	any := false
+	renewed := false
 	for _, a := range c {
 		if r, ok := a.(Renewer); ok && r.Renew(sent) {
-			any = true
+			renewed = true
 		}
 	}
-	return any
+	return renewed
 }
 
 var (

@@ -332,8 +332,8 @@ func expiresIn(v any) int64 {
 // tokenError classifies a failed token request without quoting the secret.
 func (o *OAuth2) tokenError(ctx context.Context, c *TokenCache, err error) *sdk.Error {
 	secrets := []string{o.ClientSecret, url.QueryEscape(o.ClientSecret)}
-	red := &Client{}
 	where := "token endpoint " + redactURL(o.TokenURL)
+	red := &Client{name: "the token endpoint"}
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
 		status := 0
