@@ -80,6 +80,7 @@ type Executor struct {
 	sleep       func(ctx context.Context, d time.Duration) error
 	jitter      func(time.Duration) time.Duration
 	maxAccounts int
+	realClock   bool // now is time.Now, so Do reuses the time it reads for the deadline
 
 	mu    sync.RWMutex
 	conns map[string]*connState
@@ -132,7 +133,7 @@ func NewExecutor(o Options) *Executor {
 		e.obs = NopObserver{}
 	}
 	if e.now == nil {
-		e.now = time.Now
+		e.now, e.realClock = time.Now, true
 	}
 	if e.sleep == nil {
 		e.sleep = sleepCtx
@@ -175,8 +176,10 @@ func (c *callerGone) Error() string { return c.err.Error() }
 
 // Do runs fn under c's policy and returns its result. The steps, in order:
 //
-//  1. One deadline for the whole call, Policy.Timeout from now (or the caller's,
-//     if earlier); queueing, rate-limit waits, attempts and backoffs all share it.
+//  1. One deadline for the whole call, Policy.Timeout from now, or the caller's if
+//     it is already as tight (then no timer of its own is set); queueing,
+//     rate-limit waits, attempts and backoffs all share it. A deadline counts as a
+//     provider failure only when the provider had (90% of) the policy's timeout.
 //  2. The connector's bulkhead: a free in-flight slot, or a place in its bounded
 //     queue until one frees; a full queue fails at once (carrier_unavailable,
 //     source hub, NotSent).
@@ -198,10 +201,24 @@ func (e *Executor) Do(ctx context.Context, c Call, fn Func) ([]byte, error) {
 	p := &c.Policy
 	p.normalize()
 	parent := ctx
-	ctx, cancel := context.WithTimeout(parent, p.Timeout)
-	defer cancel()
+	start := time.Now()
+	deadline := start.Add(p.Timeout)
+	if pd, ok := parent.Deadline(); ok && !pd.After(deadline) {
+		deadline = pd // the caller's deadline is already as tight: no second timer
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(parent, deadline)
+		defer cancel()
+	}
+	// A deadline counts against the provider only when it had (nearly) the
+	// policy's whole timeout; a caller that allowed less, or went away, is excluded.
+	fullTime := deadline.Sub(start) >= p.Timeout-p.Timeout/10
 
-	as := e.account(c.Connector, c.Account, p)
+	now := start
+	if !e.realClock {
+		now = e.now()
+	}
+	as := e.account(c.Connector, c.Account, p, now)
 	cs := as.conn
 	if err := cs.bulk.acquire(ctx, p.MaxInFlight, p.MaxQueued); err != nil {
 		se := e.bulkheadError(parent, &c, err)
@@ -209,11 +226,14 @@ func (e *Executor) Do(ctx context.Context, c Call, fn Func) ([]byte, error) {
 		return nil, se
 	}
 	defer cs.bulk.release()
-	cs.budget.request(e.now())
+	cs.budget.request(now)
 
 	var last *sdk.Error
 	for attempt := 1; ; attempt++ {
-		if se := e.waitRate(ctx, parent, as, &c); se != nil {
+		if attempt > 1 {
+			now = e.now()
+		}
+		if se := e.waitRate(ctx, parent, as, &c, now); se != nil {
 			if last == nil {
 				last = se
 			}
@@ -223,8 +243,10 @@ func (e *Executor) Do(ctx context.Context, c Call, fn Func) ([]byte, error) {
 		br := as.breakerFor(e, p)
 		out, err := br.cb.Execute(func() ([]byte, error) {
 			out, err := fn(ctx)
-			if err != nil && parent.Err() != nil {
-				return nil, &callerGone{err}
+			if err != nil {
+				if perr := parent.Err(); perr == context.Canceled || (perr != nil && !fullTime) {
+					return nil, &callerGone{err}
+				}
 			}
 			return out, err
 		})
@@ -288,12 +310,11 @@ func (e *Executor) retryWait(ctx, parent context.Context, c *Call, se *sdk.Error
 
 // waitRate takes a token from the account's limiter, waiting for one when it comes
 // before ctx's deadline.
-func (e *Executor) waitRate(ctx, parent context.Context, as *acctState, c *Call) *sdk.Error {
+func (e *Executor) waitRate(ctx, parent context.Context, as *acctState, c *Call, now time.Time) *sdk.Error {
 	lim := as.limiterFor(&c.Policy)
 	if lim == nil {
 		return nil
 	}
-	now := e.now()
 	if lim.AllowN(now, 1) {
 		return nil
 	}
@@ -346,9 +367,9 @@ func (e *Executor) openError(as *acctState, p *Policy, err error) *sdk.Error {
 
 // account returns the (connector, account) entry, creating it (and the connector's
 // shared state) on first use.
-func (e *Executor) account(connector, account string, p *Policy) *acctState {
+func (e *Executor) account(connector, account string, p *Policy, t time.Time) *acctState {
 	key := acctKey{connector, account}
-	now := e.now().UnixNano()
+	now := t.UnixNano()
 	e.mu.RLock()
 	as := e.accts[key]
 	e.mu.RUnlock()

@@ -142,7 +142,8 @@ func (c *Carrier) ResetCounts() {
 	c.errors.Store(0)
 }
 
-// Shutdown releases handlers that hang or dribble, so the server can close.
+// Shutdown releases handlers that hang, dribble or wait out latency, dropping their
+// connections without an answer, so the server can close.
 // Server.Close calls it.
 func (c *Carrier) Shutdown() { c.once.Do(func() { close(c.stop) }) }
 
@@ -195,6 +196,7 @@ func (c *Carrier) wait(r *http.Request, d time.Duration) bool {
 		return true
 	case <-r.Context().Done():
 	case <-c.stop:
+		panic(http.ErrAbortHandler)
 	}
 	return false
 }
@@ -226,6 +228,7 @@ func (c *Carrier) inject(w http.ResponseWriter, r *http.Request, f Fault) bool {
 		select {
 		case <-r.Context().Done():
 		case <-c.stop:
+			panic(http.ErrAbortHandler) // drop the connection rather than answer
 		}
 	case ModeDribble:
 		delay := f.Delay
@@ -250,7 +253,7 @@ func (c *Carrier) inject(w http.ResponseWriter, r *http.Request, f Fault) bool {
 				return true
 			case <-c.stop:
 				t.Stop()
-				return true
+				panic(http.ErrAbortHandler)
 			}
 		}
 	case ModeReset:
