@@ -17,6 +17,7 @@ import (
 
 	"github.com/carrierhub/hub/connectors/builtin"
 	"github.com/carrierhub/hub/engine/api"
+	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/secretbox"
@@ -175,7 +176,14 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 		return err
 	}
 	ver, _, _ := buildVersion()
-	handler := api.New(api.Config{Store: st, Router: rt, Connectors: mgr, Logger: log, Version: ver})
+	keeper, err := idempotency.New(idempotency.Config{Store: st, Logger: log.With("component", "idempotency")})
+	if err != nil {
+		return err
+	}
+	sweepCtx, stopSweep := context.WithCancel(ctx)
+	defer stopSweep()
+	go keeper.RunSweeper(sweepCtx, idempotency.DefaultSweepInterval)
+	handler := api.New(api.Config{Store: st, Router: rt, Connectors: mgr, Logger: log, Version: ver, Idempotency: keeper})
 
 	ln, err := net.Listen("tcp", cfg.listen)
 	if err != nil {

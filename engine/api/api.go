@@ -21,6 +21,7 @@ import (
 	"runtime/debug"
 	"time"
 
+	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
@@ -66,6 +67,9 @@ type Config struct {
 	// through this API stops working at once; one revoked elsewhere (the CLI,
 	// another replica) within the TTL.
 	AuthCacheTTL time.Duration
+	// Idempotency replays creates under their Idempotency-Key; built from Store
+	// with the defaults (24 h replay) when nil.
+	Idempotency *idempotency.Keeper
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -82,6 +86,7 @@ type server struct {
 	version string
 	now     func() time.Time
 	auth    *authCache
+	idem    *idempotency.Keeper
 	mux     *http.ServeMux
 	openapi []byte
 }
@@ -113,6 +118,14 @@ func New(cfg Config) http.Handler {
 		ttl = 30 * time.Second
 	}
 	s.auth = newAuthCache(ttl)
+	s.idem = cfg.Idempotency
+	if s.idem == nil {
+		k, err := idempotency.New(idempotency.Config{Store: cfg.Store, Now: s.now, Logger: s.log})
+		if err != nil {
+			panic("api: " + err.Error())
+		}
+		s.idem = k
+	}
 	s.mux = http.NewServeMux()
 	routes := s.routes()
 	for _, rt := range routes {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -23,6 +24,7 @@ type memStore struct {
 	pingErr  error
 	authErr  error
 	authN    int
+	memIdem
 }
 
 var _ store.Store = (*memStore)(nil)
@@ -204,4 +206,76 @@ func (f *fakeConnectors) Invoke(ctx context.Context, id string, call *sdk.Call) 
 
 func (f *fakeConnectors) Health(ctx context.Context, id string, account *sdk.Account) (plugins.Health, error) {
 	return f.health(ctx, id, account)
+}
+
+// memIdem is an in-memory store.IdempotencyStore for the fake store, with the
+// semantics the storetest suite checks on the real ones.
+type memIdem struct {
+	mu   sync.Mutex
+	rows map[store.IdempotencyScope]store.IdempotencyRecord
+	seq  int
+}
+
+func (m *memIdem) ClaimIdempotencyKey(_ context.Context, sc store.IdempotencyScope, fp string, now, lease time.Time) (store.IdempotencyRecord, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.rows == nil {
+		m.rows = map[store.IdempotencyScope]store.IdempotencyRecord{}
+	}
+	if r, ok := m.rows[sc]; ok && r.ExpiresAt.After(now) {
+		r.Token = ""
+		return r, false, nil
+	}
+	m.seq++
+	r := store.IdempotencyRecord{IdempotencyScope: sc, Fingerprint: fp, State: store.IdempotencyInProgress,
+		Token: fmt.Sprintf("tok%d", m.seq), CreatedAt: now, ExpiresAt: lease}
+	m.rows[sc] = r
+	return r, true, nil
+}
+
+func (m *memIdem) CompleteIdempotencyKey(_ context.Context, sc store.IdempotencyScope, token string, out store.IdempotencyOutcome) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rows[sc]
+	if !ok || r.Token != token || r.State != store.IdempotencyInProgress {
+		return store.ErrNotFound
+	}
+	r.State, r.Status, r.ContentType, r.Body, r.BodyOmitted, r.ExpiresAt = store.IdempotencyCompleted, out.Status, out.ContentType, out.Body, out.BodyOmitted, out.ExpiresAt
+	m.rows[sc] = r
+	return nil
+}
+
+func (m *memIdem) ReleaseIdempotencyKey(_ context.Context, sc store.IdempotencyScope, token string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rows[sc]
+	if !ok || r.Token != token || r.State != store.IdempotencyInProgress {
+		return store.ErrNotFound
+	}
+	delete(m.rows, sc)
+	return nil
+}
+
+func (m *memIdem) GetIdempotencyKey(_ context.Context, sc store.IdempotencyScope) (store.IdempotencyRecord, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rows[sc]
+	if !ok {
+		return store.IdempotencyRecord{}, store.ErrNotFound
+	}
+	r.Token = ""
+	return r, nil
+}
+
+func (m *memIdem) PurgeIdempotencyKeys(_ context.Context, now time.Time) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for k, r := range m.rows {
+		if !r.ExpiresAt.After(now) {
+			delete(m.rows, k)
+			n++
+		}
+	}
+	return n, nil
 }

@@ -49,8 +49,8 @@ func idempotencyKey(r *http.Request) (string, *Problem) {
 // keeps no keys, or the connector or operation is unknown or does not create, where
 // the router gives the precise error.
 func (s *server) invokeOnce(w http.ResponseWriter, r *http.Request, rt router.Route, body []byte) bool {
-	is, ok := s.store.(store.IdempotencyStore)
-	if !ok {
+	keeper := s.idem
+	if keeper == nil {
 		return false
 	}
 	spec, ok := sdk.LookupOperation(rt.Operation)
@@ -62,10 +62,6 @@ func (s *server) invokeOnce(w http.ResponseWriter, r *http.Request, rt router.Ro
 		return false
 	}
 	if _, ok := m.Operation(rt.Operation); !ok {
-		return false
-	}
-	keeper, err := idempotency.New(idempotency.Config{Store: is, Now: s.now, Logger: s.log})
-	if err != nil {
 		return false
 	}
 	ctx := r.Context()

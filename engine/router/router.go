@@ -78,7 +78,7 @@ func NewValidationError(fields []FieldError) *ValidationError {
 		}
 	}
 	return &ValidationError{
-		Err:    &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceHub, Message: msg, Field: field},
+		Err:    &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceHub, Message: msg, Field: field, NotSent: true},
 		Fields: fields,
 	}
 }

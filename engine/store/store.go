@@ -61,6 +61,9 @@ type Account struct {
 // *ValidationError matching ErrInvalid. Lists of an unknown tenant are empty.
 // Times are kept to the millisecond, in UTC.
 type Store interface {
+	// IdempotencyStore keeps Idempotency-Key claims and stored answers.
+	IdempotencyStore
+
 	// CreateTenant makes a tenant; a taken name is ErrConflict.
 	CreateTenant(ctx context.Context, name string) (Tenant, error)
 	// GetTenant returns a tenant by id.
