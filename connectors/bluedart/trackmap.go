@@ -24,20 +24,26 @@ import (
 // not-found result for a requested number the answer leaves out, and
 // classifying failures as sdk errors.
 
-//go:embed mappings/track.mapping mappings/bluedart-status.csv
+//go:embed mappings/*.mapping mappings/bluedart-status.csv
 var mappingFiles embed.FS
 
-// trackProgram compiles the tracking mapping on first use.
-var trackProgram = sync.OnceValues(func() (*mappings.Program, error) {
+// compileMapping compiles one of the embedded mappings, resolving its tables
+// beside it.
+func compileMapping(name string) (*mappings.Program, error) {
 	dir, err := fs.Sub(mappingFiles, "mappings")
 	if err != nil {
 		return nil, err
 	}
-	src, err := fs.ReadFile(dir, "track.mapping")
+	src, err := fs.ReadFile(dir, name)
 	if err != nil {
 		return nil, err
 	}
-	return mappings.Compile("track.mapping", src, mappings.Options{FS: dir})
+	return mappings.Compile(name, src, mappings.Options{FS: dir})
+}
+
+// trackProgram compiles the tracking mapping on first use.
+var trackProgram = sync.OnceValues(func() (*mappings.Program, error) {
+	return compileMapping("track.mapping")
 })
 
 // ParseTracking reads a tracking servlet answer into the mapping language's

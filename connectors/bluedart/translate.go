@@ -3,6 +3,7 @@ package bluedart
 import (
 	"bytes"
 	"encoding/base64"
+	"math"
 	"regexp"
 	"slices"
 	"strconv"
@@ -14,34 +15,36 @@ import (
 	"github.com/carrierhub/hub/sdk/model"
 )
 
-// This file is the pure translation between the canonical model and Blue Dart's
-// shapes: no I/O, no clock (callers pass the time), safe for concurrent use.
+// This file holds what stays in Go beside the mappings: validation with JSON
+// pointers, the address packing, the answers' classification and the small
+// success paths of the SOAP answers. No I/O, no clock (callers pass the time),
+// safe for concurrent use.
 
 // IST is India Standard Time, in which Blue Dart writes every date and time. India
 // keeps no daylight saving, so a fixed zone equals Asia/Kolkata without tzdata.
 var IST = time.FixedZone("IST", 5*3600+30*60)
 
-// Settings are an account's non-secret Blue Dart values.
+// Settings are an account's non-secret Blue Dart values. The JSON names are
+// those the generate mapping reads.
 type Settings struct {
 	// CustomerCode is the Blue Dart billing customer code.
-	CustomerCode string
+	CustomerCode string `json:"customer_code,omitempty"`
 	// OriginArea is the three-letter area code of the pickup location.
-	OriginArea string
+	OriginArea string `json:"origin_area,omitempty"`
 	// APIType is Profile/Api_type (S for Shipping API customers).
-	APIType string
+	APIType string `json:"api_type,omitempty"`
 	// ProductCode is the default Services/ProductCode (A Apex air, E ground).
-	ProductCode string
+	ProductCode string `json:"product_code,omitempty"`
 	// PickupTime is Services/PickupTime as HHmm.
-	PickupTime string
+	PickupTime string `json:"pickup_time,omitempty"`
 	// VendorCode is Shipper/VendorCode, when assigned.
-	VendorCode string
+	VendorCode string `json:"vendor_code,omitempty"`
 }
 
 // Blue Dart field limits the translation enforces.
 const (
 	addressLineMax = 30 // each of ConsigneeAddress1..3 and CustomerAddress1..3
-	nameMax        = 30
-	commodityMax   = 30
+	nameMax        = 30 // also in mappings/generate-request.mapping
 )
 
 var (
@@ -62,8 +65,21 @@ func ValidateAWB(s, pointer string) (string, error) {
 }
 
 // ToWayBillRequest maps a canonical shipment onto GenerateWayBill's Request. now is
-// the current time in IST, used when the request has no ship date.
+// the current time in IST, used when the request has no ship date. The request
+// is validated here, with JSON pointers; mappings/generate-request.mapping
+// builds the Request from it (generatemap.go).
 func ToWayBillRequest(r *model.ShipmentRequest, s Settings, now time.Time) (*waybill.WayBillGenerationRequest, error) {
+	derived, err := checkWayBill(r, s, now)
+	if err != nil {
+		return nil, err
+	}
+	return buildWayBill(r, s, derived)
+}
+
+// checkWayBill validates a canonical shipment for GenerateWayBill and returns
+// what the validation computed that the mapping uses: each party's phone and
+// packed address lines, and today's date.
+func checkWayBill(r *model.ShipmentRequest, s Settings, now time.Time) (*wayBillDerived, error) {
 	if s.CustomerCode == "" {
 		return nil, sdk.InvalidField("/account/settings/customer_code", "the account has no Blue Dart customer_code setting")
 	}
@@ -84,81 +100,30 @@ func ToWayBillRequest(r *model.ShipmentRequest, s Settings, now time.Time) (*way
 	if len(r.Parcels) == 0 {
 		return nil, sdk.InvalidField("/parcels", "at least one parcel is required")
 	}
-	svc := &waybill.Services{
-		CreditReferenceNo:  r.Reference,
-		PieceCount:         int32(len(r.Parcels)),
-		ProductCode:        s.ProductCode,
-		ProductType:        "Dutiables",
-		PickupTime:         s.PickupTime,
-		SubProductCode:     "P",
-		SpecialInstruction: r.Options["special_instruction"],
+	if r.Service != "" && !productPattern.MatchString(r.Service) {
+		return nil, sdk.InvalidField("/service", "service %q is not a Blue Dart product code (A, D, E...)", r.Service)
 	}
-	if r.Service != "" {
-		if !productPattern.MatchString(r.Service) {
-			return nil, sdk.InvalidField("/service", "service %q is not a Blue Dart product code (A, D, E...)", r.Service)
-		}
-		svc.ProductCode = r.Service
-	}
-	var commodities []string
-	var weight float64
-	dims := &waybill.ArrayOfDimension{}
 	for i, p := range r.Parcels {
 		ptr := "/parcels/" + strconv.Itoa(i)
-		kg := p.Weight.Kilograms()
-		if !(kg > 0) {
+		switch p.Weight.Unit {
+		case model.Kilogram, model.Gram, model.Pound, model.Ounce:
+		default:
+			return nil, sdk.InvalidField(ptr+"/weight/unit", "unknown weight unit %q", p.Weight.Unit)
+		}
+		if kg := p.Weight.Kilograms(); !(kg > 0) || math.IsInf(kg, 0) {
 			return nil, sdk.InvalidField(ptr+"/weight/value", "parcel weight must be greater than zero")
 		}
-		weight += kg
-		if p.Dimensions != nil {
-			l, w, h := p.Dimensions.Centimetres()
-			if !(l > 0 && w > 0 && h > 0) {
+		if d := p.Dimensions; d != nil {
+			if d.Unit != model.Centimetre && d.Unit != model.Inch {
+				return nil, sdk.InvalidField(ptr+"/dimensions/unit", "unknown length unit %q", d.Unit)
+			}
+			if l, w, h := d.Centimetres(); !(l > 0 && w > 0 && h > 0) {
 				return nil, sdk.InvalidField(ptr+"/dimensions", "length, width and height must all be greater than zero")
 			}
-			dims.Dimension = append(dims.Dimension, &waybill.Dimension{Length: round2(l), Breadth: round2(w), Height: round2(h), Count: 1})
 		}
-		if d := strings.TrimSpace(p.Description); d != "" {
-			commodities = append(commodities, d)
-		}
-		for _, it := range p.Items {
-			if d := strings.TrimSpace(it.Description); d != "" {
-				commodities = append(commodities, d)
-			}
-			if it.UnitValue != nil && r.Invoice == nil {
-				svc.DeclaredValue += it.UnitValue.Amount * it.Quantity
-			}
-		}
-	}
-	svc.ActualWeight = round2(weight)
-	if len(dims.Dimension) > 0 {
-		svc.Dimensions = dims
-	}
-	if len(commodities) > 0 {
-		c := &waybill.CommodityDetail{}
-		slots := []*string{&c.CommodityDetail1, &c.CommodityDetail2, &c.CommodityDetail3}
-		for i, d := range commodities[:min(3, len(commodities))] {
-			*slots[i] = clip(d, commodityMax)
-		}
-		svc.Commodity = c
-	}
-	if r.Invoice != nil {
-		svc.InvoiceNo = r.Invoice.Number
-		svc.DeclaredValue = r.Invoice.Value.Amount
-	}
-	svc.DeclaredValue = round2(svc.DeclaredValue)
-	shipper := &waybill.Shipper{
-		CustomerAddress1: from.lines[0], CustomerAddress2: from.lines[1], CustomerAddress3: from.lines[2],
-		CustomerCode:      s.CustomerCode,
-		CustomerEmailID:   r.ShipFrom.Email,
-		CustomerGSTNumber: r.ShipFrom.GSTIN,
-		CustomerMobile:    from.phone,
-		CustomerName:      from.name,
-		CustomerPincode:   r.ShipFrom.PostalCode,
-		OriginArea:        s.OriginArea,
-		Sender:            clip(r.ShipFrom.Name, nameMax),
-		VendorCode:        s.VendorCode,
 	}
 	switch r.PaymentMode {
-	case "", model.Prepaid:
+	case "", model.Prepaid, model.ToPay:
 	case model.CashOnDelivery:
 		if r.CODAmount == nil || !(r.CODAmount.Amount > 0) {
 			return nil, sdk.InvalidField("/cod_amount", "a cod shipment needs a cod_amount greater than zero")
@@ -166,44 +131,22 @@ func ToWayBillRequest(r *model.ShipmentRequest, s Settings, now time.Time) (*way
 		if r.CODAmount.Currency != "" && r.CODAmount.Currency != "INR" {
 			return nil, sdk.InvalidField("/cod_amount/currency", "Blue Dart collects cash on delivery in INR only, not %s", r.CODAmount.Currency)
 		}
-		svc.SubProductCode = "C"
-		svc.CollectableAmount = round2(r.CODAmount.Amount)
-	case model.ToPay:
-		shipper.IsToPayCustomer = true
 	default:
 		return nil, sdk.InvalidField("/payment_mode", "payment mode %q is not supported by Blue Dart waybill generation", r.PaymentMode)
 	}
-	day := now
 	if r.ShipDate != "" {
-		d, err := r.ShipDate.Time(IST)
-		if err != nil {
+		if _, err := r.ShipDate.Time(IST); err != nil {
 			return nil, sdk.InvalidField("/ship_date", "ship_date %q is not a YYYY-MM-DD date", r.ShipDate)
 		}
-		day = d
 	}
-	svc.PickupDate = day.Format("2006-01-02") + "T00:00:00"
-	out := &waybill.WayBillGenerationRequest{
-		Consignee: &waybill.Consignee{
-			ConsigneeAddress1: to.lines[0], ConsigneeAddress2: to.lines[1], ConsigneeAddress3: to.lines[2],
-			ConsigneeAttention: clip(firstNonEmpty(r.ShipTo.Name, r.ShipTo.Company), nameMax),
-			ConsigneeEmailID:   r.ShipTo.Email,
-			ConsigneeGSTNumber: r.ShipTo.GSTIN,
-			ConsigneeMobile:    to.phone,
-			ConsigneeName:      to.name,
-			ConsigneePincode:   r.ShipTo.PostalCode,
-		},
-		Services: svc,
-		Shipper:  shipper,
-	}
+	out := &wayBillDerived{Today: now.In(IST).Format(time.DateOnly), ShipTo: to.packed(), ShipFrom: from.packed()}
 	if r.ReturnTo != nil {
 		ret, err := party(r.ReturnTo, "/return_to")
 		if err != nil {
 			return nil, err
 		}
-		out.Returnadds = &waybill.Returnadds{
-			ReturnAddress1: ret.lines[0], ReturnAddress2: ret.lines[1], ReturnAddress3: ret.lines[2],
-			ReturnContact: ret.name, ReturnEmailID: r.ReturnTo.Email, ReturnMobile: ret.phone, ReturnPincode: r.ReturnTo.PostalCode,
-		}
+		p := ret.packed()
+		out.ReturnTo = &p
 	}
 	return out, nil
 }
@@ -213,6 +156,11 @@ type partyFields struct {
 	name  string
 	phone string
 	lines [3]string
+}
+
+// packed returns the party's phone and lines as the generate mapping reads them.
+func (p *partyFields) packed() packedParty {
+	return packedParty{Phone: p.phone, Lines: p.lines}
 }
 
 func party(a *model.Address, ptr string) (*partyFields, error) {
@@ -444,9 +392,4 @@ func clip(s string, n int) string {
 		return string(r)
 	}
 	return strings.TrimSpace(string(r[:n]))
-}
-
-func round2(f float64) float64 {
-	v, _ := strconv.ParseFloat(strconv.FormatFloat(f, 'f', 2, 64), 64)
-	return v
 }
