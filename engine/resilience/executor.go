@@ -103,6 +103,7 @@ type acctState struct {
 	limiter  atomic.Pointer[rate.Limiter]
 	lastUsed atomic.Int64
 	openedAt atomic.Int64
+	outcomes window
 }
 
 // breaker is a gobreaker instance and the settings it was built from, so a changed
@@ -226,7 +227,7 @@ func (e *Executor) Do(ctx context.Context, c Call, fn Func) ([]byte, error) {
 		return nil, se
 	}
 	defer cs.bulk.release()
-	cs.budget.request(now)
+	cs.budget.request(now, p.RetryBudgetRatio, p.RetryBudgetFloor)
 
 	var last *sdk.Error
 	for attempt := 1; ; attempt++ {
@@ -251,10 +252,12 @@ func (e *Executor) Do(ctx context.Context, c Call, fn Func) ([]byte, error) {
 			return out, err
 		})
 		if err == nil {
+			as.outcomes.add(now, outcomeAttempts)
 			e.obs.CallDone(c.Connector, c.Account, c.Operation, nil, attempt)
 			return out, nil
 		}
 		if err == gobreaker.ErrOpenState || err == gobreaker.ErrTooManyRequests {
+			as.outcomes.add(now, outcomeRejected)
 			if last == nil {
 				last = e.openError(as, p, err)
 			}
@@ -263,6 +266,11 @@ func (e *Executor) Do(ctx context.Context, c Call, fn Func) ([]byte, error) {
 		}
 		if g, ok := err.(*callerGone); ok {
 			err = g.err
+		} else {
+			as.outcomes.add(now, outcomeAttempts)
+			if !countsAsSuccess(err) {
+				as.outcomes.add(now, outcomeFailures)
+			}
 		}
 		last = sdk.AsError(err)
 		wait, ok := e.retryWait(ctx, parent, &c, last, attempt)
@@ -391,7 +399,7 @@ func (e *Executor) account(connector, account string, p *Policy, t time.Time) *a
 	if len(e.accts) >= e.maxAccounts {
 		e.evictLocked()
 	}
-	as = &acctState{key: key, conn: cs}
+	as = &acctState{key: key, conn: cs, outcomes: newWindow(p.BreakerWindow)}
 	as.lastUsed.Store(now)
 	e.accts[key] = as
 	return as
@@ -556,8 +564,8 @@ type ConnectorHealth struct {
 
 // BudgetHealth is the use of a connector's retry budget over its sliding window.
 type BudgetHealth struct {
-	// Window is the sliding window's length.
-	Window time.Duration `json:"window"`
+	// Window is the sliding window's length ("10s" in JSON).
+	Window sdk.Duration `json:"window"`
 	// Requests counts calls (first attempts) in the window.
 	Requests int `json:"requests"`
 	// Retries counts retries made in the window.
@@ -575,12 +583,18 @@ type AccountHealth struct {
 	// Breaker is the circuit breaker's state.
 	Breaker BreakerState `json:"breaker"`
 	// OpenRemaining is how long an open breaker stays open before probing; zero otherwise.
-	OpenRemaining time.Duration `json:"open_remaining,omitempty"`
-	// Requests counts attempts in the breaker's current window (since its last state change).
-	Requests uint32 `json:"requests"`
+	OpenRemaining sdk.Duration `json:"open_remaining,omitempty"`
+	// Window is the length of the window Requests, Failures and Rejected count over
+	// (the breaker's window, "10s" in JSON).
+	Window sdk.Duration `json:"window"`
+	// Requests counts attempts that reached the provider in the window; calls the
+	// caller abandoned are not counted.
+	Requests int `json:"requests"`
 	// Failures counts the attempts among them that counted as provider failures.
-	Failures uint32 `json:"failures"`
-	// ErrorRate is Failures over the counted Requests, 0 when there were none.
+	Failures int `json:"failures"`
+	// Rejected counts calls the open breaker failed fast in the window.
+	Rejected int `json:"rejected"`
+	// ErrorRate is Failures over Requests, 0 when there were none.
 	ErrorRate float64 `json:"error_rate"`
 	// RateLimit is the account's limit in requests per second; 0 means none.
 	RateLimit float64 `json:"rate_limit,omitempty"`
@@ -612,15 +626,16 @@ func (e *Executor) Snapshot(connector string) (h ConnectorHealth, ok bool) {
 	h.InFlight, h.Queued, h.MaxInFlight, h.MaxQueued = cs.bulk.stats()
 	for _, as := range accts {
 		a := AccountHealth{Account: as.key.account, Breaker: BreakerClosed, LastUsed: time.Unix(0, as.lastUsed.Load())}
+		n := as.outcomes.totals(now)
+		a.Window = sdk.Duration(as.outcomes.slice * windowBuckets)
+		a.Requests, a.Failures, a.Rejected = n[outcomeAttempts], n[outcomeFailures], n[outcomeRejected]
+		if a.Requests > 0 {
+			a.ErrorRate = float64(a.Failures) / float64(a.Requests)
+		}
 		if b := as.breaker.Load(); b != nil {
 			a.Breaker = stateOf(b.cb.State())
-			c := b.cb.Counts()
-			a.Requests, a.Failures = c.Requests-c.TotalExclusions, c.TotalFailures
-			if a.Requests > 0 {
-				a.ErrorRate = float64(a.Failures) / float64(a.Requests)
-			}
 			if a.Breaker == BreakerOpen {
-				a.OpenRemaining = max(0, b.settings.openFor-now.Sub(time.Unix(0, as.openedAt.Load())))
+				a.OpenRemaining = sdk.Duration(max(0, b.settings.openFor-now.Sub(time.Unix(0, as.openedAt.Load()))))
 			}
 		}
 		if lim := as.limiter.Load(); lim != nil {

@@ -2,10 +2,12 @@ package resilience
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -266,7 +268,7 @@ func TestBudgetWindowSlides(t *testing.T) {
 	b := newBudget(10 * time.Second)
 	t0 := time.Unix(1000, 0)
 	for range 10 {
-		b.request(t0)
+		b.request(t0, 0.1, 0)
 	}
 	if !b.tryRetry(t0, 0.1, 0) || b.tryRetry(t0, 0.1, 0) {
 		t.Fatal("10 requests at ratio 0.1 should allow exactly one retry")
@@ -298,7 +300,8 @@ func TestBreakerOpensAndFailsFast(t *testing.T) {
 		t.Fatalf("fn ran %d times, want 3 (the breaker opens at the third failure)", n.Load())
 	}
 	h, _ := e.Snapshot("acme")
-	if len(h.Accounts) != 1 || h.Accounts[0].Breaker != BreakerOpen || h.Accounts[0].OpenRemaining <= 0 {
+	if len(h.Accounts) != 1 || h.Accounts[0].Breaker != BreakerOpen || h.Accounts[0].OpenRemaining <= 0 ||
+		h.Accounts[0].Rejected != 10 || h.Accounts[0].Failures != 3 || h.Accounts[0].ErrorRate != 1 {
 		t.Fatalf("health %+v", h)
 	}
 	if tr := rec.snapshot().transitions; len(tr) != 1 || tr[0] != "closed>open" {
@@ -551,5 +554,84 @@ func TestConcurrentUse(t *testing.T) {
 	wg.Wait()
 	if n.Load() != 16*200 {
 		t.Fatalf("%d calls", n.Load())
+	}
+}
+
+func TestZeroPolicyBehavesLikeDefaults(t *testing.T) {
+	e, rec := newTestExecutor()
+	fn, n := script(unavailable(), nil)
+	c := Call{Connector: "acme", Account: "a", Operation: sdk.OpTrack, RetrySafe: true}
+	if _, err := e.Do(context.Background(), c, fn); err != nil || n.Load() != 2 {
+		t.Fatalf("err %v calls %d", err, n.Load())
+	}
+	if s := rec.snapshot().sleeps; len(s) != 1 || s[0] != DefaultBackoffBase {
+		t.Fatalf("sleeps %v", s)
+	}
+	h, _ := e.Snapshot("acme")
+	if h.MaxInFlight != DefaultMaxInFlight || h.MaxQueued != DefaultMaxQueued {
+		t.Fatalf("bulkhead %+v", h)
+	}
+}
+
+func TestCallerDeadlineCountsOnlyWithTheFullTimeout(t *testing.T) {
+	hang := func(ctx context.Context) ([]byte, error) {
+		<-ctx.Done()
+		return nil, sdk.AsError(ctx.Err())
+	}
+	// The caller allowed far less than the policy: its deadline says nothing about the provider.
+	e, _ := newTestExecutor()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	_, err := e.Do(ctx, trackCall(nil), hang)
+	cancel()
+	if se := err.(*sdk.Error); se.Code != sdk.CodeTimeout {
+		t.Fatalf("got %v", se)
+	}
+	if h, _ := e.Snapshot("acme"); h.Accounts[0].Failures != 0 {
+		t.Fatalf("a short caller deadline counted: %+v", h.Accounts[0])
+	}
+	// The caller's deadline is the policy's (the router sets it): the provider had its time.
+	mod := func(p *Policy) { p.Timeout = 20 * time.Millisecond }
+	ctx, cancel = context.WithTimeout(context.Background(), 20*time.Millisecond)
+	_, _ = e.Do(ctx, trackCall(mod), hang)
+	cancel()
+	if h, _ := e.Snapshot("acme"); h.Accounts[0].Failures != 1 {
+		t.Fatalf("a full-length timeout did not count: %+v", h.Accounts[0])
+	}
+}
+
+func TestChangedPolicyTakesEffect(t *testing.T) {
+	e, _ := newTestExecutor(fixedClock(time.Unix(5000, 0)))
+	fn, _ := script(nil)
+	_, _ = e.Do(context.Background(), trackCall(func(p *Policy) { p.RateLimit, p.RateBurst = 1, 1 }), fn)
+	_, _ = e.Do(context.Background(), trackCall(func(p *Policy) { p.RateLimit, p.RateBurst, p.BreakerFailures = 5, 3, 9 }), fn)
+	h, _ := e.Snapshot("acme")
+	if a := h.Accounts[0]; a.RateLimit != 5 || a.RateBurst != 3 || a.TokensAvailable != 2 {
+		t.Fatalf("after a policy change: %+v", a)
+	}
+	e.mu.RLock()
+	b := e.accts[acctKey{"acme", "acct1"}].breaker.Load()
+	e.mu.RUnlock()
+	if b.settings.failures != 9 {
+		t.Fatalf("breaker settings %+v", b.settings)
+	}
+}
+
+func TestSnapshotJSON(t *testing.T) {
+	e, _ := newTestExecutor()
+	fn, _ := script(unavailable())
+	mod := func(p *Policy) { p.MaxAttempts, p.BreakerFailures, p.RateLimit = 1, 1, 10 }
+	_, _ = e.Do(context.Background(), trackCall(mod), fn)
+	h, ok := e.Snapshot("acme")
+	if !ok {
+		t.Fatal("no snapshot")
+	}
+	js, err := json.Marshal(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"connector":"acme"`, `"window":"10s"`, `"breaker":"open"`, `"error_rate":1`, `"rate_limit":10`, `"open_remaining":"`} {
+		if !strings.Contains(string(js), want) {
+			t.Errorf("snapshot JSON %s lacks %s", js, want)
+		}
 	}
 }

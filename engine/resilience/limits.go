@@ -4,6 +4,8 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/carrierhub/hub/sdk"
 )
 
 // bulkhead caps a connector's concurrent calls and queues a bounded number of
@@ -87,60 +89,89 @@ func (b *bulkhead) stats() (inFlight, queued, maxInFlight, maxQueued int) {
 	return b.inFlight, len(b.waiters), b.max, b.maxQueue
 }
 
-// budgetBuckets is how many slices a retry budget window is cut into.
-const budgetBuckets = 10
+// windowBuckets is how many slices a sliding window is cut into.
+const windowBuckets = 10
 
-// budget is a connector's retry budget: a sliding window of first attempts,
-// retries and refused retries. A retry is allowed while the window's retries stay
-// within ratio × first attempts + floor.
-type budget struct {
+// window counts three kinds of events over a sliding window of windowBuckets slices.
+type window struct {
 	mu      sync.Mutex
 	slice   time.Duration
-	buckets [budgetBuckets]budgetBucket
-	ratio   float64
-	floor   int
+	buckets [windowBuckets]windowBucket
 }
 
-type budgetBucket struct {
-	slot                      int64
-	requests, retries, refuse int
+type windowBucket struct {
+	slot int64
+	n    [3]int
 }
 
-func newBudget(window time.Duration) *budget {
-	slice := window / budgetBuckets
+func newWindow(length time.Duration) window {
+	slice := length / windowBuckets
 	if slice <= 0 {
 		slice = time.Millisecond
 	}
-	return &budget{slice: slice}
+	return window{slice: slice}
 }
 
 // bucket returns the bucket for now, cleared if it held an older slot. Callers hold mu.
-func (b *budget) bucket(now time.Time) *budgetBucket {
-	slot := now.UnixNano() / int64(b.slice)
-	bk := &b.buckets[slot%budgetBuckets]
+func (w *window) bucket(now time.Time) *windowBucket {
+	slot := now.UnixNano() / int64(w.slice)
+	bk := &w.buckets[slot%windowBuckets]
 	if bk.slot != slot {
-		*bk = budgetBucket{slot: slot}
+		*bk = windowBucket{slot: slot}
 	}
 	return bk
 }
 
 // sums returns the window's totals. Callers hold mu.
-func (b *budget) sums(now time.Time) (requests, retries, refused int) {
-	slot := now.UnixNano() / int64(b.slice)
-	for i := range b.buckets {
-		bk := &b.buckets[i]
-		if bk.slot > slot-budgetBuckets && bk.slot <= slot {
-			requests += bk.requests
-			retries += bk.retries
-			refused += bk.refuse
+func (w *window) sums(now time.Time) (n [3]int) {
+	slot := now.UnixNano() / int64(w.slice)
+	for i := range w.buckets {
+		bk := &w.buckets[i]
+		if bk.slot > slot-windowBuckets && bk.slot <= slot {
+			n[0] += bk.n[0]
+			n[1] += bk.n[1]
+			n[2] += bk.n[2]
 		}
 	}
-	return requests, retries, refused
+	return n
 }
 
-func (b *budget) request(now time.Time) {
+// add counts one event of kind k.
+func (w *window) add(now time.Time, k int) {
+	w.mu.Lock()
+	w.bucket(now).n[k]++
+	w.mu.Unlock()
+}
+
+func (w *window) totals(now time.Time) [3]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.sums(now)
+}
+
+// The kinds a budget counts.
+const (
+	budgetRequests = iota
+	budgetRetries
+	budgetRefused
+)
+
+// budget is a connector's retry budget: a sliding window of calls, retries and
+// refused retries. A retry is allowed while the window's retries stay within
+// ratio × calls + floor.
+type budget struct {
+	window
+	ratio float64
+	floor int
+}
+
+func newBudget(length time.Duration) *budget { return &budget{window: newWindow(length)} }
+
+// request counts a call and notes the policy's ratio and floor for stats.
+func (b *budget) request(now time.Time, ratio float64, floor int) {
 	b.mu.Lock()
-	b.bucket(now).requests++
+	b.ratio, b.floor = ratio, floor
+	b.bucket(now).n[budgetRequests]++
 	b.mu.Unlock()
 }
 
@@ -150,22 +181,29 @@ func (b *budget) tryRetry(now time.Time, ratio float64, floor int) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.ratio, b.floor = ratio, floor
-	requests, retries, _ := b.sums(now)
+	n := b.sums(now)
 	bk := b.bucket(now)
-	if float64(retries+1) > ratio*float64(requests)+float64(floor) {
-		bk.refuse++
+	if float64(n[budgetRetries]+1) > ratio*float64(n[budgetRequests])+float64(floor) {
+		bk.n[budgetRefused]++
 		return false
 	}
-	bk.retries++
+	bk.n[budgetRetries]++
 	return true
 }
 
 func (b *budget) stats(now time.Time) BudgetHealth {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	requests, retries, refused := b.sums(now)
+	n := b.sums(now)
 	return BudgetHealth{
-		Window: b.slice * budgetBuckets, Requests: requests, Retries: retries, Refused: refused,
-		Allowed: int(b.ratio*float64(requests)) + b.floor,
+		Window: sdk.Duration(b.slice * windowBuckets), Requests: n[budgetRequests], Retries: n[budgetRetries],
+		Refused: n[budgetRefused], Allowed: int(b.ratio*float64(n[budgetRequests])) + b.floor,
 	}
 }
+
+// The kinds an account's outcome window counts.
+const (
+	outcomeAttempts = iota // attempts that reached the provider and counted
+	outcomeFailures        // those that counted as provider failures
+	outcomeRejected        // calls the breaker failed fast
+)

@@ -212,8 +212,9 @@ func (p *Policy) apply(s *sdk.Policy) {
 	setInt(&p.MaxQueued, s.MaxQueued)
 }
 
-// normalize fills knobs that derive from others and repairs values a hand-built
-// Policy may leave zero, so the executor never divides by zero or waits forever.
+// normalize gives every zero knob but RateLimit (zero: no limit) its default and
+// fills RateBurst from RateLimit, so a hand-built or zero Policy behaves like the
+// defaults.
 func (p *Policy) normalize() {
 	d := DefaultPolicy()
 	if p.Timeout <= 0 {
@@ -227,6 +228,15 @@ func (p *Policy) normalize() {
 	}
 	if p.BackoffCap < p.BackoffBase {
 		p.BackoffCap = p.BackoffBase
+	}
+	if p.RetryAfterCap <= 0 {
+		p.RetryAfterCap = d.RetryAfterCap
+	}
+	if p.RetryBudgetRatio <= 0 {
+		p.RetryBudgetRatio = d.RetryBudgetRatio
+	}
+	if p.RetryBudgetFloor <= 0 {
+		p.RetryBudgetFloor = d.RetryBudgetFloor
 	}
 	if p.RetryBudgetWindow <= 0 {
 		p.RetryBudgetWindow = d.RetryBudgetWindow
@@ -255,8 +265,8 @@ func (p *Policy) normalize() {
 	if p.MaxInFlight <= 0 {
 		p.MaxInFlight = d.MaxInFlight
 	}
-	if p.MaxQueued < 0 {
-		p.MaxQueued = 0
+	if p.MaxQueued <= 0 {
+		p.MaxQueued = d.MaxQueued
 	}
 }
 
