@@ -305,3 +305,30 @@ func onlyHalfCents(got, want *waybill.WayBillGenerationRequest) bool {
 	a.Services, b.Services = &g, &w
 	return reflect.DeepEqual(&a, &b)
 }
+
+// TestWayBillRefusesUnknownUnits: the old builder read an unknown weight unit
+// as kilograms and an unknown length unit as centimetres; now they are refused.
+func TestWayBillRefusesUnknownUnits(t *testing.T) {
+	set := Settings{CustomerCode: "099960", OriginArea: "BOM", ProductCode: "A", PickupTime: "1600"}
+	base := func() *model.ShipmentRequest {
+		a := model.Address{Name: "Meera", Phone: "9840012345", Lines: []string{"12 Usman Road"}, PostalCode: "600017"}
+		return &model.ShipmentRequest{Reference: "ORD-1", ShipFrom: a, ShipTo: a,
+			Parcels: []model.Parcel{{Weight: model.Weight{Value: 1, Unit: model.Kilogram},
+				Dimensions: &model.Dimensions{Length: 1, Width: 1, Height: 1, Unit: model.Centimetre}}}}
+	}
+	for field, edit := range map[string]func(*model.ShipmentRequest){
+		"/parcels/0/weight/unit":     func(r *model.ShipmentRequest) { r.Parcels[0].Weight.Unit = "stone" },
+		"/parcels/0/dimensions/unit": func(r *model.ShipmentRequest) { r.Parcels[0].Dimensions.Unit = "mm" },
+		"/parcels/0/weight/value":    func(r *model.ShipmentRequest) { r.Parcels[0].Weight.Value = math.Inf(1) },
+	} {
+		r := base()
+		edit(r)
+		_, err := ToWayBillRequest(r, set, time.Now())
+		if e := sdk.AsError(err); err == nil || e.Code != sdk.CodeInvalidRequest || e.Field != field {
+			t.Errorf("%s: got %v", field, err)
+		}
+	}
+	if _, err := ToWayBillRequest(base(), set, time.Now()); err != nil {
+		t.Fatalf("the valid base request: %v", err)
+	}
+}

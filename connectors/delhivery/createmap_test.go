@@ -272,3 +272,36 @@ func TestJSONMarshalStyle(t *testing.T) {
 		t.Errorf("escaped backslash: %s", got)
 	}
 }
+
+// BenchmarkCreatePayload builds a generated request's payload through the
+// mapping (envelope encoding and escape rewriting included) and through the Go
+// builder it replaced.
+func BenchmarkCreatePayload(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	var req *model.ShipmentRequest
+	var set createSettings
+	var d createDerived
+	for {
+		req, set = randomRequest(r)
+		var err error
+		if d, err = checkCreate(req, set); err == nil && req.ReturnTo != nil && req.Parcels[0].Dimensions != nil {
+			break
+		}
+	}
+	b.Run("mapping", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := createPayloadJSON(req, set, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("go", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := legacyCreateJSON(req, set, d); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
