@@ -95,6 +95,20 @@ type Carrier struct {
 	seq     atomic.Int64
 
 	track, shipments, other, errors atomic.Int64
+
+	// next, when set, answers every request no fault is injected into, so a
+	// provider's own simulator (Delhivery's, Blue Dart's) can sit behind the
+	// faults and a real connector can be driven through them.
+	next http.Handler
+}
+
+// Wrap returns a carrier that injects faults in front of next: requests that get
+// no fault are answered by next. Counting, latency and the control endpoint work
+// as for New.
+func Wrap(next http.Handler) *Carrier {
+	c := New()
+	c.next = next
+	return c
 }
 
 // New returns a carrier that answers normally with no latency.
@@ -158,6 +172,10 @@ func (c *Carrier) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if c.inject(w, r, c.Fault()) {
+		return
+	}
+	if c.next != nil {
+		c.next.ServeHTTP(w, r)
 		return
 	}
 	switch {
@@ -367,8 +385,10 @@ type Server struct {
 }
 
 // Start runs a new Carrier on 127.0.0.1 on a free port. Close it when done.
-func Start() *Server {
-	c := New()
+func Start() *Server { return Serve(New()) }
+
+// Serve runs c on 127.0.0.1 on a free port; use it with Wrap. Close it when done.
+func Serve(c *Carrier) *Server {
 	srv := httptest.NewServer(c)
 	return &Server{URL: srv.URL, Addr: srv.Listener.Addr().String(), Carrier: c, srv: srv}
 }

@@ -217,3 +217,28 @@ func TestControlEndpoint(t *testing.T) {
 		t.Fatalf("control requests were counted: %d", s.Carrier.Count(PathTrack))
 	}
 }
+
+func TestWrapDelegatesWhenNoFault(t *testing.T) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"from":"simulator","path":"`+r.URL.Path+`"}`)
+	})
+	s := Serve(Wrap(next))
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(func() {
+		client.CloseIdleConnections()
+		s.Close()
+	})
+	resp, body, err := get(t, client, s.URL+"/api/v1/packages/json/?waybill=1")
+	if err != nil || resp.StatusCode != 200 || string(body) != `{"from":"simulator","path":"/api/v1/packages/json/"}` {
+		t.Fatalf("no fault: %v %s %v", resp, body, err)
+	}
+	s.Carrier.SetFault(Fault{Mode: ModeError, Status: 502})
+	resp, body, err = get(t, client, s.URL+"/api/v1/packages/json/?waybill=1")
+	if err != nil || resp.StatusCode != 502 || strings.Contains(string(body), "simulator") {
+		t.Fatalf("fault: %v %s %v", resp, body, err)
+	}
+	if s.Carrier.Count(PathOther) != 2 || s.Carrier.Injected() != 1 {
+		t.Fatalf("counts: other=%d injected=%d", s.Carrier.Count(PathOther), s.Carrier.Injected())
+	}
+}
