@@ -75,7 +75,7 @@ func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.S
 	if err := decode(data, &resp, "create"); err != nil {
 		return nil, err
 	}
-	return fromCreateResponse(data, &resp)
+	return fromCreateResponse(&resp)
 }
 
 // Track returns the status and scans of up to 50 waybills, one result per

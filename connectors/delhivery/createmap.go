@@ -2,7 +2,6 @@ package delhivery
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"strings"
 	"sync"
@@ -22,7 +21,8 @@ import (
 //     address joins, the payment and shipping modes, HSN codes, quantities and
 //     the seller and return blocks are the mapping's.
 //   - mappings/create-response.mapping reads a booking (packages[0]) into
-//     model.ShipmentResponse.
+//     model.ShipmentResponse, from the answer as Go decoded it (wire.go's
+//     createResponse, which normalises Delhivery's loosely typed fields).
 //
 // Go keeps what a mapping cannot say or should not own: validation with JSON
 // pointers and sdk codes (checkCreate), the form wrapping (format=json&data=),
@@ -95,10 +95,12 @@ func createPayloadJSON(req *model.ShipmentRequest, set createSettings, derived c
 }
 
 // fromCreateResponse turns Delhivery's create answer into the canonical response,
-// or into a classified carrier error when Delhivery refused the shipment. r is
-// the answer decoded for classification; data is the same answer as sent, which
-// the response mapping reads.
-func fromCreateResponse(data []byte, r *createResponse) (*model.ShipmentResponse, error) {
+// or into a classified carrier error when Delhivery refused the shipment. The
+// response mapping reads the answer as decoded here, re-encoded: Delhivery's
+// loosely typed fields are normalised by then (upload_wbn a string, remarks a
+// list of non-blank strings), so no shape of a remark can fail a booking that
+// Delhivery made.
+func fromCreateResponse(r *createResponse) (*model.ShipmentResponse, error) {
 	var pkg *createPackage
 	if len(r.Packages) > 0 {
 		pkg = &r.Packages[0]
@@ -110,10 +112,13 @@ func fromCreateResponse(data []byte, r *createResponse) (*model.ShipmentResponse
 	if err != nil {
 		return nil, sdk.Errorf(sdk.CodeInternal, "compiling the create response mapping: %v", err)
 	}
-	out, err := prog.ApplyJSON(nil, data)
+	in, err := json.Marshal(r)
 	if err != nil {
-		return nil, &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceConnector,
-			Message: fmt.Sprintf("reading Delhivery's create response: %v", err), CarrierMessage: snippet(data)}
+		return nil, sdk.Errorf(sdk.CodeInternal, "encoding the create response mapping's input: %v", err)
+	}
+	out, err := prog.ApplyJSON(nil, in)
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "reading Delhivery's create response: %v", err)
 	}
 	var resp model.ShipmentResponse
 	if err := json.Unmarshal(out, &resp); err != nil {

@@ -305,3 +305,24 @@ func BenchmarkCreatePayload(b *testing.B) {
 		}
 	})
 }
+
+// TestBookingWithOddlyTypedFields: a booking whose remarks and upload_wbn come
+// in shapes the decoding tolerates is still a booking, with the remarks that
+// are text.
+func TestBookingWithOddlyTypedFields(t *testing.T) {
+	body := []byte(`{"success":"True","upload_wbn":[["UPL9"]],"packages":[{"status":"success","waybill":"1490811230001","refnum":"ORD-9",
+		"remarks":[{"note":"an object"},"  ",["nested", ["deeper"]],1.5,true,null]}]}`)
+	var r createResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := fromCreateResponse(&r)
+	if err != nil {
+		t.Fatalf("booking refused: %v", err)
+	}
+	want := model.ShipmentResponse{TrackingNumber: "1490811230001", Reference: "ORD-9", CarrierReference: "UPL9",
+		Messages: []string{"nested", "deeper", "1.5", "true"}}
+	if g, w := fmt.Sprint(*got), fmt.Sprint(want); g != w {
+		t.Fatalf("got %s, want %s", g, w)
+	}
+}
