@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 )
@@ -99,6 +100,11 @@ type Config struct {
 	// AccountTTL is how long a resolved account is reused without asking the
 	// store again; 5s when zero, negative disables the cache.
 	AccountTTL time.Duration
+	// Resilience runs every connector call under its policy (timeouts, retries,
+	// breakers, rate limits, bulkheads); a default Executor when nil.
+	Resilience *resilience.Executor
+	// Overrides are the hub configuration's policy overrides; nil for none.
+	Overrides *resilience.Overrides
 	// Logger receives the router's own warnings; slog.Default() when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil (tests replace it).
@@ -129,6 +135,16 @@ type Router struct {
 	log      *slog.Logger
 	now      func() time.Time
 	cache    *accountCache
+	exec     *resilience.Executor
+	ov       *resilience.Overrides
+	policies sync.Map // policyKey -> resilience.Policy
+}
+
+// policyKey names a resolved policy. The manifest pointer is part of it so a
+// reloaded connector (a new manifest) resolves afresh.
+type policyKey struct {
+	m  *sdk.Manifest
+	op sdk.Operation
 }
 
 // New returns a Router.
@@ -136,9 +152,16 @@ func New(cfg Config) (*Router, error) {
 	if cfg.Connectors == nil || cfg.Accounts == nil {
 		return nil, errors.New("router: Connectors and Accounts are required")
 	}
-	r := &Router{conns: cfg.Connectors, accounts: cfg.Accounts, validate: cfg.Validate, log: cfg.Logger, now: cfg.Now}
+	if err := cfg.Overrides.Validate(); err != nil {
+		return nil, fmt.Errorf("router: resilience overrides: %w", err)
+	}
+	r := &Router{conns: cfg.Connectors, accounts: cfg.Accounts, validate: cfg.Validate, log: cfg.Logger, now: cfg.Now,
+		exec: cfg.Resilience, ov: cfg.Overrides}
 	if r.log == nil {
 		r.log = slog.Default()
+	}
+	if r.exec == nil {
+		r.exec = resilience.NewExecutor(resilience.Options{Logger: r.log})
 	}
 	if r.now == nil {
 		r.now = time.Now
@@ -193,19 +216,58 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 			return nil, hubError(sdk.CodeInternal, "validating %s request: %v", rt.Operation, err)
 		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.TimeoutFor(rt.Operation))
+	pol := r.policy(m, rt.Operation)
+	// One deadline for the whole call (queueing, rate-limit waits, attempts,
+	// backoffs); the executor reuses it rather than setting a second one.
+	ctx, cancel := context.WithTimeout(ctx, pol.Timeout)
 	defer cancel()
-	out, err := r.conns.Invoke(ctx, rt.ConnectorID, &sdk.Call{
+	call := &sdk.Call{
 		Operation:      rt.Operation,
 		Account:        acct,
 		IdempotencyKey: rt.IdempotencyKey,
 		RequestID:      rt.RequestID,
 		Payload:        body,
+	}
+	out, err := r.exec.Do(ctx, resilience.Call{
+		Connector: rt.ConnectorID,
+		Account:   acct.ID,
+		Operation: rt.Operation,
+		Policy:    pol,
+		RetrySafe: resilience.RetrySafe(m, rt.Operation, rt.IdempotencyKey),
+	}, func(ctx context.Context) ([]byte, error) {
+		return r.conns.Invoke(ctx, rt.ConnectorID, call)
 	})
 	if err != nil {
 		return nil, sdk.AsError(err)
 	}
 	return out, nil
+}
+
+// policy returns the resolved call policy of a connector's operation, resolved
+// once per manifest and operation.
+func (r *Router) policy(m *sdk.Manifest, op sdk.Operation) resilience.Policy {
+	k := policyKey{m, op}
+	if p, ok := r.policies.Load(k); ok {
+		return p.(resilience.Policy)
+	}
+	p := resilience.Resolve(m, op, r.ov)
+	r.policies.Store(k, p)
+	return p
+}
+
+// Policy returns the call policy a connector's operation runs under.
+func (r *Router) Policy(connectorID string, op sdk.Operation) (resilience.Policy, bool) {
+	m, ok := r.conns.Manifest(connectorID)
+	if !ok {
+		return resilience.Policy{}, false
+	}
+	return r.policy(m, op), true
+}
+
+// Resilience returns a connector's resilience state (breakers, rate-limit
+// headroom, error rates, bulkhead, retry budget); ok is false before its first call.
+func (r *Router) Resilience(connectorID string) (resilience.ConnectorHealth, bool) {
+	return r.exec.Snapshot(connectorID)
 }
 
 // Account resolves the account a call of connectorID would act for: accountID

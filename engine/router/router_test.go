@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 )
@@ -185,7 +186,8 @@ func TestInvokePassesCall(t *testing.T) {
 func TestInvokeConnectorErrorsPassThrough(t *testing.T) {
 	t.Parallel()
 	accts := memAccounts(store.Account{ID: "a1", TenantID: "t1", ConnectorID: "acme", Environment: "sandbox"})
-	want := &sdk.Error{Code: sdk.CodeRateLimited, Source: sdk.SourceCarrier, RetryAfter: 3 * time.Second, CarrierCode: "429"}
+	// A Retry-After beyond the policy's cap is handed back at once, not waited out.
+	want := &sdk.Error{Code: sdk.CodeRateLimited, Source: sdk.SourceCarrier, RetryAfter: 30 * time.Second, CarrierCode: "429"}
 	r := newTestRouter(t, accts, func(context.Context, string, *sdk.Call) ([]byte, error) { return nil, want }, nil)
 	_, err := r.Invoke(t.Context(), Route{TenantID: "t1", ConnectorID: "acme", Operation: sdk.OpTrack}, []byte(`{}`))
 	if e := codeOf(t, err); e != want {
@@ -196,6 +198,54 @@ func TestInvokeConnectorErrorsPassThrough(t *testing.T) {
 	_, err = r.Invoke(t.Context(), Route{TenantID: "t1", ConnectorID: "acme", Operation: sdk.OpTrack}, []byte(`{}`))
 	if e := codeOf(t, err); e.Code != sdk.CodeInternal {
 		t.Fatalf("got %+v", e)
+	}
+}
+
+// TestInvokeRunsUnderPolicy checks the router hands calls to the resilience layer:
+// an idempotent operation is retried on a retryable failure, a create without an
+// Idempotency-Key is not, one with a key is, and configuration overrides apply.
+func TestInvokeRunsUnderPolicy(t *testing.T) {
+	t.Parallel()
+	accts := memAccounts(store.Account{ID: "a1", TenantID: "t1", ConnectorID: "acme", Environment: "sandbox"})
+	var calls atomic.Int32
+	failing := func(context.Context, string, *sdk.Call) ([]byte, error) {
+		calls.Add(1)
+		return nil, &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier, Message: "503"}
+	}
+	exec := resilience.NewExecutor(resilience.Options{Sleep: func(context.Context, time.Duration) error { return nil }})
+	cases := []struct {
+		name  string
+		op    sdk.Operation
+		key   string
+		ov    *resilience.Overrides
+		calls int32
+	}{
+		{"idempotent track retried", sdk.OpTrack, "", nil, 3},
+		{"create without a key not retried", sdk.OpCreateShipment, "", nil, 1},
+		{"create with a key retried", sdk.OpCreateShipment, "k1", nil, 3},
+		{"override of max attempts", sdk.OpTrack, "", &resilience.Overrides{Connectors: map[string]resilience.ConnectorOverrides{
+			"acme": {Operations: map[sdk.Operation]sdk.Policy{sdk.OpTrack: {MaxAttempts: 2}}}}}, 2},
+	}
+	for _, c := range cases {
+		calls.Store(0)
+		r, err := New(Config{
+			Connectors: &fakeConnectors{manifest: func(string) (*sdk.Manifest, bool) { return testManifest, true }, invoke: failing},
+			Accounts:   accts, AccountTTL: -1, Resilience: exec, Overrides: c.ov,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = r.Invoke(t.Context(), Route{TenantID: "t1", ConnectorID: "acme", Operation: c.op, IdempotencyKey: c.key}, []byte(`{}`))
+		if e := codeOf(t, err); e.Code != sdk.CodeCarrierUnavailable || calls.Load() != c.calls {
+			t.Errorf("%s: %v after %d calls, want carrier_unavailable after %d", c.name, e, calls.Load(), c.calls)
+		}
+		// Five straight failures open the account's breaker (the default
+		// threshold); reset it for the next case with a fresh executor.
+		exec = resilience.NewExecutor(resilience.Options{Sleep: func(context.Context, time.Duration) error { return nil }})
+	}
+	if _, err := New(Config{Connectors: &fakeConnectors{}, Accounts: accts, Overrides: &resilience.Overrides{
+		Connectors: map[string]resilience.ConnectorOverrides{"acme": {Policy: sdk.Policy{MaxAttempts: -1}}}}}); err == nil {
+		t.Error("a bad override was accepted")
 	}
 }
 
