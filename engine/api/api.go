@@ -23,6 +23,7 @@ import (
 
 	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/plugins"
+	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
@@ -36,6 +37,8 @@ type Router interface {
 	Account(ctx context.Context, tenantID, connectorID, accountID string) (*sdk.Account, error)
 	// Forget drops a tenant's cached accounts after they change.
 	Forget(tenantID string)
+	// Resilience returns a connector's call-policy state; ok is false before its first call.
+	Resilience(connectorID string) (resilience.ConnectorHealth, bool)
 }
 
 // Connectors is the part of *plugins.Manager the API reads connector state from.

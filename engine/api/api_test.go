@@ -11,10 +11,12 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/carrierhub/hub/engine/plugins"
+	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/sdk"
 )
@@ -94,7 +96,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	_, h.adminKey, _ = h.store.CreateAPIKey(ctx, ta.ID, "admin", true)
 	_, h.keyA, _ = h.store.CreateAPIKey(ctx, ta.ID, "a", false)
 	_, h.keyB, _ = h.store.CreateAPIKey(ctx, tb.ID, "b", false)
-	rt, err := router.New(router.Config{Connectors: h.conns, Accounts: h.store})
+	rt, err := router.New(router.Config{Overrides: oneAttempt, Connectors: h.conns, Accounts: h.store})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,7 +482,7 @@ func TestInvokeValidationFields(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
 	store, conns := h.store, h.conns
-	rt, err := router.New(router.Config{Connectors: conns, Accounts: store, Validate: func(op sdk.Operation, body []byte) error {
+	rt, err := router.New(router.Config{Overrides: oneAttempt, Connectors: conns, Accounts: store, Validate: func(op sdk.Operation, body []byte) error {
 		return router.NewValidationError([]router.FieldError{{Pointer: "/ship_to/postal_code", Message: "must be 6 digits"}, {Pointer: "/reference", Message: "is required"}})
 	}})
 	if err != nil {
@@ -675,5 +677,66 @@ func TestNoInputGives500(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestHealthShowsBreakers runs calls through the default resilience policy until
+// the account's circuit breaker opens, then reads the state where operators look:
+// the tenant's health view (per account, unhealthy) and the unauthenticated
+// process summary (counts only, no account ids).
+func TestHealthShowsBreakers(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	rt, err := router.New(router.Config{Connectors: h.conns, Accounts: h.store,
+		Resilience: resilience.NewExecutor(resilience.Options{Sleep: func(context.Context, time.Duration) error { return nil }, Logger: slog.New(slog.DiscardHandler)})})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.srv.Close()
+	h.srv = httptest.NewServer(New(Config{Store: h.store, Router: rt, Connectors: h.conns, Logger: slog.New(slog.DiscardHandler)}))
+	t.Cleanup(h.srv.Close)
+	var calls atomic.Int32
+	h.conns.invoke = func(context.Context, string, *sdk.Call) ([]byte, error) {
+		calls.Add(1)
+		return nil, &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier, Message: "503 from the carrier"}
+	}
+	id := h.createAccount(h.keyA, acmeAccount)
+	for i := 0; i < 4; i++ {
+		if r := h.do("POST", "/v1/connectors/acme/track", h.keyA, `{"tracking_numbers":["X1"]}`); r.status != 503 {
+			t.Fatalf("call %d: %d %s", i, r.status, r.body)
+		}
+	}
+	if calls.Load() < 5 {
+		t.Fatalf("%d attempts reached the connector; the breaker needs 5 failures", calls.Load())
+	}
+	before := calls.Load()
+	r := h.do("POST", "/v1/connectors/acme/track", h.keyA, `{"tracking_numbers":["X1"]}`)
+	if p := r.problem(t); r.status != 503 || p.Source != "hub" || !strings.Contains(p.Detail, "circuit breaker is open") || p.RetryAfter <= 0 || calls.Load() != before {
+		t.Fatalf("open breaker: %d %s after %d calls", r.status, r.body, calls.Load()-before)
+	}
+
+	r = h.do("GET", "/v1/connectors/acme/health", h.keyA, "")
+	var v HealthView
+	r.decode(t, &v)
+	if r.status != 200 || v.Healthy || v.Resilience == nil || len(v.Resilience.Accounts) != 1 {
+		t.Fatalf("health: %d %s", r.status, r.body)
+	}
+	if a := v.Resilience.Accounts[0]; a.Account != id || a.Breaker != resilience.BreakerOpen || a.ErrorRate != 1 || a.Rejected < 1 || a.OpenRemaining <= 0 {
+		t.Fatalf("account state: %+v", a)
+	}
+	r = h.do("GET", "/v1/connectors/acme/health", h.keyB, "")
+	v = HealthView{}
+	r.decode(t, &v)
+	if r.status != 200 || v.Resilience == nil || len(v.Resilience.Accounts) != 0 || !v.Healthy {
+		t.Fatalf("another tenant sees: %d %s", r.status, r.body)
+	}
+	r = h.do("GET", "/healthz/connectors", "", "")
+	var procs []ProcessView
+	r.decode(t, &procs)
+	if r.status != 200 || len(procs) == 0 || procs[0].Calls == nil || procs[0].Calls.BreakersOpen != 1 || procs[0].Calls.Rejected < 1 {
+		t.Fatalf("process summary: %d %s", r.status, r.body)
+	}
+	if strings.Contains(string(r.body), id) {
+		t.Fatalf("the unauthenticated summary names an account: %s", r.body)
 	}
 }

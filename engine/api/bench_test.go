@@ -36,7 +36,7 @@ func BenchmarkInvokeHandler(b *testing.B) {
 				infos:  []plugins.Info{{Manifest: acmeManifest}},
 				invoke: func(context.Context, string, *sdk.Call) ([]byte, error) { return []byte(`{"tracking":[]}`), nil },
 			}
-			rt, _ := router.New(router.Config{Connectors: conns, Accounts: st})
+			rt, _ := router.New(router.Config{Overrides: oneAttempt, Connectors: conns, Accounts: st})
 			h := New(Config{Store: st, Router: rt, Connectors: conns, Logger: slog.New(slog.DiscardHandler), AuthCacheTTL: timeTTL(c.ttl)})
 			rec := httptest.NewRecorder()
 			req := httptest.NewRequest("POST", "/v1/accounts", strings.NewReader(acmeAccount))

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/engine/plugins"
+	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 )
@@ -279,3 +280,10 @@ func (m *memIdem) PurgeIdempotencyKeys(_ context.Context, now time.Time) (int64,
 	}
 	return n, nil
 }
+
+// oneAttempt makes the test connector's calls single attempts with a breaker
+// that never opens: these tests are about the API's answers, and the resilience
+// layer has its own tests (engine/resilience, engine/router).
+var oneAttempt = &resilience.Overrides{Connectors: map[string]resilience.ConnectorOverrides{
+	"acme": {Policy: sdk.Policy{MaxAttempts: 1, BreakerFailures: 1 << 20, BreakerMinRequests: 1 << 20}},
+}}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/engine/plugins"
+	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
@@ -75,6 +76,54 @@ type ProcessView struct {
 	Restarts int `json:"restarts"`
 	// LastError is the last process failure.
 	LastError string `json:"last_error,omitempty"`
+	// Calls sums up the connector's recent calls across all accounts; absent
+	// before its first call.
+	Calls *CallSummary `json:"calls,omitempty"`
+}
+
+// CallSummary is a connector's resilience state summed over its accounts, with
+// no account named, for the unauthenticated process summary.
+type CallSummary struct {
+	// Accounts is how many accounts have called recently.
+	Accounts int `json:"accounts"`
+	// BreakersOpen counts accounts whose circuit breaker is open (failing fast).
+	BreakersOpen int `json:"breakers_open"`
+	// BreakersHalfOpen counts accounts whose breaker is probing for recovery.
+	BreakersHalfOpen int `json:"breakers_half_open"`
+	// Requests counts attempts that reached providers in the breaker window.
+	Requests int `json:"requests"`
+	// Failures counts the attempts among them that failed on the provider's side.
+	Failures int `json:"failures"`
+	// ErrorRate is Failures over Requests.
+	ErrorRate float64 `json:"error_rate"`
+	// Rejected counts calls failed fast by open breakers in the window.
+	Rejected int `json:"rejected"`
+	// InFlight and Queued are the bulkhead's current use.
+	InFlight int `json:"in_flight"`
+	// Queued counts calls waiting for an in-flight slot.
+	Queued int `json:"queued"`
+	// RetriesRefused counts retries the retry budget refused in its window.
+	RetriesRefused int `json:"retries_refused"`
+}
+
+// summarize sums a connector's resilience state over its accounts.
+func summarize(h resilience.ConnectorHealth) *CallSummary {
+	c := &CallSummary{Accounts: len(h.Accounts), InFlight: h.InFlight, Queued: h.Queued, RetriesRefused: h.RetryBudget.Refused}
+	for _, a := range h.Accounts {
+		switch a.Breaker {
+		case resilience.BreakerOpen:
+			c.BreakersOpen++
+		case resilience.BreakerHalfOpen:
+			c.BreakersHalfOpen++
+		}
+		c.Requests += a.Requests
+		c.Failures += a.Failures
+		c.Rejected += a.Rejected
+	}
+	if c.Requests > 0 {
+		c.ErrorRate = float64(c.Failures) / float64(c.Requests)
+	}
+	return c
 }
 
 // HealthView is the answer of GET /v1/connectors/{id}/health.
@@ -95,10 +144,15 @@ type HealthView struct {
 	Account string `json:"account,omitempty"`
 	// CheckSupported is true when the connector has its own health check.
 	CheckSupported bool `json:"check_supported"`
-	// Healthy is true when the process answers and its check (if any) passed.
+	// Healthy is true when the process answers, its check (if any) passed and no
+	// circuit breaker of the tenant's accounts (of the named one, when named) is open.
 	Healthy bool `json:"healthy"`
 	// CheckError is the connector's health-check failure, classified.
 	CheckError *Problem `json:"check_error,omitempty"`
+	// Resilience is the call-policy state: the connector-wide bulkhead and retry
+	// budget, and per account of the tenant (only the named one, when named) the
+	// circuit breaker, recent error rate and rate-limit headroom.
+	Resilience *resilience.ConnectorHealth `json:"resilience,omitempty"`
 }
 
 // AccountInput is the body of POST /v1/accounts.
@@ -313,6 +367,9 @@ func (s *server) processSummary(w http.ResponseWriter, r *http.Request, _ store.
 		if info.Status.State == plugins.StateRunning && !info.Status.StartedAt.IsZero() {
 			v.UptimeSeconds = max(0, int64(now.Sub(info.Status.StartedAt).Seconds()))
 		}
+		if h, ok := s.router.Resilience(info.Manifest.ID); ok {
+			v.Calls = summarize(h)
+		}
 		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -380,7 +437,46 @@ func (s *server) connectorHealth(w http.ResponseWriter, r *http.Request, key sto
 	if h.CheckError != nil {
 		v.CheckError = problemFromError(h.CheckError)
 	}
+	if rh, ok := s.router.Resilience(id); ok {
+		mine, err := s.tenantAccounts(r.Context(), key.TenantID, id, accountID)
+		if err != nil {
+			writeProblem(w, r, s.storeProblem(r.Context(), err, "accounts"))
+			return
+		}
+		kept := rh.Accounts[:0:0]
+		for _, a := range rh.Accounts {
+			if mine[a.Account] {
+				kept = append(kept, a)
+				if a.Breaker == resilience.BreakerOpen {
+					v.Healthy = false
+				}
+			}
+		}
+		rh.Accounts = kept
+		v.Resilience = &rh
+	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// tenantAccounts returns the ids of a tenant's accounts of a connector (only
+// accountID, when given, which the caller has already resolved).
+func (s *server) tenantAccounts(ctx context.Context, tenantID, connectorID, accountID string) (map[string]bool, error) {
+	if accountID != "" {
+		a, err := s.router.Account(ctx, tenantID, connectorID, accountID)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]bool{a.ID: true}, nil
+	}
+	list, err := s.store.ListAccounts(ctx, tenantID, connectorID)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]bool, len(list))
+	for _, a := range list {
+		ids[a.ID] = true
+	}
+	return ids, nil
 }
 
 func headerOrQuery(r *http.Request, query, header string) (string, *Problem) {

@@ -130,7 +130,7 @@ func newIdemHarnessOn(t *testing.T, backend string) *idemHarness {
 		}
 		return nil
 	}
-	rt, err := router.New(router.Config{Connectors: h.conns, Accounts: st, Validate: validate, Now: h.clock.now})
+	rt, err := router.New(router.Config{Overrides: oneAttempt, Connectors: h.conns, Accounts: st, Validate: validate, Now: h.clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -203,6 +203,9 @@ func managementSchemas() map[string]any {
 	str := schema{"type": "string"}
 	strMap := schema{"type": "object", "additionalProperties": str}
 	timeStr := schema{"type": "string", "format": "date-time"}
+	integer := schema{"type": "integer"}
+	number := schema{"type": "number"}
+	duration := schema{"type": "string", "description": "A Go duration such as 10s or 1m30s."}
 	state := schema{"type": "string", "enum": []any{"idle", "starting", "running", "crashed", "stopped"}}
 	obj := func(required []string, props schema) schema {
 		s := schema{"type": "object", "properties": props}
@@ -233,11 +236,31 @@ func managementSchemas() map[string]any {
 		"ConnectorProcess": obj([]string{"id", "state", "restarts", "uptime_seconds"}, schema{
 			"id": str, "state": state, "pid": schema{"type": "integer"}, "started_at": timeStr,
 			"uptime_seconds": schema{"type": "integer"}, "restarts": schema{"type": "integer"}, "last_error": str,
+			"calls": ref("CallSummary"),
+		}),
+		"CallSummary": obj([]string{"accounts", "breakers_open", "breakers_half_open", "requests", "failures", "error_rate", "rejected", "in_flight", "queued", "retries_refused"}, schema{
+			"accounts": integer, "breakers_open": integer, "breakers_half_open": integer,
+			"requests": schema{"type": "integer", "description": "Attempts that reached providers in the breaker window."},
+			"failures": integer, "error_rate": number, "rejected": schema{"type": "integer", "description": "Calls failed fast by open breakers in the window."},
+			"in_flight": integer, "queued": integer, "retries_refused": integer,
+		}),
+		"Resilience": obj([]string{"connector", "in_flight", "queued", "max_in_flight", "max_queued", "retry_budget", "accounts"}, schema{
+			"connector": str, "in_flight": integer, "queued": integer, "max_in_flight": integer, "max_queued": integer,
+			"retry_budget": obj([]string{"window", "requests", "retries", "refused", "allowed"}, schema{
+				"window": duration, "requests": integer, "retries": integer, "refused": integer, "allowed": integer,
+			}),
+			"accounts": arrayOf(obj([]string{"account", "breaker", "window", "requests", "failures", "rejected", "error_rate", "last_used"}, schema{
+				"account": str, "breaker": schema{"type": "string", "enum": []any{"closed", "open", "half_open"}},
+				"open_remaining": duration, "window": duration, "requests": integer, "failures": integer, "rejected": integer,
+				"error_rate": number, "rate_limit": schema{"type": "number", "description": "Requests per second allowed; absent when unlimited."},
+				"rate_burst": integer, "tokens_available": schema{"type": "number", "description": "Rate-limit headroom: requests the account may send now without waiting."},
+				"last_used": timeStr,
+			})),
 		}),
 		"ConnectorHealth": obj([]string{"id", "state", "healthy", "check_supported"}, schema{
 			"id": str, "state": state, "pid": schema{"type": "integer"}, "restarts": schema{"type": "integer"},
 			"last_error": str, "started_at": timeStr, "account": str, "check_supported": schema{"type": "boolean"},
-			"healthy": schema{"type": "boolean"}, "check_error": ref("Problem"),
+			"healthy": schema{"type": "boolean"}, "check_error": ref("Problem"), "resilience": ref("Resilience"),
 		}),
 		"AccountInput": schema{"type": "object", "additionalProperties": false, "required": []string{"connector_id", "name", "environment"}, "properties": schema{
 			"connector_id": str, "name": str,
