@@ -85,6 +85,8 @@ func TestConnectorHealthExitCodes(t *testing.T) {
 		{"stopped is down", `[{"id":"a","state":"crashed","restarts":1,"last_error":"x","uptime_seconds":0},{"id":"b","state":"stopped","restarts":0,"uptime_seconds":0}]`, nil, 2, "overall: down"},
 		{"unknown state is down", `[{"id":"a","state":"zombie","restarts":0,"uptime_seconds":0}]`, nil, 2, "overall: down"},
 		{"garbage answer is down", `<html>`, nil, 2, "overall: down"},
+		{"an open breaker is degraded", `[{"id":"delhivery_express_long_name","state":"running","pid":3,"restarts":0,"uptime_seconds":6000,"calls":{"accounts":3,"breakers_open":1,"breakers_half_open":0,"requests":40,"failures":30,"error_rate":0.75,"rejected":12,"in_flight":2,"queued":0,"retries_refused":4}}]`, nil, 1, "1/3 open  75%"},
+		{"closed breakers are healthy", `[{"id":"a","state":"running","pid":3,"restarts":0,"uptime_seconds":60,"calls":{"accounts":2,"breakers_open":0,"breakers_half_open":0,"requests":10,"failures":0,"error_rate":0,"rejected":0,"in_flight":0,"queued":0,"retries_refused":0}}]`, nil, 0, "ok        0%"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -361,5 +363,34 @@ func TestUnknownCommand(t *testing.T) {
 	t.Parallel()
 	if r := hub(t, "", "frobnicate"); r.code != 1 || !strings.Contains(r.err, "unknown command") {
 		t.Fatalf("%d %s", r.code, r.err)
+	}
+}
+
+func TestConfigCommands(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	if err := os.WriteFile(good, []byte("server:\n  listen: 127.0.0.1:9999\nresilience:\n  connectors:\n    delhivery:\n      timeout: 20s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bad, []byte("server:\n  listen: 127.0.0.1:9999\n  tls: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := hub(t, "", "config", "validate", good); r.code != 0 || !strings.Contains(r.stdout, "ok") {
+		t.Fatalf("valid file: %d %s%s", r.code, r.stdout, r.err)
+	}
+	if r := hub(t, "", "config", "validate", bad); r.code != 1 || !strings.Contains(r.err, bad+`:3: unknown key "tls"`) {
+		t.Fatalf("unknown key: %d %s", r.code, r.err)
+	}
+	r := hub(t, "", "config", "show", "--config", good)
+	if r.code != 0 || !strings.Contains(r.stdout, "listen: 127.0.0.1:9999") || !strings.Contains(r.stdout, "timeout: 20s") {
+		t.Fatalf("show: %d %s%s", r.code, r.stdout, r.err)
+	}
+	if r := hub(t, "", "config", "reference"); r.code != 0 || !strings.Contains(r.stdout, "`resilience.connectors.<connector>.operations.<operation>.max_attempts`") {
+		t.Fatalf("reference: %d %s", r.code, r.err)
+	}
+	if r := hub(t, "", "serve", "--config", bad); r.code == 0 || !strings.Contains(r.err, `unknown key "tls"`) {
+		t.Fatalf("serve with a bad file: %d %s", r.code, r.err)
 	}
 }

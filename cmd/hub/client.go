@@ -246,6 +246,9 @@ func verdict(p api.ProcessView, maxRestarts int) string {
 		if p.Restarts > maxRestarts && p.LastError != "" {
 			return degraded
 		}
+		if p.Calls != nil && (p.Calls.BreakersOpen > 0 || p.Calls.BreakersHalfOpen > 0) {
+			return degraded
+		}
 		return healthy
 	}
 	return down
@@ -280,8 +283,10 @@ no tenant data), so monitors and operators can run it anywhere the hub is reacha
 A connector is
   down      when its state is stopped (or unknown to this CLI);
   degraded  when its state is crashed (the hub restarts it on next use, after a
-            backoff), or when it has restarted more than --max-restarts times since
-            the hub started and has a last error;
+            backoff), when it has restarted more than --max-restarts times since
+            the hub started and has a last error, or when a circuit breaker of any
+            account is open or probing (the provider failed repeatedly; calls fail
+            fast for a while);
   healthy   otherwise (idle, starting or running).
 
 Exit status: 0 all healthy, 1 any degraded and none down, 2 any down or the hub
@@ -324,10 +329,10 @@ unreachable or answering with an error.`,
 					fmt.Fprintf(cmd.ErrOrStderr(), "hub: %s\n", report.Error)
 				}
 				w := table(out)
-				fmt.Fprintln(w, "CONNECTOR\tHEALTH\tSTATE\tPID\tUPTIME\tRESTARTS")
+				fmt.Fprintln(w, "CONNECTOR\tHEALTH\tSTATE\tPID\tUPTIME\tRESTARTS\tBREAKERS\tERRORS")
 				for _, c := range report.Connectors {
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\n", clip(c.ID, 28), c.Health, clip(string(c.State), 8), pid(c.PID),
-						uptime(c.PID, c.UptimeSeconds), c.Restarts)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", clip(c.ID, 20), c.Health, clip(string(c.State), 8), pid(c.PID),
+						uptime(c.PID, c.UptimeSeconds), c.Restarts, breakers(c.Calls), errorRate(c.Calls))
 				}
 				if err := w.Flush(); err != nil {
 					return err
@@ -353,6 +358,28 @@ unreachable or answering with an error.`,
 	outputFlag(cmd, &output)
 	cmd.Flags().IntVar(&maxRestarts, "max-restarts", 0, "restarts since the hub started, with a last error, tolerated before a connector counts as degraded")
 	return cmd
+}
+
+// breakers sums up circuit breakers as "2/5 open" (open and half-open of the
+// accounts that called recently), "ok" when none is open, "-" before any call.
+func breakers(c *api.CallSummary) string {
+	switch {
+	case c == nil || c.Accounts == 0:
+		return "-"
+	case c.BreakersOpen > 0:
+		return fmt.Sprintf("%d/%d open", c.BreakersOpen, c.Accounts)
+	case c.BreakersHalfOpen > 0:
+		return fmt.Sprintf("%d/%d probe", c.BreakersHalfOpen, c.Accounts)
+	}
+	return "ok"
+}
+
+// errorRate is the recent provider failure rate as a percentage, "-" with no calls.
+func errorRate(c *api.CallSummary) string {
+	if c == nil || c.Requests == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*c.ErrorRate)
 }
 
 // uptime formats a running process's seconds compactly: 45s, 12m, 5h3m, 3d4h;

@@ -68,6 +68,7 @@ API key, then "hub serve".`,
 	root.SetOut(std.out)
 	root.SetErr(std.err)
 	root.AddCommand(
+		configCmd(),
 		serveCmd(),
 		tenantsCmd(),
 		keysCmd(),

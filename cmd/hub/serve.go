@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,8 +18,10 @@ import (
 
 	"github.com/carrierhub/hub/connectors/builtin"
 	"github.com/carrierhub/hub/engine/api"
+	"github.com/carrierhub/hub/engine/config"
 	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/plugins"
+	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/secretbox"
 	"github.com/carrierhub/hub/engine/store"
@@ -79,6 +82,7 @@ func validatorFunc(v *validate.Validator) router.ValidateFunc {
 func serveCmd() *cobra.Command {
 	var (
 		sf           storeFlags
+		configFile   string
 		listen       string
 		pluginDir    string
 		maxProcesses int
@@ -91,50 +95,94 @@ func serveCmd() *cobra.Command {
 		Long: `Serve the hub's HTTP API on --listen until SIGINT or SIGTERM, then drain requests
 and stop every connector process.
 
-The store is SQLite in --data-dir unless --postgres-url is set. Account credentials are
-sealed with the key in HUB_SECRET_KEY (32 bytes, hex or base64) or, when unset, with
-<data-dir>/secret.key, created on first run. Replicas sharing Postgres must share the key.`,
+Settings come from the defaults, then the YAML file named by --config (or HUB_CONFIG),
+then HUB_* environment variables, then these flags; ` + "`hub config reference`" + ` lists them
+all. With no file the hub runs on the embedded SQLite store in --data-dir.
+
+Account credentials are sealed with the key in HUB_SECRET_KEY (32 bytes, hex or base64)
+or, when unset, with <data-dir>/secret.key, created on first run. Replicas sharing
+Postgres must share the key.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var level slog.Level
-			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
+			cfg, err := config.Load(configFile, os.Environ())
+			if err != nil {
+				return err
 			}
-			log := slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: level}))
-			if pluginDir == "" {
-				pluginDir = filepath.Join(sf.dataDir, "plugins")
+			flags := cmd.Flags()
+			if flags.Changed("listen") {
+				cfg.Server.Listen = listen
 			}
+			if flags.Changed("data-dir") {
+				cfg.Store.DataDir = sf.dataDir
+			}
+			if flags.Changed("postgres-url") {
+				cfg.Store.PostgresURL = sf.postgresURL
+			}
+			if flags.Changed("plugin-dir") {
+				cfg.Plugins.Dir = pluginDir
+			}
+			if flags.Changed("max-processes") {
+				cfg.Plugins.MaxProcesses = maxProcesses
+			}
+			if flags.Changed("idle-timeout") {
+				cfg.Plugins.IdleTimeout = idleTimeout
+			}
+			if flags.Changed("log-level") {
+				cfg.Log.Level = logLevel
+			}
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			if cfg.Plugins.Dir == "" {
+				cfg.Plugins.Dir = filepath.Join(cfg.Store.DataDir, "plugins")
+			}
+			log := newLogger(cmd.ErrOrStderr(), cfg.Log.Format, cfg.LogLevel())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, serveConfig{
-				store: sf, listen: listen, pluginDir: pluginDir, maxProcesses: maxProcesses,
-				idleTimeout: idleTimeout, log: log,
-			})
+			return serve(ctx, serveConfig{cfg: cfg, log: log})
 		},
 	}
 	sf.register(cmd)
-	cmd.Flags().StringVar(&listen, "listen", envOr("HUB_LISTEN", "127.0.0.1:8080"), "address to serve HTTP on (env HUB_LISTEN)")
-	cmd.Flags().StringVar(&pluginDir, "plugin-dir", os.Getenv("HUB_PLUGIN_DIR"), "directory of third-party connector executables (default <data-dir>/plugins; env HUB_PLUGIN_DIR)")
-	cmd.Flags().IntVar(&maxProcesses, "max-processes", 32, "most connector processes running at once")
-	cmd.Flags().DurationVar(&idleTimeout, "idle-timeout", 10*time.Minute, "stop a connector process unused this long")
-	cmd.Flags().StringVar(&logLevel, "log-level", envOr("HUB_LOG_LEVEL", "info"), "debug, info, warn or error (env HUB_LOG_LEVEL)")
+	cmd.Flags().StringVar(&configFile, "config", os.Getenv("HUB_CONFIG"), "YAML configuration file (env HUB_CONFIG); see hub config reference")
+	cmd.Flags().StringVar(&listen, "listen", "", "address to serve HTTP on (default 127.0.0.1:8080; env HUB_LISTEN)")
+	cmd.Flags().StringVar(&pluginDir, "plugin-dir", "", "directory of third-party connector executables (default <data-dir>/plugins; env HUB_PLUGIN_DIR)")
+	cmd.Flags().IntVar(&maxProcesses, "max-processes", 0, "most connector processes running at once (default 32)")
+	cmd.Flags().DurationVar(&idleTimeout, "idle-timeout", 0, "stop a connector process unused this long (default 10m)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (default info; env HUB_LOG_LEVEL)")
 	return cmd
 }
 
+// newLogger returns the hub's slog logger: JSON, or text when format says so or
+// is auto and w is a terminal.
+func newLogger(w io.Writer, format string, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "text" || (format == "auto" && isTerminal(w)) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
 type serveConfig struct {
-	store        storeFlags
-	listen       string
-	pluginDir    string
-	maxProcesses int
-	idleTimeout  time.Duration
-	log          *slog.Logger
+	cfg config.Config
+	log *slog.Logger
 }
 
 // serve runs the hub until ctx is done, then shuts down in order: stop accepting,
 // drain requests, stop connector processes, close the store.
 func serve(ctx context.Context, cfg serveConfig) (err error) {
 	log := cfg.log
-	st, err := cfg.store.open(ctx, log)
+	sf := storeFlags{dataDir: cfg.cfg.Store.DataDir, postgresURL: cfg.cfg.Store.PostgresURL}
+	st, err := sf.open(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -147,14 +195,14 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 	if err != nil {
 		return fmt.Errorf("compiling request schemas: %w", err)
 	}
-	if err := os.MkdirAll(cfg.pluginDir, 0o755); err != nil {
+	if err := os.MkdirAll(cfg.cfg.Plugins.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating plugin directory: %w", err)
 	}
 	mgr, err := plugins.New(ctx, plugins.Config{
 		Builtins:     builtin.All(),
-		PluginDir:    cfg.pluginDir,
-		MaxProcesses: cfg.maxProcesses,
-		IdleTimeout:  cfg.idleTimeout,
+		PluginDir:    cfg.cfg.Plugins.Dir,
+		MaxProcesses: cfg.cfg.Plugins.MaxProcesses,
+		IdleTimeout:  cfg.cfg.Plugins.IdleTimeout,
 		Logger:       log.With("component", "plugins"),
 	})
 	if err != nil {
@@ -171,34 +219,37 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 			}
 		}
 	}()
-	rt, err := router.New(router.Config{Connectors: mgr, Accounts: st, Validate: validatorFunc(v), Logger: log})
+	exec := resilience.NewExecutor(resilience.Options{Logger: log.With("component", "resilience")})
+	rt, err := router.New(router.Config{Connectors: mgr, Accounts: st, Validate: validatorFunc(v), Logger: log,
+		Resilience: exec, Overrides: &cfg.cfg.Resilience})
 	if err != nil {
 		return err
 	}
 	ver, _, _ := buildVersion()
-	keeper, err := idempotency.New(idempotency.Config{Store: st, Logger: log.With("component", "idempotency")})
+	keeper, err := idempotency.New(idempotency.Config{Store: st, TTL: cfg.cfg.Idempotency.TTL, Logger: log.With("component", "idempotency")})
 	if err != nil {
 		return err
 	}
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go keeper.RunSweeper(sweepCtx, idempotency.DefaultSweepInterval)
-	handler := api.New(api.Config{Store: st, Router: rt, Connectors: mgr, Logger: log, Version: ver, Idempotency: keeper})
+	handler := api.New(api.Config{Store: st, Router: rt, Connectors: mgr, Logger: log, Version: ver, Idempotency: keeper,
+		MaxBodyBytes: cfg.cfg.Server.MaxBodyBytes})
 
-	ln, err := net.Listen("tcp", cfg.listen)
+	ln, err := net.Listen("tcp", cfg.cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
 	srv := &http.Server{
 		Handler:           handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: cfg.cfg.Server.ReadHeaderTimeout,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      5 * time.Minute,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("hub listening", "url", "http://"+ln.Addr().String(), "version", ver,
-		"connectors", len(mgr.Connectors()), "plugin_dir", cfg.pluginDir)
+		"connectors", len(mgr.Connectors()), "plugin_dir", cfg.cfg.Plugins.Dir)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {
@@ -207,7 +258,7 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 	case <-ctx.Done():
 	}
 	log.Info("hub shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.cfg.Server.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("draining requests: %w", err)

@@ -1,0 +1,385 @@
+// Package config is the hub's configuration: one YAML file, overridden by HUB_*
+// environment variables, overridden in turn by command-line flags. Every setting
+// has a default good enough for the embedded single-node hub, so `hub serve` needs
+// no file at all.
+//
+// Loading is layered with github.com/knadh/koanf (defaults, then the file, then the
+// environment), because layering and environment mapping are what koanf does
+// well. Checking a file is done separately with go.yaml.in/yaml/v3's strict
+// decoder over the same struct, because it keeps line numbers, which koanf loses:
+// `hub config validate` names the line of an unknown key or a bad value.
+//
+// The reference of every setting (REFERENCE.md beside this file, and `hub config
+// reference`) is generated from the struct's tags, so it cannot drift from the
+// code: a test fails when the committed file is stale.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	kyaml "github.com/knadh/koanf/parsers/yaml"
+	"github.com/knadh/koanf/providers/env/v2"
+	"github.com/knadh/koanf/providers/rawbytes"
+	"github.com/knadh/koanf/v2"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/carrierhub/hub/engine/resilience"
+)
+
+// Config is every setting of `hub serve`. Field tags: yaml is the key, env an
+// extra environment name kept for compatibility (every leaf also answers to
+// HUB_<SECTION>_<KEY>), doc the one-line description for the reference, and
+// secret marks values never printed.
+type Config struct {
+	// Server is the HTTP API.
+	Server Server `yaml:"server" doc:"the HTTP API"`
+	// Store is where tenants, accounts and events are kept.
+	Store Store `yaml:"store" doc:"where tenants, accounts and events are kept"`
+	// Log is the hub's own log.
+	Log Log `yaml:"log" doc:"the hub's log"`
+	// Plugins are the connector processes.
+	Plugins Plugins `yaml:"plugins" doc:"connector processes"`
+	// Idempotency is the replay of creates under an Idempotency-Key.
+	Idempotency Idempotency `yaml:"idempotency" doc:"replay of creates under an Idempotency-Key"`
+	// Resilience overrides connectors' call policies (their manifests hold the defaults).
+	Resilience resilience.Overrides `yaml:"resilience" doc:"overrides of connectors' call policies; manifests hold the defaults"`
+}
+
+// Server configures the HTTP API.
+type Server struct {
+	// Listen is the address to serve HTTP on.
+	Listen string `yaml:"listen" env:"HUB_LISTEN" doc:"address to serve HTTP on (host:port)"`
+	// MaxBodyBytes bounds request bodies.
+	MaxBodyBytes int64 `yaml:"max_body_bytes" doc:"largest request body accepted, in bytes"`
+	// ReadHeaderTimeout bounds reading a request's headers.
+	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" doc:"time allowed to read a request's headers"`
+	// ShutdownGrace is how long in-flight requests may finish on SIGTERM.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace" doc:"time in-flight requests get to finish on SIGTERM"`
+}
+
+// Store configures the store.
+type Store struct {
+	// DataDir holds the embedded SQLite store and the secret key file.
+	DataDir string `yaml:"data_dir" env:"HUB_DATA_DIR" doc:"directory of the embedded SQLite store and the secret key file"`
+	// PostgresURL selects Postgres instead of SQLite.
+	PostgresURL string `yaml:"postgres_url" env:"HUB_POSTGRES_URL" secret:"true" doc:"use this Postgres database instead of SQLite (postgres://...)"`
+}
+
+// Log configures the hub's log.
+type Log struct {
+	// Level is debug, info, warn or error.
+	Level string `yaml:"level" env:"HUB_LOG_LEVEL" doc:"debug, info, warn or error"`
+	// Format is json, text, or auto (text on a terminal, JSON otherwise).
+	Format string `yaml:"format" env:"HUB_LOG_FORMAT" doc:"json, text, or auto (text on a terminal, json otherwise)"`
+}
+
+// Plugins configures connector processes.
+type Plugins struct {
+	// Dir is the directory of third-party connector executables.
+	Dir string `yaml:"dir" env:"HUB_PLUGIN_DIR" doc:"directory of third-party connector executables (empty: <data_dir>/plugins)"`
+	// MaxProcesses caps connector processes running at once.
+	MaxProcesses int `yaml:"max_processes" doc:"most connector processes running at once; the least recently used idle one is stopped beyond it"`
+	// IdleTimeout stops a connector process unused this long.
+	IdleTimeout time.Duration `yaml:"idle_timeout" doc:"stop a connector process unused this long"`
+}
+
+// Idempotency configures replays.
+type Idempotency struct {
+	// TTL is how long a create's answer is replayed.
+	TTL time.Duration `yaml:"ttl" doc:"how long a create's first answer is replayed to retries with the same key"`
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{
+		Server: Server{
+			Listen:            "127.0.0.1:8080",
+			MaxBodyBytes:      10 << 20,
+			ReadHeaderTimeout: 10 * time.Second,
+			ShutdownGrace:     30 * time.Second,
+		},
+		Store:       Store{DataDir: "./hub-data"},
+		Log:         Log{Level: "info", Format: "auto"},
+		Plugins:     Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute},
+		Idempotency: Idempotency{TTL: 24 * time.Hour},
+	}
+}
+
+// MaxFileBytes bounds a configuration file.
+const MaxFileBytes = 1 << 20
+
+// Load builds the configuration from the defaults, the YAML file at path (none
+// when empty) and the environment (environ, usually os.Environ()), in that order,
+// and validates it. A file with an unknown key or a bad value is refused with its
+// line; see Check.
+func Load(path string, environ []string) (Config, error) {
+	var data []byte
+	if path != "" {
+		b, err := readFile(path)
+		if err != nil {
+			return Config{}, err
+		}
+		if err := Check(path, b); err != nil {
+			return Config{}, err
+		}
+		data = b
+	}
+	return load(data, environ)
+}
+
+func readFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(io.LimitReader(f, MaxFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("config: reading %s: %w", path, err)
+	}
+	if n > MaxFileBytes {
+		return nil, fmt.Errorf("config: %s is larger than %d bytes", path, MaxFileBytes)
+	}
+	return buf.Bytes(), nil
+}
+
+func load(data []byte, environ []string) (Config, error) {
+	k := koanf.New(".")
+	if len(data) > 0 {
+		if err := k.Load(rawbytes.Provider(data), kyaml.Parser()); err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+	}
+	names := envNames()
+	envp := env.Provider(".", env.Opt{
+		Prefix:      "HUB_",
+		EnvironFunc: func() []string { return environ },
+		TransformFunc: func(k, v string) (string, any) {
+			// HUB_* variables that are not settings (HUB_SECRET_KEY, HUB_URL) are
+			// read elsewhere; they are skipped here.
+			path, ok := names[k]
+			if !ok {
+				return "", nil
+			}
+			return path, v
+		},
+	})
+	if err := k.Load(envp, nil); err != nil {
+		return Config{}, fmt.Errorf("config: environment: %w", err)
+	}
+	c := Default()
+	err := k.UnmarshalWithConf("", &c, koanf.UnmarshalConf{Tag: "yaml", DecoderConfig: decoderConfig(&c)})
+	if err != nil {
+		return Config{}, fmt.Errorf("config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Check decodes a configuration file strictly: an unknown key, a value of the
+// wrong type or a value out of range is an error naming file:line and the key.
+func Check(path string, data []byte) error {
+	c := Default()
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&c); err != nil && !errors.Is(err, io.EOF) {
+		return yamlError(path, err)
+	}
+	if err := c.Validate(); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			return &FileError{File: path, Line: lineOf(data, fe.Key), Err: err}
+		}
+		return &FileError{File: path, Err: err}
+	}
+	return nil
+}
+
+var (
+	unknownField = regexp.MustCompile(`^line (\d+): field (\S+) not found in type \S+$`)
+	atLine       = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+)
+
+// yamlError turns the YAML decoder's error into a FileError with the first
+// problem's line: unknown keys are named as such.
+func yamlError(path string, err error) error {
+	var te *yaml.TypeError
+	msg := err.Error()
+	if errors.As(err, &te) && len(te.Errors) > 0 {
+		msg = te.Errors[0]
+	}
+	if m := unknownField.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FileError{File: path, Line: line, Err: fmt.Errorf("unknown key %q (hub config reference lists every setting)", m[2])}
+	}
+	if m := atLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FileError{File: path, Line: line, Err: errors.New(m[2])}
+	}
+	return &FileError{File: path, Err: err}
+}
+
+// FileError is a problem in a configuration file.
+type FileError struct {
+	// File is the file's path.
+	File string
+	// Line is the offending line, when known (yaml's own errors carry theirs).
+	Line int
+	// Err is the problem.
+	Err error
+}
+
+// Error returns "file:line: problem".
+func (e *FileError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("%s:%d: %v", e.File, e.Line, e.Err)
+	}
+	msg := e.Err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: unmarshal errors:\n  ")
+	msg = strings.ReplaceAll(msg, "\n  ", "; ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	return fmt.Sprintf("%s: %s", e.File, msg)
+}
+
+// Unwrap returns the problem.
+func (e *FileError) Unwrap() error { return e.Err }
+
+// FieldError is a setting with a bad value.
+type FieldError struct {
+	// Key is the setting's dotted path (server.listen).
+	Key string
+	// Msg says what is wrong.
+	Msg string
+}
+
+// Error returns "key: problem".
+func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
+
+// Validate checks every value is usable.
+func (c *Config) Validate() error {
+	bad := func(key, format string, args ...any) error {
+		return &FieldError{Key: key, Msg: fmt.Sprintf(format, args...)}
+	}
+	if _, _, err := net.SplitHostPort(c.Server.Listen); err != nil {
+		return bad("server.listen", "%q is not host:port", c.Server.Listen)
+	}
+	if c.Server.MaxBodyBytes < 1024 {
+		return bad("server.max_body_bytes", "must be at least 1024, got %d", c.Server.MaxBodyBytes)
+	}
+	if c.Server.ReadHeaderTimeout <= 0 {
+		return bad("server.read_header_timeout", "must be positive")
+	}
+	if c.Server.ShutdownGrace < 0 {
+		return bad("server.shutdown_grace", "must not be negative")
+	}
+	if c.Store.DataDir == "" && c.Store.PostgresURL == "" {
+		return bad("store.data_dir", "must be set when store.postgres_url is not")
+	}
+	if u := c.Store.PostgresURL; u != "" && !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
+		return bad("store.postgres_url", "must start with postgres:// or postgresql://")
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(c.Log.Level)); err != nil {
+		return bad("log.level", "%q is not debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "auto", "json", "text":
+	default:
+		return bad("log.format", "%q is not auto, json or text", c.Log.Format)
+	}
+	if c.Plugins.MaxProcesses < 1 {
+		return bad("plugins.max_processes", "must be at least 1, got %d", c.Plugins.MaxProcesses)
+	}
+	if c.Plugins.IdleTimeout < time.Second {
+		return bad("plugins.idle_timeout", "must be at least 1s, got %s", c.Plugins.IdleTimeout)
+	}
+	if c.Idempotency.TTL < time.Minute {
+		return bad("idempotency.ttl", "must be at least 1m, got %s", c.Idempotency.TTL)
+	}
+	if err := c.Resilience.Validate(); err != nil {
+		// Its errors read "connectors.x.operations: unknown ..." or
+		// "connectors.x.knob must be ...": the key is the first word.
+		text := err.Error()
+		i := strings.IndexAny(text, ": ")
+		if i < 0 {
+			return &FieldError{Key: "resilience", Msg: text}
+		}
+		return &FieldError{Key: "resilience." + text[:i], Msg: strings.TrimLeft(text[i:], ": ")}
+	}
+	return nil
+}
+
+// LogLevel returns the parsed log level (Validate has checked it).
+func (c *Config) LogLevel() slog.Level {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Log.Level))
+	return level
+}
+
+// Redacted returns a copy with secrets replaced, for printing.
+func (c Config) Redacted() Config {
+	if c.Store.PostgresURL != "" {
+		c.Store.PostgresURL = "[redacted]"
+	}
+	return c
+}
+
+// lineOf finds the line of a dotted key in a YAML document; 0 when absent.
+func lineOf(data []byte, key string) int {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
+		return 0
+	}
+	n := root.Content[0]
+	line := 0
+	for _, part := range strings.Split(key, ".") {
+		if n.Kind != yaml.MappingNode {
+			return line
+		}
+		found := false
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				line, n, found = n.Content[i].Line, n.Content[i+1], true
+				break
+			}
+		}
+		if !found {
+			return line
+		}
+	}
+	if n.Kind == yaml.ScalarNode {
+		return n.Line
+	}
+	return line
+}
+
+// decoderConfig is how koanf's flattened values land in the struct: durations and
+// other text-typed values parsed, environment strings converted, embedded structs
+// (resilience policies) squashed like yaml's inline.
+func decoderConfig(out *Config) *mapstructure.DecoderConfig {
+	return &mapstructure.DecoderConfig{
+		DecodeHook: mapstructure.ComposeDecodeHookFunc(
+			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.TextUnmarshallerHookFunc(),
+		),
+		Metadata:         nil,
+		Result:           out,
+		TagName:          "yaml",
+		WeaklyTypedInput: true,
+		Squash:           true,
+	}
+}

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/carrierhub/hub/sdk"
+)
+
+var update = flag.Bool("update", false, "rewrite REFERENCE.md")
+
+func write(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "hub.yaml")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDefaultsNeedNoFile(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Listen != "127.0.0.1:8080" || c.Store.DataDir != "./hub-data" || c.Plugins.MaxProcesses != 32 ||
+		c.Idempotency.TTL != 24*time.Hour || c.Log.Format != "auto" {
+		t.Fatalf("defaults: %+v", c)
+	}
+}
+
+func TestLayers(t *testing.T) {
+	p := write(t, `
+server:
+  listen: 0.0.0.0:9000
+  max_body_bytes: 2048
+plugins:
+  idle_timeout: 90s
+log:
+  level: debug
+resilience:
+  connectors:
+    delhivery:
+      timeout: 20s
+      rate_limit: 0.67
+      operations:
+        create_shipment:
+          max_attempts: 1
+`)
+	env := []string{
+		"HUB_LISTEN=127.0.0.1:7000",    // the compatible alias wins over the file
+		"HUB_PLUGINS_MAX_PROCESSES=7",  // every leaf has HUB_<SECTION>_<KEY>
+		"HUB_IDEMPOTENCY_TTL=48h",      // durations from text
+		"HUB_SECRET_KEY=not-a-setting", // other HUB_ variables are ignored
+		"PATH=/usr/bin",                // and everything else
+		"HUB_STORE_POSTGRES_URL=postgres://u:pw@db/hub",
+	}
+	c, err := Load(p, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Listen != "127.0.0.1:7000" || c.Server.MaxBodyBytes != 2048 || c.Plugins.MaxProcesses != 7 ||
+		c.Plugins.IdleTimeout != 90*time.Second || c.Idempotency.TTL != 48*time.Hour || c.Log.Level != "debug" ||
+		c.Store.PostgresURL != "postgres://u:pw@db/hub" {
+		t.Fatalf("layers: %+v", c)
+	}
+	d := c.Resilience.Connectors["delhivery"]
+	if time.Duration(d.Timeout) != 20*time.Second || d.RateLimit != 0.67 || d.Operations[sdk.OpCreateShipment].MaxAttempts != 1 {
+		t.Fatalf("resilience overrides: %+v", d)
+	}
+	if r := c.Redacted(); r.Store.PostgresURL != "[redacted]" || c.Store.PostgresURL == "[redacted]" {
+		t.Fatalf("redaction: %q", r.Store.PostgresURL)
+	}
+}
+
+func TestFileErrorsNameTheLine(t *testing.T) {
+	cases := []struct{ body, want string }{
+		{"server:\n  listen: 1.2.3.4:5\n  lisen: x\n", `:3: unknown key "lisen"`},
+		{"sever:\n  listen: x\n", `:1: unknown key "sever"`},
+		{"plugins:\n  idle_timeout: forever\n", `:2: cannot unmarshal`},
+		{"log:\n  level: verbose\n", `:2: log.level: "verbose" is not debug, info, warn or error`},
+		{"server:\n  listen: nowhere\n", `:2: server.listen: "nowhere" is not host:port`},
+		{"plugins:\n  max_processes: 0\n", `:2: plugins.max_processes: must be at least 1`},
+		{"resilience:\n  connectors:\n    delhivery:\n      breaker_failure_ratio: 2\n", `:4: resilience.connectors.delhivery.breaker_failure_ratio: must be between 0 and 1`},
+		{"resilience:\n  connectors:\n    delhivery:\n      operations:\n        trak: {max_attempts: 2}\n", `resilience.connectors.delhivery.operations: unknown operation "trak"`},
+		{"server: [1, 2\n", `:1: did not find expected`},
+	}
+	for _, c := range cases {
+		p := write(t, c.body)
+		_, err := Load(p, nil)
+		var fe *FileError
+		if !errors.As(err, &fe) || !strings.HasPrefix(err.Error(), p) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%q: got %v, want %s", c.body, err, c.want)
+		}
+	}
+	if _, err := Load(filepath.Join(t.TempDir(), "none.yaml"), nil); err == nil {
+		t.Error("a missing file was accepted")
+	}
+}
+
+func TestEnvironmentValuesAreValidated(t *testing.T) {
+	if _, err := Load("", []string{"HUB_PLUGINS_MAX_PROCESSES=lots"}); err == nil {
+		t.Error("a non-number was accepted")
+	}
+	if _, err := Load("", []string{"HUB_LOG_LEVEL=loud"}); err == nil || !strings.Contains(err.Error(), "log.level") {
+		t.Errorf("bad level: %v", err)
+	}
+}
+
+func TestSecretsNeverInErrors(t *testing.T) {
+	_, err := Load("", []string{"HUB_POSTGRES_URL=mysql://root:hunter2@db"})
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+// TestReferenceIsCurrent keeps REFERENCE.md equal to what the struct says;
+// go test ./engine/config -update rewrites it.
+func TestReferenceIsCurrent(t *testing.T) {
+	want := Reference()
+	for _, s := range Settings() {
+		if s.Doc == "" {
+			t.Errorf("setting %s has no description", s.Key)
+		}
+	}
+	if *update {
+		if err := os.WriteFile("REFERENCE.md", []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := os.ReadFile("REFERENCE.md")
+	if err != nil || string(got) != want {
+		t.Fatalf("REFERENCE.md is stale: go test ./engine/config -update (%v)", err)
+	}
+}
