@@ -245,9 +245,10 @@ func accountsCmd() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "the tenant's id (required)")
 	_ = cmd.MarkPersistentFlagRequired("tenant")
 	var (
-		in          api.AccountInput
-		creds, sets []string
-		credsFile   string
+		in           api.AccountInput
+		creds, sets  []string
+		credsFile    string
+		createOutput string
 	)
 	create := &cobra.Command{
 		Use:   "create",
@@ -258,6 +259,9 @@ built-in connector the names are checked against its manifest (see GET
 where shell history keeps them.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(createOutput); err != nil {
+				return err
+			}
 			var err error
 			if in.Credentials, err = keyValues("credential", creds); err != nil {
 				return err
@@ -293,6 +297,10 @@ where shell history keeps them.`,
 				if err != nil {
 					return fmt.Errorf("creating account %q: %w", in.Name, err)
 				}
+				if createOutput == "json" {
+					a.Credentials = nil // never printed
+					return printJSON(cmd.OutOrStdout(), a)
+				}
 				fmt.Fprintf(cmd.OutOrStdout(), "account %s (%s, %s, %s)\n", a.ID, a.Name, a.ConnectorID, a.Environment)
 				return nil
 			})
@@ -306,6 +314,7 @@ where shell history keeps them.`,
 	f.StringArrayVar(&creds, "credential", nil, "a credential as name=value (repeatable)")
 	f.StringVar(&credsFile, "credentials-file", "", "a JSON object of credentials, merged over --credential")
 	f.StringArrayVar(&sets, "setting", nil, "a setting as name=value (repeatable)")
+	outputFlag(create, &createOutput)
 	for _, name := range []string{"connector", "name", "environment"} {
 		_ = create.MarkFlagRequired(name)
 	}

@@ -191,14 +191,14 @@ type hubProcess struct {
 
 // startHub runs `hub serve` on a free loopback port over the data directory and
 // waits until it listens. The process is killed when the test ends.
-func startHub(t *testing.T, dir string) *hubProcess {
+func startHub(t *testing.T, dir string, extra ...string) *hubProcess {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
 	h := &hubProcess{exited: make(chan error, 1), logs: &syncBuffer{}}
-	h.cmd = exec.Command(exe, "serve", "--listen", "127.0.0.1:0", "--data-dir", dir)
+	h.cmd = exec.Command(exe, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
 	h.cmd.Env = append(os.Environ(), "HUB_TEST_RUN_MAIN=1")
 	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs
 	if err := h.cmd.Start(); err != nil {
