@@ -100,7 +100,8 @@ type acctState struct {
 	key      acctKey
 	conn     *connState
 	breaker  atomic.Pointer[breaker]
-	limiter  atomic.Pointer[rate.Limiter]
+	limiters sync.Map // rateKey -> *rate.Limiter
+	limiter  atomic.Pointer[rate.Limiter] // the most recently used, for Snapshot
 	lastUsed atomic.Int64
 	openedAt atomic.Int64
 	outcomes window
@@ -427,20 +428,29 @@ func (e *Executor) evictLocked() {
 	}
 }
 
-// limiterFor returns the account's limiter set to p's rate, or nil when p sets
-// none. A changed rate or burst replaces the limiter with a full one.
+// rateKey names a token bucket by its rate and size.
+type rateKey struct {
+	limit float64
+	burst int
+}
+
+// limiterFor returns the account's token bucket for p's rate, or nil when p sets
+// none. Operations with the same rate share one bucket; an operation with its own
+// rate (a provider that limits one API more tightly, such as Delhivery's 40 per
+// minute on invoices) gets its own, so neither resets the other.
 func (as *acctState) limiterFor(p *Policy) *rate.Limiter {
 	if p.RateLimit <= 0 {
 		return nil
 	}
-	lim := as.limiter.Load()
-	if lim == nil || lim.Limit() != rate.Limit(p.RateLimit) || lim.Burst() != p.RateBurst {
-		nl := rate.NewLimiter(rate.Limit(p.RateLimit), p.RateBurst)
-		if as.limiter.CompareAndSwap(lim, nl) {
-			return nl
-		}
-		return as.limiter.Load()
+	k := rateKey{p.RateLimit, p.RateBurst}
+	if v, ok := as.limiters.Load(k); ok {
+		lim := v.(*rate.Limiter)
+		as.limiter.Store(lim)
+		return lim
 	}
+	v, _ := as.limiters.LoadOrStore(k, rate.NewLimiter(rate.Limit(p.RateLimit), p.RateBurst))
+	lim := v.(*rate.Limiter)
+	as.limiter.Store(lim)
 	return lim
 }
 

@@ -420,6 +420,32 @@ func TestRateLimiterRejectsBeyondBurst(t *testing.T) {
 	}
 }
 
+// TestOperationRatesHaveTheirOwnBuckets: an operation limited more tightly than
+// the rest of the connector (Delhivery's invoice API, 40 a minute) draws from its
+// own bucket, and neither resets the other.
+func TestOperationRatesHaveTheirOwnBuckets(t *testing.T) {
+	e, _ := newTestExecutor(fixedClock(time.Unix(5000, 0)))
+	fn, n := script(nil)
+	tight := func(p *Policy) { p.RateLimit, p.RateBurst, p.Timeout = 40.0/60, 1, 50*time.Millisecond }
+	loose := func(p *Policy) { p.RateLimit, p.RateBurst, p.Timeout = 5, 5, 50*time.Millisecond }
+	invoice := trackCall(tight)
+	invoice.Operation = sdk.OpRate
+	if _, err := e.Do(context.Background(), invoice, fn); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := e.Do(context.Background(), trackCall(loose), fn); err != nil {
+			t.Fatalf("loose call %d: %v", i, err)
+		}
+	}
+	if _, err := e.Do(context.Background(), invoice, fn); err == nil || err.(*sdk.Error).Code != sdk.CodeRateLimited {
+		t.Fatalf("the tight operation's second call in a minute: %v", err)
+	}
+	if n.Load() != 6 {
+		t.Fatalf("%d calls reached fn, want 6", n.Load())
+	}
+}
+
 func TestRateLimiterWaitsWithinDeadline(t *testing.T) {
 	e, rec := newTestExecutor(fixedClock(time.Unix(5000, 0)))
 	fn, n := script(nil)

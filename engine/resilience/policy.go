@@ -146,9 +146,43 @@ func (o *Overrides) Validate() error {
 			if err := p.Validate(); err != nil {
 				return fmt.Errorf("connectors.%s.operations.%s.%w", id, op, err)
 			}
+			if knob := connectorWideKnob(&p); knob != "" {
+				return fmt.Errorf("connectors.%s.operations.%s.%s: is kept per connector (breakers per account, bulkhead and retry budget per connector), not per operation; set it on the connector", id, op, knob)
+			}
 		}
 	}
 	return nil
+}
+
+// connectorWideKnob names the first knob set in an operation's override that only
+// makes sense for the whole connector: one breaker per account, one bulkhead and
+// one retry budget per connector serve all of its operations.
+func connectorWideKnob(p *sdk.Policy) string {
+	switch {
+	case p.BreakerFailures != 0:
+		return "breaker_failures"
+	case p.BreakerFailureRatio != 0:
+		return "breaker_failure_ratio"
+	case p.BreakerMinRequests != 0:
+		return "breaker_min_requests"
+	case p.BreakerWindow != 0:
+		return "breaker_window"
+	case p.BreakerOpenFor != 0:
+		return "breaker_open_for"
+	case p.BreakerHalfOpenRequests != 0:
+		return "breaker_half_open_requests"
+	case p.MaxInFlight != 0:
+		return "max_in_flight"
+	case p.MaxQueued != 0:
+		return "max_queued"
+	case p.RetryBudgetRatio != 0:
+		return "retry_budget_ratio"
+	case p.RetryBudgetFloor != 0:
+		return "retry_budget_floor"
+	case p.RetryBudgetWindow != 0:
+		return "retry_budget_window"
+	}
+	return ""
 }
 
 // Resolve returns the policy of operation op of the connector m describes. Each knob

@@ -145,6 +145,8 @@ func TestOverridesValidate(t *testing.T) {
 		{Overrides{Connectors: map[string]ConnectorOverrides{"a": {Operations: map[sdk.Operation]sdk.Policy{"fly": {}}}}}, `unknown operation "fly"`},
 		{Overrides{Connectors: map[string]ConnectorOverrides{"a": {Operations: map[sdk.Operation]sdk.Policy{sdk.OpTrack: {RetryBudgetRatio: 2}}}}}, "connectors.a.operations.track.retry_budget_ratio"},
 		{Overrides{Connectors: map[string]ConnectorOverrides{"a": {Policy: sdk.Policy{BackoffBase: sdk.Duration(time.Second), BackoffCap: sdk.Duration(time.Millisecond)}}}}, "backoff_cap must not be less than backoff_base"},
+		{Overrides{Connectors: map[string]ConnectorOverrides{"a": {Operations: map[sdk.Operation]sdk.Policy{sdk.OpTrack: {BreakerOpenFor: sdk.Duration(time.Second)}}}}}, "connectors.a.operations.track.breaker_open_for: is kept per connector"},
+		{Overrides{Connectors: map[string]ConnectorOverrides{"a": {Operations: map[sdk.Operation]sdk.Policy{sdk.OpTrack: {MaxInFlight: 3}}}}}, "operations.track.max_in_flight: is kept per connector"},
 	}
 	for _, tc := range cases {
 		err := tc.ov.Validate()
