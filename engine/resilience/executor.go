@@ -100,7 +100,7 @@ type acctState struct {
 	key      acctKey
 	conn     *connState
 	breaker  atomic.Pointer[breaker]
-	limiters sync.Map // rateKey -> *rate.Limiter
+	limiters sync.Map                     // rateKey -> *rate.Limiter
 	limiter  atomic.Pointer[rate.Limiter] // the most recently used, for Snapshot
 	lastUsed atomic.Int64
 	openedAt atomic.Int64
