@@ -71,6 +71,8 @@ func init() {
 			doc: `s.matches("(?i)out for delivery"): whether a regular expression (RE2 syntax, a constant) matches somewhere in s`},
 		{name: "capture", min: 2, max: 3, check: checkPattern, eval: captureEval,
 			doc: `s.capture("\\(([^)]*)\\)$", 1?): the first match's group (1 by default; 0 is the whole match); missing when it does not match`},
+		{name: "wrap", min: 2, max: 2, eval: wrapEval,
+			doc: `s.wrap(30): the words of s packed into lines of at most 30 characters (a longer word is cut)`},
 		{name: "pad_left", min: 3, max: 3, eval: padEval, doc: `s.pad_left(6, "0"): padded on the left to a width`},
 		// Conversions and numbers.
 		{name: "string", min: 1, max: 1, eval: stringEval, doc: "x.string(): a number or boolean as text"},
@@ -94,6 +96,8 @@ func init() {
 			doc: `lookup("table", key, "column"?): a row's column (the second by default); missing when the key is not there`},
 		{name: "lookup_match", min: 2, max: 3, check: checkLookup, eval: lookupMatchEval,
 			doc: `lookup_match("table", s, "column"?): the first row, in file order, whose key (a regular expression) matches s`},
+		{name: "nonblank", min: 1, max: -1, eval: nonblankEval,
+			doc: `nonblank(a, b, ...): the first value that is not missing, null or blank; strings trimmed`},
 		{name: "exists", min: 1, max: 1, eval: existsEval, doc: "exists(x): whether x is present (null counts as present)"},
 		{name: "fail", min: 1, max: 1, eval: failEval, doc: `fail("message"): stop with an error naming this place`},
 		{name: "is_gstin", min: 1, max: 1, eval: validator(ValidGSTIN), doc: "is_gstin(s): a GSTIN with a correct check character"},
@@ -672,37 +676,59 @@ func roundTo(x float64, places int) float64 {
 	return r
 }
 
-// units maps a unit to its dimension and its size in the dimension's base unit.
-var units = map[string]struct {
+// unit is a unit's dimension and its size in the dimension's base unit.
+type unit struct {
 	dim    string
 	factor float64
-}{
+}
+
+// units maps a unit's name to it.
+var units = map[string]unit{
 	"kg": {"mass", 1}, "g": {"mass", 0.001}, "lb": {"mass", 0.45359237}, "oz": {"mass", 0.028349523125},
 	"m": {"length", 1}, "cm": {"length", 0.01}, "mm": {"length", 0.001}, "in": {"length", 0.0254}, "ft": {"length", 0.3048},
 	"rupees": {"money", 1}, "inr": {"money", 1}, "paise": {"money", 0.01},
 }
 
+// checkConvert resolves constant units at compile time (the usual case), so a
+// misspelt or mismatched unit never waits for a payload; units read from the
+// input are resolved per call and a bad one is an error naming its path.
 func checkConvert(p *parser, c *callNode) error {
-	from, err := constString(p, c, 1, "the unit to convert from")
-	if err != nil {
-		return err
+	from, fromConst := constArg(c, 1)
+	to, toConst := constArg(c, 2)
+	if fromConst {
+		if _, ok := units[strings.ToLower(from)]; !ok {
+			return p.errAt(c.args[1].at(), "convert(): unknown unit %q (%s)", from, unitNames)
+		}
 	}
-	to, err := constString(p, c, 2, "the unit to convert to")
-	if err != nil {
-		return err
+	if toConst {
+		if _, ok := units[strings.ToLower(to)]; !ok {
+			return p.errAt(c.args[2].at(), "convert(): unknown unit %q (%s)", to, unitNames)
+		}
 	}
-	uf, ok1 := units[strings.ToLower(from)]
-	ut, ok2 := units[strings.ToLower(to)]
-	switch {
-	case !ok1:
-		return p.errAt(c.args[1].at(), "convert(): unknown unit %q (kg g lb oz m cm mm in ft rupees paise)", from)
-	case !ok2:
-		return p.errAt(c.args[2].at(), "convert(): unknown unit %q (kg g lb oz m cm mm in ft rupees paise)", to)
-	case uf.dim != ut.dim:
+	if !fromConst || !toConst {
+		return nil
+	}
+	uf, ut := units[strings.ToLower(from)], units[strings.ToLower(to)]
+	if uf.dim != ut.dim {
 		return p.errAt(c.p, "convert(): cannot convert %s (%s) to %s (%s)", from, uf.dim, to, ut.dim)
 	}
 	c.aux = uf.factor / ut.factor
 	return nil
+}
+
+// unitNames lists the units convert() knows, for its errors.
+const unitNames = "kg g lb oz m cm mm in ft rupees paise"
+
+// constArg returns argument i when it is a constant string.
+func constArg(c *callNode, i int) (string, bool) {
+	if i >= len(c.args) {
+		return "", false
+	}
+	lit, ok := c.args[i].(*litNode)
+	if !ok || lit.v.k != kStr {
+		return "", false
+	}
+	return lit.v.s, true
 }
 
 func convertEval(e *env, c *callNode) (Value, error) {
@@ -710,7 +736,28 @@ func convertEval(e *env, c *callNode) (Value, error) {
 	if err != nil || !ok {
 		return v, err
 	}
-	return num(x * c.aux.(float64)), nil
+	if f, ok := c.aux.(float64); ok {
+		return num(x * f), nil
+	}
+	var u [2]unit
+	for i := range u {
+		name, nv, ok, err := e.strArg(c, i+1)
+		if err != nil {
+			return missing, err
+		}
+		if !ok {
+			return missing, e.fail(c, nv, "convert(): the unit is missing")
+		}
+		un, known := units[strings.ToLower(strings.TrimSpace(name))]
+		if !known {
+			return missing, e.fail(c, nv, "convert(): unknown unit %q (%s)", name, unitNames)
+		}
+		u[i] = un
+	}
+	if u[0].dim != u[1].dim {
+		return missing, e.fail(c, v, "convert(): cannot convert %s to %s", u[0].dim, u[1].dim)
+	}
+	return num(x * (u[0].factor / u[1].factor)), nil
 }
 
 func checkLookup(p *parser, c *callNode) error {
@@ -844,6 +891,67 @@ func indexEval(f func(string, string) int) func(e *env, c *callNode) (Value, err
 		}
 		return num(float64(utf8.RuneCountInString(s[:i]))), nil
 	}
+}
+
+func nonblankEval(e *env, c *callNode) (Value, error) {
+	for i := range c.args {
+		v, err := e.arg(c, i)
+		if err != nil {
+			return missing, err
+		}
+		if v.absent() || v.k == kNull {
+			continue
+		}
+		if v.k == kStr {
+			if t := strings.TrimSpace(v.s); t != "" {
+				return str(t), nil
+			}
+			continue
+		}
+		return v, nil
+	}
+	return missing, nil
+}
+
+func wrapEval(e *env, c *callNode) (Value, error) {
+	s, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	wv, err := e.arg(c, 1)
+	if err != nil {
+		return missing, err
+	}
+	w, ok := toNumber(wv)
+	if !ok || w < 1 || w != math.Trunc(w) || w > 1<<20 {
+		return missing, e.fail(c, wv, "wrap() needs a whole width of 1 or more")
+	}
+	width := int(w)
+	var lines []Value
+	var line []rune
+	for _, word := range strings.Fields(s) {
+		r := []rune(word)
+		for len(r) > 0 {
+			switch {
+			case len(line) == 0 && len(r) <= width:
+				line, r = append(line, r...), nil
+			case len(line) > 0 && len(line)+1+len(r) <= width:
+				line = append(append(line, ' '), r...)
+				r = nil
+			case len(line) > 0:
+				lines, line = append(lines, str(string(line))), nil
+			default: // a word longer than a line: cut it
+				lines, r = append(lines, str(string(r[:width]))), r[width:]
+			}
+		}
+	}
+	if len(line) > 0 {
+		lines = append(lines, str(string(line)))
+	}
+	if lines == nil {
+		lines = []Value{}
+	}
+	return Value{k: kArr, a: lines}, nil
 }
 
 func existsEval(e *env, c *callNode) (Value, error) {

@@ -47,7 +47,7 @@ func TestFeatures(t *testing.T) {
 	"items":[{"k":"p","v":1},{"k":"q","v":2},{"k":"p","v":3}],
 	"nested":[[1,2],[3],4],"date":"25/11/2026","dt":"2026-11-25T10:30:00Z",
 	"gstin":"27AAPFU0939F1ZV","bad_gstin":"27AAPFU0939F1ZA","pin":"560001","code":"DL","esc":"a\"b\u00e9",
-	"big":123456789012345678901234567890}`
+	"big":123456789012345678901234567890,"u1":"LB","u2":"cm","u3":"stone"}`
 	cases := []struct{ expr, want string }{
 		{`input.a.b`, `"x"`},
 		{`input.a.missing ?? "dflt"`, `"dflt"`},
@@ -92,6 +92,9 @@ func TestFeatures(t *testing.T) {
 		{`{let x = input.a.w * 2, y: x + 1}`, `{"y":5}`},
 		{`input.a.w.string() + "kg"`, `"2kg"`},
 		{`exists(input.a.empty) && !exists(input.nope)`, `true`},
+		{`[(2).convert(input.u1, "g"), (3).convert("ft", input.u2)]`, `[907.18474,91.44]`},
+		{`[nonblank(input.nope, "  ", null, " Dock 3 ", "x"), nonblank(input.nope, "") ?? "none", nonblank(0, "a")]`, `["Dock 3","none",0]`},
+		{`["Plot 7, Udyog Vihar Phase IV, Sector 18 Gurugram".wrap(20), "ABCDEFGHIJKLMNOPQRSTUVWXY".wrap(10), "".wrap(5)]`, `[["Plot 7, Udyog Vihar","Phase IV, Sector 18","Gurugram"],["ABCDEFGHIJ","KLMNOPQRST","UVWXY"],[]]`},
 		{`["Amritsar_Hub (Punjab)".index_of("_"), "a(b)(c)".last_index_of("("), "é_x".index_of("_"), "abc".index_of("z")]`, `[8,4,1,-1]`},
 		{`["Shipment OUT FOR delivery".matches("(?i)out for delivery"), "held".matches("\\bhold\\b")]`, `[true,false]`},
 		{`["Verka Bypass (Punjab)".capture("\\(([^()]*)\\)$"), "x (y)".capture("\\((.*)\\)", 0), "none".capture("(z)") ?? "missing"]`, `["Punjab","(y)","missing"]`},
@@ -182,6 +185,7 @@ func TestCompileErrors(t *testing.T) {
 		{hdr + `input[1.5]`, "index 1.5 is not a whole number"},
 		{hdr + `match input.a { input.b => 1 }`, "a match pattern is a constant"},
 		{hdr + "if input.a then 1", "expected else"},
+		{hdr + `input.w.convert(input.u, "parsecs")`, `convert(): unknown unit "parsecs"`},
 		{hdr + `input.a.matches("(unclosed")`, `t.mapping:4:17: matches(): "(unclosed" is not a regular expression`},
 		{hdr + `input.a.matches(input.b)`, `matches() needs a regular expression as a constant string`},
 		{hdr + `input.a.capture("abc")`, `capture(): "abc" has no group`},
@@ -326,5 +330,22 @@ func TestStepBudget(t *testing.T) {
 	_, err = p.ApplyJSON(nil, []byte(`{"a":[1,2,3,4,5,6,7,8,9,10]}`))
 	if err == nil || !strings.Contains(err.Error(), "mapping took more than 100000 steps") {
 		t.Errorf("got %v", err)
+	}
+}
+
+func TestConvertUnitFromInputErrors(t *testing.T) {
+	p := compile(t, hdr+`input.w.convert(input.unit, "kg")`)
+	for in, want := range map[string]string{
+		`{"w": 2, "unit": "stone"}`: `unknown unit "stone"`,
+		`{"w": 2, "unit": "cm"}`:    `cannot convert length to mass`,
+		`{"w": 2}`:                  `the unit is missing`,
+	} {
+		_, err := p.ApplyJSON(nil, []byte(in))
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "convert") {
+			t.Errorf("%s: got %v, want %s", in, err, want)
+		}
+	}
+	if got := apply(t, p, `{"w": 2.5, "unit": " G "}`); got != `0.0025` {
+		t.Errorf("grams from the input: %s", got)
 	}
 }
