@@ -3,13 +3,13 @@ package delhivery
 import (
 	"context"
 	"embed"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"sync"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/rest"
 )
 
 //go:embed manifest.yaml
@@ -32,10 +32,13 @@ const healthCheckPIN = "110001"
 const trackFallbackParallelism = 4
 
 // Connector is the Delhivery Express connector. One value serves every tenant's
-// accounts concurrently; it holds only the shared HTTP client.
+// accounts concurrently; it holds only the shared REST client.
 type Connector struct {
 	sdk.Unimplemented
-	client *http.Client
+	api *rest.Client
+	// apiErr is the REST client's configuration error, which every call
+	// returns; it is nil unless the constant configuration is broken.
+	apiErr error
 }
 
 var (
@@ -47,7 +50,8 @@ var (
 
 // New returns the Delhivery Express connector.
 func New() sdk.Connector {
-	return &Connector{client: newHTTPClient()}
+	api, err := newAPI()
+	return &Connector{api: api, apiErr: err}
 }
 
 // Describe returns the connector's manifest.
@@ -64,15 +68,11 @@ func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.S
 	if err != nil {
 		return nil, unsent(err)
 	}
-	data, err := send(ctx, c.client, req.Account, call{
-		method: http.MethodPost, path: "/api/cmu/create.json",
-		contentType: "application/x-www-form-urlencoded", body: body,
-	})
-	if err != nil {
-		return nil, err
-	}
 	var resp createResponse
-	if err := decode(data, &resp, "create"); err != nil {
+	if _, err := c.call(ctx, req.Account, &rest.Request{
+		Method: http.MethodPost, Path: "/api/cmu/create.json",
+		ContentType: "application/x-www-form-urlencoded", Body: body,
+	}, &resp); err != nil {
 		return nil, err
 	}
 	return fromCreateResponse(&resp)
@@ -112,12 +112,9 @@ func (c *Connector) Track(ctx context.Context, req *sdk.Request[model.TrackReque
 // trackBatch asks for several waybills at once. missing is Delhivery's error text
 // when it refused the query as naming an unknown waybill.
 func (c *Connector) trackBatch(ctx context.Context, acct *sdk.Account, numbers []string) (found map[string]model.Tracking, missing string, err error) {
-	data, err := send(ctx, c.client, acct, call{method: http.MethodGet, path: "/api/v1/packages/json/", query: trackQuery(numbers)})
-	if err != nil {
-		return nil, "", err
-	}
 	var resp trackResponse
-	if err := decode(data, &resp, "tracking"); err != nil {
+	data, err := c.call(ctx, acct, &rest.Request{Method: http.MethodGet, Path: "/api/v1/packages/json/?" + trackQuery(numbers)}, &resp)
+	if err != nil {
 		return nil, "", err
 	}
 	if resp.Error != "" {
@@ -179,19 +176,12 @@ func (c *Connector) CancelShipment(ctx context.Context, req *sdk.Request[model.C
 	if !waybillPattern.MatchString(number) {
 		return nil, unsent(sdk.InvalidField("/tracking_number", "tracking number %q is not a Delhivery waybill", number))
 	}
-	body, err := json.Marshal(cancelRequest{Waybill: number, Cancellation: "true"})
-	if err != nil {
-		return nil, sdk.Errorf(sdk.CodeInternal, "encoding cancel request: %v", err)
-	}
-	data, err := send(ctx, c.client, req.Account, call{
-		method: http.MethodPost, path: "/api/p/edit",
-		contentType: "application/json", body: body,
-	})
+	edit, err := rest.NewJSON(http.MethodPost, "/api/p/edit", cancelRequest{Waybill: number, Cancellation: "true"})
 	if err != nil {
 		return nil, err
 	}
 	var resp cancelResponse
-	if err := decode(data, &resp, "cancel"); err != nil {
+	if _, err := c.call(ctx, req.Account, edit, &resp); err != nil {
 		return nil, err
 	}
 	return fromCancelResponse(number, &resp)
@@ -205,12 +195,9 @@ func (c *Connector) CheckHealth(ctx context.Context, account *sdk.Account) error
 	if account == nil {
 		return nil
 	}
-	data, err := send(ctx, c.client, account, call{method: http.MethodGet, path: "/c/api/pin-codes/json/", query: "filter_codes=" + healthCheckPIN})
-	if err != nil {
-		return err
-	}
 	var resp pinCodeResponse
-	return decode(data, &resp, "pin-code")
+	_, err := c.call(ctx, account, &rest.Request{Method: http.MethodGet, Path: "/c/api/pin-codes/json/?filter_codes=" + healthCheckPIN}, &resp)
+	return err
 }
 
 // unsent marks an error raised before any request was sent, so the engine knows a

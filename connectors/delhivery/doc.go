@@ -13,8 +13,10 @@
 // mappings/create-response.mapping reads a booking (createmap.go). translate.go
 // holds what stays in Go: validation with JSON pointers, refusal and
 // cancellation classification, the cancel request and the track query; wire.go
-// holds the shapes Go still decodes; transport.go sends one request and
-// classifies the outcome; connector.go wires them together. The simulator
+// holds the shapes Go still decodes; transport.go sends each request through
+// the SDK's REST transport (sdk/transport/rest), adding only where Delhivery's
+// error bodies keep their words and how its statuses differ from the defaults;
+// connector.go wires them together. The simulator
 // subpackage answers in Delhivery's documented shapes for tests.
 //
 // # Status mapping
@@ -71,7 +73,10 @@
 //
 // Every failure is an *sdk.Error. HTTP 401/403 is auth_failed; 429 is
 // rate_limited with Retry-After; 5xx, HTML error pages and connection failures are
-// carrier_unavailable (NotSent when the request never left); a create answered
+// carrier_unavailable (NotSent when the request never left); 404, 405 and
+// redirects are permanent, since Delhivery answers unknown waybills with 200 and
+// such a status means a wrong base URL; the carrier code of an HTTP refusal is
+// its status; a create answered
 // with success=false is invalid_request (or conflict for a duplicate order id, or
 // permanent for an account problem such as an empty wallet) carrying Delhivery's
 // remarks verbatim in CarrierMessage. Responses larger than 10 MiB are refused.
