@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strings"
 	"sync"
-	"unicode/utf8"
 
 	"github.com/carrierhub/hub/mappings"
 	"github.com/carrierhub/hub/sdk"
@@ -76,8 +75,9 @@ func buildCreateBody(req *model.ShipmentRequest, set createSettings) ([]byte, er
 }
 
 // createPayloadJSON runs the create request mapping over a validated request.
-// The result is written the way encoding/json writes it (see jsonMarshalStyle),
-// so the body is byte for byte what a json.Marshal of the payload would send.
+// The JSON is as the mapping writer escapes it (<, > and & as they are, a
+// backspace as \u0008 rather than encoding/json's \u003c and \b): the same
+// values, which is all Delhivery reads.
 func createPayloadJSON(req *model.ShipmentRequest, set createSettings, derived createDerived) ([]byte, error) {
 	prog, err := createRequestProgram()
 	if err != nil {
@@ -91,7 +91,7 @@ func createPayloadJSON(req *model.ShipmentRequest, set createSettings, derived c
 	if err != nil {
 		return nil, sdk.Errorf(sdk.CodeInternal, "building the create payload: %v", err)
 	}
-	return jsonMarshalStyle(out), nil
+	return out, nil
 }
 
 // fromCreateResponse turns Delhivery's create answer into the canonical response,
@@ -125,56 +125,4 @@ func fromCreateResponse(r *createResponse) (*model.ShipmentResponse, error) {
 		return nil, sdk.Errorf(sdk.CodeInternal, "reading the create response mapping's output: %v", err)
 	}
 	return &resp, nil
-}
-
-// jsonMarshalStyle rewrites the escapes in the strings of compact JSON the way
-// encoding/json.Marshal writes them: <, > and & as \u003c, \u003e and \u0026,
-// U+2028 and U+2029 escaped, and backspace and form feed as \b and \f. The
-// mapping writer leaves the first three alone and writes the last two as
-// \u0008 and \u000c; the values are the same, only the bytes differ.
-func jsonMarshalStyle(src []byte) []byte {
-	const hex = "0123456789abcdef"
-	dst := make([]byte, 0, len(src)+len(src)/16)
-	inString := false
-	for i := 0; i < len(src); i++ {
-		c := src[i]
-		if !inString {
-			inString = c == '"'
-			dst = append(dst, c)
-			continue
-		}
-		switch {
-		case c == '"':
-			inString = false
-			dst = append(dst, c)
-		case c == '\\' && i+1 < len(src):
-			if src[i+1] == 'u' && i+5 < len(src) {
-				switch string(src[i+2 : i+6]) {
-				case "0008":
-					dst = append(dst, '\\', 'b')
-					i += 5
-					continue
-				case "000c", "000C":
-					dst = append(dst, '\\', 'f')
-					i += 5
-					continue
-				}
-			}
-			dst = append(dst, c, src[i+1])
-			i++
-		case c == '<' || c == '>' || c == '&':
-			dst = append(dst, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-		case c == 0xE2:
-			r, size := utf8.DecodeRune(src[i:])
-			if r == '\u2028' || r == '\u2029' {
-				dst = append(dst, '\\', 'u', '2', '0', '2', hex[r&0xF])
-				i += size - 1
-				continue
-			}
-			dst = append(dst, c)
-		default:
-			dst = append(dst, c)
-		}
-	}
-	return dst
 }
