@@ -20,6 +20,7 @@ import (
 	"github.com/carrierhub/hub/engine/api"
 	"github.com/carrierhub/hub/engine/config"
 	"github.com/carrierhub/hub/engine/idempotency"
+	"github.com/carrierhub/hub/engine/metrics"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
@@ -198,7 +199,12 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 	if err := os.MkdirAll(cfg.cfg.Plugins.Dir, 0o755); err != nil {
 		return fmt.Errorf("creating plugin directory: %w", err)
 	}
+	var met *metrics.Metrics
+	if cfg.cfg.Metrics.Enabled {
+		met = metrics.New()
+	}
 	mgr, err := plugins.New(ctx, plugins.Config{
+		OnStart:      met.ObserveStart,
 		Builtins:     builtin.All(),
 		PluginDir:    cfg.cfg.Plugins.Dir,
 		MaxProcesses: cfg.cfg.Plugins.MaxProcesses,
@@ -219,9 +225,9 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 			}
 		}
 	}()
-	exec := resilience.NewExecutor(resilience.Options{Logger: log.With("component", "resilience")})
+	exec := resilience.NewExecutor(resilience.Options{Logger: log.With("component", "resilience"), Observer: met.Resilience()})
 	rt, err := router.New(router.Config{Connectors: mgr, Accounts: st, Validate: validatorFunc(v), Logger: log,
-		Resilience: exec, Overrides: &cfg.cfg.Resilience})
+		Resilience: exec, Overrides: &cfg.cfg.Resilience, Observe: met.ObserveCall})
 	if err != nil {
 		return err
 	}
@@ -233,8 +239,15 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 	sweepCtx, stopSweep := context.WithCancel(ctx)
 	defer stopSweep()
 	go keeper.RunSweeper(sweepCtx, idempotency.DefaultSweepInterval)
-	handler := api.New(api.Config{Store: st, Router: rt, Connectors: mgr, Logger: log, Version: ver, Idempotency: keeper,
-		MaxBodyBytes: cfg.cfg.Server.MaxBodyBytes})
+	var handler http.Handler = api.New(api.Config{Store: st, Router: rt, Connectors: mgr, Logger: log, Version: ver, Idempotency: keeper,
+		MaxBodyBytes: cfg.cfg.Server.MaxBodyBytes, ObserveRequest: met.ObserveRequest, ObserveReplay: met.ObserveReplay})
+	if met != nil {
+		met.Watch(mgr, rt)
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", met.Handler())
+		mux.Handle("/", handler)
+		handler = mux
+	}
 
 	ln, err := net.Listen("tcp", cfg.cfg.Server.Listen)
 	if err != nil {

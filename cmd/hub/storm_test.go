@@ -1,8 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -12,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
 	"github.com/carrierhub/hub/engine/api"
@@ -145,5 +149,38 @@ func TestCarrierStormThroughTheHub(t *testing.T) {
 	r = hub(t, "", "connector-health", "--hub-url", h.url)
 	if r.code != 0 || strings.Contains(r.stdout, "open") {
 		t.Errorf("connector-health after recovery: exit %d\n%s", r.code, r.stdout)
+	}
+
+	// The storm is in the metrics, which lint clean.
+	resp, err := http.Get(h.url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	problems, err := promlint.New(bytes.NewReader(text)).Lint()
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v", err)
+	}
+	for _, p := range problems {
+		t.Errorf("/metrics lint: %s: %s", p.Metric, p.Text)
+	}
+	for _, want := range []string{
+		`hub_circuit_breaker_transitions_total{connector="delhivery_express",from="closed",to="open"}`,
+		`hub_circuit_breaker_transitions_total{connector="delhivery_express",from="half_open",to="closed"}`,
+		`hub_connector_calls_total{code="carrier_unavailable",connector="delhivery_express",operation="track"}`,
+		`hub_connector_calls_total{code="ok",connector="delhivery_express",operation="track"}`,
+		`hub_connector_cold_starts_total{connector="delhivery_express"} 1`,
+		`hub_connector_process_state{connector="delhivery_express",state="running"} 1`,
+		`hub_http_requests_total{method="POST",route="POST /v1/connectors/{id}/{operation}",status="503"}`,
+	} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	for _, secret := range []string{sim.Token(), key, accounts["tracker"]} {
+		if strings.Contains(string(text), secret) {
+			t.Errorf("/metrics contains a credential or an account id")
+		}
 	}
 }

@@ -70,6 +70,12 @@ type Config struct {
 	// through this API stops working at once; one revoked elsewhere (the CLI,
 	// another replica) within the TTL.
 	AuthCacheTTL time.Duration
+	// ObserveRequest, when set, is told about every answered request (route is
+	// the matched pattern, or "unmatched"): for metrics.
+	ObserveRequest func(route, method string, status int, d time.Duration)
+	// ObserveReplay, when set, is told when a create is answered from its
+	// Idempotency-Key (outcome replayed, in_progress or mismatch): for metrics.
+	ObserveReplay func(connector string, op sdk.Operation, outcome string)
 	// Idempotency replays creates under their Idempotency-Key; built from Store
 	// with the defaults (24 h replay) when nil.
 	Idempotency *idempotency.Keeper
@@ -90,6 +96,8 @@ type server struct {
 	now     func() time.Time
 	auth    *authCache
 	idem    *idempotency.Keeper
+	obsReq  func(route, method string, status int, d time.Duration)
+	obsRep  func(connector string, op sdk.Operation, outcome string)
 	mux     *http.ServeMux
 	openapi []byte
 }
@@ -103,6 +111,7 @@ func New(cfg Config) http.Handler {
 	s := &server{
 		store: cfg.Store, router: cfg.Router, conns: cfg.Connectors, log: cfg.Logger,
 		maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now,
+		obsReq: cfg.ObserveRequest, obsRep: cfg.ObserveReplay,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -204,6 +213,9 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		route := r.Pattern
 		if route == "" {
 			route = "unmatched"
+		}
+		if s.obsReq != nil {
+			s.obsReq(route, r.Method, status, s.now().Sub(start))
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
 			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),

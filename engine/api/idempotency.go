@@ -83,6 +83,7 @@ func (s *server) invokeOnce(w http.ResponseWriter, r *http.Request, rt router.Ro
 	case idempotency.Claimed:
 		s.callOnce(w, r, rt, body, res.Claim)
 	case idempotency.Replay:
+		s.observeReplay(rt, "replayed")
 		h := w.Header()
 		if res.Response.ContentType != "" {
 			h.Set("Content-Type", res.Response.ContentType)
@@ -91,11 +92,13 @@ func (s *server) invokeOnce(w http.ResponseWriter, r *http.Request, rt router.Ro
 		w.WriteHeader(res.Response.Status)
 		_, _ = w.Write(res.Response.Body)
 	case idempotency.InProgress:
+		s.observeReplay(rt, "in_progress")
 		p := idempotencyProblem(http.StatusConflict, sdk.CodeConflict,
 			"a request with this Idempotency-Key is still in progress; retry shortly to receive its answer")
 		p.RetryAfter = int(idempotency.InProgressRetryAfter / time.Second)
 		writeProblem(w, r, p)
 	case idempotency.Mismatch:
+		s.observeReplay(rt, "mismatch")
 		writeProblem(w, r, idempotencyProblem(http.StatusUnprocessableEntity, sdk.CodeInvalidRequest,
 			"Idempotency-Key reused with a different request (operation, account or body differ); use a new key for a new request"))
 	case idempotency.NotReplayable:
@@ -183,4 +186,11 @@ func (a *answerRecorder) Write(b []byte) (int, error) {
 	}
 	a.body = append(a.body, b...)
 	return len(b), nil
+}
+
+// observeReplay reports an Idempotency-Key outcome to the metrics hook, if any.
+func (s *server) observeReplay(rt router.Route, outcome string) {
+	if s.obsRep != nil {
+		s.obsRep(rt.ConnectorID, rt.Operation, outcome)
+	}
 }

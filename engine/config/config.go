@@ -52,6 +52,8 @@ type Config struct {
 	Plugins Plugins `yaml:"plugins" doc:"connector processes"`
 	// Idempotency is the replay of creates under an Idempotency-Key.
 	Idempotency Idempotency `yaml:"idempotency" doc:"replay of creates under an Idempotency-Key"`
+	// Metrics is the Prometheus endpoint.
+	Metrics Metrics `yaml:"metrics" doc:"the Prometheus endpoint"`
 	// Resilience overrides connectors' call policies (their manifests hold the defaults).
 	Resilience resilience.Overrides `yaml:"resilience" doc:"overrides of connectors' call policies; manifests hold the defaults"`
 }
@@ -94,6 +96,12 @@ type Plugins struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout" doc:"stop a connector process unused this long"`
 }
 
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Enabled serves GET /metrics on the API's listener.
+	Enabled bool `yaml:"enabled" env:"HUB_METRICS_ENABLED" doc:"serve GET /metrics (Prometheus exposition) on the API's listener, unauthenticated: restrict it at the network"`
+}
+
 // Idempotency configures replays.
 type Idempotency struct {
 	// TTL is how long a create's answer is replayed.
@@ -113,6 +121,7 @@ func Default() Config {
 		Log:         Log{Level: "info", Format: "auto"},
 		Plugins:     Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute},
 		Idempotency: Idempotency{TTL: 24 * time.Hour},
+		Metrics:     Metrics{Enabled: true},
 	}
 }
 

@@ -44,6 +44,9 @@ type Config struct {
 	StartTimeout time.Duration
 	// Env is added to every connector's environment.
 	Env []string
+	// OnStart, when set, is told about every process start: how long the launch
+	// and handshake took, or why it failed. For metrics.
+	OnStart func(connector string, d time.Duration, err error)
 	// Logger receives the manager's events and the connectors' output.
 	Logger *slog.Logger
 }
@@ -384,6 +387,9 @@ func (m *Manager) start(e *entry) {
 	if err == nil && p.Manifest().ID != e.id {
 		p.Kill()
 		err = fmt.Errorf("executable describes itself as %q, not %q", p.Manifest().ID, e.id)
+	}
+	if m.cfg.OnStart != nil {
+		m.cfg.OnStart(e.id, time.Since(began), err)
 	}
 	if err != nil {
 		e.logger.Error("connector failed to start", "error", err)

@@ -105,6 +105,9 @@ type Config struct {
 	Resilience *resilience.Executor
 	// Overrides are the hub configuration's policy overrides; nil for none.
 	Overrides *resilience.Overrides
+	// Observe, when set, is told about every finished connector call (err nil
+	// on success) with its duration, retries and waits included: for metrics.
+	Observe func(connector string, op sdk.Operation, err *sdk.Error, d time.Duration)
 	// Logger receives the router's own warnings; slog.Default() when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil (tests replace it).
@@ -137,6 +140,7 @@ type Router struct {
 	cache    *accountCache
 	exec     *resilience.Executor
 	ov       *resilience.Overrides
+	observe  func(connector string, op sdk.Operation, err *sdk.Error, d time.Duration)
 	policies sync.Map // policyKey -> resilience.Policy
 }
 
@@ -156,7 +160,7 @@ func New(cfg Config) (*Router, error) {
 		return nil, fmt.Errorf("router: resilience overrides: %w", err)
 	}
 	r := &Router{conns: cfg.Connectors, accounts: cfg.Accounts, validate: cfg.Validate, log: cfg.Logger, now: cfg.Now,
-		exec: cfg.Resilience, ov: cfg.Overrides}
+		exec: cfg.Resilience, ov: cfg.Overrides, observe: cfg.Observe}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -228,6 +232,7 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 		RequestID:      rt.RequestID,
 		Payload:        body,
 	}
+	began := time.Now()
 	out, err := r.exec.Do(ctx, resilience.Call{
 		Connector: rt.ConnectorID,
 		Account:   acct.ID,
@@ -237,8 +242,15 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 	}, func(ctx context.Context) ([]byte, error) {
 		return r.conns.Invoke(ctx, rt.ConnectorID, call)
 	})
+	var se *sdk.Error
 	if err != nil {
-		return nil, sdk.AsError(err)
+		se = sdk.AsError(err)
+	}
+	if r.observe != nil {
+		r.observe(rt.ConnectorID, rt.Operation, se, time.Since(began))
+	}
+	if se != nil {
+		return nil, se
 	}
 	return out, nil
 }
