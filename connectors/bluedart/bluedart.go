@@ -7,8 +7,8 @@
 // files, embedded and compiled once: mappings/generate-request.mapping builds
 // the waybill Request (generatemap.go) and mappings/track.mapping with its
 // status table reads tracking answers (trackmap.go). translate.go holds what
-// stays in Go: validation, the address packing, the SOAP answers' small success
-// paths and the classification of failures; transport.go calls the provider once
+// stays in Go: validation, the SOAP answers' small success paths and the
+// classification of failures; transport.go calls the provider once
 // and classifies the outcome. The package imports sdk and mappings, and nothing
 // of the engine.
 package bluedart

@@ -3,6 +3,9 @@ package bluedart
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/carrierhub/hub/connectors/bluedart/internal/waybill"
@@ -17,15 +20,15 @@ import (
 // what validation computed) and writes JSON named after the generated types in
 // internal/waybill, which Go decodes strictly into
 // waybill.WayBillGenerationRequest for the SOAP client to send. Weights in kg,
-// dimensions in cm, rounding, names cut to 30 characters, commodities, the
-// declared and collectable values, the product codes and the pickup date are
-// the mapping's.
+// dimensions in cm (from the units the request names), rounding, names cut to
+// 30 characters, the addresses packed into three lines of 30 characters
+// (wrap(30)), commodities, the declared and collectable values, the product
+// codes and the pickup date are the mapping's.
 //
-// Go keeps the validation with JSON pointers (checkWayBill) and the packing of
-// an address into Blue Dart's three lines of 30 characters (addressLines): it
-// is a greedy word wrap that carries state from word to word (which line, how
-// full, whether a comma may start it), and the language has no fold over a
-// list to say that; the packed lines reach the mapping as derived values.
+// Go keeps the validation with JSON pointers (checkWayBill). The one check
+// only the mapping can make, that an address fits three lines, comes back as a
+// mapping refusal naming the party's input lines; buildWayBill turns an input
+// path under shipment into the request's JSON pointer (/ship_to/lines).
 //
 // The answers stay in Go (FromWayBillResponse, FromCancelResponse): gowsdl has
 // already decoded them into structs, their success paths are a handful of
@@ -50,11 +53,10 @@ type wayBillDerived struct {
 	ReturnTo *packedParty `json:"return_to,omitempty"`
 }
 
-// packedParty is an address as Blue Dart takes it: ten phone digits and three
-// lines of at most 30 characters.
+// packedParty is what validation computed for a party: its phone as the ten
+// digits Blue Dart takes.
 type packedParty struct {
-	Phone string    `json:"phone"`
-	Lines [3]string `json:"lines"`
+	Phone string `json:"phone"`
 }
 
 // generateProgram compiles the waybill request mapping on first use.
@@ -75,6 +77,12 @@ func buildWayBill(r *model.ShipmentRequest, s Settings, d *wayBillDerived) (*way
 	}
 	out, err := prog.ApplyJSON(nil, in)
 	if err != nil {
+		var re *mappings.RuntimeError
+		if errors.As(err, &re) {
+			if ptr, ok := requestPointer(re.Path); ok {
+				return nil, sdk.InvalidField(ptr, "%s", re.Msg)
+			}
+		}
 		return nil, sdk.Errorf(sdk.CodeInternal, "building the waybill request: %v", err)
 	}
 	dec := json.NewDecoder(bytes.NewReader(out))
@@ -84,4 +92,32 @@ func buildWayBill(r *model.ShipmentRequest, s Settings, d *wayBillDerived) (*way
 		return nil, sdk.Errorf(sdk.CodeInternal, "reading the waybill mapping's output: %v", err)
 	}
 	return &req, nil
+}
+
+// requestPointer turns a mapping input path under shipment
+// (shipment.ship_to.lines, shipment.parcels[0].weight) into the JSON pointer
+// of the canonical request's field (/ship_to/lines, /parcels/0/weight). Other
+// paths (settings, derived values) are not the request's, and ok is false.
+func requestPointer(path string) (string, bool) {
+	rest, ok := strings.CutPrefix(path, "shipment.")
+	if !ok || rest == "" {
+		return "", false
+	}
+	var b strings.Builder
+	for _, part := range strings.Split(rest, ".") {
+		name, index, _ := strings.Cut(part, "[")
+		if name == "" {
+			return "", false
+		}
+		b.WriteString("/" + name)
+		for index != "" {
+			i, more, _ := strings.Cut(index, "]")
+			if _, err := strconv.Atoi(i); err != nil {
+				return "", false
+			}
+			b.WriteString("/" + i)
+			index = strings.TrimPrefix(more, "[")
+		}
+	}
+	return b.String(), true
 }

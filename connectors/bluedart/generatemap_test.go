@@ -6,10 +6,12 @@ import (
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/carrierhub/hub/connectors/bluedart/internal/waybill"
 	"github.com/carrierhub/hub/sdk"
@@ -37,11 +39,11 @@ func legacyToWayBillRequest(r *model.ShipmentRequest, s Settings, now time.Time)
 	if strings.TrimSpace(r.Reference) == "" {
 		return nil, sdk.InvalidField("/reference", "reference is required; Blue Dart uses it as CreditReferenceNo")
 	}
-	to, err := party(&r.ShipTo, "/ship_to")
+	to, err := legacyParty(&r.ShipTo, "/ship_to")
 	if err != nil {
 		return nil, err
 	}
-	from, err := party(&r.ShipFrom, "/ship_from")
+	from, err := legacyParty(&r.ShipFrom, "/ship_from")
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +162,7 @@ func legacyToWayBillRequest(r *model.ShipmentRequest, s Settings, now time.Time)
 		Shipper:  shipper,
 	}
 	if r.ReturnTo != nil {
-		ret, err := party(r.ReturnTo, "/return_to")
+		ret, err := legacyParty(r.ReturnTo, "/return_to")
 		if err != nil {
 			return nil, err
 		}
@@ -170,6 +172,68 @@ func legacyToWayBillRequest(r *model.ShipmentRequest, s Settings, now time.Time)
 		}
 	}
 	return out, nil
+}
+
+// legacyPartyFields is a party as the old builder cut it.
+type legacyPartyFields struct {
+	partyFields
+	lines [3]string
+}
+
+// legacyParty is party with the old builder's address packing.
+func legacyParty(a *model.Address, ptr string) (*legacyPartyFields, error) {
+	p, err := party(a, ptr)
+	if err != nil {
+		return nil, err
+	}
+	lines, ok := legacyAddressLines(append(slices.Clone(a.Lines), a.City))
+	if !ok {
+		return nil, sdk.InvalidField(ptr+"/lines", "the address does not fit Blue Dart's three lines of 30 characters")
+	}
+	return &legacyPartyFields{partyFields: *p, lines: lines}, nil
+}
+
+// legacyAddressLines is the Go packing the mapping's wrap(30) replaced: three
+// lines of at most 30 bytes, commas kept with the word before them.
+func legacyAddressLines(parts []string) (lines [3]string, ok bool) {
+	const max = 30
+	var words []string
+	for _, p := range parts {
+		words = append(words, strings.Fields(strings.ReplaceAll(p, ",", " , "))...)
+	}
+	i := 0
+	for _, w := range words {
+		for len(w) > max {
+			if lines[i] != "" {
+				if i++; i == 3 {
+					return lines, false
+				}
+			}
+			lines[i] = w[:max]
+			w = w[max:]
+		}
+		sep := " "
+		if lines[i] == "" || w == "," {
+			sep = ""
+		}
+		if len(lines[i])+len(sep)+len(w) > max {
+			if w == "," {
+				continue
+			}
+			if i++; i == 3 {
+				return lines, false
+			}
+			sep = ""
+		}
+		if lines[i] == "" && w == "," {
+			continue
+		}
+		lines[i] += sep + w
+	}
+	for j := range lines {
+		lines[j] = strings.TrimSuffix(strings.TrimSpace(lines[j]), ",")
+	}
+	return lines, true
 }
 
 var wayBillCases = flag.Int("waybill-cases", 3000, "generated requests TestGenerateMappingMatchesGoBuilder compares")
@@ -239,7 +303,11 @@ func randomWayBill(r *rand.Rand) *model.ShipmentRequest {
 // down to 1.11; 0.125, an exact tie, went to even, 0.12); the mapping's round(2)
 // is math.Round(x*100)/100, half away from zero (1.12 and 0.13), which is what
 // the Delhivery connector always did. The generator leans on such amounts
-// (eighths) on purpose.
+// (eighths) on purpose. Addresses may be packed differently: the old code
+// counted bytes (so "नई दिल्ली", 9 characters in 25 bytes, filled a line early, and
+// a long word could be cut inside a character) where wrap(30) counts
+// characters; withWantAddresses accepts the difference when the words are the
+// same and every line holds at most 30 characters.
 func TestGenerateMappingMatchesGoBuilder(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	n := *wayBillCases
@@ -248,7 +316,7 @@ func TestGenerateMappingMatchesGoBuilder(t *testing.T) {
 	}
 	set := Settings{CustomerCode: "099960", OriginArea: "BOM", ProductCode: "A", PickupTime: "1600"}
 	now := time.Date(2026, 11, 24, 10, 0, 0, 0, IST)
-	built, refused, halfCent := 0, 0, 0
+	built, refused, halfCent, repacked := 0, 0, 0, 0
 	for i := range n {
 		req := randomWayBill(r)
 		want, werr := legacyToWayBillRequest(req, set, now)
@@ -262,6 +330,10 @@ func TestGenerateMappingMatchesGoBuilder(t *testing.T) {
 			continue
 		}
 		built++
+		if g, changed := withWantAddresses(got, want); changed {
+			got = g
+			repacked++
+		}
 		if reflect.DeepEqual(got, want) {
 			continue
 		}
@@ -276,7 +348,63 @@ func TestGenerateMappingMatchesGoBuilder(t *testing.T) {
 	if built < n/3 {
 		t.Fatalf("only %d of %d generated requests were valid; the generator needs care", built, n)
 	}
-	t.Logf("%d generated requests: %d refused alike, %d built, %d of them identical, %d differ only by a cent on a third decimal of 5", n, refused, built, built-halfCent, halfCent)
+	t.Logf("%d generated requests: %d refused alike, %d built, %d with addresses packed differently, %d differ only by a cent on a third decimal of 5",
+		n, refused, built, repacked, halfCent)
+}
+
+// withWantAddresses returns got with want's address lines, and true, when they
+// differ and got's lines hold the same words (commas aside) in lines of at most
+// 30 characters. Otherwise it returns got unchanged and false.
+func withWantAddresses(got, want *waybill.WayBillGenerationRequest) (*waybill.WayBillGenerationRequest, bool) {
+	type lines = [3]*string
+	out := *got
+	var g, w []lines
+	if got.Consignee != nil && want.Consignee != nil {
+		c := *got.Consignee
+		out.Consignee = &c
+		g = append(g, lines{&c.ConsigneeAddress1, &c.ConsigneeAddress2, &c.ConsigneeAddress3})
+		wc := want.Consignee
+		w = append(w, lines{&wc.ConsigneeAddress1, &wc.ConsigneeAddress2, &wc.ConsigneeAddress3})
+	}
+	if got.Shipper != nil && want.Shipper != nil {
+		c := *got.Shipper
+		out.Shipper = &c
+		g = append(g, lines{&c.CustomerAddress1, &c.CustomerAddress2, &c.CustomerAddress3})
+		ws := want.Shipper
+		w = append(w, lines{&ws.CustomerAddress1, &ws.CustomerAddress2, &ws.CustomerAddress3})
+	}
+	if got.Returnadds != nil && want.Returnadds != nil {
+		c := *got.Returnadds
+		out.Returnadds = &c
+		g = append(g, lines{&c.ReturnAddress1, &c.ReturnAddress2, &c.ReturnAddress3})
+		wr := want.Returnadds
+		w = append(w, lines{&wr.ReturnAddress1, &wr.ReturnAddress2, &wr.ReturnAddress3})
+	}
+	words := func(l lines) []string {
+		return strings.Fields(strings.ReplaceAll(*l[0]+" "+*l[1]+" "+*l[2], ",", " "))
+	}
+	changed := false
+	for i := range g {
+		if *g[i][0] == *w[i][0] && *g[i][1] == *w[i][1] && *g[i][2] == *w[i][2] {
+			continue
+		}
+		if !slices.Equal(words(g[i]), words(w[i])) {
+			return got, false
+		}
+		for _, l := range g[i] {
+			if utf8.RuneCountInString(*l) > 30 {
+				return got, false
+			}
+		}
+		for k := range g[i] {
+			*g[i][k] = *w[i][k]
+		}
+		changed = true
+	}
+	if !changed {
+		return got, false
+	}
+	return &out, true
 }
 
 // onlyHalfCents reports whether two Requests differ only in amounts that are
@@ -330,5 +458,60 @@ func TestWayBillRefusesUnknownUnits(t *testing.T) {
 	}
 	if _, err := ToWayBillRequest(base(), set, time.Now()); err != nil {
 		t.Fatalf("the valid base request: %v", err)
+	}
+}
+
+// TestAddressThatDoesNotFit: the mapping packs addresses and refuses one that
+// needs a fourth line; the refusal names the party's lines as a JSON pointer.
+func TestAddressThatDoesNotFit(t *testing.T) {
+	set := Settings{CustomerCode: "099960", OriginArea: "BOM", ProductCode: "A", PickupTime: "1600"}
+	long := []string{strings.Repeat("Longword ", 12)}
+	for field, edit := range map[string]func(*model.ShipmentRequest){
+		"/ship_to/lines":   func(r *model.ShipmentRequest) { r.ShipTo.Lines = long },
+		"/ship_from/lines": func(r *model.ShipmentRequest) { r.ShipFrom.City = long[0] },
+		"/return_to/lines": func(r *model.ShipmentRequest) {
+			back := r.ShipFrom
+			back.Lines = append(long, "Gate 2")
+			r.ReturnTo = &back
+		},
+	} {
+		a := model.Address{Name: "Meera", Phone: "9840012345", Lines: []string{"12 Usman Road"}, PostalCode: "600017"}
+		r := &model.ShipmentRequest{Reference: "ORD-1", ShipFrom: a, ShipTo: a,
+			Parcels: []model.Parcel{{Weight: model.Weight{Value: 1, Unit: model.Kilogram}}}}
+		edit(r)
+		_, err := ToWayBillRequest(r, set, time.Now())
+		e := sdk.AsError(err)
+		if err == nil || e.Code != sdk.CodeInvalidRequest || e.Field != field || !strings.Contains(e.Message, "three lines of 30 characters") {
+			t.Errorf("%s: got %#v", field, err)
+		}
+	}
+	// Ninety characters in whole words fill the three lines exactly.
+	a := model.Address{Name: "Meera", Phone: "9840012345", PostalCode: "600017",
+		Lines: []string{strings.Repeat("x", 30), strings.Repeat("y", 14) + ", " + strings.Repeat("z", 14), strings.Repeat("w", 30)}}
+	r := &model.ShipmentRequest{Reference: "ORD-1", ShipFrom: a, ShipTo: a,
+		Parcels: []model.Parcel{{Weight: model.Weight{Value: 1, Unit: model.Kilogram}}}}
+	got, err := ToWayBillRequest(r, set, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := got.Consignee; c.ConsigneeAddress2 != strings.Repeat("y", 14)+", "+strings.Repeat("z", 14) || c.ConsigneeAddress3 != strings.Repeat("w", 30) {
+		t.Errorf("packed %q %q %q", c.ConsigneeAddress1, c.ConsigneeAddress2, c.ConsigneeAddress3)
+	}
+}
+
+func TestRequestPointer(t *testing.T) {
+	for path, want := range map[string]string{
+		"shipment.ship_to.lines":          "/ship_to/lines",
+		"shipment.parcels[0].weight.unit": "/parcels/0/weight/unit",
+		"shipment.parcels[1][2]":          "/parcels/1/2",
+		"settings.origin_area":            "",
+		"shipment.":                       "",
+		"shipment.a[x]":                   "",
+		"":                                "",
+	} {
+		got, ok := requestPointer(path)
+		if got != want || ok != (want != "") {
+			t.Errorf("requestPointer(%q) = %q, %v; want %q", path, got, ok, want)
+		}
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"math"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,8 +15,8 @@ import (
 )
 
 // This file holds what stays in Go beside the mappings: validation with JSON
-// pointers, the address packing, the answers' classification and the small
-// success paths of the SOAP answers. No I/O, no clock (callers pass the time),
+// pointers, the answers' classification and the small success paths of the SOAP
+// answers. No I/O, no clock (callers pass the time),
 // safe for concurrent use.
 
 // IST is India Standard Time, in which Blue Dart writes every date and time. India
@@ -41,11 +40,9 @@ type Settings struct {
 	VendorCode string `json:"vendor_code,omitempty"`
 }
 
-// Blue Dart field limits the translation enforces.
-const (
-	addressLineMax = 30 // each of ConsigneeAddress1..3 and CustomerAddress1..3
-	nameMax        = 30 // also in mappings/generate-request.mapping
-)
+// nameMax is the length Blue Dart allows a name (also in
+// mappings/generate-request.mapping, with the address lines' 30).
+const nameMax = 30
 
 var (
 	pinPattern     = regexp.MustCompile(`^[1-9][0-9]{5}$`)
@@ -78,7 +75,8 @@ func ToWayBillRequest(r *model.ShipmentRequest, s Settings, now time.Time) (*way
 
 // checkWayBill validates a canonical shipment for GenerateWayBill and returns
 // what the validation computed that the mapping uses: each party's phone and
-// packed address lines, and today's date.
+// today's date. Whether an address fits Blue Dart's three lines is the
+// mapping's to say, since it packs them (buildWayBill reports the field).
 func checkWayBill(r *model.ShipmentRequest, s Settings, now time.Time) (*wayBillDerived, error) {
 	if s.CustomerCode == "" {
 		return nil, sdk.InvalidField("/account/settings/customer_code", "the account has no Blue Dart customer_code setting")
@@ -155,12 +153,11 @@ func checkWayBill(r *model.ShipmentRequest, s Settings, now time.Time) (*wayBill
 type partyFields struct {
 	name  string
 	phone string
-	lines [3]string
 }
 
-// packed returns the party's phone and lines as the generate mapping reads them.
+// packed returns the party's values as the generate mapping reads them.
 func (p *partyFields) packed() packedParty {
-	return packedParty{Phone: p.phone, Lines: p.lines}
+	return packedParty{Phone: p.phone}
 }
 
 func party(a *model.Address, ptr string) (*partyFields, error) {
@@ -179,15 +176,20 @@ func party(a *model.Address, ptr string) (*partyFields, error) {
 		return nil, sdk.InvalidField(ptr+"/phone", "phone %q is not a ten-digit Indian number", a.Phone)
 	}
 	p.phone = phone
-	lines, ok := addressLines(append(slices.Clone(a.Lines), a.City))
-	if !ok {
-		return nil, sdk.InvalidField(ptr+"/lines", "the address does not fit Blue Dart's three lines of %d characters", addressLineMax)
-	}
-	if lines[0] == "" {
+	if !hasWords(a.Lines) && !hasWords([]string{a.City}) {
 		return nil, sdk.InvalidField(ptr+"/lines", "at least one address line is required")
 	}
-	p.lines = lines
 	return p, nil
+}
+
+// hasWords reports whether the texts hold anything but spaces and commas.
+func hasWords(texts []string) bool {
+	for _, t := range texts {
+		if strings.Trim(t, " \t\r\n,") != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // indianMobile reduces a phone number to its ten national digits.
@@ -206,50 +208,6 @@ func indianMobile(s string) (string, bool) {
 		d = d[1:]
 	}
 	return d, len(d) == 10
-}
-
-// addressLines packs address parts into three lines of at most addressLineMax
-// characters, breaking between words; ok is false when they do not fit.
-func addressLines(parts []string) (lines [3]string, ok bool) {
-	var words []string
-	for _, p := range parts {
-		for _, w := range strings.Fields(strings.ReplaceAll(p, ",", " , ")) {
-			words = append(words, w)
-		}
-	}
-	i := 0
-	for _, w := range words {
-		for len(w) > addressLineMax { // an overlong token is cut, not refused
-			if lines[i] != "" {
-				if i++; i == 3 {
-					return lines, false
-				}
-			}
-			lines[i] = w[:addressLineMax]
-			w = w[addressLineMax:]
-		}
-		sep := " "
-		if lines[i] == "" || w == "," {
-			sep = ""
-		}
-		if len(lines[i])+len(sep)+len(w) > addressLineMax {
-			if w == "," {
-				continue
-			}
-			if i++; i == 3 {
-				return lines, false
-			}
-			sep = ""
-		}
-		if lines[i] == "" && w == "," {
-			continue
-		}
-		lines[i] += sep + w
-	}
-	for j := range lines {
-		lines[j] = strings.TrimSuffix(strings.TrimSpace(lines[j]), ",")
-	}
-	return lines, true
 }
 
 // FromWayBillResponse maps GenerateWayBillResult onto a canonical booking, or the
