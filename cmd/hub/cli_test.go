@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -392,5 +393,46 @@ func TestConfigCommands(t *testing.T) {
 	}
 	if r := hub(t, "", "serve", "--config", bad); r.code == 0 || !strings.Contains(r.err, `unknown key "tls"`) {
 		t.Fatalf("serve with a bad file: %d %s", r.code, r.err)
+	}
+}
+
+func TestConnectorHealthWatchAndFilter(t *testing.T) {
+	t.Parallel()
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`[{"id":"a","state":"running","pid":3,"restarts":0,"uptime_seconds":60},{"id":"b","state":"crashed","restarts":1,"last_error":"exit 2","uptime_seconds":0}]`))
+	}))
+	defer srv.Close()
+	if r := hub(t, "", "connector-health", "--hub-url", srv.URL, "--connector", "a"); r.code != 0 || strings.Contains(r.stdout, "\nb ") {
+		t.Fatalf("--connector a: %d\n%s", r.code, r.stdout)
+	}
+	if r := hub(t, "", "connector-health", "--hub-url", srv.URL, "--connector", "b"); r.code != 1 {
+		t.Fatalf("--connector b: %d\n%s", r.code, r.stdout)
+	}
+	if r := hub(t, "", "connector-health", "--hub-url", srv.URL, "--connector", "zzz"); r.code != 2 || !strings.Contains(r.err, `no connector "zzz"`) {
+		t.Fatalf("--connector zzz: %d %s", r.code, r.err)
+	}
+	if r := hub(t, "", "connector-health", "--hub-url", srv.URL, "--probe"); r.code == 0 || !strings.Contains(r.err, "--probe needs an API key") {
+		t.Fatalf("--probe without a key: %d %s", r.code, r.err)
+	}
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var out, errb syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"connector-health", "--hub-url", srv.URL, "--watch", "--interval", "10ms"}, streams{in: strings.NewReader(""), out: &out, err: &errb})
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(out.String(), "overall: degraded") < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("watch did not redraw:\n%s", out.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Fatalf("watch ended with %d: %s", code, errb.String())
 	}
 }

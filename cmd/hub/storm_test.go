@@ -125,6 +125,12 @@ func TestCarrierStormThroughTheHub(t *testing.T) {
 		t.Errorf("connector-health during the storm: exit %d\n%s%s", r.code, r.stdout, r.err)
 	}
 
+	// The active probe checks each account: the tracker's breaker is open.
+	r = hub(t, "", "connector-health", "--hub-url", h.url, "--api-key", key, "--probe", "--connector", "delhivery_express")
+	if r.code != 1 || !strings.Contains(r.stdout, accounts["tracker"]) || !strings.Contains(r.stdout, "open ") {
+		t.Errorf("connector-health --probe during the storm: exit %d\n%s%s", r.code, r.stdout, r.err)
+	}
+
 	// A create without an Idempotency-Key may have reached the carrier: it is
 	// tried exactly once. With a key it may be retried.
 	fc.Carrier.ResetCounts()
