@@ -93,3 +93,64 @@ func (b *postgresBackend) close() error {
 	b.pool.Close()
 	return nil
 }
+
+// inTx runs fn in one READ COMMITTED pgx transaction.
+func (b *postgresBackend) inTx(ctx context.Context, fn func(q querier) error) (err error) {
+	tx, err := b.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+		}
+	}()
+	if err = fn(pgQuerier{tx}); err != nil {
+		return err
+	}
+	return tx.Commit(ctx)
+}
+
+// pgConn is what pgQuerier needs of a pool or a transaction.
+type pgConn interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// pgQuerier is a querier over a pgx pool or transaction.
+type pgQuerier struct{ c pgConn }
+
+func (q pgQuerier) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	tag, err := q.c.Exec(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func (q pgQuerier) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	err := q.c.QueryRow(ctx, query, args...).Scan(dest...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return errNoRows
+	}
+	return err
+}
+
+func (q pgQuerier) query(ctx context.Context, query string, args []any, each func(func(...any) error) error) error {
+	rows, err := q.c.Query(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}

@@ -70,10 +70,15 @@ type sqliteBackend struct {
 	db    *sql.DB
 	mu    sync.Mutex
 	stmts map[string]*sql.Stmt
+	// writer admits one transaction of this process at a time. SQLite has one
+	// writer anyway; queueing here rather than in SQLite's busy handler keeps
+	// waiting transactions from holding pool connections that the running one
+	// needs to prepare its statements.
+	writer chan struct{}
 }
 
 func newSQLiteBackend(db *sql.DB) *sqliteBackend {
-	return &sqliteBackend{db: db, stmts: map[string]*sql.Stmt{}}
+	return &sqliteBackend{db: db, stmts: map[string]*sql.Stmt{}, writer: make(chan struct{}, 1)}
 }
 
 // stmt returns the prepared statement for query. The store's queries are a fixed set
@@ -162,4 +167,91 @@ func (b *sqliteBackend) close() error {
 	}
 	b.mu.Unlock()
 	return b.db.Close()
+}
+
+// inTx runs fn in one BEGIN IMMEDIATE transaction (the DSN's _txlock), reusing the
+// backend's prepared statements through the transaction.
+func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) (err error) {
+	select {
+	case b.writer <- struct{}{}:
+		defer func() { <-b.writer }()
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	tx, err := b.db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			_ = tx.Rollback()
+			panic(p)
+		}
+		if err != nil {
+			_ = tx.Rollback()
+		}
+	}()
+	if err = fn(&sqliteTx{b: b, tx: tx}); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// sqliteTx is a querier bound to one SQLite transaction.
+type sqliteTx struct {
+	b  *sqliteBackend
+	tx *sql.Tx
+}
+
+func (t *sqliteTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	st, err := t.b.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return t.tx.StmtContext(ctx, st), nil
+}
+
+func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	defer st.Close()
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
+func (t *sqliteTx) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	err = st.QueryRowContext(ctx, args...).Scan(dest...)
+	if errors.Is(err, sql.ErrNoRows) {
+		return errNoRows
+	}
+	return err
+}
+
+func (t *sqliteTx) query(ctx context.Context, query string, args []any, each func(func(...any) error) error) error {
+	st, err := t.stmt(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := each(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -10,16 +10,27 @@ import (
 	"github.com/carrierhub/hub/engine/secretbox"
 )
 
-// backend is what a database must provide for sqlStore: the narrow, per-driver part.
-// Queries use $1-style placeholders, which both SQLite and Postgres accept, and only
-// portable SQL.
-type backend interface {
+// querier runs statements, on the pool or inside one transaction. Queries use
+// $1-style placeholders, which both SQLite and Postgres accept, and only portable SQL.
+type querier interface {
 	// exec runs a statement and returns how many rows it matched.
 	exec(ctx context.Context, query string, args ...any) (int64, error)
 	// queryRow scans the first row of a query into dest, or returns errNoRows.
 	queryRow(ctx context.Context, query string, args []any, dest ...any) error
 	// query calls each once per row; scan fills dest from the current row.
 	query(ctx context.Context, query string, args []any, each func(scan func(dest ...any) error) error) error
+}
+
+// backend is what a database must provide for sqlStore: the narrow, per-driver part.
+type backend interface {
+	querier
+	// inTx runs fn inside one transaction and commits it when fn returns nil; it
+	// rolls back when fn fails (returning fn's error unchanged) or panics. Writes
+	// inside fn are atomic. SQLite begins IMMEDIATE, taking the database's single
+	// write lock up front, so two read-then-write transactions never deadlock;
+	// Postgres runs READ COMMITTED, and fn takes row locks (an UPDATE of the row
+	// first) where it reads before it writes.
+	inTx(ctx context.Context, fn func(q querier) error) error
 	// kind classifies a driver error.
 	kind(err error) errKind
 	ping(ctx context.Context) error
