@@ -355,4 +355,3 @@ func testEventsConcurrentAppends(t *testing.T, s EventsStore) {
 		}
 	}
 }
-
