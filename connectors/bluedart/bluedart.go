@@ -8,9 +8,11 @@
 // the waybill Request (generatemap.go) and mappings/track.mapping with its
 // status table reads tracking answers (trackmap.go). translate.go holds what
 // stays in Go: validation, the SOAP answers' small success paths and the
-// classification of failures; transport.go calls the provider once
-// and classifies the outcome. The package imports sdk and mappings, and nothing
-// of the engine.
+// classification of failures; transport.go calls the provider once through the
+// SDK's transports and adds only Blue Dart's rules: the generated client sends
+// through sdk/transport/soap's Transport (faults classified by ClassifyFault),
+// and the tracking servlet, XML over GET, through sdk/transport/xmlhttp. The
+// package imports sdk and mappings, and nothing of the engine.
 package bluedart
 
 import (
@@ -22,6 +24,9 @@ import (
 	"github.com/carrierhub/hub/connectors/bluedart/internal/waybill"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/rest"
+	"github.com/carrierhub/hub/sdk/transport/soap"
+	"github.com/carrierhub/hub/sdk/transport/xmlhttp"
 )
 
 //go:embed manifest.yaml
@@ -35,7 +40,8 @@ const DefaultMaxResponseBytes = 8 << 20
 
 // Options tune a connector; the zero value is what New uses.
 type Options struct {
-	// HTTPClient makes the calls; a client with its own transport when nil.
+	// HTTPClient makes the calls; when nil, rest.NewHTTPClient's pooled client
+	// that follows no redirects.
 	HTTPClient *http.Client
 	// MaxResponseBytes bounds a response body; DefaultMaxResponseBytes when zero.
 	MaxResponseBytes int64
@@ -47,9 +53,12 @@ type Options struct {
 // concurrent use.
 type Connector struct {
 	sdk.Unimplemented
-	http     *http.Client
-	maxBytes int64
-	now      func() time.Time
+	// xml sends the tracking servlet's queries and, under soap, the SOAP calls.
+	xml xmlhttp.Client
+	// soap is the HTTP client the generated SOAP client sends through: a
+	// soap.Transport over xml, with Blue Dart's fault rules.
+	soap *http.Client
+	now  func() time.Time
 }
 
 var (
@@ -63,16 +72,19 @@ func New() sdk.Connector { return NewWithOptions(Options{}) }
 
 // NewWithOptions returns the Blue Dart connector tuned by opts.
 func NewWithOptions(opts Options) *Connector {
-	c := &Connector{http: opts.HTTPClient, maxBytes: opts.MaxResponseBytes, now: opts.Now}
-	if c.http == nil {
-		c.http = &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	c := &Connector{now: opts.Now, xml: xmlhttp.Client{HTTP: opts.HTTPClient, Provider: provider, MaxResponseBytes: opts.MaxResponseBytes}}
+	if c.xml.HTTP == nil {
+		// Pooled connections, no redirects followed (one would turn a POST into
+		// a GET), the context's deadline as the real bound.
+		c.xml.HTTP = rest.NewHTTPClient()
 	}
-	if c.maxBytes <= 0 {
-		c.maxBytes = DefaultMaxResponseBytes
+	if c.xml.MaxResponseBytes <= 0 {
+		c.xml.MaxResponseBytes = DefaultMaxResponseBytes
 	}
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.soap = (&soap.Transport{HTTP: c.xml, Faults: classifyFault}).Client()
 	return c
 }
 
@@ -89,9 +101,9 @@ func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.S
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.soap(acct).GenerateWayBillContext(ctx, &waybill.GenerateWayBill{Request: wb, Profile: acct.profile()})
+	resp, err := c.wayBill(acct).GenerateWayBillContext(ctx, &waybill.GenerateWayBill{Request: wb, Profile: acct.profile()})
 	if err != nil {
-		return nil, classifyCall(ctx, err, "generating waybill")
+		return nil, failed(ctx, "generating waybill", err)
 	}
 	return FromWayBillResponse(&req.Body, resp.GenerateWayBillResult)
 }
@@ -106,12 +118,12 @@ func (c *Connector) CancelShipment(ctx context.Context, req *sdk.Request[model.C
 	if err != nil {
 		return nil, err
 	}
-	resp, err := c.soap(acct).CancelWaybillContext(ctx, &waybill.CancelWaybill{
+	resp, err := c.wayBill(acct).CancelWaybillContext(ctx, &waybill.CancelWaybill{
 		Request: &waybill.AWBCancelationRequest{AWBNo: awb},
 		Profile: acct.profile(),
 	})
 	if err != nil {
-		return nil, classifyCall(ctx, err, "cancelling waybill")
+		return nil, failed(ctx, "cancelling waybill", err)
 	}
 	return FromCancelResponse(awb, resp.CancelWaybillResult)
 }

@@ -414,7 +414,7 @@ func TestTransportErrors(t *testing.T) {
 	t.Run("oversized response", func(t *testing.T) {
 		e := newEnv(t, bluedart.Options{MaxResponseBytes: 256})
 		_, err := e.call(t, sdk.OpCreateShipment, shipment())
-		if err == nil || err.Code != sdk.CodePermanent || !strings.Contains(err.Message, "size limit") {
+		if err == nil || err.Code != sdk.CodePermanent || !strings.Contains(err.Message, "256-byte limit") {
 			t.Fatalf("got %#v", err)
 		}
 	})

@@ -3,22 +3,17 @@ package bluedart
 import (
 	"bytes"
 	"context"
-	"encoding/xml"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"time"
 
 	"github.com/carrierhub/hub/connectors/bluedart/internal/waybill"
 	"github.com/carrierhub/hub/mappings/doc"
 	"github.com/carrierhub/hub/sdk"
-	"github.com/hooklift/gowsdl/soap"
+	"github.com/carrierhub/hub/sdk/transport/soap"
+	gosoap "github.com/hooklift/gowsdl/soap"
 )
 
 // WayBillPath is the BasicHttpBinding (SOAP 1.1) address of WayBillGeneration.svc
@@ -29,6 +24,9 @@ const WayBillPath = "/ShippingAPI/WayBill/WayBillGeneration.svc/Basic"
 const TrackingPath = "/servlet/RoutingServlet"
 
 const defaultTrackingURL = "https://api.bluedart.com" + TrackingPath
+
+// provider is how errors name Blue Dart.
+const provider = "Blue Dart"
 
 // account is an sdk.Account read and checked once per call.
 type account struct {
@@ -94,148 +92,33 @@ func (a *account) profile() *waybill.UserProfile {
 	}
 }
 
-// soap returns the generated client bound to the account's endpoint, sending through
-// the connector's HTTP client with the response limit and connection tracing.
-// The call's context carries its deadline to the HTTP request.
-func (c *Connector) soap(a *account) waybill.IWayBillGeneration {
-	client := soap.NewClient(a.base.String()+WayBillPath, soap.WithHTTPClient(&limitedClient{c: c.http, max: c.maxBytes}))
-	return waybill.NewIWayBillGeneration(client)
+// wayBill returns the generated client bound to the account's endpoint,
+// sending through the connector's SOAP transport. The call's context carries
+// its deadline to the HTTP request.
+func (c *Connector) wayBill(a *account) waybill.IWayBillGeneration {
+	return waybill.NewIWayBillGeneration(gosoap.NewClient(a.base.String()+WayBillPath, gosoap.WithHTTPClient(c.soap)))
 }
 
-// errTooLarge is returned when a response body exceeds the limit.
-var errTooLarge = errors.New("response body exceeds the connector's size limit")
-
-// errNotSent marks a transport failure before any connection was made.
-type errNotSent struct{ err error }
-
-func (e *errNotSent) Error() string { return e.err.Error() }
-func (e *errNotSent) Unwrap() error { return e.err }
-
-// limitedClient is a soap.HTTPClient that traces whether a connection was made and
-// bounds the response body.
-type limitedClient struct {
-	c   *http.Client
-	max int64
-}
-
-// Do sends req, marking failures before a connection as not sent.
-func (l *limitedClient) Do(req *http.Request) (*http.Response, error) {
-	var connected atomic.Bool
-	trace := &httptrace.ClientTrace{GotConn: func(httptrace.GotConnInfo) { connected.Store(true) }}
-	req = req.WithContext(httptrace.WithClientTrace(req.Context(), trace))
-	res, err := l.c.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err // the URL may carry a licence key (tracking); never echo it
-		}
-		if !connected.Load() {
-			return nil, &errNotSent{err: err}
-		}
-		return nil, err
-	}
-	res.Body = &limitedBody{r: res.Body, left: l.max}
-	return res, nil
-}
-
-type limitedBody struct {
-	r    io.ReadCloser
-	left int64
-}
-
-func (b *limitedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
-		// Probe for one more byte: exactly max bytes is fine, more is not.
-		var one [1]byte
-		if n, _ := b.r.Read(one[:]); n > 0 {
-			return 0, errTooLarge
-		}
-		return 0, io.EOF
-	}
-	if int64(len(p)) > b.left {
-		p = p[:b.left]
-	}
-	n, err := b.r.Read(p)
-	b.left -= int64(n)
-	return n, err
-}
-
-func (b *limitedBody) Close() error { return b.r.Close() }
-
-// soapFault is a SOAP 1.1 fault read from an HTTP error body (WCF answers faults with 500).
-type soapFault struct {
-	Body struct {
-		Fault *struct {
-			Code   string `xml:"faultcode"`
-			String string `xml:"faultstring"`
-		} `xml:"Fault"`
-	} `xml:"Body"`
-}
-
-// classifyCall turns a failed SOAP or HTTP call into a classified *sdk.Error.
-func classifyCall(ctx context.Context, err error, what string) error {
-	var (
-		ns      *errNotSent
-		fault   *soap.SOAPFault
-		httpErr *soap.HTTPError
-	)
-	notSent := errors.As(err, &ns)
-	switch {
-	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
-		return &sdk.Error{Code: sdk.CodeTimeout, Source: sdk.SourceConnector, NotSent: notSent,
-			Message: what + ": no answer from Blue Dart before the deadline"}
-	case errors.Is(err, errTooLarge):
-		return &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceConnector,
-			Message: what + ": " + errTooLarge.Error() + "; the request may have been processed"}
-	case notSent:
-		return &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceConnector, NotSent: true,
-			Message: what + ": could not connect to Blue Dart: " + ns.err.Error()}
-	case errors.As(err, &fault):
-		return faultError(fault.Code, fault.String, what)
-	case errors.As(err, &httpErr):
-		var f soapFault
-		if xml.Unmarshal(httpErr.ResponseBody, &f) == nil && f.Body.Fault != nil {
-			return faultError(f.Body.Fault.Code, f.Body.Fault.String, what)
-		}
-		return httpStatusError(httpErr.StatusCode, "", what)
-	}
-	var syn *xml.SyntaxError
-	if errors.As(err, &syn) || strings.Contains(err.Error(), "expected element") {
-		return &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier,
-			Message: what + ": Blue Dart answered with something that is not a SOAP envelope: " + err.Error()}
-	}
-	return &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceConnector,
-		Message: what + ": " + err.Error()}
-}
-
-// faultError classifies a SOAP fault by its code and text (see ClassifyFault).
-func faultError(code, text, what string) *sdk.Error {
-	e := sdk.CarrierError(ClassifyFault(code, text), code, text)
-	e.Message = what + ": Blue Dart returned a SOAP fault: " + text
+// classifyFault classifies a SOAP fault with Blue Dart's own rules
+// (ClassifyFault), keeping the fault's code and text.
+func classifyFault(f *soap.Fault) *sdk.Error {
+	e := f.SDKError(provider)
+	e.Code = ClassifyFault(f.Code, f.Reason+" "+f.Detail)
 	return e
 }
 
-// httpStatusError classifies a non-2xx answer that carried no SOAP fault.
-func httpStatusError(status int, retryAfter, what string) *sdk.Error {
-	e := &sdk.Error{Source: sdk.SourceCarrier, CarrierCode: "HTTP " + strconv.Itoa(status),
-		Message: fmt.Sprintf("%s: Blue Dart answered HTTP %d", what, status)}
-	switch {
-	case status == http.StatusTooManyRequests:
-		e.Code = sdk.CodeRateLimited
-		if s, err := strconv.Atoi(retryAfter); err == nil && s >= 0 {
-			e.RetryAfter = time.Duration(s) * time.Second
-		}
-	case status == http.StatusUnauthorized || status == http.StatusForbidden:
-		e.Code = sdk.CodeAuthFailed
-	case status >= 500:
-		e.Code = sdk.CodeCarrierUnavailable
-	case status == http.StatusNotFound:
-		e.Code = sdk.CodeCarrierUnavailable
-		e.Message += " (endpoint not found; check the account's base URL)"
-	default:
-		e.Code = sdk.CodeInvalidRequest
+// failed classifies the error of a SOAP or tracking call and names the
+// operation in its message.
+func failed(ctx context.Context, what string, err error) error {
+	e := *soap.Classify(ctx, provider, err)
+	e.Message = what + ": " + e.Message
+	// Blue Dart's endpoints are fixed paths: a 404 means the account's base URL
+	// or tracking_url points elsewhere, which no retry mends.
+	if e.CarrierCode == "HTTP 404" {
+		e.Code = sdk.CodePermanent
+		e.Message += " (endpoint not found; check the account's base URL and tracking_url)"
 	}
-	return e
+	return &e
 }
 
 // fetchTracking runs one tnt servlet query and decodes its ShipmentData.
@@ -257,24 +140,14 @@ func (c *Connector) fetchTracking(ctx context.Context, a *account, numbers []str
 			Message: "tracking_url is not a URL"}
 	}
 	u.RawQuery = q.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	res, err := c.xml.Send(ctx, http.MethodGet, u.String(), nil, http.Header{"Accept": {"application/xml, text/xml"}})
+	if err == nil {
+		err = c.xml.Check(res)
+	}
 	if err != nil {
-		return nil, &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceConnector, NotSent: true, Message: what + ": building request"}
+		return nil, failed(ctx, what, err)
 	}
-	req.Header.Set("Accept", "application/xml, text/xml")
-	res, err := (&limitedClient{c: c.http, max: c.maxBytes}).Do(req)
-	if err != nil {
-		return nil, classifyCall(ctx, err, what)
-	}
-	defer res.Body.Close()
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		return nil, classifyCall(ctx, err, what)
-	}
-	if res.StatusCode < 200 || res.StatusCode > 299 {
-		return nil, httpStatusError(res.StatusCode, res.Header.Get("Retry-After"), what)
-	}
-	data, err := ParseTracking(body)
+	data, err := ParseTracking(res.Body)
 	if err != nil {
 		if e, ok := err.(*sdk.Error); ok {
 			e.Message = what + ": " + e.Message
