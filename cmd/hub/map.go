@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 
@@ -42,7 +43,7 @@ func mapCmd() *cobra.Command {
 }
 
 func mapApplyCmd() *cobra.Command {
-	var mappingFile, from string
+	var mappingFile, from, to string
 	var ropts readerOptions
 	cmd := &cobra.Command{
 		Use:   "apply --mapping FILE [--from FORMAT] [INPUT|-]",
@@ -52,7 +53,13 @@ to stdout. JSON input is a stream of documents (NDJSON, or any concatenation of 
 values) and the output is NDJSON, one line per input document; other formats are one
 document per input. --from defaults to the format the mapping declares. Fixed-width
 input needs --layout (a JSON column layout); form input parses the fields named by
---json-field as JSON (default: data, as in Delhivery's format=json&data=...).`,
+--json-field as JSON (default: data, as in Delhivery's format=json&data=...).
+
+--to writes the result through a writer instead of as JSON: xml, soap11, soap12
+(the result's "Body" and "Header", or all of it as the body), csv (a list of flat
+objects), form (an object of fields; --json-field fields as JSON), x12 and edifact
+(the tree their readers produce; trailer counts and control numbers are written
+from the headers). One document per input then, JSON input included.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if mappingFile == "" {
@@ -68,6 +75,9 @@ input needs --layout (a JSON column layout); form input parses the fields named 
 			if from != prog.From() {
 				return fmt.Errorf("--from %s disagrees with the mapping, which reads %s", from, prog.From())
 			}
+			if !slices.Contains(outputFormats, to) {
+				return fmt.Errorf("--to %q: write one of %s", to, strings.Join(outputFormats, ", "))
+			}
 			in := cmd.InOrStdin()
 			if len(args) == 1 && args[0] != "-" {
 				f, err := os.Open(args[0])
@@ -79,27 +89,38 @@ input needs --layout (a JSON column layout); form input parses the fields named 
 			}
 			out := bufio.NewWriterSize(cmd.OutOrStdout(), 64<<10)
 			defer out.Flush()
-			if from == "json" {
+			if from == "json" && to == "json" {
 				return applyStream(prog, in, out)
 			}
 			data, err := readLimited(in, int64(mappings.DefaultLimits.MaxInputBytes))
 			if err != nil {
 				return err
 			}
-			tree, err := readDoc(from, data, ropts)
+			var res []byte
+			if from == "json" {
+				res, err = prog.ApplyJSON(nil, data)
+			} else {
+				var tree any
+				if tree, err = readDoc(from, data, ropts); err == nil {
+					res, err = prog.ApplyDoc(nil, tree)
+				}
+			}
 			if err != nil {
 				return err
 			}
-			res, err := prog.ApplyDoc(nil, tree)
-			if err != nil {
+			if res, err = writeAs(to, res, writerOptions{jsonFields: ropts.jsonFields}); err != nil {
 				return err
 			}
 			out.Write(res)
-			return out.WriteByte('\n')
+			if len(res) > 0 && res[len(res)-1] != '\n' {
+				return out.WriteByte('\n')
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVar(&mappingFile, "mapping", "", "the mapping file")
 	cmd.Flags().StringVar(&from, "from", "", "input format: "+strings.Join(mappings.Formats, ", ")+" (default: the mapping's)")
+	cmd.Flags().StringVar(&to, "to", "json", "output format: "+strings.Join(outputFormats, ", "))
 	cmd.Flags().StringVar(&ropts.layoutFile, "layout", "", "fixed-width input: the column layout, a JSON file (see mappings/fixed)")
 	cmd.Flags().StringSliceVar(&ropts.jsonFields, "json-field", []string{"data"}, "form input: fields whose value is JSON")
 	return cmd

@@ -213,3 +213,55 @@ func TestJSONSplitter(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestMapApplyWriters writes mapping results through every writer: an identity
+// mapping turns X12 and EDIFACT back into the same bytes (counts and control
+// numbers regenerated from the headers), and a JSON mapping writes XML, SOAP,
+// CSV and Delhivery's form body.
+func TestMapApplyWriters(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"x12.mapping":     "from x12\ndirection request\ninput\n",
+		"edifact.mapping": "from edifact\ndirection request\ninput\n",
+		"order.mapping": `from json
+direction request
+{
+  Body: { "ns:BookPickup": { "@xmlns:ns": "urn:example", AWB: input.awb, Pieces: input.n.string() } }
+}`,
+		"rows.mapping":  "from json\ndirection request\ninput.items.map(i -> {sku: i.sku, qty: i.qty})\n",
+		"form.mapping":  "from json\ndirection request\n{format: \"json\", data: {shipments: [{order: input.awb}]}}\n",
+		"order.json":    `{"awb": "5091234 & <co>", "n": 2, "items": [{"sku": "A,1", "qty": 2}, {"sku": "B", "qty": 1}]}`,
+	})
+	for _, f := range []string{"../../mappings/edi/testdata/214.edi", "../../mappings/edi/testdata/iftmin.edi"} {
+		m := "x12.mapping"
+		to := "x12"
+		if strings.HasSuffix(f, "iftmin.edi") {
+			m, to = "edifact.mapping", "edifact"
+		}
+		want, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut := runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, m), "--to", to, f)
+		if code != 0 || out != string(want) {
+			t.Errorf("%s round trip: exit %d %s\n got %q\nwant %q", to, code, errOut, out, want)
+		}
+	}
+	in := filepath.Join(dir, "order.json")
+	cases := []struct{ mapping, to, want string }{
+		{"order.mapping", "soap11", `<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><ns:BookPickup xmlns:ns="urn:example"><AWB>5091234 &amp; &lt;co&gt;</AWB><Pieces>2</Pieces></ns:BookPickup></soap:Body></soap:Envelope>`},
+		{"rows.mapping", "csv", "sku,qty\n\"A,1\",2\nB,1\n"},
+		{"form.mapping", "form", `format=json&data=%7B%22shipments%22%3A%5B%7B%22order%22%3A%225091234+%26+%3Cco%3E%22%7D%5D%7D`},
+	}
+	for _, c := range cases {
+		code, out, errOut := runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, c.mapping), "--to", c.to, in)
+		if code != 0 || !strings.Contains(out, c.want) {
+			t.Errorf("--to %s: exit %d %s\n got %s\nwant it to contain %s", c.to, code, errOut, out, c.want)
+		}
+	}
+	if code, _, errOut := runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, "rows.mapping"), "--to", "xml", in); code != 1 || !strings.Contains(errOut, "--to xml needs the mapping to produce an object, not a list") {
+		t.Errorf("a list as XML: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := runMap(t, "", "map", "apply", "--mapping", filepath.Join(dir, "rows.mapping"), "--to", "yaml", in); code != 1 || !strings.Contains(errOut, `--to "yaml"`) {
+		t.Errorf("unknown writer: exit %d %s", code, errOut)
+	}
+}
