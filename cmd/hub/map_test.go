@@ -227,9 +227,9 @@ direction request
 {
   Body: { "ns:BookPickup": { "@xmlns:ns": "urn:example", AWB: input.awb, Pieces: input.n.string() } }
 }`,
-		"rows.mapping":  "from json\ndirection request\ninput.items.map(i -> {sku: i.sku, qty: i.qty})\n",
-		"form.mapping":  "from json\ndirection request\n{format: \"json\", data: {shipments: [{order: input.awb}]}}\n",
-		"order.json":    `{"awb": "5091234 & <co>", "n": 2, "items": [{"sku": "A,1", "qty": 2}, {"sku": "B", "qty": 1}]}`,
+		"rows.mapping": "from json\ndirection request\ninput.items.map(i -> {sku: i.sku, qty: i.qty})\n",
+		"form.mapping": "from json\ndirection request\n{format: \"json\", data: {shipments: [{order: input.awb}]}}\n",
+		"order.json":   `{"awb": "5091234 & <co>", "n": 2, "items": [{"sku": "A,1", "qty": 2}, {"sku": "B", "qty": 1}]}`,
 	})
 	for _, f := range []string{"../../mappings/edi/testdata/214.edi", "../../mappings/edi/testdata/iftmin.edi"} {
 		m := "x12.mapping"
