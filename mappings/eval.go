@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/carrierhub/hub/mappings/doc"
 	"github.com/tidwall/gjson"
 )
 
@@ -35,7 +36,23 @@ func (e *env) pathFor(n node, depth int) string {
 		if v.k == kMissing {
 			return e.missingPath(n)
 		}
-		return e.pathOf(v)
+		if p := e.pathOf(v); p != "" || e.input != "" {
+			return p
+		}
+		// A scalar of a document tree has no identity to find: name it by
+		// the path of the object it was picked from.
+		if pn, ok := n.(*pathNode); ok {
+			if base, err := e.eval(pn.base); err == nil {
+				switch bp := e.pathOf(base); bp {
+				case "":
+				case "(the document)":
+					return strings.TrimPrefix(segsText(pn.segs), ".")
+				default:
+					return bp + segsText(pn.segs)
+				}
+			}
+		}
+		return ""
 	case *callNode:
 		if len(n.args) > 0 {
 			return e.pathFor(n.args[0], depth+1)
@@ -53,10 +70,80 @@ func (e *env) pathFor(n node, depth int) string {
 
 // pathOf names where v sits in the input JSON, or "" when it is not from there.
 func (e *env) pathOf(v Value) string {
+	if v.k == kDoc && e.input == "" && e.root.k == kDoc {
+		return docPathOf(e.root.a, v.a)
+	}
 	if v.src == 0 || e.input == "" {
 		return ""
 	}
 	return pathAt(e.input, v.src-1)
+}
+
+// docPathOf finds a document-tree object or list inside root by identity and
+// returns its path ("ShipmentData.Shipment[1].Scans"); "(the document)" for
+// root itself, "" when it is not in the tree. It walks the tree, so it runs
+// only on the error path.
+func docPathOf(root, target any) string {
+	same := func(a, b any) bool {
+		switch x := a.(type) {
+		case *doc.Object:
+			y, ok := b.(*doc.Object)
+			return ok && x == y
+		case []any:
+			y, ok := b.([]any)
+			return ok && len(x) > 0 && len(y) > 0 && &x[0] == &y[0] && len(x) == len(y)
+		}
+		return false
+	}
+	if same(root, target) {
+		return "(the document)"
+	}
+	var b strings.Builder
+	var walk func(v any, depth int) bool
+	walk = func(v any, depth int) bool {
+		if depth > 1000 {
+			return false
+		}
+		mark := b.Len()
+		switch x := v.(type) {
+		case *doc.Object:
+			for i := 0; i < x.Len(); i++ {
+				k, child := x.At(i)
+				if isPlainName(k) {
+					if b.Len() > 0 {
+						b.WriteByte('.')
+					}
+					b.WriteString(k)
+				} else {
+					b.WriteString("[" + strconv.Quote(k) + "]")
+				}
+				if same(child, target) || walk(child, depth+1) {
+					return true
+				}
+				trim(&b, mark)
+			}
+		case []any:
+			for i, child := range x {
+				b.WriteString("[" + strconv.Itoa(i) + "]")
+				if same(child, target) || walk(child, depth+1) {
+					return true
+				}
+				trim(&b, mark)
+			}
+		}
+		return false
+	}
+	if walk(root, 0) {
+		return b.String()
+	}
+	return ""
+}
+
+// trim cuts b back to n bytes.
+func trim(b *strings.Builder, n int) {
+	s := b.String()[:n]
+	b.Reset()
+	b.WriteString(s)
 }
 
 // pathAt returns the path of the value starting at byte off of js.

@@ -349,3 +349,29 @@ func TestConvertUnitFromInputErrors(t *testing.T) {
 		t.Errorf("grams from the input: %s", got)
 	}
 }
+
+// TestDocInputErrorsNameTreePaths: a runtime error on XML/EDI/CSV input names
+// the element's path in the tree, as it does for JSON input.
+func TestDocInputErrorsNameTreePaths(t *testing.T) {
+	p := compile(t, hdr+`input.Shipment.Line.map(l -> l.Qty.to_time("yyyy-MM-dd"))`)
+	root := doc.NewObject(1)
+	sh := doc.NewObject(1)
+	for _, q := range []string{"2026-01-02", "not a date"} {
+		l := doc.NewObject(1)
+		l.Set("Qty", q)
+		sh.Append("Line", l)
+	}
+	root.Set("Shipment", sh)
+	_, err := p.ApplyDoc(nil, root)
+	var re *RuntimeError
+	if !errors.As(err, &re) || re.Path != "Shipment.Line[1].Qty" {
+		t.Fatalf("got %v (path %q), want the path Shipment.Line[1].Qty", err, pathOfErr(re))
+	}
+}
+
+func pathOfErr(re *RuntimeError) string {
+	if re == nil {
+		return ""
+	}
+	return re.Path
+}
