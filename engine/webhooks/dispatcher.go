@@ -295,8 +295,8 @@ func (d *Dispatcher) forget(id string) {
 	d.mu.Unlock()
 }
 
-// reserve takes a token of the endpoint's bucket and returns how long the delivery
-// must wait for it (0: send now). The bucket holds one second's worth.
+// reserve takes a token of the endpoint's bucket, or returns how long until one
+// is there (0: send now). The bucket holds one second's worth.
 func (d *Dispatcher) reserve(ep store.WebhookEndpoint, now time.Time) time.Duration {
 	if ep.RateLimit <= 0 {
 		return 0
@@ -309,11 +309,13 @@ func (d *Dispatcher) reserve(ep store.WebhookEndpoint, now time.Time) time.Durat
 		d.limiters[ep.ID] = l
 	}
 	d.mu.Unlock()
-	r := l.lim.ReserveN(now, 1)
-	if !r.OK() {
-		return time.Second
+	if l.lim.AllowN(now, 1) {
+		return 0
 	}
-	return r.DelayFrom(now)
+	// Not a reservation: a put-back delivery takes its token when it comes back,
+	// so deliveries put back together do not hold tokens ahead of others.
+	missing := 1 - l.lim.TokensAt(now)
+	return max(time.Millisecond, time.Duration(missing/float64(ep.RateLimit)*float64(time.Second)))
 }
 
 // attempt sends one delivery and returns its outcome and whether the receiver
