@@ -18,10 +18,14 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
 
 	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
 
 // Version is the SDK's version, reported to the hub at start.
@@ -68,6 +72,7 @@ func serve(c Connector) error {
 	log.SetOutput(stderr)
 
 	startCPUProfile()
+	startTelemetry(d.Manifest())
 	watchParent(pluginrpc.EnvLifelineFD)
 	if fd, ok := envFD(pluginrpc.EnvHandshakeFD); ok {
 		// go-plugin writes its handshake line to os.Stdout; point that at the
@@ -87,6 +92,7 @@ func serve(c Connector) error {
 		},
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: stderr, JSONFormat: true}),
 	})
+	flushTelemetry()
 	return nil
 }
 
@@ -116,11 +122,39 @@ func startCPUProfile() {
 	stopProfile.Store(&stop)
 }
 
-// exit ends the connector process, finishing the CPU profile first.
+// stopTelemetry, when set, flushes the connector's spans.
+var stopTelemetry atomic.Pointer[telemetry.Shutdown]
+
+// telemetryFlushTimeout bounds the span flush at exit.
+const telemetryFlushTimeout = 3 * time.Second
+
+// startTelemetry installs the connector's tracer provider from the OTEL_*
+// environment the hub passes on. A configuration it cannot use is logged and
+// leaves tracing off (trace context still propagates).
+func startTelemetry(m *Manifest) {
+	shutdown, err := telemetry.Setup(context.Background(), m.ID, m.Version)
+	if err != nil {
+		slog.Warn("tracing is off", "err", err)
+	}
+	stopTelemetry.Store(&shutdown)
+}
+
+// flushTelemetry flushes the connector's spans once, within a bound.
+func flushTelemetry() {
+	if stop := stopTelemetry.Swap(nil); stop != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), telemetryFlushTimeout)
+		_ = (*stop)(ctx)
+		cancel()
+	}
+}
+
+// exit ends the connector process, finishing the CPU profile and flushing
+// spans first.
 func exit(code int) {
 	if stop := stopProfile.Swap(nil); stop != nil {
 		(*stop)()
 	}
+	flushTelemetry()
 	os.Exit(code)
 }
 
@@ -183,8 +217,29 @@ func (s *rpcServer) Calls(stream pluginrpc.CallStream_CallsServer) error {
 	return pluginrpc.ServeCalls(stream, s.invoke, &s.calls.inflight)
 }
 
-// invoke runs one call, refusing it while the process drains.
+// invoke runs one call in a server span: a child of the hub's client span when
+// the request carries trace context. The operation's ctx holds the span, so the
+// transports' client spans and their traceparent headers continue the hub's
+// trace.
 func (s *rpcServer) invoke(ctx context.Context, req *pluginrpc.InvokeRequest) *pluginrpc.InvokeResponse {
+	ctx = telemetry.Extract(ctx, req.GetTrace())
+	ctx, span := otel.GetTracerProvider().Tracer(telemetry.ScopeName).Start(ctx, "connector "+req.GetOperation(),
+		trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	resp := s.dispatch(ctx, req)
+	if span.IsRecording() {
+		span.SetAttributes(telemetry.AttrConnector.String(s.d.Manifest().ID), telemetry.AttrOperation.String(req.GetOperation()),
+			telemetry.AttrAccount.String(req.GetAccount().GetId()), telemetry.AttrRequestID.String(req.GetRequestId()))
+		if e := resp.GetError(); e != nil {
+			span.SetAttributes(telemetry.AttrErrorCode.String(e.GetCode()), telemetry.AttrErrorSrc.String(e.GetSource()))
+			span.SetStatus(codes.Error, e.GetCode())
+		}
+	}
+	return resp
+}
+
+// dispatch runs one call, refusing it while the process drains.
+func (s *rpcServer) dispatch(ctx context.Context, req *pluginrpc.InvokeRequest) *pluginrpc.InvokeResponse {
 	if s.calls.draining.Load() {
 		return &pluginrpc.InvokeResponse{Error: errorToProto(&Error{
 			Code: CodeCarrierUnavailable, Source: SourceConnector, NotSent: true,

@@ -32,12 +32,17 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/go-plugin"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	otelcodes "go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
 
 // Config says how to start a connector process.
@@ -307,14 +312,47 @@ func (p *Process) ExitErr() error {
 //
 // Under protocol version 2 the call travels on the process's call stream: the
 // connector's context has ctx's deadline, and ends when ctx does.
+//
+// The call runs in a client span (a child of ctx's span) whose W3C trace
+// context travels in the request, under either protocol version, so the
+// connector's spans join the caller's trace.
 func (p *Process) Invoke(ctx context.Context, call *sdk.Call) ([]byte, error) {
+	ctx, span := otel.GetTracerProvider().Tracer(tracerScope).Start(ctx, invokeSpanName, trace.WithSpanKind(trace.SpanKindClient))
+	defer span.End()
+	if span.IsRecording() {
+		span.SetAttributes(rpcSystem, rpcService, rpcMethod, telemetry.AttrOperation.String(string(call.Operation)),
+			attribute.Int("hub.connector.protocol", p.protocol))
+	}
 	req := &pluginrpc.InvokeRequest{
 		Operation:      string(call.Operation),
 		Account:        accountToProto(call.Account),
 		Payload:        call.Payload,
 		IdempotencyKey: call.IdempotencyKey,
 		RequestId:      call.RequestID,
+		Trace:          telemetry.Inject(ctx),
 	}
+	out, err := p.invoke(ctx, req)
+	if err != nil && span.IsRecording() {
+		se := sdk.AsError(err)
+		span.SetAttributes(telemetry.AttrErrorCode.String(string(se.Code)), telemetry.AttrErrorSrc.String(string(se.Source)))
+		span.SetStatus(otelcodes.Error, string(se.Code))
+	}
+	return out, err
+}
+
+// Span attributes of a connector call, per OpenTelemetry's RPC conventions.
+var (
+	rpcSystem  = attribute.String("rpc.system", "grpc")
+	rpcService = attribute.String("rpc.service", "hub.connector.v1.Connector")
+	rpcMethod  = attribute.String("rpc.method", "Invoke")
+)
+
+const (
+	tracerScope    = "github.com/carrierhub/hub/sdk/host"
+	invokeSpanName = "hub.connector.v1.Connector/Invoke"
+)
+
+func (p *Process) invoke(ctx context.Context, req *pluginrpc.InvokeRequest) ([]byte, error) {
 	if n := proto.Size(req); n > pluginrpc.MaxMessageSize {
 		return nil, &sdk.Error{
 			Code: sdk.CodeInvalidRequest, Source: sdk.SourceHub, NotSent: true,

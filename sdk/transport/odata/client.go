@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
 
 // UpdateMethod says how a v2 update is sent. v4 always uses PATCH.
@@ -337,7 +338,10 @@ func (c *Client) send(ctx context.Context, method, rawURL string, body []byte, h
 	req = req.WithContext(httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
 		GotConn: func(httptrace.GotConnInfo) { connected.Store(true) },
 	}))
+	hs := telemetry.StartHTTP(req, "")
+	defer hs.End()
 	resp, err := c.hc.Do(req)
+	hs.Result(resp, err)
 	if err != nil {
 		return nil, nil, transportError(ctx, where, err, connected.Load())
 	}

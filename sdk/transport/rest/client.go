@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
 
 // DefaultMaxResponseBytes is the response-size limit a Client applies when its
@@ -408,6 +409,10 @@ func (c *Client) send(ctx context.Context, r *Request, auth Auth, accept string)
 	if accept != "" && hreq.Header.Get("Accept") == "" {
 		hreq.Header.Set("Accept", accept)
 	}
+	// The client span covers credentials, the exchange and reading the answer;
+	// its traceparent goes on before Auth, so it is never taken for a credential.
+	hs := telemetry.StartHTTP(hreq, c.name)
+	defer hs.End()
 	var before authSnapshot
 	if auth != nil {
 		before = snapshot(hreq)
@@ -428,6 +433,7 @@ func (c *Client) send(ctx context.Context, r *Request, auth Auth, accept string)
 	}
 
 	hresp, err := c.http.Do(hreq)
+	hs.Result(hresp, err)
 	if err != nil {
 		e := c.transportError(ctx, method, u, err, !wrote.Load(), secrets())
 		c.logCall(ctx, method, u, 0, 0, start, e)

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
 
 // DefaultMaxResponseBytes bounds a reply when the client sets no MaxResponseBytes.
@@ -141,7 +142,10 @@ func (c *Client) Send(ctx context.Context, method, rawURL string, body []byte, h
 	if hc == nil {
 		hc = http.DefaultClient
 	}
+	hs := telemetry.StartHTTP(req, what)
+	defer hs.End()
 	res, err := hc.Do(req)
+	hs.Result(res, err)
 	if err != nil {
 		return nil, TransportError(ctx, what, err, !connected.Load())
 	}
