@@ -223,9 +223,12 @@ func (s *rpcServer) Calls(stream pluginrpc.CallStream_CallsServer) error {
 // trace.
 func (s *rpcServer) invoke(ctx context.Context, req *pluginrpc.InvokeRequest) *pluginrpc.InvokeResponse {
 	ctx = telemetry.Extract(ctx, req.GetTrace())
-	ctx, span := otel.GetTracerProvider().Tracer(telemetry.ScopeName).Start(ctx, "connector "+req.GetOperation(),
+	ctx, span := otel.GetTracerProvider().Tracer(telemetry.ScopeName).Start(ctx, "connector call",
 		trace.WithSpanKind(trace.SpanKindServer))
 	defer span.End()
+	if span.IsRecording() {
+		span.SetName("connector " + req.GetOperation())
+	}
 	resp := s.dispatch(ctx, req)
 	if span.IsRecording() {
 		span.SetAttributes(telemetry.AttrConnector.String(s.d.Manifest().ID), telemetry.AttrOperation.String(req.GetOperation()),

@@ -26,6 +26,7 @@ import (
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/secretbox"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/tracing"
 	"github.com/carrierhub/hub/engine/validate"
 	"github.com/carrierhub/hub/sdk"
 )
@@ -203,7 +204,23 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 	if cfg.cfg.Metrics.Enabled {
 		met = metrics.New()
 	}
+	ver, _, _ := buildVersion()
+	tc := cfg.cfg.Tracing
+	tp, err := tracing.Setup(ctx, tracing.Config{Exporter: tc.Exporter, Endpoint: tc.Endpoint, Protocol: tc.Protocol,
+		Headers: tc.Headers, SampleRatio: tc.SampleRatio, ServiceName: tc.ServiceName, Version: ver})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		// Last out: connector calls and requests have finished by now.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if ferr := tp.Shutdown(fctx); ferr != nil {
+			log.Warn("flushing spans", "error", ferr)
+		}
+	}()
 	mgr, err := plugins.New(ctx, plugins.Config{
+		Env:          tp.ConnectorEnv(),
 		OnStart:      met.ObserveStart,
 		Builtins:     builtin.All(),
 		PluginDir:    cfg.cfg.Plugins.Dir,
@@ -231,7 +248,6 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 	if err != nil {
 		return err
 	}
-	ver, _, _ := buildVersion()
 	keeper, err := idempotency.New(idempotency.Config{Store: st, TTL: cfg.cfg.Idempotency.TTL, Logger: log.With("component", "idempotency")})
 	if err != nil {
 		return err
@@ -262,7 +278,7 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	log.Info("hub listening", "url", "http://"+ln.Addr().String(), "version", ver,
-		"connectors", len(mgr.Connectors()), "plugin_dir", cfg.cfg.Plugins.Dir)
+		"connectors", len(mgr.Connectors()), "plugin_dir", cfg.cfg.Plugins.Dir, "tracing", tc.Exporter)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	select {

@@ -21,12 +21,19 @@ import (
 	"runtime/debug"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
 
 // Router is the part of *router.Router the API calls.
@@ -79,6 +86,10 @@ type Config struct {
 	// Idempotency replays creates under their Idempotency-Key; built from Store
 	// with the defaults (24 h replay) when nil.
 	Idempotency *idempotency.Keeper
+	// TracerProvider opens a server span per request; otel.GetTracerProvider()
+	// when nil. An incoming W3C traceparent is honoured (with the global
+	// propagator) and the response carries the server span's traceparent.
+	TracerProvider trace.TracerProvider
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 }
@@ -98,6 +109,7 @@ type server struct {
 	idem    *idempotency.Keeper
 	obsReq  func(route, method string, status int, d time.Duration)
 	obsRep  func(connector string, op sdk.Operation, outcome string)
+	tracer  trace.Tracer
 	mux     *http.ServeMux
 	openapi []byte
 }
@@ -125,6 +137,11 @@ func New(cfg Config) http.Handler {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	s.tracer = tp.Tracer("github.com/carrierhub/hub/engine/api")
 	ttl := cfg.AuthCacheTTL
 	if ttl == 0 {
 		ttl = 30 * time.Second
@@ -187,13 +204,26 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// ServeHTTP assigns the request id, logs the request, turns panics into 500
-// problems and unknown routes or methods into 404 and 405 problems.
+// ServeHTTP assigns the request id, opens the request's server span (named
+// after the route pattern, a child of the caller's traceparent), logs the
+// request, turns panics into 500 problems and unknown routes or methods into 404
+// and 405 problems.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	st := &reqState{requestID: requestID(r.Header.Get("X-Request-Id"))}
-	r = r.WithContext(context.WithValue(r.Context(), stateKey{}, st))
+	_, pattern := s.mux.Handler(r)
+	spanName := pattern
+	if spanName == "" {
+		spanName = r.Method + " unmatched"
+	}
+	ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+	ctx, span := s.tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	r = r.WithContext(context.WithValue(ctx, stateKey{}, st))
 	w.Header().Set("X-Request-Id", st.requestID)
+	if tp := telemetry.TraceParent(ctx); tp != "" {
+		w.Header().Set("Traceparent", tp)
+	}
 	sw := &statusWriter{ResponseWriter: w}
 	defer func() {
 		if v := recover(); v != nil {
@@ -217,12 +247,24 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.obsReq != nil {
 			s.obsReq(route, r.Method, status, s.now().Sub(start))
 		}
-		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request",
+		attrs := []slog.Attr{
 			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
 			slog.Duration("duration", s.now().Sub(start)), slog.String("tenant", st.tenant),
-			slog.String("request_id", st.requestID))
+			slog.String("request_id", st.requestID),
+		}
+		if span.IsRecording() {
+			sc := span.SpanContext()
+			attrs = append(attrs, slog.String("trace_id", sc.TraceID().String()), slog.String("span_id", sc.SpanID().String()))
+			span.SetAttributes(attribute.String("http.request.method", r.Method), attribute.String("http.route", route),
+				attribute.Int("http.response.status_code", status), telemetry.AttrTenant.String(st.tenant),
+				telemetry.AttrRequestID.String(st.requestID))
+			if status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(status))
+			}
+		}
+		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
-	if _, pattern := s.mux.Handler(r); pattern == "" {
+	if pattern == "" {
 		s.unmatched(sw, r)
 		return
 	}

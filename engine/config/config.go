@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"regexp"
 	"strconv"
@@ -54,6 +55,8 @@ type Config struct {
 	Idempotency Idempotency `yaml:"idempotency" doc:"replay of creates under an Idempotency-Key"`
 	// Metrics is the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics" doc:"the Prometheus endpoint"`
+	// Tracing is OpenTelemetry tracing of the hub and its connector processes.
+	Tracing Tracing `yaml:"tracing" doc:"OpenTelemetry tracing of the hub and its connector processes"`
 	// Resilience overrides connectors' call policies (their manifests hold the defaults).
 	Resilience resilience.Overrides `yaml:"resilience" doc:"overrides of connectors' call policies; manifests hold the defaults"`
 }
@@ -102,6 +105,22 @@ type Metrics struct {
 	Enabled bool `yaml:"enabled" env:"HUB_METRICS_ENABLED" doc:"serve GET /metrics (Prometheus exposition) on the API's listener, unauthenticated: restrict it at the network"`
 }
 
+// Tracing configures OpenTelemetry tracing.
+type Tracing struct {
+	// Exporter is none or otlp.
+	Exporter string `yaml:"exporter" env:"HUB_TRACING_EXPORTER" doc:"none (no spans recorded; W3C traceparent still passed on to connectors and carriers) or otlp"`
+	// Endpoint is the OTLP collector's base URL.
+	Endpoint string `yaml:"endpoint" env:"HUB_TRACING_ENDPOINT" doc:"OTLP collector base URL, http:// or https:// (TLS); /v1/traces is appended for protocol http; empty: localhost on 4318 (http) or 4317 (grpc)"`
+	// Protocol is http or grpc.
+	Protocol string `yaml:"protocol" env:"HUB_TRACING_PROTOCOL" doc:"OTLP protocol: http (protobuf over HTTP) or grpc"`
+	// Headers are sent to the collector with every export.
+	Headers string `yaml:"headers" env:"HUB_TRACING_HEADERS" secret:"true" doc:"headers sent to the collector, key=value pairs separated by commas, URL-encoded (as OTEL_EXPORTER_OTLP_HEADERS); connector processes get them too"`
+	// SampleRatio is the fraction of new traces recorded.
+	SampleRatio float64 `yaml:"sample_ratio" env:"HUB_TRACING_SAMPLE_RATIO" doc:"fraction of traces started at the hub that are recorded, 0 to 1; a caller's traceparent decides for its own trace"`
+	// ServiceName is the hub's service.name.
+	ServiceName string `yaml:"service_name" env:"HUB_TRACING_SERVICE_NAME" doc:"service.name of the hub's spans; connector processes report as {service_name}-connector-{id}"`
+}
+
 // Idempotency configures replays.
 type Idempotency struct {
 	// TTL is how long a create's answer is replayed.
@@ -122,6 +141,7 @@ func Default() Config {
 		Plugins:     Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute},
 		Idempotency: Idempotency{TTL: 24 * time.Hour},
 		Metrics:     Metrics{Enabled: true},
+		Tracing:     Tracing{Exporter: "none", Protocol: "http", SampleRatio: 1, ServiceName: "hub"},
 	}
 }
 
@@ -316,6 +336,9 @@ func (c *Config) Validate() error {
 	if c.Plugins.IdleTimeout < time.Second {
 		return bad("plugins.idle_timeout", "must be at least 1s, got %s", c.Plugins.IdleTimeout)
 	}
+	if err := c.validateTracing(); err != nil {
+		return err
+	}
 	if c.Idempotency.TTL < time.Minute {
 		return bad("idempotency.ttl", "must be at least 1m, got %s", c.Idempotency.TTL)
 	}
@@ -332,6 +355,61 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+func (c *Config) validateTracing() error {
+	bad := func(key, format string, args ...any) error {
+		return &FieldError{Key: "tracing." + key, Msg: fmt.Sprintf(format, args...)}
+	}
+	t := c.Tracing
+	switch t.Exporter {
+	case "none", "otlp":
+	default:
+		return bad("exporter", "%q is not none or otlp", t.Exporter)
+	}
+	switch t.Protocol {
+	case "http", "grpc":
+	default:
+		return bad("protocol", "%q is not http or grpc", t.Protocol)
+	}
+	if t.Endpoint != "" {
+		// The URL is not quoted back: it may hold credentials.
+		u, err := url.Parse(t.Endpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("endpoint", "must be an http:// or https:// URL with a host")
+		}
+	}
+	if t.SampleRatio < 0 || t.SampleRatio > 1 {
+		return bad("sample_ratio", "must be between 0 and 1, got %g", t.SampleRatio)
+	}
+	if strings.TrimSpace(t.ServiceName) == "" {
+		return bad("service_name", "must not be empty")
+	}
+	if err := checkHeaders(t.Headers); err != nil {
+		return bad("headers", "%s", err)
+	}
+	return nil
+}
+
+// checkHeaders checks OTLP headers (key=value pairs separated by commas)
+// without quoting a value, which is a secret.
+func checkHeaders(s string) error {
+	if strings.TrimSpace(s) == "" {
+		return nil
+	}
+	for i, pair := range strings.Split(s, ",") {
+		k, v, ok := strings.Cut(pair, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return fmt.Errorf("pair %d is not key=value", i+1)
+		}
+		if _, err := url.PathUnescape(k); err != nil {
+			return fmt.Errorf("pair %d has a badly escaped key", i+1)
+		}
+		if _, err := url.PathUnescape(v); err != nil {
+			return fmt.Errorf("pair %d has a badly escaped value", i+1)
+		}
+	}
+	return nil
+}
+
 // LogLevel returns the parsed log level (Validate has checked it).
 func (c *Config) LogLevel() slog.Level {
 	var level slog.Level
@@ -343,6 +421,9 @@ func (c *Config) LogLevel() slog.Level {
 func (c Config) Redacted() Config {
 	if c.Store.PostgresURL != "" {
 		c.Store.PostgresURL = "[redacted]"
+	}
+	if c.Tracing.Headers != "" {
+		c.Tracing.Headers = "[redacted]"
 	}
 	return c
 }

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,7 +43,9 @@ type Config struct {
 	HealthInterval time.Duration
 	// StartTimeout bounds one start, handshake included; 10s by default.
 	StartTimeout time.Duration
-	// Env is added to every connector's environment.
+	// Env is added to every connector's environment, after the OTEL_* variables
+	// of the hub's own environment (OpenTelemetry settings, which connectors
+	// export their spans with), so Env wins over them.
 	Env []string
 	// OnStart, when set, is told about every process start: how long the launch
 	// and handshake took, or why it failed. For metrics.
@@ -52,6 +55,7 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
+	c.Env = append(otelEnviron(os.Environ()), c.Env...)
 	if c.BuiltinArgs == nil {
 		c.BuiltinArgs = func(id string) []string { return []string{"connector-process", id} }
 	}
@@ -70,6 +74,20 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+}
+
+// otelEnviron returns the OTEL_* variables of environ, which connector
+// processes inherit (the rest of the hub's environment is not passed on).
+// OTEL_SERVICE_NAME is left out: a connector names itself after the hub's
+// tracing configuration.
+func otelEnviron(environ []string) []string {
+	var out []string
+	for _, kv := range environ {
+		if strings.HasPrefix(kv, "OTEL_") && !strings.HasPrefix(kv, "OTEL_SERVICE_NAME=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // Restart backoff after consecutive crashes: 100ms, 200ms, 400ms ... up to 30s.

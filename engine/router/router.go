@@ -17,9 +17,14 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
 
 // Connectors is what the router needs from the connector process manager
@@ -110,6 +115,9 @@ type Config struct {
 	Observe func(connector string, op sdk.Operation, err *sdk.Error, d time.Duration)
 	// Logger receives the router's own warnings; slog.Default() when nil.
 	Logger *slog.Logger
+	// TracerProvider opens the span around each connector call;
+	// otel.GetTracerProvider() when nil.
+	TracerProvider trace.TracerProvider
 	// Now is the clock; time.Now when nil (tests replace it).
 	Now func() time.Time
 }
@@ -141,6 +149,7 @@ type Router struct {
 	exec     *resilience.Executor
 	ov       *resilience.Overrides
 	observe  func(connector string, op sdk.Operation, err *sdk.Error, d time.Duration)
+	tracer   trace.Tracer
 	policies sync.Map // policyKey -> resilience.Policy
 }
 
@@ -170,6 +179,11 @@ func New(cfg Config) (*Router, error) {
 	if r.now == nil {
 		r.now = time.Now
 	}
+	tp := cfg.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	r.tracer = tp.Tracer("github.com/carrierhub/hub/engine/router")
 	ttl := cfg.AccountTTL
 	if ttl == 0 {
 		ttl = 5 * time.Second
@@ -232,6 +246,17 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 		RequestID:      rt.RequestID,
 		Payload:        body,
 	}
+	// The span covers the resilience call: queueing, rate-limit waits, every
+	// attempt (each a child span of its own) and the backoffs between them.
+	ctx, span := r.tracer.Start(ctx, "connector call")
+	defer span.End()
+	recording := span.IsRecording()
+	if recording {
+		span.SetName("call " + rt.ConnectorID + " " + string(rt.Operation))
+		span.SetAttributes(telemetry.AttrConnector.String(rt.ConnectorID), telemetry.AttrOperation.String(string(rt.Operation)),
+			telemetry.AttrAccount.String(acct.ID), telemetry.AttrTenant.String(rt.TenantID), telemetry.AttrRequestID.String(rt.RequestID))
+	}
+	attempts := 0
 	began := time.Now()
 	out, err := r.exec.Do(ctx, resilience.Call{
 		Connector: rt.ConnectorID,
@@ -240,7 +265,16 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 		Policy:    pol,
 		RetrySafe: resilience.RetrySafe(m, rt.Operation, rt.IdempotencyKey),
 	}, func(ctx context.Context) ([]byte, error) {
-		return r.conns.Invoke(ctx, rt.ConnectorID, call)
+		attempts++
+		if recording && attempts > 1 {
+			span.AddEvent("retry", trace.WithAttributes(telemetry.AttrAttempt.Int(attempts)))
+		}
+		out, err := r.conns.Invoke(ctx, rt.ConnectorID, call)
+		if recording && err != nil {
+			span.AddEvent("attempt failed", trace.WithAttributes(telemetry.AttrAttempt.Int(attempts),
+				telemetry.AttrErrorCode.String(string(sdk.AsError(err).Code))))
+		}
+		return out, err
 	})
 	var se *sdk.Error
 	if err != nil {
@@ -248,6 +282,13 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 	}
 	if r.observe != nil {
 		r.observe(rt.ConnectorID, rt.Operation, se, time.Since(began))
+	}
+	if recording {
+		span.SetAttributes(telemetry.AttrAttempt.Int(attempts))
+		if se != nil {
+			span.SetAttributes(telemetry.AttrErrorCode.String(string(se.Code)), telemetry.AttrErrorSrc.String(string(se.Source)))
+			span.SetStatus(codes.Error, string(se.Code))
+		}
 	}
 	if se != nil {
 		return nil, se
