@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -703,6 +705,25 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
+// sqliteWriters holds one mutex per SQLite database (backend) of this process.
+var sqliteWriters sync.Map
+
+// sqliteWriteLock serialises this process's webhook writes to a SQLite database and
+// returns the unlock. SQLite admits one writer at a time anyway; queueing here
+// instead of in SQLite's busy handler keeps dispatcher loops from timing out on
+// each other's transactions. Other processes still queue through busy_timeout.
+// On Postgres it does nothing.
+func (s *sqlStore) sqliteWriteLock() func() {
+	b, ok := s.db.(*sqliteBackend)
+	if !ok {
+		return func() {}
+	}
+	m, _ := sqliteWriters.LoadOrStore(b, &sync.Mutex{})
+	mu := m.(*sync.Mutex)
+	mu.Lock()
+	return mu.Unlock
+}
+
 // dbStmt is one statement of a bulk write.
 type dbStmt struct {
 	query string
@@ -741,17 +762,24 @@ func (s *sqlStore) bulk(ctx context.Context, stmts []dbStmt) ([]int64, error) {
 		}
 		return counts, tx.Commit(ctx)
 	case *sqliteBackend:
+		// Prepare before taking the write lock: preparing may wait for a pooled
+		// connection, which must never happen while holding the lock.
+		prepared := make([]*sql.Stmt, len(stmts))
+		for i, st := range stmts {
+			ps, err := db.stmt(ctx, st.query)
+			if err != nil {
+				return nil, err
+			}
+			prepared[i] = ps
+		}
+		defer s.sqliteWriteLock()()
 		tx, err := db.db.BeginTx(ctx, nil)
 		if err != nil {
 			return nil, err
 		}
 		defer tx.Rollback()
 		for i, st := range stmts {
-			ps, err := db.stmt(ctx, st.query)
-			if err != nil {
-				return nil, err
-			}
-			res, err := tx.StmtContext(ctx, ps).ExecContext(ctx, st.args...)
+			res, err := tx.StmtContext(ctx, prepared[i]).ExecContext(ctx, st.args...)
 			if err != nil {
 				return nil, err
 			}
@@ -795,20 +823,12 @@ func (s *sqlStore) InsertWebhookDeliveries(ctx context.Context, ds []WebhookDeli
 	var total int64
 	for start := 0; start < len(ds); start += maxWebhookBatch {
 		chunk := ds[start:min(len(ds), start+maxWebhookBatch)]
-		stmts := make([]dbStmt, 0, len(chunk))
 		for _, d := range chunk {
 			if err := checkDelivery(d); err != nil {
 				return total, err
 			}
-			stmts = append(stmts, dbStmt{`INSERT INTO webhook_deliveries (event_id, endpoint_id, tenant_id,
-				event_type, subject, seq, event_time, body, state, attempts, next_attempt_at, lease_owner,
-				lease_until, last_status, last_error, created_at, updated_at)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, '', 0, 0, '', $9, $9)
-				ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
-				[]any{d.EventID, d.EndpointID, d.TenantID, d.EventType, d.Subject, d.Seq, millis(d.EventTime),
-					d.Body, nowMS}})
 		}
-		counts, err := s.bulk(ctx, stmts)
+		counts, err := s.bulk(ctx, s.insertDeliveryStmts(chunk, nowMS))
 		if err != nil {
 			if s.db.kind(err) == kindForeignKey {
 				return total, fmt.Errorf("inserting webhook deliveries: an endpoint was deleted: %w", ErrNotFound)
@@ -820,6 +840,39 @@ func (s *sqlStore) InsertWebhookDeliveries(ctx context.Context, ds []WebhookDeli
 		}
 	}
 	return total, nil
+}
+
+const insertDeliveryColumns = `INSERT INTO webhook_deliveries (event_id, endpoint_id, tenant_id,
+	event_type, subject, seq, event_time, body, state, attempts, next_attempt_at, lease_owner,
+	lease_until, last_status, last_error, created_at, updated_at) `
+
+// insertDeliveryStmts writes deliveries: on Postgres one statement over arrays (one
+// round trip, one plan), elsewhere a prepared statement per row.
+func (s *sqlStore) insertDeliveryStmts(ds []WebhookDelivery, nowMS int64) []dbStmt {
+	if s.db.name() != "postgres" {
+		stmts := make([]dbStmt, 0, len(ds))
+		for _, d := range ds {
+			stmts = append(stmts, dbStmt{insertDeliveryColumns + `
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, '', 0, 0, '', $9, $9)
+				ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
+				[]any{d.EventID, d.EndpointID, d.TenantID, d.EventType, d.Subject, d.Seq, millis(d.EventTime),
+					d.Body, nowMS}})
+		}
+		return stmts
+	}
+	n := len(ds)
+	ev, ep, tn, ty, sub := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	sq, tm, body := make([]int64, n), make([]int64, n), make([][]byte, n)
+	for i, d := range ds {
+		ev[i], ep[i], tn[i], ty[i], sub[i] = d.EventID, d.EndpointID, d.TenantID, d.EventType, d.Subject
+		sq[i], tm[i], body[i] = d.Seq, millis(d.EventTime), d.Body
+	}
+	return []dbStmt{{insertDeliveryColumns + `
+		SELECT u.e, u.p, u.t, u.y, u.s, u.q, u.m, u.b, 'pending', 0, $9, '', 0, 0, '', $9, $9
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bytea[])
+			AS u(e, p, t, y, s, q, m, b)
+		ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
+		[]any{ev, ep, tn, ty, sub, sq, tm, body, nowMS}}}
 }
 
 const deliveryColumns = `event_id, endpoint_id, tenant_id, event_type, subject, seq, event_time, body, state,
@@ -881,6 +934,8 @@ func (s *sqlStore) ClaimWebhookDeliveries(ctx context.Context, owner string, lim
 		q = claimPostgres
 	}
 	out := []WebhookDelivery{}
+	unlock := s.sqliteWriteLock()
+	defer unlock()
 	err := s.db.query(ctx, q, []any{millis(now), int64(limit), token, millis(leaseUntil)},
 		func(scan func(...any) error) error {
 			d, err := scanDelivery(scan)
@@ -902,7 +957,11 @@ func (s *sqlStore) CompleteWebhookDeliveries(ctx context.Context, outs []Deliver
 		return invalid("outcomes", "at most %d per call", maxWebhookBatch)
 	}
 	nowMS := millis(now)
-	stmts := make([]dbStmt, 0, 2*len(outs)+4)
+	var (
+		attempts []WebhookAttempt
+		counted  []DeliveryOutcome
+		putBack  []DeliveryOutcome
+	)
 	type health struct {
 		ok       bool
 		failedAt int64
@@ -919,30 +978,21 @@ func (s *sqlStore) CompleteWebhookDeliveries(ctx context.Context, outs []Deliver
 			return notFound("webhook endpoint", o.EndpointID)
 		}
 		if o.Attempt == nil {
-			stmts = append(stmts, dbStmt{`UPDATE webhook_deliveries SET next_attempt_at = $1, lease_owner = '',
-				lease_until = 0, updated_at = $2 WHERE event_id = $3 AND endpoint_id = $4 AND lease_owner = $5
-				AND state = 'pending'`,
-				[]any{millis(o.NextAttemptAt), nowMS, o.EventID, o.EndpointID, o.LeaseOwner}})
+			putBack = append(putBack, o)
 			continue
 		}
-		a := o.Attempt
-		resp := a.Response
-		if len(resp) > MaxWebhookAttemptResponse {
-			resp = resp[:MaxWebhookAttemptResponse]
+		a := *o.Attempt
+		a.EventID, a.EndpointID = o.EventID, o.EndpointID
+		if len(a.Response) > MaxWebhookAttemptResponse {
+			a.Response = a.Response[:MaxWebhookAttemptResponse]
 		}
-		if resp == nil {
-			resp = []byte{}
+		if a.Response == nil {
+			a.Response = []byte{}
 		}
-		errText := strings.ToValidUTF8(truncate(a.Error, maxWebhookErrorLen), "?")
-		stmts = append(stmts, dbStmt{`INSERT INTO webhook_attempts (event_id, endpoint_id, tenant_id, attempt,
-			at, status, duration_ms, error, response) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			[]any{o.EventID, o.EndpointID, a.TenantID, int64(a.Attempt), millis(a.At), int64(a.Status),
-				a.Duration.Milliseconds(), errText, resp}})
-		stmts = append(stmts, dbStmt{`UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1,
-			next_attempt_at = $2, lease_owner = '', lease_until = 0, last_status = $3, last_error = $4,
-			updated_at = $5 WHERE event_id = $6 AND endpoint_id = $7 AND lease_owner = $8 AND state = 'pending'`,
-			[]any{string(o.State), millis(o.NextAttemptAt), int64(a.Status), errText, nowMS, o.EventID,
-				o.EndpointID, o.LeaseOwner}})
+		a.Error = strings.ToValidUTF8(truncate(a.Error, maxWebhookErrorLen), "?")
+		attempts = append(attempts, a)
+		o.Attempt = &attempts[len(attempts)-1]
+		counted = append(counted, o)
 		h := endpoints[o.EndpointID]
 		if h == nil {
 			h = &health{}
@@ -955,6 +1005,7 @@ func (s *sqlStore) CompleteWebhookDeliveries(ctx context.Context, outs []Deliver
 			h.failedAt = millis(a.At)
 		}
 	}
+	stmts := s.outcomeStmts(attempts, counted, putBack, nowMS)
 	for _, id := range order {
 		h := endpoints[id]
 		if h.ok {
@@ -969,6 +1020,78 @@ func (s *sqlStore) CompleteWebhookDeliveries(ctx context.Context, outs []Deliver
 		return s.dbErr("completing webhook deliveries", err)
 	}
 	return nil
+}
+
+const (
+	insertAttempt = `INSERT INTO webhook_attempts (event_id, endpoint_id, tenant_id, attempt, at, status,
+		duration_ms, error, response) `
+	updateCounted = `UPDATE webhook_deliveries SET state = $1, attempts = attempts + 1, next_attempt_at = $2,
+		lease_owner = '', lease_until = 0, last_status = $3, last_error = $4, updated_at = $5
+		WHERE event_id = $6 AND endpoint_id = $7 AND lease_owner = $8 AND state = 'pending'`
+	updatePutBack = `UPDATE webhook_deliveries SET next_attempt_at = $1, lease_owner = '', lease_until = 0,
+		updated_at = $2 WHERE event_id = $3 AND endpoint_id = $4 AND lease_owner = $5 AND state = 'pending'`
+)
+
+// outcomeStmts writes the attempt log and the deliveries' new states: three
+// statements over arrays on Postgres, a prepared statement per row elsewhere.
+func (s *sqlStore) outcomeStmts(attempts []WebhookAttempt, counted, putBack []DeliveryOutcome, nowMS int64) []dbStmt {
+	var stmts []dbStmt
+	if s.db.name() != "postgres" {
+		for _, a := range attempts {
+			stmts = append(stmts, dbStmt{insertAttempt + `VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+				[]any{a.EventID, a.EndpointID, a.TenantID, int64(a.Attempt), millis(a.At), int64(a.Status),
+					a.Duration.Milliseconds(), a.Error, a.Response}})
+		}
+		for _, o := range counted {
+			stmts = append(stmts, dbStmt{updateCounted, []any{string(o.State), millis(o.NextAttemptAt),
+				int64(o.Attempt.Status), o.Attempt.Error, nowMS, o.EventID, o.EndpointID, o.LeaseOwner}})
+		}
+		for _, o := range putBack {
+			stmts = append(stmts, dbStmt{updatePutBack, []any{millis(o.NextAttemptAt), nowMS, o.EventID, o.EndpointID, o.LeaseOwner}})
+		}
+		return stmts
+	}
+	if n := len(attempts); n > 0 {
+		ev, ep, tn, er := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		no, at, st, du := make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		resp := make([][]byte, n)
+		for i, a := range attempts {
+			ev[i], ep[i], tn[i], er[i] = a.EventID, a.EndpointID, a.TenantID, a.Error
+			no[i], at[i], st[i], du[i], resp[i] = int64(a.Attempt), millis(a.At), int64(a.Status), a.Duration.Milliseconds(), a.Response
+		}
+		stmts = append(stmts, dbStmt{insertAttempt + `SELECT * FROM unnest($1::text[], $2::text[], $3::text[],
+			$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[], $9::bytea[])`,
+			[]any{ev, ep, tn, no, at, st, du, er, resp}})
+	}
+	if n := len(counted); n > 0 {
+		ev, ep, ow, state, er := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		next, st := make([]int64, n), make([]int64, n)
+		for i, o := range counted {
+			ev[i], ep[i], ow[i], state[i], er[i] = o.EventID, o.EndpointID, o.LeaseOwner, string(o.State), o.Attempt.Error
+			next[i], st[i] = millis(o.NextAttemptAt), int64(o.Attempt.Status)
+		}
+		stmts = append(stmts, dbStmt{`UPDATE webhook_deliveries d SET state = u.state, attempts = d.attempts + 1,
+			next_attempt_at = u.next, lease_owner = '', lease_until = 0, last_status = u.status, last_error = u.err,
+			updated_at = $1
+			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::text[])
+				AS u(event_id, endpoint_id, owner, state, next, status, err)
+			WHERE d.event_id = u.event_id AND d.endpoint_id = u.endpoint_id AND d.lease_owner = u.owner
+			AND d.state = 'pending'`,
+			[]any{nowMS, ev, ep, ow, state, next, st, er}})
+	}
+	if n := len(putBack); n > 0 {
+		ev, ep, ow, next := make([]string, n), make([]string, n), make([]string, n), make([]int64, n)
+		for i, o := range putBack {
+			ev[i], ep[i], ow[i], next[i] = o.EventID, o.EndpointID, o.LeaseOwner, millis(o.NextAttemptAt)
+		}
+		stmts = append(stmts, dbStmt{`UPDATE webhook_deliveries d SET next_attempt_at = u.next, lease_owner = '',
+			lease_until = 0, updated_at = $1
+			FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS u(event_id, endpoint_id, owner, next)
+			WHERE d.event_id = u.event_id AND d.endpoint_id = u.endpoint_id AND d.lease_owner = u.owner
+			AND d.state = 'pending'`,
+			[]any{nowMS, ev, ep, ow, next}})
+	}
+	return stmts
 }
 
 // GetWebhookDelivery returns one delivery; see WebhookStore.
@@ -1041,6 +1164,7 @@ func (s *sqlStore) ReplayWebhookDeliveries(ctx context.Context, tenantID, endpoi
 	var res ReplayResult
 	var lastMS int64
 	var lastID string
+	unlock := s.sqliteWriteLock()
 	err := s.db.query(ctx, `UPDATE webhook_deliveries SET state = 'pending', attempts = 0, next_attempt_at = $6,
 		lease_owner = '', lease_until = 0, updated_at = $6
 		WHERE (event_id, endpoint_id) IN (SELECT event_id, endpoint_id FROM webhook_deliveries WHERE `+sel+`
@@ -1059,6 +1183,7 @@ func (s *sqlStore) ReplayWebhookDeliveries(ctx context.Context, tenantID, endpoi
 			}
 			return nil
 		})
+	unlock()
 	if err != nil {
 		return ReplayResult{}, s.dbErr("replaying webhook deliveries", err)
 	}
