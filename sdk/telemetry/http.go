@@ -32,8 +32,11 @@ type HTTPSpan struct {
 // user info (either may carry credentials), never headers or bodies. The caller
 // reports the outcome with Result and ends the span with End.
 func StartHTTP(req *http.Request, provider string) HTTPSpan {
-	ctx := req.Context()
-	ctx, span := otel.GetTracerProvider().Tracer(transportScope).Start(ctx, req.Method, trace.WithSpanKind(trace.SpanKindClient))
+	return startHTTPWith(otel.GetTracerProvider(), req, provider)
+}
+
+func startHTTPWith(tp trace.TracerProvider, req *http.Request, provider string) HTTPSpan {
+	ctx, span := tp.Tracer(transportScope).Start(req.Context(), req.Method, trace.WithSpanKind(trace.SpanKindClient))
 	if span.IsRecording() {
 		attrs := []attribute.KeyValue{
 			attribute.String("http.request.method", req.Method),
