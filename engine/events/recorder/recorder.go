@@ -1,0 +1,129 @@
+// Package recorder turns successful connector calls into shipment state and events:
+// the router calls Recorder.AfterCall with a call's canonical response, and the
+// store writes the state change and its events in one transaction. It imports the
+// store, the events contract and the sdk's canonical model.
+package recorder
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/carrierhub/hub/engine/events"
+	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+// Store is what a Recorder writes to.
+type Store interface {
+	store.EventStore
+	store.ShipmentStore
+}
+
+// Recorder records the outcome of connector calls.
+type Recorder struct {
+	store  Store
+	notify func()
+}
+
+// New returns a recorder over s; notify, when set, is called after events were
+// appended (Relay.Notify), so they are relayed at once.
+func New(s Store, notify func()) *Recorder { return &Recorder{store: s, notify: notify} }
+
+// AfterCall records a successful call's response (the operation's canonical response
+// JSON) and returns the events appended. create_shipment records the booking,
+// cancel_shipment a confirmed cancellation, track each result without an item error;
+// e-way bill generation and vehicle updates, e-invoice generation and proofs of
+// delivery append their events. Other operations record nothing. A response that
+// does not decode is an error; for track, the results that could be applied are
+// applied and the others reported together.
+func (r *Recorder) AfterCall(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) ([]events.Stored, error) {
+	out, err := r.record(ctx, tenantID, connectorID, accountID, op, response)
+	if len(out) > 0 && r.notify != nil {
+		r.notify()
+	}
+	if out == nil {
+		out = []events.Stored{}
+	}
+	return out, err
+}
+
+func (r *Recorder) record(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) ([]events.Stored, error) {
+	decode := func(v any) error {
+		if err := json.Unmarshal(response, v); err != nil {
+			return fmt.Errorf("recording %s: decoding response: %w", op, err)
+		}
+		return nil
+	}
+	event := func(t events.Type, subject string, at time.Time) ([]events.Stored, error) {
+		return r.store.AppendEvents(ctx, []events.Event{{Type: t, TenantID: tenantID, Subject: subject, Time: at,
+			Connector: connectorID, Account: accountID, Data: json.RawMessage(response)}})
+	}
+	switch op {
+	case sdk.OpCreateShipment:
+		var resp model.ShipmentResponse
+		if err := decode(&resp); err != nil {
+			return nil, err
+		}
+		return r.store.RecordShipment(ctx, store.Shipment{TenantID: tenantID, ConnectorID: connectorID,
+			AccountID: accountID, TrackingNumber: resp.TrackingNumber, Reference: resp.Reference}, response)
+	case sdk.OpCancelShipment:
+		var resp model.CancelResponse
+		if err := decode(&resp); err != nil {
+			return nil, err
+		}
+		if !resp.Cancelled {
+			return nil, nil
+		}
+		return r.store.CancelShipment(ctx, tenantID, connectorID, accountID, resp.TrackingNumber, response)
+	case sdk.OpTrack:
+		var resp model.TrackResponse
+		if err := decode(&resp); err != nil {
+			return nil, err
+		}
+		var out []events.Stored
+		var errs []error
+		for _, tr := range resp.Results {
+			if tr.Error != nil {
+				continue
+			}
+			evs, err := r.store.ApplyTracking(ctx, tenantID, connectorID, accountID, tr)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("tracking %q: %w", tr.TrackingNumber, err))
+				continue
+			}
+			out = append(out, evs...)
+		}
+		return out, errors.Join(errs...)
+	case sdk.OpGenerateEWayBill, sdk.OpUpdateEWayBillVehicle:
+		var resp model.EWayBill
+		if err := decode(&resp); err != nil {
+			return nil, err
+		}
+		t := events.EWayBillGenerated
+		if op == sdk.OpUpdateEWayBillVehicle {
+			t = events.EWayBillVehicleUpdated
+		}
+		at := resp.GeneratedAt
+		if t == events.EWayBillVehicleUpdated {
+			at = time.Time{}
+		}
+		return event(t, resp.Number, at)
+	case sdk.OpGenerateEInvoice:
+		var resp model.EInvoice
+		if err := decode(&resp); err != nil {
+			return nil, err
+		}
+		return event(events.EInvoiceGenerated, resp.IRN, resp.AckDate)
+	case sdk.OpGetPOD:
+		var resp model.ProofOfDelivery
+		if err := decode(&resp); err != nil {
+			return nil, err
+		}
+		return event(events.PODReceived, resp.TrackingNumber, time.Time{})
+	}
+	return nil, nil
+}
