@@ -148,6 +148,9 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 	for name, s := range managementSchemas() {
 		schemas[name] = s
 	}
+	for name, s := range webhookSchemas() {
+		schemas[name] = s
+	}
 	problemResponses := map[string]any{
 		"Problem": map[string]any{"description": "An error, as RFC 9457 problem details.",
 			"content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}},

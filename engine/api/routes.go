@@ -69,7 +69,7 @@ func (s *server) wrap(rt route) http.Handler {
 
 // routes is the API's one route table.
 func (s *server) routes() []route {
-	return []route{
+	return append([]route{
 		{Method: "GET", Pattern: "/healthz", ID: "healthz", Summary: "Liveness: the hub process answers.", Auth: public,
 			Responses: []response{{200, "The hub is alive.", schema{"type": "object", "properties": schema{"status": schema{"const": "ok"}}}}},
 			handler:   s.healthz},
@@ -132,5 +132,5 @@ func (s *server) routes() []route {
 			Body:      ref("TenantInput"),
 			Responses: []response{{201, "The tenant and its first key, whose secret is shown only here.", ref("TenantCreated")}},
 			Errors:    []int{409}, handler: s.createTenant},
-	}
+	}, s.webhookRoutes()...)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -50,6 +51,31 @@ func openSQLite(t testing.TB) fullStore {
 
 func openPostgres(t testing.TB) fullStore {
 	t.Helper()
+	s, _ := openPostgresURL(t)
+	return s
+}
+
+// analyze refreshes the planner's statistics of a Postgres store's database, as
+// autovacuum does within a minute of a table filling; SQLite needs nothing.
+func analyze(t testing.TB, s fullStore) {
+	u, ok := pgURLs.Load(s)
+	if !ok {
+		return
+	}
+	c, err := pgx.Connect(context.Background(), u.(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+	if _, err := c.Exec(context.Background(), "ANALYZE"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+var pgURLs sync.Map // fullStore -> its database URL
+
+func openPostgresURL(t testing.TB) (fullStore, string) {
+	t.Helper()
 	admin := os.Getenv("HUB_POSTGRES_URL")
 	if admin == "" {
 		t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres")
@@ -87,7 +113,8 @@ func openPostgres(t testing.TB) fullStore {
 			t.Errorf("dropping %s: %v", name, err)
 		}
 	})
-	return s.(fullStore)
+	pgURLs.Store(s.(fullStore), u.String())
+	return s.(fullStore), u.String()
 }
 
 // TestStoreConformance runs storetest's webhook suite on both stores (until the
