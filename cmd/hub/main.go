@@ -80,6 +80,7 @@ API key, then "hub serve".`,
 		simulateCmd(),
 		connectorProcessCmd(),
 		mapCmd(),
+		webhooksCmd(),
 	)
 	return root
 }
