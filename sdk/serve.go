@@ -217,14 +217,16 @@ func (s *rpcServer) Calls(stream pluginrpc.CallStream_CallsServer) error {
 	return pluginrpc.ServeCalls(stream, s.invoke, &s.calls.inflight)
 }
 
+// serverSpan are the options of a call's span, made once.
+var serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
 // invoke runs one call in a server span: a child of the hub's client span when
 // the request carries trace context. The operation's ctx holds the span, so the
 // transports' client spans and their traceparent headers continue the hub's
 // trace.
 func (s *rpcServer) invoke(ctx context.Context, req *pluginrpc.InvokeRequest) *pluginrpc.InvokeResponse {
 	ctx = telemetry.Extract(ctx, req.GetTrace())
-	ctx, span := otel.GetTracerProvider().Tracer(telemetry.ScopeName).Start(ctx, "connector call",
-		trace.WithSpanKind(trace.SpanKindServer))
+	ctx, span := otel.GetTracerProvider().Tracer(telemetry.ScopeName).Start(ctx, "connector call", serverSpan...)
 	defer span.End()
 	if span.IsRecording() {
 		span.SetName("connector " + req.GetOperation())

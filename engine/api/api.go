@@ -204,6 +204,10 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// serverSpan are the options of a request's span, made once: an option built per
+// call costs allocations even when tracing is off.
+var serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer)}
+
 // ServeHTTP assigns the request id, opens the request's server span (named
 // after the route pattern, a child of the caller's traceparent), logs the
 // request, turns panics into 500 problems and unknown routes or methods into 404
@@ -216,8 +220,14 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if spanName == "" {
 		spanName = r.Method + " unmatched"
 	}
-	ctx := otel.GetTextMapPropagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-	ctx, span := s.tracer.Start(ctx, spanName, trace.WithSpanKind(trace.SpanKindServer))
+	// The hub's propagators are W3C TraceContext and Baggage (engine/tracing);
+	// without their headers there is nothing to extract, and skipping saves the
+	// header-name canonicalisation http.Header.Get does per lookup.
+	ctx := r.Context()
+	if len(r.Header["Traceparent"]) > 0 || len(r.Header["Baggage"]) > 0 {
+		ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.HeaderCarrier(r.Header))
+	}
+	ctx, span := s.tracer.Start(ctx, spanName, serverSpan...)
 	defer span.End()
 	r = r.WithContext(context.WithValue(ctx, stateKey{}, st))
 	w.Header().Set("X-Request-Id", st.requestID)

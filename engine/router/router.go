@@ -256,7 +256,12 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 		span.SetAttributes(telemetry.AttrConnector.String(rt.ConnectorID), telemetry.AttrOperation.String(string(rt.Operation)),
 			telemetry.AttrAccount.String(acct.ID), telemetry.AttrTenant.String(rt.TenantID), telemetry.AttrRequestID.String(rt.RequestID))
 	}
-	attempts := 0
+	// attempts counts the attempts for the span; nil when it records nothing,
+	// so an untraced call allocates no counter.
+	var attempts *int
+	if recording {
+		attempts = new(int)
+	}
 	began := time.Now()
 	out, err := r.exec.Do(ctx, resilience.Call{
 		Connector: rt.ConnectorID,
@@ -265,13 +270,16 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 		Policy:    pol,
 		RetrySafe: resilience.RetrySafe(m, rt.Operation, rt.IdempotencyKey),
 	}, func(ctx context.Context) ([]byte, error) {
-		attempts++
-		if recording && attempts > 1 {
-			span.AddEvent("retry", trace.WithAttributes(telemetry.AttrAttempt.Int(attempts)))
+		if attempts == nil {
+			return r.conns.Invoke(ctx, rt.ConnectorID, call)
+		}
+		*attempts++
+		if *attempts > 1 {
+			span.AddEvent("retry", trace.WithAttributes(telemetry.AttrAttempt.Int(*attempts)))
 		}
 		out, err := r.conns.Invoke(ctx, rt.ConnectorID, call)
-		if recording && err != nil {
-			span.AddEvent("attempt failed", trace.WithAttributes(telemetry.AttrAttempt.Int(attempts),
+		if err != nil {
+			span.AddEvent("attempt failed", trace.WithAttributes(telemetry.AttrAttempt.Int(*attempts),
 				telemetry.AttrErrorCode.String(string(sdk.AsError(err).Code))))
 		}
 		return out, err
@@ -284,7 +292,7 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 		r.observe(rt.ConnectorID, rt.Operation, se, time.Since(began))
 	}
 	if recording {
-		span.SetAttributes(telemetry.AttrAttempt.Int(attempts))
+		span.SetAttributes(telemetry.AttrAttempt.Int(*attempts))
 		if se != nil {
 			span.SetAttributes(telemetry.AttrErrorCode.String(string(se.Code)), telemetry.AttrErrorSrc.String(string(se.Source)))
 			span.SetStatus(codes.Error, string(se.Code))

@@ -16,6 +16,9 @@ import (
 // transportScope is the instrumentation scope of the transports' client spans.
 const transportScope = ScopeName + "/transport"
 
+// clientSpan are the options of an outbound request's span, made once.
+var clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
+
 // HTTPSpan is the client span of one outbound HTTP request. Its zero value does
 // nothing.
 type HTTPSpan struct {
@@ -36,7 +39,7 @@ func StartHTTP(req *http.Request, provider string) HTTPSpan {
 }
 
 func startHTTPWith(tp trace.TracerProvider, req *http.Request, provider string) HTTPSpan {
-	ctx, span := tp.Tracer(transportScope).Start(req.Context(), req.Method, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := tp.Tracer(transportScope).Start(req.Context(), req.Method, clientSpan...)
 	if span.IsRecording() {
 		attrs := []attribute.KeyValue{
 			attribute.String("http.request.method", req.Method),
