@@ -120,6 +120,10 @@ type WebhookDelivery struct {
 	Subject string `json:"subject"`
 	// Seq is the event's outbox position.
 	Seq int64 `json:"seq"`
+	// Ordered deliveries of one endpoint and subject go out one at a time, in Seq
+	// order. Fan-out copies it from the endpoint, so turning an endpoint's Ordered
+	// on or off applies to events fanned out from then on.
+	Ordered bool `json:"ordered"`
 	// EventTime is when the event happened; replay windows select by it.
 	EventTime time.Time `json:"event_time"`
 	// Body is the exact bytes POSTed and signed.
@@ -843,7 +847,7 @@ func (s *sqlStore) InsertWebhookDeliveries(ctx context.Context, ds []WebhookDeli
 }
 
 const insertDeliveryColumns = `INSERT INTO webhook_deliveries (event_id, endpoint_id, tenant_id,
-	event_type, subject, seq, event_time, body, state, attempts, next_attempt_at, lease_owner,
+	event_type, subject, seq, ordered, event_time, body, state, attempts, next_attempt_at, lease_owner,
 	lease_until, last_status, last_error, created_at, updated_at) `
 
 // insertDeliveryStmts writes deliveries: on Postgres one statement over arrays (one
@@ -853,36 +857,36 @@ func (s *sqlStore) insertDeliveryStmts(ds []WebhookDelivery, nowMS int64) []dbSt
 		stmts := make([]dbStmt, 0, len(ds))
 		for _, d := range ds {
 			stmts = append(stmts, dbStmt{insertDeliveryColumns + `
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', 0, $9, '', 0, 0, '', $9, $9)
+				VALUES ($1, $2, $3, $4, $5, $6, $10, $7, $8, 'pending', 0, $9, '', 0, 0, '', $9, $9)
 				ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
 				[]any{d.EventID, d.EndpointID, d.TenantID, d.EventType, d.Subject, d.Seq, millis(d.EventTime),
-					d.Body, nowMS}})
+					d.Body, nowMS, d.Ordered}})
 		}
 		return stmts
 	}
 	n := len(ds)
 	ev, ep, tn, ty, sub := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
-	sq, tm, body := make([]int64, n), make([]int64, n), make([][]byte, n)
+	sq, tm, body, ord := make([]int64, n), make([]int64, n), make([][]byte, n), make([]bool, n)
 	for i, d := range ds {
 		ev[i], ep[i], tn[i], ty[i], sub[i] = d.EventID, d.EndpointID, d.TenantID, d.EventType, d.Subject
-		sq[i], tm[i], body[i] = d.Seq, millis(d.EventTime), d.Body
+		sq[i], tm[i], body[i], ord[i] = d.Seq, millis(d.EventTime), d.Body, d.Ordered
 	}
 	return []dbStmt{{insertDeliveryColumns + `
-		SELECT u.e, u.p, u.t, u.y, u.s, u.q, u.m, u.b, 'pending', 0, $9, '', 0, 0, '', $9, $9
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bytea[])
-			AS u(e, p, t, y, s, q, m, b)
+		SELECT u.e, u.p, u.t, u.y, u.s, u.q, u.o, u.m, u.b, 'pending', 0, $9, '', 0, 0, '', $9, $9
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bytea[],
+			$10::boolean[]) AS u(e, p, t, y, s, q, m, b, o)
 		ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
-		[]any{ev, ep, tn, ty, sub, sq, tm, body, nowMS}}}
+		[]any{ev, ep, tn, ty, sub, sq, tm, body, nowMS, ord}}}
 }
 
-const deliveryColumns = `event_id, endpoint_id, tenant_id, event_type, subject, seq, event_time, body, state,
+const deliveryColumns = `event_id, endpoint_id, tenant_id, event_type, subject, seq, ordered, event_time, body, state,
 	attempts, next_attempt_at, lease_owner, lease_until, last_status, last_error`
 
 func scanDelivery(scan func(...any) error) (WebhookDelivery, error) {
 	var d WebhookDelivery
 	var state string
 	var evTime, attempts, next, lease, status int64
-	if err := scan(&d.EventID, &d.EndpointID, &d.TenantID, &d.EventType, &d.Subject, &d.Seq, &evTime, &d.Body,
+	if err := scan(&d.EventID, &d.EndpointID, &d.TenantID, &d.EventType, &d.Subject, &d.Seq, &d.Ordered, &evTime, &d.Body,
 		&state, &attempts, &next, &d.LeaseOwner, &lease, &status, &d.LastError); err != nil {
 		return WebhookDelivery{}, err
 	}
@@ -893,12 +897,16 @@ func scanDelivery(scan func(...any) error) (WebhookDelivery, error) {
 }
 
 // claimCandidates selects due deliveries of enabled endpoints; an ordered endpoint's
-// delivery waits while an earlier one of its subject is pending.
+// delivery waits while an earlier one of its subject is pending. A claim also moves
+// next_attempt_at to the lease's end, so leased rows leave the head of the due
+// index (claims do not step over every delivery in flight) and come due again by
+// themselves if the holder dies.
 const claimCandidates = `SELECT d.event_id, d.endpoint_id FROM webhook_deliveries d
 	JOIN webhook_endpoints e ON e.id = d.endpoint_id
 	WHERE d.state = 'pending' AND d.next_attempt_at <= $1 AND d.lease_until <= $1 AND e.enabled
-	AND (NOT e.ordered OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p
-		WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.state = 'pending' AND p.seq < d.seq))
+	AND (NOT d.ordered OR NOT EXISTS (SELECT 1 FROM webhook_deliveries p
+		WHERE p.endpoint_id = d.endpoint_id AND p.subject = d.subject AND p.state = 'pending' AND p.ordered
+		AND p.seq < d.seq))
 	ORDER BY d.next_attempt_at
 	LIMIT $2`
 
@@ -906,14 +914,14 @@ const claimCandidates = `SELECT d.event_id, d.endpoint_id FROM webhook_deliverie
 // disjoint rows without waiting on each other; the lease condition is re-checked on
 // the locked row version, so a row another claimer just leased is not taken.
 const claimPostgres = `WITH c AS (` + claimCandidates + ` FOR UPDATE OF d SKIP LOCKED)
-	UPDATE webhook_deliveries w SET lease_owner = $3, lease_until = $4
+	UPDATE webhook_deliveries w SET lease_owner = $3, lease_until = $4, next_attempt_at = $4
 	FROM c WHERE w.event_id = c.event_id AND w.endpoint_id = c.endpoint_id
-	RETURNING ` + `w.event_id, w.endpoint_id, w.tenant_id, w.event_type, w.subject, w.seq, w.event_time, w.body,
+	RETURNING ` + `w.event_id, w.endpoint_id, w.tenant_id, w.event_type, w.subject, w.seq, w.ordered, w.event_time, w.body,
 	w.state, w.attempts, w.next_attempt_at, w.lease_owner, w.lease_until, w.last_status, w.last_error`
 
 // claimSQLite is one UPDATE over a LIMIT subquery; SQLite runs writers one at a time,
 // so the selection and the lease are atomic.
-const claimSQLite = `UPDATE webhook_deliveries SET lease_owner = $3, lease_until = $4
+const claimSQLite = `UPDATE webhook_deliveries SET lease_owner = $3, lease_until = $4, next_attempt_at = $4
 	WHERE (event_id, endpoint_id) IN (` + claimCandidates + `)
 	RETURNING ` + deliveryColumns
 

@@ -81,6 +81,10 @@ type Config struct {
 	AllowList []string
 	// Transport overrides the HTTP transport (tests); it must do its own SSRF check.
 	Transport http.RoundTripper
+	// MaxConnsPerHost bounds the connections open to one receiver host (64): a
+	// backlog is drained at a pace the receiver can take, over kept-alive
+	// connections rather than fresh ones.
+	MaxConnsPerHost int
 	// UserAgent is sent with each delivery ("carrierhub-webhooks/1").
 	UserAgent string
 	// EndpointTTL is how long an endpoint read from the store is reused (2 s);
@@ -140,6 +144,9 @@ func New(cfg Config) (*Dispatcher, error) {
 	if cfg.Loops <= 0 {
 		cfg.Loops = 4
 	}
+	if cfg.MaxConnsPerHost <= 0 {
+		cfg.MaxConnsPerHost = 64
+	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 100
 	}
@@ -184,7 +191,8 @@ func New(cfg Config) (*Dispatcher, error) {
 			DialContext:           g.DialContext,
 			TLSHandshakeTimeout:   cfg.ConnectTimeout,
 			MaxIdleConns:          1024,
-			MaxIdleConnsPerHost:   256,
+			MaxIdleConnsPerHost:   cfg.MaxConnsPerHost,
+			MaxConnsPerHost:       cfg.MaxConnsPerHost,
 			IdleConnTimeout:       90 * time.Second,
 			ResponseHeaderTimeout: cfg.Timeout,
 			ForceAttemptHTTP2:     true,

@@ -67,7 +67,8 @@ func TestThroughput(t *testing.T) {
 			fanout := time.Since(start)
 			analyze(t, h.st)
 			total := int64(3 * nEvents)
-			d, err := webhooks.New(webhooks.Config{Store: h.st, AllowList: []string{"127.0.0.1"}, Loops: loops,
+			timed := &timedStore{WebhookStore: h.st}
+			d, err := webhooks.New(webhooks.Config{Store: timed, AllowList: []string{"127.0.0.1"}, Loops: loops,
 				BatchSize: batch, Idle: 5 * time.Millisecond, Logger: nil})
 			if err != nil {
 				t.Fatal(err)
@@ -96,9 +97,36 @@ func TestThroughput(t *testing.T) {
 				float64(total)/fanout.Seconds())
 			t.Logf("%s: %d deliveries (loops %d, batch %d): %v = %.0f durable deliveries/s; receivers saw %d requests",
 				name, total, loops, batch, elapsed.Round(time.Millisecond), float64(total)/elapsed.Seconds(), hits.Load())
+			t.Logf("%s: %d claims, %v each; %d completions, %v each", name, timed.claims.Load(),
+				time.Duration(timed.claimNanos.Load()/max(1, timed.claims.Load())).Round(time.Microsecond), timed.completes.Load(),
+				time.Duration(timed.completeNanos.Load()/max(1, timed.completes.Load())).Round(time.Microsecond))
 			if hits.Load() < total {
 				t.Fatalf("receivers saw %d requests for %d deliveries", hits.Load(), total)
 			}
 		})
 	}
+}
+
+// timedStore measures the dispatcher's claims and completions.
+type timedStore struct {
+	store.WebhookStore
+	claims, claimNanos, completes, completeNanos atomic.Int64
+}
+
+func (s *timedStore) ClaimWebhookDeliveries(ctx context.Context, owner string, limit int, now, leaseUntil time.Time) ([]store.WebhookDelivery, error) {
+	start := time.Now()
+	ds, err := s.WebhookStore.ClaimWebhookDeliveries(ctx, owner, limit, now, leaseUntil)
+	if len(ds) > 0 {
+		s.claims.Add(1)
+		s.claimNanos.Add(int64(time.Since(start)))
+	}
+	return ds, err
+}
+
+func (s *timedStore) CompleteWebhookDeliveries(ctx context.Context, outs []store.DeliveryOutcome, now time.Time) error {
+	start := time.Now()
+	err := s.WebhookStore.CompleteWebhookDeliveries(ctx, outs, now)
+	s.completes.Add(1)
+	s.completeNanos.Add(int64(time.Since(start)))
+	return err
 }

@@ -13,8 +13,10 @@
 -- webhook_deliveries: one row per (event, endpoint), holding the exact event bytes
 -- sent. state is pending, succeeded or dead. A pending row is due when
 -- next_attempt_at and lease_until have both passed; a claim sets lease_owner to a
--- token only that claim knows and lease_until to the lease's end. seq is the event's
--- outbox position, the order of ordered endpoints' deliveries per subject.
+-- token only that claim knows and lease_until to the lease's end; it also moves
+-- next_attempt_at to the lease's end. seq is the event's outbox position; ordered
+-- (copied from the endpoint at fan-out) makes a delivery wait for the earlier
+-- ordered deliveries of its subject, and only ordered rows enter by_subject.
 --
 -- webhook_attempts: the attempt log; response holds at most 4 KiB of the answer.
 
@@ -47,6 +49,7 @@ CREATE TABLE webhook_deliveries (
     event_type      TEXT NOT NULL,
     subject         TEXT NOT NULL,
     seq             BIGINT NOT NULL,
+    ordered         BOOLEAN NOT NULL,
     event_time      BIGINT NOT NULL,
     body            BYTEA NOT NULL,
     state           TEXT NOT NULL CHECK (state IN ('pending', 'succeeded', 'dead')),
@@ -62,7 +65,7 @@ CREATE TABLE webhook_deliveries (
 );
 
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE state = 'pending';
-CREATE INDEX webhook_deliveries_by_subject ON webhook_deliveries (endpoint_id, subject, seq) WHERE state = 'pending';
+CREATE INDEX webhook_deliveries_by_subject ON webhook_deliveries (endpoint_id, subject, seq) WHERE state = 'pending' AND ordered;
 CREATE INDEX webhook_deliveries_by_time ON webhook_deliveries (endpoint_id, event_time, event_id);
 
 CREATE TABLE webhook_attempts (

@@ -370,7 +370,16 @@ func testWebhookOrdered(t *testing.T, s store.Store, ws store.WebhookStore) {
 	ctx := ctxFor(t)
 	a := mustTenant(t, s, "a")
 	e := mustEndpoint(t, ws, store.WebhookEndpoint{TenantID: a.ID, Enabled: true, Ordered: true})
-	mustInsert(t, ws, delivery(a.ID, e.ID, 1, "A"), delivery(a.ID, e.ID, 2, "A"), delivery(a.ID, e.ID, 3, "B"))
+	var ds []store.WebhookDelivery
+	for i, subject := range []string{"A", "A", "B"} {
+		d := delivery(a.ID, e.ID, i+1, subject)
+		d.Ordered = true
+		ds = append(ds, d)
+	}
+	mustInsert(t, ws, ds...)
+	if d, _ := ws.GetWebhookDelivery(ctx, ds[0].EventID, e.ID); !d.Ordered {
+		t.Fatalf("the ordered flag was not stored")
+	}
 	got := claimDeliveries(t, ws, "w", 10, whT0)
 	if len(got) != 2 {
 		t.Fatalf("ordered claim = %d rows, want the head of each subject (2)", len(got))
