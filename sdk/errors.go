@@ -52,9 +52,13 @@ type Source string
 const (
 	// SourceHub: the hub itself (validation, routing, a connector process that died).
 	SourceHub Source = "hub"
-	// SourceConnector: the connector's own code (mapping, a bad response it could not read).
+	// SourceConnector: the connector's own side: its code (mapping, a response it
+	// could not read or refused as too large) and its connection to the provider
+	// (refused, reset, timed out), where the provider said nothing.
 	SourceConnector Source = "connector"
-	// SourceCarrier: the provider said no; CarrierCode and CarrierMessage hold its words.
+	// SourceCarrier: the provider answered with a refusal or a failure (an HTTP
+	// error, a SOAP fault, an error document); CarrierCode and CarrierMessage
+	// hold its words.
 	SourceCarrier Source = "carrier"
 )
 

@@ -101,11 +101,6 @@ func refine(resp *rest.Response, err error) error {
 		return err
 	}
 	if resp == nil {
-		// Without an answer, the only carrier-sourced failure the rest client
-		// reports is a body over the size limit: the connector's own refusal.
-		if e.Code == sdk.CodePermanent && e.Source == sdk.SourceCarrier {
-			e.Source = sdk.SourceConnector
-		}
 		return e
 	}
 	if e.CarrierCode == "" {

@@ -361,7 +361,7 @@ func (c *Client) send(ctx context.Context, method, rawURL string, body []byte, h
 		return nil, nil, transportError(ctx, where, fmt.Errorf("reading response: %w", err), true)
 	}
 	if n > limit {
-		return nil, nil, &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceCarrier,
+		return nil, nil, &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceConnector,
 			CarrierCode: fmt.Sprintf("http-%d", resp.StatusCode),
 			Message:     fmt.Sprintf("%s: response body is larger than %d bytes", where, limit)}
 	}

@@ -160,7 +160,7 @@ func transportError(ctx context.Context, where string, err error, sent bool) *sd
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
-	e := &sdk.Error{Source: sdk.SourceCarrier, NotSent: !sent}
+	e := &sdk.Error{Source: sdk.SourceConnector, NotSent: !sent}
 	switch {
 	case ctx.Err() != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
 		e.Code, e.Source = sdk.CodeTimeout, sdk.SourceConnector

@@ -487,7 +487,7 @@ func readLimited(r io.Reader, contentLength, max int64) ([]byte, error) {
 }
 
 func (c *Client) tooLarge(method string, u *url.URL, status int) *sdk.Error {
-	return &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceCarrier,
+	return &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceConnector,
 		Message: fmt.Sprintf("%s's answer to %s %s (HTTP %d) is larger than the %d-byte response limit",
 			c.displayName(), method, u.Path, status, c.max)}
 }

@@ -256,13 +256,13 @@ func TransportError(ctx context.Context, provider string, err error, notSent boo
 	}
 	var te interface{ Timeout() bool }
 	if errors.As(err, &te) && te.Timeout() {
-		return &sdk.Error{Code: sdk.CodeTimeout, Source: sdk.SourceCarrier, NotSent: notSent,
+		return &sdk.Error{Code: sdk.CodeTimeout, Source: sdk.SourceConnector, NotSent: notSent,
 			Message: fmt.Sprintf("%s timed out: %v", provider, err)}
 	}
 	if notSent {
-		return &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier, NotSent: true,
+		return &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceConnector, NotSent: true,
 			Message: fmt.Sprintf("could not connect to %s: %v", provider, err)}
 	}
-	return &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier,
+	return &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceConnector,
 		Message: fmt.Sprintf("the connection to %s failed mid-call (the request may have been processed): %v", provider, err)}
 }
