@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -172,6 +173,10 @@ func New(cfg Config) http.Handler {
 type reqState struct {
 	requestID string
 	tenant    string
+	// connector, operation and account are set by the invoke handler (account
+	// once the router has resolved it) for the request log line.
+	connector, operation string
+	account              atomic.Value // string
 }
 
 type stateKey struct{}
@@ -261,6 +266,11 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("method", r.Method), slog.String("route", route), slog.Int("status", status),
 			slog.Duration("duration", s.now().Sub(start)), slog.String("tenant", st.tenant),
 			slog.String("request_id", st.requestID),
+		}
+		if st.connector != "" {
+			acct, _ := st.account.Load().(string)
+			attrs = append(attrs, slog.String("connector", st.connector), slog.String("operation", st.operation),
+				slog.String("account", acct))
 		}
 		if span.IsRecording() {
 			sc := span.SpanContext()

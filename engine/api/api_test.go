@@ -740,3 +740,29 @@ func TestHealthShowsBreakers(t *testing.T) {
 		t.Fatalf("the unauthenticated summary names an account: %s", r.body)
 	}
 }
+
+// TestRequestLogNamesTheCall: the one log line per request names the tenant,
+// connector, operation and the account the router resolved, even when the
+// caller left the account out.
+func TestRequestLogNamesTheCall(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	id := h.createAccount(h.keyA, acmeAccount)
+	if r := h.do("POST", "/v1/connectors/acme/track", h.keyA, `{"tracking_numbers":["X1"]}`, "X-Request-Id: rid-log-1"); r.status != 200 {
+		t.Fatalf("track: %d %s", r.status, r.body)
+	}
+	for _, line := range strings.Split(h.logs.String(), "\n") {
+		if !strings.Contains(line, `"request_id":"rid-log-1"`) || !strings.Contains(line, `"msg":"request"`) {
+			continue
+		}
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatal(err)
+		}
+		if entry["tenant"] != h.tenantA || entry["connector"] != "acme" || entry["operation"] != "track" || entry["account"] != id {
+			t.Fatalf("request log line: %s", line)
+		}
+		return
+	}
+	t.Fatalf("no request log line for rid-log-1:\n%s", h.logs.String())
+}

@@ -516,6 +516,10 @@ func (s *server) invoke(w http.ResponseWriter, r *http.Request, key store.APIKey
 		IdempotencyKey: idem,
 		RequestID:      stateOf(r.Context()).requestID,
 	}
+	st := stateOf(r.Context())
+	st.connector, st.operation = rt.ConnectorID, string(rt.Operation)
+	st.account.Store(account)
+	r = r.WithContext(router.OnAccount(r.Context(), func(id string) { st.account.Store(id) }))
 	if idem != "" && s.invokeOnce(w, r, rt, body) {
 		return
 	}

@@ -331,6 +331,15 @@ func (r *Router) Resilience(connectorID string) (resilience.ConnectorHealth, boo
 	return r.exec.Snapshot(connectorID)
 }
 
+type accountHookKey struct{}
+
+// OnAccount returns a context under which Invoke and Account tell fn the id of
+// the account they resolved (the tenant's only account when none was named), so
+// the caller's request log can name it.
+func OnAccount(ctx context.Context, fn func(accountID string)) context.Context {
+	return context.WithValue(ctx, accountHookKey{}, fn)
+}
+
 // Account resolves the account a call of connectorID would act for: accountID
 // when given (it must be the tenant's and of that connector), else the tenant's
 // only account of the connector. The base URL is filled in.
@@ -350,7 +359,12 @@ func (r *Router) Forget(tenantID string) {
 	}
 }
 
-func (r *Router) resolve(ctx context.Context, tenantID string, m *sdk.Manifest, accountID string) (*sdk.Account, error) {
+func (r *Router) resolve(ctx context.Context, tenantID string, m *sdk.Manifest, accountID string) (acct *sdk.Account, err error) {
+	defer func() {
+		if fn, ok := ctx.Value(accountHookKey{}).(func(string)); ok && err == nil && acct != nil {
+			fn(acct.ID)
+		}
+	}()
 	key := cacheKey{tenant: tenantID, connector: m.ID, account: accountID}
 	if r.cache != nil {
 		if a, ok := r.cache.get(key, r.now()); ok {
@@ -405,7 +419,7 @@ func (r *Router) resolve(ctx context.Context, tenantID string, m *sdk.Manifest, 
 		e.Field = "account"
 		return nil, e
 	}
-	acct := &sdk.Account{
+	acct = &sdk.Account{
 		ID:          sa.ID,
 		TenantID:    sa.TenantID,
 		Environment: sa.Environment,
