@@ -334,6 +334,11 @@ func (d *Dispatcher) attempt(ctx context.Context, ep store.WebhookEndpoint, del 
 	a := &store.WebhookAttempt{TenantID: del.TenantID, Attempt: del.Attempts + 1, At: at}
 	out := store.DeliveryOutcome{EventID: del.EventID, EndpointID: del.EndpointID, LeaseOwner: del.LeaseOwner, Attempt: a}
 	status, retryAfter, body, err := d.post(ctx, ep, del, at)
+	if err != nil && ctx.Err() != nil {
+		// The dispatcher is stopping, not the receiver failing: hand the delivery
+		// back, due now, without counting an attempt.
+		return d.putBack(del, at), false
+	}
 	a.Duration = time.Since(started)
 	a.Status, a.Response = status, body
 	if len(a.Response) > store.MaxWebhookAttemptResponse {

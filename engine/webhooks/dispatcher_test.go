@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -115,7 +116,7 @@ func (h *harness) endpoint(e store.WebhookEndpoint) store.WebhookEndpoint {
 func (h *harness) dispatcher(mod func(*webhooks.Config)) *webhooks.Dispatcher {
 	h.t.Helper()
 	cfg := webhooks.Config{Store: h.st, AllowList: []string{"127.0.0.1"}, Now: h.clk.Now, Rand: func() float64 { return 0.5 },
-		EndpointTTL: -1, Timeout: 5 * time.Second, Loops: 1, BatchSize: 50,
+		EndpointTTL: -1, Timeout: 5 * time.Second, Loops: 1, BatchSize: 50, Logger: slog.New(slog.DiscardHandler),
 		Emit: func(_ context.Context, e events.Event) error {
 			h.mu.Lock()
 			h.events = append(h.events, e)
@@ -636,4 +637,49 @@ func TestFanoutFilters(t *testing.T) {
 	if !webhooks.TypeMatches([]string{"shipment.*"}, "shipment.created") || webhooks.TypeMatches([]string{"shipment.*"}, "shipments.x") {
 		t.Error("family pattern")
 	}
+}
+
+func TestRunDeliversAndStopsCleanly(t *testing.T) {
+	eachStore(t, func(t *testing.T, h *harness) {
+		release := make(chan struct{})
+		var calls atomic.Int64
+		rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, _ int) {
+			if calls.Add(1) > 5 {
+				select { // hold the rest until the dispatcher stops
+				case <-r.Context().Done():
+				case <-release:
+				}
+				return
+			}
+			w.WriteHeader(204)
+		})
+		defer close(release)
+		ep := h.endpoint(store.WebhookEndpoint{URL: rc.URL})
+		var evs []events.Event
+		for i := range 8 {
+			evs = append(evs, h.event(fmt.Sprint("AWB", i)))
+		}
+		h.publish(evs...)
+		d := h.dispatcher(func(c *webhooks.Config) { c.Loops = 2; c.BatchSize = 4; c.Idle = time.Millisecond })
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- d.Run(ctx) }()
+		for calls.Load() < 8 {
+			time.Sleep(time.Millisecond)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+		ok, _ := h.st.CountWebhookDeliveries(t.Context(), ep.ID, store.DeliverySucceeded)
+		pending, _ := h.st.CountWebhookDeliveries(t.Context(), ep.ID, store.DeliveryPending)
+		if ok != 5 || pending != 3 {
+			t.Fatalf("after stopping: %d succeeded, %d pending; want 5 and 3", ok, pending)
+		}
+		for _, ev := range evs {
+			if del := h.delivery(ev, ep); del.State == store.DeliveryPending && (del.Attempts != 0 || del.LeaseOwner != "") {
+				t.Fatalf("a delivery cut off by the stop counts an attempt or keeps its lease: %+v", del)
+			}
+		}
+	})
 }
