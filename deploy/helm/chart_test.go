@@ -391,6 +391,10 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		{"service monitor without metrics", withPostgres(map[string]any{"serviceMonitor": map[string]any{"enabled": true},
 			"config": map[string]any{"metrics": map[string]any{"enabled": false}}}),
 			"serviceMonitor.enabled needs config.metrics.enabled"},
+		// values.schema.json catches typos and wrong types before the templates run.
+		{"misspelt key", withPostgres(map[string]any{"replicas": 3}), "additional properties 'replicas' not allowed"},
+		{"replicas as text", withPostgres(map[string]any{"replicaCount": "three"}), "/replicaCount': got string, want integer"},
+		{"broker without port", withPostgres(map[string]any{"kafka": map[string]any{"brokers": []any{"kafka-0"}}}), "/kafka/brokers/0'"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
