@@ -87,16 +87,6 @@ type ReplayInput struct {
 	Limit int `json:"limit,omitempty"`
 }
 
-// webhookStore returns the store's webhook part, or answers 503 when the store has none.
-func (s *server) webhookStore(w http.ResponseWriter, r *http.Request) (store.WebhookStore, bool) {
-	ws, ok := s.store.(store.WebhookStore)
-	if !ok {
-		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, codeUnavailable, "this hub's store keeps no webhooks"))
-		return nil, false
-	}
-	return ws, true
-}
-
 // webhookProblem classifies a webhook store error: invalid input names its field.
 func (s *server) webhookProblem(r *http.Request, err error, what string) *Problem {
 	var ve *store.ValidationError
@@ -107,10 +97,7 @@ func (s *server) webhookProblem(r *http.Request, err error, what string) *Proble
 }
 
 func (s *server) listWebhookEndpoints(w http.ResponseWriter, r *http.Request, key store.APIKey) {
-	ws, ok := s.webhookStore(w, r)
-	if !ok {
-		return
-	}
+	ws := s.store
 	list, err := ws.ListWebhookEndpoints(r.Context(), key.TenantID, false)
 	if err != nil {
 		writeProblem(w, r, s.webhookProblem(r, err, "webhook endpoints"))
@@ -120,10 +107,7 @@ func (s *server) listWebhookEndpoints(w http.ResponseWriter, r *http.Request, ke
 }
 
 func (s *server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request, key store.APIKey) {
-	ws, ok := s.webhookStore(w, r)
-	if !ok {
-		return
-	}
+	ws := s.store
 	in, ok := readInput[WebhookEndpointInput](s, w, r)
 	if !ok {
 		return
@@ -151,10 +135,7 @@ func (s *server) createWebhookEndpoint(w http.ResponseWriter, r *http.Request, k
 }
 
 func (s *server) getWebhookEndpoint(w http.ResponseWriter, r *http.Request, key store.APIKey) {
-	ws, ok := s.webhookStore(w, r)
-	if !ok {
-		return
-	}
+	ws := s.store
 	e, err := ws.GetWebhookEndpoint(r.Context(), key.TenantID, r.PathValue("id"))
 	if err != nil {
 		writeProblem(w, r, s.webhookProblem(r, err, "webhook endpoint "+r.PathValue("id")))
@@ -164,10 +145,7 @@ func (s *server) getWebhookEndpoint(w http.ResponseWriter, r *http.Request, key 
 }
 
 func (s *server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request, key store.APIKey) {
-	ws, ok := s.webhookStore(w, r)
-	if !ok {
-		return
-	}
+	ws := s.store
 	in, ok := readInput[WebhookEndpointPatch](s, w, r)
 	if !ok {
 		return
@@ -213,10 +191,7 @@ func (s *server) updateWebhookEndpoint(w http.ResponseWriter, r *http.Request, k
 }
 
 func (s *server) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request, key store.APIKey) {
-	ws, ok := s.webhookStore(w, r)
-	if !ok {
-		return
-	}
+	ws := s.store
 	if err := ws.DeleteWebhookEndpoint(r.Context(), key.TenantID, r.PathValue("id")); err != nil {
 		writeProblem(w, r, s.webhookProblem(r, err, "webhook endpoint "+r.PathValue("id")))
 		return
@@ -225,10 +200,7 @@ func (s *server) deleteWebhookEndpoint(w http.ResponseWriter, r *http.Request, k
 }
 
 func (s *server) rotateWebhookSecret(w http.ResponseWriter, r *http.Request, key store.APIKey) {
-	ws, ok := s.webhookStore(w, r)
-	if !ok {
-		return
-	}
+	ws := s.store
 	in, ok := readInput[RotateSecretInput](s, w, r)
 	if !ok {
 		return
@@ -273,10 +245,7 @@ func attemptLimit(r *http.Request) (int, *Problem) {
 }
 
 func (s *server) listAttempts(w http.ResponseWriter, r *http.Request, tenantID, endpointID, eventID string) {
-	ws, ok := s.webhookStore(w, r)
-	if !ok {
-		return
-	}
+	ws := s.store
 	limit, p := attemptLimit(r)
 	if p != nil {
 		writeProblem(w, r, p)
@@ -305,10 +274,7 @@ func (s *server) eventAttempts(w http.ResponseWriter, r *http.Request, key store
 }
 
 func (s *server) replayWebhookEndpoint(w http.ResponseWriter, r *http.Request, key store.APIKey) {
-	ws, ok := s.webhookStore(w, r)
-	if !ok {
-		return
-	}
+	ws := s.store
 	in, ok := readInput[ReplayInput](s, w, r)
 	if !ok {
 		return

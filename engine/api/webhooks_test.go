@@ -203,10 +203,3 @@ func TestWebhookRoutesInOpenAPI(t *testing.T) {
 		t.Errorf("no PATCH operation: %s", raw)
 	}
 }
-
-func TestWebhookRoutesWithoutWebhookStore(t *testing.T) {
-	h := newHarness(t) // the in-memory store keeps no webhooks
-	if r := h.do("GET", "/v1/webhooks/endpoints", h.keyA, ""); r.status != 503 {
-		t.Fatalf("status %d, want 503", r.status)
-	}
-}

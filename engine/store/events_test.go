@@ -8,10 +8,11 @@ import (
 	"github.com/carrierhub/hub/engine/store/storetest"
 )
 
+// TestSQLiteEventsConformance runs the events, shipments and webhook cases on SQLite.
 func TestSQLiteEventsConformance(t *testing.T) {
-	storetest.RunEvents(t, func(t *testing.T) store.Store {
-		return openSQLite(t, t.TempDir(), testKey(t))
-	})
+	open := func(t *testing.T) store.Store { return openSQLite(t, t.TempDir(), testKey(t)) }
+	storetest.RunEvents(t, open)
+	storetest.RunWebhooks(t, open)
 }
 
 // TestPostgresEventsConformance runs the events and shipments cases against the
@@ -21,12 +22,14 @@ func TestPostgresEventsConformance(t *testing.T) {
 	if admin == "" {
 		t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres and set it")
 	}
-	storetest.RunEvents(t, func(t *testing.T) store.Store {
+	open := func(t *testing.T) store.Store {
 		s, err := store.Open(t.Context(), store.Config{PostgresURL: freshPostgresDB(t, admin), Key: testKey(t), Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { s.Close() })
 		return s
-	})
+	}
+	storetest.RunEvents(t, open)
+	storetest.RunWebhooks(t, open)
 }

@@ -75,6 +75,9 @@ type sqliteBackend struct {
 	// waiting transactions from holding pool connections that the running one
 	// needs to prepare its statements.
 	writer chan struct{}
+	// webhookWrites serialises the webhook dispatcher's bulk writes (see
+	// sqlStore.sqliteWriteLock).
+	webhookWrites sync.Mutex
 }
 
 func newSQLiteBackend(db *sql.DB) *sqliteBackend {

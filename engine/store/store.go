@@ -63,6 +63,12 @@ type Account struct {
 type Store interface {
 	// IdempotencyStore keeps Idempotency-Key claims and stored answers.
 	IdempotencyStore
+	// EventStore is the outbox of events and the relays' cursors and leases.
+	EventStore
+	// ShipmentStore keeps the shipments the hub booked or tracks, with their events.
+	ShipmentStore
+	// WebhookStore keeps webhook endpoints, deliveries and the attempt log.
+	WebhookStore
 
 	// CreateTenant makes a tenant; a taken name is ErrConflict.
 	CreateTenant(ctx context.Context, name string) (Tenant, error)

@@ -11,7 +11,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -709,9 +708,6 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// sqliteWriters holds one mutex per SQLite database (backend) of this process.
-var sqliteWriters sync.Map
-
 // sqliteWriteLock serialises this process's webhook writes to a SQLite database and
 // returns the unlock. SQLite admits one writer at a time anyway; queueing here
 // instead of in SQLite's busy handler keeps dispatcher loops from timing out on
@@ -722,10 +718,8 @@ func (s *sqlStore) sqliteWriteLock() func() {
 	if !ok {
 		return func() {}
 	}
-	m, _ := sqliteWriters.LoadOrStore(b, &sync.Mutex{})
-	mu := m.(*sync.Mutex)
-	mu.Lock()
-	return mu.Unlock
+	b.webhookWrites.Lock()
+	return b.webhookWrites.Unlock
 }
 
 // dbStmt is one statement of a bulk write.

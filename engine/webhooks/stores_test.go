@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/carrierhub/hub/engine/store"
-	"github.com/carrierhub/hub/engine/store/storetest"
 )
 
 // fullStore is what store.Open returns, with the webhook part.
@@ -115,14 +114,4 @@ func openPostgresURL(t testing.TB) (fullStore, string) {
 	})
 	pgURLs.Store(s.(fullStore), u.String())
 	return s.(fullStore), u.String()
-}
-
-// TestStoreConformance runs storetest's webhook suite on both stores (until the
-// store package's own test runs it).
-func TestStoreConformance(t *testing.T) {
-	for name, open := range backends(t) {
-		t.Run(name, func(t *testing.T) {
-			storetest.RunWebhooks(t, func(t *testing.T) store.Store { return open(t) })
-		})
-	}
 }
