@@ -242,12 +242,19 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 			}
 		}
 	}()
-	exec := resilience.NewExecutor(resilience.Options{Logger: log.With("component", "resilience"), Observer: met.Resilience()})
-	rt, err := router.New(router.Config{Connectors: mgr, Accounts: st, Validate: validatorFunc(v), Logger: log,
-		Resilience: exec, Overrides: &cfg.cfg.Resilience, Observe: met.ObserveCall})
+	pipe, err := newPipeline(ctx, cfg.cfg, st, log)
 	if err != nil {
 		return err
 	}
+	pipeCtx, stopPipe := context.WithCancel(ctx)
+	defer func() { stopPipe(); pipe.wait() }()
+	exec := resilience.NewExecutor(resilience.Options{Logger: log.With("component", "resilience"), Observer: met.Resilience()})
+	rt, err := router.New(router.Config{Connectors: mgr, Accounts: st, Validate: validatorFunc(v), Logger: log,
+		Resilience: exec, Overrides: &cfg.cfg.Resilience, Observe: met.ObserveCall, AfterCall: pipe.AfterCall})
+	if err != nil {
+		return err
+	}
+	pipe.start(pipeCtx, rt)
 	keeper, err := idempotency.New(idempotency.Config{Store: st, TTL: cfg.cfg.Idempotency.TTL, Logger: log.With("component", "idempotency")})
 	if err != nil {
 		return err

@@ -53,6 +53,10 @@ type Config struct {
 	Plugins Plugins `yaml:"plugins" doc:"connector processes"`
 	// Idempotency is the replay of creates under an Idempotency-Key.
 	Idempotency Idempotency `yaml:"idempotency" doc:"replay of creates under an Idempotency-Key"`
+	// Webhooks is the delivery of events to tenants' endpoints.
+	Webhooks Webhooks `yaml:"webhooks" doc:"delivery of events to tenants' webhook endpoints"`
+	// Kafka is the event relay to Kafka topics and the commands consumer.
+	Kafka Kafka `yaml:"kafka" doc:"events to Kafka topics and commands from them; an in-process bus when no brokers are set"`
 	// Metrics is the Prometheus endpoint.
 	Metrics Metrics `yaml:"metrics" doc:"the Prometheus endpoint"`
 	// Tracing is OpenTelemetry tracing of the hub and its connector processes.
@@ -99,6 +103,30 @@ type Plugins struct {
 	IdleTimeout time.Duration `yaml:"idle_timeout" doc:"stop a connector process unused this long"`
 }
 
+// Webhooks configures the webhook dispatcher.
+type Webhooks struct {
+	// Enabled runs the fan-out and the dispatcher.
+	Enabled bool `yaml:"enabled" env:"HUB_WEBHOOKS_ENABLED" doc:"fan events out to webhook endpoints and deliver them"`
+	// AllowList names internal addresses endpoints may resolve to.
+	AllowList []string `yaml:"allow_list" doc:"CIDRs, IPs or host:port that endpoints may reach although private, loopback or link-local (the SSRF guard refuses them otherwise); comma-separated in the environment"`
+	// FailingPeriod disables an endpoint failing that long without a success.
+	FailingPeriod time.Duration `yaml:"failing_period" doc:"an endpoint failing this long without one success is disabled (webhook.endpoint_disabled)"`
+	// Loops is how many claim-send-complete loops run.
+	Loops int `yaml:"loops" doc:"delivery loops per hub process; each claims a batch and sends it concurrently"`
+	// BatchSize is how many deliveries a loop claims at once.
+	BatchSize int `yaml:"batch_size" doc:"deliveries one loop claims at once"`
+}
+
+// Kafka configures the Kafka relay and commands consumer.
+type Kafka struct {
+	// Brokers are bootstrap host:port addresses; none means the in-process bus.
+	Brokers []string `yaml:"brokers" env:"HUB_KAFKA_BROKERS" doc:"bootstrap brokers (host:port); empty runs the in-process bus; comma-separated in the environment"`
+	// TopicPrefix starts every topic name.
+	TopicPrefix string `yaml:"topic_prefix" doc:"events go to <prefix>.events.<family> keyed by subject; commands come from <prefix>.commands"`
+	// Group is the commands consumer group.
+	Group string `yaml:"group" doc:"consumer group of the commands consumer"`
+}
+
 // Metrics configures the Prometheus endpoint.
 type Metrics struct {
 	// Enabled serves GET /metrics on the API's listener.
@@ -141,6 +169,8 @@ func Default() Config {
 		Plugins:     Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute},
 		Idempotency: Idempotency{TTL: 24 * time.Hour},
 		Metrics:     Metrics{Enabled: true},
+		Webhooks:    Webhooks{Enabled: true, FailingPeriod: 5 * 24 * time.Hour, Loops: 4, BatchSize: 100},
+		Kafka:       Kafka{TopicPrefix: "hub", Group: "hub"},
 		Tracing:     Tracing{Exporter: "none", Protocol: "http", SampleRatio: 1, ServiceName: "hub"},
 	}
 }
@@ -339,6 +369,23 @@ func (c *Config) Validate() error {
 	if err := c.validateTracing(); err != nil {
 		return err
 	}
+	if c.Webhooks.FailingPeriod < time.Minute {
+		return bad("webhooks.failing_period", "must be at least 1m, got %s", c.Webhooks.FailingPeriod)
+	}
+	if c.Webhooks.Loops < 1 || c.Webhooks.Loops > 64 {
+		return bad("webhooks.loops", "must be between 1 and 64, got %d", c.Webhooks.Loops)
+	}
+	if c.Webhooks.BatchSize < 1 || c.Webhooks.BatchSize > 1000 {
+		return bad("webhooks.batch_size", "must be between 1 and 1000, got %d", c.Webhooks.BatchSize)
+	}
+	for _, b := range c.Kafka.Brokers {
+		if _, _, err := net.SplitHostPort(b); err != nil {
+			return bad("kafka.brokers", "%q is not host:port", b)
+		}
+	}
+	if c.Kafka.TopicPrefix == "" || strings.ContainsAny(c.Kafka.TopicPrefix, " /") {
+		return bad("kafka.topic_prefix", "must be a non-empty topic name part")
+	}
 	if c.Idempotency.TTL < time.Minute {
 		return bad("idempotency.ttl", "must be at least 1m, got %s", c.Idempotency.TTL)
 	}
@@ -464,6 +511,7 @@ func decoderConfig(out *Config) *mapstructure.DecoderConfig {
 	return &mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			mapstructure.StringToTimeDurationHookFunc(),
+			mapstructure.StringToSliceHookFunc(","),
 			mapstructure.TextUnmarshallerHookFunc(),
 		),
 		Metadata:         nil,

@@ -129,6 +129,8 @@ func typeName(t reflect.Type) string {
 		return "integer"
 	case t.Kind() == reflect.Float32 || t.Kind() == reflect.Float64:
 		return "number"
+	case t.Kind() == reflect.Slice:
+		return "list of " + typeName(t.Elem())
 	}
 	return t.String()
 }
@@ -137,6 +139,11 @@ func format(v reflect.Value) string {
 	switch {
 	case v.Type() == durationType:
 		return time.Duration(v.Int()).String()
+	case v.Kind() == reflect.Slice:
+		if v.Len() == 0 {
+			return "[]"
+		}
+		return fmt.Sprint(v.Interface())
 	case v.Kind() == reflect.String:
 		if v.String() == "" {
 			return `""`

@@ -110,6 +110,11 @@ type Config struct {
 	Resilience *resilience.Executor
 	// Overrides are the hub configuration's policy overrides; nil for none.
 	Overrides *resilience.Overrides
+	// AfterCall, when set, records a successful call's canonical response (the
+	// shipments and events it causes, in one store transaction) before Invoke
+	// returns it. Its failure is logged, never turned into the caller's error:
+	// the provider has already done what it was asked.
+	AfterCall func(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) error
 	// Observe, when set, is told about every finished connector call (err nil
 	// on success) with its duration, retries and waits included: for metrics.
 	Observe func(connector string, op sdk.Operation, err *sdk.Error, d time.Duration)
@@ -149,6 +154,7 @@ type Router struct {
 	exec     *resilience.Executor
 	ov       *resilience.Overrides
 	observe  func(connector string, op sdk.Operation, err *sdk.Error, d time.Duration)
+	after    func(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) error
 	tracer   trace.Tracer
 	policies sync.Map // policyKey -> resilience.Policy
 }
@@ -169,7 +175,7 @@ func New(cfg Config) (*Router, error) {
 		return nil, fmt.Errorf("router: resilience overrides: %w", err)
 	}
 	r := &Router{conns: cfg.Connectors, accounts: cfg.Accounts, validate: cfg.Validate, log: cfg.Logger, now: cfg.Now,
-		exec: cfg.Resilience, ov: cfg.Overrides, observe: cfg.Observe}
+		exec: cfg.Resilience, ov: cfg.Overrides, observe: cfg.Observe, after: cfg.AfterCall}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -300,6 +306,13 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 	}
 	if se != nil {
 		return nil, se
+	}
+	if r.after != nil {
+		// The caller may hang up now; the record must still be written.
+		if err := r.after(context.WithoutCancel(ctx), rt.TenantID, rt.ConnectorID, acct.ID, rt.Operation, out); err != nil {
+			r.log.ErrorContext(ctx, "recording a connector call's outcome", "connector", rt.ConnectorID,
+				"operation", rt.Operation, "account", acct.ID, "request_id", rt.RequestID, "error", err)
+		}
 	}
 	return out, nil
 }

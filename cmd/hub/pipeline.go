@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/carrierhub/hub/engine/bus"
+	"github.com/carrierhub/hub/engine/config"
+	"github.com/carrierhub/hub/engine/events"
+	"github.com/carrierhub/hub/engine/events/recorder"
+	"github.com/carrierhub/hub/engine/router"
+	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/webhooks"
+	"github.com/carrierhub/hub/sdk"
+)
+
+// eventRetention is how long relayed events stay in the outbox (for replays and
+// late-starting sinks) before the purge deletes them.
+const eventRetention = 7 * 24 * time.Hour
+
+// pipeline is the event side of serve: the outbox relay feeding the webhook
+// fan-out and the bus (Kafka, or in-process), the webhook dispatcher, the
+// recorder that turns successful calls into state and events, and the commands
+// consumer.
+type pipeline struct {
+	st       store.Store
+	log      *slog.Logger
+	cfg      config.Config
+	bus      bus.Bus
+	relay    *events.Relay
+	recorder *recorder.Recorder
+	disp     *webhooks.Dispatcher
+	wg       sync.WaitGroup
+}
+
+// newPipeline builds the pipeline; nothing runs until start.
+func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*pipeline, error) {
+	p := &pipeline{st: st, log: log, cfg: cfg}
+	if len(cfg.Kafka.Brokers) > 0 {
+		k, err := bus.NewKafka(ctx, bus.KafkaConfig{Brokers: cfg.Kafka.Brokers, AutoCreateTopics: true, Logger: log.With("component", "kafka")})
+		if err != nil {
+			return nil, fmt.Errorf("connecting to Kafka: %w", err)
+		}
+		p.bus = k
+	} else {
+		p.bus = bus.NewMemory(bus.MemoryConfig{})
+	}
+	sinks := []events.Sink{&bus.EventSink{Bus: p.bus, Prefix: cfg.Kafka.TopicPrefix + ".events"}}
+	if cfg.Webhooks.Enabled {
+		sinks = append(sinks, webhooks.NewFanout(st, nil))
+	}
+	relay, err := events.NewRelay(st, sinks, events.RelayConfig{Logger: log.With("component", "relay")})
+	if err != nil {
+		return nil, err
+	}
+	p.relay = relay
+	p.recorder = recorder.New(st, relay.Notify)
+	if cfg.Webhooks.Enabled {
+		p.disp, err = webhooks.New(webhooks.Config{
+			Store: st, AllowList: cfg.Webhooks.AllowList, FailingPeriod: cfg.Webhooks.FailingPeriod,
+			Loops: cfg.Webhooks.Loops, BatchSize: cfg.Webhooks.BatchSize, Logger: log.With("component", "webhooks"),
+			Emit: func(ctx context.Context, e events.Event) error {
+				e.ID = "" // the outbox assigns its own ids
+				if _, err := st.AppendEvents(ctx, []events.Event{e}); err != nil {
+					return err
+				}
+				relay.Notify()
+				return nil
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// AfterCall records a successful connector call; the router calls it.
+func (p *pipeline) AfterCall(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) error {
+	_, err := p.recorder.AfterCall(ctx, tenantID, connectorID, accountID, op, response)
+	return err
+}
+
+// start runs the relay, the dispatcher, the commands consumer and the outbox
+// purge until ctx ends; wait waits for them.
+func (p *pipeline) start(ctx context.Context, rt *router.Router) {
+	run := func(name string, fn func(context.Context) error) {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			if err := fn(ctx); err != nil && !errors.Is(err, context.Canceled) && ctx.Err() == nil {
+				p.log.Error("event pipeline part stopped", "part", name, "error", err)
+			}
+		}()
+	}
+	run("relay", p.relay.Run)
+	if p.disp != nil {
+		run("webhooks", p.disp.Run)
+	}
+	cmds := &bus.Commands{Bus: p.bus, Prefix: p.cfg.Kafka.TopicPrefix, Group: p.cfg.Kafka.Group,
+		Handler: trackCommands{rt}, Logger: p.log.With("component", "commands")}
+	run("commands", cmds.Run)
+	run("purge", func(ctx context.Context) error {
+		t := time.NewTicker(time.Hour)
+		defer t.Stop()
+		for {
+			if n, err := p.st.PurgeEvents(ctx, time.Now().Add(-eventRetention)); err != nil {
+				p.log.Warn("purging relayed events", "error", err)
+			} else if n > 0 {
+				p.log.Info("purged relayed events", "count", n)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// wait waits for the parts to stop, then closes the bus.
+func (p *pipeline) wait() {
+	p.wg.Wait()
+	if err := p.bus.Close(); err != nil {
+		p.log.Warn("closing the bus", "error", err)
+	}
+}
+
+// trackCommands carries out commands from the bus through the router; the
+// results become events through the recorder like any other call.
+type trackCommands struct{ rt *router.Router }
+
+// Track runs one track command. A failure worth retrying (the provider is
+// down, rate limited) leaves the command unacknowledged so it comes again; any
+// other failure is final and acknowledged.
+func (t trackCommands) Track(ctx context.Context, cmd bus.TrackCommand) error {
+	body, err := json.Marshal(map[string]any{"tracking_numbers": cmd.TrackingNumbers})
+	if err != nil {
+		return err
+	}
+	_, err = t.rt.Invoke(ctx, router.Route{TenantID: cmd.TenantID, ConnectorID: cmd.Connector, Operation: sdk.OpTrack,
+		AccountID: cmd.Account, RequestID: "cmd_" + cmd.ID}, body)
+	var se *sdk.Error
+	if errors.As(err, &se) && !se.Code.Retryable() {
+		return nil
+	}
+	return err
+}
