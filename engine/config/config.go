@@ -115,6 +115,8 @@ type Webhooks struct {
 	Loops int `yaml:"loops" doc:"delivery loops per hub process; each claims a batch and sends it concurrently"`
 	// BatchSize is how many deliveries a loop claims at once.
 	BatchSize int `yaml:"batch_size" doc:"deliveries one loop claims at once"`
+	// RetrySchedule is the delay before each attempt; empty takes the built-in one.
+	RetrySchedule []time.Duration `yaml:"retry_schedule" doc:"delay before each attempt of a delivery (the first is usually 0s); a delivery whose last attempt fails is dead; empty is the built-in 0s, 5s, 5m, 30m, 2h, 5h, 10h, 10h; comma-separated in the environment"`
 }
 
 // Kafka configures the Kafka relay and commands consumer.
@@ -378,6 +380,14 @@ func (c *Config) Validate() error {
 	if c.Webhooks.BatchSize < 1 || c.Webhooks.BatchSize > 1000 {
 		return bad("webhooks.batch_size", "must be between 1 and 1000, got %d", c.Webhooks.BatchSize)
 	}
+	if len(c.Webhooks.RetrySchedule) > 32 {
+		return bad("webhooks.retry_schedule", "must have at most 32 attempts, got %d", len(c.Webhooks.RetrySchedule))
+	}
+	for _, d := range c.Webhooks.RetrySchedule {
+		if d < 0 || d > 24*time.Hour {
+			return bad("webhooks.retry_schedule", "delays must be between 0s and 24h, got %s", d)
+		}
+	}
 	for _, b := range c.Kafka.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			return bad("kafka.brokers", "%q is not host:port", b)
@@ -511,7 +521,8 @@ func decoderConfig(out *Config) *mapstructure.DecoderConfig {
 	return &mapstructure.DecoderConfig{
 		DecodeHook: mapstructure.ComposeDecodeHookFunc(
 			mapstructure.StringToTimeDurationHookFunc(),
-			mapstructure.StringToSliceHookFunc(","),
+			// Weak: a comma-separated string fills any list (of durations too), not only []string.
+			mapstructure.StringToWeakSliceHookFunc(","),
 			mapstructure.TextUnmarshallerHookFunc(),
 		),
 		Metadata:         nil,
