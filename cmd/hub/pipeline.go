@@ -13,7 +13,6 @@ import (
 	"github.com/carrierhub/hub/engine/config"
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/events/recorder"
-	"github.com/carrierhub/hub/engine/metrics"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/webhooks"
@@ -40,7 +39,7 @@ type pipeline struct {
 }
 
 // newPipeline builds the pipeline; nothing runs until start.
-func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, met *metrics.Metrics) (*pipeline, error) {
+func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*pipeline, error) {
 	p := &pipeline{st: st, log: log, cfg: cfg}
 	if len(cfg.Kafka.Brokers) > 0 {
 		k, err := bus.NewKafka(ctx, bus.KafkaConfig{Brokers: cfg.Kafka.Brokers, AutoCreateTopics: true, Logger: log.With("component", "kafka")})
@@ -51,16 +50,10 @@ func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *sl
 	} else {
 		p.bus = bus.NewMemory(bus.MemoryConfig{})
 	}
-	busSink := &bus.EventSink{Bus: p.bus, Prefix: cfg.Kafka.TopicPrefix + ".events"}
-	sinks := []events.Sink{busSink}
+	sinks := []events.Sink{&bus.EventSink{Bus: p.bus, Prefix: cfg.Kafka.TopicPrefix + ".events"}}
 	if cfg.Webhooks.Enabled {
 		sinks = append(sinks, webhooks.NewFanout(st, nil))
 	}
-	names := make([]string, len(sinks))
-	for i, s := range sinks {
-		names[i] = s.Name()
-	}
-	met.WatchPipeline(st, names, busSink.Name())
 	relay, err := events.NewRelay(st, sinks, events.RelayConfig{Logger: log.With("component", "relay")})
 	if err != nil {
 		return nil, err
