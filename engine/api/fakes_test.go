@@ -31,6 +31,7 @@ type memStore struct {
 	store.EventStore
 	store.ShipmentStore
 	store.WebhookStore
+	store.StatsStore
 }
 
 var _ store.Store = (*memStore)(nil)

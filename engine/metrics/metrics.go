@@ -16,6 +16,7 @@
 package metrics
 
 import (
+	"context"
 	"net/http"
 	"os"
 	"strconv"
@@ -28,6 +29,7 @@ import (
 
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/resilience"
+	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -53,6 +55,9 @@ type Metrics struct {
 	bulkRejects    *prometheus.CounterVec
 
 	idemReplays *prometheus.CounterVec
+
+	whAttempts *prometheus.CounterVec
+	whDuration prometheus.Histogram
 
 	coldStarts     *prometheus.CounterVec
 	coldStartTime  *prometheus.HistogramVec
@@ -107,6 +112,12 @@ func New() *Metrics {
 	m.idemReplays = f(prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hub_idempotency_replays_total", Help: "Creates answered from a stored first answer (Idempotency-Key), by outcome: replayed, in_progress, mismatch.",
 	}, []string{"connector", "operation", "outcome"})).(*prometheus.CounterVec)
+	m.whAttempts = f(prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "hub_webhook_deliveries_total", Help: "Webhook delivery attempts, by outcome (succeeded, retry, dead) and the receiver's status class (2xx, 4xx, 5xx, none).",
+	}, []string{"outcome", "status_class"})).(*prometheus.CounterVec)
+	m.whDuration = f(prometheus.NewHistogram(prometheus.HistogramOpts{
+		Name: "hub_webhook_delivery_duration_seconds", Help: "Time a webhook delivery attempt took, until the receiver answered or failed.", Buckets: latencyBuckets,
+	})).(prometheus.Histogram)
 	m.coldStarts = f(prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hub_connector_cold_starts_total", Help: "Connector processes started.",
 	}, []string{"connector"})).(*prometheus.CounterVec)
@@ -172,6 +183,19 @@ func (m *Metrics) ObserveStart(connector string, d time.Duration, err error) {
 	m.coldStartTime.WithLabelValues(connector).Observe(d.Seconds())
 }
 
+// ObserveDelivery records one webhook delivery attempt (status 0: no answer).
+func (m *Metrics) ObserveDelivery(status int, outcome string, d time.Duration) {
+	if m == nil {
+		return
+	}
+	class := "none"
+	if status >= 100 && status < 600 {
+		class = strconv.Itoa(status/100) + "xx"
+	}
+	m.whAttempts.WithLabelValues(outcome, class).Inc()
+	m.whDuration.Observe(d.Seconds())
+}
+
 // Resilience returns an observer for the resilience executor.
 func (m *Metrics) Resilience() resilience.Observer {
 	if m == nil {
@@ -232,6 +256,83 @@ func (m *Metrics) Watch(procs Processes, snaps Snapshots) {
 		return
 	}
 	m.reg.MustRegister(&stateCollector{procs: procs, snaps: snaps})
+}
+
+// Pipeline is what the event-pipeline collector reads: the store.
+type Pipeline interface {
+	// OutboxBacklog returns a sink's backlog.
+	OutboxBacklog(ctx context.Context, sink string) (store.Backlog, error)
+	// WebhookBacklog returns the dispatcher's queue and endpoints by state.
+	WebhookBacklog(ctx context.Context) (store.DeliveryBacklog, error)
+}
+
+// WatchPipeline registers a collector reading the outbox backlog of each sink
+// (busSink is the bus relay's, also reported as hub_kafka_relay_lag) and the
+// webhook queue at scrape time, each scrape bounded to two seconds.
+func (m *Metrics) WatchPipeline(p Pipeline, sinks []string, busSink string) {
+	if m == nil {
+		return
+	}
+	m.reg.MustRegister(&pipelineCollector{p: p, sinks: sinks, busSink: busSink, now: time.Now})
+}
+
+var (
+	outboxDepthDesc = prometheus.NewDesc("hub_outbox_depth", "Events in the outbox a sink has not delivered yet.", []string{"sink"}, nil)
+	outboxAgeDesc   = prometheus.NewDesc("hub_outbox_oldest_age_seconds", "Age of the oldest event a sink has not delivered yet; 0 when none.", []string{"sink"}, nil)
+	kafkaLagDesc    = prometheus.NewDesc("hub_kafka_relay_lag", "Events in the outbox not yet published to the bus (Kafka, or the in-process bus).", nil, nil)
+	whPendingDesc   = prometheus.NewDesc("hub_webhook_deliveries_pending", "Webhook deliveries waiting for an attempt or a retry.", nil, nil)
+	whOverdueDesc   = prometheus.NewDesc("hub_webhook_oldest_overdue_seconds", "How long the most overdue pending delivery has been due; 0 when none is overdue.", nil, nil)
+	whEndpointsDesc = prometheus.NewDesc("hub_webhook_endpoints", "Webhook endpoints by state (enabled, disabled).", []string{"state"}, nil)
+	scrapeErrDesc   = prometheus.NewDesc("hub_pipeline_scrape_errors", "1 when the last scrape could not read the event pipeline's backlog from the store.", nil, nil)
+)
+
+type pipelineCollector struct {
+	p       Pipeline
+	sinks   []string
+	busSink string
+	now     func() time.Time
+}
+
+func (c *pipelineCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{outboxDepthDesc, outboxAgeDesc, kafkaLagDesc, whPendingDesc, whOverdueDesc, whEndpointsDesc, scrapeErrDesc} {
+		ch <- d
+	}
+}
+
+func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	now := c.now()
+	failed := 0.0
+	for _, sink := range c.sinks {
+		b, err := c.p.OutboxBacklog(ctx, sink)
+		if err != nil {
+			failed = 1
+			continue
+		}
+		age := 0.0
+		if !b.OutboxOldest.IsZero() {
+			age = max(0, now.Sub(b.OutboxOldest).Seconds())
+		}
+		ch <- prometheus.MustNewConstMetric(outboxDepthDesc, prometheus.GaugeValue, float64(b.OutboxDepth), sink)
+		ch <- prometheus.MustNewConstMetric(outboxAgeDesc, prometheus.GaugeValue, age, sink)
+		if sink == c.busSink {
+			ch <- prometheus.MustNewConstMetric(kafkaLagDesc, prometheus.GaugeValue, float64(b.OutboxDepth))
+		}
+	}
+	if w, err := c.p.WebhookBacklog(ctx); err != nil {
+		failed = 1
+	} else {
+		overdue := 0.0
+		if !w.OldestDue.IsZero() && w.OldestDue.Before(now) {
+			overdue = now.Sub(w.OldestDue).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(whPendingDesc, prometheus.GaugeValue, float64(w.Pending))
+		ch <- prometheus.MustNewConstMetric(whOverdueDesc, prometheus.GaugeValue, overdue)
+		ch <- prometheus.MustNewConstMetric(whEndpointsDesc, prometheus.GaugeValue, float64(w.EndpointsEnabled), "enabled")
+		ch <- prometheus.MustNewConstMetric(whEndpointsDesc, prometheus.GaugeValue, float64(w.EndpointsDisabled), "disabled")
+	}
+	ch <- prometheus.MustNewConstMetric(scrapeErrDesc, prometheus.GaugeValue, failed)
 }
 
 var (

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http/httptest"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/resilience"
+	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -51,7 +53,23 @@ func exercised() *Metrics {
 		{Account: "acc_1", Breaker: resilience.BreakerOpen, Requests: 10, Failures: 7, RateLimit: 2, RateBurst: 4, TokensAvailable: 1},
 		{Account: "acc_2", Breaker: resilience.BreakerClosed, Requests: 10, Failures: 0},
 	}}})
+	m.ObserveDelivery(204, "succeeded", 30*time.Millisecond)
+	m.ObserveDelivery(0, "retry", 15*time.Second)
+	m.WatchPipeline(fakePipeline{}, []string{"webhooks", "bus:hub.events"}, "bus:hub.events")
 	return m
+}
+
+type fakePipeline struct{}
+
+func (fakePipeline) OutboxBacklog(_ context.Context, sink string) (store.Backlog, error) {
+	if sink == "webhooks" {
+		return store.Backlog{OutboxDepth: 12, OutboxOldest: time.Now().Add(-90 * time.Second)}, nil
+	}
+	return store.Backlog{}, nil
+}
+
+func (fakePipeline) WebhookBacklog(context.Context) (store.DeliveryBacklog, error) {
+	return store.DeliveryBacklog{Pending: 40, OldestDue: time.Now().Add(-time.Minute), EndpointsEnabled: 3, EndpointsDisabled: 1}, nil
 }
 
 // TestMetricsLintClean runs client_golang's linter over everything the hub exports.
@@ -89,6 +107,13 @@ func TestMetricValues(t *testing.T) {
 		`hub_connector_start_failures_total{connector="bluedart"} 1`,
 		`hub_idempotency_replays_total{connector="delhivery",operation="create_shipment",outcome="replayed"} 1`,
 		`hub_http_requests_total{method="POST",route="POST /v1/connectors/{id}/{operation}",status="200"} 1`,
+		`hub_webhook_deliveries_total{outcome="succeeded",status_class="2xx"} 1`,
+		`hub_webhook_deliveries_total{outcome="retry",status_class="none"} 1`,
+		`hub_outbox_depth{sink="webhooks"} 12`,
+		`hub_kafka_relay_lag 0`,
+		`hub_webhook_deliveries_pending 40`,
+		`hub_webhook_endpoints{state="disabled"} 1`,
+		`hub_pipeline_scrape_errors 0`,
 	} {
 		if !strings.Contains(text, want) {
 			t.Errorf("missing %s", want)

@@ -69,6 +69,8 @@ type Store interface {
 	ShipmentStore
 	// WebhookStore keeps webhook endpoints, deliveries and the attempt log.
 	WebhookStore
+	// StatsStore reads the event pipeline's backlog for metrics.
+	StatsStore
 
 	// CreateTenant makes a tenant; a taken name is ErrConflict.
 	CreateTenant(ctx context.Context, name string) (Tenant, error)

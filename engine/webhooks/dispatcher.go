@@ -90,6 +90,10 @@ type Config struct {
 	// EndpointTTL is how long an endpoint read from the store is reused (2 s);
 	// negative reads it for every batch.
 	EndpointTTL time.Duration
+	// Observe, when set, is told about every delivery attempt made: the receiver's
+	// status (0 when it did not answer), the outcome ("succeeded", "retry" or
+	// "dead") and how long it took. For metrics; it must not block.
+	Observe func(status int, outcome string, d time.Duration)
 	// Emit appends an event to the outbox (webhook.endpoint_disabled); nil drops them.
 	Emit func(ctx context.Context, e events.Event) error
 	// Now is the clock (time.Now).
@@ -267,6 +271,16 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		go func() {
 			defer wg.Done()
 			outs[i], gone[i] = d.attempt(ctx, ep, del)
+			if o := outs[i]; d.cfg.Observe != nil && o.Attempt != nil {
+				outcome := "retry"
+				switch o.State {
+				case store.DeliverySucceeded:
+					outcome = "succeeded"
+				case store.DeliveryDead:
+					outcome = "dead"
+				}
+				d.cfg.Observe(o.Attempt.Status, outcome, o.Attempt.Duration)
+			}
 		}()
 	}
 	wg.Wait()

@@ -34,6 +34,7 @@ func RunEvents(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EventsValidation", testEventsValidation},
 		{"EventsDuplicateIDIsAtomic", testEventsDuplicateID},
 		{"EventsCursors", testEventsCursors},
+		{"EventsBacklog", testBacklog},
 		{"EventsSinkLeases", testEventsLeases},
 		{"EventsPurge", testEventsPurge},
 		{"EventsConcurrentAppends", testEventsConcurrentAppends},
