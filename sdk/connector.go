@@ -145,3 +145,14 @@ type DeliveryPoster interface {
 type FreightInvoicePoster interface {
 	PostFreightInvoice(ctx context.Context, req *Request[model.FreightInvoice]) (*model.ERPPostResponse, error)
 }
+
+// PushReceiver serves receive_push: the engine hands it what a provider POSTed to
+// the hub's inbound URL for an account (headers, query, body), and it verifies
+// the provider's signature or shared token against the account's credentials,
+// comparing in constant time, then maps the payload. A push that fails
+// verification is CodeAuthFailed; one that cannot be read is CodeInvalidRequest.
+// It calls no provider, so it must be fast and must not block: the provider is
+// waiting for the hub's answer and retries on anything but 2xx.
+type PushReceiver interface {
+	ReceivePush(ctx context.Context, req *Request[model.PushRequest]) (*model.PushResponse, error)
+}

@@ -30,6 +30,7 @@ const (
 	OpPostOrder             Operation = "post_order"
 	OpPostDelivery          Operation = "post_delivery"
 	OpPostFreightInvoice    Operation = "post_freight_invoice"
+	OpReceivePush           Operation = "receive_push"
 )
 
 // OperationSpec describes a canonical operation: its request and response types
@@ -120,6 +121,7 @@ var operations = []OperationSpec{
 	spec(OpPostOrder, "Post an order into an ERP.", true, OrderPoster.PostOrder),
 	spec(OpPostDelivery, "Post a delivery into an ERP.", true, DeliveryPoster.PostDelivery),
 	spec(OpPostFreightInvoice, "Post a freight invoice into an ERP.", true, FreightInvoicePoster.PostFreightInvoice),
+	spec(OpReceivePush, "Verify and read a push the provider sent to POST /v1/inbound/{connector}/{account}: tracking results and proofs of delivery.", false, PushReceiver.ReceivePush),
 }
 
 var operationsByName = func() map[Operation]*OperationSpec {
