@@ -13,6 +13,7 @@ import (
 	"github.com/carrierhub/hub/engine/config"
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/events/recorder"
+	"github.com/carrierhub/hub/engine/metrics"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/webhooks"
@@ -39,7 +40,7 @@ type pipeline struct {
 }
 
 // newPipeline builds the pipeline; nothing runs until start.
-func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger) (*pipeline, error) {
+func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, met *metrics.Metrics) (*pipeline, error) {
 	p := &pipeline{st: st, log: log, cfg: cfg}
 	if len(cfg.Kafka.Brokers) > 0 {
 		k, err := bus.NewKafka(ctx, bus.KafkaConfig{Brokers: cfg.Kafka.Brokers, AutoCreateTopics: true, Logger: log.With("component", "kafka")})
@@ -50,10 +51,16 @@ func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *sl
 	} else {
 		p.bus = bus.NewMemory(bus.MemoryConfig{})
 	}
-	sinks := []events.Sink{&bus.EventSink{Bus: p.bus, Prefix: cfg.Kafka.TopicPrefix + ".events"}}
+	busSink := &bus.EventSink{Bus: p.bus, Prefix: cfg.Kafka.TopicPrefix + ".events"}
+	sinks := []events.Sink{busSink}
 	if cfg.Webhooks.Enabled {
 		sinks = append(sinks, webhooks.NewFanout(st, nil))
 	}
+	names := make([]string, len(sinks))
+	for i, s := range sinks {
+		names[i] = s.Name()
+	}
+	met.WatchPipeline(st, names, busSink.Name())
 	relay, err := events.NewRelay(st, sinks, events.RelayConfig{Logger: log.With("component", "relay")})
 	if err != nil {
 		return nil, err
@@ -64,7 +71,8 @@ func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *sl
 		p.disp, err = webhooks.New(webhooks.Config{
 			Store: st, AllowList: cfg.Webhooks.AllowList, FailingPeriod: cfg.Webhooks.FailingPeriod,
 			Loops: cfg.Webhooks.Loops, BatchSize: cfg.Webhooks.BatchSize, Schedule: cfg.Webhooks.RetrySchedule,
-			Logger: log.With("component", "webhooks"),
+			Logger:  log.With("component", "webhooks"),
+			Observe: met.ObserveDelivery,
 			Emit: func(ctx context.Context, e events.Event) error {
 				e.ID = "" // the outbox assigns its own ids
 				if _, err := st.AppendEvents(ctx, []events.Event{e}); err != nil {

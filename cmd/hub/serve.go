@@ -242,7 +242,7 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 			}
 		}
 	}()
-	pipe, err := newPipeline(ctx, cfg.cfg, st, log)
+	pipe, err := newPipeline(ctx, cfg.cfg, st, log, met)
 	if err != nil {
 		return err
 	}
