@@ -55,6 +55,8 @@ type Config struct {
 	Idempotency Idempotency `yaml:"idempotency" doc:"replay of creates under an Idempotency-Key"`
 	// Webhooks is the delivery of events to tenants' endpoints.
 	Webhooks Webhooks `yaml:"webhooks" doc:"delivery of events to tenants' webhook endpoints"`
+	// TrackingPolls is the poller that asks carriers about shipments no push reports on.
+	TrackingPolls TrackingPolls `yaml:"tracking_polls" doc:"polling carriers for the status of shipments no push reports on"`
 	// Kafka is the event relay to Kafka topics and the commands consumer.
 	Kafka Kafka `yaml:"kafka" doc:"events to Kafka topics and commands from them; an in-process bus when no brokers are set"`
 	// Metrics is the Prometheus endpoint.
@@ -119,6 +121,18 @@ type Webhooks struct {
 	RetrySchedule []time.Duration `yaml:"retry_schedule" doc:"delay before each attempt of a delivery (the first is usually 0s); a delivery whose last attempt fails is dead; empty is the built-in 0s, 5s, 5m, 30m, 2h, 5h, 10h, 10h; comma-separated in the environment"`
 }
 
+// TrackingPolls configures the tracking poller (engine/inbound).
+type TrackingPolls struct {
+	// Enabled runs the poller and schedules polls for booked and tracked shipments.
+	Enabled bool `yaml:"enabled" env:"HUB_TRACKING_POLLS_ENABLED" doc:"poll carriers for shipments the hub booked or tracked until they reach a terminal status"`
+	// Interval is how often an in-transit shipment is polled.
+	Interval time.Duration `yaml:"interval" doc:"how often an in-transit shipment is polled; out for delivery polls at a third of it, pending and unknown at twice it, failures back off from it up to 6h"`
+	// BatchSize is the most tracking numbers one track call carries.
+	BatchSize int `yaml:"batch_size" doc:"most tracking numbers in one track call (1 to 50); due shipments are grouped by tenant, connector and account"`
+	// PushSilence defers polls of a shipment a push just reported on.
+	PushSilence time.Duration `yaml:"push_silence" doc:"after a carrier push about a shipment, its next poll waits this long: polling resumes only when pushes fall silent"`
+}
+
 // Kafka configures the Kafka relay and commands consumer.
 type Kafka struct {
 	// Brokers are bootstrap host:port addresses; none means the in-process bus.
@@ -166,14 +180,15 @@ func Default() Config {
 			ReadHeaderTimeout: 10 * time.Second,
 			ShutdownGrace:     30 * time.Second,
 		},
-		Store:       Store{DataDir: "./hub-data"},
-		Log:         Log{Level: "info", Format: "auto"},
-		Plugins:     Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute},
-		Idempotency: Idempotency{TTL: 24 * time.Hour},
-		Metrics:     Metrics{Enabled: true},
-		Webhooks:    Webhooks{Enabled: true, FailingPeriod: 5 * 24 * time.Hour, Loops: 4, BatchSize: 100},
-		Kafka:       Kafka{TopicPrefix: "hub", Group: "hub"},
-		Tracing:     Tracing{Exporter: "none", Protocol: "http", SampleRatio: 1, ServiceName: "hub"},
+		Store:         Store{DataDir: "./hub-data"},
+		Log:           Log{Level: "info", Format: "auto"},
+		Plugins:       Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute},
+		Idempotency:   Idempotency{TTL: 24 * time.Hour},
+		Metrics:       Metrics{Enabled: true},
+		Webhooks:      Webhooks{Enabled: true, FailingPeriod: 5 * 24 * time.Hour, Loops: 4, BatchSize: 100},
+		Kafka:         Kafka{TopicPrefix: "hub", Group: "hub"},
+		TrackingPolls: TrackingPolls{Enabled: true, Interval: 15 * time.Minute, BatchSize: 50, PushSilence: 6 * time.Hour},
+		Tracing:       Tracing{Exporter: "none", Protocol: "http", SampleRatio: 1, ServiceName: "hub"},
 	}
 }
 
@@ -387,6 +402,15 @@ func (c *Config) Validate() error {
 		if d < 0 || d > 24*time.Hour {
 			return bad("webhooks.retry_schedule", "delays must be between 0s and 24h, got %s", d)
 		}
+	}
+	if c.TrackingPolls.Interval < time.Second || c.TrackingPolls.Interval > 24*time.Hour {
+		return bad("tracking_polls.interval", "must be between 1s and 24h, got %s", c.TrackingPolls.Interval)
+	}
+	if c.TrackingPolls.BatchSize < 1 || c.TrackingPolls.BatchSize > 50 {
+		return bad("tracking_polls.batch_size", "must be between 1 and 50 (a track request's limit), got %d", c.TrackingPolls.BatchSize)
+	}
+	if c.TrackingPolls.PushSilence < 0 || c.TrackingPolls.PushSilence > 7*24*time.Hour {
+		return bad("tracking_polls.push_silence", "must be between 0s and 168h, got %s", c.TrackingPolls.PushSilence)
 	}
 	for _, b := range c.Kafka.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
