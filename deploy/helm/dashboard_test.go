@@ -20,14 +20,7 @@ import (
 const (
 	dashboardPath = "../grafana/hub-dashboard.json"
 	metricsDir    = "../../engine/metrics"
-	// issue5Marker marks the placeholder panels of metrics that do not exist yet.
-	issue5Marker = "coming with issue 5"
 )
-
-// issue5Prefixes are the metric families issue 5 (outbox, webhooks, Kafka
-// relay) will add; only panels marked issue5Marker may query them before
-// engine/metrics defines them.
-var issue5Prefixes = []string{"hub_outbox_", "hub_webhook_", "hub_kafka_"}
 
 // targetLabels are added by Prometheus or the Kubernetes service discovery,
 // not by the hub.
@@ -181,7 +174,7 @@ func family(name string, known map[string][]string) (string, bool) {
 // hub_* metric engine/metrics does not define (unless placeholder allows the
 // issue-5 families), or a label the metric does not carry, in a matcher or a
 // by() clause.
-func checkQuery(expr string, known map[string][]string, placeholder bool) (used []string, problems []string) {
+func checkQuery(expr string, known map[string][]string) (used []string, problems []string) {
 	p := promql.NewParser(promql.Options{})
 	tree, err := p.ParseExpr(grafanaVars.Replace(expr))
 	if err != nil {
@@ -210,9 +203,6 @@ func checkQuery(expr string, known map[string][]string, placeholder bool) (used 
 			}
 			fam, ok := family(n.Name, known)
 			if !ok {
-				if placeholder && slices.ContainsFunc(issue5Prefixes, func(p string) bool { return strings.HasPrefix(n.Name, p) }) {
-					return nil
-				}
 				problems = append(problems, fmt.Sprintf("%s is not defined in engine/metrics", n.Name))
 				return nil
 			}
@@ -324,14 +314,13 @@ func TestDashboard(t *testing.T) {
 		if len(p.Targets) == 0 {
 			t.Errorf("panel %q has no queries", p.Title)
 		}
-		placeholder := strings.Contains(p.Title, issue5Marker)
 		refs := map[string]bool{}
 		for _, tg := range p.Targets {
 			if refs[tg.RefID] || tg.RefID == "" {
 				t.Errorf("panel %q: refId %q missing or repeated", p.Title, tg.RefID)
 			}
 			refs[tg.RefID] = true
-			names, problems := checkQuery(tg.Expr, known, placeholder)
+			names, problems := checkQuery(tg.Expr, known)
 			for _, pr := range problems {
 				t.Errorf("panel %q: %s", p.Title, pr)
 			}
@@ -352,6 +341,8 @@ func TestDashboard(t *testing.T) {
 		"hub_connector_process_state", "hub_connector_process_restarts_total",
 		"hub_connector_process_resident_memory_bytes", "hub_connector_cold_starts_total",
 		"hub_idempotency_replays_total",
+		"hub_outbox_depth", "hub_outbox_oldest_age_seconds", "hub_webhook_deliveries_total",
+		"hub_webhook_delivery_duration_seconds", "hub_webhook_endpoints", "hub_kafka_relay_lag",
 	}
 	var missing []string
 	for _, m := range required {
@@ -370,24 +361,6 @@ func TestDashboard(t *testing.T) {
 	}
 	sort.Strings(unused)
 	t.Logf("engine/metrics names the dashboard does not show: %v", unused)
-
-	// The issue-5 placeholders are there, and marked.
-	for _, prefix := range issue5Prefixes {
-		found := false
-		for _, p := range allPanels(d.Panels) {
-			for _, tg := range p.Targets {
-				if strings.Contains(tg.Expr, prefix) {
-					found = true
-					if !strings.Contains(p.Title, issue5Marker) {
-						t.Errorf("panel %q queries %s* but is not marked %q", p.Title, prefix, issue5Marker)
-					}
-				}
-			}
-		}
-		if !found {
-			t.Errorf("no placeholder panel for %s* metrics", prefix)
-		}
-	}
 }
 
 // TestDashboardQueryCheck proves checkQuery catches what it is for.
@@ -403,24 +376,22 @@ func TestDashboardQueryCheck(t *testing.T) {
 		t.Fatalf("labels of hub_circuit_breakers read as %v", ls)
 	}
 	tests := []struct {
-		expr        string
-		placeholder bool
-		want        string // "" for no problem
+		expr string
+		want string // "" for no problem
 	}{
-		{`sum by (connector, code) (rate(hub_connector_calls_total{connector=~"$connector"}[$__rate_interval]))`, false, ""},
-		{`histogram_quantile(0.95, sum by (le) (rate(hub_http_request_duration_seconds_bucket[5m])))`, false, ""},
-		{`sum(rate(hub_connector_calls_total{job="hub"}[5m]))`, false, ""},
-		{`rate(hub_connector_calls_totl[5m])`, false, "hub_connector_calls_totl is not defined"},
-		{`rate(hub_connector_calls_total{tenant="t1"}[5m])`, false, `no label "tenant"`},
-		{`sum by (account) (hub_circuit_breakers)`, false, `carries label "account"`},
-		{`sum by (le) (rate(hub_connector_calls_total[5m]))`, false, `carries label "le"`},
-		{`sum(hub_outbox_depth)`, false, "hub_outbox_depth is not defined"},
-		{`sum(hub_outbox_depth)`, true, ""},
-		{`sum(hub_other_thing)`, true, "hub_other_thing is not defined"},
-		{`sum(rate(hub_connector_calls_total[5m])`, false, "does not parse"},
+		{`sum by (connector, code) (rate(hub_connector_calls_total{connector=~"$connector"}[$__rate_interval]))`, ""},
+		{`histogram_quantile(0.95, sum by (le) (rate(hub_http_request_duration_seconds_bucket[5m])))`, ""},
+		{`sum(rate(hub_connector_calls_total{job="hub"}[5m]))`, ""},
+		{`rate(hub_connector_calls_totl[5m])`, "hub_connector_calls_totl is not defined"},
+		{`rate(hub_connector_calls_total{tenant="t1"}[5m])`, `no label "tenant"`},
+		{`sum by (account) (hub_circuit_breakers)`, `carries label "account"`},
+		{`sum by (le) (rate(hub_connector_calls_total[5m]))`, `carries label "le"`},
+		{`sum(hub_outbox_depth)`, ""},
+		{`sum(hub_other_thing)`, "hub_other_thing is not defined"},
+		{`sum(rate(hub_connector_calls_total[5m])`, "does not parse"},
 	}
 	for _, tt := range tests {
-		_, problems := checkQuery(tt.expr, known, tt.placeholder)
+		_, problems := checkQuery(tt.expr, known)
 		switch {
 		case tt.want == "" && len(problems) > 0:
 			t.Errorf("%s: unexpected problems %q", tt.expr, problems)
