@@ -145,8 +145,23 @@ func (m *Metrics) ObserveRequest(route, method string, status int, d time.Durati
 	if m == nil {
 		return
 	}
-	m.httpRequests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+	m.httpRequests.WithLabelValues(route, method, statusLabel(status)).Inc()
 	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
+}
+
+// statusLabels are the HTTP status codes as label values, made once.
+var statusLabels = func() (l [600]string) {
+	for i := range l {
+		l[i] = strconv.Itoa(i)
+	}
+	return l
+}()
+
+func statusLabel(s int) string {
+	if s >= 0 && s < len(statusLabels) {
+		return statusLabels[s]
+	}
+	return strconv.Itoa(s)
 }
 
 // ObserveCall records a finished connector call: err nil is success.
