@@ -132,5 +132,5 @@ func (s *server) routes() []route {
 			Body:      ref("TenantInput"),
 			Responses: []response{{201, "The tenant and its first key, whose secret is shown only here.", ref("TenantCreated")}},
 			Errors:    []int{409}, handler: s.createTenant},
-	}, s.webhookRoutes()...)
+	}, append(s.webhookRoutes(), s.inboundRoutes()...)...)
 }
