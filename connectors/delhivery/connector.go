@@ -46,6 +46,7 @@ var (
 	_ sdk.Tracker           = (*Connector)(nil)
 	_ sdk.ShipmentCanceller = (*Connector)(nil)
 	_ sdk.HealthChecker     = (*Connector)(nil)
+	_ sdk.PushReceiver      = (*Connector)(nil)
 )
 
 // New returns the Delhivery Express connector.

@@ -28,7 +28,7 @@ func TestManifest(t *testing.T) {
 	if m.ID != "delhivery_express" || m.Category != "carrier_parcel" || m.Region != "IN" {
 		t.Fatalf("manifest identity: %+v", m)
 	}
-	want := map[sdk.Operation]bool{sdk.OpCreateShipment: false, sdk.OpTrack: true, sdk.OpCancelShipment: true}
+	want := map[sdk.Operation]bool{sdk.OpCreateShipment: false, sdk.OpTrack: true, sdk.OpCancelShipment: true, sdk.OpReceivePush: true}
 	for op, idem := range want {
 		info, ok := m.Operation(op)
 		if !ok || info.Idempotent != idem {
@@ -41,7 +41,8 @@ func TestManifest(t *testing.T) {
 	if m.Account.Environments["production"] != "https://track.delhivery.com" || m.Account.Environments["sandbox"] != "https://staging-express.delhivery.com" {
 		t.Errorf("environments: %v", m.Account.Environments)
 	}
-	if len(m.Account.Credentials) != 1 || m.Account.Credentials[0].Name != "api_token" || !m.Account.Credentials[0].Required {
+	if len(m.Account.Credentials) != 2 || m.Account.Credentials[0].Name != "api_token" || !m.Account.Credentials[0].Required ||
+		m.Account.Credentials[1].Name != "push_token" || m.Account.Credentials[1].Required {
 		t.Errorf("credentials: %+v", m.Account.Credentials)
 	}
 	if len(m.Sources) == 0 || m.Resilience.Timeout == 0 {

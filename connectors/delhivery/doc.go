@@ -1,7 +1,9 @@
 // Package delhivery is the hub's connector for Delhivery Express, India's B2C
 // parcel network (connector id delhivery_express). It books shipments
 // (POST /api/cmu/create.json), tracks them (GET /api/v1/packages/json/) and cancels
-// them (POST /api/p/edit), authenticating every call with the account's static
+// them (POST /api/p/edit), and reads Delhivery's status pushes (receive_push,
+// push.go: a shared push_token checked in constant time, since Delhivery signs
+// nothing), authenticating every call with the account's static
 // token in an "Authorization: Token <api_token>" header. The account's BaseURL
 // picks the host: track.delhivery.com in production, staging-express.delhivery.com
 // in the sandbox, or a simulator in tests.
