@@ -13,6 +13,7 @@ import (
 	"github.com/carrierhub/hub/engine/config"
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/events/recorder"
+	"github.com/carrierhub/hub/engine/inbound"
 	"github.com/carrierhub/hub/engine/metrics"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
@@ -35,6 +36,7 @@ type pipeline struct {
 	bus      bus.Bus
 	relay    *events.Relay
 	recorder *recorder.Recorder
+	record   *inbound.Recording
 	disp     *webhooks.Dispatcher
 	wg       sync.WaitGroup
 }
@@ -67,6 +69,10 @@ func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *sl
 	}
 	p.relay = relay
 	p.recorder = recorder.New(st, relay.Notify)
+	// Connectors that do not serve track get their shipments scheduled too; the
+	// poller's first call is refused by the router and clears the schedule.
+	p.record = &inbound.Recording{Recorder: p.recorder, Store: st, Polls: cfg.TrackingPolls.Enabled,
+		Schedule: inbound.Schedule{Interval: cfg.TrackingPolls.Interval, PushSilence: cfg.TrackingPolls.PushSilence}}
 	if cfg.Webhooks.Enabled {
 		p.disp, err = webhooks.New(webhooks.Config{
 			Store: st, AllowList: cfg.Webhooks.AllowList, FailingPeriod: cfg.Webhooks.FailingPeriod,
@@ -89,14 +95,14 @@ func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *sl
 	return p, nil
 }
 
-// AfterCall records a successful connector call; the router calls it.
+// AfterCall records a successful connector call (pushes included) and schedules
+// tracking polls; the router calls it.
 func (p *pipeline) AfterCall(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) error {
-	_, err := p.recorder.AfterCall(ctx, tenantID, connectorID, accountID, op, response)
-	return err
+	return p.record.AfterCall(ctx, tenantID, connectorID, accountID, op, response)
 }
 
-// start runs the relay, the dispatcher, the commands consumer and the outbox
-// purge until ctx ends; wait waits for them.
+// start runs the relay, the dispatcher, the commands consumer, the tracking
+// poller and the outbox purge until ctx ends; wait waits for them.
 func (p *pipeline) start(ctx context.Context, rt *router.Router) {
 	run := func(name string, fn func(context.Context) error) {
 		p.wg.Add(1)
@@ -114,6 +120,16 @@ func (p *pipeline) start(ctx context.Context, rt *router.Router) {
 	cmds := &bus.Commands{Bus: p.bus, Prefix: p.cfg.Kafka.TopicPrefix, Group: p.cfg.Kafka.Group,
 		Handler: trackCommands{rt}, Logger: p.log.With("component", "commands")}
 	run("commands", cmds.Run)
+	if tp := p.cfg.TrackingPolls; tp.Enabled {
+		poller, err := inbound.NewPoller(inbound.PollerConfig{Store: p.st, Router: rt, BatchSize: tp.BatchSize,
+			Schedule: inbound.Schedule{Interval: tp.Interval, PushSilence: tp.PushSilence},
+			Logger:   p.log.With("component", "tracking_polls")})
+		if err != nil {
+			p.log.Error("tracking polls not started", "error", err)
+		} else {
+			run("tracking_polls", poller.Run)
+		}
+	}
 	run("purge", func(ctx context.Context) error {
 		t := time.NewTicker(time.Hour)
 		defer t.Stop()
