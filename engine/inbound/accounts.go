@@ -112,14 +112,15 @@ func (a *Accounts) load(ctx context.Context) (map[string]accountRef, error) {
 }
 
 // plausibleAccountID reports whether id could be an account id (acc_ and lower
-// case base32), so that anything else is refused without reading the store.
+// case letters and digits, at most 64), so that anything else is refused
+// without reading the store.
 func plausibleAccountID(id string) bool {
 	rest, ok := strings.CutPrefix(id, "acc_")
 	if !ok || len(rest) == 0 || len(rest) > 64 {
 		return false
 	}
 	for _, c := range rest {
-		if (c < 'a' || c > 'z') && (c < '2' || c > '7') {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
 			return false
 		}
 	}
