@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -182,10 +183,12 @@ func runDeliveries(t *testing.T, b crashBackend, n int, modes [3]int, kills []fl
 	}
 	for _, r := range recv {
 		secret := webhooks.NewSecret()
-		if _, err := st.CreateWebhookEndpoint(ctx, store.WebhookEndpoint{TenantID: tenant.ID, URL: r.srv.URL + "/hooks",
-			EventTypes: []string{"tracking.*"}, Enabled: true, Secret: secret}); err != nil {
+		ep, err := st.CreateWebhookEndpoint(ctx, store.WebhookEndpoint{TenantID: tenant.ID, URL: r.srv.URL + "/hooks",
+			EventTypes: []string{"tracking.*"}, Enabled: true, Secret: secret})
+		if err != nil {
 			t.Fatalf("creating endpoint %s: %v", r.name, err)
 		}
+		r.endpointID = ep.ID
 		if r.wh, err = standardwebhooks.NewWebhook(secret); err != nil {
 			t.Fatal(err)
 		}
@@ -212,18 +215,39 @@ func runDeliveries(t *testing.T, b crashBackend, n int, modes [3]int, kills []fl
 	total := int64(3 * n)
 	received := func() int64 { return recv[0].unique.Load() + recv[1].unique.Load() + recv[2].unique.Load() }
 
+	diag := func() string {
+		var b strings.Builder
+		for _, r := range recv {
+			fmt.Fprintf(&b, "\nendpoint %s (%s):", r.name, modeName(r.mode))
+			for _, state := range []store.DeliveryState{store.DeliveryPending, store.DeliverySucceeded, store.DeliveryDead} {
+				c, err := st.CountWebhookDeliveries(context.WithoutCancel(ctx), r.endpointID, state)
+				fmt.Fprintf(&b, " %s %d %v", state, c, err)
+			}
+			as, err := st.ListWebhookAttempts(context.WithoutCancel(ctx), tenant.ID, r.endpointID, "", 3)
+			for _, a := range as {
+				fmt.Fprintf(&b, "\n  attempt %s #%d at %s: %d %s", a.EventID, a.Attempt, a.At.Format(time.RFC3339Nano), a.Status, a.Error)
+			}
+			if err != nil {
+				fmt.Fprintf(&b, "\n  attempts: %v", err)
+			}
+		}
+		return b.String()
+	}
 	start := time.Now()
 	h := startHub(t, b.dir, args...)
 	deadline := start.Add(10 * time.Minute)
+	if d, ok := t.Deadline(); ok && d.Add(-15*time.Second).Before(deadline) {
+		deadline = d.Add(-15 * time.Second) // fail with the hub's log, not a timeout panic
+	}
 	for _, share := range kills {
-		waitReceived(t, h, received, int64(share*float64(total)), deadline, recv)
+		waitReceived(t, h, received, int64(share*float64(total)), deadline, recv, diag)
 		at := received()
 		killHub(t, h)
 		t.Logf("SIGKILLed the hub with %d of %d pairs received (%.0f %%), after %s", at, total,
 			100*float64(at)/float64(total), time.Since(start).Round(time.Millisecond))
 		h = startHub(t, b.dir, args...)
 	}
-	waitReceived(t, h, received, total, deadline, recv)
+	waitReceived(t, h, received, total, deadline, recv, diag)
 	elapsed := time.Since(start)
 
 	var requests, dups int64
@@ -254,16 +278,23 @@ func runDeliveries(t *testing.T, b crashBackend, n int, modes [3]int, kills []fl
 
 // waitReceived polls until at least want pairs were received; it fails the test
 // when the hub exits, a receiver saw something wrong, or the deadline passes.
-func waitReceived(t *testing.T, h *hubProcess, received func() int64, want int64, deadline time.Time, recv [3]*crashReceiver) {
+func waitReceived(t *testing.T, h *hubProcess, received func() int64, want int64, deadline time.Time, recv [3]*crashReceiver, diag func() string) {
 	t.Helper()
+	lastLog := time.Now()
 	for received() < want {
+		if time.Since(lastLog) > 15*time.Second {
+			lastLog = time.Now()
+			t.Logf("waiting: %d of %d pairs received; requests A %d, B %d, C %d", received(), want,
+				recv[0].requests.Load(), recv[1].requests.Load(), recv[2].requests.Load())
+		}
 		for _, r := range recv {
 			if err := r.problem(); err != nil {
 				t.Fatalf("receiver %s: %v", r.name, err)
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("deadline passed with %d of %d pairs received; hub log tail:\n%s", received(), want, tail(h.logs.String(), 4000))
+			t.Fatalf("deadline passed with %d of %d pairs received; %s\nhub log tail:\n%s", received(), want, diag(),
+				tail(h.logs.String(), 4000))
 		}
 		select {
 		case err := <-h.exited:
@@ -300,10 +331,11 @@ func modeName(m int) string {
 // crashReceiver is a webhook endpoint recording what it receives in sharded
 // maps, so it is never the bottleneck.
 type crashReceiver struct {
-	name string
-	mode int
-	wh   *standardwebhooks.Webhook
-	srv  *httptest.Server
+	name       string
+	mode       int
+	endpointID string
+	wh         *standardwebhooks.Webhook
+	srv        *httptest.Server
 
 	shards                          [64]receiverShard
 	requests, refused, unique, dups atomic.Int64
@@ -349,13 +381,16 @@ func (r *crashReceiver) problem() error {
 	return r.firstErr
 }
 
+// hash64 mixes parts into a number whose residues are evenly spread. (FNV alone is
+// not enough: its value mod 3 barely changes with the last digit, so a delivery
+// could be refused on every attempt.)
 func hash64(parts ...string) uint64 {
-	h := fnv.New64a()
+	h := sha256.New()
 	for _, p := range parts {
 		_, _ = io.WriteString(h, p)
 		_, _ = h.Write([]byte{0})
 	}
-	return h.Sum64()
+	return binary.BigEndian.Uint64(h.Sum(nil))
 }
 
 func (r *crashReceiver) serve(w http.ResponseWriter, req *http.Request) {
