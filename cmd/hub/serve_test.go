@@ -201,6 +201,7 @@ func startHub(t *testing.T, dir string, extra ...string) *hubProcess {
 	h.cmd = exec.Command(exe, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
 	h.cmd.Env = append(os.Environ(), "HUB_TEST_RUN_MAIN=1")
 	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs
+	dieWithTest(h.cmd)
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
