@@ -102,8 +102,12 @@ type crashBackend struct {
 
 func sqliteBackend(t *testing.T) crashBackend { return crashBackend{dir: t.TempDir()} }
 
+// postgresAdminURL is HUB_POSTGRES_URL as the test binary started with it: read
+// when the package initialises, before TestMain unsets it for the CLI tests.
+var postgresAdminURL = os.Getenv("HUB_POSTGRES_URL")
+
 func postgresBackend(t *testing.T) crashBackend {
-	admin := os.Getenv("HUB_POSTGRES_URL")
+	admin := postgresAdminURL
 	if admin == "" {
 		t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres and set it")
 	}
