@@ -138,3 +138,21 @@ func TestReferenceIsCurrent(t *testing.T) {
 		t.Fatalf("REFERENCE.md is stale: go test ./engine/config -update (%v)", err)
 	}
 }
+
+func TestRetrySchedule(t *testing.T) {
+	c, err := Load(write(t, "webhooks:\n  retry_schedule: [0s, 100ms, 1s]\n"), nil)
+	if err != nil || len(c.Webhooks.RetrySchedule) != 3 || c.Webhooks.RetrySchedule[2] != time.Second {
+		t.Fatalf("from YAML: %v %v", c.Webhooks.RetrySchedule, err)
+	}
+	c, err = Load("", []string{"HUB_WEBHOOKS_RETRY_SCHEDULE=0s,2s"})
+	if err != nil || len(c.Webhooks.RetrySchedule) != 2 || c.Webhooks.RetrySchedule[1] != 2*time.Second {
+		t.Fatalf("from the environment: %v %v", c.Webhooks.RetrySchedule, err)
+	}
+	if _, err := Load("", []string{"HUB_WEBHOOKS_RETRY_SCHEDULE=0s,-1s"}); err == nil || !strings.Contains(err.Error(), "webhooks.retry_schedule") {
+		t.Fatalf("a negative delay: %v", err)
+	}
+	c, err = Load("", []string{"HUB_KAFKA_BROKERS=k1:9092,k2:9092"})
+	if err != nil || len(c.Kafka.Brokers) != 2 || c.Kafka.Brokers[1] != "k2:9092" {
+		t.Fatalf("brokers from the environment: %v %v", c.Kafka.Brokers, err)
+	}
+}
