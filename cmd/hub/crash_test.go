@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -10,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,12 +19,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/secretbox"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/store/storetest"
 	"github.com/carrierhub/hub/engine/webhooks"
 )
 
@@ -114,7 +112,7 @@ func postgresBackend(t *testing.T) crashBackend {
 	if admin == "" {
 		t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres and set it")
 	}
-	return crashBackend{dir: t.TempDir(), pgURL: crashPostgresDB(t, admin)}
+	return crashBackend{dir: t.TempDir(), pgURL: storetest.FreshPostgresDB(t, admin)}
 }
 
 // serveArgs are the store flags of `hub serve`. The Postgres URL is always given,
@@ -133,41 +131,6 @@ func (b crashBackend) open(t *testing.T) store.Store {
 		t.Fatalf("opening the store: %v", err)
 	}
 	return st
-}
-
-// crashPostgresDB creates an empty database on the server at adminURL, returns
-// its URL and drops it when the test ends.
-func crashPostgresDB(t *testing.T, adminURL string) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := fmt.Sprintf("hub_crash_%x", b)
-	ctx := context.Background() // t.Context is cancelled before cleanups run.
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		t.Fatalf("connecting to HUB_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating the test database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, adminURL)
-		if err != nil {
-			t.Errorf("connecting to drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		t.Fatalf("parsing HUB_POSTGRES_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 // runDeliveries fills the outbox with n events for three endpoints answering as

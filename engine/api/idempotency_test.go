@@ -6,13 +6,11 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"strconv"
 	"strings"
@@ -21,12 +19,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/store/storetest"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -76,7 +73,7 @@ func newIdemHarnessOn(t *testing.T, backend string) *idemHarness {
 		if admin == "" {
 			t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres")
 		}
-		cfg.PostgresURL = freshPostgresDB(t, admin)
+		cfg.PostgresURL = storetest.FreshPostgresDB(t, admin)
 	}
 	st, err := store.Open(t.Context(), cfg)
 	if err != nil {
@@ -139,41 +136,6 @@ func newIdemHarnessOn(t *testing.T, backend string) *idemHarness {
 	h.harness.srv = httptest.NewServer(srv)
 	t.Cleanup(h.harness.srv.Close)
 	return h
-}
-
-// freshPostgresDB creates an empty database on the server at adminURL, returns its
-// URL and drops it when the test ends.
-func freshPostgresDB(t *testing.T, adminURL string) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := fmt.Sprintf("hub_api_%x", b)
-	ctx := context.Background() // t.Context is cancelled before cleanups run.
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		t.Fatalf("connecting to HUB_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating test database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, adminURL)
-		if err != nil {
-			t.Errorf("connecting to drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		t.Fatalf("parsing HUB_POSTGRES_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 func (h *idemHarness) setCreate(f func(ctx context.Context, call *sdk.Call) ([]byte, error)) {

@@ -7,16 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/store/storetest"
 )
 
 // clock is a settable time source.
@@ -54,7 +52,7 @@ func openStore(tb testing.TB, postgres bool) fullStore {
 		if admin == "" {
 			tb.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres")
 		}
-		cfg.PostgresURL = freshPostgresDB(tb, admin)
+		cfg.PostgresURL = storetest.FreshPostgresDB(tb, admin)
 	}
 	s, err := store.Open(context.Background(), cfg)
 	if err != nil {
@@ -66,41 +64,6 @@ func openStore(tb testing.TB, postgres bool) fullStore {
 		tb.Fatalf("%T does not keep idempotency keys", s)
 	}
 	return fs
-}
-
-// freshPostgresDB creates an empty database on the server at adminURL, returns its URL
-// and drops it when the test ends.
-func freshPostgresDB(tb testing.TB, adminURL string) string {
-	tb.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := fmt.Sprintf("hub_idem_%x", b)
-	ctx := context.Background() // tb.Context is cancelled before cleanups run.
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		tb.Fatalf("connecting to HUB_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		tb.Fatalf("creating test database: %v", err)
-	}
-	tb.Cleanup(func() {
-		c, err := pgx.Connect(ctx, adminURL)
-		if err != nil {
-			tb.Errorf("connecting to drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			tb.Errorf("dropping %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		tb.Fatalf("parsing HUB_POSTGRES_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 type fixture struct {

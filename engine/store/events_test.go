@@ -23,7 +23,7 @@ func TestPostgresEventsConformance(t *testing.T) {
 		t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres and set it")
 	}
 	open := func(t *testing.T) store.Store {
-		s, err := store.Open(t.Context(), store.Config{PostgresURL: freshPostgresDB(t, admin), Key: testKey(t), Logger: testLogger(t)})
+		s, err := store.Open(t.Context(), store.Config{PostgresURL: storetest.FreshPostgresDB(t, admin), Key: testKey(t), Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -110,7 +109,7 @@ func TestPostgresConformance(t *testing.T) {
 		t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres and set it")
 	}
 	storetest.Run(t, func(t *testing.T) store.Store {
-		u := freshPostgresDB(t, admin)
+		u := storetest.FreshPostgresDB(t, admin)
 		s, err := store.Open(t.Context(), store.Config{PostgresURL: u, Key: testKey(t), Logger: testLogger(t)})
 		if err != nil {
 			t.Fatal(err)
@@ -124,41 +123,6 @@ func TestPostgresConformance(t *testing.T) {
 		t.Cleanup(func() { raw.Close() })
 		return &rawStore{fullStore: s.(fullStore), raw: raw}
 	})
-}
-
-// freshPostgresDB creates an empty database on the server at adminURL, returns a URL
-// for it, and drops it when the test ends.
-func freshPostgresDB(t testing.TB, adminURL string) string {
-	t.Helper()
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	name := fmt.Sprintf("hub_test_%x", b)
-	ctx := context.Background() // t.Context is cancelled before cleanups run.
-	conn, err := pgx.Connect(ctx, adminURL)
-	if err != nil {
-		t.Fatalf("connecting to HUB_POSTGRES_URL: %v", err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatalf("creating test database: %v", err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, adminURL)
-		if err != nil {
-			t.Errorf("connecting to drop %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)"); err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(adminURL)
-	if err != nil {
-		t.Fatalf("parsing HUB_POSTGRES_URL: %v", err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 func TestOpenRejectsBadConfig(t *testing.T) {
@@ -341,7 +305,7 @@ func TestPackageErrors(t *testing.T) {
 func benchStores(b *testing.B) map[string]store.Store {
 	out := map[string]store.Store{"sqlite": openSQLite(b, b.TempDir(), testKey(b))}
 	if admin := os.Getenv("HUB_POSTGRES_URL"); admin != "" {
-		s, err := store.Open(b.Context(), store.Config{PostgresURL: freshPostgresDB(b, admin), Key: testKey(b)})
+		s, err := store.Open(b.Context(), store.Config{PostgresURL: storetest.FreshPostgresDB(b, admin), Key: testKey(b)})
 		if err != nil {
 			b.Fatal(err)
 		}
