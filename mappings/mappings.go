@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -158,6 +159,28 @@ func CompileFile(path string, opts Options) (*Program, error) {
 		opts.FS = os.DirFS(filepath.Dir(path))
 	}
 	return Compile(path, src, opts)
+}
+
+// CompileFS compiles the mapping file name inside fsys (an embed.FS, usually);
+// its tables are read from the same directory of fsys, unless opts.FS is set.
+func CompileFS(fsys fs.FS, name string, opts Options) (*Program, error) {
+	src, err := fs.ReadFile(fsys, name)
+	if err != nil {
+		return nil, fmt.Errorf("reading mapping: %w", err)
+	}
+	if opts.FS == nil {
+		if opts.FS, err = fs.Sub(fsys, path.Dir(name)); err != nil {
+			return nil, fmt.Errorf("reading mapping %s: %w", name, err)
+		}
+	}
+	return Compile(name, src, opts)
+}
+
+// Lazy returns a function that compiles the mapping file name inside fsys on
+// its first call and returns the same program (or error) on every call: the way
+// a connector holds its embedded mappings without doing work at package init.
+func Lazy(fsys fs.FS, name string) func() (*Program, error) {
+	return sync.OnceValues(func() (*Program, error) { return CompileFS(fsys, name, Options{}) })
 }
 
 // Compile compiles a mapping's source; file names it in error messages.

@@ -375,3 +375,26 @@ func pathOfErr(re *RuntimeError) string {
 	}
 	return re.Path
 }
+
+// TestLazyCompilesOnceFromAnFS: a mapping and its table read from an fs.FS
+// (a connector's embedded files), compiled on the first call only.
+func TestLazyCompilesOnceFromAnFS(t *testing.T) {
+	fsys := fstest.MapFS{
+		"m/track.mapping": {Data: []byte("from json\ndirection response\ntable s = \"status.csv\"\nlookup(\"s\", input.code)\n")},
+		"m/status.csv":    {Data: []byte("code,status\nDL,delivered\n")},
+	}
+	get := Lazy(fsys, "m/track.mapping")
+	p1, err := get()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p2, _ := get(); p2 != p1 {
+		t.Error("compiled twice")
+	}
+	if got := apply(t, p1, `{"code":"DL"}`); got != `"delivered"` {
+		t.Errorf("got %s", got)
+	}
+	if _, err := Lazy(fsys, "m/none.mapping")(); err == nil || !strings.Contains(err.Error(), "reading mapping") {
+		t.Errorf("a missing file: %v", err)
+	}
+}

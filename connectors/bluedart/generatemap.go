@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/carrierhub/hub/connectors/bluedart/internal/waybill"
 	"github.com/carrierhub/hub/mappings"
@@ -60,9 +59,7 @@ type packedParty struct {
 }
 
 // generateProgram compiles the waybill request mapping on first use.
-var generateProgram = sync.OnceValues(func() (*mappings.Program, error) {
-	return compileMapping("generate-request.mapping")
-})
+var generateProgram = mappings.Lazy(mappingFiles, "mappings/generate-request.mapping")
 
 // buildWayBill runs the waybill request mapping over a validated request and
 // decodes its output into the generated SOAP type.

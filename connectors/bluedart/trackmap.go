@@ -5,9 +5,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"strings"
-	"sync"
 
 	"github.com/carrierhub/hub/mappings"
 	"github.com/carrierhub/hub/mappings/doc"
@@ -27,24 +25,8 @@ import (
 //go:embed mappings/*.mapping mappings/bluedart-status.csv
 var mappingFiles embed.FS
 
-// compileMapping compiles one of the embedded mappings, resolving its tables
-// beside it.
-func compileMapping(name string) (*mappings.Program, error) {
-	dir, err := fs.Sub(mappingFiles, "mappings")
-	if err != nil {
-		return nil, err
-	}
-	src, err := fs.ReadFile(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	return mappings.Compile(name, src, mappings.Options{FS: dir})
-}
-
 // trackProgram compiles the tracking mapping on first use.
-var trackProgram = sync.OnceValues(func() (*mappings.Program, error) {
-	return compileMapping("track.mapping")
-})
+var trackProgram = mappings.Lazy(mappingFiles, "mappings/track.mapping")
 
 // ParseTracking reads a tracking servlet answer into the mapping language's
 // document tree. A refused query (<ShipmentData><Error>) is returned as the

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
-	"sync"
 
 	"github.com/carrierhub/hub/mappings"
 	"github.com/carrierhub/hub/sdk"
@@ -50,14 +49,10 @@ type createDerived struct {
 }
 
 // createRequestProgram compiles the create request mapping on first use.
-var createRequestProgram = sync.OnceValues(func() (*mappings.Program, error) {
-	return compileMapping("create-request.mapping")
-})
+var createRequestProgram = mappings.Lazy(mappingFiles, "mappings/create-request.mapping")
 
 // createResponseProgram compiles the create response mapping on first use.
-var createResponseProgram = sync.OnceValues(func() (*mappings.Program, error) {
-	return compileMapping("create-response.mapping")
-})
+var createResponseProgram = mappings.Lazy(mappingFiles, "mappings/create-response.mapping")
 
 // buildCreateBody validates a canonical shipment request and returns the exact
 // form body of Delhivery's create call (format=json&data=<json>). Problems come

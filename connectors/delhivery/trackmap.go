@@ -5,7 +5,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"strings"
 	"sync"
 
@@ -25,24 +24,8 @@ import (
 //go:embed mappings/*.mapping mappings/delhivery-status.csv
 var mappingFiles embed.FS
 
-// compileMapping compiles one of the embedded mappings, resolving its tables
-// beside it.
-func compileMapping(name string) (*mappings.Program, error) {
-	dir, err := fs.Sub(mappingFiles, "mappings")
-	if err != nil {
-		return nil, err
-	}
-	src, err := fs.ReadFile(dir, name)
-	if err != nil {
-		return nil, err
-	}
-	return mappings.Compile(name, src, mappings.Options{FS: dir})
-}
-
 // trackProgram compiles the tracking mapping on first use.
-var trackProgram = sync.OnceValues(func() (*mappings.Program, error) {
-	return compileMapping("track.mapping")
-})
+var trackProgram = mappings.Lazy(mappingFiles, "mappings/track.mapping")
 
 // fromTrackResponse maps a tracking answer through the mapping and indexes the
 // results by waybill.
