@@ -60,11 +60,7 @@ func TestEventsReachAWebhookEndpoint(t *testing.T) {
 	t.Cleanup(receiver.Close)
 
 	dir := t.TempDir()
-	r := hub(t, "", "tenants", "create", "acme", "--data-dir", dir, "-o", "json")
-	var tc api.TenantCreated
-	if err := json.Unmarshal([]byte(r.stdout), &tc); err != nil {
-		t.Fatalf("tenants create: %v %s", err, r.err)
-	}
+	tc := newTenant(t, dir)
 	if r := hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "delhivery_express",
 		"--name", "sim", "--environment", "sandbox", "--base-url", sim.URL(), "--credential", "api_token="+sim.Token(),
 		"--setting", "pickup_location=WH"); r.code != 0 {

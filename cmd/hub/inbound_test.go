@@ -71,13 +71,9 @@ func TestInboundPollsAndPushes(t *testing.T) {
 	}
 
 	dir := t.TempDir()
-	r := hub(t, "", "tenants", "create", "acme", "--data-dir", dir, "-o", "json")
-	var tc api.TenantCreated
-	if err := json.Unmarshal([]byte(r.stdout), &tc); err != nil {
-		t.Fatalf("tenants create: %v %s", err, r.err)
-	}
+	tc := newTenant(t, dir)
 	const pushToken = "dlv-push-7c1e0b5f9a2d4e68"
-	r = hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "delhivery_express",
+	r := hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "delhivery_express",
 		"--name", "sim", "--environment", "sandbox", "--base-url", sim.URL(), "--credential", "api_token="+sim.Token(),
 		"--credential", "push_token="+pushToken, "--setting", "pickup_location=WH", "-o", "json")
 	var acct struct {

@@ -26,17 +26,25 @@ import (
 func hubWithDelhivery(t *testing.T, sim *simulator.Simulator) (*hubProcess, string) {
 	t.Helper()
 	dir := t.TempDir()
-	r := hub(t, "", "tenants", "create", "acme", "--data-dir", dir, "-o", "json")
-	var tc api.TenantCreated
-	if err := json.Unmarshal([]byte(r.stdout), &tc); err != nil {
-		t.Fatalf("tenants create: %v %s", err, r.err)
-	}
+	tc := newTenant(t, dir)
 	if r := hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "delhivery_express",
 		"--name", "sim", "--environment", "sandbox", "--base-url", sim.URL(), "--credential", "api_token="+sim.Token(),
 		"--setting", "pickup_location=WH"); r.code != 0 {
 		t.Fatalf("accounts create: %s", r.err)
 	}
 	return startHub(t, dir), tc.APIKey.Secret
+}
+
+// newTenant creates tenant "acme" in the data directory with the CLI, as an
+// operator would, and returns it with its first API key.
+func newTenant(t *testing.T, dir string) api.TenantCreated {
+	t.Helper()
+	r := hub(t, "", "tenants", "create", "acme", "--data-dir", dir, "-o", "json")
+	var tc api.TenantCreated
+	if err := json.Unmarshal([]byte(r.stdout), &tc); err != nil {
+		t.Fatalf("tenants create: %v %s", err, r.err)
+	}
+	return tc
 }
 
 // post calls the hub's API and returns the status and body.

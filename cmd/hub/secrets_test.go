@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
-	"github.com/carrierhub/hub/engine/api"
 )
 
 // TestSecretsNeverLeak drives the hub through successes and failures with
@@ -43,11 +42,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	t.Cleanup(failing.Close)
 
 	dir := t.TempDir()
-	r := hub(t, "", "tenants", "create", "acme", "--data-dir", dir, "-o", "json")
-	var tc api.TenantCreated
-	if err := json.Unmarshal([]byte(r.stdout), &tc); err != nil {
-		t.Fatalf("tenants create: %v %s", err, r.err)
-	}
+	tc := newTenant(t, dir)
 	key := tc.APIKey.Secret
 	accounts := map[string]string{}
 	for name, token := range map[string]string{"good": goodToken, "bad": badToken} {

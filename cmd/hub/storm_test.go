@@ -18,7 +18,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
-	"github.com/carrierhub/hub/engine/api"
 	"github.com/carrierhub/hub/engine/resilience/faultcarrier"
 )
 
@@ -45,11 +44,7 @@ func TestCarrierStormThroughTheHub(t *testing.T) {
 	t.Cleanup(fc.Close)
 
 	dir := t.TempDir()
-	r := hub(t, "", "tenants", "create", "acme", "--data-dir", dir, "-o", "json")
-	var tc api.TenantCreated
-	if err := json.Unmarshal([]byte(r.stdout), &tc); err != nil {
-		t.Fatalf("tenants create: %v %s", err, r.err)
-	}
+	tc := newTenant(t, dir)
 	accounts := map[string]string{}
 	for _, name := range []string{"tracker", "booker"} {
 		r := hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "delhivery_express",
@@ -120,7 +115,7 @@ func TestCarrierStormThroughTheHub(t *testing.T) {
 	}
 
 	// Operators see it: connector-health is degraded and names the open breaker.
-	r = hub(t, "", "connector-health", "--hub-url", h.url)
+	r := hub(t, "", "connector-health", "--hub-url", h.url)
 	if r.code != 1 || !strings.Contains(r.stdout, "1/1 open") {
 		t.Errorf("connector-health during the storm: exit %d\n%s%s", r.code, r.stdout, r.err)
 	}

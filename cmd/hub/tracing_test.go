@@ -24,7 +24,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
-	"github.com/carrierhub/hub/engine/api"
 )
 
 // collectedSpan is one span an OTLP export delivered, with its service.
@@ -132,12 +131,8 @@ func TestOneTraceFromTheAPIIntoTheConnectorAndOutToTheCarrier(t *testing.T) {
 	collector := newOTLPCollector(t)
 
 	dir := t.TempDir()
-	r := hub(t, "", "tenants", "create", "acme", "--data-dir", dir, "-o", "json")
-	var tc api.TenantCreated
-	if err := json.Unmarshal([]byte(r.stdout), &tc); err != nil {
-		t.Fatalf("tenants create: %v %s", err, r.err)
-	}
-	r = hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "delhivery_express",
+	tc := newTenant(t, dir)
+	r := hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "delhivery_express",
 		"--name", "traced", "--environment", "sandbox", "--base-url", carrier.URL, "--credential", "api_token="+sim.Token(),
 		"--setting", "pickup_location=WH", "-o", "json")
 	var acct struct{ ID string }
