@@ -12,6 +12,7 @@ import (
 	mxml "github.com/carrierhub/hub/mappings/xml"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/xmlhttp"
 )
 
 // The translation of a tracking answer (Blue Dart's XML to model.Tracking) is
@@ -32,7 +33,7 @@ var trackProgram = mappings.Lazy(mappingFiles, "mappings/track.mapping")
 // document tree. A refused query (<ShipmentData><Error>) is returned as the
 // classified carrier error.
 func ParseTracking(b []byte) (*doc.Object, error) {
-	if !sniffXML(b) {
+	if t := bytes.TrimSpace(b); len(t) == 0 || t[0] != '<' || xmlhttp.IsHTML(t) {
 		return nil, &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier,
 			Message: "Blue Dart's tracking answer is not XML (an HTML error page?)"}
 	}

@@ -1,7 +1,6 @@
 package bluedart
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -155,12 +154,6 @@ func (c *Connector) fetchTracking(ctx context.Context, a *account, numbers []str
 		return nil, err
 	}
 	return data, nil
-}
-
-// sniffXML reports whether b looks like XML rather than an HTML error page.
-func sniffXML(b []byte) bool {
-	b = bytes.TrimSpace(b)
-	return len(b) > 0 && b[0] == '<' && !bytes.HasPrefix(bytes.ToLower(b), []byte("<html")) && !bytes.HasPrefix(bytes.ToLower(b), []byte("<!doctype html"))
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
