@@ -61,7 +61,7 @@ type result struct {
 }
 
 // hub runs the CLI in-process.
-func hub(t *testing.T, stdin string, args ...string) result {
+func hub(t testing.TB, stdin string, args ...string) result {
 	t.Helper()
 	var out, errb syncBuffer
 	code := run(t.Context(), args, streams{in: strings.NewReader(stdin), out: &out, err: &errb})

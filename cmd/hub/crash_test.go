@@ -76,22 +76,29 @@ func TestCrashNoEventLost(t *testing.T) {
 	})
 }
 
-// TestServeDeliveryThroughput measures durable deliveries per second through `hub
+// BenchmarkServeDelivery measures durable deliveries per second through `hub
 // serve` with three healthy receivers on loopback, on SQLite and Postgres: from
-// the hub's start over an outbox of HUB_THROUGHPUT_EVENTS events until every
-// delivery was received. It is a measurement, so it runs only when asked.
-func TestServeDeliveryThroughput(t *testing.T) {
-	v := os.Getenv("HUB_THROUGHPUT_EVENTS")
-	if v == "" {
-		t.Skip("HUB_THROUGHPUT_EVENTS is not set; set it (e.g. 50000) to measure deliveries/s through hub serve")
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		t.Fatalf("HUB_THROUGHPUT_EVENTS=%q is not a positive number", v)
+// the hub's start over an outbox of HUB_THROUGHPUT_EVENTS events (default
+// 20,000) until every delivery was received, fan-out included. One run per
+// store is enough: go test -run '^$' -bench ServeDelivery -benchtime 1x ./cmd/hub
+func BenchmarkServeDelivery(b *testing.B) {
+	n := 20000
+	if v := os.Getenv("HUB_THROUGHPUT_EVENTS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			b.Fatalf("HUB_THROUGHPUT_EVENTS=%q is not a positive number", v)
+		}
 	}
 	modes := [3]int{answerHealthy, answerHealthy, answerHealthy}
-	t.Run("sqlite", func(t *testing.T) { runDeliveries(t, sqliteBackend(t), n, modes, nil) })
-	t.Run("postgres", func(t *testing.T) { runDeliveries(t, postgresBackend(t), n, modes, nil) })
+	for name, backend := range map[string]func(testing.TB) crashBackend{"sqlite": sqliteBackend, "postgres": postgresBackend} {
+		b.Run(name, func(b *testing.B) {
+			var rate float64
+			for b.Loop() {
+				rate = runDeliveries(b, backend(b), n, modes, nil)
+			}
+			b.ReportMetric(rate, "deliveries/s")
+		})
+	}
 }
 
 // crashBackend is a store for one run: a data directory (the SQLite database,
@@ -101,13 +108,13 @@ type crashBackend struct {
 	pgURL string
 }
 
-func sqliteBackend(t *testing.T) crashBackend { return crashBackend{dir: t.TempDir()} }
+func sqliteBackend(t testing.TB) crashBackend { return crashBackend{dir: t.TempDir()} }
 
 // postgresAdminURL is HUB_POSTGRES_URL as the test binary started with it: read
 // when the package initialises, before TestMain unsets it for the CLI tests.
 var postgresAdminURL = os.Getenv("HUB_POSTGRES_URL")
 
-func postgresBackend(t *testing.T) crashBackend {
+func postgresBackend(t testing.TB) crashBackend {
 	admin := postgresAdminURL
 	if admin == "" {
 		t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres and set it")
@@ -120,7 +127,7 @@ func postgresBackend(t *testing.T) crashBackend {
 func (b crashBackend) serveArgs() []string { return []string{"--postgres-url=" + b.pgURL} }
 
 // open opens the store the way `hub serve` does, with the key file in the data dir.
-func (b crashBackend) open(t *testing.T) store.Store {
+func (b crashBackend) open(t testing.TB) store.Store {
 	t.Helper()
 	key, err := secretbox.LoadOrCreateKeyFile(filepath.Join(b.dir, "secret.key"))
 	if err != nil {
@@ -137,7 +144,7 @@ func (b crashBackend) open(t *testing.T) store.Store {
 // modes say, runs `hub serve` over it, SIGKILLs and restarts it when the share of
 // pairs received passes each of kills, and waits until every (event, endpoint)
 // pair was received. It checks what the receivers saw and logs the figures.
-func runDeliveries(t *testing.T, b crashBackend, n int, modes [3]int, kills []float64) {
+func runDeliveries(t testing.TB, b crashBackend, n int, modes [3]int, kills []float64) (deliveriesPerSecond float64) {
 	ctx := t.Context()
 	var recv [3]*crashReceiver
 	for i, m := range modes {
@@ -206,8 +213,10 @@ func runDeliveries(t *testing.T, b crashBackend, n int, modes [3]int, kills []fl
 	start := time.Now()
 	h := startHub(t, b.dir, args...)
 	deadline := start.Add(10 * time.Minute)
-	if d, ok := t.Deadline(); ok && d.Add(-15*time.Second).Before(deadline) {
-		deadline = d.Add(-15 * time.Second) // fail with the hub's log, not a timeout panic
+	if dt, ok := t.(interface{ Deadline() (time.Time, bool) }); ok {
+		if d, ok := dt.Deadline(); ok && d.Add(-15*time.Second).Before(deadline) {
+			deadline = d.Add(-15 * time.Second) // fail with the hub's log, not a timeout panic
+		}
 	}
 	for _, share := range kills {
 		waitReceived(t, h, received, int64(share*float64(total)), deadline, recv, diag)
@@ -244,11 +253,12 @@ func runDeliveries(t *testing.T, b crashBackend, n int, modes [3]int, kills []fl
 	if err := st.Close(); err != nil {
 		t.Error(err)
 	}
+	return float64(total) / elapsed.Seconds()
 }
 
 // waitReceived polls until at least want pairs were received; it fails the test
 // when the hub exits, a receiver saw something wrong, or the deadline passes.
-func waitReceived(t *testing.T, h *hubProcess, received func() int64, want int64, deadline time.Time, recv [3]*crashReceiver, diag func() string) {
+func waitReceived(t testing.TB, h *hubProcess, received func() int64, want int64, deadline time.Time, recv [3]*crashReceiver, diag func() string) {
 	t.Helper()
 	lastLog := time.Now()
 	for received() < want {
@@ -275,7 +285,7 @@ func waitReceived(t *testing.T, h *hubProcess, received func() int64, want int64
 }
 
 // killHub SIGKILLs the hub and waits until it is gone.
-func killHub(t *testing.T, h *hubProcess) {
+func killHub(t testing.TB, h *hubProcess) {
 	t.Helper()
 	if err := h.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatalf("SIGKILL: %v", err)
@@ -327,7 +337,7 @@ type receipt struct {
 	delivered int // requests answered 2xx
 }
 
-func newCrashReceiver(t *testing.T, name string, mode int) *crashReceiver {
+func newCrashReceiver(t testing.TB, name string, mode int) *crashReceiver {
 	r := &crashReceiver{name: name, mode: mode}
 	for i := range r.shards {
 		r.shards[i].seen = map[string]*receipt{}
@@ -431,7 +441,7 @@ func (r *crashReceiver) serve(w http.ResponseWriter, req *http.Request) {
 }
 
 // check fails the test unless the receiver took n distinct events without a problem.
-func (r *crashReceiver) check(t *testing.T, n int) {
+func (r *crashReceiver) check(t testing.TB, n int) {
 	t.Helper()
 	if err := r.problem(); err != nil {
 		t.Errorf("receiver %s: %v", r.name, err)

@@ -191,7 +191,7 @@ type hubProcess struct {
 
 // startHub runs `hub serve` on a free loopback port over the data directory and
 // waits until it listens. The process is killed when the test ends.
-func startHub(t *testing.T, dir string, extra ...string) *hubProcess {
+func startHub(t testing.TB, dir string, extra ...string) *hubProcess {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
