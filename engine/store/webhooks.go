@@ -269,6 +269,11 @@ type WebhookStore interface {
 	// ListWebhookAttempts returns a tenant's attempt log, newest first, of one
 	// endpoint, one event or both (at least one must be set), at most limit entries.
 	ListWebhookAttempts(ctx context.Context, tenantID, endpointID, eventID string, limit int) ([]WebhookAttempt, error)
+	// PurgeWebhookHistory deletes the attempt log written before the given time and
+	// the finished (succeeded or dead) deliveries last changed before it, which
+	// bounds the tables and ends those deliveries' replay window. Pending
+	// deliveries are never purged. It returns how many rows of each went.
+	PurgeWebhookHistory(ctx context.Context, before time.Time) (deliveries, attempts int64, err error)
 }
 
 var _ WebhookStore = (*sqlStore)(nil)
@@ -1240,4 +1245,18 @@ func (s *sqlStore) ListWebhookAttempts(ctx context.Context, tenantID, endpointID
 		return nil, s.dbErr("listing webhook attempts", err)
 	}
 	return out, nil
+}
+
+// PurgeWebhookHistory deletes old attempts and finished deliveries; see WebhookStore.
+func (s *sqlStore) PurgeWebhookHistory(ctx context.Context, before time.Time) (deliveries, attempts int64, err error) {
+	attempts, err = s.db.exec(ctx, `DELETE FROM webhook_attempts WHERE at < $1`, millis(before))
+	if err != nil {
+		return 0, 0, s.dbErr("purging webhook attempts", err)
+	}
+	deliveries, err = s.db.exec(ctx, `DELETE FROM webhook_deliveries
+		WHERE state IN ('succeeded', 'dead') AND updated_at < $1`, millis(before))
+	if err != nil {
+		return 0, attempts, s.dbErr("purging webhook deliveries", err)
+	}
+	return deliveries, attempts, nil
 }

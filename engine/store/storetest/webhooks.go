@@ -32,6 +32,7 @@ func RunWebhooks(t *testing.T, open func(t *testing.T) store.Store) {
 		{"OrderedAndDisabled", testWebhookOrdered},
 		{"EndpointHealth", testWebhookHealth},
 		{"Replay", testWebhookReplay},
+		{"PurgeHistory", testWebhookPurge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -517,5 +518,40 @@ func testWebhookReplay(t *testing.T, s store.Store, ws store.WebhookStore) {
 	}
 	if _, err := ws.ReplayWebhookDeliveries(ctx, a.ID, e.ID, store.ReplayWindow{Since: whT0, Limit: 10, After: "junk"}, now); !errors.Is(err, store.ErrInvalid) {
 		t.Fatalf("bad cursor = %v, want ErrInvalid", err)
+	}
+}
+
+func testWebhookPurge(t *testing.T, s store.Store, ws store.WebhookStore) {
+	ctx := ctxFor(t)
+	a := mustTenant(t, s, "a")
+	e := mustEndpoint(t, ws, store.WebhookEndpoint{TenantID: a.ID, Enabled: true})
+	mustInsert(t, ws, delivery(a.ID, e.ID, 1, "S1"), delivery(a.ID, e.ID, 2, "S2"), delivery(a.ID, e.ID, 3, "S3"))
+	got := claimDeliveries(t, ws, "w", 10, whT0)
+	if len(got) != 3 {
+		t.Fatalf("claimed %d, want 3", len(got))
+	}
+	outs := []store.DeliveryOutcome{
+		succeeded(got[0], whT0),
+		failed(got[1], whT0, whT0, store.DeliveryDead),
+		failed(got[2], whT0, whT0.Add(time.Hour), store.DeliveryPending),
+	}
+	if err := ws.CompleteWebhookDeliveries(ctx, outs, whT0); err != nil {
+		t.Fatal(err)
+	}
+	if d, a, err := ws.PurgeWebhookHistory(ctx, whT0); err != nil || d != 0 || a != 0 {
+		t.Fatalf("purge before anything was written = %d deliveries, %d attempts, %v", d, a, err)
+	}
+	d, n, err := ws.PurgeWebhookHistory(ctx, whT0.Add(time.Second))
+	if err != nil || d != 2 || n != 3 {
+		t.Fatalf("purge = %d deliveries, %d attempts, %v; want 2 and 3", d, n, err)
+	}
+	if _, err := ws.GetWebhookDelivery(ctx, got[0].EventID, e.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("succeeded delivery after purge: %v", err)
+	}
+	if p, err := ws.GetWebhookDelivery(ctx, got[2].EventID, e.ID); err != nil || p.State != store.DeliveryPending {
+		t.Fatalf("pending delivery after purge = %+v, %v", p, err)
+	}
+	if atts, _ := ws.ListWebhookAttempts(ctx, a.ID, e.ID, "", 10); len(atts) != 0 {
+		t.Fatalf("%d attempts left after purge", len(atts))
 	}
 }
