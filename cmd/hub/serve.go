@@ -90,6 +90,7 @@ func serveCmd() *cobra.Command {
 		maxProcesses int
 		idleTimeout  time.Duration
 		logLevel     string
+		debugListen  string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -141,7 +142,7 @@ Postgres must share the key.`,
 			log := newLogger(cmd.ErrOrStderr(), cfg.Log.Format, cfg.LogLevel())
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return serve(ctx, serveConfig{cfg: cfg, log: log})
+			return serve(ctx, serveConfig{cfg: cfg, log: log, debugListen: debugListen})
 		},
 	}
 	sf.register(cmd)
@@ -151,6 +152,7 @@ Postgres must share the key.`,
 	cmd.Flags().IntVar(&maxProcesses, "max-processes", 0, "most connector processes running at once (default 32)")
 	cmd.Flags().DurationVar(&idleTimeout, "idle-timeout", 0, "stop a connector process unused this long (default 10m)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (default info; env HUB_LOG_LEVEL)")
+	cmd.Flags().StringVar(&debugListen, "debug-listen", "", "serve Go's profiling endpoints (/debug/pprof/) on this address, e.g. 127.0.0.1:6060 (off by default)")
 	return cmd
 }
 
@@ -177,6 +179,8 @@ func isTerminal(w io.Writer) bool {
 type serveConfig struct {
 	cfg config.Config
 	log *slog.Logger
+	// debugListen, when set, is where the profiling endpoints are served.
+	debugListen string
 }
 
 // serve runs the hub until ctx is done, then shuts down in order: stop accepting,
@@ -272,6 +276,11 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 		handler = mux
 	}
 
+	if cfg.debugListen != "" {
+		if err := serveDebug(ctx, cfg.debugListen, log); err != nil {
+			return err
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
