@@ -71,6 +71,7 @@ type Store interface {
 	WebhookStore
 	// StatsStore reads the event pipeline's backlog for metrics.
 	StatsStore
+	SFTPInboxStore // the SFTP inbox's processed files and per-inbox leases
 
 	// CreateTenant makes a tenant; a taken name is ErrConflict.
 	CreateTenant(ctx context.Context, name string) (Tenant, error)

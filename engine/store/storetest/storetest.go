@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdempotencyPurge", testIdempotencyPurge},
 		{"IdempotencyConcurrentClaims", testIdempotencyConcurrentClaims},
 		{"IdempotencyValidation", testIdempotencyValidation},
+		{"SFTPInbox", testSFTPInbox},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
