@@ -13,9 +13,9 @@ import (
 // the values it holds (under 0.8 % error).
 const (
 	subBits    = 8
-	subCount   = 1 << subBits   // 256 exact buckets for 0..255 µs
-	halfCount  = subCount / 2   // buckets per power of two above that
-	maxShift   = 40 - subBits   // values up to 2^40 µs (about 12 days)
+	subCount   = 1 << subBits // 256 exact buckets for 0..255 µs
+	halfCount  = subCount / 2 // buckets per power of two above that
+	maxShift   = 40 - subBits // values up to 2^40 µs (about 12 days)
 	numBuckets = subCount + maxShift*halfCount
 )
 
