@@ -67,6 +67,7 @@ type Store interface {
 	EventStore
 	// ShipmentStore keeps the shipments the hub booked or tracks, with their events.
 	ShipmentStore
+	EWayBillStore // e-way bills' state, validity and eway_bill.expiring notices
 	// WebhookStore keeps webhook endpoints, deliveries and the attempt log.
 	WebhookStore
 	// StatsStore reads the event pipeline's backlog for metrics.

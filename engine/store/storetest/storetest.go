@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdempotencyPurge", testIdempotencyPurge},
 		{"IdempotencyConcurrentClaims", testIdempotencyConcurrentClaims},
 		{"IdempotencyValidation", testIdempotencyValidation},
+		{"EWayBills", testEWayBills},
 		{"SFTPInbox", testSFTPInbox},
 	}
 	for _, tt := range tests {
