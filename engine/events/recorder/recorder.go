@@ -1,7 +1,8 @@
-// Package recorder turns successful connector calls into shipment state and events:
-// the router calls Recorder.AfterCall with a call's canonical response, and the
-// store writes the state change and its events in one transaction. It imports the
-// store, the events contract and the sdk's canonical model.
+// Package recorder turns successful connector calls into shipment and e-way bill
+// state and events: the router calls Recorder.AfterCall with a call's canonical
+// response, and the store writes the state change and its events in one
+// transaction. It imports the store, the events contract and the sdk's canonical
+// model.
 package recorder
 
 import (
@@ -21,6 +22,7 @@ import (
 type Store interface {
 	store.EventStore
 	store.ShipmentStore
+	store.EWayBillStore
 }
 
 // Recorder records the outcome of connector calls.
@@ -36,10 +38,12 @@ func New(s Store, notify func()) *Recorder { return &Recorder{store: s, notify: 
 // AfterCall records a successful call's response (the operation's canonical response
 // JSON) and returns the events appended. create_shipment records the booking,
 // cancel_shipment a confirmed cancellation, track each result without an item error;
-// e-way bill generation and vehicle updates, e-invoice generation and proofs of
-// delivery append their events. Other operations record nothing. A response that
-// does not decode is an error; for track, the results that could be applied are
-// applied and the others reported together.
+// generate_eway_bill and update_eway_bill_vehicle record the e-way bill with its
+// validity (store.EWayBillStore.RecordEWayBill: an event once per distinct response),
+// and cancel_eway_bill its cancellation, which stops its expiry notices; e-invoice
+// generation and proofs of delivery append their events. Other operations record
+// nothing. A response that does not decode is an error; for track, the results that
+// could be applied are applied and the others reported together.
 func (r *Recorder) AfterCall(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) ([]events.Stored, error) {
 	out, err := r.record(ctx, tenantID, connectorID, accountID, op, response)
 	if len(out) > 0 && r.notify != nil {
@@ -103,15 +107,25 @@ func (r *Recorder) record(ctx context.Context, tenantID, connectorID, accountID 
 		if err := decode(&resp); err != nil {
 			return nil, err
 		}
-		t := events.EWayBillGenerated
+		change := events.EWayBillGenerated
 		if op == sdk.OpUpdateEWayBillVehicle {
-			t = events.EWayBillVehicleUpdated
+			change = events.EWayBillVehicleUpdated
 		}
-		at := resp.GeneratedAt
-		if t == events.EWayBillVehicleUpdated {
-			at = time.Time{}
+		b := store.EWayBill{TenantID: tenantID, Number: resp.Number, ConnectorID: connectorID, AccountID: accountID,
+			ValidUntil: resp.ValidUntil}
+		if !resp.GeneratedAt.IsZero() {
+			b.GeneratedAt = &resp.GeneratedAt
 		}
-		return event(t, resp.Number, at)
+		return r.store.RecordEWayBill(ctx, b, change, response)
+	case sdk.OpCancelEWayBill:
+		var resp model.EWayBill
+		if err := decode(&resp); err != nil {
+			return nil, err
+		}
+		if resp.Status != "" && resp.Status != string(store.EWayBillCancelled) {
+			return nil, nil // the provider says it is not cancelled
+		}
+		return r.store.CancelEWayBill(ctx, tenantID, connectorID, accountID, resp.Number, response)
 	case sdk.OpGenerateEInvoice:
 		var resp model.EInvoice
 		if err := decode(&resp); err != nil {

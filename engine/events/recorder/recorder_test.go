@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/events/recorder"
@@ -77,5 +78,103 @@ func TestAfterCall(t *testing.T) {
 	}
 	if notified != 6 {
 		t.Fatalf("notify called %d times, want once per call that appended", notified)
+	}
+}
+
+func TestAfterCallEWayBills(t *testing.T) {
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	s := st.(fullStore)
+	tn, _ := s.CreateTenant(t.Context(), "Acme")
+	notified := 0
+	r := recorder.New(s, func() { notified++ })
+	call := func(op sdk.Operation, resp string) []events.Stored {
+		t.Helper()
+		evs, err := r.AfterCall(t.Context(), tn.ID, "nic_ewaybill", "acc_1", op, []byte(resp))
+		if err != nil {
+			t.Fatalf("%s: %v", op, err)
+		}
+		return evs
+	}
+	valid := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
+	generated := fmt.Sprintf(`{"number":"331001234567","generated_at":"2030-01-01T10:00:00Z","valid_until":%q}`,
+		valid.Format(time.RFC3339))
+	if evs := call(sdk.OpGenerateEWayBill, generated); len(evs) != 1 || evs[0].Type != events.EWayBillGenerated ||
+		string(evs[0].Data) != generated {
+		t.Fatalf("generate: %+v", evs)
+	}
+	if evs := call(sdk.OpGenerateEWayBill, generated); len(evs) != 0 {
+		t.Fatalf("the same generation recorded twice appended %+v", evs)
+	}
+	b, err := s.GetEWayBill(t.Context(), tn.ID, "331001234567")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Status != store.EWayBillActive || b.ValidUntil == nil || !b.ValidUntil.Equal(valid) || b.ConnectorID != "nic_ewaybill" {
+		t.Fatalf("recorded bill %+v", b)
+	}
+	// Within 8 hours of its end the bill gets its notice, once.
+	claim := func(now time.Time) int {
+		t.Helper()
+		evs, err := s.ClaimExpiring(t.Context(), now, 8*time.Hour, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(evs)
+	}
+	if n := claim(valid.Add(-7 * time.Hour)); n != 1 {
+		t.Fatalf("%d notices, want 1", n)
+	}
+	// A vehicle update that extends the validity re-arms it.
+	extended := valid.Add(24 * time.Hour)
+	update := fmt.Sprintf(`{"number":"331001234567","generated_at":"2030-01-01T10:00:00Z","valid_until":%q}`,
+		extended.Format(time.RFC3339))
+	if evs := call(sdk.OpUpdateEWayBillVehicle, update); len(evs) != 1 || evs[0].Type != events.EWayBillVehicleUpdated {
+		t.Fatalf("vehicle update: %+v", evs)
+	}
+	if evs := call(sdk.OpUpdateEWayBillVehicle, update); len(evs) != 0 {
+		t.Fatalf("the same vehicle update recorded twice appended %+v", evs)
+	}
+	if n := claim(extended.Add(-7 * time.Hour)); n != 1 {
+		t.Fatalf("after the extension %d notices, want 1", n)
+	}
+	// A cancellation the provider did not confirm records nothing; a confirmed one
+	// stops the notices and appends nothing (no canonical event for it yet).
+	call(sdk.OpGenerateEWayBill, fmt.Sprintf(`{"number":"331001234568","generated_at":"2030-01-01T10:00:00Z","valid_until":%q}`,
+		valid.Format(time.RFC3339)))
+	if evs := call(sdk.OpCancelEWayBill, `{"number":"331001234568","generated_at":"2030-01-01T10:00:00Z","status":"active"}`); len(evs) != 0 {
+		t.Fatalf("unconfirmed cancel: %+v", evs)
+	}
+	if b, _ := s.GetEWayBill(t.Context(), tn.ID, "331001234568"); b.Status != store.EWayBillActive {
+		t.Fatalf("an unconfirmed cancellation changed the bill: %+v", b)
+	}
+	if evs := call(sdk.OpCancelEWayBill, `{"number":"331001234568","generated_at":"2030-01-01T10:00:00Z","status":"cancelled"}`); len(evs) != 0 {
+		t.Fatalf("cancel: %+v", evs)
+	}
+	if b, _ := s.GetEWayBill(t.Context(), tn.ID, "331001234568"); b.Status != store.EWayBillCancelled {
+		t.Fatalf("cancelled bill %+v", b)
+	}
+	if n := claim(valid.Add(-7 * time.Hour)); n != 0 {
+		t.Fatalf("%d notices for a cancelled bill", n)
+	}
+	if notified != 3 {
+		t.Fatalf("notify called %d times, want once per call that appended (3)", notified)
+	}
+	for op, resp := range map[sdk.Operation]string{
+		sdk.OpGenerateEWayBill:      `{"number":"","generated_at":"2030-01-01T10:00:00Z"}`,
+		sdk.OpUpdateEWayBillVehicle: `{"generated_at":"2030-01-01T10:00:00Z"}`,
+		sdk.OpCancelEWayBill:        `{"status":"cancelled"}`,
+	} {
+		if _, err := r.AfterCall(t.Context(), tn.ID, "nic_ewaybill", "acc_1", op, []byte(resp)); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("%s without a number: %v, want ErrInvalid", op, err)
+		}
+	}
+	if _, err := r.AfterCall(t.Context(), tn.ID, "nic_ewaybill", "acc_1", sdk.OpCancelEWayBill, []byte(`[`)); err == nil {
+		t.Error("an undecodable cancel response was accepted")
 	}
 }
