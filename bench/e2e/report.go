@@ -1,0 +1,238 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/carrierhub/hub/bench/loadgen"
+)
+
+// report is everything a run produced; -json writes it.
+type report struct {
+	Started   string           `json:"started"`
+	Machine   machine          `json:"machine"`
+	Options   options          `json:"options"`
+	Scenarios []scenarioResult `json:"scenarios"`
+	Targets   []targetCheck    `json:"targets"`
+	Notes     []string         `json:"notes,omitempty"`
+}
+
+// machine describes where the run happened.
+type machine struct {
+	CPU        string `json:"cpu"`
+	Cores      int    `json:"cores"`
+	Go         string `json:"go"`
+	Kernel     string `json:"kernel"`
+	NoFileSoft uint64 `json:"nofile_soft"`
+	NoFileHard uint64 `json:"nofile_hard"`
+	SoMaxConn  string `json:"somaxconn"`
+	PortRange  string `json:"ip_local_port_range"`
+}
+
+func machineInfo(soft, hard uint64) machine {
+	read := func(path string) string {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "?"
+		}
+		return strings.Join(strings.Fields(string(b)), " ")
+	}
+	m := machine{CPU: "?", Cores: runtime.NumCPU(), Go: runtime.Version(), Kernel: read("/proc/sys/kernel/osrelease"),
+		NoFileSoft: soft, NoFileHard: hard, SoMaxConn: read("/proc/sys/net/core/somaxconn"),
+		PortRange: read("/proc/sys/net/ipv4/ip_local_port_range")}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "model name"); ok {
+				m.CPU = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	return m
+}
+
+// targetCheck is one of issue 7's targets and whether the run met it.
+type targetCheck struct {
+	Target string `json:"target"`
+	Value  string `json:"value"`
+	Met    *bool  `json:"met,omitempty"` // nil: not measured in this run
+}
+
+func (r *report) scenario(name string) *scenarioResult {
+	for i := range r.Scenarios {
+		if r.Scenarios[i].Name == name && r.Scenarios[i].Error == "" {
+			return &r.Scenarios[i]
+		}
+	}
+	return nil
+}
+
+func checkTargets(r *report) []targetCheck {
+	direct, proxy, hub := r.scenario("direct"), r.scenario("proxy"), r.scenario("hub")
+	yes := func(b bool) *bool { return &b }
+	var out []targetCheck
+	add := func(target, value string, met *bool) { out = append(out, targetCheck{target, value, met}) }
+	usersOK := func(s *scenarioResult) bool { return s != nil && s.Users != nil }
+	if usersOK(hub) && usersOK(direct) && usersOK(proxy) {
+		hubAdd, proxyAdd := hub.Users.Latency.P95-direct.Users.Latency.P95, proxy.Users.Latency.P95-direct.Users.Latency.P95
+		add("users mode: hub adds no more P95 than the bare proxy", fmt.Sprintf("hub +%.1f ms, proxy +%.1f ms", hubAdd, proxyAdd), yes(hubAdd <= proxyAdd))
+	} else {
+		add("users mode: hub adds no more P95 than the bare proxy", "needs direct, proxy and hub", nil)
+	}
+	if usersOK(hub) {
+		add("users mode: no errors through the hub", hub.Users.ErrorsString(), yes(hub.Users.ErrorCount() == 0))
+	}
+	if usersOK(hub) && usersOK(direct) {
+		d := hub.Users.Latency.P95 - direct.Users.Latency.P95
+		add("users mode (aim): hub P95 within direct + 10 ms", fmt.Sprintf("+%.1f ms", d), yes(d <= 10))
+	}
+	if hub != nil && direct != nil && hub.Rate != nil && direct.Rate != nil {
+		d := hub.Rate.Latency.P99 - direct.Rate.Latency.P99
+		add(fmt.Sprintf("open loop at %.0f/s: hub adds at most 5 ms of P99", hub.Rate.TargetRate), fmt.Sprintf("+%.1f ms", d), yes(d <= 5))
+	}
+	if hub != nil && len(hub.Capacity) > 0 {
+		v := fmt.Sprintf("%.0f requests/s", hub.CapacityRPS)
+		if hub.CapacityAll {
+			v = "at least " + v + " (every step passed)"
+		}
+		add(fmt.Sprintf("capacity: highest rate with P95 <= %s, errors <= %.1f%%", r.Options.P95Limit, r.Options.MaxErrorRate*100), v, nil)
+	}
+	return out
+}
+
+func ms(v float64) string { return fmt.Sprintf("%.1f", v) }
+
+func printReport(w io.Writer, r *report) {
+	fmt.Fprintf(w, "\nEnd to end, %d users, one request every %s ±%.0f%%, %.0f%% creates, carrier latency %s, %s measured\n\n",
+		r.Options.Users, r.Options.Period, max(r.Options.Jitter, 0)*100, r.Options.CreateRatio*100, r.Options.CarrierLatency, r.Options.Duration)
+	direct := r.scenario("direct")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "users mode\tP50 ms\tP95 ms\tP99 ms\tmax ms\trequests\terrors\tlate\trps\t+P95 ms\t+P99 ms\t")
+	for _, name := range []string{"direct", "proxy", "hub"} {
+		s := r.scenario(name)
+		if s == nil || s.Users == nil {
+			continue
+		}
+		u := s.Users
+		addP95, addP99 := "-", "-"
+		if direct != nil && direct.Users != nil && name != "direct" {
+			addP95, addP99 = fmt.Sprintf("%+.1f", u.Latency.P95-direct.Users.Latency.P95), fmt.Sprintf("%+.1f", u.Latency.P99-direct.Users.Latency.P99)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%.0f\t%s\t%s\t\n", name, ms(u.Latency.P50), ms(u.Latency.P95), ms(u.Latency.P99),
+			ms(u.Latency.Max), u.Requests, u.ErrorCount(), u.Late, u.Throughput, addP95, addP99)
+	}
+	tw.Flush()
+	printErrors(w, r, func(s *scenarioResult) *loadgen.Result { return s.Users })
+
+	if rows := rateRows(r); len(rows) > 0 {
+		fmt.Fprintf(w, "\nopen loop at %.0f requests/s (latency from the intended send time), %s measured\n\n", r.Options.Rate, r.Options.RateDuration)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "open loop\tP50 ms\tP95 ms\tP99 ms\tmax ms\trequests\terrors\trps\tpool waits\t+P95 ms\t+P99 ms\t")
+		for _, s := range rows {
+			u := s.Rate
+			addP95, addP99 := "-", "-"
+			if direct != nil && direct.Rate != nil && s.Name != "direct" {
+				addP95, addP99 = fmt.Sprintf("%+.1f", u.Latency.P95-direct.Rate.Latency.P95), fmt.Sprintf("%+.1f", u.Latency.P99-direct.Rate.Latency.P99)
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%d\t%.0f\t%d\t%s\t%s\t\n", s.Name, ms(u.Latency.P50), ms(u.Latency.P95), ms(u.Latency.P99),
+				ms(u.Latency.Max), u.Requests, u.ErrorCount(), u.Throughput, u.PoolWaits, addP95, addP99)
+		}
+		tw.Flush()
+		printErrors(w, r, func(s *scenarioResult) *loadgen.Result { return s.Rate })
+	}
+
+	if hub := r.scenario("hub"); hub != nil && len(hub.Capacity) > 0 {
+		fmt.Fprintf(w, "\nhub capacity search (open loop, %s per step; pass: P95 <= %s, errors <= %.1f%%)\n\n", r.Options.CapacityDur, r.Options.P95Limit, r.Options.MaxErrorRate*100)
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "rate/s\tP50 ms\tP95 ms\tP99 ms\tmax ms\terrors\tpool waits\tverdict\t")
+		for _, st := range hub.Capacity {
+			v := "pass"
+			if !st.Pass {
+				v = "FAIL " + st.Reason
+			}
+			u := st.Result
+			fmt.Fprintf(tw, "%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t\n", st.Rate, ms(u.Latency.P50), ms(u.Latency.P95), ms(u.Latency.P99), ms(u.Latency.Max), u.ErrorCount(), u.PoolWaits, v)
+		}
+		tw.Flush()
+	}
+
+	fmt.Fprintf(w, "\nprocesses during the users run (%s measured window plus ramp-up and warm-up)\n\n", r.Options.Duration)
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tprocess\tCPU s\tCPU % of a core\tpeak RSS MB\topen files limit\t")
+	usersWall := (r.Options.Period + r.Options.Warmup + r.Options.Duration).Seconds()
+	for _, s := range r.Scenarios {
+		if s.Error != "" {
+			continue
+		}
+		for _, role := range []string{"carrier", "proxy", "hub", "connector"} {
+			u, ok := s.UsersUsage[role]
+			if !ok {
+				continue
+			}
+			peak := fmt.Sprintf("%.0f", u.PeakRSSMB)
+			if u.PeakIsLifetime {
+				peak += " (lifetime)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%s\t%s\t\n", s.Name, role, u.CPUSeconds, 100*u.CPUSeconds/usersWall, peak, s.NoFile[role])
+		}
+	}
+	tw.Flush()
+
+	if len(r.Targets) > 0 {
+		fmt.Fprintf(w, "\nissue 7 targets\n\n")
+		for _, t := range r.Targets {
+			mark := "    "
+			if t.Met != nil {
+				mark = map[bool]string{true: "met ", false: "MISS"}[*t.Met]
+			}
+			fmt.Fprintf(w, "  %s  %s: %s\n", mark, t.Target, t.Value)
+		}
+	}
+	for _, s := range r.Scenarios {
+		if s.Error != "" {
+			fmt.Fprintf(w, "\n%s scenario failed: %s\n", s.Name, firstLine(s.Error))
+		}
+		for _, p := range s.Profiles {
+			fmt.Fprintf(w, "\nprofile: %s", p)
+		}
+	}
+	for _, n := range r.Notes {
+		fmt.Fprintf(w, "\nnote: %s", n)
+	}
+	m := r.Machine
+	fmt.Fprintf(w, "\n\nmachine: %s, %d cores, %s, Linux %s, open files %d (hard %d), somaxconn %s, ports %s; started %s\n",
+		m.CPU, m.Cores, m.Go, m.Kernel, m.NoFileSoft, m.NoFileHard, m.SoMaxConn, m.PortRange, r.Started)
+}
+
+func rateRows(r *report) []*scenarioResult {
+	var out []*scenarioResult
+	for _, name := range []string{"direct", "hub"} {
+		if s := r.scenario(name); s != nil && s.Rate != nil {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// printErrors lists the kinds of errors of the scenarios that had any.
+func printErrors(w io.Writer, r *report, pick func(*scenarioResult) *loadgen.Result) {
+	for _, s := range r.Scenarios {
+		if s.Error != "" {
+			continue
+		}
+		if res := pick(&s); res != nil && res.ErrorCount() > 0 {
+			fmt.Fprintf(w, "  %s errors: %s\n", s.Name, res.ErrorsString())
+		}
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
