@@ -30,6 +30,7 @@ type memStore struct {
 	// run on a real store (webhooks_test.go). Calling them here is a test bug.
 	store.EventStore
 	store.ShipmentStore
+	store.EWayBillStore
 	store.WebhookStore
 	store.StatsStore
 }
