@@ -107,7 +107,7 @@ func parseFlags(args []string) (options, error) {
 	fs.Float64Var(&o.Rate, "rate", 2000, "open-loop rate (requests/s) for the direct and hub comparison; 0 skips it")
 	fs.DurationVar(&o.RateWarmup, "rate-warmup", 5*time.Second, "unmeasured start of each open-loop run")
 	fs.DurationVar(&o.RateDuration, "rate-duration", 30*time.Second, "measured time of the open-loop comparison")
-	fs.IntVar(&o.Pool, "pool", 0, "open-loop connection pool; 0: max(64, rate/4)")
+	fs.IntVar(&o.Pool, "pool", 0, "most connections an open-loop run opens; 0: max(256, rate), enough for one-second answers")
 	fs.BoolVar(&o.SkipCapacity, "skip-capacity", false, "skip the hub's capacity search")
 	steps := fs.String("capacity-steps", "1000,1500,2000,2500,3000,4000,5000,6000,8000", "open-loop rates the capacity search tries, in order")
 	fs.DurationVar(&o.CapacityWarmup, "capacity-warmup", 5*time.Second, "unmeasured start of each capacity step")
@@ -207,9 +207,9 @@ func run(ctx context.Context, o options) error {
 	}
 	m := machineInfo(soft, hard)
 	logf("file descriptors: soft limit raised to the hard limit, %d (each process does the same)", soft)
-	maxPool := int(o.Rate / 4)
+	maxPool := max(256, int(o.Rate))
 	for _, r := range o.CapacitySteps {
-		maxPool = max(maxPool, int(r/4))
+		maxPool = max(maxPool, int(r))
 	}
 	if o.Pool > 0 {
 		maxPool = o.Pool

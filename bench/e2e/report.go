@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"os"
 	"runtime"
 	"strings"
@@ -126,7 +128,7 @@ func printReport(w io.Writer, r *report) {
 			ms(u.Latency.Max), u.Requests, u.ErrorCount(), u.Late, u.Throughput, addP95, addP99)
 	}
 	tw.Flush()
-	printErrors(w, r, func(s *scenarioResult) *loadgen.Result { return s.Users })
+	printDetails(w, r, func(s *scenarioResult) *loadgen.Result { return s.Users })
 
 	if rows := rateRows(r); len(rows) > 0 {
 		fmt.Fprintf(w, "\nopen loop at %.0f requests/s (latency from the intended send time), %s measured\n\n", r.Options.Rate, r.Options.RateDuration)
@@ -142,7 +144,7 @@ func printReport(w io.Writer, r *report) {
 				ms(u.Latency.Max), u.Requests, u.ErrorCount(), u.Throughput, u.PoolWaits, addP95, addP99)
 		}
 		tw.Flush()
-		printErrors(w, r, func(s *scenarioResult) *loadgen.Result { return s.Rate })
+		printDetails(w, r, func(s *scenarioResult) *loadgen.Result { return s.Rate })
 	}
 
 	if hub := r.scenario("hub"); hub != nil && len(hub.Capacity) > 0 {
@@ -218,15 +220,27 @@ func rateRows(r *report) []*scenarioResult {
 	return out
 }
 
-// printErrors lists the kinds of errors of the scenarios that had any.
-func printErrors(w io.Writer, r *report, pick func(*scenarioResult) *loadgen.Result) {
+// printDetails lists each scenario's latency by request kind and its errors.
+func printDetails(w io.Writer, r *report, pick func(*scenarioResult) *loadgen.Result) {
+	fmt.Fprintln(w)
 	for _, s := range r.Scenarios {
-		if s.Error != "" {
+		res := pick(&s)
+		if s.Error != "" || res == nil {
 			continue
 		}
-		if res := pick(&s); res != nil && res.ErrorCount() > 0 {
-			fmt.Fprintf(w, "  %s errors: %s\n", s.Name, res.ErrorsString())
+		var parts []string
+		for _, kind := range slices.Sorted(maps.Keys(res.ByKind)) {
+			k := res.ByKind[kind]
+			parts = append(parts, fmt.Sprintf("%s %d at P50/P95/P99 %s/%s/%s ms", kind, k.Count, ms(k.P50), ms(k.P95), ms(k.P99)))
 		}
+		fmt.Fprintf(w, "  %s: %s", s.Name, strings.Join(parts, "; "))
+		if res.ErrorCount() > 0 {
+			fmt.Fprintf(w, "; errors: %s", res.ErrorsString())
+		}
+		if res.PoolWaits > 0 {
+			fmt.Fprintf(w, "; %d requests waited for a pooled connection (the pool of %d limited the run)", res.PoolWaits, res.Pool)
+		}
+		fmt.Fprintln(w)
 	}
 }
 

@@ -280,3 +280,17 @@ func TestRateCancel(t *testing.T) {
 		t.Errorf("err %v, result %v: want the run stopped after about 20 requests", err, res)
 	}
 }
+
+func TestRatePoolOpensOnlyWhatConcurrencyNeeds(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, ok)
+	res, err := RunRate(t.Context(), RateConfig{Addr: s.addr(), Rate: 50, Duration: 400 * time.Millisecond, Pool: 50, Workload: get("x", "/")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One request every 20 ms to a server that answers at once: a connection or
+	// two serve them all, reused; a FIFO pool would have opened all 50.
+	if res.OK != 20 || res.Dials >= 10 || s.conns.Load() != res.Dials {
+		t.Errorf("ok %d, dials %d, server saw %d connections: want 20 answers over a few reused connections", res.OK, res.Dials, s.conns.Load())
+	}
+}

@@ -22,10 +22,12 @@ type RateConfig struct {
 	// Timeout bounds one request, connecting and waiting for a pooled connection
 	// included; 10s by default.
 	Timeout time.Duration
-	// Pool is the number of keep-alive connections requests share; 0 picks
-	// max(64, Rate/4), enough for a quarter of a second of requests in flight.
+	// Pool is the most keep-alive connections requests share; 0 picks
+	// max(256, Rate), enough for requests taking a second each. Connections
+	// are opened as concurrency needs them and reused most recently used first.
 	// Requests that find every connection busy wait for one (counted in
-	// Result.PoolWaits), and the wait is part of their latency.
+	// Result.PoolWaits: the pool, not the server, limited the run), and the wait
+	// is part of their latency.
 	Pool int
 	// Workload makes the requests; its argument is the request's sequence number
 	// in the run.
@@ -54,7 +56,7 @@ func (c *RateConfig) check() error {
 		c.Timeout = 10 * time.Second
 	}
 	if c.Pool == 0 {
-		c.Pool = max(64, int(c.Rate/4))
+		c.Pool = max(256, int(c.Rate))
 	}
 	if c.ProgressEvery <= 0 {
 		c.ProgressEvery = 5 * time.Second
@@ -72,10 +74,7 @@ func RunRate(ctx context.Context, cfg RateConfig) (*Result, error) {
 		return nil, fmt.Errorf("rate mode: %w", err)
 	}
 	rec := newRecorder()
-	idle := make(chan *pooled, cfg.Pool)
-	for range cfg.Pool {
-		idle <- &pooled{conn: newConn(cfg.Addr, &rec.open, &rec.peak, &rec.dials)}
-	}
+	p := newPool(cfg.Pool, func() *conn { return newConn(cfg.Addr, &rec.open, &rec.peak, &rec.dials) })
 	stop := make(chan struct{})
 	go rec.progress(cfg.Progress, "rate", cfg.ProgressEvery, stop)
 
@@ -107,14 +106,12 @@ loop:
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			sendPooled(&cfg, rec, idle, int(i), due, measured)
+			sendPooled(&cfg, rec, p, int(i), due, measured)
 		}()
 	}
 	wg.Wait()
 	close(stop)
-	for range cfg.Pool {
-		(<-idle).conn.close()
-	}
+	p.closeAll()
 	window := cfg.Duration
 	if lastDue.Before(measureTo.Add(-interval)) {
 		window = max(lastDue.Sub(measureFrom)+interval, 0)
@@ -124,34 +121,82 @@ loop:
 	return res, ctx.Err()
 }
 
-// pooled is a connection of the rate-mode pool.
-type pooled struct {
-	conn *conn
+// pool lends out at most size connections, most recently used first, so only
+// as many connections are opened as requests are in flight at once.
+type pool struct {
+	tokens chan struct{}
+	mu     sync.Mutex
+	free   []*conn
+	all    []*conn
+	dial   func() *conn
+}
+
+func newPool(size int, dial func() *conn) *pool {
+	p := &pool{tokens: make(chan struct{}, size), dial: dial}
+	for range size {
+		p.tokens <- struct{}{}
+	}
+	return p
+}
+
+// get takes a connection, waiting at most until deadline; it reports whether it
+// had to wait, and returns nil when the deadline passed first.
+func (p *pool) get(deadline time.Time) (c *conn, waited bool) {
+	select {
+	case <-p.tokens:
+	default:
+		waited = true
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		select {
+		case <-p.tokens:
+		case <-t.C:
+			return nil, true
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if n := len(p.free); n > 0 {
+		c = p.free[n-1]
+		p.free = p.free[:n-1]
+		return c, waited
+	}
+	c = p.dial()
+	p.all = append(p.all, c)
+	return c, waited
+}
+
+func (p *pool) put(c *conn) {
+	p.mu.Lock()
+	p.free = append(p.free, c)
+	p.mu.Unlock()
+	p.tokens <- struct{}{}
+}
+
+// closeAll closes every connection; call it once no request is in flight.
+func (p *pool) closeAll() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.all {
+		c.close()
+	}
 }
 
 // sendPooled waits for a free connection, sends one request on it and records
 // it from its due time.
-func sendPooled(cfg *RateConfig, rec *recorder, idle chan *pooled, seq int, due time.Time, measured bool) {
+func sendPooled(cfg *RateConfig, rec *recorder, p *pool, seq int, due time.Time, measured bool) {
 	req := cfg.Workload(seq)
-	var p *pooled
-	select {
-	case p = <-idle:
-	default:
-		if measured {
-			rec.waits.Add(1)
-		}
-		t := time.NewTimer(time.Until(due.Add(cfg.Timeout)))
-		select {
-		case p = <-idle:
-			t.Stop()
-		case <-t.C:
-			if measured {
-				rec.record(req.Kind, time.Since(due), ErrTimeout)
-			}
-			return
-		}
+	c, waited := p.get(due.Add(cfg.Timeout))
+	if waited && measured {
+		rec.waits.Add(1)
 	}
-	defer func() { idle <- p }()
+	if c == nil {
+		if measured {
+			rec.record(req.Kind, time.Since(due), ErrTimeout)
+		}
+		return
+	}
+	defer p.put(c)
 	remaining := time.Until(due.Add(cfg.Timeout))
 	if remaining <= 0 {
 		if measured {
@@ -159,7 +204,7 @@ func sendPooled(cfg *RateConfig, rec *recorder, idle chan *pooled, seq int, due 
 		}
 		return
 	}
-	kind := p.conn.do(req, remaining)
+	kind := c.do(req, remaining)
 	if measured {
 		rec.record(req.Kind, time.Since(due), kind)
 	}
