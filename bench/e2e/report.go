@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"slices"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
