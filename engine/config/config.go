@@ -57,6 +57,8 @@ type Config struct {
 	Webhooks Webhooks `yaml:"webhooks" doc:"delivery of events to tenants' webhook endpoints"`
 	// TrackingPolls is the poller that asks carriers about shipments no push reports on.
 	TrackingPolls TrackingPolls `yaml:"tracking_polls" doc:"polling carriers for the status of shipments no push reports on"`
+	// SFTPInbound polls accounts' SFTP inboxes for status files.
+	SFTPInbound SFTPInbound `yaml:"sftp_inbound" doc:"polling accounts' SFTP inboxes for status files (carrier CSVs, EDI 214); an account has an inbox when its sftp_inbox setting is set"`
 	// Kafka is the event relay to Kafka topics and the commands consumer.
 	Kafka Kafka `yaml:"kafka" doc:"events to Kafka topics and commands from them; an in-process bus when no brokers are set"`
 	// Metrics is the Prometheus endpoint.
@@ -133,6 +135,20 @@ type TrackingPolls struct {
 	PushSilence time.Duration `yaml:"push_silence" doc:"after a carrier push about a shipment, its next poll waits this long: polling resumes only when pushes fall silent"`
 }
 
+// SFTPInbound configures the SFTP inbox (engine/inbound.Inbox).
+type SFTPInbound struct {
+	// Enabled runs the inbox.
+	Enabled bool `yaml:"enabled" env:"HUB_SFTP_INBOUND_ENABLED" doc:"poll the SFTP inbox of every account with an sftp_inbox setting and hand each status file to the account's connector's receive_push, once"`
+	// Interval is how often each inbox is polled.
+	Interval time.Duration `yaml:"interval" doc:"how often each inbox is polled, plus up to a tenth at random; a file is taken once it is unchanged since the previous poll"`
+	// Lease is how long a replica's claim on an inbox lasts without renewal.
+	Lease time.Duration `yaml:"lease" doc:"how long a replica's claim on an inbox lasts; renewed while it polls, so a lease longer than the interval keeps an inbox with one replica, and another takes over this long after it dies"`
+	// DialTimeout bounds connecting and the SSH handshake.
+	DialTimeout time.Duration `yaml:"dial_timeout" doc:"time allowed to connect to an SFTP server and complete the SSH handshake"`
+	// MaxFileSize is the largest status file taken.
+	MaxFileSize int64 `yaml:"max_file_size" doc:"largest status file taken, in bytes (at most 32 MiB); a larger one is moved to the inbox's failed directory"`
+}
+
 // Kafka configures the Kafka relay and commands consumer.
 type Kafka struct {
 	// Brokers are bootstrap host:port addresses; none means the in-process bus.
@@ -188,6 +204,7 @@ func Default() Config {
 		Webhooks:      Webhooks{Enabled: true, FailingPeriod: 5 * 24 * time.Hour, Loops: 4, BatchSize: 100},
 		Kafka:         Kafka{TopicPrefix: "hub", Group: "hub"},
 		TrackingPolls: TrackingPolls{Enabled: true, Interval: 15 * time.Minute, BatchSize: 50, PushSilence: 6 * time.Hour},
+		SFTPInbound:   SFTPInbound{Enabled: true, Interval: time.Minute, Lease: 2 * time.Minute, DialTimeout: 15 * time.Second, MaxFileSize: 16 << 20},
 		Tracing:       Tracing{Exporter: "none", Protocol: "http", SampleRatio: 1, ServiceName: "hub"},
 	}
 }
@@ -412,6 +429,9 @@ func (c *Config) Validate() error {
 	if c.TrackingPolls.PushSilence < 0 || c.TrackingPolls.PushSilence > 7*24*time.Hour {
 		return bad("tracking_polls.push_silence", "must be between 0s and 168h, got %s", c.TrackingPolls.PushSilence)
 	}
+	if err := c.validateSFTPInbound(); err != nil {
+		return err
+	}
 	for _, b := range c.Kafka.Brokers {
 		if _, _, err := net.SplitHostPort(b); err != nil {
 			return bad("kafka.brokers", "%q is not host:port", b)
@@ -432,6 +452,34 @@ func (c *Config) Validate() error {
 			return &FieldError{Key: "resilience", Msg: text}
 		}
 		return &FieldError{Key: "resilience." + text[:i], Msg: strings.TrimLeft(text[i:], ": ")}
+	}
+	return nil
+}
+
+// maxSFTPFileSize bounds sftp_inbound.max_file_size: a file travels to its
+// connector base64-encoded in one message, which must stay under the plugin
+// protocol's 64 MiB.
+const maxSFTPFileSize = 32 << 20
+
+func (c *Config) validateSFTPInbound() error {
+	bad := func(key, format string, args ...any) error {
+		return &FieldError{Key: "sftp_inbound." + key, Msg: fmt.Sprintf(format, args...)}
+	}
+	s := c.SFTPInbound
+	if s.Interval < time.Second || s.Interval > 24*time.Hour {
+		return bad("interval", "must be between 1s and 24h, got %s", s.Interval)
+	}
+	if s.Lease < 10*time.Second || s.Lease > 24*time.Hour {
+		return bad("lease", "must be between 10s and 24h, got %s", s.Lease)
+	}
+	if s.DialTimeout < time.Second || s.DialTimeout > 5*time.Minute {
+		return bad("dial_timeout", "must be between 1s and 5m, got %s", s.DialTimeout)
+	}
+	if s.DialTimeout >= s.Lease {
+		return bad("dial_timeout", "must be shorter than sftp_inbound.lease (%s), got %s", s.Lease, s.DialTimeout)
+	}
+	if s.MaxFileSize < 1024 || s.MaxFileSize > maxSFTPFileSize {
+		return bad("max_file_size", "must be between 1024 and %d bytes, got %d", maxSFTPFileSize, s.MaxFileSize)
 	}
 	return nil
 }

@@ -156,3 +156,39 @@ func TestRetrySchedule(t *testing.T) {
 		t.Fatalf("brokers from the environment: %v %v", c.Kafka.Brokers, err)
 	}
 }
+
+func TestSFTPInbound(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.SFTPInbound; !s.Enabled || s.Interval != time.Minute || s.Lease != 2*time.Minute ||
+		s.DialTimeout != 15*time.Second || s.MaxFileSize != 16<<20 {
+		t.Fatalf("sftp_inbound defaults = %+v", s)
+	}
+	p := write(t, "sftp_inbound:\n  interval: 30s\n  lease: 90s\n  max_file_size: 1048576\n")
+	c, err = Load(p, []string{"HUB_SFTP_INBOUND_ENABLED=false", "HUB_SFTP_INBOUND_DIAL_TIMEOUT=5s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := c.SFTPInbound; s.Enabled || s.Interval != 30*time.Second || s.Lease != 90*time.Second ||
+		s.DialTimeout != 5*time.Second || s.MaxFileSize != 1<<20 {
+		t.Fatalf("sftp_inbound from file and environment = %+v", s)
+	}
+	for body, want := range map[string]string{
+		"sftp_inbound:\n  interval: 100ms\n":                 "hub.yaml:2: sftp_inbound.interval: must be between 1s and 24h",
+		"sftp_inbound:\n  lease: 1s\n":                       "hub.yaml:2: sftp_inbound.lease: must be between 10s and 24h",
+		"sftp_inbound:\n  dial_timeout: 0s\n":                "hub.yaml:2: sftp_inbound.dial_timeout: must be between 1s and 5m",
+		"sftp_inbound:\n  lease: 20s\n  dial_timeout: 30s\n": "hub.yaml:3: sftp_inbound.dial_timeout: must be shorter than sftp_inbound.lease",
+		"sftp_inbound:\n  max_file_size: 67108864\n":         "hub.yaml:2: sftp_inbound.max_file_size: must be between 1024 and 33554432 bytes",
+		"sftp_inbound:\n  settle: 1s\n":                      `hub.yaml:2: unknown key "settle"`,
+	} {
+		_, err := Load(write(t, body), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(%q) = %v; want %q", body, err, want)
+		}
+	}
+	if _, err := Load("", []string{"HUB_SFTP_INBOUND_INTERVAL=forever"}); err == nil {
+		t.Error("a malformed interval in the environment was accepted")
+	}
+}
