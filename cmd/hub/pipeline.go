@@ -38,12 +38,13 @@ type pipeline struct {
 	recorder *recorder.Recorder
 	record   *inbound.Recording
 	disp     *webhooks.Dispatcher
+	met      *metrics.Metrics
 	wg       sync.WaitGroup
 }
 
 // newPipeline builds the pipeline; nothing runs until start.
 func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *slog.Logger, met *metrics.Metrics) (*pipeline, error) {
-	p := &pipeline{st: st, log: log, cfg: cfg}
+	p := &pipeline{st: st, log: log, cfg: cfg, met: met}
 	if len(cfg.Kafka.Brokers) > 0 {
 		k, err := bus.NewKafka(ctx, bus.KafkaConfig{Brokers: cfg.Kafka.Brokers, AutoCreateTopics: true, Logger: log.With("component", "kafka")})
 		if err != nil {
@@ -102,7 +103,8 @@ func (p *pipeline) AfterCall(ctx context.Context, tenantID, connectorID, account
 }
 
 // start runs the relay, the dispatcher, the commands consumer, the tracking
-// poller and the outbox purge until ctx ends; wait waits for them.
+// poller, the SFTP inbox and the outbox purge until ctx ends; wait waits for
+// them.
 func (p *pipeline) start(ctx context.Context, rt *router.Router) {
 	run := func(name string, fn func(context.Context) error) {
 		p.wg.Add(1)
@@ -128,6 +130,18 @@ func (p *pipeline) start(ctx context.Context, rt *router.Router) {
 			p.log.Error("tracking polls not started", "error", err)
 		} else {
 			run("tracking_polls", poller.Run)
+		}
+	}
+	if si := p.cfg.SFTPInbound; si.Enabled {
+		inbox, err := inbound.NewInbox(inbound.InboxConfig{Store: p.st, Router: rt, Interval: si.Interval, Lease: si.Lease,
+			DialTimeout: si.DialTimeout, MaxFileSize: si.MaxFileSize, Logger: p.log.With("component", "sftp_inbound")})
+		if err != nil {
+			p.log.Error("sftp inbound not started", "error", err)
+		} else {
+			if p.met != nil {
+				p.met.Registry().MustRegister(inbound.NewInboxCollector(inbox))
+			}
+			run("sftp_inbound", inbox.Run)
 		}
 	}
 	run("purge", func(ctx context.Context) error {
