@@ -243,6 +243,12 @@ func run(ctx context.Context, o options) error {
 	for _, name := range o.Only {
 		logf("== %s", name)
 		sr, err := h.scenario(ctx, name)
+		if sr != nil && name == "hub" && o.HubPprof != "" {
+			// The connector writes its CPU profile when the hub stops it, which the
+			// scenario did on its way out.
+			files, _ := filepath.Glob(filepath.Join(o.HubPprof, "connector-cpu.pprof.*"))
+			sr.Profiles = append(sr.Profiles, files...)
+		}
 		if sr != nil {
 			rep.Scenarios = append(rep.Scenarios, *sr)
 		}

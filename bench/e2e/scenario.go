@@ -214,9 +214,6 @@ func (h *harness) scenario(ctx context.Context, name string) (_ *scenarioResult,
 			}
 		}
 	}
-	if hubProc != nil && o.HubPprof != "" {
-		res.Profiles = append(res.Profiles, filepath.Join(o.HubPprof, "connector-cpu.pprof.<pid> (written when the hub stops the connector)"))
-	}
 	return res, nil
 }
 
