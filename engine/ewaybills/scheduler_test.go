@@ -95,6 +95,11 @@ func futureBase() time.Time { return time.Now().Add(30 * 24 * time.Hour).UTC().T
 
 func generate(t *testing.T, s store.Store, tenantID, number string, validUntil time.Time) {
 	t.Helper()
+	generateTB(t, s, tenantID, number, validUntil)
+}
+
+func generateTB(t testing.TB, s store.Store, tenantID, number string, validUntil time.Time) {
+	t.Helper()
 	gen := validUntil.Add(-48 * time.Hour)
 	data, _ := json.Marshal(model.EWayBill{Number: number, GeneratedAt: gen, ValidUntil: &validUntil})
 	if _, err := s.RecordEWayBill(t.Context(), store.EWayBill{TenantID: tenantID, Number: number, ConnectorID: "nic_ewaybill",
