@@ -42,6 +42,20 @@ const (
 	CredentialSFTPPassphrase = "sftp_passphrase"
 )
 
+// InboxSettingNames returns the account settings the SFTP inbox reads. They
+// are the hub's rather than a connector's: an account of any connector that
+// serves receive_push may carry them, whatever its manifest declares.
+func InboxSettingNames() []string {
+	return []string{SettingSFTPInbox, SettingSFTPHost, SettingSFTPPort, SettingSFTPUser, SettingSFTPKnownHosts,
+		SettingSFTPPattern, SettingSFTPArchive, SettingSFTPFailed, SettingSFTPProcessing}
+}
+
+// InboxCredentialNames returns the account credentials the SFTP inbox reads;
+// see InboxSettingNames.
+func InboxCredentialNames() []string {
+	return []string{CredentialSFTPPassword, CredentialSFTPPrivateKey, CredentialSFTPPassphrase}
+}
+
 // inboxSettings is one account's inbox, read from its settings and credentials.
 // Paths are relative to the inbox, which the connection is confined to.
 type inboxSettings struct {
