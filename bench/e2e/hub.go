@@ -89,10 +89,10 @@ resilience:
 `
 
 // hubPprofFlag is the serve flag the harness expects a pprof listener under.
-const hubPprofFlag = "--pprof-listen"
+const hubPprofFlag = "--debug-listen"
 
 // startHub runs `hub serve` on a free loopback port. pprofAddr, when not empty,
-// is passed as --pprof-listen (only when the binary has that flag).
+// is passed as --debug-listen (only when the binary has that flag).
 func startHub(ctx context.Context, bin string, s hubSetup, configFile, pprofAddr string, env []string) (*child, string, error) {
 	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir, "--postgres-url=", "--config", configFile}
 	if pprofAddr != "" {
@@ -113,7 +113,7 @@ func startHub(ctx context.Context, bin string, s hubSetup, configFile, pprofAddr
 	return c, url, nil
 }
 
-// hubHasPprofFlag reports whether `hub serve --help` lists --pprof-listen.
+// hubHasPprofFlag reports whether `hub serve --help` lists --debug-listen.
 func hubHasPprofFlag(ctx context.Context, bin string) bool {
 	out, _ := exec.CommandContext(ctx, bin, "serve", "--help").CombinedOutput()
 	return bytes.Contains(out, []byte(hubPprofFlag))
