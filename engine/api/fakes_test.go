@@ -33,6 +33,7 @@ type memStore struct {
 	store.EWayBillStore
 	store.WebhookStore
 	store.StatsStore
+	store.SFTPInboxStore
 }
 
 var _ store.Store = (*memStore)(nil)
