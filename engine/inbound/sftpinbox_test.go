@@ -15,6 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/events/recorder"
 	"github.com/carrierhub/hub/engine/inbound"
@@ -390,6 +393,32 @@ func TestInboxFailures(t *testing.T) {
 	}
 	if tot := in.Totals(); tot.Processed != 2 || tot.Rejected != 1 || tot.Failed != 1 {
 		t.Fatalf("Totals = %+v", tot)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(inbound.NewInboxCollector(in))
+	want := `
+# HELP hub_sftp_inbox_accounts Accounts with an SFTP inbox, by state: ok, or broken (bad settings, unreachable server, refused credentials; see the log).
+# TYPE hub_sftp_inbox_accounts gauge
+hub_sftp_inbox_accounts{state="broken"} 0
+hub_sftp_inbox_accounts{state="ok"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "hub_sftp_inbox_accounts"); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]float64{}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "hub_sftp_inbox_files_total" {
+			for _, m := range mf.GetMetric() {
+				files[m.GetLabel()[0].GetValue()] = m.GetCounter().GetValue()
+			}
+		}
+	}
+	if files["processed"] != 2 || files["rejected"] != 1 || files["failed"] != 1 || files["duplicate"] != 0 {
+		t.Fatalf("hub_sftp_inbox_files_total = %v", files)
 	}
 }
 
