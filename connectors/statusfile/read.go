@@ -15,6 +15,7 @@ import (
 
 	"github.com/carrierhub/hub/mappings"
 	mcsv "github.com/carrierhub/hub/mappings/csv"
+	"github.com/carrierhub/hub/mappings/doc"
 	"github.com/carrierhub/hub/mappings/edi"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -93,7 +94,12 @@ var (
 // csvRequired are the columns the default CSV layout cannot do without.
 var csvRequired = []string{"tracking_number", "status_code", "event_time"}
 
-// readFile parses a file in format f and maps it to tracking results.
+// readFile parses a file in format f and maps it to tracking results. The
+// mapping groups by tracking number itself, but its group_by compares each
+// item with every group so far, which is quadratic in the shipments of a
+// file; Go therefore splits the file into one document per shipment (first
+// appearance order) and maps each, so a file at the row limit maps in linear
+// time. A shipment's document holds only its own rows or transaction sets.
 func readFile(f format, body []byte) (*model.PushResponse, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, sdk.InvalidField("/body", "the file is empty")
@@ -102,46 +108,170 @@ func readFile(f format, body []byte) (*model.PushResponse, error) {
 		return nil, sdk.InvalidField("/body", "the file is %d bytes; at most %d are read", len(body), MaxFileBytes)
 	}
 	var (
-		tree  any
-		lines []int // CSV: the line each data row starts on
+		parts []part
 		prog  *mappings.Program
 		err   error
 	)
-	switch f {
-	case formatX12:
-		prog, err = x12Program()
-		if err == nil {
-			var root any
-			root, err = edi.ReadX12(body, edi.ReadOptions{Limits: edi.Limits{MaxBytes: MaxFileBytes, MaxSegments: MaxSegments}})
-			if err != nil {
-				return nil, sdk.InvalidField("/body", "the file is not a valid X12 interchange: %v", err)
-			}
-			tree = root
+	if f == formatX12 {
+		if prog, err = x12Program(); err != nil {
+			return nil, sdk.Errorf(sdk.CodeInternal, "compiling the %s mapping: %v", f, err)
 		}
-	default:
-		prog, err = csvProgram()
-		if err == nil {
-			tree, lines, err = readCSV(body)
-			if err != nil {
-				return nil, err
+		root, err := edi.ReadX12(body, edi.ReadOptions{Limits: edi.Limits{MaxBytes: MaxFileBytes, MaxSegments: MaxSegments}})
+		if err != nil {
+			return nil, sdk.InvalidField("/body", "the file is not a valid X12 interchange: %v", err)
+		}
+		parts = splitX12(root)
+	} else {
+		if prog, err = csvProgram(); err != nil {
+			return nil, sdk.Errorf(sdk.CodeInternal, "compiling the %s mapping: %v", f, err)
+		}
+		rows, lines, err := readCSV(body)
+		if err != nil {
+			return nil, err
+		}
+		parts = splitCSV(rows, lines)
+	}
+	res := &model.PushResponse{Results: []model.Tracking{}}
+	var buf []byte
+	for _, p := range parts {
+		buf, err = prog.ApplyDoc(buf[:0], p.doc)
+		if err != nil {
+			return nil, mappingError(f, err, p.where)
+		}
+		var one model.PushResponse
+		if err := json.Unmarshal(buf, &one); err != nil {
+			return nil, sdk.Errorf(sdk.CodeInternal, "reading the %s mapping's output: %v", f, err)
+		}
+		res.Results = append(res.Results, one.Results...)
+	}
+	return res, nil
+}
+
+// part is one shipment's share of a file, as a document the mapping reads.
+// where[i] names the i-th row (CSV: "line N") or transaction set (X12:
+// "transaction set CTL (the Nth in the file)") of the part, for errors.
+type part struct {
+	doc   any
+	where []string
+}
+
+// splitCSV groups data rows by trimmed tracking number, in order of first
+// appearance. Rows without one form their own part, which the mapping refuses.
+func splitCSV(rows []any, lines []int) []part {
+	var parts []part
+	index := map[string]int{}
+	for i, r := range rows {
+		key := strings.TrimSpace(get(r, "tracking_number"))
+		j, ok := index[key]
+		if !ok || key == "" {
+			j = len(parts)
+			parts = append(parts, part{doc: []any{}})
+			if key != "" {
+				index[key] = j
+			}
+		}
+		parts[j].doc = append(parts[j].doc.([]any), r)
+		parts[j].where = append(parts[j].where, "line "+strconv.Itoa(lines[i]))
+	}
+	return parts
+}
+
+// splitX12 groups the transaction sets of every interchange and group by the
+// B10 reference the mapping takes as the tracking number (B1001, else B1006,
+// else B1002), in order of first appearance, each part a tree of one ISA, GS
+// and the sets. Sets that are not 214s or have no reference form their own
+// part, which the mapping refuses.
+func splitX12(root *doc.Object) []part {
+	var parts []part
+	index := map[string]int{}
+	n := 0
+	for _, isa := range objects(root, "ISA") {
+		for _, gs := range objects(isa, "GS") {
+			for _, st := range objects(gs, "ST") {
+				n++
+				key := ""
+				if get(st, "01") == "214" {
+					if b10, ok := st.Get("B10"); ok {
+						for _, k := range []string{"01", "06", "02"} {
+							if key = strings.TrimSpace(get(b10, k)); key != "" {
+								break
+							}
+						}
+					}
+				}
+				j, ok := index[key]
+				if !ok || key == "" {
+					j = len(parts)
+					parts = append(parts, part{doc: doc.NewObject(1)})
+					if key != "" {
+						index[key] = j
+					}
+				}
+				p := &parts[j]
+				p.where = append(p.where, fmt.Sprintf("transaction set %s (the %s in the file)", clip(get(st, "02")), ordinal(n)))
+				sets, _ := p.doc.(*doc.Object)
+				sets.Append("ST", st)
 			}
 		}
 	}
-	if err != nil {
-		return nil, sdk.Errorf(sdk.CodeInternal, "compiling the %s mapping: %v", f, err)
+	for i := range parts {
+		gs := parts[i].doc.(*doc.Object)
+		isa, top := doc.NewObject(1), doc.NewObject(1)
+		isa.Set("GS", gs)
+		top.Set("ISA", isa)
+		parts[i].doc = top
 	}
-	out, err := prog.ApplyDoc(nil, tree)
-	if err != nil {
-		return nil, mappingError(f, err, lines)
+	return parts
+}
+
+// objects returns the objects under key: one, a list of them, or none.
+func objects(o *doc.Object, key string) []*doc.Object {
+	v, _ := o.Get(key)
+	switch v := v.(type) {
+	case *doc.Object:
+		return []*doc.Object{v}
+	case []any:
+		out := make([]*doc.Object, 0, len(v))
+		for _, x := range v {
+			if obj, ok := x.(*doc.Object); ok {
+				out = append(out, obj)
+			}
+		}
+		return out
 	}
-	var res model.PushResponse
-	if err := json.Unmarshal(out, &res); err != nil {
-		return nil, sdk.Errorf(sdk.CodeInternal, "reading the %s mapping's output: %v", f, err)
+	return nil
+}
+
+// get returns the string under key of an object, or "".
+func get(v any, key string) string {
+	o, ok := v.(*doc.Object)
+	if !ok {
+		return ""
 	}
-	if res.Results == nil {
-		res.Results = []model.Tracking{}
+	s, _ := o.Get(key)
+	str, _ := s.(string)
+	return str
+}
+
+func clip(s string) string {
+	if len(s) > 20 {
+		return strconv.Quote(s[:20]) + "..."
 	}
-	return &res, nil
+	return strconv.Quote(s)
+}
+
+func ordinal(n int) string {
+	suffix := "th"
+	switch {
+	case n%100 >= 11 && n%100 <= 13:
+	case n%10 == 1:
+		suffix = "st"
+	case n%10 == 2:
+		suffix = "nd"
+	case n%10 == 3:
+		suffix = "rd"
+	}
+	return strconv.Itoa(n) + suffix
 }
 
 // readCSV reads the rows of a CSV file with the mapping language's reader (the
@@ -185,34 +315,49 @@ func csvError(err error) error {
 	return sdk.InvalidField("/body", "the file is not valid CSV: %v", err)
 }
 
-// rowPath matches a runtime error's input path into the CSV rows: "[12].event_time".
-var rowPath = regexp.MustCompile(`^\[(\d+)\](?:\.(\w+))?`)
+// Paths of a runtime error into a part: "[12].event_time" (CSV) or
+// "ISA.GS.ST[1].LX[2].AT7[\"05\"]" (X12).
+var (
+	rowPath = regexp.MustCompile(`^\[(\d+)\](?:\.(\w+))?`)
+	setPath = regexp.MustCompile(`^ISA\.GS\.ST(?:\[(\d+)\])?\.?`)
+)
 
 // mappingError classifies a mapping failure. A runtime error means the file
 // breaks a rule of the format (a missing date, an unreadable time, a set that
-// is not a 214) and names where: the X12 tree path of the segment, or the CSV
-// line and column. Anything else is the connector's own fault.
-func mappingError(f format, err error, lines []int) error {
+// is not a 214) and names where: the CSV line and column, or the X12
+// transaction set and the path of the segment in it. Anything else is the
+// connector's own fault.
+func mappingError(f format, err error, where []string) error {
 	var re *mappings.RuntimeError
 	if errors.As(err, &re) {
-		where := re.Path
-		if f == formatCSV {
+		at := ""
+		switch f {
+		case formatCSV:
 			if m := rowPath.FindStringSubmatch(re.Path); m != nil {
-				i, _ := strconv.Atoi(m[1])
-				if i < len(lines) {
-					where = fmt.Sprintf("line %d", lines[i])
+				if i, _ := strconv.Atoi(m[1]); i < len(where) {
+					at = where[i]
 					if m[2] != "" {
-						where += ", column " + m[2]
+						at += ", column " + m[2]
 					}
 				}
 			}
-		} else if where != "" {
-			where = "segment " + where
+		default:
+			if m := setPath.FindStringSubmatch(re.Path); m != nil {
+				i, _ := strconv.Atoi(m[1])
+				if i < len(where) {
+					at = where[i]
+					if rest := re.Path[len(m[0]):]; rest != "" {
+						at += ", segment " + rest
+					}
+				}
+			} else if len(where) == 1 {
+				at = where[0]
+			}
 		}
-		if where == "" {
+		if at == "" {
 			return sdk.InvalidField("/body", "the %s file cannot be read: %s", f, re.Msg)
 		}
-		return sdk.InvalidField("/body", "%s: %s", where, re.Msg)
+		return sdk.InvalidField("/body", "%s: %s", at, re.Msg)
 	}
 	if errors.Is(err, mappings.ErrInvalidInput) {
 		return sdk.InvalidField("/body", "the %s file cannot be read: %v", f, err)
