@@ -140,7 +140,11 @@ func readFile(f format, body []byte) (*model.PushResponse, error) {
 		}
 		var one model.PushResponse
 		if err := json.Unmarshal(buf, &one); err != nil {
-			return nil, sdk.Errorf(sdk.CodeInternal, "reading the %s mapping's output: %v", f, err)
+			// The mappings write text wherever the model wants it, unless the
+			// file holds a composite or repeated element (an object or a
+			// list) where a simple one belongs and the value passed through.
+			return nil, sdk.InvalidField("/body", "%s: a value has an unexpected shape (a composite or repeated element where the format has a simple one): %v",
+				p.where[0], err)
 		}
 		res.Results = append(res.Results, one.Results...)
 	}
