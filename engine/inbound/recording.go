@@ -11,6 +11,7 @@ import (
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/tidwall/gjson"
 )
 
 // Recorder records a successful call's canonical response (engine/events/recorder
@@ -59,16 +60,17 @@ func (r *Recording) AfterCall(ctx context.Context, tenantID, connectorID, accoun
 		if _, err := r.Recorder.AfterCall(ctx, tenantID, connectorID, accountID, op, response); err != nil {
 			return err
 		}
-		var resp model.ShipmentResponse
-		if err := json.Unmarshal(response, &resp); err != nil || resp.TrackingNumber == "" {
+		number := gjson.GetBytes(response, "tracking_number")
+		if number.Type != gjson.String || number.Str == "" {
 			return nil // the recorder has already reported an unreadable response
 		}
-		return r.schedule(ctx, tenantID, connectorID, []string{resp.TrackingNumber}, 0)
+		return r.schedule(ctx, tenantID, connectorID, []string{number.Str}, 0)
 	case sdk.OpTrack:
 		_, err := r.Recorder.AfterCall(ctx, tenantID, connectorID, accountID, op, response)
-		var resp model.TrackResponse
-		if json.Unmarshal(response, &resp) == nil {
-			err = errors.Join(err, r.schedule(ctx, tenantID, connectorID, applied(resp.Results), 0))
+		if r.polls(connectorID) {
+			// Only the numbers are needed here: gjson reads them without decoding
+			// the whole answer a second time.
+			err = errors.Join(err, r.schedule(ctx, tenantID, connectorID, appliedNumbers(response), 0))
 		}
 		return err
 	}
@@ -107,6 +109,25 @@ func (r *Recording) recordPush(ctx context.Context, tenantID, connectorID, accou
 	return errors.Join(errs...)
 }
 
+// appliedNumbers lists the numbers of a track response's results without an item
+// error, as applied does for a decoded one.
+func appliedNumbers(response []byte) []string {
+	var out []string
+	gjson.GetBytes(response, "results").ForEach(func(_, tr gjson.Result) bool {
+		n := tr.Get("tracking_number")
+		if e := tr.Get("error"); (!e.Exists() || e.Type == gjson.Null) && n.Type == gjson.String && n.Str != "" {
+			out = append(out, n.Str)
+		}
+		return true
+	})
+	return out
+}
+
+// polls reports whether shipments of the connector get polls scheduled.
+func (r *Recording) polls(connectorID string) bool {
+	return r.Polls && (r.Tracks == nil || r.Tracks(connectorID))
+}
+
 // applied lists the numbers of the results without an item error.
 func applied(results []model.Tracking) []string {
 	out := make([]string, 0, len(results))
@@ -123,7 +144,7 @@ func applied(results []model.Tracking) []string {
 // status's delay, and only for shipments with no poll scheduled (a poller's claim
 // or an earlier schedule is left alone).
 func (r *Recording) schedule(ctx context.Context, tenantID, connectorID string, numbers []string, deferBy time.Duration) error {
-	if !r.Polls || len(numbers) == 0 || (r.Tracks != nil && !r.Tracks(connectorID)) {
+	if len(numbers) == 0 || !r.polls(connectorID) {
 		return nil
 	}
 	now := time.Now

@@ -3,6 +3,7 @@ package store_test
 import (
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -74,5 +75,43 @@ func BenchmarkApplyTracking(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkApplyTrackingConcurrent measures tracking updates from 64 concurrent
+// callers, as under API load: every call brings a new scan, so each is a write
+// transaction with its event. On SQLite they share commits (group commit); the
+// "repeat" case brings nothing new and costs a read only.
+func BenchmarkApplyTrackingConcurrent(b *testing.B) {
+	for backend, s := range benchStores(b) {
+		es := s.(eventsStore)
+		tn, _ := s.CreateTenant(b.Context(), "Acme")
+		base := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
+		for _, repeat := range []bool{false, true} {
+			name := backend + "/new-scan"
+			if repeat {
+				name = backend + "/repeat"
+			}
+			b.Run(name, func(b *testing.B) {
+				b.ReportAllocs()
+				b.SetParallelism(32)
+				var n atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						i := n.Add(1)
+						at := base.Add(time.Duration(i) * time.Second)
+						if repeat {
+							at = base
+						}
+						tr := model.Tracking{TrackingNumber: fmt.Sprintf("AWB%d", i%1000), Status: model.StatusInTransit,
+							Events: []model.TrackingEvent{{Time: at, Status: model.StatusInTransit}}}
+						if _, err := es.ApplyTracking(b.Context(), tn.ID, "delhivery", "acc_1", tr); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "updates/s")
+			})
+		}
 	}
 }

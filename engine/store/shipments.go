@@ -310,6 +310,18 @@ func (s *sqlStore) ApplyTracking(ctx context.Context, tenantID, connectorID, acc
 			return nil, invalid(fmt.Sprintf("tracking.events[%d].time", i), "must be set")
 		}
 	}
+	now, nowMS := s.stamp()
+	// Most tracking answers repeat what the hub already has (a poll with no new
+	// scan). Tell those from news with a plain read, so they cost no write
+	// transaction: state only moves forward, so an answer with nothing new for a
+	// snapshot would append nothing after any later change either.
+	if sh, err := s.getShipment(ctx, s.db, tenantID, connectorID, tr.TrackingNumber); err == nil {
+		if len(foldTracking(&sh, tr, now)) == 0 {
+			return []events.Stored{}, nil
+		}
+	} else if !errors.Is(err, errNoRows) {
+		return nil, s.shipmentErr("applying tracking", tenantID, err)
+	}
 	data, err := json.Marshal(tr)
 	if err != nil {
 		return nil, fmt.Errorf("encoding tracking: %w", err)
@@ -317,7 +329,6 @@ func (s *sqlStore) ApplyTracking(ctx context.Context, tenantID, connectorID, acc
 	if err := checkShipmentData(data); err != nil {
 		return nil, err
 	}
-	now, nowMS := s.stamp()
 	var out []events.Stored
 	err = s.db.inTx(ctx, func(q querier) error {
 		sh, err := s.lockShipment(ctx, q, tenantID, connectorID, accountID, tr.TrackingNumber, nowMS)

@@ -75,6 +75,9 @@ type sqliteBackend struct {
 	// waiting transactions from holding pool connections that the running one
 	// needs to prepare its statements.
 	writer chan struct{}
+	// qmu guards queue, the transactions waiting for the writer (see inTx).
+	qmu   sync.Mutex
+	queue []*txRequest
 	// webhookWrites serialises the webhook dispatcher's bulk writes (see
 	// sqlStore.sqliteWriteLock).
 	webhookWrites sync.Mutex
@@ -105,6 +108,14 @@ var _ backend = (*sqliteBackend)(nil)
 func (b *sqliteBackend) name() string { return "sqlite" }
 
 func (b *sqliteBackend) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if writes(query) {
+		var n int64
+		err := b.inTx(ctx, func(q querier) (err error) {
+			n, err = q.exec(ctx, query, args...)
+			return err
+		})
+		return n, err
+	}
 	st, err := b.stmt(ctx, query)
 	if err != nil {
 		return 0, err
@@ -117,6 +128,9 @@ func (b *sqliteBackend) exec(ctx context.Context, query string, args ...any) (in
 }
 
 func (b *sqliteBackend) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	if writes(query) {
+		return b.inTx(ctx, func(q querier) error { return q.queryRow(ctx, query, args, dest...) })
+	}
 	st, err := b.stmt(ctx, query)
 	if err != nil {
 		return err
@@ -129,6 +143,9 @@ func (b *sqliteBackend) queryRow(ctx context.Context, query string, args []any, 
 }
 
 func (b *sqliteBackend) query(ctx context.Context, query string, args []any, each func(func(...any) error) error) error {
+	if writes(query) {
+		return b.inTx(ctx, func(q querier) error { return q.query(ctx, query, args, each) })
+	}
 	st, err := b.stmt(ctx, query)
 	if err != nil {
 		return err
@@ -172,38 +189,13 @@ func (b *sqliteBackend) close() error {
 	return b.db.Close()
 }
 
-// inTx runs fn in one BEGIN IMMEDIATE transaction (the DSN's _txlock), reusing the
-// backend's prepared statements through the transaction.
-func (b *sqliteBackend) inTx(ctx context.Context, fn func(q querier) error) (err error) {
-	select {
-	case b.writer <- struct{}{}:
-		defer func() { <-b.writer }()
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-	tx, err := b.db.BeginTx(ctx, nil)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if p := recover(); p != nil {
-			_ = tx.Rollback()
-			panic(p)
-		}
-		if err != nil {
-			_ = tx.Rollback()
-		}
-	}()
-	if err = fn(&sqliteTx{b: b, tx: tx}); err != nil {
-		return err
-	}
-	return tx.Commit()
-}
-
 // sqliteTx is a querier bound to one SQLite transaction.
 type sqliteTx struct {
 	b  *sqliteBackend
 	tx *sql.Tx
+	// detached runs statements without their context's cancellation: in a group
+	// commit one caller's cancelled statement would roll back every caller's work.
+	detached bool
 }
 
 func (t *sqliteTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
@@ -215,6 +207,9 @@ func (t *sqliteTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 }
 
 func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
+	if t.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return 0, err
@@ -228,6 +223,9 @@ func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (int64, 
 }
 
 func (t *sqliteTx) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
+	if t.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return err
@@ -241,6 +239,9 @@ func (t *sqliteTx) queryRow(ctx context.Context, query string, args []any, dest 
 }
 
 func (t *sqliteTx) query(ctx context.Context, query string, args []any, each func(func(...any) error) error) error {
+	if t.detached {
+		ctx = context.WithoutCancel(ctx)
+	}
 	st, err := t.stmt(ctx, query)
 	if err != nil {
 		return err
