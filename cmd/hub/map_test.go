@@ -36,7 +36,8 @@ func TestMapTestEveryConnector(t *testing.T) {
 	if code != 0 || !strings.Contains(out, " 0 failed") {
 		t.Fatalf("exit %d\n%s%s", code, out, errOut)
 	}
-	for _, m := range []string{"delhivery/mappings/track.mapping", "bluedart/mappings/track.mapping", "fedex/mappings/track.mapping"} {
+	for _, m := range []string{"delhivery/mappings/track.mapping", "bluedart/mappings/track.mapping", "fedex/mappings/track.mapping",
+		"statusfile/mappings/x12-214.mapping", "statusfile/mappings/csv.mapping"} {
 		if !strings.Contains(out, m) {
 			t.Errorf("no fixture ran for %s:\n%s", m, out)
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/carrierhub/hub/engine/config"
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/events/recorder"
+	"github.com/carrierhub/hub/engine/ewaybills"
 	"github.com/carrierhub/hub/engine/inbound"
 	"github.com/carrierhub/hub/engine/metrics"
 	"github.com/carrierhub/hub/engine/router"
@@ -144,6 +145,11 @@ func (p *pipeline) start(ctx context.Context, rt *router.Router) {
 			run("sftp_inbound", inbox.Run)
 		}
 	}
+	if en := p.cfg.EWayBillNotices; en.Enabled {
+		sc := &ewaybills.Scheduler{Store: p.st, Lead: en.Lead, Every: en.Every, Batch: en.BatchSize,
+			Notify: p.relay.Notify, Logger: p.log.With("component", "eway_bill_notices")}
+		run("eway_bill_notices", sc.Run)
+	}
 	run("purge", func(ctx context.Context) error {
 		t := time.NewTicker(time.Hour)
 		defer t.Stop()
@@ -152,6 +158,11 @@ func (p *pipeline) start(ctx context.Context, rt *router.Router) {
 				p.log.Warn("purging relayed events", "error", err)
 			} else if n > 0 {
 				p.log.Info("purged relayed events", "count", n)
+			}
+			if d, a, err := p.st.PurgeWebhookHistory(ctx, time.Now().Add(-p.cfg.Webhooks.Retention)); err != nil {
+				p.log.Warn("purging webhook history", "error", err)
+			} else if d+a > 0 {
+				p.log.Info("purged webhook history", "deliveries", d, "attempts", a)
 			}
 			select {
 			case <-ctx.Done():

@@ -27,8 +27,6 @@ import (
 
 	"github.com/carrierhub/hub/connectors/builtin"
 	"github.com/carrierhub/hub/engine/events"
-	"github.com/carrierhub/hub/engine/secretbox"
-	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk/model"
 )
 
@@ -39,7 +37,7 @@ import (
 func TestSFTPInboxEndToEnd(t *testing.T) {
 	t.Parallel()
 	if _, ok := builtin.Lookup("statusfile"); !ok {
-		t.Skip("the statusfile connector is not among the built-in connectors (connectors/builtin)")
+		t.Fatal("the statusfile connector is not among the built-in connectors (connectors/builtin)")
 	}
 	srv := startInboxSSHD(t)
 	inbox := filepath.Join(srv.dir, "root", "acme-status")
@@ -80,27 +78,13 @@ func TestSFTPInboxEndToEnd(t *testing.T) {
 
 	dir := t.TempDir()
 	tc := newTenant(t, dir)
-	// The account goes straight into the store, opened as hub serve opens it:
-	// the API's account validation accepts only the settings a connector's
-	// manifest declares, and the inbox's sftp_* settings are the hub's.
-	key, err := secretbox.LoadOrCreateKeyFile(filepath.Join(dir, "secret.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(t.Context(), store.Config{DataDir: dir, Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = st.CreateAccount(t.Context(), store.Account{TenantID: tc.Tenant.ID, ConnectorID: "statusfile",
-		Name: "acme drop", Environment: "sandbox",
-		Settings: map[string]string{"sftp_inbox": inbox, "sftp_host": "127.0.0.1", "sftp_port": strconv.Itoa(srv.port),
-			"sftp_user": srv.user, "sftp_known_hosts": srv.knownHosts},
-		Credentials: map[string]string{"sftp_private_key": string(srv.keyPEM)}})
-	if cerr := st.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		t.Fatal(err)
+	// The operator's way: the CLI checks the inbox settings as the inbox reads them.
+	if r := hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "statusfile",
+		"--name", "acme drop", "--environment", "sandbox",
+		"--setting", "sftp_inbox="+inbox, "--setting", "sftp_host=127.0.0.1", "--setting", "sftp_port="+strconv.Itoa(srv.port),
+		"--setting", "sftp_user="+srv.user, "--setting", "sftp_known_hosts="+srv.knownHosts,
+		"--credential", "sftp_private_key="+string(srv.keyPEM)); r.code != 0 {
+		t.Fatalf("accounts create: %s", r.err)
 	}
 	cfg := filepath.Join(dir, "hub.yaml")
 	conf := "webhooks:\n  allow_list: [127.0.0.1]\ntracking_polls:\n  enabled: false\nsftp_inbound:\n  interval: 1s\n  lease: 30s\n  dial_timeout: 10s\n"

@@ -6,6 +6,7 @@ package builtin
 import (
 	"github.com/carrierhub/hub/connectors/bluedart"
 	"github.com/carrierhub/hub/connectors/delhivery"
+	"github.com/carrierhub/hub/connectors/statusfile"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -13,6 +14,7 @@ import (
 var factories = []func() sdk.Connector{
 	delhivery.New,
 	bluedart.New,
+	statusfile.New,
 }
 
 // All returns a fresh instance of every built-in connector.

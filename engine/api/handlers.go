@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/carrierhub/hub/engine/inbound"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
@@ -574,8 +575,23 @@ func ValidateAccount(m *sdk.Manifest, a AccountInput) []router.FieldError {
 			add("/base_url", "must be an absolute http or https URL")
 		}
 	}
-	checkMap := func(kind string, declared []sdk.Field, given map[string]string) {
+	// Accounts of a connector that takes pushes may carry the hub's own SFTP
+	// inbox settings, whatever its manifest declares; they are checked here as
+	// the inbox would read them.
+	var hubSettings, hubCredentials []string
+	if _, ok := m.Operation(sdk.OpReceivePush); ok {
+		hubSettings, hubCredentials = inbound.InboxSettingNames(), inbound.InboxCredentialNames()
+		if key, problem := inbound.CheckInboxSettings(a.Settings, a.Credentials); key == "credentials" {
+			add("/credentials", "%s", problem)
+		} else if key != "" {
+			add("/settings/"+escapePointer(key), "%s", problem)
+		}
+	}
+	checkMap := func(kind string, declared []sdk.Field, given map[string]string, hub []string) {
 		known := map[string]bool{}
+		for _, name := range hub {
+			known[name] = true
+		}
 		for _, f := range declared {
 			known[f.Name] = true
 			if f.Required && given[f.Name] == "" {
@@ -593,8 +609,8 @@ func ValidateAccount(m *sdk.Manifest, a AccountInput) []router.FieldError {
 			}
 		}
 	}
-	checkMap("credentials", m.Account.Credentials, a.Credentials)
-	checkMap("settings", m.Account.Settings, a.Settings)
+	checkMap("credentials", m.Account.Credentials, a.Credentials, hubCredentials)
+	checkMap("settings", m.Account.Settings, a.Settings, hubSettings)
 	return errs
 }
 

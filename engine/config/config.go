@@ -57,6 +57,8 @@ type Config struct {
 	Webhooks Webhooks `yaml:"webhooks" doc:"delivery of events to tenants' webhook endpoints"`
 	// TrackingPolls is the poller that asks carriers about shipments no push reports on.
 	TrackingPolls TrackingPolls `yaml:"tracking_polls" doc:"polling carriers for the status of shipments no push reports on"`
+	// EWayBillNotices emits eway_bill.expiring ahead of e-way bills' expiry.
+	EWayBillNotices EWayBillNotices `yaml:"eway_bill_notices" doc:"eway_bill.expiring notices ahead of e-way bills' expiry"`
 	// SFTPInbound polls accounts' SFTP inboxes for status files.
 	SFTPInbound SFTPInbound `yaml:"sftp_inbound" doc:"polling accounts' SFTP inboxes for status files (carrier CSVs, EDI 214); an account has an inbox when its sftp_inbox setting is set"`
 	// Kafka is the event relay to Kafka topics and the commands consumer.
@@ -121,6 +123,20 @@ type Webhooks struct {
 	BatchSize int `yaml:"batch_size" doc:"deliveries one loop claims at once"`
 	// RetrySchedule is the delay before each attempt; empty takes the built-in one.
 	RetrySchedule []time.Duration `yaml:"retry_schedule" doc:"delay before each attempt of a delivery (the first is usually 0s); a delivery whose last attempt fails is dead; empty is the built-in 0s, 5s, 5m, 30m, 2h, 5h, 10h, 10h; comma-separated in the environment"`
+	// Retention is how long finished deliveries and the attempt log are kept.
+	Retention time.Duration `yaml:"retention" doc:"how long succeeded and dead deliveries and the attempt log are kept (and so how far back a replay reaches); pending deliveries are never purged"`
+}
+
+// EWayBillNotices configures the e-way bill expiry scheduler (engine/ewaybills).
+type EWayBillNotices struct {
+	// Enabled runs the scheduler.
+	Enabled bool `yaml:"enabled" env:"HUB_EWAY_BILL_NOTICES_ENABLED" doc:"emit eway_bill.expiring ahead of e-way bills' expiry, once per validity"`
+	// Lead is how long before expiry the notice is emitted.
+	Lead time.Duration `yaml:"lead" doc:"how long before an e-way bill's expiry eway_bill.expiring is emitted; NIC accepts extensions from 8h before expiry"`
+	// Every is how often the scheduler looks for bills entering the lead window.
+	Every time.Duration `yaml:"every" doc:"how often bills entering the lead window are looked for; a notice is at most this late"`
+	// BatchSize is how many notices one store transaction appends.
+	BatchSize int `yaml:"batch_size" doc:"notices appended per store transaction (1 to 1000)"`
 }
 
 // TrackingPolls configures the tracking poller (engine/inbound).
@@ -196,16 +212,17 @@ func Default() Config {
 			ReadHeaderTimeout: 10 * time.Second,
 			ShutdownGrace:     30 * time.Second,
 		},
-		Store:         Store{DataDir: "./hub-data"},
-		Log:           Log{Level: "info", Format: "auto"},
-		Plugins:       Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute},
-		Idempotency:   Idempotency{TTL: 24 * time.Hour},
-		Metrics:       Metrics{Enabled: true},
-		Webhooks:      Webhooks{Enabled: true, FailingPeriod: 5 * 24 * time.Hour, Loops: 4, BatchSize: 100},
-		Kafka:         Kafka{TopicPrefix: "hub", Group: "hub"},
-		TrackingPolls: TrackingPolls{Enabled: true, Interval: 15 * time.Minute, BatchSize: 50, PushSilence: 6 * time.Hour},
-		SFTPInbound:   SFTPInbound{Enabled: true, Interval: time.Minute, Lease: 2 * time.Minute, DialTimeout: 15 * time.Second, MaxFileSize: 16 << 20},
-		Tracing:       Tracing{Exporter: "none", Protocol: "http", SampleRatio: 1, ServiceName: "hub"},
+		Store:           Store{DataDir: "./hub-data"},
+		Log:             Log{Level: "info", Format: "auto"},
+		Plugins:         Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute},
+		Idempotency:     Idempotency{TTL: 24 * time.Hour},
+		Metrics:         Metrics{Enabled: true},
+		Webhooks:        Webhooks{Enabled: true, FailingPeriod: 5 * 24 * time.Hour, Loops: 4, BatchSize: 100, Retention: 30 * 24 * time.Hour},
+		Kafka:           Kafka{TopicPrefix: "hub", Group: "hub"},
+		TrackingPolls:   TrackingPolls{Enabled: true, Interval: 15 * time.Minute, BatchSize: 50, PushSilence: 6 * time.Hour},
+		EWayBillNotices: EWayBillNotices{Enabled: true, Lead: 8 * time.Hour, Every: time.Minute, BatchSize: 100},
+		SFTPInbound:     SFTPInbound{Enabled: true, Interval: time.Minute, Lease: 2 * time.Minute, DialTimeout: 15 * time.Second, MaxFileSize: 16 << 20},
+		Tracing:         Tracing{Exporter: "none", Protocol: "http", SampleRatio: 1, ServiceName: "hub"},
 	}
 }
 
@@ -402,6 +419,16 @@ func (c *Config) Validate() error {
 	}
 	if err := c.validateTracing(); err != nil {
 		return err
+	}
+	if c.Webhooks.Retention < time.Hour {
+		return bad("webhooks.retention", "must be at least 1h, got %s", c.Webhooks.Retention)
+	}
+	if n := c.EWayBillNotices; n.Lead < time.Minute || n.Lead > 72*time.Hour {
+		return bad("eway_bill_notices.lead", "must be between 1m and 72h, got %s", n.Lead)
+	} else if n.Every < time.Second || n.Every > time.Hour {
+		return bad("eway_bill_notices.every", "must be between 1s and 1h, got %s", n.Every)
+	} else if n.BatchSize < 1 || n.BatchSize > 1000 {
+		return bad("eway_bill_notices.batch_size", "must be between 1 and 1000, got %d", n.BatchSize)
 	}
 	if c.Webhooks.FailingPeriod < time.Minute {
 		return bad("webhooks.failing_period", "must be at least 1m, got %s", c.Webhooks.FailingPeriod)

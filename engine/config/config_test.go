@@ -192,3 +192,35 @@ func TestSFTPInbound(t *testing.T) {
 		t.Error("a malformed interval in the environment was accepted")
 	}
 }
+
+func TestEWayBillNoticesAndWebhookRetention(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := c.EWayBillNotices; !n.Enabled || n.Lead != 8*time.Hour || n.Every != time.Minute || n.BatchSize != 100 {
+		t.Fatalf("eway_bill_notices defaults = %+v", n)
+	}
+	if c.Webhooks.Retention != 30*24*time.Hour {
+		t.Fatalf("webhooks.retention default = %s", c.Webhooks.Retention)
+	}
+	p := write(t, "eway_bill_notices:\n  lead: 4h\n  batch_size: 10\nwebhooks:\n  retention: 168h\n")
+	c, err = Load(p, []string{"HUB_EWAY_BILL_NOTICES_ENABLED=false"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := c.EWayBillNotices; n.Enabled || n.Lead != 4*time.Hour || n.BatchSize != 10 || c.Webhooks.Retention != 168*time.Hour {
+		t.Fatalf("from file and environment = %+v, retention %s", n, c.Webhooks.Retention)
+	}
+	for body, want := range map[string]string{
+		"eway_bill_notices:\n  lead: 10s\n":     "eway_bill_notices.lead: must be between 1m and 72h",
+		"eway_bill_notices:\n  every: 2h\n":     "eway_bill_notices.every: must be between 1s and 1h",
+		"eway_bill_notices:\n  batch_size: 0\n": "eway_bill_notices.batch_size: must be between 1 and 1000",
+		"webhooks:\n  retention: 10m\n":         "webhooks.retention: must be at least 1h",
+	} {
+		_, err := Load(write(t, body), nil)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Load(%q) = %v; want %q", body, err, want)
+		}
+	}
+}

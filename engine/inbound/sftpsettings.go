@@ -3,6 +3,7 @@ package inbound
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"path"
@@ -214,3 +215,17 @@ func insideInbox(inbox, value, def string) (string, string) {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// CheckInboxSettings says what is wrong with an account's SFTP inbox settings
+// and credentials, as the inbox would find it when polling, so an account can be
+// refused when it is created: key is the setting at fault ("credentials" when
+// neither a password nor a private key is given) and problem the reason. Both
+// are empty when the account has no inbox or its inbox is well formed.
+func CheckInboxSettings(settings, credentials map[string]string) (key, problem string) {
+	_, _, err := parseInboxSettings(store.Account{Settings: settings, Credentials: credentials})
+	var se *settingError
+	if errors.As(err, &se) {
+		return se.key, se.msg
+	}
+	return "", ""
+}
