@@ -81,6 +81,7 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 		return nil, err
 	}
 	s.db = newSQLiteBackend(db)
+	s.ships = newShipmentCache(shipmentCacheSize)
 	log.InfoContext(ctx, "store opened", "backend", "sqlite", "path", path)
 	return s, nil
 }

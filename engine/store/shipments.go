@@ -182,6 +182,21 @@ func (s *sqlStore) getShipment(ctx context.Context, q querier, tenantID, connect
 	})
 }
 
+// readShipment reads a shipment outside any transaction, from the cache when it
+// has it (see shipmentCache).
+func (s *sqlStore) readShipment(ctx context.Context, tenantID, connectorID, trackingNumber string) (Shipment, error) {
+	k := shipmentKey{tenantID, connectorID, trackingNumber}
+	if sh, ok := s.ships.get(k); ok {
+		return sh, nil
+	}
+	gen := s.ships.generation()
+	sh, err := s.getShipment(ctx, s.db, tenantID, connectorID, trackingNumber)
+	if err == nil {
+		s.ships.put(k, sh, gen)
+	}
+	return sh, err
+}
+
 // saveShipment writes a locked shipment's mutable fields back.
 func saveShipment(ctx context.Context, q querier, sh Shipment) error {
 	_, err := q.exec(ctx, `UPDATE shipments SET account_id = $1, reference = $2, booked = $3, status = $4,
@@ -223,6 +238,7 @@ func (s *sqlStore) RecordShipment(ctx context.Context, in Shipment, data json.Ra
 		return nil, err
 	}
 	now, nowMS := s.stamp()
+	defer s.ships.forget(shipmentKey{in.TenantID, in.ConnectorID, in.TrackingNumber})
 	var out []events.Stored
 	err := s.db.inTx(ctx, func(q querier) error {
 		sh, err := s.lockShipment(ctx, q, in.TenantID, in.ConnectorID, in.AccountID, in.TrackingNumber, nowMS)
@@ -266,6 +282,7 @@ func (s *sqlStore) CancelShipment(ctx context.Context, tenantID, connectorID, ac
 		return nil, err
 	}
 	now, nowMS := s.stamp()
+	defer s.ships.forget(shipmentKey{tenantID, connectorID, trackingNumber})
 	var out []events.Stored
 	err := s.db.inTx(ctx, func(q querier) error {
 		sh, err := s.lockShipment(ctx, q, tenantID, connectorID, accountID, trackingNumber, nowMS)
@@ -315,13 +332,14 @@ func (s *sqlStore) ApplyTracking(ctx context.Context, tenantID, connectorID, acc
 	// scan). Tell those from news with a plain read, so they cost no write
 	// transaction: state only moves forward, so an answer with nothing new for a
 	// snapshot would append nothing after any later change either.
-	if sh, err := s.getShipment(ctx, s.db, tenantID, connectorID, tr.TrackingNumber); err == nil {
+	if sh, err := s.readShipment(ctx, tenantID, connectorID, tr.TrackingNumber); err == nil {
 		if len(foldTracking(&sh, tr, now)) == 0 {
 			return []events.Stored{}, nil
 		}
 	} else if !errors.Is(err, errNoRows) {
 		return nil, s.shipmentErr("applying tracking", tenantID, err)
 	}
+	defer s.ships.forget(shipmentKey{tenantID, connectorID, tr.TrackingNumber})
 	data, err := json.Marshal(tr)
 	if err != nil {
 		return nil, fmt.Errorf("encoding tracking: %w", err)
@@ -413,7 +431,7 @@ func (s *sqlStore) GetShipment(ctx context.Context, tenantID, connectorID, track
 		}
 		return Shipment{}, err
 	}
-	sh, err := s.getShipment(ctx, s.db, tenantID, connectorID, trackingNumber)
+	sh, err := s.readShipment(ctx, tenantID, connectorID, trackingNumber)
 	if errors.Is(err, errNoRows) {
 		return Shipment{}, notFound("shipment", trackingNumber)
 	}
@@ -455,6 +473,7 @@ func (s *sqlStore) SetNextPoll(ctx context.Context, tenantID, connectorID, track
 	if !at.IsZero() {
 		next = millis(at)
 	}
+	defer s.ships.forget(shipmentKey{tenantID, connectorID, trackingNumber})
 	n, err := s.db.exec(ctx, `UPDATE shipments SET next_poll_at = $1
 		WHERE tenant_id = $2 AND connector_id = $3 AND tracking_number = $4`, next, tenantID, connectorID, trackingNumber)
 	if err != nil {

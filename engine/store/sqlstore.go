@@ -57,6 +57,8 @@ type sqlStore struct {
 	db  backend
 	box *secretbox.Box
 	now func() time.Time
+	// ships caches shipments on the embedded store; nil on Postgres.
+	ships *shipmentCache
 }
 
 var _ Store = (*sqlStore)(nil)

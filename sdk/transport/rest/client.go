@@ -88,8 +88,11 @@ func NewHTTPClient() *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	tr.TLSHandshakeTimeout = 10 * time.Second
-	tr.MaxIdleConns = 256
-	tr.MaxIdleConnsPerHost = 64
+	// A carrier API is one host: keep as many connections to it as are in use at
+	// a busy moment (2,500 calls/s at 100 ms is 250), or each burst past the idle
+	// limit closes connections that the next burst dials again.
+	tr.MaxIdleConns = 1024
+	tr.MaxIdleConnsPerHost = 512
 	tr.IdleConnTimeout = 90 * time.Second
 	return &http.Client{
 		Transport:     tr,
