@@ -170,7 +170,7 @@ func printReport(w io.Writer, r *report) {
 		if s.Error != "" {
 			continue
 		}
-		for _, role := range []string{"carrier", "proxy", "hub", "connector"} {
+		for _, role := range []string{"load generator", "carrier", "proxy", "hub", "connector"} {
 			u, ok := s.UsersUsage[role]
 			if !ok {
 				continue

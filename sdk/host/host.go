@@ -69,19 +69,42 @@ type Config struct {
 var passEnv = []string{
 	"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LC_ALL", "SSL_CERT_FILE", "SSL_CERT_DIR",
 	"HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
-	"GOCOVERDIR", "GORACE", "GODEBUG", "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK",
+	"GOCOVERDIR", "GORACE", "GODEBUG", "GOGC", "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK",
 	pluginrpc.EnvCPUProfile,
 }
 
 func environment(extra []string) []string {
 	env := make([]string, 0, len(passEnv)+len(extra)+4)
 	for _, k := range passEnv {
+		if k == "GODEBUG" {
+			env = append(env, "GODEBUG="+connectorGODEBUG(os.Getenv("GODEBUG")))
+			continue
+		}
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)
 		}
 	}
 	env = append(env, extra...)
 	return env
+}
+
+// connectorGODEBUG returns the GODEBUG a connector process runs with: the hub's,
+// plus gcshrinkstackoff=1 unless the hub's names it. A connector runs calls on
+// long-lived worker goroutines whose stacks a call grows (JSON and mapping
+// evaluation recurse deeply); the collector shrinks idle stacks every cycle and
+// the next call grows them again, which cost a fifth of a connector's CPU under
+// load (bench/e2e). The workers are few, so keeping their stacks costs little
+// memory.
+func connectorGODEBUG(hub string) string {
+	for _, kv := range strings.Split(hub, ",") {
+		if strings.HasPrefix(strings.TrimSpace(kv), "gcshrinkstackoff=") {
+			return hub
+		}
+	}
+	if hub == "" {
+		return "gcshrinkstackoff=1"
+	}
+	return hub + ",gcshrinkstackoff=1"
 }
 
 // Process is a running connector.
