@@ -10,6 +10,7 @@ import (
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/rest"
+	"github.com/tidwall/gjson"
 )
 
 //go:embed manifest.yaml
@@ -113,13 +114,22 @@ func (c *Connector) Track(ctx context.Context, req *sdk.Request[model.TrackReque
 // trackBatch asks for several waybills at once. missing is Delhivery's error text
 // when it refused the query as naming an unknown waybill.
 func (c *Connector) trackBatch(ctx context.Context, acct *sdk.Account, numbers []string) (found map[string]model.Tracking, missing string, err error) {
-	var resp trackResponse
-	data, err := c.call(ctx, acct, &rest.Request{Method: http.MethodGet, Path: "/api/v1/packages/json/?" + trackQuery(numbers)}, &resp)
+	r, err := c.do(ctx, acct, &rest.Request{Method: http.MethodGet, Path: "/api/v1/packages/json/?" + trackQuery(numbers)})
 	if err != nil {
 		return nil, "", err
 	}
-	if resp.Error != "" {
-		return map[string]model.Tracking{}, resp.Error, nil
+	data := r.Body
+	// Only the Error field is read here (the mapping reads the rest): gjson
+	// finds it without decoding the whole answer. A body that is not a JSON
+	// object goes through DecodeJSON for its classified error.
+	if !gjson.ValidBytes(data) || !gjson.ParseBytes(data).IsObject() {
+		var resp trackResponse
+		if err := r.DecodeJSON(&resp); err != nil {
+			return nil, "", err
+		}
+	}
+	if e := gjson.GetBytes(data, "Error"); e.Type == gjson.String && e.Str != "" {
+		return map[string]model.Tracking{}, e.Str, nil
 	}
 	found, err = fromTrackResponse(data)
 	if err != nil {

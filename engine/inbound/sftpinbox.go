@@ -564,7 +564,7 @@ func (in *Inbox) processFunc(a *inboxAccount, stop context.CancelCauseFunc, dup 
 			return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub, Message: fmt.Sprintf("encoding receive_push request: %v", err)}
 		}
 		_, err = in.cfg.Router.Invoke(ctx, router.Route{TenantID: a.tenant, ConnectorID: a.connector,
-			Operation: sdk.OpReceivePush, AccountID: a.id, RequestID: fileRequestID()}, body)
+			Operation: sdk.OpReceivePush, AccountID: a.id, RequestID: fileRequestID(), MustRecord: true}, body)
 		if err != nil {
 			se := sdk.AsError(err)
 			if se.Source == sdk.SourceHub && !se.Code.Retryable() {

@@ -112,8 +112,9 @@ type Config struct {
 	Overrides *resilience.Overrides
 	// AfterCall, when set, records a successful call's canonical response (the
 	// shipments and events it causes, in one store transaction) before Invoke
-	// returns it. Its failure is logged, never turned into the caller's error:
-	// the provider has already done what it was asked.
+	// returns it. Its failure is logged, and turned into the caller's error only
+	// for a Route with MustRecord: the provider has already done what it was
+	// asked.
 	AfterCall func(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) error
 	// Observe, when set, is told about every finished connector call (err nil
 	// on success) with its duration, retries and waits included: for metrics.
@@ -141,6 +142,11 @@ type Route struct {
 	IdempotencyKey string
 	// RequestID identifies the call in logs.
 	RequestID string
+	// MustRecord makes a failure to record the call's outcome (Config.AfterCall)
+	// the call's error (internal, from the hub) instead of only a log line. Callers that can ask again without a provider noticing set it: a
+	// status file read from an SFTP inbox stays in the inbox until its results
+	// are recorded.
+	MustRecord bool
 }
 
 // Router routes canonical calls to connectors. It is safe for concurrent use.
@@ -312,6 +318,10 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 		if err := r.after(context.WithoutCancel(ctx), rt.TenantID, rt.ConnectorID, acct.ID, rt.Operation, out); err != nil {
 			r.log.ErrorContext(ctx, "recording a connector call's outcome", "connector", rt.ConnectorID,
 				"operation", rt.Operation, "account", acct.ID, "request_id", rt.RequestID, "error", err)
+			if rt.MustRecord {
+				return nil, &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub,
+					Message: "the call succeeded but its outcome could not be recorded; ask again later"}
+			}
 		}
 	}
 	return out, nil

@@ -68,6 +68,11 @@ type ShipmentStore interface {
 	// same tracking applied twice appends nothing the second time. Reaching a
 	// terminal status clears NextPollAt. Results with an item error are refused.
 	ApplyTracking(ctx context.Context, tenantID, connectorID, accountID string, tr model.Tracking) ([]events.Stored, error)
+	// TrackingIsNews reports whether ApplyTracking with tr would append events:
+	// false when the hub already has everything tr says. It reads only tr's
+	// number, status, sub-status and event times, so a caller can decode those
+	// first and the rest only for news. A shipment the hub does not have is news.
+	TrackingIsNews(ctx context.Context, tenantID, connectorID string, tr model.Tracking) (bool, error)
 	// GetShipment returns a shipment, or ErrNotFound.
 	GetShipment(ctx context.Context, tenantID, connectorID, trackingNumber string) (Shipment, error)
 	// DueForPoll returns up to limit shipments whose NextPollAt is not after now,
@@ -370,6 +375,22 @@ func (s *sqlStore) ApplyTracking(ctx context.Context, tenantID, connectorID, acc
 		return nil, s.shipmentErr("applying tracking", tenantID, err)
 	}
 	return nonNil(out), nil
+}
+
+// TrackingIsNews tells news from a repeat; see ShipmentStore.
+func (s *sqlStore) TrackingIsNews(ctx context.Context, tenantID, connectorID string, tr model.Tracking) (bool, error) {
+	if err := checkShipmentKey(tenantID, connectorID, tr.TrackingNumber); err != nil {
+		return false, err
+	}
+	sh, err := s.readShipment(ctx, tenantID, connectorID, tr.TrackingNumber)
+	if errors.Is(err, errNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, s.shipmentErr("reading shipment", tenantID, err)
+	}
+	now, _ := s.stamp()
+	return len(foldTracking(&sh, tr, now)) > 0, nil
 }
 
 // foldTracking applies tr to sh and returns the events it causes (without data), or

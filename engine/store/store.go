@@ -67,12 +67,15 @@ type Store interface {
 	EventStore
 	// ShipmentStore keeps the shipments the hub booked or tracks, with their events.
 	ShipmentStore
-	EWayBillStore // e-way bills' state, validity and eway_bill.expiring notices
+	// EWayBillStore keeps e-way bills' state and validity, and claims
+	// eway_bill.expiring notices.
+	EWayBillStore
 	// WebhookStore keeps webhook endpoints, deliveries and the attempt log.
 	WebhookStore
 	// StatsStore reads the event pipeline's backlog for metrics.
 	StatsStore
-	SFTPInboxStore // the SFTP inbox's processed files and per-inbox leases
+	// SFTPInboxStore keeps the SFTP inbox's processed files and per-inbox leases.
+	SFTPInboxStore
 
 	// CreateTenant makes a tenant; a taken name is ErrConflict.
 	CreateTenant(ctx context.Context, name string) (Tenant, error)

@@ -16,6 +16,7 @@ import (
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/tidwall/gjson"
 )
 
 // Store is what a Recorder writes to.
@@ -84,23 +85,37 @@ func (r *Recorder) record(ctx context.Context, tenantID, connectorID, accountID 
 		}
 		return r.store.CancelShipment(ctx, tenantID, connectorID, accountID, resp.TrackingNumber, response)
 	case sdk.OpTrack:
-		var resp model.TrackResponse
-		if err := decode(&resp); err != nil {
-			return nil, err
+		if results := gjson.GetBytes(response, "results"); !gjson.ValidBytes(response) ||
+			(results.Exists() && !results.IsArray() && results.Type != gjson.Null) {
+			var resp model.TrackResponse
+			return nil, decode(&resp)
 		}
 		var out []events.Stored
 		var errs []error
-		for _, tr := range resp.Results {
-			if tr.Error != nil {
-				continue
+		gjson.GetBytes(response, "results").ForEach(func(_, res gjson.Result) bool {
+			if e := res.Get("error"); e.Exists() && e.Type != gjson.Null {
+				return true
+			}
+			// Most answers repeat what the hub has: tell them from news on the few
+			// fields that decide it, and decode the whole result only for news.
+			if light, ok := lightTracking(res); ok {
+				if news, err := r.store.TrackingIsNews(ctx, tenantID, connectorID, light); err == nil && !news {
+					return true
+				}
+			}
+			var tr model.Tracking
+			if err := json.Unmarshal([]byte(res.Raw), &tr); err != nil {
+				errs = append(errs, fmt.Errorf("recording %s: decoding a result: %w", op, err))
+				return true
 			}
 			evs, err := r.store.ApplyTracking(ctx, tenantID, connectorID, accountID, tr)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("tracking %q: %w", tr.TrackingNumber, err))
-				continue
+				return true
 			}
 			out = append(out, evs...)
-		}
+			return true
+		})
 		return out, errors.Join(errs...)
 	case sdk.OpGenerateEWayBill, sdk.OpUpdateEWayBillVehicle:
 		var resp model.EWayBill
@@ -140,4 +155,34 @@ func (r *Recorder) record(ctx context.Context, tenantID, connectorID, accountID 
 		return event(events.PODReceived, resp.TrackingNumber, time.Time{})
 	}
 	return nil, nil
+}
+
+// lightTracking reads from one tracking result's JSON what store.TrackingIsNews
+// looks at: number, status, sub-status, delivery time and event times. ok is
+// false when any of them does not read as the model has it; the caller then
+// decodes the result in full.
+func lightTracking(res gjson.Result) (model.Tracking, bool) {
+	num, st, sub := res.Get("tracking_number"), res.Get("status"), res.Get("sub_status")
+	if num.Type != gjson.String || st.Type != gjson.String || (sub.Exists() && sub.Type != gjson.String) {
+		return model.Tracking{}, false
+	}
+	tr := model.Tracking{TrackingNumber: num.Str, Status: model.TrackingStatus(st.Str), SubStatus: sub.Str}
+	if d := res.Get("delivered_at"); d.Exists() && d.Type != gjson.Null {
+		at, err := time.Parse(time.RFC3339, d.Str)
+		if err != nil {
+			return model.Tracking{}, false
+		}
+		tr.DeliveredAt = &at
+	}
+	ok := true
+	res.Get("events").ForEach(func(_, ev gjson.Result) bool {
+		at, err := time.Parse(time.RFC3339, ev.Get("time").Str)
+		if err != nil {
+			ok = false
+			return false
+		}
+		tr.Events = append(tr.Events, model.TrackingEvent{Time: at})
+		return true
+	})
+	return tr, ok
 }

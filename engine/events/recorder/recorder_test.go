@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -54,6 +55,20 @@ func TestAfterCall(t *testing.T) {
 	want("track", evs, err, events.TrackingUpdated, events.ShipmentDelivered)
 	if _, err := s.GetShipment(t.Context(), tn.ID, "delhivery", "AWB404"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("a result with an item error was recorded: %v", err)
+	}
+	// The same answer again, and again with a result whose time does not read
+	// (decoded in full, refused, reported): no events the second time.
+	evs, err = call(sdk.OpTrack, `{"results":[
+		{"tracking_number":"AWB1","status":"delivered","events":[{"time":"2030-01-01T10:00:00+05:30","status":"delivered"}]}]}`)
+	want("the same track answer again", evs, err)
+	evs, err = call(sdk.OpTrack, `{"results":[
+		{"tracking_number":"AWB1","status":"delivered","events":[{"time":"2030-01-01T10:00:00+05:30","status":"delivered"}]},
+		{"tracking_number":"AWB3","status":"in_transit","events":[{"time":"yesterday","status":"in_transit"}]}]}`)
+	if len(evs) != 0 || err == nil || !strings.Contains(err.Error(), "decoding a result") {
+		t.Fatalf("a result that does not decode: %v, %v", evs, err)
+	}
+	if _, err := call(sdk.OpTrack, `{"results":"AWB1"}`); err == nil {
+		t.Fatal("results that are not a list were accepted")
 	}
 	evs, err = call(sdk.OpCancelShipment, `{"tracking_number":"AWB2","cancelled":false}`)
 	want("cancel refused by carrier", evs, err)

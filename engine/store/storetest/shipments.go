@@ -92,8 +92,20 @@ func testShipmentsRecord(t *testing.T, s EventsStore) {
 func testShipmentsTrackingFlow(t *testing.T, s EventsStore) {
 	ctx := ctxFor(t)
 	tn := mustTenant(t, s, "Acme")
+	// Every step also checks TrackingIsNews predicted what ApplyTracking did.
 	apply := func(tr model.Tracking) ([]events.Stored, error) {
-		return s.ApplyTracking(ctx, tn.ID, "delhivery", "acc_1", tr)
+		news, err := s.TrackingIsNews(ctx, tn.ID, "delhivery", tr)
+		if err != nil {
+			t.Fatalf("TrackingIsNews: %v", err)
+		}
+		evs, err := s.ApplyTracking(ctx, tn.ID, "delhivery", "acc_1", tr)
+		if err == nil && news != (len(evs) > 0) {
+			t.Fatalf("TrackingIsNews = %v, but ApplyTracking appended %d events", news, len(evs))
+		}
+		return evs, err
+	}
+	if news, err := s.TrackingIsNews(ctx, tn.ID, "delhivery", tracking("AWB0", model.StatusInTransit, 1)); err != nil || !news {
+		t.Fatalf("TrackingIsNews of an unknown shipment = %v, %v; want news", news, err)
 	}
 	if _, err := s.RecordShipment(ctx, store.Shipment{TenantID: tn.ID, ConnectorID: "delhivery", AccountID: "acc_1",
 		TrackingNumber: "AWB1"}, json.RawMessage(`{}`)); err != nil {
