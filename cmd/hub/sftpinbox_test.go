@@ -1,29 +1,19 @@
 package main
 
 import (
-	"bytes"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
-	"encoding/pem"
-	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-	"golang.org/x/crypto/ssh/knownhosts"
+	"github.com/carrierhub/hub/sdk/transport/sftp/sftptest"
 
 	"github.com/carrierhub/hub/connectors/builtin"
 	"github.com/carrierhub/hub/engine/events"
@@ -39,8 +29,8 @@ func TestSFTPInboxEndToEnd(t *testing.T) {
 	if _, ok := builtin.Lookup("statusfile"); !ok {
 		t.Fatal("the statusfile connector is not among the built-in connectors (connectors/builtin)")
 	}
-	srv := startInboxSSHD(t)
-	inbox := filepath.Join(srv.dir, "root", "acme-status")
+	srv := sftptest.Start(t, sftptest.Options{})
+	inbox := filepath.Join(srv.Root, "acme-status")
 	if err := os.MkdirAll(inbox, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -81,9 +71,9 @@ func TestSFTPInboxEndToEnd(t *testing.T) {
 	// The operator's way: the CLI checks the inbox settings as the inbox reads them.
 	if r := hub(t, "", "accounts", "create", "--data-dir", dir, "--tenant", tc.Tenant.ID, "--connector", "statusfile",
 		"--name", "acme drop", "--environment", "sandbox",
-		"--setting", "sftp_inbox="+inbox, "--setting", "sftp_host=127.0.0.1", "--setting", "sftp_port="+strconv.Itoa(srv.port),
-		"--setting", "sftp_user="+srv.user, "--setting", "sftp_known_hosts="+srv.knownHosts,
-		"--credential", "sftp_private_key="+string(srv.keyPEM)); r.code != 0 {
+		"--setting", "sftp_inbox="+inbox, "--setting", "sftp_host=127.0.0.1", "--setting", "sftp_port="+strconv.Itoa(srv.Port),
+		"--setting", "sftp_user="+srv.User, "--setting", "sftp_known_hosts="+srv.KnownHosts,
+		"--credential", "sftp_private_key="+string(srv.KeyPEM)); r.code != 0 {
 		t.Fatalf("accounts create: %s", r.err)
 	}
 	cfg := filepath.Join(dir, "hub.yaml")
@@ -133,147 +123,4 @@ func TestSFTPInboxEndToEnd(t *testing.T) {
 	if strings.Contains(h.logs.String(), "PRIVATE KEY") {
 		t.Fatal("the private key reached the hub's log")
 	}
-}
-
-// inboxSSHD is a real OpenSSH server on loopback serving internal-sftp.
-type inboxSSHD struct {
-	dir, user, knownHosts string
-	port                  int
-	keyPEM                []byte
-}
-
-// startInboxSSHD starts sshd with keys made here; it is killed (with its
-// sessions) when the test ends. The test is skipped when sshd is not
-// installed, and fails under CI=true.
-func startInboxSSHD(t *testing.T) *inboxSSHD {
-	t.Helper()
-	const bin = "/usr/sbin/sshd"
-	if _, err := os.Stat(bin); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is missing and CI=true: source .ci/openssh.sh first", bin)
-		}
-		t.Skipf("%s is missing: install openssh-server (source .ci/openssh.sh)", bin)
-	}
-	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-		t.Skipf("sshd needs /run/sshd: %v", err)
-	}
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	s := &inboxSSHD{dir: dir, user: u.Username}
-	key := func(file string) (ssh.PublicKey, []byte) {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			t.Fatal(err)
-		}
-		block, err := ssh.MarshalPrivateKey(priv, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		data := pem.EncodeToMemory(block)
-		if file != "" {
-			if err := os.WriteFile(file, data, 0o600); err != nil {
-				t.Fatal(err)
-			}
-		}
-		sp, err := ssh.NewPublicKey(pub)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sp, data
-	}
-	hostPub, _ := key(filepath.Join(dir, "hostkey"))
-	userPub, userPEM := key("")
-	s.keyPEM = userPEM
-	if err := os.WriteFile(filepath.Join(dir, "authorized_keys"), ssh.MarshalAuthorizedKey(userPub), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for attempt := 1; ; attempt++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		s.knownHosts = knownhosts.Line([]string{net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))}, hostPub)
-		conf := fmt.Sprintf("Port %d\nListenAddress 127.0.0.1\nHostKey %s\nPidFile %s\nAuthorizedKeysFile %s\n"+
-			"PubkeyAuthentication yes\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n"+
-			"PermitRootLogin prohibit-password\nStrictModes no\nUsePAM no\nSubsystem sftp internal-sftp\n",
-			s.port, filepath.Join(dir, "hostkey"), filepath.Join(dir, "sshd.pid"), filepath.Join(dir, "authorized_keys"))
-		if err := os.WriteFile(filepath.Join(dir, "sshd_config"), []byte(conf), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(bin, "-D", "-f", filepath.Join(dir, "sshd_config"), "-E", filepath.Join(dir, "sshd.log"))
-		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("starting sshd: %v", err)
-		}
-		exited := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(exited) }()
-		stop := func() {
-			for _, p := range sshdSessions(cmd.Process.Pid) {
-				_ = syscall.Kill(p, syscall.SIGKILL)
-			}
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		ready := false
-		for i := 0; i < 400 && !ready; i++ {
-			select {
-			case <-exited:
-				i = 400
-				continue
-			default:
-			}
-			if c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(s.port))); err == nil {
-				c.Close()
-				ready = true
-			} else {
-				time.Sleep(25 * time.Millisecond)
-			}
-		}
-		if ready {
-			t.Cleanup(stop)
-			return s
-		}
-		stop()
-		if attempt == 3 {
-			log, _ := os.ReadFile(filepath.Join(dir, "sshd.log"))
-			t.Fatalf("sshd did not start:\n%s", log)
-		}
-	}
-}
-
-// sshdSessions lists the processes descending from the listening sshd (one
-// per open connection, each in a session of its own).
-func sshdSessions(pid int) []int {
-	parent := map[int]int{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		p, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		if _, rest, ok := bytes.Cut(b, []byte(") ")); ok {
-			if f := strings.Fields(string(rest)); len(f) > 1 {
-				parent[p], _ = strconv.Atoi(f[1])
-			}
-		}
-	}
-	var out []int
-	for p := range parent {
-		for q := parent[p]; q > 1; q = parent[q] {
-			if q == pid {
-				out = append(out, p)
-				break
-			}
-		}
-	}
-	return out
 }

@@ -118,7 +118,7 @@ func newInboxEnv(t *testing.T) *inboxEnv {
 func (e *inboxEnv) account(t *testing.T, name, dir string, edit func(*store.Account)) store.Account {
 	t.Helper()
 	a := store.Account{TenantID: e.tenant, ConnectorID: "csv_files", Name: name, Environment: "sandbox",
-		Credentials: map[string]string{"sftp_private_key": string(e.srv.keyPEM)}, Settings: e.srv.settings(dir)}
+		Credentials: map[string]string{"sftp_private_key": string(e.srv.KeyPEM)}, Settings: e.srv.settings(dir)}
 	if edit != nil {
 		edit(&a)
 	}
@@ -527,7 +527,7 @@ func TestInboxBadAccountsAreReportedOnceAndDoNotStopOthers(t *testing.T) {
 	e.account(t, "no known hosts", e.srv.inbox(t, "nokh"), func(a *store.Account) { delete(a.Settings, "sftp_known_hosts") })
 	e.account(t, "no credentials", e.srv.inbox(t, "nocred"), func(a *store.Account) { a.Credentials = nil })
 	e.account(t, "outside", e.srv.inbox(t, "out"), func(a *store.Account) { a.Settings["sftp_archive"] = "/elsewhere" })
-	otherKey := strings.Replace(e.srv.knownHosts, "127.0.0.1", "127.0.0.2", 1) // the key on file is for another host
+	otherKey := strings.Replace(e.srv.KnownHosts, "127.0.0.1", "127.0.0.2", 1) // the key on file is for another host
 	e.account(t, "wrong host key", e.srv.inbox(t, "wrongkh"), func(a *store.Account) {
 		a.Settings["sftp_known_hosts"] = otherKey
 		a.Credentials = map[string]string{"sftp_password": "hunter2-SECRET"}

@@ -206,7 +206,7 @@ func TestPathConfinement(t *testing.T) {
 	s := startSSHD(t)
 	c := s.dial(t, nil)
 	ctx := context.Background()
-	outside := filepath.Join(s.dir, "outside")
+	outside := filepath.Join(s.Dir, "outside")
 	if err := os.Mkdir(outside, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -263,8 +263,8 @@ func TestPathConfinement(t *testing.T) {
 	}
 
 	// A root that is itself a symlink resolves to its target.
-	must(os.Symlink(s.root, filepath.Join(s.dir, "root-link")))
-	c2 := s.dial(t, func(cfg *Config) { cfg.Root = filepath.Join(s.dir, "root-link") })
+	must(os.Symlink(s.root, filepath.Join(s.Dir, "root-link")))
+	c2 := s.dial(t, func(cfg *Config) { cfg.Root = filepath.Join(s.Dir, "root-link") })
 	if c2.Root() != s.root {
 		t.Fatalf("root %q, want %q", c2.Root(), s.root)
 	}
