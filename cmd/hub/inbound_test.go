@@ -30,31 +30,13 @@ func TestInboundPollsAndPushes(t *testing.T) {
 	sim := simulator.New()
 	t.Cleanup(sim.Close)
 
-	var (
-		mu       sync.Mutex
-		received []events.Event
-	)
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var e events.Event
-		if err := json.Unmarshal(body, &e); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		received = append(received, e)
-		mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(receiver.Close)
+	receiver := newEventSink(t)
 	// statuses lists the tracking.updated statuses received for a waybill, and
 	// whether shipment.delivered came.
 	statuses := func(waybill string) ([]model.TrackingStatus, bool) {
-		mu.Lock()
-		defer mu.Unlock()
 		var out []model.TrackingStatus
 		delivered := false
-		for _, e := range received {
+		for _, e := range receiver.received() {
 			if e.Subject != waybill {
 				continue
 			}
@@ -168,4 +150,38 @@ func TestInboundPollsAndPushes(t *testing.T) {
 	if ofd != 1 {
 		t.Errorf("tracking.updated statuses %v: want out_for_delivery once", got)
 	}
+}
+
+// eventSink is a webhook receiver on loopback that keeps every event sent to it.
+type eventSink struct {
+	*httptest.Server
+	mu     sync.Mutex
+	events []events.Event
+}
+
+// newEventSink starts an eventSink, closed when the test ends.
+func newEventSink(t *testing.T) *eventSink {
+	t.Helper()
+	s := &eventSink{}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var e events.Event
+		if err := json.Unmarshal(body, &e); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.mu.Lock()
+		s.events = append(s.events, e)
+		s.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+// received returns a copy of the events received so far, in arrival order.
+func (s *eventSink) received() []events.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]events.Event(nil), s.events...)
 }

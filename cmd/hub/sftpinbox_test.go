@@ -2,14 +2,11 @@ package main
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,28 +32,10 @@ func TestSFTPInboxEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var (
-		mu       sync.Mutex
-		received []events.Event
-	)
-	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		var e events.Event
-		if err := json.Unmarshal(body, &e); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		mu.Lock()
-		received = append(received, e)
-		mu.Unlock()
-		w.WriteHeader(http.StatusNoContent)
-	}))
-	t.Cleanup(receiver.Close)
+	receiver := newEventSink(t)
 	updates := func() map[string][]model.TrackingStatus {
-		mu.Lock()
-		defer mu.Unlock()
 		out := map[string][]model.TrackingStatus{}
-		for _, e := range received {
+		for _, e := range receiver.received() {
 			if e.Type == events.TrackingUpdated {
 				var tr model.Tracking
 				_ = json.Unmarshal(e.Data, &tr)
