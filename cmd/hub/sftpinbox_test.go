@@ -10,11 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carrierhub/hub/sdk/transport/sftp/sftptest"
-
 	"github.com/carrierhub/hub/connectors/builtin"
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/sftp/sftptest"
 )
 
 // TestSFTPInboxEndToEnd runs hub serve with a statusfile account whose inbox is

@@ -14,28 +14,11 @@ import (
 
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/ewaybills"
+	"github.com/carrierhub/hub/engine/internal/testclock"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/store/storetest"
 	"github.com/carrierhub/hub/sdk/model"
 )
-
-// clock is a settable fake clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
@@ -161,7 +144,7 @@ func TestEmittedOnceAhead(t *testing.T) {
 		tn, _ := s.CreateTenant(t.Context(), "Acme")
 		base := futureBase()
 		generate(t, s, tn.ID, "331001234567", base.Add(10*time.Hour))
-		clk := &clock{t: base}
+		clk := testclock.New(base)
 		notified := 0
 		sc := &ewaybills.Scheduler{Store: s, Notify: func() { notified++ }, Logger: quiet, Now: clk.Now}
 		if got := runOnce(t, sc); len(got) != 0 {
@@ -200,7 +183,7 @@ func TestReArmedAfterExtension(t *testing.T) {
 		tn, _ := s.CreateTenant(t.Context(), "Acme")
 		base := futureBase()
 		generate(t, s, tn.ID, "331001234567", base.Add(6*time.Hour))
-		clk := &clock{t: base}
+		clk := testclock.New(base)
 		sc := &ewaybills.Scheduler{Store: s, Logger: quiet, Now: clk.Now}
 		if got := runOnce(t, sc); len(got) != 1 {
 			t.Fatalf("emitted %v, want the bill's notice", got)
@@ -332,7 +315,7 @@ func TestRunUntilCancelled(t *testing.T) {
 	s := mustOpen(t, store.Config{DataDir: t.TempDir(), Key: testKey(t), Logger: quiet})
 	tn, _ := s.CreateTenant(t.Context(), "Acme")
 	base := futureBase()
-	clk := &clock{t: base}
+	clk := testclock.New(base)
 	notices := make(chan struct{}, 10)
 	sc := &ewaybills.Scheduler{Store: s, Every: time.Millisecond, Logger: quiet, Now: clk.Now,
 		Notify: func() { notices <- struct{}{} }}

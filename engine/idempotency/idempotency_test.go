@@ -8,32 +8,14 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/carrierhub/hub/engine/idempotency"
+	"github.com/carrierhub/hub/engine/internal/testclock"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/store/storetest"
 )
-
-// clock is a settable time source.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 type fullStore interface {
 	store.Store
@@ -68,14 +50,14 @@ func openStore(tb testing.TB, postgres bool) fullStore {
 
 type fixture struct {
 	st    fullStore
-	clk   *clock
+	clk   *testclock.Clock
 	k     *idempotency.Keeper
 	scope store.IdempotencyScope
 }
 
 func newFixture(t *testing.T, cfg idempotency.Config) *fixture {
 	t.Helper()
-	f := &fixture{st: openStore(t, false), clk: &clock{t: time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)}}
+	f := &fixture{st: openStore(t, false), clk: testclock.New(time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC))}
 	// Unique tenant names let the fixture share a Postgres database if ever pointed at one.
 	tn, err := f.st.CreateTenant(t.Context(), fmt.Sprintf("acme-%d", time.Now().UnixNano()))
 	if err != nil {

@@ -19,27 +19,10 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/carrierhub/hub/engine/events"
+	"github.com/carrierhub/hub/engine/internal/testclock"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/webhooks"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // received is one request a test receiver got.
 type received struct {
@@ -85,7 +68,7 @@ type harness struct {
 	t      *testing.T
 	st     fullStore
 	tenant store.Tenant
-	clk    *clock
+	clk    *testclock.Clock
 	mu     sync.Mutex
 	events []events.Event
 }
@@ -96,7 +79,7 @@ func newHarness(t *testing.T, open func(testing.TB) fullStore) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &harness{t: t, st: st, tenant: tn, clk: &clock{t: time.Now().UTC().Truncate(time.Millisecond)}}
+	return &harness{t: t, st: st, tenant: tn, clk: testclock.New(time.Now().UTC().Truncate(time.Millisecond))}
 }
 
 func (h *harness) endpoint(e store.WebhookEndpoint) store.WebhookEndpoint {

@@ -11,9 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carrierhub/hub/sdk/transport/sftp/sftptest"
-
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/sftp/sftptest"
 	"golang.org/x/crypto/ssh"
 )
 
