@@ -85,14 +85,16 @@ func (r *Recorder) record(ctx context.Context, tenantID, connectorID, accountID 
 		}
 		return r.store.CancelShipment(ctx, tenantID, connectorID, accountID, resp.TrackingNumber, response)
 	case sdk.OpTrack:
-		if results := gjson.GetBytes(response, "results"); !gjson.ValidBytes(response) ||
-			(results.Exists() && !results.IsArray() && results.Type != gjson.Null) {
+		// One string for every read below: gjson.GetBytes copies what it finds.
+		doc := string(response)
+		results := gjson.Get(doc, "results")
+		if !gjson.Valid(doc) || (results.Exists() && !results.IsArray() && results.Type != gjson.Null) {
 			var resp model.TrackResponse
 			return nil, decode(&resp)
 		}
 		var out []events.Stored
 		var errs []error
-		gjson.GetBytes(response, "results").ForEach(func(_, res gjson.Result) bool {
+		results.ForEach(func(_, res gjson.Result) bool {
 			if e := res.Get("error"); e.Exists() && e.Type != gjson.Null {
 				return true
 			}
