@@ -281,43 +281,106 @@ func groupEval(e *env, c *callNode) (Value, error) {
 	if err != nil || !present {
 		return missing, err
 	}
-	type group struct {
-		key   Value
-		items []Value
-	}
-	var groups []*group
-	for _, x := range list {
+	// Each item's group number, then one backing list cut into the groups'
+	// items, so that the work is linear in the items.
+	var gs grouper
+	var keys []Value // the key of each group, as first seen
+	slot := make([]int, len(list))
+	for i, x := range list {
 		k, err := e.call(c.lam, x)
 		if err != nil {
 			return missing, err
 		}
-		var g *group
-		for _, h := range groups {
-			if equal(h.key, k) {
-				g = h
-				break
-			}
+		if slot[i] = gs.add(k); slot[i] == len(keys) {
+			keys = append(keys, k)
 		}
-		if g == nil {
-			g = &group{key: k}
-			groups = append(groups, g)
-		}
-		g.items = append(g.items, x)
 	}
-	out := make([]Value, len(groups))
-	for i, g := range groups {
+	start := make([]int, len(keys)+1)
+	for _, g := range slot {
+		start[g+1]++
+	}
+	for g := range keys {
+		start[g+1] += start[g]
+	}
+	items := make([]Value, len(list))
+	next := append([]int(nil), start[:len(keys)]...)
+	for i, g := range slot {
+		items[next[g]] = list[i]
+		next[g]++
+	}
+	out := make([]Value, len(keys))
+	for g, k := range keys {
 		b := []byte(`{"key":`)
-		if g.key.k == kMissing {
+		if k.k == kMissing {
 			b = append(b, "null"...)
 		} else {
-			b = appendValue(b, g.key)
+			b = appendValue(b, k)
 		}
 		b = append(b, `,"items":`...)
-		b = appendValue(b, Value{k: kArr, a: g.items})
+		b = appendValue(b, Value{k: kArr, a: items[start[g]:start[g+1]:start[g+1]]})
 		b = append(b, '}')
-		out[i] = Value{k: kJSON, s: string(b)}
+		out[g] = Value{k: kJSON, s: string(b)}
 	}
 	return Value{k: kArr, a: out}, nil
+}
+
+// grouper numbers the groups of group_by in order of first appearance. It
+// finds a key's group through a map instead of comparing the key with every
+// group, and puts two keys in one group exactly when equal says they are equal.
+type grouper struct {
+	slots map[groupKey]int
+	n     int // groups so far
+}
+
+// groupKey is the map key of a group_by key: its class under equal. Missing
+// and null share one; a number is its bits with -0 taken as 0 (1 and 1.0 are
+// one number); a string is its text, apart from numbers and from objects; an
+// object or array is its JSON text as appendValue writes it, which is what
+// equal compares, whatever form (input text, computed list, document tree)
+// it comes in.
+type groupKey struct {
+	k kind
+	n uint64
+	s string
+}
+
+// add returns the group number of key k, opening a new group, numbered after
+// the others, when no earlier key equals k.
+func (g *grouper) add(k Value) int {
+	var gk groupKey
+	switch k.k {
+	case kMissing, kNull:
+		gk = groupKey{k: kNull}
+	case kBool:
+		gk = groupKey{k: kBool}
+		if k.b {
+			gk.n = 1
+		}
+	case kNum:
+		if math.IsNaN(k.n) {
+			// NaN equals nothing, itself included: a group of its own.
+			g.n++
+			return g.n - 1
+		}
+		f := k.n
+		if f == 0 {
+			f = 0 // -0 equals 0
+		}
+		gk = groupKey{k: kNum, n: math.Float64bits(f)}
+	case kStr:
+		gk = groupKey{k: kStr, s: k.s}
+	default:
+		gk = groupKey{k: kJSON, s: string(appendValue(nil, k))}
+	}
+	if i, ok := g.slots[gk]; ok {
+		return i
+	}
+	if g.slots == nil {
+		g.slots = map[groupKey]int{}
+	}
+	g.slots[gk] = g.n
+	g.n++
+	return g.n - 1
 }
 
 func reverseEval(e *env, c *callNode) (Value, error) {
