@@ -94,12 +94,11 @@ var (
 // csvRequired are the columns the default CSV layout cannot do without.
 var csvRequired = []string{"tracking_number", "status_code", "event_time"}
 
-// readFile parses a file in format f and maps it to tracking results. The
-// mapping groups by tracking number itself, but its group_by compares each
-// item with every group so far, which is quadratic in the shipments of a
-// file; Go therefore splits the file into one document per shipment (first
-// appearance order) and maps each, so a file at the row limit maps in linear
-// time. A shipment's document holds only its own rows or transaction sets.
+// readFile parses a file in format f and maps it to tracking results. Go
+// splits the file into one document per shipment (first appearance order) and
+// maps each; a shipment's document holds only its own rows or transaction
+// sets. (The split was first made because the mapping language's group_by was
+// quadratic; it is linear now, and the split stays for its smaller documents.)
 func readFile(f format, body []byte) (*model.PushResponse, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, sdk.InvalidField("/body", "the file is empty")
