@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/engine/idempotency"
+	"github.com/carrierhub/hub/engine/internal/testclock"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
@@ -27,29 +28,11 @@ import (
 	"github.com/carrierhub/hub/sdk"
 )
 
-// idemClock is the injected clock of the idempotency tests.
-type idemClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *idemClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *idemClock) add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // idemHarness is the API over a real SQLite store (which keeps idempotency keys),
 // a real router and the fake connectors, whose create_shipment runs h.create.
 type idemHarness struct {
 	*harness
-	clock *idemClock
+	clock *testclock.Clock
 	calls atomic.Int64
 	mu    sync.Mutex
 	// createFn is what the connector's create_shipment does; guarded by mu.
@@ -82,7 +65,7 @@ func newIdemHarnessOn(t *testing.T, backend string) *idemHarness {
 	t.Cleanup(func() { st.Close() })
 	h := &idemHarness{
 		harness: &harness{t: t, logs: &syncBuffer{}},
-		clock:   &idemClock{t: time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)},
+		clock:   testclock.New(time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)),
 	}
 	h.createFn = func(context.Context, *sdk.Call) ([]byte, error) {
 		return []byte(`{"awb":"AWB-1","label_url":"https://labels.test/1.pdf"}`), nil
@@ -127,11 +110,11 @@ func newIdemHarnessOn(t *testing.T, backend string) *idemHarness {
 		}
 		return nil
 	}
-	rt, err := router.New(router.Config{Overrides: oneAttempt, Connectors: h.conns, Accounts: st, Validate: validate, Now: h.clock.now})
+	rt, err := router.New(router.Config{Overrides: oneAttempt, Connectors: h.conns, Accounts: st, Validate: validate, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := New(Config{Store: st, Router: rt, Connectors: h.conns, Version: "test", Now: h.clock.now,
+	srv := New(Config{Store: st, Router: rt, Connectors: h.conns, Version: "test", Now: h.clock.Now,
 		Logger: slog.New(slog.NewJSONHandler(h.logs, nil))})
 	h.harness.srv = httptest.NewServer(srv)
 	t.Cleanup(h.harness.srv.Close)
@@ -421,9 +404,9 @@ func TestIdempotencyTTL(t *testing.T) {
 	t.Parallel()
 	h := newIdemHarness(t)
 	first := h.create(shipmentBody, "ttl")
-	h.clock.add(idempotency.DefaultTTL - time.Millisecond)
+	h.clock.Add(idempotency.DefaultTTL - time.Millisecond)
 	wantReplayOf(t, "inside the TTL", h.create(shipmentBody, "ttl"), first)
-	h.clock.add(time.Millisecond)
+	h.clock.Add(time.Millisecond)
 	r := h.create(shipmentBody, "ttl")
 	if r.status != 200 || r.header.Get(idempotency.ReplayedHeader) != "" || h.calls.Load() != 2 {
 		t.Fatalf("after the TTL: %d %v, %d calls; want a fresh call", r.status, r.header, h.calls.Load())

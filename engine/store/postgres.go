@@ -65,12 +65,7 @@ func (b *postgresBackend) query(ctx context.Context, query string, args []any, e
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return eachRow(rows, each)
 }
 
 func (b *postgresBackend) kind(err error) errKind {
@@ -147,10 +142,5 @@ func (q pgQuerier) query(ctx context.Context, query string, args []any, each fun
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return eachRow(rows, each)
 }

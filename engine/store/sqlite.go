@@ -81,10 +81,14 @@ type sqliteBackend struct {
 	// webhookWrites serialises the webhook dispatcher's bulk writes (see
 	// sqlStore.sqliteWriteLock).
 	webhookWrites sync.Mutex
+	// pooled runs statements outside any transaction, on the pool.
+	pooled sqliteTx
 }
 
 func newSQLiteBackend(db *sql.DB) *sqliteBackend {
-	return &sqliteBackend{db: db, stmts: map[string]*sql.Stmt{}, writer: make(chan struct{}, 1)}
+	b := &sqliteBackend{db: db, stmts: map[string]*sql.Stmt{}, writer: make(chan struct{}, 1)}
+	b.pooled = sqliteTx{b: b}
+	return b
 }
 
 // stmt returns the prepared statement for query. The store's queries are a fixed set
@@ -107,6 +111,8 @@ var _ backend = (*sqliteBackend)(nil)
 
 func (b *sqliteBackend) name() string { return "sqlite" }
 
+// exec, queryRow and query send statements that write through the writer (a
+// group commit, see inTx) and run the others on the pool.
 func (b *sqliteBackend) exec(ctx context.Context, query string, args ...any) (int64, error) {
 	if writes(query) {
 		var n int64
@@ -116,51 +122,21 @@ func (b *sqliteBackend) exec(ctx context.Context, query string, args ...any) (in
 		})
 		return n, err
 	}
-	st, err := b.stmt(ctx, query)
-	if err != nil {
-		return 0, err
-	}
-	res, err := st.ExecContext(ctx, args...)
-	if err != nil {
-		return 0, err
-	}
-	return res.RowsAffected()
+	return b.pooled.exec(ctx, query, args...)
 }
 
 func (b *sqliteBackend) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
 	if writes(query) {
 		return b.inTx(ctx, func(q querier) error { return q.queryRow(ctx, query, args, dest...) })
 	}
-	st, err := b.stmt(ctx, query)
-	if err != nil {
-		return err
-	}
-	err = st.QueryRowContext(ctx, args...).Scan(dest...)
-	if errors.Is(err, sql.ErrNoRows) {
-		return errNoRows
-	}
-	return err
+	return b.pooled.queryRow(ctx, query, args, dest...)
 }
 
 func (b *sqliteBackend) query(ctx context.Context, query string, args []any, each func(func(...any) error) error) error {
 	if writes(query) {
 		return b.inTx(ctx, func(q querier) error { return q.query(ctx, query, args, each) })
 	}
-	st, err := b.stmt(ctx, query)
-	if err != nil {
-		return err
-	}
-	rows, err := st.QueryContext(ctx, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return b.pooled.query(ctx, query, args, each)
 }
 
 func (b *sqliteBackend) kind(err error) errKind {
@@ -189,7 +165,8 @@ func (b *sqliteBackend) close() error {
 	return b.db.Close()
 }
 
-// sqliteTx is a querier bound to one SQLite transaction.
+// sqliteTx is a querier bound to one SQLite transaction, or, with tx nil, to
+// none (the backend's pool).
 type sqliteTx struct {
 	b  *sqliteBackend
 	tx *sql.Tx
@@ -198,24 +175,33 @@ type sqliteTx struct {
 	detached bool
 }
 
-func (t *sqliteTx) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+// stmt returns the backend's prepared statement for query, bound to the
+// transaction when there is one, and the function that releases it.
+func (t *sqliteTx) stmt(ctx context.Context, query string) (*sql.Stmt, func(), error) {
+	ctx = t.ctx(ctx)
 	st, err := t.b.stmt(ctx, query)
-	if err != nil {
-		return nil, err
+	if err != nil || t.tx == nil {
+		return st, func() {}, err
 	}
-	return t.tx.StmtContext(ctx, st), nil
+	ts := t.tx.StmtContext(ctx, st)
+	return ts, func() { ts.Close() }, nil
+}
+
+// ctx is the context statements run with (see detached).
+func (t *sqliteTx) ctx(ctx context.Context) context.Context {
+	if t.detached {
+		return context.WithoutCancel(ctx)
+	}
+	return ctx
 }
 
 func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (int64, error) {
-	if t.detached {
-		ctx = context.WithoutCancel(ctx)
-	}
-	st, err := t.stmt(ctx, query)
+	st, release, err := t.stmt(ctx, query)
 	if err != nil {
 		return 0, err
 	}
-	defer st.Close()
-	res, err := st.ExecContext(ctx, args...)
+	defer release()
+	res, err := st.ExecContext(t.ctx(ctx), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -223,15 +209,12 @@ func (t *sqliteTx) exec(ctx context.Context, query string, args ...any) (int64, 
 }
 
 func (t *sqliteTx) queryRow(ctx context.Context, query string, args []any, dest ...any) error {
-	if t.detached {
-		ctx = context.WithoutCancel(ctx)
-	}
-	st, err := t.stmt(ctx, query)
+	st, release, err := t.stmt(ctx, query)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	err = st.QueryRowContext(ctx, args...).Scan(dest...)
+	defer release()
+	err = st.QueryRowContext(t.ctx(ctx), args...).Scan(dest...)
 	if errors.Is(err, sql.ErrNoRows) {
 		return errNoRows
 	}
@@ -239,23 +222,15 @@ func (t *sqliteTx) queryRow(ctx context.Context, query string, args []any, dest 
 }
 
 func (t *sqliteTx) query(ctx context.Context, query string, args []any, each func(func(...any) error) error) error {
-	if t.detached {
-		ctx = context.WithoutCancel(ctx)
-	}
-	st, err := t.stmt(ctx, query)
+	st, release, err := t.stmt(ctx, query)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	rows, err := st.QueryContext(ctx, args...)
+	defer release()
+	rows, err := st.QueryContext(t.ctx(ctx), args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows.Scan); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return eachRow(rows, each)
 }

@@ -21,6 +21,24 @@ type querier interface {
 	query(ctx context.Context, query string, args []any, each func(scan func(dest ...any) error) error) error
 }
 
+// rowIter is what eachRow reads: *sql.Rows and pgx.Rows both are.
+type rowIter interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// eachRow calls each once per row with the row's Scan, stopping at its first
+// error, and then reports the rows' own error. The caller closes rows.
+func eachRow(rows rowIter, each func(scan func(dest ...any) error) error) error {
+	for rows.Next() {
+		if err := each(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
 // backend is what a database must provide for sqlStore: the narrow, per-driver part.
 type backend interface {
 	querier
