@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/store/storetest"
 	"github.com/carrierhub/hub/engine/webhooks"
 )
 
@@ -25,13 +25,7 @@ type webhookStore interface {
 // newWebhookHarness serves the API over a real SQLite store, with tenants A and B.
 func newWebhookHarness(t *testing.T) (*harness, webhookStore) {
 	t.Helper()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.OpenSQLite(t)
 	ws := st.(webhookStore)
 	h := &harness{t: t, logs: &syncBuffer{}, conns: &fakeConnectors{}}
 	ctx := context.Background()

@@ -2,7 +2,6 @@ package bus_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -12,6 +11,7 @@ import (
 	"github.com/carrierhub/hub/engine/bus"
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/store/storetest"
 	"github.com/carrierhub/hub/sdk/model"
 )
 
@@ -24,13 +24,7 @@ type relayStore interface {
 // TestEventSinkThroughRelayToKafka runs the whole path: shipment state changes in
 // the store, the relay, the Kafka sink, a consumer of the family topics.
 func TestEventSinkThroughRelayToKafka(t *testing.T) {
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenSQLite(t)
 	s := st.(relayStore)
 	k := newKafka(t, startKafka(t))
 	sink := &bus.EventSink{Bus: k}

@@ -2,7 +2,6 @@ package events_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/store/storetest"
 )
 
 // outboxStore is the store as the relay tests use it.
@@ -23,13 +23,7 @@ type outboxStore interface {
 
 func openStore(t *testing.T) outboxStore {
 	t.Helper()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	s, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { s.Close() })
+	s := storetest.OpenSQLite(t)
 	return s.(outboxStore)
 }
 

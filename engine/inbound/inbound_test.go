@@ -2,7 +2,6 @@ package inbound_test
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/carrierhub/hub/engine/inbound"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/store/storetest"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
 )
@@ -21,13 +21,7 @@ import (
 // testStore opens an embedded store with one tenant.
 func testStore(t *testing.T) (store.Store, string) {
 	t.Helper()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := storetest.OpenSQLite(t)
 	tn, err := st.CreateTenant(t.Context(), "Acme")
 	if err != nil {
 		t.Fatal(err)

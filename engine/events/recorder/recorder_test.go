@@ -1,7 +1,6 @@
 package recorder_test
 
 import (
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,6 +10,7 @@ import (
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/events/recorder"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/engine/store/storetest"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -20,13 +20,7 @@ type fullStore interface {
 }
 
 func TestAfterCall(t *testing.T) {
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenSQLite(t)
 	s := st.(fullStore)
 	tn, _ := s.CreateTenant(t.Context(), "Acme")
 	notified := 0
@@ -97,13 +91,7 @@ func TestAfterCall(t *testing.T) {
 }
 
 func TestAfterCallEWayBills(t *testing.T) {
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	st, err := store.Open(t.Context(), store.Config{DataDir: t.TempDir(), Key: key})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	st := storetest.OpenSQLite(t)
 	s := st.(fullStore)
 	tn, _ := s.CreateTenant(t.Context(), "Acme")
 	notified := 0
