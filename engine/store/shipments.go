@@ -337,12 +337,10 @@ func (s *sqlStore) ApplyTracking(ctx context.Context, tenantID, connectorID, acc
 	// scan). Tell those from news with a plain read, so they cost no write
 	// transaction: state only moves forward, so an answer with nothing new for a
 	// snapshot would append nothing after any later change either.
-	if sh, err := s.readShipment(ctx, tenantID, connectorID, tr.TrackingNumber); err == nil {
-		if len(foldTracking(&sh, tr, now)) == 0 {
-			return []events.Stored{}, nil
-		}
-	} else if !errors.Is(err, errNoRows) {
+	if news, err := s.isNews(ctx, tenantID, connectorID, tr, now); err != nil {
 		return nil, s.shipmentErr("applying tracking", tenantID, err)
+	} else if !news {
+		return []events.Stored{}, nil
 	}
 	defer s.ships.forget(shipmentKey{tenantID, connectorID, tr.TrackingNumber})
 	data, err := json.Marshal(tr)
@@ -382,14 +380,25 @@ func (s *sqlStore) TrackingIsNews(ctx context.Context, tenantID, connectorID str
 	if err := checkShipmentKey(tenantID, connectorID, tr.TrackingNumber); err != nil {
 		return false, err
 	}
+	now, _ := s.stamp()
+	news, err := s.isNews(ctx, tenantID, connectorID, tr, now)
+	if err != nil {
+		return false, s.shipmentErr("reading shipment", tenantID, err)
+	}
+	return news, nil
+}
+
+// isNews folds tr into the shipment as read outside any transaction (the cache
+// on the embedded store) and reports whether anything would change. A shipment
+// the hub does not have is news.
+func (s *sqlStore) isNews(ctx context.Context, tenantID, connectorID string, tr model.Tracking, now time.Time) (bool, error) {
 	sh, err := s.readShipment(ctx, tenantID, connectorID, tr.TrackingNumber)
 	if errors.Is(err, errNoRows) {
 		return true, nil
 	}
 	if err != nil {
-		return false, s.shipmentErr("reading shipment", tenantID, err)
+		return false, err
 	}
-	now, _ := s.stamp()
 	return len(foldTracking(&sh, tr, now)) > 0, nil
 }
 
