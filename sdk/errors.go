@@ -39,6 +39,16 @@ var Codes = []Code{
 	CodeCarrierUnavailable, CodeTimeout, CodePermanent, CodeInternal,
 }
 
+// Valid reports whether c is one of Codes.
+func (c Code) Valid() bool {
+	for _, k := range Codes {
+		if k == c {
+			return true
+		}
+	}
+	return false
+}
+
 // Retryable reports whether the same request may succeed later. Whether it is safe
 // to retry (the request may have reached the carrier) is the engine's decision.
 func (c Code) Retryable() bool {

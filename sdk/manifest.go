@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"sort"
 	"sync"
 	"time"
 
@@ -39,6 +40,12 @@ type Manifest struct {
 	Sources []FactSource `yaml:"sources,omitempty" json:"sources,omitempty"`
 	// Resilience is the default call policy; hub configuration may override it.
 	Resilience Policy `yaml:"resilience,omitempty" json:"resilience,omitempty"`
+	// Auth names the ways the provider's requests are signed; operation
+	// bindings refer to them by name.
+	Auth map[string]*AuthSpec `yaml:"auth,omitempty" json:"auth,omitempty"`
+	// Zone is the IANA time zone the provider's times without an offset are
+	// read in (Asia/Kolkata); conformance holds the connector to it.
+	Zone string `yaml:"zone,omitempty" json:"zone,omitempty"`
 }
 
 // OperationInfo declares one operation a connector serves.
@@ -50,6 +57,9 @@ type OperationInfo struct {
 	Idempotent bool `yaml:"idempotent" json:"idempotent"`
 	// Timeout overrides the connector's default timeout for this operation.
 	Timeout Duration `yaml:"timeout,omitempty" json:"timeout,omitempty"`
+	// Binding, when set, declares the provider exchanges that serve the
+	// operation, so that it needs no Go (sdk/declarative runs it).
+	Binding *Binding `yaml:"binding,omitempty" json:"binding,omitempty"`
 }
 
 // AccountSchema describes what an account of a connector holds.
@@ -228,8 +238,41 @@ func (m *Manifest) Validate() error {
 			return fmt.Errorf("manifest %s: operations[%d]: %q declared twice", m.ID, i, o.Name)
 		}
 		seen[o.Name] = true
+		if o.Binding != nil {
+			if err := m.validateBinding(fmt.Sprintf("manifest %s: operations[%d] (%s)", m.ID, i, o.Name), o.Name, o.Binding); err != nil {
+				return err
+			}
+		}
+	}
+	names := make([]string, 0, len(m.Auth))
+	for name := range m.Auth {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if m.Auth[name] == nil {
+			return fmt.Errorf("manifest %s: auth.%s is empty", m.ID, name)
+		}
+		if err := validateAuth(name, m.Auth[name]); err != nil {
+			return fmt.Errorf("manifest %s: %w", m.ID, err)
+		}
+	}
+	if m.Zone != "" {
+		if _, err := time.LoadLocation(m.Zone); err != nil {
+			return fmt.Errorf("manifest %s: zone %q is not an IANA time zone", m.ID, m.Zone)
+		}
 	}
 	return nil
+}
+
+// Bound reports whether any operation of the manifest has a binding.
+func (m *Manifest) Bound() bool {
+	for _, o := range m.Operations {
+		if o.Binding != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // LoadManifest reads and validates a YAML manifest from fsys, rejecting unknown keys.

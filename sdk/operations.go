@@ -144,6 +144,18 @@ func LookupOperation(name Operation) (OperationSpec, bool) {
 	return *s, true
 }
 
+// RawOperations is implemented by connectors that serve operations on raw
+// canonical JSON instead of through the typed capability interfaces: the
+// declarative runtime (sdk/declarative), which runs a manifest's bindings. A
+// typed method wins over a raw handler for the same operation, so a mixed
+// connector writes Go only for what its bindings cannot say.
+type RawOperations interface {
+	// RawHandler returns the handler of op, if the connector serves it. The
+	// handler takes the call's canonical JSON and returns the canonical answer
+	// as JSON; its errors should be *Error.
+	RawHandler(op Operation) (func(ctx context.Context, call *Call) ([]byte, error), bool)
+}
+
 // Dispatcher routes calls to a connector's operations. Serve builds one; tests and
 // the conformance kit may too.
 type Dispatcher struct {
@@ -166,6 +178,13 @@ func NewDispatcher(c Connector) (*Dispatcher, error) {
 	for _, op := range m.Operations {
 		s := operationsByName[op.Name]
 		h, ok := s.bind(c)
+		if !ok {
+			if raw, isRaw := c.(RawOperations); isRaw {
+				var f func(context.Context, *Call) ([]byte, error)
+				f, ok = raw.RawHandler(op.Name)
+				h = f
+			}
+		}
 		if !ok {
 			return nil, fmt.Errorf("connector %s declares %s but does not implement it", m.ID, op.Name)
 		}

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/carrierhub/hub/mappings"
+	"github.com/carrierhub/hub/mappings/formats"
 	mcsv "github.com/carrierhub/hub/mappings/csv"
 	"github.com/carrierhub/hub/mappings/edi"
 	"github.com/carrierhub/hub/mappings/fixed"
@@ -75,8 +76,8 @@ from the headers). One document per input then, JSON input included.`,
 			if from != prog.From() {
 				return fmt.Errorf("--from %s disagrees with the mapping, which reads %s", from, prog.From())
 			}
-			if !slices.Contains(outputFormats, to) {
-				return fmt.Errorf("--to %q: write one of %s", to, strings.Join(outputFormats, ", "))
+			if !slices.Contains(formats.Outputs, to) {
+				return fmt.Errorf("--to %q: write one of %s", to, strings.Join(formats.Outputs, ", "))
 			}
 			in := cmd.InOrStdin()
 			if len(args) == 1 && args[0] != "-" {
@@ -108,7 +109,7 @@ from the headers). One document per input then, JSON input included.`,
 			if err != nil {
 				return err
 			}
-			if res, err = writeAs(to, res, writerOptions{jsonFields: ropts.jsonFields}); err != nil {
+			if res, err = formats.Write(to, res, formats.WriteOptions{JSONFields: ropts.jsonFields, Declaration: true}); err != nil {
 				return err
 			}
 			out.Write(res)
@@ -120,7 +121,7 @@ from the headers). One document per input then, JSON input included.`,
 	}
 	cmd.Flags().StringVar(&mappingFile, "mapping", "", "the mapping file")
 	cmd.Flags().StringVar(&from, "from", "", "input format: "+strings.Join(mappings.Formats, ", ")+" (default: the mapping's)")
-	cmd.Flags().StringVar(&to, "to", "json", "output format: "+strings.Join(outputFormats, ", "))
+	cmd.Flags().StringVar(&to, "to", "json", "output format: "+strings.Join(formats.Outputs, ", "))
 	cmd.Flags().StringVar(&ropts.layoutFile, "layout", "", "fixed-width input: the column layout, a JSON file (see mappings/fixed)")
 	cmd.Flags().StringSliceVar(&ropts.jsonFields, "json-field", []string{"data"}, "form input: fields whose value is JSON")
 	return cmd

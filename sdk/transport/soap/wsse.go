@@ -56,6 +56,10 @@ type UsernameToken struct {
 	Rand io.Reader
 }
 
+// Secure returns env, a SOAP envelope, with the token's WS-Security header
+// first in its Header (one is created when the envelope has none).
+func (t *UsernameToken) Secure(env []byte) ([]byte, error) { return addSecurity(env, t) }
+
 // PasswordDigest returns Base64(SHA-1(nonce + created + password)), the
 // PasswordDigest of the Username Token Profile, where nonce is the raw (decoded)
 // nonce and created the exact wsu:Created text.

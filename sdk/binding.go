@@ -1,0 +1,385 @@
+package sdk
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Binding declares the provider exchange(s) that serve one operation, so that
+// a connector needs no Go for it: sdk/declarative runs bindings. A binding is
+// one exchange (Request and Response) or a short sequence of Steps where a
+// later request uses values named by an earlier answer (login, then call;
+// create, then fetch the label).
+//
+// Text fields that reach the provider (Path, query and header values, auth
+// fields) are templates: {credential.NAME}, {setting.NAME}, {input.PATH} (a
+// gjson path into the canonical request), {item} (the tracking number of a
+// per-item fan-out), {values.NAME} (a value an earlier step named) and
+// {account.id|environment}. Placeholders in Path are path-escaped.
+type Binding struct {
+	// Auth names the entry of the manifest's auth map that signs the requests;
+	// empty means the only entry when there is exactly one, else none.
+	Auth string `yaml:"auth,omitempty" json:"auth,omitempty"`
+	// FanOut splits a track request's numbers across requests; track only.
+	FanOut *FanOut `yaml:"fan_out,omitempty" json:"fan_out,omitempty"`
+	// Request and Response are the exchange of a one-step binding.
+	Request  *RequestBinding  `yaml:"request,omitempty" json:"request,omitempty"`
+	Response *ResponseBinding `yaml:"response,omitempty" json:"response,omitempty"`
+	// Steps are the exchanges of a multi-step binding, run in order; the last
+	// step's answer is the operation's answer.
+	Steps []Step `yaml:"steps,omitempty" json:"steps,omitempty"`
+}
+
+// Step is one exchange of a multi-step binding.
+type Step struct {
+	// Name names the step in errors and traces.
+	Name     string           `yaml:"name" json:"name"`
+	Request  *RequestBinding  `yaml:"request" json:"request"`
+	Response *ResponseBinding `yaml:"response,omitempty" json:"response,omitempty"`
+}
+
+// FanOut says how a track call's tracking numbers become provider requests.
+type FanOut struct {
+	// Mode is per_item (one request per number; the request mapping gets
+	// {"tracking_number": N} and {item} is N) or batch (up to Size numbers a
+	// request; the request mapping gets {"tracking_numbers": [...]}).
+	Mode string `yaml:"mode" json:"mode"`
+	// Size is the most numbers a batch request carries (batch only).
+	Size int `yaml:"size,omitempty" json:"size,omitempty"`
+	// Fallback, per_item, asks for each number of a refused batch on its own,
+	// for providers that refuse a whole batch for one unknown number.
+	Fallback string `yaml:"fallback,omitempty" json:"fallback,omitempty"`
+	// Parallelism bounds concurrent requests; 4 when zero.
+	Parallelism int `yaml:"parallelism,omitempty" json:"parallelism,omitempty"`
+}
+
+// Fan-out modes.
+const (
+	FanOutPerItem = "per_item"
+	FanOutBatch   = "batch"
+)
+
+// RequestBinding is the provider request of one exchange.
+type RequestBinding struct {
+	// Method is the HTTP method; GET when empty.
+	Method string `yaml:"method,omitempty" json:"method,omitempty"`
+	// Path is a template joined to the account's base URL.
+	Path string `yaml:"path" json:"path"`
+	// Query parameters, each a template; a parameter whose template yields
+	// nothing is left out.
+	Query map[string]string `yaml:"query,omitempty" json:"query,omitempty"`
+	// Headers, each a template; a header whose template yields nothing is left out.
+	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Body is written by a request mapping; none when empty.
+	Body *BodyBinding `yaml:"body,omitempty" json:"body,omitempty"`
+}
+
+// BodyBinding writes a request body from the canonical request.
+type BodyBinding struct {
+	// Mapping is the request mapping's file, relative to the connector folder;
+	// its input is the canonical request (or the fan-out's item request) with
+	// "values" and "settings" added.
+	Mapping string `yaml:"mapping" json:"mapping"`
+	// Format is how the mapping's JSON result is written: json, form, xml,
+	// soap11, soap12 or csv; json when empty.
+	Format string `yaml:"format,omitempty" json:"format,omitempty"`
+	// JSONFields are form fields written as JSON documents (format form).
+	JSONFields []string `yaml:"json_fields,omitempty" json:"json_fields,omitempty"`
+	// ContentType overrides the format's content type.
+	ContentType string `yaml:"content_type,omitempty" json:"content_type,omitempty"`
+}
+
+// ResponseBinding reads the provider's answer of one exchange.
+type ResponseBinding struct {
+	// Mapping is the response mapping's file (provider answer to canonical
+	// answer); it reads the format its from line declares. Required on the last
+	// step.
+	Mapping string `yaml:"mapping,omitempty" json:"mapping,omitempty"`
+	// Values name parts of the answer for later steps, each a gjson path
+	// (JSON answers) or a header as "header:NAME".
+	Values map[string]string `yaml:"values,omitempty" json:"values,omitempty"`
+	// Status maps HTTP statuses (or classes such as 4xx) to canonical error
+	// codes, overriding the defaults (401/403 auth_failed, 404 not_found, ...).
+	Status map[string]Code `yaml:"status,omitempty" json:"status,omitempty"`
+	// Error is a mapping run on every answer, 2xx included, that says whether it
+	// is a refusal: its result {"error": {"code", "carrier_code", "message"}}
+	// (null or missing error: not a refusal). It is how a "200 OK" that carries
+	// only an error becomes an error.
+	Error string `yaml:"error,omitempty" json:"error,omitempty"`
+}
+
+// AuthSpec is one way of signing requests, named in the manifest's auth map and
+// referenced by bindings. Its text fields are templates (see Binding).
+type AuthSpec struct {
+	// Type is api_key, basic, bearer, oauth2_client_credentials, token_login,
+	// hmac or wsse.
+	Type string `yaml:"type" json:"type"`
+	// Header and Query place an api_key, a bearer or a login token (one of them);
+	// Prefix goes before the value in the header ("Token ", "Bearer ").
+	Header string `yaml:"header,omitempty" json:"header,omitempty"`
+	Query  string `yaml:"query,omitempty" json:"query,omitempty"`
+	Prefix string `yaml:"prefix,omitempty" json:"prefix,omitempty"`
+	// Value is the api_key or bearer token.
+	Value string `yaml:"value,omitempty" json:"value,omitempty"`
+	// Username and Password for basic and wsse.
+	Username string `yaml:"username,omitempty" json:"username,omitempty"`
+	Password string `yaml:"password,omitempty" json:"password,omitempty"`
+	// Digest sends a wsse PasswordDigest instead of the password's text.
+	Digest bool `yaml:"digest,omitempty" json:"digest,omitempty"`
+	// TokenURL, ClientID, ClientSecret, Scopes and SecretInBody for
+	// oauth2_client_credentials; TokenURL may be relative to the base URL.
+	TokenURL     string   `yaml:"token_url,omitempty" json:"token_url,omitempty"`
+	ClientID     string   `yaml:"client_id,omitempty" json:"client_id,omitempty"`
+	ClientSecret string   `yaml:"client_secret,omitempty" json:"client_secret,omitempty"`
+	Scopes       []string `yaml:"scopes,omitempty" json:"scopes,omitempty"`
+	SecretInBody bool     `yaml:"secret_in_body,omitempty" json:"secret_in_body,omitempty"`
+	// Login is the exchange a token_login sends (credentials in, token out);
+	// Token is the gjson path of the token in its JSON answer, TTL how long a
+	// token lives when TTLPath (a gjson path to seconds) does not say.
+	Login   *RequestBinding `yaml:"login,omitempty" json:"login,omitempty"`
+	Token   string          `yaml:"token,omitempty" json:"token,omitempty"`
+	TTL     Duration        `yaml:"ttl,omitempty" json:"ttl,omitempty"`
+	TTLPath string          `yaml:"ttl_path,omitempty" json:"ttl_path,omitempty"`
+	// Secret, TimestampHeader and Base64 configure hmac: HMAC-SHA256 of the
+	// canonical request, in Header after Prefix.
+	Secret          string `yaml:"secret,omitempty" json:"secret,omitempty"`
+	TimestampHeader string `yaml:"timestamp_header,omitempty" json:"timestamp_header,omitempty"`
+}
+
+// Auth types.
+const (
+	AuthAPIKey       = "api_key"
+	AuthBasic        = "basic"
+	AuthBearer       = "bearer"
+	AuthOAuth2       = "oauth2_client_credentials"
+	AuthTokenLogin   = "token_login"
+	AuthHMAC         = "hmac"
+	AuthWSSecurity   = "wsse"
+	defaultFanOutMax = 50
+)
+
+// placeholderRE finds {kind.name} and {item} placeholders in templates.
+var placeholderRE = regexp.MustCompile(`\{(item|(credential|setting|input|values|account)\.([^{}]+))\}`)
+
+// Placeholders returns the placeholders of a template as kind and name pairs
+// ({item} is kind "item" with no name).
+func Placeholders(template string) [][2]string {
+	var out [][2]string
+	for _, m := range placeholderRE.FindAllStringSubmatch(template, -1) {
+		if m[1] == "item" {
+			out = append(out, [2]string{"item", ""})
+			continue
+		}
+		out = append(out, [2]string{m[2], m[3]})
+	}
+	return out
+}
+
+// ExpandTemplate replaces every placeholder of template with what lookup
+// returns for it; escape (may be nil) is applied to each replacement.
+func ExpandTemplate(template string, lookup func(kind, name string) string, escape func(string) string) string {
+	if !strings.Contains(template, "{") {
+		return template
+	}
+	return placeholderRE.ReplaceAllStringFunc(template, func(m string) string {
+		sub := placeholderRE.FindStringSubmatch(m)
+		var v string
+		if sub[1] == "item" {
+			v = lookup("item", "")
+		} else {
+			v = lookup(sub[2], sub[3])
+		}
+		if escape != nil {
+			return escape(v)
+		}
+		return v
+	})
+}
+
+// StepList returns the binding's exchanges in order: Steps, or the one exchange
+// written inline.
+func (b *Binding) StepList() []Step {
+	if len(b.Steps) > 0 {
+		return b.Steps
+	}
+	return []Step{{Name: "call", Request: b.Request, Response: b.Response}}
+}
+
+// validateBinding checks one operation's binding against the manifest; where
+// names the operation in errors.
+func (m *Manifest) validateBinding(where string, op Operation, b *Binding) error {
+	if len(b.Steps) > 0 && (b.Request != nil || b.Response != nil) {
+		return fmt.Errorf("%s.binding: write request/response or steps, not both", where)
+	}
+	if len(b.Steps) == 0 && b.Request == nil {
+		return fmt.Errorf("%s.binding: request is required", where)
+	}
+	if b.Auth != "" {
+		if _, ok := m.Auth[b.Auth]; !ok {
+			return fmt.Errorf("%s.binding.auth: no auth named %q in the manifest's auth", where, b.Auth)
+		}
+	}
+	if f := b.FanOut; f != nil {
+		if op != OpTrack {
+			return fmt.Errorf("%s.binding.fan_out: only track fans out", where)
+		}
+		switch f.Mode {
+		case FanOutPerItem:
+		case FanOutBatch:
+			if f.Size < 1 || f.Size > defaultFanOutMax {
+				return fmt.Errorf("%s.binding.fan_out.size: a batch carries 1 to %d numbers", where, defaultFanOutMax)
+			}
+		default:
+			return fmt.Errorf("%s.binding.fan_out.mode: %q is neither per_item nor batch", where, f.Mode)
+		}
+		if f.Fallback != "" && f.Fallback != FanOutPerItem {
+			return fmt.Errorf("%s.binding.fan_out.fallback: only per_item", where)
+		}
+		if f.Parallelism < 0 {
+			return fmt.Errorf("%s.binding.fan_out.parallelism: must not be negative", where)
+		}
+	}
+	steps := b.StepList()
+	names := map[string]bool{}
+	for i, s := range steps {
+		at := where + ".binding"
+		if len(b.Steps) > 0 {
+			at = fmt.Sprintf("%s.binding.steps[%d]", where, i)
+			if s.Name == "" || names[s.Name] {
+				return fmt.Errorf("%s.name: each step needs a name of its own", at)
+			}
+			names[s.Name] = true
+		}
+		if err := validateRequest(at+".request", s.Request, b.FanOut); err != nil {
+			return err
+		}
+		last := i == len(steps)-1
+		if s.Response == nil || (last && s.Response.Mapping == "") {
+			if last {
+				return fmt.Errorf("%s.response.mapping: the last exchange needs a response mapping", at)
+			}
+			continue
+		}
+		for k, c := range s.Response.Status {
+			if !statusKey(k) {
+				return fmt.Errorf("%s.response.status: %q is not an HTTP status or class (404, 4xx)", at, k)
+			}
+			if !c.Valid() {
+				return fmt.Errorf("%s.response.status.%s: %q is not a canonical error code", at, k, c)
+			}
+		}
+	}
+	return nil
+}
+
+func validateRequest(at string, r *RequestBinding, fan *FanOut) error {
+	if r == nil {
+		return fmt.Errorf("%s: required", at)
+	}
+	if r.Path == "" {
+		return fmt.Errorf("%s.path: required", at)
+	}
+	switch strings.ToUpper(r.Method) {
+	case "", "GET", "POST", "PUT", "PATCH", "DELETE":
+	default:
+		return fmt.Errorf("%s.method: %q is not GET, POST, PUT, PATCH or DELETE", at, r.Method)
+	}
+	templates := []string{r.Path}
+	for _, v := range r.Query {
+		templates = append(templates, v)
+	}
+	for _, v := range r.Headers {
+		templates = append(templates, v)
+	}
+	for _, t := range templates {
+		if err := checkTemplate(t, fan); err != nil {
+			return fmt.Errorf("%s: %w", at, err)
+		}
+	}
+	if r.Body != nil {
+		if r.Body.Mapping == "" {
+			return fmt.Errorf("%s.body.mapping: required", at)
+		}
+		switch r.Body.Format {
+		case "", "json", "form", "xml", "soap11", "soap12", "csv":
+		default:
+			return fmt.Errorf("%s.body.format: %q is not json, form, xml, soap11, soap12 or csv", at, r.Body.Format)
+		}
+	}
+	return nil
+}
+
+// checkTemplate refuses braces that are not placeholders, and {item} outside a
+// per-item fan-out.
+func checkTemplate(t string, fan *FanOut) error {
+	rest := placeholderRE.ReplaceAllString(t, "")
+	if strings.ContainsAny(rest, "{}") {
+		return fmt.Errorf("template %q has a brace that is not a placeholder ({credential.X}, {setting.X}, {input.X}, {values.X}, {account.id}, {item})", t)
+	}
+	for _, p := range Placeholders(t) {
+		if p[0] == "item" && (fan == nil || fan.Mode != FanOutPerItem) {
+			return fmt.Errorf("template %q uses {item}, which only a per_item fan-out has", t)
+		}
+		if p[0] == "account" && p[1] != "id" && p[1] != "environment" && p[1] != "tenant_id" {
+			return fmt.Errorf("template %q: {account.%s} is not id, tenant_id or environment", t, p[1])
+		}
+	}
+	return nil
+}
+
+func statusKey(k string) bool {
+	if len(k) == 3 && k[1:] == "xx" && k[0] >= '1' && k[0] <= '5' {
+		return true
+	}
+	n, err := strconv.Atoi(k)
+	return err == nil && n >= 100 && n <= 599
+}
+
+// validateAuth checks one auth entry.
+func validateAuth(name string, a *AuthSpec) error {
+	at := "auth." + name
+	need := func(field, v string) error {
+		if v == "" {
+			return fmt.Errorf("%s.%s: required for %s", at, field, a.Type)
+		}
+		return checkTemplate(v, nil)
+	}
+	switch a.Type {
+	case AuthAPIKey, AuthBearer:
+		if (a.Header == "") == (a.Query == "") && a.Type == AuthAPIKey {
+			return fmt.Errorf("%s: an api_key goes in a header or a query parameter (one of them)", at)
+		}
+		return need("value", a.Value)
+	case AuthBasic, AuthWSSecurity:
+		if err := need("username", a.Username); err != nil {
+			return err
+		}
+		return need("password", a.Password)
+	case AuthOAuth2:
+		for _, f := range [][2]string{{"token_url", a.TokenURL}, {"client_id", a.ClientID}, {"client_secret", a.ClientSecret}} {
+			if err := need(f[0], f[1]); err != nil {
+				return err
+			}
+		}
+	case AuthTokenLogin:
+		if err := validateRequest(at+".login", a.Login, nil); err != nil {
+			return err
+		}
+		if a.Token == "" {
+			return fmt.Errorf("%s.token: the gjson path of the token in the login answer is required", at)
+		}
+		if a.Header != "" && a.Query != "" {
+			return fmt.Errorf("%s: a token goes in a header or a query parameter, not both", at)
+		}
+	case AuthHMAC:
+		if err := need("secret", a.Secret); err != nil {
+			return err
+		}
+		return need("header", a.Header)
+	default:
+		return fmt.Errorf("%s.type: %q is not api_key, basic, bearer, oauth2_client_credentials, token_login, hmac or wsse", at, a.Type)
+	}
+	return nil
+}

@@ -1,0 +1,256 @@
+package declarative
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+
+	"github.com/carrierhub/hub/sdk"
+)
+
+// A small REST carrier written as data: OAuth2 client credentials, a batch
+// track of up to 2 numbers that the provider refuses whole for one unknown
+// number (so the runtime falls back to one number a request), and a status
+// table in the response mapping.
+const testManifest = `
+id: testcarrier
+name: Test Carrier
+version: 0.1.0
+category: carrier_parcel
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials:
+    - {name: client_id, required: true}
+    - {name: client_secret, required: true}
+  settings:
+    - {name: account_number}
+  environments:
+    sandbox: https://sandbox.example.com
+auth:
+  oauth:
+    type: oauth2_client_credentials
+    token_url: /oauth/token
+    client_id: "{credential.client_id}"
+    client_secret: "{credential.client_secret}"
+    secret_in_body: true
+operations:
+  - name: track
+    idempotent: true
+    binding:
+      fan_out: {mode: batch, size: 2, fallback: per_item}
+      request:
+        method: POST
+        path: /v1/track
+        headers: {X-Account: "{setting.account_number}"}
+        body: {mapping: mappings/track-request.mapping}
+      response:
+        mapping: mappings/track.mapping
+        error: mappings/track-error.mapping
+        status: {"404": not_found}
+  - name: cancel_shipment
+    idempotent: true
+    binding:
+      request:
+        method: DELETE
+        path: /v1/shipments/{input.tracking_number}
+      response:
+        mapping: mappings/cancel.mapping
+`
+
+var testFiles = fstest.MapFS{
+	"manifest.yaml": {Data: []byte(testManifest)},
+	"mappings/track-request.mapping": {Data: []byte(`mapping t.req
+from json
+direction request
+{ numbers: input.tracking_numbers, account: input.settings.account_number }
+`)},
+	"mappings/track.mapping": {Data: []byte(`mapping t.resp
+from json
+direction response
+{ results: input.items.map(i -> {
+    tracking_number: i.id
+    status: match i.state { "D" => "delivered", "T" => "in_transit", _ => "unknown" }
+    raw_code: i.state
+    events?: i.scans.map(s -> { time: s.at, status: "in_transit", raw_code: s.code })
+  }) }
+`)},
+	"mappings/track-error.mapping": {Data: []byte(`mapping t.err
+from json
+direction response
+{ error: if exists(input.fault) then { code: "not_found", carrier_code: input.fault.code, message: "unknown number", carrier_message: input.fault.text } else null }
+`)},
+	"mappings/cancel.mapping": {Data: []byte(`mapping t.cancel
+from json
+direction response
+{ tracking_number: input.id, cancelled: input.ok == true }
+`)},
+}
+
+type testProvider struct {
+	*httptest.Server
+	tokens, calls atomic.Int32
+	bodies        chan string
+}
+
+func newTestProvider(t *testing.T) *testProvider {
+	p := &testProvider{bodies: make(chan string, 100)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /oauth/token", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		if r.PostForm.Get("client_id") != "id-1" || r.PostForm.Get("client_secret") != "secret-1" {
+			w.WriteHeader(401)
+			return
+		}
+		p.tokens.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, `{"access_token":"tok-abc","token_type":"bearer","expires_in":3600}`)
+	})
+	mux.HandleFunc("POST /v1/track", func(w http.ResponseWriter, r *http.Request) {
+		p.calls.Add(1)
+		if r.Header.Get("Authorization") != "Bearer tok-abc" {
+			w.WriteHeader(401)
+			return
+		}
+		b, _ := io.ReadAll(r.Body)
+		p.bodies <- string(b)
+		var req struct {
+			Numbers []string `json:"numbers"`
+			Account string   `json:"account"`
+		}
+		_ = json.Unmarshal(b, &req)
+		var items []string
+		for _, n := range req.Numbers {
+			switch n {
+			case "BAD":
+				io.WriteString(w, `{"fault":{"code":"E404","text":"no such number BAD"}}`)
+				return
+			case "DUP":
+				items = append(items, `{"id":"DUP","state":"T","scans":[{"at":"2026-01-01T10:00:00+05:30","code":"A"}]}`,
+					`{"id":"DUP","state":"D","scans":[{"at":"2026-01-02T10:00:00+05:30","code":"B"}]}`)
+			default:
+				items = append(items, `{"id":"`+strings.ToLower(n)+`","state":"T"}`)
+			}
+		}
+		io.WriteString(w, `{"items":[`+strings.Join(items, ",")+`]}`)
+	})
+	mux.HandleFunc("DELETE /v1/shipments/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") == "GONE" {
+			w.WriteHeader(404)
+			io.WriteString(w, `{"message":"no such shipment"}`)
+			return
+		}
+		io.WriteString(w, `{"id":"`+r.PathValue("id")+`","ok":true}`)
+	})
+	p.Server = httptest.NewServer(mux)
+	t.Cleanup(p.Close)
+	return p
+}
+
+func load(t *testing.T) *sdk.Dispatcher {
+	t.Helper()
+	c, err := Load(testFiles, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sdk.NewDispatcher(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func TestTrackBatchFallbackAndAssembly(t *testing.T) {
+	p := newTestProvider(t)
+	d := load(t)
+	acct := &sdk.Account{ID: "a1", BaseURL: p.URL, Credentials: map[string]string{"client_id": "id-1", "client_secret": "secret-1"},
+		Settings: map[string]string{"account_number": "ACC-9"}}
+	out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: acct,
+		Payload: []byte(`{"tracking_numbers":["X1","BAD","DUP","X1","x2"]}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var resp struct {
+		Results []struct {
+			TrackingNumber string `json:"tracking_number"`
+			Status         string `json:"status"`
+			SubStatus      string `json:"sub_status"`
+			Events         []any  `json:"events"`
+			Error          *struct {
+				Code        string `json:"code"`
+				CarrierCode string `json:"carrier_code"`
+			} `json:"error"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	got := []string{}
+	for _, r := range resp.Results {
+		got = append(got, r.TrackingNumber+"="+r.Status)
+	}
+	want := []string{"X1=in_transit", "BAD=unknown", "DUP=delivered", "X1=in_transit", "x2=in_transit"}
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("results %v, want %v\n%s", got, want, out)
+	}
+	if r := resp.Results[1]; r.Error == nil || r.Error.Code != "not_found" || r.Error.CarrierCode != "E404" || r.SubStatus != "not_found" {
+		t.Errorf("BAD: %+v, want a per-number not_found", r)
+	}
+	if n := len(resp.Results[2].Events); n != 2 {
+		t.Errorf("DUP has %d events, want both records' scans merged", n)
+	}
+	if p.tokens.Load() != 1 {
+		t.Errorf("%d token fetches, want 1 (cached)", p.tokens.Load())
+	}
+	if b := <-p.bodies; !strings.Contains(b, `"account":"ACC-9"`) {
+		t.Errorf("request body %s lacks the account setting", b)
+	}
+}
+
+func TestStatusTableAndPathTemplate(t *testing.T) {
+	p := newTestProvider(t)
+	d := load(t)
+	acct := &sdk.Account{BaseURL: p.URL, Credentials: map[string]string{"client_id": "id-1", "client_secret": "secret-1"}}
+	out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number":"A/B 1"}`)})
+	if err != nil || !strings.Contains(string(out), `"cancelled":true`) {
+		t.Fatalf("cancel: %s %v", out, err)
+	}
+	_, err = d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number":"GONE"}`)})
+	if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeNotFound || e.CarrierMessage != "no such shipment" {
+		t.Fatalf("cancel of an unknown shipment: %#v, want not_found with the carrier's message", e)
+	}
+}
+
+func TestBadCredentialsAreAuthFailedWithoutSecrets(t *testing.T) {
+	p := newTestProvider(t)
+	d := load(t)
+	acct := &sdk.Account{BaseURL: p.URL, Credentials: map[string]string{"client_id": "id-1", "client_secret": "wrong-secret-value"}}
+	_, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: acct, Payload: []byte(`{"tracking_numbers":["X1"]}`)})
+	e := sdk.AsError(err)
+	if e.Code != sdk.CodeAuthFailed {
+		t.Fatalf("got %v, want auth_failed", err)
+	}
+	if strings.Contains(e.Error(), "wrong-secret-value") {
+		t.Fatalf("error %q carries the secret", e.Error())
+	}
+}
+
+func TestManifestErrorsNameTheLine(t *testing.T) {
+	bad := strings.Replace(testManifest, "size: 2", "size: 99", 1)
+	_, err := Load(fstest.MapFS{"manifest.yaml": {Data: []byte(bad)}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "manifest.yaml:") || !strings.Contains(err.Error(), "fan_out.size") {
+		t.Fatalf("got %v", err)
+	}
+	line := strings.Count(bad[:strings.Index(bad, "fan_out")], "\n") + 1
+	if !strings.Contains(err.Error(), "manifest.yaml:"+itoa(line)+":") {
+		t.Errorf("error %q does not name line %d", err, line)
+	}
+}
+
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }

@@ -1,0 +1,326 @@
+package declarative
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/carrierhub/hub/mappings"
+	"github.com/carrierhub/hub/mappings/formats"
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/rest"
+)
+
+// invoke runs one call of a bound operation.
+func (c *Connector) invoke(ctx context.Context, o *operation, call *sdk.Call) ([]byte, error) {
+	if !gjson.ValidBytes(call.Payload) || !gjson.ParseBytes(call.Payload).IsObject() {
+		return nil, unsent(&sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector,
+			Message: fmt.Sprintf("the %s request must be a JSON object", o.name)})
+	}
+	ex, err := c.exchanger(o, call)
+	if err != nil {
+		return nil, err
+	}
+	if o.fan != nil {
+		return ex.track(ctx, o.fan)
+	}
+	out, _, err := ex.run(ctx, call.Payload, "")
+	return out, err
+}
+
+// exchanger runs one call's exchanges for one account.
+type exchanger struct {
+	c    *Connector
+	op   *operation
+	call *sdk.Call
+	api  *rest.Client
+	// secrets are the account's credentials, redacted from every error.
+	secrets []string
+}
+
+func (c *Connector) exchanger(o *operation, call *sdk.Call) (*exchanger, error) {
+	acct := call.Account
+	if acct == nil || acct.BaseURL == "" {
+		return nil, unsent(&sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector,
+			Message: fmt.Sprintf("connector %s needs an account with a base URL", o.connID)})
+	}
+	ex := &exchanger{c: c, op: o, call: call}
+	for _, v := range acct.Credentials {
+		if v != "" {
+			ex.secrets = append(ex.secrets, v)
+		}
+	}
+	auth, err := ex.buildAuth(o.auth)
+	if err != nil {
+		return nil, err
+	}
+	if ex.api, err = c.rest.For(acct.BaseURL, auth); err != nil {
+		return nil, unsent(err)
+	}
+	return ex, nil
+}
+
+// lookup resolves one template placeholder.
+func (ex *exchanger) lookup(input []byte, item string, values map[string]string) func(kind, name string) string {
+	acct := ex.call.Account
+	return func(kind, name string) string {
+		switch kind {
+		case "credential":
+			return acct.Credentials[name]
+		case "setting":
+			return acct.Settings[name]
+		case "input":
+			return gjson.GetBytes(input, name).String()
+		case "item":
+			return item
+		case "values":
+			return values[name]
+		case "account":
+			switch name {
+			case "id":
+				return acct.ID
+			case "tenant_id":
+				return acct.TenantID
+			case "environment":
+				return acct.Environment
+			}
+		}
+		return ""
+	}
+}
+
+// run sends the binding's steps for one canonical request (the whole call's,
+// or one fan-out unit's) and returns the last answer through its response
+// mapping. A refusal is returned as an *sdk.Error.
+func (ex *exchanger) run(ctx context.Context, input []byte, item string) (out []byte, values map[string]string, err error) {
+	values = map[string]string{}
+	for i, st := range ex.op.steps {
+		resp, err := ex.send(ctx, st, input, item, values)
+		if err != nil {
+			return nil, values, err
+		}
+		if st.resp == nil {
+			continue
+		}
+		for name, p := range st.resp.Values {
+			if h, ok := strings.CutPrefix(p, "header:"); ok {
+				values[name] = resp.Header.Get(h)
+				continue
+			}
+			values[name] = gjson.GetBytes(resp.Body, p).String()
+		}
+		if i < len(ex.op.steps)-1 {
+			continue
+		}
+		out, err := st.response.Apply(nil, resp.Body)
+		if err != nil {
+			return nil, values, ex.unreadable(st, resp, err)
+		}
+		return out, values, nil
+	}
+	return nil, values, sdk.Errorf(sdk.CodeInternal, "%s: binding has no response mapping", ex.op.name)
+}
+
+// send builds, signs and sends one step's request; a non-2xx answer, or a 2xx
+// the error mapping calls a refusal, is returned as an error.
+func (ex *exchanger) send(ctx context.Context, st *step, input []byte, item string, values map[string]string) (*rest.Response, error) {
+	look := ex.lookup(input, item, values)
+	req, err := ex.request(st.req, st.body, input, look)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := ex.api.Do(ctx, req)
+	if err != nil {
+		e := sdk.AsError(err)
+		if resp != nil {
+			ex.refine(st, resp, e)
+		}
+		return nil, e
+	}
+	if st.errorMap != nil {
+		if e := ex.refused(st, resp); e != nil {
+			return nil, e
+		}
+	}
+	return resp, nil
+}
+
+// request builds one provider request from a request binding.
+func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, input []byte, look func(kind, name string) string) (*rest.Request, error) {
+	req := &rest.Request{Method: strings.ToUpper(rb.Method), Secrets: ex.secrets}
+	if req.Method == "" {
+		req.Method = http.MethodGet
+	}
+	req.Path = sdk.ExpandTemplate(rb.Path, look, url.PathEscape)
+	if len(rb.Query) > 0 {
+		req.Query = url.Values{}
+		for k, t := range rb.Query {
+			if v := sdk.ExpandTemplate(t, look, nil); v != "" {
+				req.Query.Set(k, v)
+			}
+		}
+	}
+	if len(rb.Headers) > 0 {
+		req.Header = http.Header{}
+		for k, t := range rb.Headers {
+			if v := sdk.ExpandTemplate(t, look, nil); v != "" {
+				req.Header.Set(k, v)
+			}
+		}
+	}
+	if body == nil {
+		return req, nil
+	}
+	js, err := body.ApplyJSON(nil, ex.bodyInput(input))
+	if err != nil {
+		return nil, unsent(requestMappingError(err))
+	}
+	bb := rb.Body
+	req.Body, err = formats.Write(bb.Format, js, formats.WriteOptions{JSONFields: bb.JSONFields, Declaration: true})
+	if err != nil {
+		return nil, unsent(sdk.Errorf(sdk.CodeInternal, "writing the %s body: %v", bb.Format, err))
+	}
+	if a := ex.op.auth; a != nil && a.Type == sdk.AuthWSSecurity {
+		if req.Body, err = ex.wsse(a, look).Secure(req.Body); err != nil {
+			return nil, unsent(err)
+		}
+	}
+	req.ContentType = bb.ContentType
+	if req.ContentType == "" {
+		req.ContentType = formats.ContentType(bb.Format)
+	}
+	return req, nil
+}
+
+// bodyInput is what a request mapping reads: the canonical request with the
+// account's settings added as "settings" (never its credentials).
+func (ex *exchanger) bodyInput(input []byte) []byte {
+	s := ex.call.Account.Settings
+	if len(s) == 0 {
+		return input
+	}
+	settings, err := json.Marshal(s)
+	if err != nil {
+		return input
+	}
+	rest := bytes.TrimSpace(input)[1:] // after the object's opening brace
+	out := make([]byte, 0, len(input)+len(settings)+16)
+	out = append(out, `{"settings":`...)
+	out = append(out, settings...)
+	if r := bytes.TrimSpace(rest); len(r) > 0 && r[0] != '}' {
+		out = append(out, ',')
+	}
+	return append(out, rest...)
+}
+
+// refine corrects a non-2xx answer's classification with the binding's status
+// table and error mapping.
+func (ex *exchanger) refine(st *step, resp *rest.Response, e *sdk.Error) {
+	if st.resp == nil {
+		return
+	}
+	if code, ok := statusCode(st.resp.Status, resp.Status); ok {
+		e.Code = code
+	}
+	if st.errorMap == nil {
+		return
+	}
+	if r := ex.refused(st, resp); r != nil {
+		if r.CarrierCode != "" {
+			e.CarrierCode = r.CarrierCode
+		}
+		if r.CarrierMessage != "" {
+			e.CarrierMessage = r.CarrierMessage
+		}
+		if _, tabled := statusCode(st.resp.Status, resp.Status); !tabled && r.Code != "" {
+			e.Code = r.Code
+		}
+	}
+}
+
+// statusCode looks status up in a binding's table: the exact status, then its class.
+func statusCode(table map[string]sdk.Code, status int) (sdk.Code, bool) {
+	if len(table) == 0 {
+		return "", false
+	}
+	if c, ok := table[strconv.Itoa(status)]; ok {
+		return c, true
+	}
+	c, ok := table[strconv.Itoa(status/100)+"xx"]
+	return c, ok
+}
+
+// refused runs the error mapping on an answer and returns its refusal, if it
+// says the answer is one.
+func (ex *exchanger) refused(st *step, resp *rest.Response) *sdk.Error {
+	out, err := st.errorMap.Apply(nil, resp.Body)
+	if err != nil {
+		// An answer the error mapping cannot read is not a refusal it knows.
+		return nil
+	}
+	e := gjson.GetBytes(out, "error")
+	if !e.IsObject() {
+		return nil
+	}
+	code := sdk.Code(e.Get("code").String())
+	if code == "" || !code.Valid() {
+		code = rest.CodeForStatus(resp.Status)
+		if resp.Status < 300 {
+			code = sdk.CodeInvalidRequest
+		}
+	}
+	msg := e.Get("message").String()
+	cm := e.Get("carrier_message").String()
+	if msg == "" {
+		msg = fmt.Sprintf("%s refused the %s request", ex.c.manifest.Name, ex.op.name)
+	}
+	return &sdk.Error{Code: code, Source: sdk.SourceCarrier, Message: redact(msg, ex.secrets),
+		CarrierCode: redact(e.Get("carrier_code").String(), ex.secrets), CarrierMessage: redact(cm, ex.secrets)}
+}
+
+// unreadable is the error for an answer the response mapping cannot translate.
+func (ex *exchanger) unreadable(st *step, resp *rest.Response, err error) error {
+	return &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceConnector,
+		Message:        fmt.Sprintf("reading %s's %s answer: %v", ex.c.manifest.Name, ex.op.name, err),
+		CarrierMessage: redact(snippet(resp.Body), ex.secrets)}
+}
+
+// requestMappingError classifies a request mapping's failure: the canonical
+// request does not fit (a fail("...") or a required field missing).
+func requestMappingError(err error) *sdk.Error {
+	return &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector, Message: err.Error()}
+}
+
+// redact removes every secret from s.
+func redact(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
+}
+
+// snippet quotes the start of a body for an error.
+func snippet(b []byte) string {
+	const max = 300
+	s := strings.TrimSpace(string(b))
+	if len(s) > max {
+		s = s[:max] + "..."
+	}
+	return s
+}
+
+// unsent marks an error raised before anything was sent.
+func unsent(err error) error {
+	e := sdk.AsError(err)
+	e.NotSent = true
+	return e
+}
