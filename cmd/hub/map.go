@@ -18,11 +18,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/carrierhub/hub/mappings"
-	"github.com/carrierhub/hub/mappings/formats"
 	mcsv "github.com/carrierhub/hub/mappings/csv"
 	"github.com/carrierhub/hub/mappings/edi"
 	"github.com/carrierhub/hub/mappings/fixed"
 	"github.com/carrierhub/hub/mappings/form"
+	"github.com/carrierhub/hub/mappings/formats"
 	mxml "github.com/carrierhub/hub/mappings/xml"
 )
 
