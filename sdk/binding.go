@@ -213,6 +213,16 @@ func (m *Manifest) validateBinding(where string, op Operation, b *Binding) error
 	if len(b.Steps) > 0 && (b.Request != nil || b.Response != nil) {
 		return fmt.Errorf("%s.binding: write request/response or steps, not both", where)
 	}
+	if op == OpReceivePush {
+		// A push is read, not fetched: the binding is its response mapping alone.
+		if b.Request != nil || len(b.Steps) > 0 || b.FanOut != nil {
+			return fmt.Errorf("%s.binding: a receive_push binding has only a response (the mapping of what the provider pushed)", where)
+		}
+		if b.Response == nil || b.Response.Mapping == "" {
+			return fmt.Errorf("%s.binding.response.mapping: required", where)
+		}
+		return nil
+	}
 	if len(b.Steps) == 0 && b.Request == nil {
 		return fmt.Errorf("%s.binding: request is required", where)
 	}

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
-	"github.com/carrierhub/hub/engine/resilience/faultcarrier"
+	"github.com/carrierhub/hub/sdk/simulator/faultcarrier"
 )
 
 // readyLine is what the carrier and proxy subcommands print on stdout once they

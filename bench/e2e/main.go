@@ -102,7 +102,7 @@ func parseFlags(args []string) (options, error) {
 	fs.DurationVar(&o.Duration, "duration", 60*time.Second, "measured time of a users run")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "a request with no full answer after this is a timeout error")
 	fs.DurationVar(&o.CarrierLatency, "carrier-latency", 50*time.Millisecond, "the fake carrier's fixed latency")
-	fs.BoolVar(&o.CarrierFaults, "carrier-faults", false, "put engine/resilience/faultcarrier (an in-process reverse proxy with /_fault) in front of the simulator; it then adds the latency")
+	fs.BoolVar(&o.CarrierFaults, "carrier-faults", false, "put sdk/simulator/faultcarrier (an in-process reverse proxy with /_fault) in front of the simulator; it then adds the latency")
 	fs.Float64Var(&o.CreateRatio, "create-ratio", 0.1, "share of requests that create a shipment; the rest track one")
 	fs.IntVar(&o.Waybills, "waybills", 500, "waybills booked on the carrier before each scenario, for tracking")
 	fs.Float64Var(&o.Rate, "rate", 2000, "open-loop rate (requests/s) for the direct and hub comparison; 0 skips it")

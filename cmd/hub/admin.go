@@ -13,7 +13,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/carrierhub/hub/connectors/builtin"
 	"github.com/carrierhub/hub/engine/api"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
@@ -245,10 +244,11 @@ func accountsCmd() *cobra.Command {
 	cmd.PersistentFlags().StringVar(&tenant, "tenant", "", "the tenant's id (required)")
 	_ = cmd.MarkPersistentFlagRequired("tenant")
 	var (
-		in           api.AccountInput
-		creds, sets  []string
-		credsFile    string
-		createOutput string
+		in            api.AccountInput
+		creds, sets   []string
+		credsFile     string
+		connectorsDir string
+		createOutput  string
 	)
 	create := &cobra.Command{
 		Use:   "create",
@@ -282,12 +282,12 @@ where shell history keeps them.`,
 					in.Credentials[k] = v
 				}
 			}
-			if c, ok := builtin.Lookup(in.ConnectorID); ok {
-				if errs := api.ValidateAccount(c.Describe(), in); len(errs) > 0 {
+			if m, ok := findManifest(in.ConnectorID, connectorsDir); ok {
+				if errs := api.ValidateAccount(m, in); len(errs) > 0 {
 					return accountErrors(errs)
 				}
 			} else {
-				fmt.Fprintf(cmd.ErrOrStderr(), "hub: %s is not a built-in connector; its credential and setting names are not checked here\n", in.ConnectorID)
+				fmt.Fprintf(cmd.ErrOrStderr(), "hub: %s is neither a built-in connector nor a folder of --connectors-dir; its credential and setting names are not checked here\n", in.ConnectorID)
 			}
 			return withStore(cmd, &sf, func(ctx context.Context, st store.Store) error {
 				a, err := st.CreateAccount(ctx, store.Account{
@@ -314,6 +314,7 @@ where shell history keeps them.`,
 	f.StringArrayVar(&creds, "credential", nil, "a credential as name=value (repeatable)")
 	f.StringVar(&credsFile, "credentials-file", "", "a JSON object of credentials, merged over --credential")
 	f.StringArrayVar(&sets, "setting", nil, "a setting as name=value (repeatable)")
+	f.StringVar(&connectorsDir, "connectors-dir", "", "the hub's directory of connector folders, to check a third-party connector's fields (env HUB_CONNECTORS_DIR)")
 	outputFlag(create, &createOutput)
 	for _, name := range []string{"connector", "name", "environment"} {
 		_ = create.MarkFlagRequired(name)

@@ -27,7 +27,7 @@ import (
 // it runs main instead of the tests; so it does with HUB_TEST_RUN_MAIN=1, for
 // tests that need the hub as a separate process.
 func TestMain(m *testing.M) {
-	if (len(os.Args) == 3 && os.Args[1] == "connector-process") || os.Getenv("HUB_TEST_RUN_MAIN") == "1" {
+	if (len(os.Args) >= 3 && os.Args[1] == "connector-process") || os.Getenv("HUB_TEST_RUN_MAIN") == "1" {
 		main()
 		return
 	}

@@ -5,25 +5,46 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/carrierhub/hub/connectors/builtin"
+	"github.com/carrierhub/hub/connectors"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/declarative"
 )
 
-// connectorProcessCmd is the hidden entry point of a built-in connector's
-// process: the plugin manager re-executes the hub binary with it.
+// connectorProcessCmd is the hidden entry point of a connector process: the
+// plugin manager re-executes the hub binary with it, naming a built-in
+// connector or (--dir) a connector folder from the connectors directory.
 func connectorProcessCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:    "connector-process CONNECTOR_ID",
-		Short:  "Serve one built-in connector over the plugin protocol (started by the hub)",
+	var dir string
+	cmd := &cobra.Command{
+		Use:    "connector-process [CONNECTOR_ID | --dir DIR]",
+		Short:  "Serve one connector over the plugin protocol (started by the hub)",
 		Hidden: true,
-		Args:   cobra.ExactArgs(1),
+		Args:   cobra.MaximumNArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			c, ok := builtin.Lookup(args[0])
-			if !ok {
-				return fmt.Errorf("no built-in connector %q", args[0])
+			var c sdk.Connector
+			switch {
+			case dir != "" && len(args) == 0:
+				dc, err := declarative.LoadDir(dir)
+				if err != nil {
+					return err
+				}
+				c = dc
+			case dir == "" && len(args) == 1:
+				b, ok := connectors.Lookup(args[0])
+				if !ok {
+					return fmt.Errorf("no built-in connector %q", args[0])
+				}
+				var err error
+				if c, err = b.Connector(); err != nil {
+					return err
+				}
+			default:
+				return fmt.Errorf("name a built-in connector or a folder with --dir, not both")
 			}
 			sdk.Serve(c) // does not return
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&dir, "dir", "", "a connector folder to serve")
+	return cmd
 }

@@ -3,16 +3,12 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -21,6 +17,7 @@ import (
 	mcsv "github.com/carrierhub/hub/mappings/csv"
 	"github.com/carrierhub/hub/mappings/edi"
 	"github.com/carrierhub/hub/mappings/fixed"
+	"github.com/carrierhub/hub/mappings/fixtures"
 	"github.com/carrierhub/hub/mappings/form"
 	"github.com/carrierhub/hub/mappings/formats"
 	mxml "github.com/carrierhub/hub/mappings/xml"
@@ -275,13 +272,7 @@ func loadLayout(file string) (*fixed.Format, error) {
 	if err != nil {
 		return nil, err
 	}
-	var l fixed.Layout
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&l); err != nil {
-		return nil, fmt.Errorf("layout %s: %w", file, err)
-	}
-	f, err := fixed.Compile(l)
+	f, err := fixed.ParseLayout(b)
 	if err != nil {
 		return nil, fmt.Errorf("layout %s: %w", file, err)
 	}
@@ -324,33 +315,6 @@ func readDoc(format string, data []byte, opts readerOptions) (any, error) {
 	return nil, fmt.Errorf("input format %s has no reader", format)
 }
 
-// fixture is one input/expected-output pair next to a mapping:
-// NAME.CASE.in.EXT and NAME.CASE.out.json beside NAME.mapping.
-type fixture struct {
-	name, in, out string
-}
-
-func findFixtures(mappingPath string) ([]fixture, error) {
-	dir := filepath.Dir(mappingPath)
-	base := strings.TrimSuffix(filepath.Base(mappingPath), ".mapping")
-	ins, err := filepath.Glob(filepath.Join(dir, base+".*.in.*"))
-	if err != nil {
-		return nil, err
-	}
-	sort.Strings(ins)
-	var fx []fixture
-	for _, in := range ins {
-		rest := strings.TrimPrefix(filepath.Base(in), base+".")
-		i := strings.LastIndex(rest, ".in.")
-		if i <= 0 {
-			continue
-		}
-		name := rest[:i]
-		fx = append(fx, fixture{name: name, in: in, out: filepath.Join(dir, base+"."+name+".out.json")})
-	}
-	return fx, nil
-}
-
 func mapTestCmd() *cobra.Command {
 	var update bool
 	cmd := &cobra.Command{
@@ -366,19 +330,8 @@ formatting does not matter). A mismatch prints a line diff; any failure exits 1.
 			if len(args) == 1 {
 				root = args[0]
 			}
-			var files []string
-			err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-				if err != nil {
-					return err
-				}
-				if d.IsDir() && (d.Name() == ".git" || d.Name() == "node_modules") {
-					return filepath.SkipDir
-				}
-				if !d.IsDir() && strings.HasSuffix(p, ".mapping") {
-					files = append(files, p)
-				}
-				return nil
-			})
+			fsys := os.DirFS(root)
+			files, err := fixtures.Mappings(fsys)
 			if err != nil {
 				return err
 			}
@@ -388,27 +341,34 @@ formatting does not matter). A mismatch prints a line diff; any failure exits 1.
 			w := cmd.OutOrStdout()
 			failed, passed := 0, 0
 			for _, f := range files {
-				p, err := mappings.CompileFile(f, mappings.Options{})
+				shown := filepath.Join(root, f)
+				p, err := fixtures.Compile(fsys, f)
 				if err != nil {
-					fmt.Fprintf(w, "FAIL %s\n     %v\n", f, err)
+					fmt.Fprintf(w, "FAIL %s\n     %v\n", shown, err)
 					failed++
 					continue
 				}
-				fx, err := findFixtures(f)
+				fx, err := fixtures.For(fsys, f)
 				if err != nil {
 					return err
 				}
 				if len(fx) == 0 {
-					fmt.Fprintf(w, "?    %s (no fixtures: add %s.CASE.in.%s and .out.json beside it)\n", f, strings.TrimSuffix(filepath.Base(f), ".mapping"), p.From())
+					fmt.Fprintf(w, "?    %s (no fixtures: add %s.CASE.in.%s and .out.json beside it)\n", shown, strings.TrimSuffix(filepath.Base(f), ".mapping"), p.From())
 					continue
 				}
 				for _, x := range fx {
-					msg := runFixture(p, x, update)
+					got, msg := fixtures.Check(fsys, p, x)
+					if update && got != nil {
+						if err := os.WriteFile(filepath.Join(root, x.Out), got, 0o644); err != nil {
+							return err
+						}
+						msg = ""
+					}
 					if msg == "" {
-						fmt.Fprintf(w, "ok   %s %s\n", f, x.name)
+						fmt.Fprintf(w, "ok   %s %s\n", shown, x.Name)
 						passed++
 					} else {
-						fmt.Fprintf(w, "FAIL %s %s\n%s\n", f, x.name, indent(msg, "     "))
+						fmt.Fprintf(w, "FAIL %s %s\n%s\n", shown, x.Name, indent(msg, "     "))
 						failed++
 					}
 				}
@@ -422,140 +382,6 @@ formatting does not matter). A mismatch prints a line diff; any failure exits 1.
 	}
 	cmd.Flags().BoolVar(&update, "update", false, "write the actual outputs as the expected ones")
 	return cmd
-}
-
-// layoutFor is the fixed-width layout of a fixture: NAME.layout.json beside
-// NAME.CASE.in.EXT.
-func layoutFor(x fixture) string {
-	base := filepath.Base(x.in)
-	name, _, _ := strings.Cut(base, ".")
-	return filepath.Join(filepath.Dir(x.in), name+".layout.json")
-}
-
-// runFixture maps one fixture and returns "" when the output matches.
-func runFixture(p *mappings.Program, x fixture, update bool) string {
-	in, err := os.ReadFile(x.in)
-	if err != nil {
-		return err.Error()
-	}
-	var got []byte
-	if p.From() == "json" {
-		got, err = p.ApplyJSON(nil, in)
-	} else {
-		var tree any
-		ropts := readerOptions{jsonFields: []string{"data"}}
-		if p.From() == "fixed" {
-			ropts.layoutFile = layoutFor(x)
-		}
-		if tree, err = readDoc(p.From(), in, ropts); err == nil {
-			got, err = p.ApplyDoc(nil, tree)
-		}
-	}
-	if err != nil {
-		return err.Error()
-	}
-	var pretty bytes.Buffer
-	if err := json.Indent(&pretty, got, "", "  "); err != nil {
-		return fmt.Sprintf("output is not JSON: %v", err)
-	}
-	pretty.WriteByte('\n')
-	if update {
-		if err := os.WriteFile(x.out, pretty.Bytes(), 0o644); err != nil {
-			return err.Error()
-		}
-		return ""
-	}
-	want, err := os.ReadFile(x.out)
-	if err != nil {
-		return fmt.Sprintf("no expected output: %v (run with --update to write it)", err)
-	}
-	if sameJSON(got, want) {
-		return ""
-	}
-	var wantPretty bytes.Buffer
-	if err := json.Indent(&wantPretty, want, "", "  "); err != nil {
-		return fmt.Sprintf("%s is not JSON: %v", x.out, err)
-	}
-	wantPretty.WriteByte('\n')
-	return "--- " + x.out + " (expected)\n+++ actual\n" + lineDiff(wantPretty.String(), pretty.String())
-}
-
-func sameJSON(a, b []byte) bool {
-	var x, y any
-	da := json.NewDecoder(bytes.NewReader(a))
-	da.UseNumber()
-	db := json.NewDecoder(bytes.NewReader(b))
-	db.UseNumber()
-	if da.Decode(&x) != nil || db.Decode(&y) != nil {
-		return false
-	}
-	return reflect.DeepEqual(x, y)
-}
-
-// lineDiff returns the lines that differ, with two lines of context, from a
-// longest-common-subsequence alignment.
-func lineDiff(a, b string) string {
-	al := strings.Split(strings.TrimSuffix(a, "\n"), "\n")
-	bl := strings.Split(strings.TrimSuffix(b, "\n"), "\n")
-	if len(al)*len(bl) > 4_000_000 {
-		return "(outputs too large to diff)"
-	}
-	lcs := make([][]int, len(al)+1)
-	for i := range lcs {
-		lcs[i] = make([]int, len(bl)+1)
-	}
-	for i := len(al) - 1; i >= 0; i-- {
-		for j := len(bl) - 1; j >= 0; j-- {
-			if al[i] == bl[j] {
-				lcs[i][j] = lcs[i+1][j+1] + 1
-			} else {
-				lcs[i][j] = max(lcs[i+1][j], lcs[i][j+1])
-			}
-		}
-	}
-	type line struct {
-		op   byte
-		text string
-	}
-	var ops []line
-	i, j := 0, 0
-	for i < len(al) || j < len(bl) {
-		switch {
-		case i < len(al) && j < len(bl) && al[i] == bl[j]:
-			ops = append(ops, line{' ', al[i]})
-			i++
-			j++
-		case j < len(bl) && (i == len(al) || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, line{'+', bl[j]})
-			j++
-		default:
-			ops = append(ops, line{'-', al[i]})
-			i++
-		}
-	}
-	var sb strings.Builder
-	const ctx = 2
-	last := -1
-	for k, o := range ops {
-		near := false
-		for d := -ctx; d <= ctx; d++ {
-			if k+d >= 0 && k+d < len(ops) && ops[k+d].op != ' ' {
-				near = true
-				break
-			}
-		}
-		if !near {
-			continue
-		}
-		if last >= 0 && k > last+1 {
-			sb.WriteString("...\n")
-		}
-		sb.WriteByte(o.op)
-		sb.WriteString(o.text)
-		sb.WriteByte('\n')
-		last = k
-	}
-	return strings.TrimSuffix(sb.String(), "\n")
 }
 
 func indent(s, prefix string) string {

@@ -16,7 +16,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/carrierhub/hub/connectors/builtin"
 	"github.com/carrierhub/hub/engine/api"
 	"github.com/carrierhub/hub/engine/config"
 	"github.com/carrierhub/hub/engine/idempotency"
@@ -83,14 +82,15 @@ func validatorFunc(v *validate.Validator) router.ValidateFunc {
 
 func serveCmd() *cobra.Command {
 	var (
-		sf           storeFlags
-		configFile   string
-		listen       string
-		pluginDir    string
-		maxProcesses int
-		idleTimeout  time.Duration
-		logLevel     string
-		debugListen  string
+		sf            storeFlags
+		configFile    string
+		listen        string
+		pluginDir     string
+		connectorsDir string
+		maxProcesses  int
+		idleTimeout   time.Duration
+		logLevel      string
+		debugListen   string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -124,6 +124,9 @@ Postgres must share the key.`,
 			if flags.Changed("plugin-dir") {
 				cfg.Plugins.Dir = pluginDir
 			}
+			if flags.Changed("connectors-dir") {
+				cfg.Connectors.Dir = connectorsDir
+			}
 			if flags.Changed("max-processes") {
 				cfg.Plugins.MaxProcesses = maxProcesses
 			}
@@ -149,6 +152,7 @@ Postgres must share the key.`,
 	cmd.Flags().StringVar(&configFile, "config", os.Getenv("HUB_CONFIG"), "YAML configuration file (env HUB_CONFIG); see hub config reference")
 	cmd.Flags().StringVar(&listen, "listen", "", "address to serve HTTP on (default 127.0.0.1:8080; env HUB_LISTEN)")
 	cmd.Flags().StringVar(&pluginDir, "plugin-dir", "", "directory of third-party connector executables (default <data-dir>/plugins; env HUB_PLUGIN_DIR)")
+	cmd.Flags().StringVar(&connectorsDir, "connectors-dir", "", "directory of third-party connector folders written as data (env HUB_CONNECTORS_DIR)")
 	cmd.Flags().IntVar(&maxProcesses, "max-processes", 0, "most connector processes running at once (default 32)")
 	cmd.Flags().DurationVar(&idleTimeout, "idle-timeout", 0, "stop a connector process unused this long (default 10m)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "", "debug, info, warn or error (default info; env HUB_LOG_LEVEL)")
@@ -223,10 +227,15 @@ func serve(ctx context.Context, cfg serveConfig) (err error) {
 			log.Warn("flushing spans", "error", ferr)
 		}
 	}()
+	builtins, folders, err := loadConnectors(cfg.cfg.Connectors.Dir, log)
+	if err != nil {
+		return err
+	}
 	mgr, err := plugins.New(ctx, plugins.Config{
 		Env:          tp.ConnectorEnv(),
 		OnStart:      met.ObserveStart,
-		Builtins:     builtin.All(),
+		Builtins:     builtins,
+		Folders:      folders,
 		PluginDir:    cfg.cfg.Plugins.Dir,
 		MaxProcesses: cfg.cfg.Plugins.MaxProcesses,
 		IdleTimeout:  cfg.cfg.Plugins.IdleTimeout,

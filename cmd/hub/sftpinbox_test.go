@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carrierhub/hub/connectors/builtin"
+	"github.com/carrierhub/hub/connectors"
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/sftp/sftptest"
@@ -22,7 +22,7 @@ import (
 // the connector refuses ends in failed/.
 func TestSFTPInboxEndToEnd(t *testing.T) {
 	t.Parallel()
-	if _, ok := builtin.Lookup("statusfile"); !ok {
+	if _, ok := connectors.Lookup("statusfile"); !ok {
 		t.Fatal("the statusfile connector is not among the built-in connectors (connectors/builtin)")
 	}
 	srv := sftptest.Start(t, sftptest.Options{})

@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
-	"github.com/carrierhub/hub/engine/resilience/faultcarrier"
+	"github.com/carrierhub/hub/sdk/simulator/faultcarrier"
 )
 
 const stormShipment = `{

@@ -51,6 +51,8 @@ type Config struct {
 	Log Log `yaml:"log" doc:"the hub's log"`
 	// Plugins are the connector processes.
 	Plugins Plugins `yaml:"plugins" doc:"connector processes"`
+	// Connectors are third-party connectors written as data.
+	Connectors Connectors `yaml:"connectors" doc:"third-party connectors written as data (folders of manifest, mappings and exchanges)"`
 	// Idempotency is the replay of creates under an Idempotency-Key.
 	Idempotency Idempotency `yaml:"idempotency" doc:"replay of creates under an Idempotency-Key"`
 	// Webhooks is the delivery of events to tenants' endpoints.
@@ -97,6 +99,13 @@ type Log struct {
 	Level string `yaml:"level" env:"HUB_LOG_LEVEL" doc:"debug, info, warn or error"`
 	// Format is json, text, or auto (text on a terminal, JSON otherwise).
 	Format string `yaml:"format" env:"HUB_LOG_FORMAT" doc:"json, text, or auto (text on a terminal, json otherwise)"`
+}
+
+// Connectors configures where third-party connector folders are loaded from.
+type Connectors struct {
+	// Dir holds one folder per connector; each is validated at start, and a
+	// bad folder is reported and skipped without stopping the others.
+	Dir string `yaml:"dir" env:"HUB_CONNECTORS_DIR" doc:"directory of third-party connector folders (manifest.yaml, mappings, testdata/exchanges), one folder per connector; empty: none"`
 }
 
 // Plugins configures connector processes.

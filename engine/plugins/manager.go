@@ -32,6 +32,13 @@ type Config struct {
 	BuiltinArgs func(id string) []string
 	// Builtins are the connectors compiled into the hub.
 	Builtins []sdk.Connector
+	// Folders are connectors written as data, loaded from a connectors
+	// directory; each is served by re-executing Executable with FolderArgs.
+	// A folder whose id is taken by a built-in is skipped with a warning.
+	Folders []Folder
+	// FolderArgs returns the arguments that make Executable serve the folder
+	// dir; default: connector-process --dir DIR.
+	FolderArgs func(dir string) []string
 	// PluginDir holds third-party connector executables; none when empty.
 	PluginDir string
 	// MaxProcesses caps how many connector processes run at once; 32 by default.
@@ -58,6 +65,9 @@ func (c *Config) defaults() {
 	c.Env = append(otelEnviron(os.Environ()), c.Env...)
 	if c.BuiltinArgs == nil {
 		c.BuiltinArgs = func(id string) []string { return []string{"connector-process", id} }
+	}
+	if c.FolderArgs == nil {
+		c.FolderArgs = func(dir string) []string { return []string{"connector-process", "--dir", dir} }
 	}
 	if c.MaxProcesses <= 0 {
 		c.MaxProcesses = 32
@@ -88,6 +98,14 @@ func otelEnviron(environ []string) []string {
 		}
 	}
 	return out
+}
+
+// Folder is a connector written as data, in a directory of its own.
+type Folder struct {
+	// Dir is the connector's folder (manifest.yaml at its root).
+	Dir string
+	// Manifest is its manifest, already validated.
+	Manifest *sdk.Manifest
 }
 
 // Restart backoff after consecutive crashes: 100ms, 200ms, 400ms ... up to 30s.
@@ -140,7 +158,7 @@ type entry struct {
 // cfg.PluginDir. No process starts until a connector is first used.
 func New(ctx context.Context, cfg Config) (*Manager, error) {
 	cfg.defaults()
-	if cfg.Executable == "" && len(cfg.Builtins) > 0 {
+	if cfg.Executable == "" && (len(cfg.Builtins) > 0 || len(cfg.Folders) > 0) {
 		exe, err := os.Executable()
 		if err != nil {
 			return nil, fmt.Errorf("finding the hub's executable: %w", err)
@@ -158,6 +176,14 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 			return nil, fmt.Errorf("built-in connector %s registered twice", man.ID)
 		}
 		m.add(&entry{id: man.ID, manifest: man, builtin: true, path: cfg.Executable, args: cfg.BuiltinArgs(man.ID)})
+	}
+	for _, f := range cfg.Folders {
+		if old, dup := m.entries[f.Manifest.ID]; dup {
+			m.cfg.Logger.Warn("skipping connector folder whose id is taken", "dir", f.Dir, "id", f.Manifest.ID, "builtin", old.builtin)
+			continue
+		}
+		m.add(&entry{id: f.Manifest.ID, manifest: f.Manifest, path: cfg.Executable, args: cfg.FolderArgs(f.Dir)})
+		m.cfg.Logger.Info("found connector folder", "id", f.Manifest.ID, "version", f.Manifest.Version, "dir", f.Dir)
 	}
 	if cfg.PluginDir != "" {
 		if err := m.discover(ctx, cfg.PluginDir); err != nil {

@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/carrierhub/hub/engine/resilience/faultcarrier"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/simulator/faultcarrier"
 )
 
 // carrierClient performs the HTTP call of one attempt and classifies the outcome

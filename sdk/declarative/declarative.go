@@ -26,6 +26,7 @@ import (
 	"github.com/carrierhub/hub/mappings"
 	_ "github.com/carrierhub/hub/mappings/formats" // readers for every declared from format
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/modelschema"
 	"github.com/carrierhub/hub/sdk/transport/rest"
 )
 
@@ -117,7 +118,7 @@ func Load(fsys fs.FS, opts Options) (*Connector, error) {
 		}
 		for _, s := range b.StepList() {
 			st := &step{name: s.Name, req: s.Request, resp: s.Response}
-			if s.Request.Body != nil {
+			if s.Request != nil && s.Request.Body != nil {
 				if st.body, err = compile(s.Request.Body.Mapping, "request"); err != nil {
 					return nil, err
 				}
@@ -155,6 +156,21 @@ func LoadManifest(fsys fs.FS) (*sdk.Manifest, error) {
 	data, err := fs.ReadFile(fsys, ManifestFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", ManifestFile, err)
+	}
+	var doc any
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %s", ManifestFile, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	problems, err := modelschema.ValidateManifest(doc)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		msgs := make([]string, 0, len(problems))
+		for _, p := range problems {
+			msgs = append(msgs, fmt.Sprintf("%s:%d: /%s: %s", ManifestFile, lineAt(data, p.Path), strings.Join(p.Path, "/"), p.Message))
+		}
+		return nil, fmt.Errorf("%s", strings.Join(msgs, "\n"))
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

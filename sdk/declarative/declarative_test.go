@@ -254,3 +254,15 @@ func TestManifestErrorsNameTheLine(t *testing.T) {
 }
 
 func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
+func TestSchemaProblemsNameTheLine(t *testing.T) {
+	bad := strings.Replace(testManifest, "    idempotent: true\n    binding:\n      fan_out", "    idempotent: true\n    bindng: {}\n    binding:\n      fan_out", 1)
+	_, err := Load(fstest.MapFS{"manifest.yaml": {Data: []byte(bad)}}, Options{})
+	line := strings.Count(bad[:strings.Index(bad, "bindng")], "\n") + 1
+	if err == nil || !strings.Contains(err.Error(), "manifest.yaml:"+itoa(line-2)+":") && !strings.Contains(err.Error(), "manifest.yaml:"+itoa(line)+":") {
+		t.Fatalf("got %v, want an error at line %d", err, line)
+	}
+	if !strings.Contains(err.Error(), "bindng") {
+		t.Errorf("error %q does not name the unknown key", err)
+	}
+}

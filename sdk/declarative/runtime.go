@@ -15,6 +15,7 @@ import (
 	"github.com/carrierhub/hub/mappings"
 	"github.com/carrierhub/hub/mappings/formats"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/rest"
 )
 
@@ -23,6 +24,9 @@ func (c *Connector) invoke(ctx context.Context, o *operation, call *sdk.Call) ([
 	if !gjson.ValidBytes(call.Payload) || !gjson.ParseBytes(call.Payload).IsObject() {
 		return nil, unsent(&sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector,
 			Message: fmt.Sprintf("the %s request must be a JSON object", o.name)})
+	}
+	if o.name == sdk.OpReceivePush {
+		return c.readPush(o, call)
 	}
 	ex, err := c.exchanger(o, call)
 	if err != nil {
@@ -33,6 +37,21 @@ func (c *Connector) invoke(ctx context.Context, o *operation, call *sdk.Call) ([
 	}
 	out, _, err := ex.run(ctx, call.Payload, "")
 	return out, err
+}
+
+// readPush maps what a provider pushed (or dropped on SFTP) with the
+// binding's response mapping, which reads the format its from line declares.
+func (c *Connector) readPush(o *operation, call *sdk.Call) ([]byte, error) {
+	var push model.PushRequest
+	if err := json.Unmarshal(call.Payload, &push); err != nil {
+		return nil, &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector, Message: "reading the push: " + err.Error()}
+	}
+	out, err := o.steps[0].response.Apply(nil, push.Body)
+	if err != nil {
+		return nil, &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceCarrier,
+			Message: fmt.Sprintf("%s's push could not be read: %v", c.manifest.Name, err)}
+	}
+	return out, nil
 }
 
 // exchanger runs one call's exchanges for one account.
@@ -233,6 +252,7 @@ func (ex *exchanger) refine(st *step, resp *rest.Response, e *sdk.Error) {
 		return
 	}
 	if r := ex.refused(st, resp); r != nil {
+		e.Message, e.Source = r.Message, sdk.SourceCarrier
 		if r.CarrierCode != "" {
 			e.CarrierCode = r.CarrierCode
 		}

@@ -38,6 +38,27 @@ func lineOf(data []byte, msg string) int {
 	return line
 }
 
+// lineAt returns the line of the node at path (keys and sequence indexes as
+// decimal strings), or of its deepest ancestor that exists.
+func lineAt(data []byte, path []string) int {
+	var root yaml.Node
+	if yaml.Unmarshal(data, &root) != nil || len(root.Content) == 0 {
+		return 1
+	}
+	node, line := root.Content[0], root.Content[0].Line
+	for _, seg := range path {
+		if _, err := strconv.Atoi(seg); err == nil && node.Kind == yaml.SequenceNode {
+			seg = "[" + seg + "]"
+		}
+		next := child(node, seg)
+		if next == nil {
+			break
+		}
+		node, line = next, next.Line
+	}
+	return line
+}
+
 // child returns a mapping's value for key or a sequence's element "[i]".
 func child(n *yaml.Node, seg string) *yaml.Node {
 	if strings.HasPrefix(seg, "[") {

@@ -44,6 +44,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
 )
 
 // Dir is where a connector folder keeps its exchanges.
@@ -65,10 +66,31 @@ type File struct {
 	// Account holds settings the recorded requests depend on; the simulator's
 	// account has them.
 	Account Account `yaml:"account,omitempty" json:"account,omitempty"`
+	// Push is what the provider pushed, for receive_push: the canonical
+	// request is built from it.
+	Push *Push `yaml:"push,omitempty" json:"push,omitempty"`
 	// Canonical is the call and what it must produce.
 	Canonical Canonical `yaml:"canonical" json:"canonical"`
 	// Exchanges are the provider requests and answers, in order.
 	Exchanges []Exchange `yaml:"exchanges" json:"exchanges"`
+}
+
+// Push is a recorded push or dropped file.
+type Push struct {
+	ContentType string            `yaml:"content_type,omitempty" json:"content_type,omitempty"`
+	Headers     map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	Query       map[string]string `yaml:"query,omitempty" json:"query,omitempty"`
+	Body        string            `yaml:"body" json:"body"`
+}
+
+// Request returns the canonical request of the file: Canonical.Request, or
+// the model.PushRequest built from Push.
+func (f *File) Request() []byte {
+	if f.Push == nil {
+		return []byte(f.Canonical.Request)
+	}
+	b, _ := json.Marshal(model.PushRequest{Headers: f.Push.Headers, Query: f.Push.Query, ContentType: f.Push.ContentType, Body: []byte(f.Push.Body)})
+	return b
 }
 
 // Account is the part of an account a file depends on.
@@ -78,8 +100,9 @@ type Account struct {
 
 // Canonical is a canonical call: its request, and its answer or error.
 type Canonical struct {
-	// Request is the canonical request (JSON).
-	Request string `yaml:"request" json:"request"`
+	// Request is the canonical request (JSON); a receive_push file gives
+	// its push instead.
+	Request string `yaml:"request,omitempty" json:"request,omitempty"`
 	// Response is the canonical answer (JSON) the call must produce, when it succeeds.
 	Response string `yaml:"response,omitempty" json:"response,omitempty"`
 	// Error is the error it must end with, when it fails.
@@ -162,7 +185,12 @@ func (f *File) check(m *sdk.Manifest) error {
 	if !strings.HasPrefix(f.Source, "https://") && !strings.HasPrefix(f.Source, "http://") {
 		return fmt.Errorf("source: the URL the exchanges were taken from is required")
 	}
-	if !json.Valid([]byte(f.Canonical.Request)) {
+	switch {
+	case f.Push != nil && f.Operation != sdk.OpReceivePush:
+		return fmt.Errorf("push: only a receive_push file records a push")
+	case f.Push != nil && f.Canonical.Request != "":
+		return fmt.Errorf("canonical.request: a push file's request is its push")
+	case f.Push == nil && !json.Valid([]byte(f.Canonical.Request)):
 		return fmt.Errorf("canonical.request is not JSON")
 	}
 	switch {

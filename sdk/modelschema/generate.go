@@ -64,13 +64,19 @@ func Generate() (map[string][]byte, error) {
 // modelComments reads sdk/model's doc comments into invopop's comment map, keyed
 // by the model's import path.
 func modelComments() (map[string]string, error) {
+	return packageComments("model", modelImportPath)
+}
+
+// packageComments reads the doc comments of the sdk package in the directory
+// rel (relative to sdk/) for the reflector, keyed by importPath.
+func packageComments(rel, importPath string) (map[string]string, error) {
 	_, self, _, ok := runtime.Caller(0)
 	if !ok {
 		return nil, fmt.Errorf("locating the generator's source")
 	}
-	dir := filepath.Join(filepath.Dir(self), "..", "model")
-	if _, err := os.Stat(filepath.Join(dir, "doc.go")); err != nil {
-		return nil, fmt.Errorf("reading sdk/model source for doc comments (run from a checkout): %w", err)
+	dir := filepath.Join(filepath.Dir(self), "..", rel)
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("reading %s source for doc comments (run from a checkout): %w", importPath, err)
 	}
 	var r jsonschema.Reflector
 	// With an empty base the comment keys start with dir itself; rewrite them to
@@ -82,7 +88,7 @@ func modelComments() (map[string]string, error) {
 	m := make(map[string]string, len(r.CommentMap))
 	for k, v := range r.CommentMap {
 		if rest, ok := strings.CutPrefix(k, prefix); ok {
-			m[modelImportPath+"."+rest] = v
+			m[importPath+"."+rest] = v
 		}
 	}
 	if len(m) == 0 {

@@ -69,6 +69,24 @@ func TestCommittedSchemasAreCurrent(t *testing.T) {
 }
 
 // TestGenerateIsDeterministic guards the stale check against map-order noise.
+// TestCommittedManifestSchemaIsCurrent regenerates the manifest's schema and
+// compares it with the committed file; -update rewrites it.
+func TestCommittedManifestSchemaIsCurrent(t *testing.T) {
+	got, err := GenerateManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *update {
+		if err := os.WriteFile(filepath.Join("manifest", "manifest.schema.json"), got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if !bytes.Equal(got, Manifest()) {
+		t.Error("manifest/manifest.schema.json is stale; run go test ./sdk/modelschema -update")
+	}
+}
+
 func TestGenerateIsDeterministic(t *testing.T) {
 	a, err := Generate()
 	if err != nil {

@@ -1,0 +1,134 @@
+// Package connectors lists the connectors built into the hub binary, each once,
+// as a single value: its folder (manifest, mappings, recorded exchanges), the Go
+// factory of a connector that needs code, and its own simulator where the
+// generic one cannot express the provider. A connector written as data is a
+// folder here with no Go at all; this package embeds it.
+//
+// Built-ins still run out of process: the hub re-executes itself with a hidden
+// subcommand that serves one of them (cmd/hub's connector-process). Third-party
+// folders load from hub serve --connectors-dir and are served the same way.
+package connectors
+
+import (
+	"embed"
+	"fmt"
+	"io/fs"
+	"sort"
+
+	"github.com/carrierhub/hub/connectors/bluedart"
+	bluedartsim "github.com/carrierhub/hub/connectors/bluedart/simulator"
+	"github.com/carrierhub/hub/connectors/delhivery"
+	delhiverysim "github.com/carrierhub/hub/connectors/delhivery/simulator"
+	"github.com/carrierhub/hub/connectors/statusfile"
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/declarative"
+	"github.com/carrierhub/hub/sdk/simulator"
+)
+
+// The folders of connectors written as data, embedded whole.
+//
+//go:embed all:fedex
+var dataFolders embed.FS
+
+// Simulator is a provider simulator on loopback: its URL, and the credentials
+// and settings an account needs to talk to it.
+type Simulator interface {
+	URL() string
+	Close()
+	Account() (credentials, settings map[string]string)
+}
+
+// Builtin is one connector compiled into the hub.
+type Builtin struct {
+	// ID is the connector's id, as its manifest says.
+	ID string
+	// Files is the connector's folder: manifest.yaml, mappings and
+	// testdata/exchanges. Nil for a Go connector that keeps its manifest to itself.
+	Files fs.FS
+	// New builds a connector that needs Go; nil means the folder alone, run by
+	// the declarative runtime.
+	New func() sdk.Connector
+	// Simulate starts the connector's own simulator; nil means the generic one
+	// from the folder's exchanges, when it has any.
+	Simulate func() (Simulator, error)
+}
+
+// Connector returns a fresh instance of the connector.
+func (b *Builtin) Connector() (sdk.Connector, error) {
+	if b.New != nil {
+		return b.New(), nil
+	}
+	return declarative.Load(b.Files, declarative.Options{})
+}
+
+// StartSimulator starts the connector's simulator: its own, or the generic one.
+func (b *Builtin) StartSimulator() (Simulator, error) {
+	if b.Simulate != nil {
+		return b.Simulate()
+	}
+	if b.Files == nil {
+		return nil, fmt.Errorf("connector %s has no simulator", b.ID)
+	}
+	return simulator.New(b.Files, simulator.Options{})
+}
+
+// HasSimulator reports whether StartSimulator can start one.
+func (b *Builtin) HasSimulator() bool {
+	if b.Simulate != nil {
+		return true
+	}
+	if b.Files == nil {
+		return false
+	}
+	names, _ := fs.Glob(b.Files, "testdata/exchanges/*.yaml")
+	return len(names) > 0
+}
+
+func folder(name string) fs.FS {
+	sub, err := fs.Sub(dataFolders, name)
+	if err != nil {
+		panic(err) // the embed pattern above names it: a build defect
+	}
+	return sub
+}
+
+// builtins lists every built-in connector once.
+var builtins = []Builtin{
+	{ID: "bluedart_soap", New: bluedart.New, Simulate: func() (Simulator, error) { return bluedartSim{bluedartsim.New()}, nil }},
+	{ID: "delhivery_express", New: delhivery.New, Simulate: func() (Simulator, error) { return delhiverySim{delhiverysim.New()}, nil }},
+	{ID: "fedex", Files: folder("fedex")},
+	{ID: "statusfile", New: statusfile.New},
+}
+
+// Builtins returns every built-in connector, by id.
+func Builtins() []Builtin {
+	out := append([]Builtin(nil), builtins...)
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// Lookup returns the built-in connector with this id.
+func Lookup(id string) (*Builtin, bool) {
+	for i := range builtins {
+		if builtins[i].ID == id {
+			b := builtins[i]
+			return &b, true
+		}
+	}
+	return nil, false
+}
+
+// delhiverySim adapts Delhivery's own simulator.
+type delhiverySim struct{ *delhiverysim.Simulator }
+
+func (s delhiverySim) Account() (map[string]string, map[string]string) {
+	return map[string]string{"api_token": s.Token()}, map[string]string{"pickup_location": "WH-1"}
+}
+
+// bluedartSim adapts Blue Dart's own simulator.
+type bluedartSim struct{ *bluedartsim.Simulator }
+
+func (s bluedartSim) Account() (map[string]string, map[string]string) {
+	return map[string]string{"login_id": bluedartsim.LoginID, "licence_key": bluedartsim.LicenceKey},
+		map[string]string{"customer_code": bluedartsim.CustomerCode, "origin_area": "BOM"}
+}

@@ -1,0 +1,61 @@
+package conformance
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/declarative"
+	"github.com/carrierhub/hub/sdk/simulator"
+)
+
+// RunFolder checks a connector written as data (a folder of manifest,
+// mappings and recorded exchanges) in one line of a Go test:
+//
+//	func TestConformance(t *testing.T) { conformance.RunFolder(t, os.DirFS(".")) }
+//
+// It serves the folder out of process by re-executing the test binary, starts
+// the generic simulator on the folder's exchanges, and fails the test with
+// every problem Check finds. It must be called from a top-level test function.
+func RunFolder(t *testing.T, fsys fs.FS) {
+	if os.Getenv(envServe) == t.Name() {
+		c, err := declarative.Load(fsys, declarative.Options{})
+		if err != nil {
+			panic(err)
+		}
+		sdk.Serve(c)
+	}
+	t.Helper()
+	if strings.Contains(t.Name(), "/") {
+		t.Fatal("conformance.RunFolder must be called from a top-level test function")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := simulator.New(fsys, simulator.Options{})
+	if err != nil {
+		t.Fatalf("starting the simulator: %v", err)
+	}
+	defer sim.Close()
+	r := Check(context.Background(), Target{Name: t.Name(), Files: fsys, Path: exe,
+		Args: []string{"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$"}, Env: []string{envServe + "=" + t.Name()}, Simulator: sim})
+	for _, c := range r.Checks {
+		switch {
+		case c.Skipped != "":
+			t.Logf("%s: skipped: %s", c.Name, c.Skipped)
+		case c.Passed:
+			t.Logf("%s: ok", c.Name)
+		}
+		for _, p := range c.Problems {
+			t.Errorf("%s: %s", c.Name, p)
+		}
+	}
+	if len(r.Unmapped) > 0 {
+		t.Logf("provider codes mapped to unknown in the exchanges: %s", strings.Join(r.Unmapped, ", "))
+	}
+}
