@@ -22,6 +22,7 @@ import (
 	"github.com/carrierhub/hub/connectors/statusfile"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/declarative"
+	"github.com/carrierhub/hub/sdk/exchanges"
 	"github.com/carrierhub/hub/sdk/simulator"
 )
 
@@ -80,7 +81,7 @@ func (b *Builtin) HasSimulator() bool {
 	if b.Files == nil {
 		return false
 	}
-	names, _ := fs.Glob(b.Files, "testdata/exchanges/*.yaml")
+	names, _ := fs.Glob(b.Files, exchanges.Dir+"/*.yaml")
 	return len(names) > 0
 }
 

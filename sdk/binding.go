@@ -72,6 +72,11 @@ type RequestBinding struct {
 	Query map[string]string `yaml:"query,omitempty" json:"query,omitempty"`
 	// Headers, each a template; a header whose template yields nothing is left out.
 	Headers map[string]string `yaml:"headers,omitempty" json:"headers,omitempty"`
+	// Values is a request mapping whose result, an object of strings and
+	// numbers, names values for this request's templates as {values.NAME}
+	// (a comma-joined list of numbers for a query parameter, a date in the
+	// provider's format); it reads what a body mapping reads.
+	Values string `yaml:"values,omitempty" json:"values,omitempty"`
 	// Body is written by a request mapping; none when empty.
 	Body *BodyBinding `yaml:"body,omitempty" json:"body,omitempty"`
 }

@@ -14,6 +14,8 @@ import (
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/conformance"
 	"github.com/carrierhub/hub/sdk/declarative"
+	"github.com/carrierhub/hub/sdk/exchanges"
+	"github.com/carrierhub/hub/sdk/simulator"
 	"github.com/carrierhub/hub/sdk/modelschema"
 	"github.com/carrierhub/hub/sdk/scaffold"
 )
@@ -112,11 +114,20 @@ func checkConnector(ctx context.Context, target string) (*conformance.Report, er
 	t := conformance.Target{Name: target, Path: exe}
 	if b, ok := connectors.Lookup(target); ok {
 		t.Files, t.Args = b.Files, []string{"connector-process", b.ID}
-		if b.HasSimulator() {
-			sim, err := b.StartSimulator()
-			if err != nil {
-				return nil, fmt.Errorf("%s: starting its simulator: %w", target, err)
-			}
+		// Conformance replays the recorded exchanges, so it runs against the
+		// generic simulator on them; a connector without any is checked
+		// against its own simulator for the process contract alone.
+		var sim connectors.Simulator
+		switch {
+		case b.Files != nil && hasExchanges(b.Files):
+			sim, err = simulator.New(b.Files, simulator.Options{})
+		case b.Simulate != nil:
+			sim, err = b.Simulate()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: starting its simulator: %w", target, err)
+		}
+		if sim != nil {
 			defer sim.Close()
 			t.Simulator = sim
 		}
@@ -131,7 +142,7 @@ func checkConnector(ctx context.Context, target string) (*conformance.Report, er
 		r := &conformance.Report{Connector: target, Checks: []conformance.Result{{Name: "manifest", Problems: []string{err.Error()}}}}
 		return r, nil
 	}
-	if ok, _ := fs.Glob(t.Files, "testdata/exchanges/*.yaml"); len(ok) > 0 {
+	if hasExchanges(t.Files) {
 		sim, _, err := startSimulator(target)
 		if err != nil {
 			return nil, err
@@ -140,6 +151,12 @@ func checkConnector(ctx context.Context, target string) (*conformance.Report, er
 		t.Simulator = sim
 	}
 	return conformance.Check(ctx, t), nil
+}
+
+// hasExchanges reports whether a connector folder records exchanges.
+func hasExchanges(fsys fs.FS) bool {
+	names, _ := fs.Glob(fsys, exchanges.Dir+"/*.yaml")
+	return len(names) > 0
 }
 
 func builtinIDs() []string {

@@ -65,6 +65,7 @@ type operation struct {
 type step struct {
 	name     string
 	req      *sdk.RequestBinding
+	values   *mappings.Program
 	body     *mappings.Program
 	resp     *sdk.ResponseBinding
 	response *mappings.Program
@@ -118,6 +119,11 @@ func Load(fsys fs.FS, opts Options) (*Connector, error) {
 		}
 		for _, s := range b.StepList() {
 			st := &step{name: s.Name, req: s.Request, resp: s.Response}
+			if s.Request != nil && s.Request.Values != "" {
+				if st.values, err = compile(s.Request.Values, "request"); err != nil {
+					return nil, err
+				}
+			}
 			if s.Request != nil && s.Request.Body != nil {
 				if st.body, err = compile(s.Request.Body.Mapping, "request"); err != nil {
 					return nil, err

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -60,6 +61,8 @@ operations:
       request:
         method: DELETE
         path: /v1/shipments/{input.tracking_number}
+        values: mappings/cancel-values.mapping
+        query: {reason: "{values.why}"}
       response:
         mapping: mappings/cancel.mapping
 `
@@ -85,6 +88,11 @@ direction response
 from json
 direction response
 { error: if exists(input.fault) then { code: "not_found", carrier_code: input.fault.code, message: "unknown number", carrier_message: input.fault.text } else null }
+`)},
+	"mappings/cancel-values.mapping": {Data: []byte(`mapping t.cancel.values
+from json
+direction request
+{ why: (input.reason ?? "none").upper() }
 `)},
 	"mappings/cancel.mapping": {Data: []byte(`mapping t.cancel
 from json
@@ -146,7 +154,7 @@ func newTestProvider(t *testing.T) *testProvider {
 			io.WriteString(w, `{"message":"no such shipment"}`)
 			return
 		}
-		io.WriteString(w, `{"id":"`+r.PathValue("id")+`","ok":true}`)
+		io.WriteString(w, `{"id":"`+r.PathValue("id")+`","ok":`+strconv.FormatBool(r.URL.Query().Get("reason") == "DUPLICATE")+`}`)
 	})
 	p.Server = httptest.NewServer(mux)
 	t.Cleanup(p.Close)
@@ -217,7 +225,7 @@ func TestStatusTableAndPathTemplate(t *testing.T) {
 	p := newTestProvider(t)
 	d := load(t)
 	acct := &sdk.Account{BaseURL: p.URL, Credentials: map[string]string{"client_id": "id-1", "client_secret": "secret-1"}}
-	out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number":"A/B 1"}`)})
+	out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number":"A/B 1","reason":"duplicate"}`)})
 	if err != nil || !strings.Contains(string(out), `"cancelled":true`) {
 		t.Fatalf("cancel: %s %v", out, err)
 	}

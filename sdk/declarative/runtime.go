@@ -150,6 +150,11 @@ func (ex *exchanger) run(ctx context.Context, input []byte, item string) (out []
 // send builds, signs and sends one step's request; a non-2xx answer, or a 2xx
 // the error mapping calls a refusal, is returned as an error.
 func (ex *exchanger) send(ctx context.Context, st *step, input []byte, item string, values map[string]string) (*rest.Response, error) {
+	if st.values != nil {
+		if err := ex.requestValues(st.values, input, values); err != nil {
+			return nil, err
+		}
+	}
 	look := ex.lookup(input, item, values)
 	req, err := ex.request(st.req, st.body, input, look)
 	if err != nil {
@@ -216,6 +221,23 @@ func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, inp
 		req.ContentType = formats.ContentType(bb.Format)
 	}
 	return req, nil
+}
+
+// requestValues runs a request's values mapping and adds its fields to values.
+func (ex *exchanger) requestValues(p *mappings.Program, input []byte, values map[string]string) error {
+	out, err := p.ApplyJSON(nil, ex.bodyInput(input))
+	if err != nil {
+		return unsent(requestMappingError(err))
+	}
+	res := gjson.ParseBytes(out)
+	if !res.IsObject() {
+		return unsent(sdk.Errorf(sdk.CodeInternal, "values mapping %s wrote %s, not an object", p.Name(), res.Type))
+	}
+	res.ForEach(func(k, v gjson.Result) bool {
+		values[k.String()] = v.String()
+		return true
+	})
+	return nil
 }
 
 // bodyInput is what a request mapping reads: the canonical request with the
