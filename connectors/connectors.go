@@ -98,7 +98,7 @@ var builtins = []Builtin{
 	{ID: "bluedart_soap", New: bluedart.New, Simulate: func() (Simulator, error) { return bluedartSim{bluedartsim.New()}, nil }},
 	{ID: "delhivery_express", New: delhivery.New, Simulate: func() (Simulator, error) { return delhiverySim{delhiverysim.New()}, nil }},
 	{ID: "fedex", Files: folder("fedex")},
-	{ID: "statusfile", New: statusfile.New},
+	{ID: "statusfile", Files: statusfile.Folder(), New: statusfile.New},
 }
 
 // Builtins returns every built-in connector, by id.

@@ -3,17 +3,27 @@ package statusfile
 import (
 	"context"
 	"embed"
+	"io/fs"
 	"strings"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
 )
 
-//go:embed manifest.yaml
-var manifestFS embed.FS
+// folder is the connector's own directory as the hub sees it: the manifest,
+// the mappings with their tables and fixtures, and the recorded exchanges.
+//
+//go:embed manifest.yaml mappings testdata/exchanges
+var folder embed.FS
+
+// Folder returns the connector's folder (manifest.yaml, mappings/ and
+// testdata/exchanges/) for the registry of built-ins, so that conformance
+// checks the manifest against the schema, runs the mapping fixtures and
+// replays the recorded exchanges through the connector.
+func Folder() fs.FS { return folder }
 
 // manifest is loaded once; a broken embedded manifest fails every test.
-var manifest = sdk.LazyManifest(manifestFS, "manifest.yaml")
+var manifest = sdk.LazyManifest(folder, "manifest.yaml")
 
 // HeaderFileName is the push header in which the hub passes the status file's
 // base name; it is used only in error messages.

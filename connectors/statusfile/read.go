@@ -2,7 +2,6 @@ package statusfile
 
 import (
 	"bytes"
-	"embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -76,12 +75,9 @@ func sniff(body []byte) format {
 	return formatCSV
 }
 
-//go:embed mappings/*.mapping mappings/*.csv
-var mappingFiles embed.FS
-
 func compile(name string) func() (*mappings.Program, error) {
 	return sync.OnceValues(func() (*mappings.Program, error) {
-		return mappings.CompileFS(mappingFiles, name, mappings.Options{Limits: mappings.Limits{
+		return mappings.CompileFS(folder, name, mappings.Options{Limits: mappings.Limits{
 			MaxInputBytes: MaxFileBytes, MaxSteps: maxSteps}})
 	})
 }

@@ -66,7 +66,7 @@ func (ex *exchanger) buildAuth(a *sdk.AuthSpec) (rest.Auth, error) {
 			return nil, err
 		}
 		return &rest.OAuth2{TokenURL: ex.absolute(sdk.ExpandTemplate(a.TokenURL, look, nil)), ClientID: id, ClientSecret: secret,
-			Scopes: a.Scopes, SecretInBody: a.SecretInBody}, nil
+			Scopes: a.Scopes, SecretInBody: a.SecretInBody, HTTP: ex.c.rest.HTTPClient()}, nil
 	case sdk.AuthHMAC:
 		secret, err := field("secret", a.Secret)
 		if err != nil {

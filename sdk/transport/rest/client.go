@@ -131,6 +131,10 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// HTTPClient returns the *http.Client c sends with, so that what a connector
+// sends beside c (an OAuth2 token request) goes through the same transport.
+func (c *Client) HTTPClient() *http.Client { return c.http }
+
 // For returns a copy of c that talks to baseURL (when not empty) with auth (when
 // not nil), sharing c's connections and settings. Connectors keep one Client and
 // call For with each account's base URL and credentials.
