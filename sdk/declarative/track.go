@@ -70,7 +70,7 @@ func (ex *exchanger) track(ctx context.Context, fan *sdk.FanOut) ([]byte, error)
 	}
 	switch fan.Mode {
 	case sdk.FanOutPerItem:
-		ex.each(ctx, uniq, par, t)
+		ex.each(ctx, uniq, par, t, false)
 	case sdk.FanOutBatch:
 		var chunks [][]string
 		for batch := range slices.Chunk(uniq, fan.Size) {
@@ -85,7 +85,7 @@ func (ex *exchanger) track(ctx context.Context, fan *sdk.FanOut) ([]byte, error)
 			case perNumber(err) && len(chunk) == 1:
 				t.refuse(chunk[0], sdk.AsError(err))
 			case perNumber(err) && fan.Fallback == sdk.FanOutPerItem:
-				ex.eachBatch(ctx, chunk, par, t)
+				ex.each(ctx, chunk, par, t, true)
 			default:
 				t.fail(err)
 			}
@@ -97,27 +97,20 @@ func (ex *exchanger) track(ctx context.Context, fan *sdk.FanOut) ([]byte, error)
 	return assemble(numbers, t)
 }
 
-// each runs one per-item exchange per number.
-func (ex *exchanger) each(ctx context.Context, numbers []string, par int, t *tracked) {
+// each asks for each number on its own: as a per-item exchange ({item} and
+// {"tracking_number": N}), or as a batch of one (a refused batch's fallback).
+func (ex *exchanger) each(ctx context.Context, numbers []string, par int, t *tracked, asBatch bool) {
 	parallel(len(numbers), par, func(i int) {
 		n := numbers[i]
-		out, _, err := ex.run(ctx, unitRequest("tracking_number", n), n)
-		switch {
-		case err == nil:
-			t.add(out)
-		case perNumber(err):
-			t.refuse(n, sdk.AsError(err))
-		default:
-			t.fail(err)
+		var (
+			out []byte
+			err error
+		)
+		if asBatch {
+			out, _, err = ex.run(ctx, unitRequest("tracking_numbers", []string{n}), "")
+		} else {
+			out, _, err = ex.run(ctx, unitRequest("tracking_number", n), n)
 		}
-	})
-}
-
-// eachBatch asks for each number of a refused batch in a batch of its own.
-func (ex *exchanger) eachBatch(ctx context.Context, numbers []string, par int, t *tracked) {
-	parallel(len(numbers), par, func(i int) {
-		n := numbers[i]
-		out, _, err := ex.run(ctx, unitRequest("tracking_numbers", []string{n}), "")
 		switch {
 		case err == nil:
 			t.add(out)
