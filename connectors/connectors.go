@@ -95,8 +95,8 @@ func folder(name string) fs.FS {
 
 // builtins lists every built-in connector once.
 var builtins = []Builtin{
-	{ID: "bluedart_soap", New: bluedart.New, Simulate: func() (Simulator, error) { return bluedartSim{bluedartsim.New()}, nil }},
-	{ID: "delhivery_express", New: delhivery.New, Simulate: func() (Simulator, error) { return delhiverySim{delhiverysim.New()}, nil }},
+	{ID: "bluedart_soap", Files: bluedart.Folder(), New: bluedart.New, Simulate: func() (Simulator, error) { return bluedartSim{bluedartsim.New()}, nil }},
+	{ID: "delhivery_express", Files: delhivery.Folder(), New: delhivery.New, Simulate: func() (Simulator, error) { return delhiverySim{delhiverysim.New()}, nil }},
 	{ID: "fedex", Files: folder("fedex")},
 	{ID: "statusfile", Files: statusfile.Folder(), New: statusfile.New},
 }

@@ -109,9 +109,10 @@ type ResponseBinding struct {
 	// codes, overriding the defaults (401/403 auth_failed, 404 not_found, ...).
 	Status map[string]Code `yaml:"status,omitempty" json:"status,omitempty"`
 	// Error is a mapping run on every answer, 2xx included, that says whether it
-	// is a refusal: its result {"error": {"code", "carrier_code", "message"}}
-	// (null or missing error: not a refusal). It is how a "200 OK" that carries
-	// only an error becomes an error.
+	// is a refusal: its result {"error": {"code", "message", "carrier_code",
+	// "carrier_message", "field"}} (null or missing error: not a refusal); field
+	// is the JSON pointer of the canonical request field the refusal concerns.
+	// It is how a "200 OK" that carries only an error becomes an error.
 	Error string `yaml:"error,omitempty" json:"error,omitempty"`
 }
 

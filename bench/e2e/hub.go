@@ -33,6 +33,10 @@ func buildHub(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
+// egressAllow lets the hub's egress guard admit the carrier simulator, which
+// listens on loopback.
+const egressAllow = "HUB_EGRESS_ALLOW=127.0.0.0/8"
+
 // hubSetup is a data directory with a tenant and an account on the carrier.
 type hubSetup struct {
 	dataDir string
@@ -44,7 +48,7 @@ type hubSetup struct {
 func setupHub(ctx context.Context, bin, dataDir, carrierURL, token string) (hubSetup, error) {
 	run := func(args ...string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(os.Environ(), "HUB_POSTGRES_URL=")
+		cmd.Env = append(os.Environ(), "HUB_POSTGRES_URL=", egressAllow)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -99,7 +103,7 @@ func startHub(ctx context.Context, bin string, s hubSetup, configFile, pprofAddr
 		args = append(args, hubPprofFlag, pprofAddr)
 	}
 	var url string
-	c, err := startChild(ctx, "hub", bin, args, append(env, "HUB_LOG_FORMAT=json"), func(line string) bool {
+	c, err := startChild(ctx, "hub", bin, args, append(env, "HUB_LOG_FORMAT=json", egressAllow), func(line string) bool {
 		var entry struct{ Msg, URL string }
 		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "hub listening" && entry.URL != "" {
 			url = entry.URL

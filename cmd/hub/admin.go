@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/carrierhub/hub/engine/api"
+	"github.com/carrierhub/hub/engine/config"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 )
@@ -283,7 +284,12 @@ where shell history keeps them.`,
 				}
 			}
 			if m, ok := findManifest(in.ConnectorID, connectorsDir); ok {
-				if errs := api.ValidateAccount(m, in); len(errs) > 0 {
+				// The egress allow-list hub serve runs with: HUB_CONFIG's file and the environment.
+				cfg, err := config.Load(os.Getenv("HUB_CONFIG"), os.Environ())
+				if err != nil {
+					return err
+				}
+				if errs := api.ValidateAccount(m, in, cfg.Egress.Policy()); len(errs) > 0 {
 					return accountErrors(errs)
 				}
 			} else {

@@ -15,9 +15,9 @@ import (
 	"github.com/carrierhub/hub/sdk/conformance"
 	"github.com/carrierhub/hub/sdk/declarative"
 	"github.com/carrierhub/hub/sdk/exchanges"
-	"github.com/carrierhub/hub/sdk/simulator"
 	"github.com/carrierhub/hub/sdk/modelschema"
 	"github.com/carrierhub/hub/sdk/scaffold"
+	"github.com/carrierhub/hub/sdk/simulator"
 )
 
 // connectorCmd groups what a connector author runs: test, new and schema.

@@ -28,7 +28,8 @@ const (
 
 // verdict judges one connector's process:
 //
-//   - down: state stopped, or a state this CLI does not know;
+//   - down: state stopped or gave_up (crashed too often in a row; the hub no
+//     longer restarts it), or a state this CLI does not know;
 //   - degraded: state crashed (exited unexpectedly; the hub restarts it on next
 //     use after a backoff), more than maxRestarts restarts since the hub started
 //     with a last error recorded, or an account's circuit breaker open or probing;
@@ -104,7 +105,9 @@ GET /healthz/connectors (no API key needed; it holds no tenant data), so monitor
 and operators can run it anywhere the hub is reachable.
 
 A connector is
-  down      when its state is stopped (or unknown to this CLI);
+  down      when its state is stopped, or gave_up (it crashed too many times in
+            a row and the hub no longer restarts it; its last error says why),
+            or a state unknown to this CLI;
   degraded  when its state is crashed (the hub restarts it on next use, after a
             backoff), when it has restarted more than --max-restarts times since
             the hub started and has a last error, or when a circuit breaker of any

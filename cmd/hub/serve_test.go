@@ -15,6 +15,7 @@ import (
 
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
 	"github.com/carrierhub/hub/engine/api"
+	"github.com/carrierhub/hub/engine/config"
 )
 
 // TestServeEndToEnd runs "hub serve" in-process on a temp SQLite data dir with the
@@ -229,4 +230,40 @@ func startHub(t testing.TB, dir string, extra ...string) *hubProcess {
 		}
 	}
 	return h
+}
+
+// TestServeFlagsSetSettings checks that every flag serve overlays on the
+// configuration exists and names a setting, and that a flag's value goes
+// through the configuration's validation.
+func TestServeFlagsSetSettings(t *testing.T) {
+	cmd := serveCmd()
+	set := map[string]string{}
+	for name, key := range serveSettings {
+		f := cmd.Flags().Lookup(name)
+		if f == nil {
+			f = cmd.PersistentFlags().Lookup(name)
+		}
+		if f == nil {
+			t.Errorf("serveSettings names --%s, which serve does not declare", name)
+			continue
+		}
+		set[key] = f.DefValue
+	}
+	// Defaults of the flags are not all valid values (0 processes); that only the
+	// keys are known is checked here, with values that are.
+	set["plugins.max_processes"], set["plugins.idle_timeout"], set["log.level"], set["server.listen"] = "4", "1m0s", "warn", "127.0.0.1:0"
+	cfg, err := config.Default().Overlay(set)
+	if err != nil {
+		t.Fatalf("serve's flags do not all name settings: %v", err)
+	}
+	if cfg.Plugins.MaxProcesses != 4 || cfg.Plugins.IdleTimeout != time.Minute || cfg.Log.Level != "warn" {
+		t.Fatalf("overlaid: %+v", cfg)
+	}
+	dir := t.TempDir()
+	if r := hub(t, "", "serve", "--data-dir", dir, "--max-processes", "0"); r.code != 1 || !strings.Contains(r.err, "plugins.max_processes: must be at least 1") {
+		t.Fatalf("serve --max-processes 0: %d %s", r.code, r.err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Fatalf("a refused flag touched the data directory: %v", entries)
+	}
 }

@@ -90,7 +90,8 @@ Built-in simulators: ` + strings.Join(ids, ", ") + ".",
 			out := cmd.OutOrStdout()
 			fmt.Fprintf(out, "%s simulator listening on %s\n\n", id, sim.URL())
 			fmt.Fprintf(out, "Create an account for it:\n  hub accounts create --tenant TENANT_ID --connector %s --name simulator \\\n"+
-				"    --environment sandbox --base-url %s \\\n    %s\n\nPress Ctrl-C to stop.\n", id, sim.URL(), accountFlags(sim.Account()))
+				"    --environment sandbox --base-url %s \\\n    %s\n\nThe hub dials no loopback address by default: run hub serve (and hub accounts create)\n"+
+				"with HUB_EGRESS_ALLOW=127.0.0.0/8 to reach this simulator.\n\nPress Ctrl-C to stop.\n", id, sim.URL(), accountFlags(sim.Account()))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			<-ctx.Done()

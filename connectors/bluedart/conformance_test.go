@@ -42,3 +42,18 @@ func TestConformance(t *testing.T) {
 		},
 	})
 }
+
+// serveEnv makes a re-executed test binary serve the connector for TestExchanges.
+// TestExchanges runs what hub connector test bluedart_soap runs: the folder's
+// manifest, sources and mapping fixtures, and every recorded exchange through
+// the connector out of process against the generic simulator.
+func TestExchanges(t *testing.T) { conformance.RunConnector(t, bluedart.New(), bluedart.Folder()) }
+
+// TestOperationsAreBound checks every operation runs from the manifest's bindings.
+func TestOperationsAreBound(t *testing.T) {
+	for _, op := range []sdk.Operation{sdk.OpCreateShipment, sdk.OpCancelShipment, sdk.OpTrack} {
+		if _, ok := bluedart.New().(sdk.RawOperations).RawHandler(op); !ok {
+			t.Errorf("%s is not bound", op)
+		}
+	}
+}

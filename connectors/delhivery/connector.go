@@ -3,199 +3,132 @@ package delhivery
 import (
 	"context"
 	"embed"
+	"encoding/json"
+	"fmt"
+	"io/fs"
 	"net/http"
 	"strings"
-	"sync"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/declarative"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/rest"
-	"github.com/tidwall/gjson"
 )
 
-//go:embed manifest.yaml
-var manifestFS embed.FS
+// folder is the connector's folder as the hub embeds it: the manifest with its
+// bindings, the mappings with their tables and fixtures, and the recorded
+// exchanges.
+//
+//go:embed manifest.yaml mappings testdata/exchanges
+var folder embed.FS
 
-// manifest is loaded once; a broken embedded manifest fails every test.
-var manifest = sdk.LazyManifest(manifestFS, "manifest.yaml")
+// Folder returns the connector's folder (manifest.yaml, mappings/,
+// testdata/exchanges/), for the registry of built-ins, conformance and the
+// generic simulator.
+func Folder() fs.FS { return folder }
 
-// Account setting names.
-const (
-	settingPickupLocation = "pickup_location"
-	settingClientName     = "client_name"
-)
+// settingPickupLocation is the account setting naming the registered pickup
+// location, which a booking uses when its request names none. (The create
+// request mapping reads it, and client_name, from the settings the runtime
+// hands it.)
+const settingPickupLocation = "pickup_location"
 
 // healthCheckPIN is the PIN code the health check asks about (New Delhi GPO):
 // any answer proves the host is up and the token is accepted.
 const healthCheckPIN = "110001"
 
-// trackFallbackParallelism bounds the one-waybill-per-request fallback of track.
-const trackFallbackParallelism = 4
+// rawHandler is a bound operation of the declarative runtime.
+type rawHandler = func(ctx context.Context, call *sdk.Call) ([]byte, error)
 
-// Connector is the Delhivery Express connector. One value serves every tenant's
-// accounts concurrently; it holds only the shared REST client.
+// Connector is the Delhivery Express connector, a mixed one: the manifest's
+// bindings serve track and cancel_shipment on their own and do every exchange of
+// create_shipment and the reading of receive_push, through the embedded
+// declarative runtime. The Go methods below add what a binding cannot say:
+// checking a booking with errors that name the offending field, naming the field
+// a refusal concerns, the push's token check, and the health check. One value
+// serves every tenant's accounts concurrently.
 type Connector struct {
-	sdk.Unimplemented
-	api *rest.Client
-	// apiErr is the REST client's configuration error, which every call
-	// returns; it is nil unless the constant configuration is broken.
-	apiErr error
+	*declarative.Connector
+	api    *rest.Client
+	create rawHandler
+	push   rawHandler
 }
 
 var (
-	_ sdk.ShipmentCreator   = (*Connector)(nil)
-	_ sdk.Tracker           = (*Connector)(nil)
-	_ sdk.ShipmentCanceller = (*Connector)(nil)
-	_ sdk.HealthChecker     = (*Connector)(nil)
-	_ sdk.PushReceiver      = (*Connector)(nil)
+	_ sdk.ShipmentCreator = (*Connector)(nil)
+	_ sdk.PushReceiver    = (*Connector)(nil)
+	_ sdk.HealthChecker   = (*Connector)(nil)
+	_ sdk.RawOperations   = (*Connector)(nil)
 )
 
-// New returns the Delhivery Express connector.
+// New returns the Delhivery Express connector. The embedded folder is checked by
+// the package's tests, so one that does not load is a build defect: New panics.
 func New() sdk.Connector {
-	api, err := newAPI()
-	return &Connector{api: api, apiErr: err}
+	c, err := load()
+	if err != nil {
+		panic("delhivery: the embedded connector folder does not load: " + err.Error())
+	}
+	return c
 }
 
-// Describe returns the connector's manifest.
-func (c *Connector) Describe() *sdk.Manifest { return manifest() }
+func load() (*Connector, error) {
+	api, err := newAPI()
+	if err != nil {
+		return nil, err
+	}
+	dc, err := declarative.Load(Folder(), declarative.Options{Rest: api})
+	if err != nil {
+		return nil, err
+	}
+	c := &Connector{Connector: dc, api: api}
+	var ok bool
+	if c.create, ok = dc.RawHandler(sdk.OpCreateShipment); !ok {
+		return nil, fmt.Errorf("manifest.yaml: create_shipment has no binding")
+	}
+	if c.push, ok = dc.RawHandler(sdk.OpReceivePush); !ok {
+		return nil, fmt.Errorf("manifest.yaml: receive_push has no binding")
+	}
+	return c, nil
+}
 
-// CreateShipment books one shipment with Delhivery and returns its waybill.
+// CreateShipment books one shipment with Delhivery and returns its waybill. It
+// checks the request first (errors name the field by JSON pointer, and nothing
+// is sent), then runs the create_shipment binding on the envelope its request
+// mapping reads: the request and what the check computed. A refusal keeps the
+// code the binding's error mapping gave it and gains the field it concerns.
 // Delhivery takes no idempotency key: a repeated call with the same reference is
 // refused as a duplicate order (conflict) rather than booked twice.
 func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.ShipmentRequest]) (*model.ShipmentResponse, error) {
-	body, err := buildCreateBody(&req.Body, createSettings{
-		PickupLocation: req.Account.Setting(settingPickupLocation, ""),
-		ClientName:     req.Account.Setting(settingClientName, ""),
-	})
+	derived, err := checkCreate(&req.Body, req.Account.Setting(settingPickupLocation, ""))
 	if err != nil {
 		return nil, unsent(err)
 	}
-	var resp createResponse
-	if _, err := c.call(ctx, req.Account, &rest.Request{
-		Method: http.MethodPost, Path: "/api/cmu/create.json",
-		ContentType: "application/x-www-form-urlencoded", Body: body,
-	}, &resp); err != nil {
-		return nil, err
+	var out model.ShipmentResponse
+	if err := invoke(ctx, c.create, sdk.OpCreateShipment, req.Account, req.IdempotencyKey, req.RequestID,
+		createInput{Shipment: &req.Body, Derived: derived}, &out); err != nil {
+		return nil, withRefusalField(err)
 	}
-	return fromCreateResponse(&resp)
+	return &out, nil
 }
 
-// Track returns the status and scans of up to 50 waybills, one result per
-// requested number in request order. Delhivery refuses a whole batch when one
-// waybill in it is unknown; the connector then asks for each waybill on its own
-// so that the known ones still get a result.
-func (c *Connector) Track(ctx context.Context, req *sdk.Request[model.TrackRequest]) (*model.TrackResponse, error) {
-	numbers := req.Body.TrackingNumbers
-	if err := checkTrackingNumbers(numbers); err != nil {
+// ReceivePush verifies a scan Delhivery pushed to the hub's inbound URL, then
+// reads it with the receive_push binding (mappings/track.mapping, the same rules
+// as track). Delhivery signs nothing: the client gives Delhivery an
+// authorization header to send, so the account's push_token must arrive as the
+// Authorization header (bare, or after "Bearer " or "Token ") or, for set-ups
+// that cannot add headers, as the token query parameter; it is compared in
+// constant time. An account without a push_token refuses every push. The body
+// is one scan object or a list of them; each becomes one tracking result with
+// one event.
+func (c *Connector) ReceivePush(ctx context.Context, req *sdk.Request[model.PushRequest]) (*model.PushResponse, error) {
+	if err := checkPushToken(req.Account, &req.Body); err != nil {
+		return nil, err
+	}
+	var out model.PushResponse
+	if err := invoke(ctx, c.push, sdk.OpReceivePush, req.Account, req.IdempotencyKey, req.RequestID, &req.Body, &out); err != nil {
 		return nil, unsent(err)
 	}
-	uniq := distinct(numbers)
-	found, missing, err := c.trackBatch(ctx, req.Account, uniq)
-	if err != nil {
-		return nil, err
-	}
-	if missing != "" && len(uniq) > 1 {
-		found, err = c.trackEach(ctx, req.Account, uniq)
-		if err != nil {
-			return nil, err
-		}
-	}
-	out := &model.TrackResponse{Results: make([]model.Tracking, 0, len(numbers))}
-	for _, n := range numbers {
-		t, ok := found[n]
-		if !ok {
-			t = notFound(n, missing)
-		}
-		out.Results = append(out.Results, t)
-	}
-	return out, nil
-}
-
-// trackBatch asks for several waybills at once. missing is Delhivery's error text
-// when it refused the query as naming an unknown waybill.
-func (c *Connector) trackBatch(ctx context.Context, acct *sdk.Account, numbers []string) (found map[string]model.Tracking, missing string, err error) {
-	r, err := c.do(ctx, acct, &rest.Request{Method: http.MethodGet, Path: "/api/v1/packages/json/?" + trackQuery(numbers)})
-	if err != nil {
-		return nil, "", err
-	}
-	data := r.Body
-	// Only the Error field is read here (the mapping reads the rest): gjson
-	// finds it without decoding the whole answer. A body that is not a JSON
-	// object goes through DecodeJSON for its classified error.
-	if !gjson.ValidBytes(data) || !gjson.ParseBytes(data).IsObject() {
-		var resp trackResponse
-		if err := r.DecodeJSON(&resp); err != nil {
-			return nil, "", err
-		}
-	}
-	if e := gjson.GetBytes(data, "Error"); e.Type == gjson.String && e.Str != "" {
-		return map[string]model.Tracking{}, e.Str, nil
-	}
-	found, err = fromTrackResponse(data)
-	if err != nil {
-		return nil, "", err
-	}
-	return found, "", nil
-}
-
-// trackEach asks for each waybill on its own, a few at a time.
-func (c *Connector) trackEach(ctx context.Context, acct *sdk.Account, numbers []string) (map[string]model.Tracking, error) {
-	var (
-		mu       sync.Mutex
-		wg       sync.WaitGroup
-		firstErr error
-		found    = make(map[string]model.Tracking, len(numbers))
-		sem      = make(chan struct{}, trackFallbackParallelism)
-	)
-	for _, n := range numbers {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			got, missing, err := c.trackBatch(ctx, acct, []string{n})
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case err != nil:
-				if firstErr == nil {
-					firstErr = err
-				}
-			case missing != "":
-				found[n] = notFound(n, missing)
-			default:
-				if t, ok := got[n]; ok {
-					found[n] = t
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	return found, nil
-}
-
-// CancelShipment cancels a booked shipment. Cancelling a shipment that is already
-// cancelled succeeds again, so the call is idempotent.
-func (c *Connector) CancelShipment(ctx context.Context, req *sdk.Request[model.CancelRequest]) (*model.CancelResponse, error) {
-	number := strings.TrimSpace(req.Body.TrackingNumber)
-	if number == "" {
-		return nil, unsent(sdk.InvalidField("/tracking_number", "tracking_number is required"))
-	}
-	if !waybillPattern.MatchString(number) {
-		return nil, unsent(sdk.InvalidField("/tracking_number", "tracking number %q is not a Delhivery waybill", number))
-	}
-	edit, err := rest.NewJSON(http.MethodPost, "/api/p/edit", cancelRequest{Waybill: number, Cancellation: "true"})
-	if err != nil {
-		return nil, err
-	}
-	var resp cancelResponse
-	if _, err := c.call(ctx, req.Account, edit, &resp); err != nil {
-		return nil, err
-	}
-	return fromCancelResponse(number, &resp)
+	return &out, nil
 }
 
 // CheckHealth asks Delhivery whether one PIN code is serviceable: a cheap,
@@ -206,9 +139,38 @@ func (c *Connector) CheckHealth(ctx context.Context, account *sdk.Account) error
 	if account == nil {
 		return nil
 	}
-	var resp pinCodeResponse
-	_, err := c.call(ctx, account, &rest.Request{Method: http.MethodGet, Path: "/c/api/pin-codes/json/?filter_codes=" + healthCheckPIN}, &resp)
-	return err
+	token, err := account.Credential(credentialToken)
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(account.BaseURL) == "" {
+		// For would fall back to production; an account must name its host.
+		return &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector, NotSent: true,
+			Message: "the account has no base URL"}
+	}
+	api, err := c.api.For(account.BaseURL, rest.APIKey{Key: token, Prefix: "Token "})
+	if err != nil {
+		return err
+	}
+	return api.DoJSON(ctx, &rest.Request{Method: http.MethodGet, Path: pinCodePath,
+		Query: map[string][]string{"filter_codes": {healthCheckPIN}}}, nil)
+}
+
+// invoke runs a bound operation's handler on a typed request and decodes its
+// canonical answer into out.
+func invoke(ctx context.Context, h rawHandler, op sdk.Operation, acct *sdk.Account, key, requestID string, in, out any) error {
+	payload, err := json.Marshal(in)
+	if err != nil {
+		return unsent(sdk.Errorf(sdk.CodeInternal, "encoding the %s request for its binding: %v", op, err))
+	}
+	res, err := h(ctx, &sdk.Call{Operation: op, Account: acct, IdempotencyKey: key, RequestID: requestID, Payload: payload})
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(res, out); err != nil {
+		return sdk.Errorf(sdk.CodeInternal, "reading the %s binding's answer: %v", op, err)
+	}
+	return nil
 }
 
 // unsent marks an error raised before any request was sent, so the engine knows a

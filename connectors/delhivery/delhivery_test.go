@@ -3,8 +3,10 @@ package delhivery_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +21,7 @@ import (
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/modelschema"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -115,8 +118,13 @@ func TestCancelRefused(t *testing.T) {
 		t.Fatalf("carrier message: %q", err.CarrierMessage)
 	}
 
+	// An unknown waybill is the error mapping's not_found, with Delhivery's
+	// words; a binding's refusal names no field.
 	_, err = e.cancel("1499999999999")
-	wantErr(t, err, sdk.CodeNotFound, sdk.SourceCarrier, "/tracking_number")
+	wantErr(t, err, sdk.CodeNotFound, sdk.SourceCarrier, "")
+	if err.CarrierMessage != "Waybill 1499999999999 not found" {
+		t.Fatalf("carrier message: %q", err.CarrierMessage)
+	}
 }
 
 func TestCreateGolden(t *testing.T) {
@@ -195,21 +203,27 @@ func TestStatusMapping(t *testing.T) {
 		{"CN", "Cancelled", "", "", model.StatusCancelled, ""},
 		{"CN", "Closed", "", "Request closed", model.StatusCancelled, ""},
 	}
+	booked := time.Date(2026, 11, 22, 8, 0, 0, 0, ist)
+	e := newEnv(t, simulator.WithClock(func() time.Time { return booked }))
+	// A pair that is not in the table is unknown/unmapped, never a guess: the
+	// scan's event says so, and the shipment keeps its last mapped status.
 	unmapped := []struct{ typ, status string }{
 		{"UD", "Misrouted"}, {"UD", "Cancelled"}, {"DL", "Collected"}, {"RT", "Lost"}, {"XX", "Something New"}, {"", ""},
 	}
-	for _, u := range unmapped {
-		if s, sub := delhivery.MapStatus(u.typ, u.status, ""); s != model.StatusUnknown || sub != "unmapped" {
-			t.Errorf("MapStatus(%q, %q) = %s/%s, want unknown/unmapped", u.typ, u.status, s, sub)
+	for i, u := range unmapped {
+		wb := e.mustCreate(fmt.Sprintf("ORD-UNMAPPED-%d", i))
+		if err := e.sim.AddScan(wb, simulator.Scan{Type: u.typ, Status: u.status}); err != nil {
+			t.Fatal(err)
+		}
+		got := e.mustTrack(wb)
+		last := got.Events[len(got.Events)-1]
+		if last.Status != model.StatusUnknown || last.SubStatus != "unmapped" || got.Status != model.StatusPending {
+			t.Errorf("%q/%q: event %s/%s, shipment %s; want an unknown/unmapped event on a pending shipment",
+				u.typ, u.status, last.Status, last.SubStatus, got.Status)
 		}
 	}
-	booked := time.Date(2026, 11, 22, 8, 0, 0, 0, ist)
-	e := newEnv(t, simulator.WithClock(func() time.Time { return booked }))
 	for i, r := range rows {
 		t.Run(r.typ+"/"+r.status+"/"+r.code, func(t *testing.T) {
-			if s, sub := delhivery.MapStatus(r.typ, r.status, r.code); s != r.want || sub != r.sub {
-				t.Fatalf("MapStatus = %s/%s, want %s/%s", s, sub, r.want, r.sub)
-			}
 			wb := e.mustCreate(fmt.Sprintf("ORD-MAP-%d", i))
 			at := time.Date(2026, 11, 22, 10, 30, 0, 0, ist)
 			if err := e.sim.AddScan(wb, simulator.Scan{Type: r.typ, Status: r.status, Code: r.code, Instructions: r.instr,
@@ -318,6 +332,43 @@ func TestTrackUnknownAndMixedBatch(t *testing.T) {
 	}
 }
 
+// TestTrackBatches: Delhivery takes 50 waybills a query, the canonical limit a
+// call may carry (the engine's JSON Schema refuses more before the connector);
+// a longer list reaching the connector is asked for in batches of 50.
+func TestTrackBatches(t *testing.T) {
+	schema, err := fs.ReadFile(modelschema.FS(), "track_request.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Properties struct {
+			TrackingNumbers struct {
+				MaxItems int `json:"maxItems"`
+			} `json:"tracking_numbers"`
+		} `json:"properties"`
+	}
+	if err := json.Unmarshal(schema, &doc); err != nil || doc.Properties.TrackingNumbers.MaxItems != 50 {
+		t.Fatalf("the canonical track request allows %d numbers (%v), want 50", doc.Properties.TrackingNumbers.MaxItems, err)
+	}
+	e := newEnv(t)
+	numbers := make([]string, 51)
+	for i := range numbers {
+		numbers[i] = e.mustCreate(fmt.Sprintf("ORD-BATCH-%d", i))
+	}
+	out, terr := e.track(numbers...)
+	if terr != nil {
+		t.Fatalf("track 51: %v", terr)
+	}
+	for i, r := range out.Results {
+		if r.TrackingNumber != numbers[i] || r.Status != model.StatusPending {
+			t.Fatalf("result %d: %+v", i, r)
+		}
+	}
+	if n := e.sim.Calls(simulator.PathTrack); n != 2 {
+		t.Fatalf("track calls = %d, want 2 (50 and 1)", n)
+	}
+}
+
 func TestCreateRefusals(t *testing.T) {
 	t.Run("duplicate order", func(t *testing.T) {
 		e := newEnv(t)
@@ -390,7 +441,10 @@ func TestCarrierErrors(t *testing.T) {
 		e.sim.FailNextHTML(1)
 		_, err := e.track("1490000000001")
 		wantErr(t, err, sdk.CodeCarrierUnavailable, sdk.SourceCarrier, "")
-		if err.CarrierCode != "502" || err.CarrierMessage != "502 Bad Gateway" {
+		// An HTML page skips the error body's reading, so it has no carrier
+		// code (the Go connector used to put the status there); the page's
+		// title is Delhivery's words.
+		if err.CarrierMessage != "502 Bad Gateway" || !strings.Contains(err.Message, "HTTP 502") {
 			t.Fatalf("html 502: %+v", err)
 		}
 	})
@@ -462,8 +516,10 @@ func TestUnreadableResponses(t *testing.T) {
 		})
 		var out model.TrackResponse
 		err := invoke(context.Background(), d, acct, sdk.OpTrack, model.TrackRequest{TrackingNumbers: []string{"1"}}, &out)
+		// A maintenance page under 200 is an outage, worth retrying, with the
+		// page's title quoted.
 		wantErr(t, err, sdk.CodeCarrierUnavailable, sdk.SourceCarrier, "")
-		if !strings.Contains(err.CarrierMessage, "Scheduled maintenance") {
+		if err.CarrierMessage != "Scheduled maintenance" {
 			t.Fatalf("carrier message %q", err.CarrierMessage)
 		}
 	})
@@ -549,28 +605,50 @@ func TestBadInput(t *testing.T) {
 		t.Fatalf("invalid requests reached the carrier %d times", n)
 	}
 
-	many := make([]string, 51)
-	for i := range many {
-		many[i] = fmt.Sprint(1490000000000 + i)
-	}
+	// The runtime checks the list and each number's presence, naming the field.
 	for name, c := range map[string]struct {
 		numbers []string
 		field   string
 	}{
-		"none":     {nil, "/tracking_numbers"},
-		"too many": {many, "/tracking_numbers"},
-		"bad":      {[]string{"1490000000001", "149,0"}, "/tracking_numbers/1"},
-		"empty":    {[]string{""}, "/tracking_numbers/0"},
+		"none":  {nil, "/tracking_numbers"},
+		"empty": {[]string{""}, "/tracking_numbers/0"},
 	} {
 		t.Run("track "+name, func(t *testing.T) {
 			_, err := e.track(c.numbers...)
 			wantErr(t, err, sdk.CodeInvalidRequest, sdk.SourceConnector, c.field)
+			if !err.NotSent {
+				t.Fatal("want NotSent")
+			}
 		})
 	}
+	// A number that is not a waybill (a comma would split the query) is the
+	// request mapping's fail(): refused before sending, naming the number in
+	// words (a mapping's failure carries no JSON pointer).
+	t.Run("track bad", func(t *testing.T) {
+		before := e.sim.Calls(simulator.PathTrack)
+		_, err := e.track("1490000000001", "149,0")
+		wantErr(t, err, sdk.CodeInvalidRequest, sdk.SourceConnector, "")
+		if !err.NotSent || !strings.Contains(err.Message, `"149,0" is not a Delhivery waybill`) || e.sim.Calls(simulator.PathTrack) != before {
+			t.Fatalf("bad number: %+v", err)
+		}
+	})
 	t.Run("cancel without number", func(t *testing.T) {
 		_, err := e.cancel("")
-		wantErr(t, err, sdk.CodeInvalidRequest, sdk.SourceConnector, "/tracking_number")
+		wantErr(t, err, sdk.CodeInvalidRequest, sdk.SourceConnector, "")
+		if !err.NotSent || !strings.Contains(err.Message, "tracking_number is required") {
+			t.Fatalf("cancel without number: %+v", err)
+		}
 	})
+	t.Run("cancel bad number", func(t *testing.T) {
+		_, err := e.cancel("149 0")
+		wantErr(t, err, sdk.CodeInvalidRequest, sdk.SourceConnector, "")
+		if !err.NotSent || !strings.Contains(err.Message, `"149 0" is not a Delhivery waybill`) {
+			t.Fatalf("cancel bad number: %+v", err)
+		}
+	})
+	if n := e.sim.Calls(simulator.PathEdit); n != 0 {
+		t.Fatalf("invalid cancels reached the carrier %d times", n)
+	}
 	t.Run("malformed payload", func(t *testing.T) {
 		_, err := e.d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: e.acct, Payload: []byte(`{"tracking_numbers":"x"`)})
 		if sdk.AsError(err).Code != sdk.CodeInvalidRequest {

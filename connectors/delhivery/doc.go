@@ -1,25 +1,38 @@
 // Package delhivery is the hub's connector for Delhivery Express, India's B2C
 // parcel network (connector id delhivery_express). It books shipments
-// (POST /api/cmu/create.json), tracks them (GET /api/v1/packages/json/) and cancels
-// them (POST /api/p/edit), and reads Delhivery's status pushes (receive_push,
-// push.go: a shared push_token checked in constant time, since Delhivery signs
-// nothing), authenticating every call with the account's static
-// token in an "Authorization: Token <api_token>" header. The account's BaseURL
-// picks the host: track.delhivery.com in production, staging-express.delhivery.com
-// in the sandbox, or a simulator in tests.
+// (POST /api/cmu/create.json), tracks them (GET /api/v1/packages/json/), cancels
+// them (POST /api/p/edit) and reads Delhivery's status pushes (receive_push),
+// authenticating every call with the account's static token in an
+// "Authorization: Token <api_token>" header. The account's BaseURL picks the
+// host: track.delhivery.com in production, staging-express.delhivery.com in the
+// sandbox, or a simulator in tests.
 //
-// The package is split the way the design asks: the translation is mapping
-// files, embedded and compiled once on first use: mappings/track.mapping with
-// its status table mappings/delhivery-status.csv reads tracking answers
-// (trackmap.go), mappings/create-request.mapping builds the create payload and
-// mappings/create-response.mapping reads a booking (createmap.go). translate.go
-// holds what stays in Go: validation with JSON pointers, refusal and
-// cancellation classification, the cancel request and the track query; wire.go
-// holds the shapes Go still decodes; transport.go sends each request through
-// the SDK's REST transport (sdk/transport/rest), adding only where Delhivery's
-// error bodies keep their words and how its statuses differ from the defaults;
-// connector.go wires them together. The simulator
-// subpackage answers in Delhivery's documented shapes for tests.
+// It is a mixed connector: the folder (manifest.yaml with its operation
+// bindings, mappings/, testdata/exchanges/, embedded and returned by Folder) is
+// run by the declarative runtime (sdk/declarative), and Go adds only what a
+// binding cannot say:
+//
+//   - track and cancel_shipment are bindings alone: the request (a values
+//     mapping joins a batch's waybills, a body mapping writes the cancellation),
+//     the auth, the batches of 50 with the one-waybill-at-a-time fallback when
+//     Delhivery refuses a whole query for one unknown waybill, the error
+//     mappings that tell Delhivery's "200 OK" refusals from answers, and the
+//     response mappings.
+//   - create_shipment's exchange is a binding (mappings/create-request.mapping
+//     written as the form format=json&data=<json>, create-error.mapping,
+//     create-response.mapping); CreateShipment first checks the request in Go
+//     (check.go), because its errors name the offending field by JSON pointer and
+//     a mapping's fail() names none, and names the field a refusal concerns.
+//   - receive_push is read by the binding with mappings/track.mapping, the same
+//     rules as track; ReceivePush first checks the shared push_token in constant
+//     time (push.go), since Delhivery signs nothing.
+//   - CheckHealth (a pin-code query) has no binding to be.
+//
+// transport.go holds the REST client the bindings and the health check share,
+// which keeps Delhivery's error words and its HTTP status as the carrier code.
+// The simulator subpackage answers in Delhivery's documented shapes for the
+// tests and the hub's end-to-end suites; hub connector test replays the recorded
+// exchanges against the generic simulator instead.
 //
 // # Status mapping
 //
@@ -76,13 +89,16 @@
 // Every failure is an *sdk.Error. HTTP 401/403 is auth_failed; 429 is
 // rate_limited with Retry-After; 5xx, HTML error pages and connection failures are
 // carrier_unavailable (NotSent when the request never left); 404, 405 and
-// redirects are permanent, since Delhivery answers unknown waybills with 200 and
-// such a status means a wrong base URL; the carrier code of an HTTP refusal is
-// its status; a create answered
-// with success=false is invalid_request (or conflict for a duplicate order id, or
-// permanent for an account problem such as an empty wallet) carrying Delhivery's
-// remarks verbatim in CarrierMessage. Responses larger than 10 MiB are refused.
+// redirects are permanent (the bindings' status tables), since Delhivery answers
+// unknown waybills with 200 and such a status means a wrong base URL; the
+// carrier code of an HTTP refusal with a JSON body is its status; a create
+// answered with success=false is invalid_request (or conflict for a duplicate
+// order id, permanent for an account problem such as an empty wallet,
+// carrier_unavailable for Delhivery's internal error) carrying Delhivery's
+// remarks verbatim in CarrierMessage (create-error.mapping). A 2xx answer the
+// mappings cannot read (an HTML maintenance page included) is permanent.
+// Responses larger than 10 MiB are refused.
 //
-// This package imports only sdk, mappings and the standard library; it must not
-// import engine.
+// This package imports only sdk (with sdk/declarative and sdk/transport/rest)
+// and the standard library; it must not import engine.
 package delhivery

@@ -32,7 +32,7 @@ func TestFolder(t *testing.T) {
 	d := newDispatcher(t)
 	for _, f := range files {
 		t.Run(f.Name, func(t *testing.T) {
-			out, err := d.Invoke(context.Background(), &sdk.Call{Operation: f.Operation, Account: account(), RequestID: "req-" + f.Name, Payload: f.Request()})
+			out, err := d.Invoke(context.Background(), &sdk.Call{Operation: f.Operation, Account: account(), RequestID: "req-" + f.Name, Payload: f.Request(account())})
 			if want := f.Canonical.Error; want != nil {
 				e := sdk.AsError(err)
 				if e == nil || e.Code != want.Code || e.Field != "/body" || !e.NotSent {

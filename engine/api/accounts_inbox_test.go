@@ -39,7 +39,7 @@ func TestValidateAccountInboxSettings(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.in.Name, tc.in.Environment, tc.in.ConnectorID = "files", "sandbox", "pushy"
-			got := ValidateAccount(pushyManifest, tc.in)
+			got := ValidateAccount(pushyManifest, tc.in, nil)
 			var pointers []string
 			for _, e := range got {
 				pointers = append(pointers, e.Pointer)
@@ -55,7 +55,7 @@ func TestValidateAccountInboxSettings(t *testing.T) {
 	// A connector that takes no pushes has no inbox: the settings are unknown to it.
 	in := AccountInput{ConnectorID: "acme", Name: "a", Environment: "sandbox", Settings: with("client_name", "x"),
 		Credentials: map[string]string{"api_token": "t"}}
-	if errs := ValidateAccount(acmeManifest, in); len(errs) != len(inbox) {
+	if errs := ValidateAccount(acmeManifest, in, nil); len(errs) != len(inbox) {
 		t.Errorf("acme account with inbox settings: %d errors, want %d (one per setting): %+v", len(errs), len(inbox), errs)
 	}
 }

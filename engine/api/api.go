@@ -19,6 +19,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -35,6 +36,7 @@ import (
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/telemetry"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // Router is the part of *router.Router the API calls.
@@ -93,10 +95,29 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Egress is the egress guard's allow-list: an account whose base_url is a
+	// literal address it does not admit is refused (422 at /base_url). Nil
+	// admits only public addresses.
+	Egress *egress.Policy
 }
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is zero.
 const DefaultMaxBodyBytes = 10 << 20
+
+// MaxHeaderBytes bounds a request's request line and header lines together, as
+// the client sent them: the API answers a larger request with a 431 problem
+// (request_header_fields_too_large). 64 KiB is many times what API keys, trace
+// context and carriers' push signatures take.
+const MaxHeaderBytes = 64 << 10
+
+// ServerMaxHeaderBytes is the MaxHeaderBytes the http.Server serving the API
+// must set. net/http answers a request beyond its own limit with a text/plain
+// 431 before any handler runs, so its limit stays well above MaxHeaderBytes
+// and callers see the API's problem+json instead; only a request of more than
+// a mebibyte of headers still gets net/http's answer. It equals net/http's
+// default (http.DefaultMaxHeaderBytes); a server that sets it explicitly keeps
+// its limit tied to this package's rather than to net/http's.
+const ServerMaxHeaderBytes = 1 << 20
 
 type server struct {
 	store   store.Store
@@ -113,6 +134,7 @@ type server struct {
 	tracer  trace.Tracer
 	mux     *http.ServeMux
 	openapi []byte
+	egress  *egress.Policy
 }
 
 // New returns the hub's HTTP handler. It panics only on a nil required field,
@@ -124,7 +146,7 @@ func New(cfg Config) http.Handler {
 	s := &server{
 		store: cfg.Store, router: cfg.Router, conns: cfg.Connectors, log: cfg.Logger,
 		maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now,
-		obsReq: cfg.ObserveRequest, obsRep: cfg.ObserveReplay,
+		obsReq: cfg.ObserveRequest, obsRep: cfg.ObserveReplay, egress: cfg.Egress,
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -220,7 +242,12 @@ var serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
 	st := &reqState{requestID: requestID(r.Header.Get("X-Request-Id"))}
-	_, pattern := s.mux.Handler(r)
+	h, pattern := s.mux.Handler(r)
+	// The mux answers a path that is not clean with a redirect of its own (an
+	// HTML body) while naming the route the clean path would match.
+	if _, ours := h.(routeHandler); !ours {
+		pattern = ""
+	}
 	spanName := pattern
 	if spanName == "" {
 		spanName = r.Method + " unmatched"
@@ -284,11 +311,31 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		s.log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
 	}()
+	if n := headerBytes(r); n > MaxHeaderBytes {
+		writeProblem(sw, r, newProblem(http.StatusRequestHeaderFieldsTooLarge, codeHeaderTooLarge,
+			"the request line and headers are "+strconv.Itoa(n)+" bytes; the limit is "+strconv.Itoa(MaxHeaderBytes)))
+		return
+	}
 	if pattern == "" {
 		s.unmatched(sw, r)
 		return
 	}
 	s.mux.ServeHTTP(sw, r)
+}
+
+// headerBytes is the size of r's request line and header lines as the client
+// sent them (optional whitespace aside): what net/http's MaxHeaderBytes bounds.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 // two spaces, CRLF
+	if r.Host != "" {
+		n += len("Host: ") + len(r.Host) + 2
+	}
+	for name, values := range r.Header {
+		for _, v := range values {
+			n += len(name) + len(v) + 4 // ": ", CRLF
+		}
+	}
+	return n
 }
 
 // unmatched answers a request no route took: the mux decides between 404, 405

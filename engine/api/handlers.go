@@ -21,6 +21,7 @@ import (
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // ConnectorView is a connector as GET /v1/connectors shows it: its declaration
@@ -291,9 +292,13 @@ func invalidFields(fields []router.FieldError) *Problem {
 }
 
 // storeProblem classifies a store failure: missing rows are 404, clashes 409,
-// anything else a 503 that is logged (its text may name files or hosts).
+// input the store refuses 422 naming the body field, anything else a 503 that is
+// logged (its text may name files or hosts).
 func (s *server) storeProblem(ctx context.Context, err error, what string) *Problem {
+	var ve *store.ValidationError
 	switch {
+	case errors.As(err, &ve):
+		return invalidFields([]router.FieldError{{Pointer: storePointer(ve.Field), Message: ve.Reason}})
 	case errors.Is(err, store.ErrNotFound):
 		p := newProblem(http.StatusNotFound, string(sdk.CodeNotFound), what+" not found")
 		p.Source = string(sdk.SourceHub)
@@ -307,6 +312,17 @@ func (s *server) storeProblem(ctx context.Context, err error, what string) *Prob
 	p := newProblem(http.StatusServiceUnavailable, codeUnavailable, "the hub's store did not answer; try again")
 	p.Source = string(sdk.SourceHub)
 	return p
+}
+
+// storePointer is the JSON pointer into the request body of a
+// store.ValidationError's field: name, base_url, credentials.api_token, or
+// "settings key" (one of the map's keys).
+func storePointer(field string) string {
+	if parent, key, ok := strings.Cut(field, "."); ok {
+		return "/" + parent + "/" + escapePointer(key)
+	}
+	field, _, _ = strings.Cut(field, " ")
+	return "/" + field
 }
 
 func (s *server) healthz(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
@@ -546,10 +562,11 @@ func (s *server) listAccounts(w http.ResponseWriter, r *http.Request, key store.
 }
 
 // ValidateAccount checks an account against its connector's manifest: a name,
-// a known environment (or a base URL), credentials and settings by the names the
-// manifest declares with every required one present. It returns the offending
-// fields by JSON pointer into AccountInput, or nil.
-func ValidateAccount(m *sdk.Manifest, a AccountInput) []router.FieldError {
+// a known environment (or a base URL whose host, when a literal address, the
+// egress policy allow admits; names are checked when dialled), credentials and
+// settings by the names the manifest declares with every required one present.
+// It returns the offending fields by JSON pointer into AccountInput, or nil.
+func ValidateAccount(m *sdk.Manifest, a AccountInput, allow *egress.Policy) []router.FieldError {
 	var errs []router.FieldError
 	add := func(pointer, format string, args ...any) {
 		errs = append(errs, router.FieldError{Pointer: pointer, Message: fmt.Sprintf(format, args...)})
@@ -573,6 +590,8 @@ func ValidateAccount(m *sdk.Manifest, a AccountInput) []router.FieldError {
 		u, err := url.Parse(a.BaseURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("/base_url", "must be an absolute http or https URL")
+		} else if err, ok := allow.CheckHost(u.Hostname()).(*egress.RefusedError); ok {
+			add("/base_url", "host %s is %s, which the egress guard refuses; the operator admits non-public ranges with egress.allow (HUB_EGRESS_ALLOW)", u.Hostname(), err.Class)
 		}
 	}
 	// Accounts of a connector that takes pushes may carry the hub's own SFTP
@@ -624,7 +643,7 @@ func (s *server) createAccount(w http.ResponseWriter, r *http.Request, key store
 		writeProblem(w, r, invalidFields([]router.FieldError{{Pointer: "/connector_id", Message: fmt.Sprintf("no connector %q", in.ConnectorID)}}))
 		return
 	}
-	if errs := ValidateAccount(m, in); len(errs) > 0 {
+	if errs := ValidateAccount(m, in, s.egress); len(errs) > 0 {
 		writeProblem(w, r, invalidFields(errs))
 		return
 	}

@@ -126,6 +126,7 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 		if rt.Body != nil {
 			errs = append(errs, 400, 413, 415, 422)
 		}
+		errs = append(errs, 431)
 		for _, st := range errs {
 			responses[strconv.Itoa(st)] = map[string]any{"$ref": "#/components/responses/Problem" + strconv.Itoa(st)}
 		}
@@ -159,7 +160,7 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 	for _, rt := range routes {
 		statuses = append(statuses, rt.Errors...)
 	}
-	statuses = append(statuses, 400, 401, 403, 413, 415, 422, 503)
+	statuses = append(statuses, 400, 401, 403, 413, 415, 422, 431, 503)
 	sort.Ints(statuses)
 	for _, st := range statuses {
 		problemResponses["Problem"+strconv.Itoa(st)] = map[string]any{
@@ -197,6 +198,7 @@ var problemMeaning = map[int]string{
 	422: "the request is invalid (errors name the fields) or the provider refused it for good (code permanent).",
 	424: "the provider refused the account's credentials (code auth_failed); fix the account, not the API key.",
 	429: "rate limited; Retry-After says when to come back.",
+	431: "the request line and headers exceed " + strconv.Itoa(MaxHeaderBytes>>10) + " KiB (code request_header_fields_too_large).",
 	502: "the connector failed unexpectedly (code internal).",
 	503: "the provider, or the hub's store, is unavailable; worth retrying.",
 	504: "the provider did not answer in time.",
@@ -220,7 +222,7 @@ func managementSchemas() map[string]any {
 	return map[string]any{
 		"Problem": obj([]string{"type", "title", "status", "code"}, schema{
 			"type": str, "title": str, "status": schema{"type": "integer"}, "detail": str, "instance": str,
-			"code":            schema{"type": "string", "description": "invalid_request, auth_failed, not_found, conflict, rate_limited, carrier_unavailable, timeout, permanent, internal; or for the HTTP exchange itself unauthenticated, forbidden, method_not_allowed, payload_too_large, unsupported_media_type, unavailable."},
+			"code":            schema{"type": "string", "description": "invalid_request, auth_failed, not_found, conflict, rate_limited, carrier_unavailable, timeout, permanent, internal; or for the HTTP exchange itself unauthenticated, forbidden, method_not_allowed, payload_too_large, unsupported_media_type, request_header_fields_too_large, unavailable."},
 			"source":          schema{"type": "string", "enum": []any{"hub", "connector", "carrier"}},
 			"carrier_code":    str,
 			"carrier_message": str,

@@ -18,7 +18,8 @@ import (
 // Code is one of the hub's error codes (sdk.Codes) or, for failures of the HTTP
 // exchange itself, one of unauthenticated (401), forbidden (403),
 // method_not_allowed (405), payload_too_large (413), unsupported_media_type
-// (415) and unavailable (503: the hub's own store did not answer). Type is "urn:carrierhub:problem:" followed by Code.
+// (415), request_header_fields_too_large (431) and unavailable (503: the hub's
+// own store did not answer). Type is "urn:carrierhub:problem:" followed by Code.
 type Problem struct {
 	// Type identifies the kind of problem.
 	Type string `json:"type"`
@@ -64,6 +65,7 @@ const (
 	codeMethodNotAllowed = "method_not_allowed"
 	codeTooLarge         = "payload_too_large"
 	codeMediaType        = "unsupported_media_type"
+	codeHeaderTooLarge   = "request_header_fields_too_large"
 	codeUnavailable      = "unavailable"
 )
 
@@ -82,6 +84,7 @@ var titles = map[string]string{
 	codeMethodNotAllowed:               "Method not allowed",
 	codeTooLarge:                       "Request body too large",
 	codeMediaType:                      "Unsupported media type",
+	codeHeaderTooLarge:                 "Request headers too large",
 	codeUnavailable:                    "The hub is temporarily unavailable",
 }
 

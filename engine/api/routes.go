@@ -52,9 +52,15 @@ var (
 	requestIDHdr  = param{"X-Request-Id", "The caller's request id (at most 128 printable characters); generated when absent and echoed on every response."}
 )
 
+// routeHandler is a route's handler on the ServeMux; ServeHTTP tells it from
+// the mux's own handlers (404, 405, redirects to the clean path) by its type.
+type routeHandler func(w http.ResponseWriter, r *http.Request)
+
+func (h routeHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h(w, r) }
+
 // wrap applies a route's access rule and hands the caller's key to its handler.
-func (s *server) wrap(rt route) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+func (s *server) wrap(rt route) routeHandler {
+	return routeHandler(func(w http.ResponseWriter, r *http.Request) {
 		var key store.APIKey
 		if rt.Auth != public {
 			k, ok := s.authenticate(w, r, rt.Auth)

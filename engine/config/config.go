@@ -36,6 +36,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/carrierhub/hub/engine/resilience"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // Config is every setting of `hub serve`. Field tags: yaml is the key, env an
@@ -53,8 +54,12 @@ type Config struct {
 	Plugins Plugins `yaml:"plugins" doc:"connector processes"`
 	// Connectors are third-party connectors written as data.
 	Connectors Connectors `yaml:"connectors" doc:"third-party connectors written as data (folders of manifest, mappings and exchanges)"`
+	// Egress is the guard on connectors' outbound connections.
+	Egress Egress `yaml:"egress" doc:"the guard on every outbound connection made for a connector (REST, SOAP, XML over HTTP, OData, SFTP, OAuth2 token URLs): after DNS, loopback, private, unique-local, link-local (cloud metadata), CGNAT, multicast and other non-public addresses are refused unless allowed here"`
 	// Idempotency is the replay of creates under an Idempotency-Key.
 	Idempotency Idempotency `yaml:"idempotency" doc:"replay of creates under an Idempotency-Key"`
+	// Events is the outbox that every event passes through.
+	Events Events `yaml:"events" doc:"the outbox every event passes through on its way to webhooks and the bus"`
 	// Webhooks is the delivery of events to tenants' endpoints.
 	Webhooks Webhooks `yaml:"webhooks" doc:"delivery of events to tenants' webhook endpoints"`
 	// TrackingPolls is the poller that asks carriers about shipments no push reports on.
@@ -108,6 +113,23 @@ type Connectors struct {
 	Dir string `yaml:"dir" env:"HUB_CONNECTORS_DIR" doc:"directory of third-party connector folders (manifest.yaml, mappings, testdata/exchanges), one folder per connector; empty: none"`
 }
 
+// Egress configures the egress guard (sdk/transport/egress).
+type Egress struct {
+	// Allow lists the non-public ranges connectors may reach; connector
+	// processes get it in HUB_EGRESS_ALLOW.
+	Allow []string `yaml:"allow" env:"HUB_EGRESS_ALLOW" doc:"CIDRs (or single addresses) connectors may reach although loopback, private, link-local or otherwise non-public, e.g. 127.0.0.0/8 to try the hub against hub simulate on a laptop; an account whose base_url is a literal address outside it is refused; empty: the public internet only; comma-separated in the environment"`
+}
+
+// Policy returns the allow-list as the egress guard's policy. Validate has
+// checked it; an entry that does not parse admits nothing (it fails closed).
+func (e Egress) Policy() *egress.Policy {
+	p, err := egress.Parse(e.Allow)
+	if err != nil {
+		return &egress.Policy{}
+	}
+	return p
+}
+
 // Plugins configures connector processes.
 type Plugins struct {
 	// Dir is the directory of third-party connector executables.
@@ -116,6 +138,8 @@ type Plugins struct {
 	MaxProcesses int `yaml:"max_processes" doc:"most connector processes running at once; the least recently used idle one is stopped beyond it"`
 	// IdleTimeout stops a connector process unused this long.
 	IdleTimeout time.Duration `yaml:"idle_timeout" doc:"stop a connector process unused this long"`
+	// MaxCrashes is how many consecutive crashes make the hub give a connector up.
+	MaxCrashes int `yaml:"max_crashes" doc:"consecutive crashes (failed starts, or exits within a minute of starting) after which the hub stops restarting a connector and reports it gave_up (down) until the hub restarts"`
 }
 
 // Webhooks configures the webhook dispatcher.
@@ -212,6 +236,13 @@ type Idempotency struct {
 	TTL time.Duration `yaml:"ttl" doc:"how long a create's first answer is replayed to retries with the same key"`
 }
 
+// Events configures the event outbox.
+type Events struct {
+	// Retention is how long an event every sink has taken stays in the outbox
+	// before the hourly purge deletes it.
+	Retention time.Duration `yaml:"retention" doc:"how long an event stays in the outbox once every sink (webhook fan-out, bus) has taken it, for replays and sinks that start late; the hourly purge deletes it then (default 7 days); events still owed to a sink are never purged"`
+}
+
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{
@@ -223,8 +254,9 @@ func Default() Config {
 		},
 		Store:           Store{DataDir: "./hub-data"},
 		Log:             Log{Level: "info", Format: "auto"},
-		Plugins:         Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute},
+		Plugins:         Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute, MaxCrashes: 10},
 		Idempotency:     Idempotency{TTL: 24 * time.Hour},
+		Events:          Events{Retention: 7 * 24 * time.Hour},
 		Metrics:         Metrics{Enabled: true},
 		Webhooks:        Webhooks{Enabled: true, FailingPeriod: 5 * 24 * time.Hour, Loops: 4, BatchSize: 100, Retention: 30 * 24 * time.Hour},
 		Kafka:           Kafka{TopicPrefix: "hub", Group: "hub"},
@@ -420,14 +452,23 @@ func (c *Config) Validate() error {
 	default:
 		return bad("log.format", "%q is not auto, json or text", c.Log.Format)
 	}
+	if _, err := egress.Parse(c.Egress.Allow); err != nil {
+		return bad("egress.allow", "%s", err)
+	}
 	if c.Plugins.MaxProcesses < 1 {
 		return bad("plugins.max_processes", "must be at least 1, got %d", c.Plugins.MaxProcesses)
+	}
+	if c.Plugins.MaxCrashes < 1 {
+		return bad("plugins.max_crashes", "must be at least 1, got %d", c.Plugins.MaxCrashes)
 	}
 	if c.Plugins.IdleTimeout < time.Second {
 		return bad("plugins.idle_timeout", "must be at least 1s, got %s", c.Plugins.IdleTimeout)
 	}
 	if err := c.validateTracing(); err != nil {
 		return err
+	}
+	if c.Events.Retention < time.Hour {
+		return bad("events.retention", "must be at least 1h, got %s", c.Events.Retention)
 	}
 	if c.Webhooks.Retention < time.Hour {
 		return bad("webhooks.retention", "must be at least 1h, got %s", c.Webhooks.Retention)

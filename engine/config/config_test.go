@@ -224,3 +224,69 @@ func TestEWayBillNoticesAndWebhookRetention(t *testing.T) {
 		}
 	}
 }
+
+func TestEventsRetention(t *testing.T) {
+	c, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Events.Retention != 7*24*time.Hour {
+		t.Fatalf("events.retention default = %s", c.Events.Retention)
+	}
+	c, err = Load(write(t, "events:\n  retention: 72h\n"), []string{"HUB_EVENTS_RETENTION=48h"})
+	if err != nil || c.Events.Retention != 48*time.Hour {
+		t.Fatalf("events.retention from the environment = %s, %v", c.Events.Retention, err)
+	}
+	if _, err := Load(write(t, "events:\n  retention: 30m\n"), nil); err == nil || !strings.Contains(err.Error(), "events.retention: must be at least 1h") {
+		t.Fatalf("a retention under 1h: %v", err)
+	}
+}
+
+func TestOverlay(t *testing.T) {
+	base, err := Load(write(t, "plugins:\n  max_processes: 8\n  dir: /opt/plugins\n"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := base.Overlay(map[string]string{
+		"server.listen":        "127.0.0.1:0",
+		"plugins.idle_timeout": "1m30s", // as a duration flag prints itself
+		"store.data_dir":       "/var/lib/hub",
+		"log.level":            "debug",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Server.Listen != "127.0.0.1:0" || c.Plugins.IdleTimeout != 90*time.Second || c.Store.DataDir != "/var/lib/hub" || c.Log.Level != "debug" {
+		t.Fatalf("overlaid: %+v", c)
+	}
+	// Settings not named keep their value, from the file or the defaults.
+	if c.Plugins.MaxProcesses != 8 || c.Plugins.Dir != "/opt/plugins" || c.Server.MaxBodyBytes != base.Server.MaxBodyBytes {
+		t.Fatalf("untouched settings changed: %+v", c)
+	}
+	if base.Server.Listen != "127.0.0.1:8080" {
+		t.Fatalf("Overlay changed its receiver: %s", base.Server.Listen)
+	}
+	if c, err := base.Overlay(nil); err != nil || c.Plugins.MaxProcesses != 8 {
+		t.Fatalf("empty overlay: %v %+v", err, c.Plugins)
+	}
+	for name, tc := range map[string]struct {
+		set  map[string]string
+		want string
+	}{
+		"unknown key":      {map[string]string{"server.tls": "on"}, "server.tls: is not a setting"},
+		"map entry":        {map[string]string{"resilience.connectors.<connector>.timeout": "1s"}, "is not a setting"},
+		"malformed value":  {map[string]string{"plugins.idle_timeout": "soon"}, `plugins.idle_timeout: "soon" is not a valid duration`},
+		"malformed number": {map[string]string{"plugins.max_processes": "many"}, `plugins.max_processes: "many" is not a valid integer`},
+		"validated":        {map[string]string{"plugins.max_processes": "0"}, "plugins.max_processes: must be at least 1"},
+		"bad listen":       {map[string]string{"server.listen": "nowhere"}, `server.listen: "nowhere" is not host:port`},
+	} {
+		_, err := base.Overlay(tc.set)
+		var fe *FieldError
+		if err == nil || !errors.As(err, &fe) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Overlay(%v) = %v; want a FieldError with %q", name, tc.set, err, tc.want)
+		}
+	}
+	if _, err := base.Overlay(map[string]string{"store.postgres_url": "mysql://hub:hunter2@db/hub"}); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("a bad secret: %v", err)
+	}
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 	"github.com/carrierhub/hub/sdk/transport/sftp"
 )
 
@@ -65,6 +66,10 @@ type InboxConfig struct {
 	// DialTimeout bounds connecting and the SSH handshake; sftp.DefaultDialTimeout
 	// when zero.
 	DialTimeout time.Duration
+	// Egress is the egress guard's allow-list every inbox connection is
+	// checked against after DNS, as connectors' own connections are; nil is
+	// egress.Default() (HUB_EGRESS_ALLOW in the hub's environment).
+	Egress *egress.Policy
 	// MaxFileSize is the largest file taken; a larger one is moved to the failed
 	// directory. DefaultInboxMaxFileSize when zero.
 	MaxFileSize int64

@@ -25,6 +25,7 @@ import (
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 	"github.com/carrierhub/hub/sdk/transport/sftp"
 )
 
@@ -132,7 +133,7 @@ func (e *inboxEnv) account(t *testing.T, name, dir string, edit func(*store.Acco
 func (e *inboxEnv) inbox(t *testing.T, owner string, edit func(*inbound.InboxConfig)) *inbound.Inbox {
 	t.Helper()
 	cfg := inbound.InboxConfig{Store: e.st, Router: e.conn, Owner: owner, DialTimeout: 10 * time.Second,
-		Logger: slog.New(slog.NewJSONHandler(e.logs, nil))}
+		Logger: slog.New(slog.NewJSONHandler(e.logs, nil)), Egress: egress.MustParse("127.0.0.0/8")} // sshd runs on loopback
 	if edit != nil {
 		edit(&cfg)
 	}

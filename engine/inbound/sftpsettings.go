@@ -87,7 +87,7 @@ func (s *inboxSettings) leaseKey() string {
 func (s *inboxSettings) clientConfig(cfg *InboxConfig) sftp.Config {
 	return sftp.Config{Host: s.host, Port: s.port, User: s.user, Password: s.password,
 		PrivateKeyPEM: s.privateKey, Passphrase: s.passphrase, KnownHosts: s.knownHosts,
-		Root: s.inbox, DialTimeout: cfg.DialTimeout, MaxFileSize: cfg.MaxFileSize}
+		Root: s.inbox, DialTimeout: cfg.DialTimeout, MaxFileSize: cfg.MaxFileSize, Egress: cfg.Egress}
 }
 
 // settingError is an account's inbox configuration problem. Its message names

@@ -375,7 +375,7 @@ var (
 		[]string{"connector"}, nil)
 )
 
-var procStates = []plugins.State{plugins.StateIdle, plugins.StateStarting, plugins.StateRunning, plugins.StateCrashed, plugins.StateStopped}
+var procStates = []plugins.State{plugins.StateIdle, plugins.StateStarting, plugins.StateRunning, plugins.StateCrashed, plugins.StateStopped, plugins.StateGaveUp}
 
 // stateCollector reports processes and resilience state as they are at scrape time.
 type stateCollector struct {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/host"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // Config configures a Manager. Zero values take the documented defaults.
@@ -44,6 +45,9 @@ type Config struct {
 	// MaxProcesses caps how many connector processes run at once; 32 by default.
 	// When the cap is reached the least recently used idle process is stopped.
 	MaxProcesses int
+	// MaxCrashes is how many consecutive crashes (starts that fail, or exits
+	// within a minute of starting) put a connector in StateGaveUp; 10 by default.
+	MaxCrashes int
 	// IdleTimeout stops a process unused this long; 10 minutes by default.
 	IdleTimeout time.Duration
 	// HealthInterval is how often running processes are pinged; 30s by default.
@@ -54,6 +58,11 @@ type Config struct {
 	// of the hub's own environment (OpenTelemetry settings, which connectors
 	// export their spans with), so Env wins over them.
 	Env []string
+	// EgressAllow is the egress guard's allow-list (CIDRs or addresses): the
+	// non-public ranges connectors may dial. Every connector process gets it in
+	// HUB_EGRESS_ALLOW, after Env so nothing there widens it; empty admits the
+	// public internet only. A bad entry fails New.
+	EgressAllow []string
 	// OnStart, when set, is told about every process start: how long the launch
 	// and handshake took, or why it failed. For metrics.
 	OnStart func(connector string, d time.Duration, err error)
@@ -74,6 +83,9 @@ func (c *Config) defaults() {
 	}
 	if c.IdleTimeout <= 0 {
 		c.IdleTimeout = 10 * time.Minute
+	}
+	if c.MaxCrashes <= 0 {
+		c.MaxCrashes = 10
 	}
 	if c.HealthInterval <= 0 {
 		c.HealthInterval = 30 * time.Second
@@ -139,25 +151,32 @@ type entry struct {
 	args     []string
 	logger   *slog.Logger
 
-	mu        sync.Mutex
-	proc      *host.Process
-	starting  chan struct{} // closed when the start in flight finishes
-	startErr  error
-	state     State
-	stopping  bool // an intentional stop, not a crash
-	restarts  int
-	crashes   int // consecutive
-	nextStart time.Time
-	lastErr   string
-	startedAt time.Time
-	lastUsed  time.Time
-	inflight  int
+	mu       sync.Mutex
+	proc     *host.Process
+	starting chan struct{} // closed when the start in flight finishes
+	startErr error
+	state    State
+	stopping bool // an intentional stop, not a crash
+	restarts int
+	crashes  int // consecutive
+	// maxCrashes is Config.MaxCrashes.
+	maxCrashes int
+	nextStart  time.Time
+	lastErr    string
+	startedAt  time.Time
+	lastUsed   time.Time
+	inflight   int
 }
 
 // New creates a manager for the built-in connectors and those found in
 // cfg.PluginDir. No process starts until a connector is first used.
 func New(ctx context.Context, cfg Config) (*Manager, error) {
+	allow, err := egress.Parse(cfg.EgressAllow)
+	if err != nil {
+		return nil, fmt.Errorf("plugins: %w", err)
+	}
 	cfg.defaults()
+	cfg.Env = append(cfg.Env, allow.Env())
 	if cfg.Executable == "" && (len(cfg.Builtins) > 0 || len(cfg.Folders) > 0) {
 		exe, err := os.Executable()
 		if err != nil {
@@ -198,6 +217,7 @@ func New(ctx context.Context, cfg Config) (*Manager, error) {
 
 func (m *Manager) add(e *entry) {
 	e.state = StateIdle
+	e.maxCrashes = m.cfg.MaxCrashes
 	e.logger = m.cfg.Logger.With("connector", e.id)
 	m.entries[e.id] = e
 	m.ids = append(m.ids, e.id)
@@ -337,6 +357,11 @@ func (m *Manager) acquire(ctx context.Context, id string) (*host.Process, func()
 		}
 
 		e.mu.Lock()
+		if e.state == StateGaveUp {
+			last := e.lastErr
+			e.mu.Unlock()
+			return nil, nil, unavailable("connector %s gave up after %d consecutive crashes (last: %s); restart the hub once it is fixed", id, m.cfg.MaxCrashes, last)
+		}
 		if e.state == StateRunning && e.proc != nil {
 			p := e.proc
 			select {
@@ -451,10 +476,8 @@ func (e *entry) finishStart(p *host.Process, err error) {
 	defer e.mu.Unlock()
 	e.proc, e.startErr = p, err
 	if err != nil {
-		e.state = StateCrashed
 		e.lastErr = err.Error()
-		e.crashes++
-		e.nextStart = time.Now().Add(backoff(e.crashes))
+		e.crashed()
 	} else {
 		e.state = StateRunning
 		e.startedAt = time.Now()
@@ -481,15 +504,25 @@ func (e *entry) exited(p *host.Process) {
 		return // already recorded, or stopped on purpose
 	}
 	e.proc = nil
-	e.state = StateCrashed
 	e.restarts++
 	if time.Since(e.startedAt) > stableAfter {
 		e.crashes = 0
 	}
-	e.crashes++
-	e.nextStart = time.Now().Add(backoff(e.crashes))
 	e.lastErr = fmt.Sprintf("process exited unexpectedly: %v", p.ExitErr())
 	e.logger.Error("connector process exited unexpectedly", "error", p.ExitErr(), "restarts", e.restarts)
+	e.crashed()
+}
+
+// crashed counts one more consecutive crash: the next start waits out the
+// backoff, and after maxCrashes the connector gives up. The caller holds e.mu.
+func (e *entry) crashed() {
+	e.crashes++
+	e.state = StateCrashed
+	e.nextStart = time.Now().Add(backoff(e.crashes))
+	if e.crashes >= e.maxCrashes {
+		e.state = StateGaveUp
+		e.logger.Error("connector gave up: too many consecutive crashes", "crashes", e.crashes, "last_error", e.lastErr)
+	}
 }
 
 // backoff is the wait before restart after n consecutive crashes, with jitter.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -161,6 +162,27 @@ func TestCrashLoopBacksOff(t *testing.T) {
 	}
 	if err := track(context.Background(), m, "alpha", "ok"); err != nil {
 		t.Fatalf("after backoff: %v", err)
+	}
+}
+
+func TestCrashLoopGivesUp(t *testing.T) {
+	m := newManager(t, plugins.Config{MaxCrashes: 3}, "alpha")
+	for i := range 3 {
+		if err := track(context.Background(), m, "alpha", "crash"); err == nil {
+			t.Fatalf("crash %d: no error", i)
+		}
+	}
+	st := state(t, m, "alpha")
+	if st.State != plugins.StateGaveUp || st.Restarts != 3 || !strings.Contains(st.LastError, "exited unexpectedly") {
+		t.Fatalf("after three crashes in a row: %+v, want gave_up with the last exit", st)
+	}
+	err := track(context.Background(), m, "alpha", "ok")
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Code != sdk.CodeCarrierUnavailable || !strings.Contains(e.Message, "gave up after 3 consecutive crashes") {
+		t.Fatalf("a call after giving up: %v, want carrier_unavailable naming the give-up", err)
+	}
+	if st := state(t, m, "alpha"); st.Restarts != 3 || st.PID != 0 {
+		t.Fatalf("a call after giving up started the process again: %+v", st)
 	}
 }
 

@@ -21,6 +21,10 @@ const (
 	StateCrashed State = "crashed"
 	// StateStopped: shut down with the hub.
 	StateStopped State = "stopped"
+	// StateGaveUp: crashed Config.MaxCrashes times in a row without staying up;
+	// the hub no longer restarts it and fails its calls at once, until the hub
+	// restarts. Status.LastError says why it last exited.
+	StateGaveUp State = "gave_up"
 )
 
 // Status is a snapshot of one connector's process.

@@ -22,6 +22,7 @@ import (
 	"github.com/carrierhub/hub/engine/internal/testclock"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/webhooks"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // received is one request a test receiver got.
@@ -538,12 +539,12 @@ func TestBlockedRanges(t *testing.T) {
 	for _, ip := range []string{"127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1",
 		"0.0.0.0", "::", "::1", "fe80::1", "fc00::1", "fd00:ec2::254", "224.0.0.1", "ff02::1", "::ffff:10.0.0.1",
 		"64:ff9b::a9fe:a9fe", "2002:7f00:1::", "255.255.255.255"} {
-		if webhooks.Blocked(netip.MustParseAddr(ip)) == "" {
+		if egress.Classify(netip.MustParseAddr(ip)) == "" {
 			t.Errorf("%s is not blocked", ip)
 		}
 	}
 	for _, ip := range []string{"8.8.8.8", "1.1.1.1", "2606:4700:4700::1111"} {
-		if why := webhooks.Blocked(netip.MustParseAddr(ip)); why != "" {
+		if why := egress.Classify(netip.MustParseAddr(ip)); why != "" {
 			t.Errorf("%s blocked: %s", ip, why)
 		}
 	}

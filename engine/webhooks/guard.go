@@ -9,82 +9,18 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // ErrBlockedAddress is the dial error for an address the SSRF guard refuses.
 var ErrBlockedAddress = errors.New("address refused by the webhook SSRF guard")
 
-// blockedPrefixes are non-global ranges beyond what netip's predicates name:
-// CGNAT, "this network", IETF protocol assignments, benchmarking, reserved and
-// broadcast, documentation.
-var blockedPrefixes = []netip.Prefix{
-	netip.MustParsePrefix("0.0.0.0/8"),
-	netip.MustParsePrefix("100.64.0.0/10"),
-	netip.MustParsePrefix("192.0.0.0/24"),
-	netip.MustParsePrefix("192.0.2.0/24"),
-	netip.MustParsePrefix("198.18.0.0/15"),
-	netip.MustParsePrefix("198.51.100.0/24"),
-	netip.MustParsePrefix("203.0.113.0/24"),
-	netip.MustParsePrefix("240.0.0.0/4"),
-	netip.MustParsePrefix("2001:db8::/32"),
-	netip.MustParsePrefix("100::/64"),
-}
-
-var (
-	nat64   = netip.MustParsePrefix("64:ff9b::/96")
-	sixTo4  = netip.MustParsePrefix("2002::/16")
-	teredo  = netip.MustParsePrefix("2001::/32")
-	siteV6  = netip.MustParsePrefix("fec0::/10")
-	localV4 = netip.MustParsePrefix("127.0.0.0/8")
-)
-
-// Blocked reports why the guard refuses ip, or "" when ip is a global unicast
-// address. Addresses that embed an IPv4 address (IPv4-mapped, NAT64, 6to4) are
-// judged by it.
-func Blocked(ip netip.Addr) string {
-	ip = ip.Unmap()
-	switch {
-	case !ip.IsValid():
-		return "invalid"
-	case ip.IsUnspecified():
-		return "unspecified"
-	case ip.IsLoopback() || localV4.Contains(ip):
-		return "loopback"
-	case ip.IsPrivate():
-		return "private"
-	case ip.IsLinkLocalUnicast():
-		return "link-local (cloud metadata lives here)"
-	case ip.IsMulticast() || ip.IsLinkLocalMulticast() || ip.IsInterfaceLocalMulticast():
-		return "multicast"
-	case siteV6.Contains(ip) || teredo.Contains(ip):
-		return "reserved"
-	}
-	for _, p := range blockedPrefixes {
-		if p.Contains(ip) {
-			return "reserved or shared (" + p.String() + ")"
-		}
-	}
-	if ip.Is6() {
-		b := ip.As16()
-		var v4 [4]byte
-		switch {
-		case nat64.Contains(ip):
-			copy(v4[:], b[12:])
-		case sixTo4.Contains(ip):
-			copy(v4[:], b[2:6])
-		default:
-			return ""
-		}
-		if why := Blocked(netip.AddrFrom4(v4)); why != "" {
-			return "embeds a " + why + " IPv4 address"
-		}
-	}
-	return ""
-}
-
 // Guard is the dial-time SSRF check of webhook deliveries. It judges the address
 // actually connected to, after DNS resolution, so a name that resolves (or
-// rebinds) to an internal address is refused. An operator allow-list names
+// rebinds) to an internal address is refused; which addresses are internal is
+// egress.Classify, the classification connectors' egress guard uses too. An
+// operator allow-list names
 // exceptions: CIDRs ("10.20.0.0/16"), addresses ("127.0.0.1"), address:port pairs
 // ("10.1.2.3:8443") or host:port pairs ("erp.internal:443", trusted by name).
 type Guard struct {
@@ -123,7 +59,7 @@ func NewGuard(allow []string, connectTimeout time.Duration) (*Guard, error) {
 // Allowed reports whether the guard lets a connection to ap through.
 func (g *Guard) Allowed(ap netip.AddrPort) error {
 	ip := ap.Addr().Unmap()
-	why := Blocked(ip)
+	why := egress.Classify(ap.Addr())
 	if why == "" || g.addrPorts[netip.AddrPortFrom(ip, ap.Port())] {
 		return nil
 	}

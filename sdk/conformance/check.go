@@ -6,6 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/netip"
+	"net/url"
+	"os"
 	"regexp"
 	"slices"
 	"sort"
@@ -20,6 +23,7 @@ import (
 	"github.com/carrierhub/hub/sdk/exchanges"
 	"github.com/carrierhub/hub/sdk/host"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // Simulator is the provider simulator a check runs the exchanges against: its
@@ -115,8 +119,13 @@ func (r *Report) skip(name, why string) {
 // manifest against the schema; its sources; every mapping's fixtures; the
 // recorded exchanges (each canonical request through the real connector
 // process against the simulator, answers compared with the recorded canonical
-// ones); the canonical contract on every answer; and the process contract
-// (unknown operations, malformed payloads, a graceful stop).
+// ones); the canonical contract on every answer; the egress guard (one
+// exchange replayed by a process whose policy excludes the simulator must be
+// refused by the guard); and the process contract (unknown operations,
+// malformed payloads, a graceful stop).
+//
+// The connector process's egress policy (HUB_EGRESS_ALLOW) admits exactly the
+// simulator's address, so the exchanges reach it and nothing else internal.
 func Check(ctx context.Context, t Target) *Report {
 	r := &Report{Connector: t.Name}
 	var manifest *sdk.Manifest
@@ -129,7 +138,7 @@ func Check(ctx context.Context, t Target) *Report {
 		manifest = m
 		r.add("manifest", nil)
 	}
-	p, err := host.Start(ctx, host.Config{Path: t.Path, Args: t.Args, Env: t.Env})
+	p, err := host.Start(ctx, host.Config{Path: t.Path, Args: t.Args, Env: append(slices.Clip(t.Env), egressEnv(simulatorPolicy(t.Simulator))...)})
 	if err != nil {
 		r.add("process", []string{"starting the connector out of process: " + err.Error()})
 		return r
@@ -172,6 +181,11 @@ func Check(ctx context.Context, t Target) *Report {
 		r.skip("exchanges", "no simulator")
 	default:
 		checkExchanges(ctx, r, t, p, manifest, files, acct)
+	}
+	if why, problems := checkEgress(ctx, t, files, acct); why != "" {
+		r.skip("egress", why)
+	} else {
+		r.add("egress", problems)
 	}
 	r.add("process", checkProcess(ctx, p, manifest, acct))
 	return r
@@ -254,7 +268,7 @@ func checkExchanges(ctx context.Context, r *Report, t Target, p *host.Process, m
 			sel.Select(f.Name)
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
-		out, err := p.Invoke(cctx, &sdk.Call{Operation: f.Operation, Account: &callAcct, Payload: f.Request(),
+		out, err := p.Invoke(cctx, &sdk.Call{Operation: f.Operation, Account: &callAcct, Payload: f.Request(&callAcct),
 			RequestID: "conformance-" + f.Name, IdempotencyKey: "conformance-" + f.Name})
 		cancel()
 		if msg := leaks(out, err, secrets); msg != "" {
@@ -441,6 +455,110 @@ func walkTimes(v gjson.Result, path string, fn func(path, v string)) {
 			walkTimes(e, fmt.Sprintf("%s[%d]", path, i), fn)
 		}
 	}
+}
+
+// simulatorPolicy is the egress allow-list of a process checked against sim:
+// its address alone (127.0.0.1/32), or nothing when there is no simulator or
+// it is not at a literal address.
+func simulatorPolicy(sim Simulator) string {
+	if sim == nil {
+		return ""
+	}
+	p, _ := egress.Parse([]string{simulatorHost(sim.URL())})
+	return p.String()
+}
+
+// envEgress carries a conformance process's egress allow-list past the test
+// binary's TestMain, which may set HUB_EGRESS_ALLOW for the package's own
+// in-process tests; the kit's serving branch puts it back (see serve).
+const envEgress = "HUB_CONFORMANCE_EGRESS_ALLOW"
+
+// egressEnv is the environment that hands a connector process the allow-list.
+func egressEnv(allow string) []string {
+	return []string{egress.EnvVar + "=" + allow, envEgress + "=" + allow}
+}
+
+// serve serves c as a connector process the kit started, under the egress
+// policy the kit chose for it.
+func serve(c sdk.Connector) {
+	if allow, ok := os.LookupEnv(envEgress); ok {
+		os.Setenv(egress.EnvVar, allow)
+	}
+	sdk.Serve(c)
+}
+
+func simulatorHost(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	if _, err := netip.ParseAddr(u.Hostname()); err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// checkEgress proves the connector dials through the egress guard: a second
+// process whose policy admits nothing internal replays one recorded exchange
+// against the (loopback) simulator, and the call must fail with the guard's
+// invalid_request. A call that succeeds, or fails any other way, reached the
+// simulator on a connection of the connector's own. It returns why it was
+// skipped, or the problems.
+func checkEgress(ctx context.Context, t Target, files []*exchanges.File, acct *sdk.Account) (skipped string, problems []string) {
+	if acct == nil || simulatorHost(t.Simulator.URL()) == "" {
+		return "no simulator at a literal address", nil
+	}
+	var f *exchanges.File
+	for _, x := range files {
+		if x.Operation != sdk.OpReceivePush {
+			f = x
+			break
+		}
+	}
+	if f == nil {
+		return "no recorded exchange that calls the provider", nil
+	}
+	p, err := host.Start(ctx, host.Config{Path: t.Path, Args: t.Args, Env: append(slices.Clip(t.Env), egressEnv("")...)})
+	if err != nil {
+		return "", []string{"starting the connector with an empty egress allow-list: " + err.Error()}
+	}
+	defer p.Kill()
+	if sel, ok := t.Simulator.(selector); ok {
+		sel.Select(f.Name)
+		defer sel.Select("")
+	}
+	timeout := t.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	cctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	callAcct := *acct
+	if len(f.Account.Settings) > 0 {
+		callAcct.Settings = mergeSettings(acct.Settings, f.Account.Settings)
+	}
+	_, err = p.Invoke(cctx, &sdk.Call{Operation: f.Operation, Account: &callAcct, Payload: f.Request(&callAcct),
+		RequestID: "conformance-egress-" + f.Name, IdempotencyKey: "conformance-egress-" + f.Name})
+	if msg := egressProblem(err); msg != "" {
+		return "", []string{fmt.Sprintf("%s replayed with HUB_EGRESS_ALLOW excluding the simulator at %s: %s", f.Name, t.Simulator.URL(), msg)}
+	}
+	return "", nil
+}
+
+// egressProblem says what is wrong with the outcome of a call the egress guard
+// must have refused, or "".
+func egressProblem(err error) string {
+	if err == nil {
+		return "the call succeeded, so the connector dialled around the egress guard (an HTTP client or dialer of its own); send through the SDK's transports"
+	}
+	e := sdk.AsError(err)
+	if e.Code != sdk.CodeInvalidRequest || !strings.Contains(e.Message, "egress guard") {
+		return fmt.Sprintf("got %s %q, not the egress guard's invalid_request: the connector dialled around the guard or did not pass its refusal on", e.Code, e.Message)
+	}
+	if !e.NotSent {
+		return "the egress guard's refusal lost NotSent: nothing was sent"
+	}
+	return ""
 }
 
 // checkProcess runs the process contract: a classified not_found for an

@@ -12,7 +12,10 @@
 // operations and malformed payloads, survival of bad input, concurrent calls,
 // a health check where the connector has one, and a graceful stop on SIGTERM.
 // The connector's own cases then run against its simulator through the same
-// process boundary.
+// process boundary, with an egress policy (HUB_EGRESS_ALLOW) that admits the
+// simulator's address alone; and one case runs again in a process whose policy
+// excludes it, which must fail with the egress guard's error (a connector that
+// dials with a client of its own reaches the simulator and fails the check).
 package conformance
 
 import (
@@ -29,6 +32,7 @@ import (
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/host"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // envServe tells a re-executed test binary which test should become the connector.
@@ -71,7 +75,7 @@ func Run(t *testing.T, c sdk.Connector, opts Options) {
 	if os.Getenv(envServe) == t.Name() {
 		// This process is the connector. Noise on stdout must not break the handshake.
 		fmt.Println("conformance: printing to stdout before Serve, as careless connectors do")
-		sdk.Serve(c)
+		serve(c)
 	}
 	t.Helper()
 	if strings.Contains(t.Name(), "/") {
@@ -87,7 +91,7 @@ func Run(t *testing.T, c sdk.Connector, opts Options) {
 	if opts.Account != nil {
 		acct = opts.Account(t)
 	}
-	p := startProcess(t)
+	p := startProcess(t, simulatorAddr(acct))
 
 	t.Run("manifest", func(t *testing.T) { checkManifest(t, want, p.Manifest()) })
 	t.Run("unknown_operation", func(t *testing.T) {
@@ -136,6 +140,22 @@ func Run(t *testing.T, c sdk.Connector, opts Options) {
 			firstOK = &tc
 		}
 	}
+	if probe := egressProbe(acct, opts.Cases); probe != nil {
+		t.Run("egress", func(t *testing.T) {
+			strict := startProcess(t, "")
+			payload, err := json.Marshal(probe.Request)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			_, err = strict.Invoke(ctx, &sdk.Call{Operation: probe.Operation, Account: acct, Payload: payload,
+				IdempotencyKey: probe.IdempotencyKey, RequestID: "conformance-egress-" + probe.Name})
+			if msg := egressProblem(err); msg != "" {
+				t.Errorf("case %s with HUB_EGRESS_ALLOW excluding the simulator at %s: %s", probe.Name, acct.BaseURL, msg)
+			}
+		})
+	}
 	if firstOK != nil {
 		t.Run("concurrency", func(t *testing.T) {
 			n := opts.Concurrency
@@ -160,15 +180,17 @@ func Run(t *testing.T, c sdk.Connector, opts Options) {
 	})
 }
 
-func startProcess(t *testing.T) *host.Process {
+// startProcess starts the connector with allow as its egress allow-list.
+func startProcess(t *testing.T, allow string) *host.Process {
 	exe, err := os.Executable()
 	if err != nil {
 		t.Fatal(err)
 	}
+	top, _, _ := strings.Cut(t.Name(), "/")
 	p, err := host.Start(context.Background(), host.Config{
 		Path:   exe,
-		Args:   []string{"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$"},
-		Env:    []string{envServe + "=" + t.Name()},
+		Args:   []string{"-test.run=^" + regexp.QuoteMeta(top) + "$"},
+		Env:    append([]string{envServe + "=" + top}, egressEnv(allow)...),
 		Logger: nil,
 	})
 	if err != nil {
@@ -176,6 +198,37 @@ func startProcess(t *testing.T) *host.Process {
 	}
 	t.Cleanup(p.Kill)
 	return p
+}
+
+// simulatorAddr is the egress allow-list of the cases: the address of the
+// account's base URL when it is a literal one, else 127.0.0.1 (where test
+// simulators listen).
+func simulatorAddr(acct *sdk.Account) string {
+	if acct != nil {
+		if h := simulatorHost(acct.BaseURL); h != "" {
+			return h
+		}
+	}
+	return "127.0.0.1"
+}
+
+// egressProbe is the case the egress check replays: the first that expects
+// success and calls the provider, when the account's base URL is a literal
+// address the guard refuses by default (a simulator on loopback).
+func egressProbe(acct *sdk.Account, cases []Case) *Case {
+	if acct == nil {
+		return nil
+	}
+	h := simulatorHost(acct.BaseURL)
+	if h == "" || egress.MustParse().CheckHost(h) == nil {
+		return nil
+	}
+	for i, c := range cases {
+		if c.WantCode == "" && c.Build == nil && c.Operation != sdk.OpReceivePush {
+			return &cases[i]
+		}
+	}
+	return nil
 }
 
 func checkManifest(t *testing.T, want, got *sdk.Manifest) {

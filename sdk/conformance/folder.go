@@ -18,20 +18,33 @@ import (
 //
 //	func TestConformance(t *testing.T) { conformance.RunFolder(t, os.DirFS(".")) }
 //
-// It serves the folder out of process by re-executing the test binary, starts
-// the generic simulator on the folder's exchanges, and fails the test with
-// every problem Check finds. It must be called from a top-level test function.
+// It must be called from a top-level test function.
 func RunFolder(t *testing.T, fsys fs.FS) {
+	c, err := declarative.Load(fsys, declarative.Options{})
+	if err != nil {
+		t.Fatalf("loading the connector folder: %v", err)
+	}
+	RunConnector(t, c, fsys)
+}
+
+// RunConnector checks a connector and its folder (manifest, mappings and
+// recorded exchanges; a mixed connector's Go and bindings alike) as hub
+// connector test does, in one line of a Go test:
+//
+//	func TestExchanges(t *testing.T) { conformance.RunConnector(t, delhivery.New(), delhivery.Folder()) }
+//
+// It serves c out of process by re-executing the test binary, starts the
+// generic simulator on the folder's exchanges, and fails the test with every
+// problem Check finds: failed checks, skipped ones, and sample exchange files
+// (which a connector that counts no longer has). It must be called from a
+// top-level test function.
+func RunConnector(t *testing.T, c sdk.Connector, fsys fs.FS) {
 	if os.Getenv(envServe) == t.Name() {
-		c, err := declarative.Load(fsys, declarative.Options{})
-		if err != nil {
-			panic(err)
-		}
-		sdk.Serve(c)
+		serve(c)
 	}
 	t.Helper()
 	if strings.Contains(t.Name(), "/") {
-		t.Fatal("conformance.RunFolder must be called from a top-level test function")
+		t.Fatal("conformance.RunConnector must be called from a top-level test function")
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -47,13 +60,16 @@ func RunFolder(t *testing.T, fsys fs.FS) {
 	for _, c := range r.Checks {
 		switch {
 		case c.Skipped != "":
-			t.Logf("%s: skipped: %s", c.Name, c.Skipped)
+			t.Errorf("%s: skipped: %s", c.Name, c.Skipped)
 		case c.Passed:
 			t.Logf("%s: ok", c.Name)
 		}
 		for _, p := range c.Problems {
 			t.Errorf("%s: %s", c.Name, p)
 		}
+	}
+	if r.Samples > 0 {
+		t.Errorf("%d exchange files are samples written by hub connector new, not taken from a source", r.Samples)
 	}
 	if len(r.Unmapped) > 0 {
 		t.Logf("provider codes mapped to unknown in the exchanges: %s", strings.Join(r.Unmapped, ", "))

@@ -149,6 +149,11 @@ func newTestProvider(t *testing.T) *testProvider {
 		io.WriteString(w, `{"items":[`+strings.Join(items, ",")+`]}`)
 	})
 	mux.HandleFunc("DELETE /v1/shipments/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") == "MAINT" {
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, "<!DOCTYPE html><html><head><title>Down for maintenance</title></head></html>")
+			return
+		}
 		if r.PathValue("id") == "GONE" {
 			w.WriteHeader(404)
 			io.WriteString(w, `{"message":"no such shipment"}`)
@@ -232,6 +237,16 @@ func TestStatusTableAndPathTemplate(t *testing.T) {
 	_, err = d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number":"GONE"}`)})
 	if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeNotFound || e.CarrierMessage != "no such shipment" {
 		t.Fatalf("cancel of an unknown shipment: %#v, want not_found with the carrier's message", e)
+	}
+}
+
+func TestHTMLPageUnder200IsCarrierUnavailable(t *testing.T) {
+	p := newTestProvider(t)
+	d := load(t)
+	acct := &sdk.Account{BaseURL: p.URL, Credentials: map[string]string{"client_id": "id-1", "client_secret": "secret-1"}}
+	_, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number":"MAINT"}`)})
+	if e := sdk.AsError(err); e.Code != sdk.CodeCarrierUnavailable || e.CarrierMessage != "Down for maintenance" {
+		t.Fatalf("got %#v, want carrier_unavailable with the page's title", e)
 	}
 }
 

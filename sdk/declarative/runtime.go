@@ -274,7 +274,7 @@ func (ex *exchanger) refine(st *step, resp *rest.Response, e *sdk.Error) {
 		return
 	}
 	if r := ex.refused(st, resp); r != nil {
-		e.Message, e.Source = r.Message, sdk.SourceCarrier
+		e.Message, e.Source, e.Field = r.Message, sdk.SourceCarrier, r.Field
 		if r.CarrierCode != "" {
 			e.CarrierCode = r.CarrierCode
 		}
@@ -323,12 +323,19 @@ func (ex *exchanger) refused(st *step, resp *rest.Response) *sdk.Error {
 	if msg == "" {
 		msg = fmt.Sprintf("%s refused the %s request", ex.c.manifest.Name, ex.op.name)
 	}
-	return &sdk.Error{Code: code, Source: sdk.SourceCarrier, Message: redact(msg, ex.secrets),
+	return &sdk.Error{Code: code, Source: sdk.SourceCarrier, Message: redact(msg, ex.secrets), Field: e.Get("field").String(),
 		CarrierCode: redact(e.Get("carrier_code").String(), ex.secrets), CarrierMessage: redact(cm, ex.secrets)}
 }
 
 // unreadable is the error for an answer the response mapping cannot translate.
+// An HTML page under a 2xx is a proxy or maintenance page standing in for the
+// provider: carrier_unavailable, worth retrying, with the page's title.
 func (ex *exchanger) unreadable(st *step, resp *rest.Response, err error) error {
+	if title, ok := resp.HTMLPage(); ok && st.response.From() != "xml" {
+		return &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier,
+			Message:        fmt.Sprintf("%s answered the %s request with an HTML page instead of its API's answer", ex.c.manifest.Name, ex.op.name),
+			CarrierMessage: redact(title, ex.secrets)}
+	}
 	return &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceConnector,
 		Message:        fmt.Sprintf("reading %s's %s answer: %v", ex.c.manifest.Name, ex.op.name, err),
 		CarrierMessage: redact(snippet(resp.Body), ex.secrets)}

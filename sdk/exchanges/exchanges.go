@@ -84,12 +84,39 @@ type Push struct {
 }
 
 // Request returns the canonical request of the file: Canonical.Request, or
-// the model.PushRequest built from Push.
-func (f *File) Request() []byte {
+// the model.PushRequest built from Push. A push's header and query values may
+// be templates ({credential.push_token}, {setting.X}), expanded with account,
+// so that a recorded push carries the account's inbound credential.
+func (f *File) Request(account *sdk.Account) []byte {
 	if f.Push == nil {
 		return []byte(f.Canonical.Request)
 	}
-	b, _ := json.Marshal(model.PushRequest{Headers: f.Push.Headers, Query: f.Push.Query, ContentType: f.Push.ContentType, Body: []byte(f.Push.Body)})
+	look := func(kind, name string) string {
+		if account == nil {
+			return ""
+		}
+		switch kind {
+		case "credential":
+			return account.Credentials[name]
+		case "setting":
+			return account.Settings[name]
+		}
+		return ""
+	}
+	expand := func(m map[string]string, key func(string) string) map[string]string {
+		if m == nil {
+			return nil
+		}
+		out := make(map[string]string, len(m))
+		for k, v := range m {
+			out[key(k)] = sdk.ExpandTemplate(v, look, nil)
+		}
+		return out
+	}
+	// Header names in lower case, as the hub's inbound route hands them on.
+	headers := expand(f.Push.Headers, strings.ToLower)
+	query := expand(f.Push.Query, func(k string) string { return k })
+	b, _ := json.Marshal(model.PushRequest{Headers: headers, Query: query, ContentType: f.Push.ContentType, Body: []byte(f.Push.Body)})
 	return b
 }
 

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // Flavor says which NIC system a Manager talks to.
@@ -100,7 +101,8 @@ type Config struct {
 	BaseURL string
 	// PublicKey is NIC's published RSA public key for this endpoint (ParsePublicKey reads it). Required.
 	PublicKey *rsa.PublicKey
-	// HTTP sends requests; nil means a client with a 60 s overall timeout.
+	// HTTP sends requests; nil means a client with a 60 s overall timeout whose
+	// connections go through the egress guard (egress.Transport).
 	HTTP Doer
 	// AuthPath is the login path under BaseURL: "/auth/" for EWB, "/v1.04/auth" for IRP.
 	AuthPath string
@@ -178,7 +180,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		return nil, sdk.Errorf(sdk.CodeInternal, "nic: config has no NIC public key")
 	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 60 * time.Second}
+		cfg.HTTP = &http.Client{Timeout: 60 * time.Second, Transport: egress.Transport()}
 	}
 	if cfg.RefreshBefore == 0 {
 		cfg.RefreshBefore = 2 * time.Minute
@@ -560,6 +562,9 @@ func (m *Manager) setHeaders(req *http.Request, c Credentials, s *Session) {
 func (m *Manager) send(req *http.Request) (int, []byte, error) {
 	resp, err := m.cfg.HTTP.Do(req)
 	if err != nil {
+		if e := egress.Refused(err); e != nil {
+			return 0, nil, e
+		}
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			e := sdk.AsError(ctxErr)
 			e.Message = "nic: " + req.Method + " " + req.URL.Path + ": " + e.Message

@@ -19,6 +19,7 @@ import (
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/telemetry"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // UpdateMethod says how a v2 update is sent. v4 always uses PATCH.
@@ -55,9 +56,11 @@ type Options struct {
 	ServiceRoot string
 	// Version is V2 or V4.
 	Version Version
-	// HTTPClient sends the requests; nil means a client without a timeout (the
-	// context carries the deadline). If it has no cookie jar the Client keeps its
-	// own, because SAP ties the CSRF token to the session cookies.
+	// HTTPClient sends the requests; nil means a client on egress.Transport()
+	// (every connection through the egress guard) without a timeout (the
+	// context carries the deadline); a client of another making dials around the
+	// guard. If it has no cookie jar the Client keeps its own, because SAP ties
+	// the CSRF token to the session cookies.
 	HTTPClient *http.Client
 	// Auth is called on every request, after the Client's own headers, to add
 	// credentials (basic auth, an OAuth2 bearer token). An error stops the call
@@ -125,7 +128,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{opts: opts, root: u, base: u.String(), hc: opts.HTTPClient}
 	if c.hc == nil {
-		c.hc = &http.Client{}
+		c.hc = &http.Client{Transport: egress.Transport()}
 	}
 	if c.hc.Jar == nil {
 		c.jar, _ = cookiejar.New(nil) // never fails without options

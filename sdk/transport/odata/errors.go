@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // errorBody reads both OData error shapes. v2 (SAP Gateway):
@@ -154,6 +155,9 @@ func looksHTML(b []byte) bool {
 // transportError classifies a failure to get an answer. sent says whether a
 // connection was obtained; without one nothing left the hub (NotSent).
 func transportError(ctx context.Context, where string, err error, sent bool) *sdk.Error {
+	if e := egress.Refused(err); e != nil {
+		return e
+	}
 	// url.Error repeats the whole URL, whose query may hold a key an Auth hook
 	// added; keep only the cause.
 	var ue *url.Error

@@ -17,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // QuoteLimit is the most bytes of a provider's body quoted in an error.
@@ -173,6 +174,16 @@ func scalar(v any) string {
 	return ""
 }
 
+// HTMLPage reports whether an answer is an HTML page rather than the API's
+// format (a proxy's or a maintenance page), and its title for an error: such a
+// page, even under 200, means the provider's API did not answer.
+func (r *Response) HTMLPage() (title string, ok bool) {
+	if !isHTML(r.Header.Get("Content-Type"), r.Body) {
+		return "", false
+	}
+	return htmlTitle(r.Body), true
+}
+
 // isHTML reports whether a body is an HTML page rather than the API's format.
 func isHTML(contentType string, body []byte) bool {
 	if ct := strings.ToLower(contentType); strings.HasPrefix(ct, "text/html") || strings.HasPrefix(ct, "application/xhtml") {
@@ -236,6 +247,9 @@ func truncate(s string) string {
 // transportError classifies a failure to get an answer at all. notSent is true
 // when the request's headers never left, so retrying cannot duplicate it.
 func (c *Client) transportError(ctx context.Context, method string, u *url.URL, err error, notSent bool, secrets []string) *sdk.Error {
+	if e := egress.Refused(err); e != nil {
+		return e
+	}
 	where := fmt.Sprintf("%s %s on %s", method, u.Path, c.displayName())
 	var ue *url.Error
 	if errors.As(err, &ue) {

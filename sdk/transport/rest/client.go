@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/telemetry"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // DefaultMaxResponseBytes is the response-size limit a Client applies when its
@@ -38,7 +38,8 @@ type Config struct {
 	// HTTP sends requests. The default is NewHTTPClient(): a tuned transport that
 	// does not follow redirects, with a 2-minute backstop timeout for a context
 	// without a deadline. Pass one client to every Client of a connector so they
-	// share connections.
+	// share connections. A client not built by NewHTTPClient (or on
+	// egress.NewTransport) dials around the egress guard.
 	HTTP *http.Client
 	// Header holds headers sent with every request (a Request's own headers win).
 	Header http.Header
@@ -80,13 +81,15 @@ type Client struct {
 	now       func() time.Time
 }
 
-// NewHTTPClient returns the *http.Client a Client uses by default: dial and TLS
-// handshake bounded at 10 s, pooled keep-alive connections, redirects not followed
-// (following one would turn a POST into a GET) and a 2-minute overall backstop.
-// The request context's deadline is the real bound.
+// NewHTTPClient returns the *http.Client a Client uses by default: every
+// connection through the egress guard (egress.Default, the policy the hub hands
+// the process), dial and TLS handshake bounded at 10 s, pooled keep-alive
+// connections, redirects not followed (following one would turn a POST into a
+// GET) and a 2-minute overall backstop. The request context's deadline is the
+// real bound. A client of a connector's own making dials around the guard, and
+// conformance fails the connector for it.
 func NewHTTPClient() *http.Client {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	tr := egress.NewTransport(&egress.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second})
 	tr.TLSHandshakeTimeout = 10 * time.Second
 	// A carrier API is one host: keep as many connections to it as are in use at
 	// a busy moment (2,500 calls/s at 100 ms is 250), or each burst past the idle

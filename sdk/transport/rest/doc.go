@@ -14,6 +14,11 @@
 //     (DNS, connection refused, TLS handshake, dial timeout, a token that could
 //     not be fetched) has NotSent set, so the engine may retry even a create.
 //     Anything later may have reached the provider and is never marked NotSent.
+//   - Every connection goes through the egress guard (package egress) by
+//     default: an address the operator's policy does not admit (loopback,
+//     private, link-local, metadata ...) is refused after DNS, before anything is
+//     sent, as invalid_request with NotSent, naming the guard, the host and the
+//     address's class. OAuth2 token requests go through the same client.
 //   - The context's deadline bounds the whole exchange, body included; running
 //     out is a timeout error.
 //   - HTTP statuses map to codes as CodeForStatus says; Retry-After (seconds or

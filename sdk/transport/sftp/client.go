@@ -18,7 +18,8 @@
 // or revoked) is also auth_failed, because like a bad password it is fixed by
 // correcting the account's configuration (or is an attack), never by retrying;
 // missing remote files are not_found; paths that would leave the root are
-// invalid_request.
+// invalid_request. The TCP connection goes through the egress guard (package
+// egress): an address its policy does not admit is invalid_request with NotSent.
 //
 // Confinement is checked by the client before each operation: the lexical checks
 // are absolute, the symlink check asks the server to resolve the path first. Someone
@@ -45,6 +46,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 	pkgsftp "github.com/pkg/sftp"
 	"golang.org/x/crypto/ssh"
 )
@@ -101,6 +103,10 @@ type Config struct {
 	// MaxFileSize is the largest file Upload writes or Download reads, in bytes;
 	// zero means DefaultMaxFileSize.
 	MaxFileSize int64
+	// Egress is the egress guard's allow-list the connection is checked against
+	// after DNS; nil is egress.Default(), the policy the hub hands a connector
+	// process. A refused address is invalid_request with NotSent.
+	Egress *egress.Policy
 }
 
 // Client is a connection to one SFTP server, confined to Config.Root. Its methods
@@ -158,7 +164,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 
 	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
+	d := egress.Dialer{Policy: cfg.Egress}
 	conn, err := d.DialContext(dctx, "tcp", addr)
 	if err != nil {
 		return nil, dialError(ctx, addr, err)

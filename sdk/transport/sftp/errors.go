@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 	pkgsftp "github.com/pkg/sftp"
 )
 
@@ -72,6 +73,9 @@ func ctxError(ctx context.Context, err error) *sdk.Error {
 
 // dialError classifies a failed TCP connect: nothing was sent.
 func dialError(ctx context.Context, addr string, err error) error {
+	if e := egress.Refused(err); e != nil {
+		return e
+	}
 	if ce := ctxError(ctx, err); ce != nil {
 		ce.NotSent = true
 		ce.Message = fmt.Sprintf("connecting to %s: %s", addr, ce.Message)

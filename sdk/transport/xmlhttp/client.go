@@ -14,6 +14,7 @@ import (
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/telemetry"
+	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // DefaultMaxResponseBytes bounds a reply when the client sets no MaxResponseBytes.
@@ -34,8 +35,10 @@ const (
 // Client posts XML documents over HTTP. Its fields are read on every call and must
 // not change while calls are in flight; a Client is safe for concurrent use.
 type Client struct {
-	// HTTP sends the requests; nil means http.DefaultClient. The call's context
-	// carries its deadline, so the client needs no timeout of its own.
+	// HTTP sends the requests; nil means a client on egress.Transport(), which
+	// dials through the egress guard. The call's context carries its deadline,
+	// so the client needs no timeout of its own. A client of another making
+	// dials around the guard.
 	HTTP *http.Client
 	// Provider names the other side in error messages ("Tally", "Canada Post").
 	Provider string
@@ -60,6 +63,9 @@ type Client struct {
 	// code is classified. TallyErrors and CanadaPostErrors are ready-made.
 	Errors func(*Response) *sdk.Error
 }
+
+// defaultHTTP sends for a Client without an HTTP client of its own.
+var defaultHTTP = &http.Client{Transport: egress.Transport()}
 
 // Response is a reply as the client read it.
 type Response struct {
@@ -140,7 +146,7 @@ func (c *Client) Send(ctx context.Context, method, rawURL string, body []byte, h
 	req = req.WithContext(httptrace.WithClientTrace(ctx, trace))
 	hc := c.HTTP
 	if hc == nil {
-		hc = http.DefaultClient
+		hc = defaultHTTP
 	}
 	hs := telemetry.StartHTTP(req, what)
 	defer hs.End()
@@ -239,6 +245,9 @@ func marshal(in any) ([]byte, error) {
 // notSent says no connection was made, so the request never left. The request URL
 // is dropped from the message, since it may carry keys.
 func TransportError(ctx context.Context, provider string, err error, notSent bool) *sdk.Error {
+	if e := egress.Refused(err); e != nil {
+		return e
+	}
 	var se *sdk.Error
 	if errors.As(err, &se) {
 		return se
