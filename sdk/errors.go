@@ -103,6 +103,18 @@ func (e *Error) Error() string {
 	return s
 }
 
+// FieldError names one offending field of a canonical request (or another
+// JSON document the hub was given) by JSON pointer, and says what is wrong. It
+// is the one field-error type of the request validator, the router and the API
+// (problem+json errors[] members).
+type FieldError struct {
+	// Pointer is the RFC 6901 JSON pointer of the field, such as
+	// /ship_to/postal_code; empty for the document as a whole.
+	Pointer string `json:"pointer"`
+	// Message says what is wrong with it, for a person.
+	Message string `json:"detail"`
+}
+
 // Is matches another *Error with the same code, so errors.Is(err, &sdk.Error{Code: sdk.CodeNotFound}) works.
 func (e *Error) Is(target error) bool {
 	t, ok := target.(*Error)

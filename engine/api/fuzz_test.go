@@ -248,11 +248,8 @@ func fuzzValidator(v *validate.Validator) router.ValidateFunc {
 		err := v.Request(op, body)
 		var ve *validate.Error
 		if errors.As(err, &ve) {
-			fields := make([]router.FieldError, len(ve.Fields))
-			for i, f := range ve.Fields {
-				fields[i] = router.FieldError{Pointer: f.Pointer, Message: f.Message}
-			}
-			return router.NewValidationError(fields)
+
+			return router.NewValidationError(ve.Fields)
 		}
 		return err
 	}

@@ -184,18 +184,14 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 	return h, nil
 }
 
-// validatorFunc adapts engine/validate to the router: its field errors become
-// router field errors, so the API can list every offending pointer.
+// validatorFunc adapts engine/validate to the router: its field errors pass on
+// as they are, so the API can list every offending pointer.
 func validatorFunc(v *validate.Validator) router.ValidateFunc {
 	return func(op sdk.Operation, body []byte) error {
 		err := v.Request(op, body)
 		var ve *validate.Error
 		if errors.As(err, &ve) {
-			fields := make([]router.FieldError, len(ve.Fields))
-			for i, f := range ve.Fields {
-				fields[i] = router.FieldError{Pointer: f.Pointer, Message: f.Message}
-			}
-			return router.NewValidationError(fields)
+			return router.NewValidationError(ve.Fields)
 		}
 		return err
 	}

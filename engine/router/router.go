@@ -44,13 +44,9 @@ type Accounts interface {
 	ListAccounts(ctx context.Context, tenantID, connectorID string) ([]store.Account, error)
 }
 
-// FieldError names one offending field of a request by JSON pointer.
-type FieldError struct {
-	// Pointer is the RFC 6901 JSON pointer of the field; empty for the whole body.
-	Pointer string `json:"pointer"`
-	// Message says what is wrong with it.
-	Message string `json:"detail"`
-}
+// FieldError names one offending field of a request by JSON pointer: the
+// SDK's one field-error type, under the name the router's callers know.
+type FieldError = sdk.FieldError
 
 // ValidationError is an invalid_request error that names every offending field.
 // It unwraps to its *sdk.Error, so errors.As(err, new(*sdk.Error)) finds the code.

@@ -30,14 +30,9 @@ import (
 	"github.com/carrierhub/hub/sdk/modelschema"
 )
 
-// FieldError is one problem with a request body.
-type FieldError struct {
-	// Pointer is the JSON pointer (RFC 6901) of the offending value, such as
-	// /ship_to/postal_code; empty for the body as a whole.
-	Pointer string `json:"pointer"`
-	// Message says what is wrong, for a person.
-	Message string `json:"message"`
-}
+// FieldError is one problem with a request body: the SDK's one field-error
+// type (the router and the API pass it on as it is).
+type FieldError = sdk.FieldError
 
 // Error lists every problem found in a request body, sorted by pointer.
 type Error struct {
