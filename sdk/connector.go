@@ -61,6 +61,17 @@ type ShipmentCreator interface {
 	CreateShipment(ctx context.Context, req *Request[model.ShipmentRequest]) (*model.ShipmentResponse, error)
 }
 
+// ShipmentFinder serves find_shipment: it looks a booked shipment up by the
+// shipper's reference (model.ShipmentRequest's Reference). The hub calls it to
+// settle a create_shipment whose outcome is unknown (sdk.CodeOutcomeUnknown),
+// and trusts its answer: a shipment found is taken as the booking, and not_found
+// as proof that nothing was booked, after which the create is made. Serve it
+// only where the provider's lookup by reference is authoritative as soon as a
+// booking has been answered.
+type ShipmentFinder interface {
+	FindShipment(ctx context.Context, req *Request[model.FindShipmentRequest]) (*model.ShipmentResponse, error)
+}
+
 // ShipmentCanceller serves cancel_shipment.
 type ShipmentCanceller interface {
 	CancelShipment(ctx context.Context, req *Request[model.CancelRequest]) (*model.CancelResponse, error)

@@ -31,12 +31,20 @@ const (
 	CodePermanent Code = "permanent"
 	// CodeInternal: a bug or an unexpected state in the hub or a connector.
 	CodeInternal Code = "internal"
+	// CodeOutcomeUnknown: an operation that creates something (sdk.OperationSpec
+	// Creates) may have reached the provider, but no answer came back: the
+	// connector process died, or the call timed out or broke after the request
+	// was written. It may or may not have been done. The engine gives this code to
+	// such failures of creates; a retry with the same Idempotency-Key settles the
+	// outcome (looks the result up, or asks the caller to confirm) instead of
+	// calling blindly again. It is not Retryable: a blind retry could do it twice.
+	CodeOutcomeUnknown Code = "outcome_unknown"
 )
 
 // Codes lists every error code.
 var Codes = []Code{
 	CodeInvalidRequest, CodeAuthFailed, CodeNotFound, CodeConflict, CodeRateLimited,
-	CodeCarrierUnavailable, CodeTimeout, CodePermanent, CodeInternal,
+	CodeCarrierUnavailable, CodeTimeout, CodePermanent, CodeInternal, CodeOutcomeUnknown,
 }
 
 // Valid reports whether c is one of Codes.

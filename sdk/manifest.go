@@ -46,6 +46,10 @@ type Manifest struct {
 	// Zone is the IANA time zone the provider's times without an offset are
 	// read in (Asia/Kolkata); conformance holds the connector to it.
 	Zone string `yaml:"zone,omitempty" json:"zone,omitempty"`
+	// Inbound is how the provider's pushes authenticate (InboundAuth):
+	// required when the connector serves receive_push, and checked by the
+	// engine before the connector sees a push.
+	Inbound *InboundAuth `yaml:"inbound,omitempty" json:"inbound,omitempty"`
 }
 
 // OperationInfo declares one operation a connector serves.
@@ -256,6 +260,9 @@ func (m *Manifest) Validate() error {
 		if err := validateAuth(name, m.Auth[name]); err != nil {
 			return fmt.Errorf("manifest %s: %w", m.ID, err)
 		}
+	}
+	if err := m.validateInbound(); err != nil {
+		return fmt.Errorf("manifest %s: %w", m.ID, err)
 	}
 	if m.Zone != "" {
 		if _, err := time.LoadLocation(m.Zone); err != nil {

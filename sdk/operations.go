@@ -14,6 +14,7 @@ type Operation string
 const (
 	OpCreateShipment        Operation = "create_shipment"
 	OpCancelShipment        Operation = "cancel_shipment"
+	OpFindShipment          Operation = "find_shipment"
 	OpTrack                 Operation = "track"
 	OpRate                  Operation = "rate"
 	OpSchedulePickup        Operation = "schedule_pickup"
@@ -105,6 +106,7 @@ func spec[Req, Resp any, C any](name Operation, summary string, creates bool, me
 var operations = []OperationSpec{
 	spec(OpCreateShipment, "Book a shipment and get its tracking number and labels.", true, ShipmentCreator.CreateShipment),
 	spec(OpCancelShipment, "Cancel a booked shipment.", false, ShipmentCanceller.CancelShipment),
+	spec(OpFindShipment, "Look a booked shipment up by the shipper's reference; the hub uses it to settle a create_shipment whose outcome is unknown.", false, ShipmentFinder.FindShipment),
 	spec(OpTrack, "Get the status and scan history of shipments.", false, Tracker.Track),
 	spec(OpRate, "Quote prices and services for a prospective shipment.", false, Rater.Rate),
 	spec(OpSchedulePickup, "Book a collection.", true, PickupScheduler.SchedulePickup),

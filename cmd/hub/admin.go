@@ -154,6 +154,7 @@ func keysCmd() *cobra.Command {
 	_ = cmd.MarkPersistentFlagRequired("tenant")
 	var name, createOut string
 	var adminKey bool
+	var expiry expiryFlags
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an API key and print its secret, once",
@@ -162,8 +163,12 @@ func keysCmd() *cobra.Command {
 			if err := checkOutput(createOut); err != nil {
 				return err
 			}
+			opts, err := expiry.options(time.Now())
+			if err != nil {
+				return err
+			}
 			return withStore(cmd, &sf, func(ctx context.Context, st store.Store) error {
-				k, secret, err := st.CreateAPIKey(ctx, tenant, name, adminKey)
+				k, secret, err := st.CreateAPIKey(ctx, tenant, name, adminKey, opts...)
 				if err != nil {
 					return fmt.Errorf("creating key for tenant %s: %w", tenant, err)
 				}
@@ -176,34 +181,41 @@ func keysCmd() *cobra.Command {
 		},
 	}
 	create.Flags().StringVar(&name, "name", "cli", "a name telling the key apart")
-	create.Flags().BoolVar(&adminKey, "admin", false, "make an admin key (may manage tenants)")
+	create.Flags().BoolVar(&adminKey, "admin", false, "make an admin key (may create and revoke the tenant's admin keys)")
+	expiry.register(create)
 	outputFlag(create, &createOut)
+	var listOut string
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List a tenant's API keys",
+		Short: "List a tenant's API keys, revoked and expired ones included",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := checkOutput(listOut); err != nil {
+				return err
+			}
 			return withStore(cmd, &sf, func(ctx context.Context, st store.Store) error {
 				ks, err := st.ListAPIKeys(ctx, tenant)
 				if err != nil {
 					return fmt.Errorf("listing keys of tenant %s: %w", tenant, err)
 				}
+				if listOut == "json" {
+					return printJSON(cmd.OutOrStdout(), ks)
+				}
+				now := time.Now()
 				w := table(cmd.OutOrStdout())
-				fmt.Fprintln(w, "ID\tNAME\tPREFIX\tADMIN\tSTATE")
+				fmt.Fprintln(w, "ID\tNAME\tPREFIX\tADMIN\tEXPIRES\tSTATE")
 				for _, k := range ks {
-					state := "live"
-					if k.RevokedAt != nil {
-						state = "revoked"
-					}
-					fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\n", k.ID, clip(k.Name, 14), clip(k.Prefix, 11), k.Admin, state)
+					fmt.Fprintf(w, "%s\t%s\t%s\t%t\t%s\t%s\n", k.ID, clip(k.Name, 14), clip(k.Prefix, 11), k.Admin,
+						expiresColumn(k.ExpiresAt), keyState(k.RevokedAt, k.ExpiresAt, now))
 				}
 				return w.Flush()
 			})
 		},
 	}
+	outputFlag(list, &listOut)
 	revoke := &cobra.Command{
 		Use:   "revoke KEY_ID",
-		Short: "Revoke an API key (a running hub may honour it for up to 30 s more)",
+		Short: "Revoke an API key (a running hub may honour it for up to 30 s more); the tenant's last live admin key is kept",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withStore(cmd, &sf, func(ctx context.Context, st store.Store) error {

@@ -22,8 +22,8 @@ import (
 // TestInboundPollsAndPushes runs the inbound side end to end against hub serve
 // and the Delhivery simulator: a booked shipment is polled (the simulator moves
 // it to in transit and the poller's tracking.updated reaches a webhook
-// endpoint), then Delhivery pushes: a push with a wrong token is refused with
-// 401, a good one (sent twice, as a provider retrying would) records out for
+// endpoint), then Delhivery pushes: a push with a wrong token, or to an
+// unknown account, is refused with the same 401 by the hub, a good one (sent twice, as a provider retrying would) records out for
 // delivery once, and a pushed delivery ends with shipment.delivered.
 func TestInboundPollsAndPushes(t *testing.T) {
 	t.Parallel()
@@ -129,8 +129,21 @@ func TestInboundPollsAndPushes(t *testing.T) {
 			t.Fatalf("push: %d %s %v\n%s", code, body, err, h.logs.String())
 		}
 	}
-	if code, body, _ := sim.Push(t.Context(), h.url+"/v1/inbound/delhivery_express/acc_aaaaaaaaaaaaaaaaaaaaaaaaaa", "Bearer "+pushToken, wb); code != http.StatusNotFound {
+	// An unknown account gets the answer a wrong token got: nothing tells
+	// which accounts exist.
+	if code, body, _ := sim.Push(t.Context(), h.url+"/v1/inbound/delhivery_express/acc_aaaaaaaaaaaaaaaaaaaaaaaaaa", "Bearer "+pushToken, wb); code != http.StatusUnauthorized ||
+		!strings.Contains(string(body), "unauthenticated") {
 		t.Errorf("push to an unknown account: %d %s", code, body)
+	}
+	// The token as Delhivery may send it: after "Token ", or in the query.
+	for _, u := range []string{inboundURL, inboundURL + "?token=" + pushToken} {
+		auth := "Token " + pushToken
+		if strings.Contains(u, "?") {
+			auth = ""
+		}
+		if code, body, err := sim.Push(t.Context(), u, auth, wb); err != nil || code != http.StatusOK {
+			t.Errorf("push to %s with %q: %d %s %v", u, auth, code, body, err)
+		}
 	}
 	if err := sim.AddScan(wb, simulator.Scan{Type: "DL", Status: "Delivered", Instructions: "Delivered to consignee", ReceivedBy: "R. Iyer"}); err != nil {
 		t.Fatal(err)

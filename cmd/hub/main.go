@@ -1,7 +1,7 @@
 // Command hub is the carrier integration hub: one binary that serves the HTTP API
-// (hub serve), manages tenants, API keys and accounts directly in the store, calls
-// a running hub (connectors, invoke, connector-health), and, hidden, serves a
-// built-in connector in its own process when the hub starts it.
+// (hub serve), manages tenants, API keys, operator keys and accounts directly in
+// the store, calls a running hub (connectors, invoke, connector-health), and,
+// hidden, serves a built-in connector in its own process when the hub starts it.
 package main
 
 import (
@@ -60,7 +60,8 @@ func newRootCmd(std streams) *cobra.Command {
 carrier, government and ERP connectors, each in its own process.
 
 A fresh install: run "hub tenants create NAME" to make the first tenant and its admin
-API key, then "hub serve".`,
+API key, then "hub serve". "hub operator-keys create NAME" makes a hub-wide operator
+key, which manages tenants through the API and sees no tenant's data.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -72,6 +73,7 @@ API key, then "hub serve".`,
 		serveCmd(),
 		tenantsCmd(),
 		keysCmd(),
+		operatorKeysCmd(),
 		accountsCmd(),
 		connectorsCmd(),
 		invokeCmd(),

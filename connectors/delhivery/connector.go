@@ -41,22 +41,21 @@ const healthCheckPIN = "110001"
 type rawHandler = func(ctx context.Context, call *sdk.Call) ([]byte, error)
 
 // Connector is the Delhivery Express connector, a mixed one: the manifest's
-// bindings serve track and cancel_shipment on their own and do every exchange of
-// create_shipment and the reading of receive_push, through the embedded
-// declarative runtime. The Go methods below add what a binding cannot say:
-// checking a booking with errors that name the offending field, naming the field
-// a refusal concerns, the push's token check, and the health check. One value
-// serves every tenant's accounts concurrently.
+// bindings serve track, cancel_shipment and receive_push on their own and do
+// every exchange of create_shipment, through the embedded declarative runtime.
+// The Go methods below add what a binding cannot say: checking a booking with
+// errors that name the offending field, naming the field a refusal concerns,
+// and the health check. (A push's token is checked by the hub, before the
+// connector sees the push, as the manifest's inbound section declares.) One
+// value serves every tenant's accounts concurrently.
 type Connector struct {
 	*declarative.Connector
 	api    *rest.Client
 	create rawHandler
-	push   rawHandler
 }
 
 var (
 	_ sdk.ShipmentCreator = (*Connector)(nil)
-	_ sdk.PushReceiver    = (*Connector)(nil)
 	_ sdk.HealthChecker   = (*Connector)(nil)
 	_ sdk.RawOperations   = (*Connector)(nil)
 )
@@ -85,9 +84,6 @@ func load() (*Connector, error) {
 	if c.create, ok = dc.RawHandler(sdk.OpCreateShipment); !ok {
 		return nil, fmt.Errorf("manifest.yaml: create_shipment has no binding")
 	}
-	if c.push, ok = dc.RawHandler(sdk.OpReceivePush); !ok {
-		return nil, fmt.Errorf("manifest.yaml: receive_push has no binding")
-	}
 	return c, nil
 }
 
@@ -107,26 +103,6 @@ func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.S
 	if err := invoke(ctx, c.create, sdk.OpCreateShipment, req.Account, req.IdempotencyKey, req.RequestID,
 		createInput{Shipment: &req.Body, Derived: derived}, &out); err != nil {
 		return nil, withRefusalField(err)
-	}
-	return &out, nil
-}
-
-// ReceivePush verifies a scan Delhivery pushed to the hub's inbound URL, then
-// reads it with the receive_push binding (mappings/track.mapping, the same rules
-// as track). Delhivery signs nothing: the client gives Delhivery an
-// authorization header to send, so the account's push_token must arrive as the
-// Authorization header (bare, or after "Bearer " or "Token ") or, for set-ups
-// that cannot add headers, as the token query parameter; it is compared in
-// constant time. An account without a push_token refuses every push. The body
-// is one scan object or a list of them; each becomes one tracking result with
-// one event.
-func (c *Connector) ReceivePush(ctx context.Context, req *sdk.Request[model.PushRequest]) (*model.PushResponse, error) {
-	if err := checkPushToken(req.Account, &req.Body); err != nil {
-		return nil, err
-	}
-	var out model.PushResponse
-	if err := invoke(ctx, c.push, sdk.OpReceivePush, req.Account, req.IdempotencyKey, req.RequestID, &req.Body, &out); err != nil {
-		return nil, unsent(err)
 	}
 	return &out, nil
 }

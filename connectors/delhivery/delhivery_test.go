@@ -31,7 +31,7 @@ func TestManifest(t *testing.T) {
 	if m.ID != "delhivery_express" || m.Category != "carrier_parcel" || m.Region != "IN" {
 		t.Fatalf("manifest identity: %+v", m)
 	}
-	want := map[sdk.Operation]bool{sdk.OpCreateShipment: false, sdk.OpTrack: true, sdk.OpCancelShipment: true, sdk.OpReceivePush: true}
+	want := map[sdk.Operation]bool{sdk.OpCreateShipment: false, sdk.OpTrack: true, sdk.OpFindShipment: true, sdk.OpCancelShipment: true, sdk.OpReceivePush: true}
 	for op, idem := range want {
 		info, ok := m.Operation(op)
 		if !ok || info.Idempotent != idem {

@@ -23,9 +23,10 @@
 //     create-response.mapping); CreateShipment first checks the request in Go
 //     (check.go), because its errors name the offending field by JSON pointer and
 //     a mapping's fail() names none, and names the field a refusal concerns.
-//   - receive_push is read by the binding with mappings/track.mapping, the same
-//     rules as track; ReceivePush first checks the shared push_token in constant
-//     time (push.go), since Delhivery signs nothing.
+//   - receive_push is a binding alone: mappings/track.mapping reads the push,
+//     the same rules as track. Delhivery signs nothing, so the push carries the
+//     account's push_token, which the hub checks before the connector sees the
+//     push, as the manifest's inbound section declares.
 //   - CheckHealth (a pin-code query) has no binding to be.
 //
 // transport.go holds the REST client the bindings and the health check share,

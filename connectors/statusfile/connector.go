@@ -55,8 +55,9 @@ func New() sdk.Connector { return &Connector{} }
 func (c *Connector) Describe() *sdk.Manifest { return manifest() }
 
 // ReceivePush reads one status file: an X12 214 interchange or a carrier CSV in
-// the connector's default layout (README.md). There is no signature to check:
-// the file came over the account's authenticated SFTP session. The format
+// the connector's default layout (README.md). There is no signature to check
+// here: the file came over the account's authenticated SFTP session, or was
+// POSTed with the account's inbound_token, which the hub checked. The format
 // follows the content type (ContentTypeX12, ContentTypeCSV); any other type is
 // sniffed, X12 when the file starts with "ISA" and CSV otherwise. A file that
 // cannot be read, or that breaks the format's rules, is refused whole with an

@@ -23,8 +23,10 @@
 // reader and mapping failures into invalid_request errors that name the X12
 // segment path or the CSV line and column. A file is accepted or refused whole.
 //
-// There is no signature or token to check: the file arrived over the account's
-// authenticated SFTP session, so the account holds no credentials here.
+// The connector checks no signature or token: a file from the account's SFTP
+// inbox arrived over its authenticated SFTP session, and a file POSTed to the
+// hub's inbound route was checked by the hub, before the connector saw it,
+// against the account's inbound_token (the manifest's inbound section).
 //
 // This package imports only sdk, mappings and the standard library; it must not
 // import engine.

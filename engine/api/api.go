@@ -30,6 +30,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/carrierhub/hub/engine/idempotency"
+	"github.com/carrierhub/hub/engine/inbound"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
@@ -43,6 +44,9 @@ import (
 type Router interface {
 	// Invoke runs one connector operation for a tenant.
 	Invoke(ctx context.Context, rt router.Route, body []byte) ([]byte, error)
+	// Settle finds out how a create of unknown outcome turned out, where the
+	// connector can look it up.
+	Settle(ctx context.Context, rt router.Route, body []byte) (router.Settlement, []byte, error)
 	// Account resolves the account a connector call would act for.
 	Account(ctx context.Context, tenantID, connectorID, accountID string) (*sdk.Account, error)
 	// Forget drops a tenant's cached accounts after they change.
@@ -84,7 +88,9 @@ type Config struct {
 	// the matched pattern, or "unmatched"): for metrics.
 	ObserveRequest func(route, method string, status int, d time.Duration)
 	// ObserveReplay, when set, is told when a create is answered from its
-	// Idempotency-Key (outcome replayed, in_progress or mismatch): for metrics.
+	// Idempotency-Key (outcome replayed, in_progress or mismatch) or a retry
+	// meets an unknown outcome (unsettled, settled_found, settled_not_found,
+	// settled_confirmed, needs_confirmation): for metrics.
 	ObserveReplay func(connector string, op sdk.Operation, outcome string)
 	// Idempotency replays creates under their Idempotency-Key; built from Store
 	// with the defaults (24 h replay) when nil.
@@ -99,6 +105,13 @@ type Config struct {
 	// literal address it does not admit is refused (422 at /base_url). Nil
 	// admits only public addresses.
 	Egress *egress.Policy
+	// InboundRateLimit is how many pushes a second the inbound route takes
+	// per account id (a token bucket; ids the hub does not know included);
+	// inbound.DefaultPushRate when zero.
+	InboundRateLimit float64
+	// InboundBurst is how many pushes an account id may send at once above
+	// InboundRateLimit; inbound.DefaultPushBurst when zero.
+	InboundBurst int
 }
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is zero.
@@ -135,6 +148,8 @@ type server struct {
 	mux     *http.ServeMux
 	openapi []byte
 	egress  *egress.Policy
+	// pushLimit rate-limits the inbound route per account id.
+	pushLimit *inbound.PushLimiter
 }
 
 // New returns the hub's HTTP handler. It panics only on a nil required field,
@@ -147,6 +162,7 @@ func New(cfg Config) http.Handler {
 		store: cfg.Store, router: cfg.Router, conns: cfg.Connectors, log: cfg.Logger,
 		maxBody: cfg.MaxBodyBytes, version: cfg.Version, now: cfg.Now,
 		obsReq: cfg.ObserveRequest, obsRep: cfg.ObserveReplay, egress: cfg.Egress,
+		pushLimit: inbound.NewPushLimiter(cfg.InboundRateLimit, cfg.InboundBurst),
 	}
 	if s.log == nil {
 		s.log = slog.Default()

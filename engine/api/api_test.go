@@ -18,6 +18,7 @@ import (
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
+	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -61,9 +62,10 @@ type harness struct {
 	store *memStore
 	conns *fakeConnectors
 	logs  *syncBuffer
-	// adminKey belongs to tenant A and is admin; keyA and keyB are plain keys of tenants A and B.
-	adminKey, keyA, keyB string
-	tenantA, tenantB     string
+	// adminKey belongs to tenant A and is admin; keyA and keyB are plain keys of
+	// tenants A and B; opKey is a hub-wide operator key.
+	adminKey, keyA, keyB, opKey string
+	tenantA, tenantB            string
 	// lastCall is the last call the fake connectors received.
 	mu       sync.Mutex
 	lastCall *sdk.Call
@@ -96,6 +98,7 @@ func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	_, h.adminKey, _ = h.store.CreateAPIKey(ctx, ta.ID, "admin", true)
 	_, h.keyA, _ = h.store.CreateAPIKey(ctx, ta.ID, "a", false)
 	_, h.keyB, _ = h.store.CreateAPIKey(ctx, tb.ID, "b", false)
+	_, h.opKey, _ = h.store.CreateOperatorKey(ctx, "ops")
 	rt, err := router.New(router.Config{Overrides: oneAttempt, Connectors: h.conns, Accounts: h.store})
 	if err != nil {
 		t.Fatal(err)
@@ -226,12 +229,16 @@ func TestAuth(t *testing.T) {
 	if r.status != 401 {
 		t.Fatalf("basic auth: %d %s", r.status, r.body)
 	}
-	r = h.do("GET", "/v1/tenants", h.keyA, "")
+	r = h.do("POST", "/v1/tenants", h.adminKey, `{"name":"c"}`)
 	if r.status != 403 || r.problem(t).Code != codeForbidden {
-		t.Fatalf("non-admin on admin route: %d %s", r.status, r.body)
+		t.Fatalf("tenant admin key on an operator route: %d %s", r.status, r.body)
 	}
-	if r := h.do("GET", "/v1/tenants", h.adminKey, ""); r.status != 200 {
-		t.Fatalf("admin: %d %s", r.status, r.body)
+	r = h.do("GET", "/v1/accounts", h.opKey, "")
+	if r.status != 403 || r.problem(t).Code != codeForbidden {
+		t.Fatalf("operator key on a tenant route: %d %s", r.status, r.body)
+	}
+	if r := h.do("GET", "/v1/tenants", h.opKey, ""); r.status != 200 {
+		t.Fatalf("operator: %d %s", r.status, r.body)
 	}
 	// Public routes need no key.
 	for _, p := range []string{"/healthz", "/readyz", "/openapi.json", "/healthz/connectors"} {
@@ -634,26 +641,34 @@ func TestAccounts(t *testing.T) {
 func TestTenants(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)
-	if r := h.do("POST", "/v1/tenants", h.keyA, `{"name":"c"}`); r.status != 403 {
-		t.Fatalf("non-admin: %d", r.status)
+	for _, key := range []string{h.keyA, h.adminKey} {
+		if r := h.do("POST", "/v1/tenants", key, `{"name":"c"}`); r.status != 403 || r.problem(t).Code != codeForbidden {
+			t.Fatalf("tenant key creating a tenant: %d %s", r.status, r.body)
+		}
 	}
-	if r := h.do("POST", "/v1/tenants", h.adminKey, `{"name":""}`); r.status != 422 {
+	if r := h.do("POST", "/v1/tenants", h.opKey, `{"name":""}`); r.status != 422 {
 		t.Fatalf("empty name: %d", r.status)
 	}
-	r := h.do("POST", "/v1/tenants", h.adminKey, `{"name":"tenant-c"}`)
+	r := h.do("POST", "/v1/tenants", h.opKey, `{"name":"tenant-c"}`)
 	var tc TenantCreated
 	r.decode(t, &tc)
-	if r.status != 201 || tc.Tenant.ID == "" || tc.APIKey.Secret == "" || tc.APIKey.Admin || tc.APIKey.TenantID != tc.Tenant.ID {
-		t.Fatalf("create: %d %s", r.status, r.body)
+	if r.status != 201 || tc.Tenant.ID == "" || tc.APIKey.Secret == "" || !tc.APIKey.Admin || tc.APIKey.TenantID != tc.Tenant.ID {
+		t.Fatalf("create: %d %s; want the tenant and its first key, an admin key", r.status, r.body)
 	}
-	if r := h.do("POST", "/v1/tenants", h.adminKey, `{"name":"tenant-c"}`); r.status != 409 {
+	if r := h.do("POST", "/v1/tenants", h.opKey, `{"name":"tenant-c"}`); r.status != 409 {
 		t.Fatalf("duplicate: %d", r.status)
 	}
 	if r := h.do("GET", "/v1/accounts", tc.APIKey.Secret, ""); r.status != 200 || string(r.body) != "[]" {
 		t.Fatalf("new tenant's key: %d %s", r.status, r.body)
 	}
-	if r := h.do("GET", "/v1/tenants", tc.APIKey.Secret, ""); r.status != 403 {
-		t.Fatalf("new tenant's key is admin: %d", r.status)
+	var seen []store.Tenant
+	h.do("GET", "/v1/tenants", tc.APIKey.Secret, "").decode(t, &seen)
+	if len(seen) != 1 || seen[0].ID != tc.Tenant.ID {
+		t.Fatalf("new tenant's key lists %+v, want only its own tenant", seen)
+	}
+	h.do("GET", "/v1/tenants", h.opKey, "").decode(t, &seen)
+	if len(seen) != 3 {
+		t.Fatalf("operator lists %d tenants, want 3", len(seen))
 	}
 }
 

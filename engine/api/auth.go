@@ -17,11 +17,25 @@ type access int
 const (
 	// public routes need no API key (probes, the OpenAPI document).
 	public access = iota
-	// tenant routes need a live API key and act for its tenant.
+	// tenant routes need a live key of a tenant and act for that tenant; an
+	// operator key is refused (403).
 	tenant
-	// admin routes need an admin key.
-	admin
+	// operator routes need a live operator key; a tenant's key is refused (403).
+	operator
+	// tenantOrOperator routes take either kind of key; their handler limits a
+	// tenant's key to its own tenant (isOperator tells the kinds apart).
+	tenantOrOperator
 )
+
+// isOperator reports whether the caller's key is a hub-wide operator key, which
+// authenticate hands to handlers as a store.APIKey with the operator key's id,
+// name, prefix and times, and no tenant.
+func isOperator(key store.APIKey) bool { return store.IsOperatorKeyID(key.ID) }
+
+// operatorView is an operator key as the handlers see the caller.
+func operatorView(k store.OperatorKey) store.APIKey {
+	return store.APIKey{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}
+}
 
 // authCache remembers authenticated keys by the SHA-256 of their secret, so the
 // hot path does not hash-and-query the store on every call. Failures are not
@@ -66,7 +80,11 @@ func (c *authCache) put(h [32]byte, k store.APIKey, now time.Time) {
 	if len(c.entries) >= 10000 {
 		clear(c.entries)
 	}
-	c.entries[h] = authEntry{key: k, expires: now.Add(c.ttl)}
+	expires := now.Add(c.ttl)
+	if k.ExpiresAt != nil && k.ExpiresAt.Before(expires) {
+		expires = *k.ExpiresAt // an expiring key is not trusted past its expiry
+	}
+	c.entries[h] = authEntry{key: k, expires: expires}
 }
 
 // revoke drops a key from the cache so its revocation takes effect at once.
@@ -83,10 +101,13 @@ func (c *authCache) revoke(keyID string) {
 	}
 }
 
-// authenticate finds the caller's key or writes a 401/403/500 problem and
-// returns false.
+// authenticate finds the caller's key or writes a 401/403/503 problem and
+// returns false. A secret of the operator form (hub_op_) is looked up among the
+// operator keys, any other among the tenants' keys; unknown, revoked and expired
+// keys of either kind get the same 401. Then the route's access rule: tenant
+// routes refuse operator keys and operator routes tenants' keys, with 403.
 func (s *server) authenticate(w http.ResponseWriter, r *http.Request, need access) (store.APIKey, bool) {
-	const challenge = `Bearer realm="hub"`
+	const challenge = bearerChallenge
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
 		w.Header().Set("WWW-Authenticate", challenge)
@@ -101,13 +122,21 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, need acces
 		return store.APIKey{}, false
 	}
 	h := sha256.Sum256([]byte(secret))
-	key, ok := s.auth.get(h, s.now())
+	now := s.now()
+	key, ok := s.auth.get(h, now)
 	if !ok {
-		k, err := s.store.Authenticate(r.Context(), secret)
+		var k store.APIKey
+		var err error
+		if store.IsOperatorSecret(secret) {
+			var op store.OperatorKey
+			op, err = s.store.AuthenticateOperator(r.Context(), secret)
+			k = operatorView(op)
+		} else {
+			k, err = s.store.Authenticate(r.Context(), secret)
+		}
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			w.Header().Set("WWW-Authenticate", challenge+`, error="invalid_token"`)
-			writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthenticated, "the API key is unknown or revoked"))
+			unknownKey(w, r)
 			return store.APIKey{}, false
 		case err != nil:
 			s.log.ErrorContext(r.Context(), "authenticating", "error", err)
@@ -115,14 +144,33 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, need acces
 			return store.APIKey{}, false
 		}
 		key = k
-		s.auth.put(h, key, s.now())
+		s.auth.put(h, key, now)
+	}
+	// The store compares expiry with its own clock; the API's clock decides too,
+	// so a key is refused once expired by either.
+	if key.ExpiresAt != nil && !now.Before(*key.ExpiresAt) {
+		unknownKey(w, r)
+		return store.APIKey{}, false
 	}
 	if st := stateOf(r.Context()); st != nil {
 		st.tenant = key.TenantID
 	}
-	if need == admin && !key.Admin {
-		writeProblem(w, r, newProblem(http.StatusForbidden, codeForbidden, "this route needs an admin API key"))
+	switch op := isOperator(key); {
+	case need == tenant && op:
+		writeProblem(w, r, newProblem(http.StatusForbidden, codeForbidden, "an operator key manages tenants and sees no tenant's data; call this route with one of the tenant's API keys"))
+		return store.APIKey{}, false
+	case need == operator && !op:
+		writeProblem(w, r, newProblem(http.StatusForbidden, codeForbidden, "this route needs an operator key (made with hub operator-keys create); a tenant's keys see only their tenant"))
 		return store.APIKey{}, false
 	}
 	return key, true
+}
+
+// bearerChallenge is the WWW-Authenticate challenge of a 401.
+const bearerChallenge = `Bearer realm="hub"`
+
+// unknownKey answers a key that is unknown, revoked or expired, alike.
+func unknownKey(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("WWW-Authenticate", bearerChallenge+`, error="invalid_token"`)
+	writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthenticated, "the API key is unknown, revoked or expired"))
 }

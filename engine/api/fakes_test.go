@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,14 +23,18 @@ type memStore struct {
 	keys     map[string]store.APIKey // by id
 	secrets  map[string]string       // secret -> key id
 	accounts map[string]store.Account
-	pingErr  error
-	authErr  error
-	authN    int
+	// operators and opSecrets are the operator keys, made on first use.
+	operators map[string]store.OperatorKey
+	opSecrets map[string]string
+	pingErr   error
+	authErr   error
+	authN     int
 	memIdem
 	// The outbox, shipments and webhooks are not faked: tests of those routes
 	// run on a real store (webhooks_test.go). Calling them here is a test bug.
 	store.EventStore
 	store.ShipmentStore
+	store.UnconfirmedStore
 	store.EWayBillStore
 	store.WebhookStore
 	store.StatsStore
@@ -82,14 +87,15 @@ func (m *memStore) ListTenants(context.Context) ([]store.Tenant, error) {
 	return out, nil
 }
 
-func (m *memStore) CreateAPIKey(_ context.Context, tenantID, name string, admin bool) (store.APIKey, string, error) {
+func (m *memStore) CreateAPIKey(_ context.Context, tenantID, name string, admin bool, opts ...store.KeyOption) (store.APIKey, string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.tenants[tenantID]; !ok {
 		return store.APIKey{}, "", store.ErrNotFound
 	}
 	secret := newID("hub_sk_") + newID("")
-	k := store.APIKey{ID: newID("key_"), TenantID: tenantID, Name: name, Prefix: secret[:10], Admin: admin, CreatedAt: time.Unix(1700000000, 0).UTC()}
+	k := store.APIKey{ID: newID("key_"), TenantID: tenantID, Name: name, Prefix: secret[:10], Admin: admin, CreatedAt: time.Unix(1700000000, 0).UTC(),
+		ExpiresAt: store.ApplyKeyOptions(opts...).ExpiresAt}
 	m.keys[k.ID] = k
 	m.secrets[secret] = k.ID
 	return k, secret, nil
@@ -122,12 +128,38 @@ func (m *memStore) ListAPIKeys(_ context.Context, tenantID string) ([]store.APIK
 	return out, nil
 }
 
+func (m *memStore) GetAPIKey(_ context.Context, tenantID, keyID string) (store.APIKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.keys[keyID]
+	if !ok || k.TenantID != tenantID {
+		return store.APIKey{}, store.ErrNotFound
+	}
+	return k, nil
+}
+
+// RevokeAPIKey keeps the tenant's last admin key as the real store does (which
+// storetest checks); expiry is not considered here.
 func (m *memStore) RevokeAPIKey(_ context.Context, tenantID, keyID string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	k, ok := m.keys[keyID]
 	if !ok || k.TenantID != tenantID {
 		return store.ErrNotFound
+	}
+	if k.RevokedAt != nil {
+		return nil
+	}
+	if k.Admin {
+		others := 0
+		for _, o := range m.keys {
+			if o.TenantID == tenantID && o.ID != keyID && o.Admin && o.RevokedAt == nil {
+				others++
+			}
+		}
+		if others == 0 {
+			return store.ErrLastAdminKey
+		}
 	}
 	now := time.Unix(1700000100, 0).UTC()
 	k.RevokedAt = &now
@@ -295,3 +327,64 @@ func (m *memIdem) PurgeIdempotencyKeys(_ context.Context, now time.Time) (int64,
 var oneAttempt = &resilience.Overrides{Connectors: map[string]resilience.ConnectorOverrides{
 	"acme": {Policy: sdk.Policy{MaxAttempts: 1, BreakerFailures: 1 << 20, BreakerMinRequests: 1 << 20}},
 }}
+
+// Operator keys: the fake keeps them in memory like tenants' keys.
+
+func (m *memStore) CreateOperatorKey(_ context.Context, name string, opts ...store.KeyOption) (store.OperatorKey, string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.operators == nil {
+		m.operators, m.opSecrets = map[string]store.OperatorKey{}, map[string]string{}
+	}
+	secret := newID("hub_op_") + newID("")
+	// Operator ids must have the real form: isOperator tells keys apart by it.
+	var id strings.Builder
+	for _, c := range newID("") + newID("") + newID("") {
+		id.WriteByte("abcdefghijklmnopqrstuvwxyz234567"[c%32])
+	}
+	k := store.OperatorKey{ID: "opk_" + id.String()[:26], Name: name, Prefix: secret[:10],
+		CreatedAt: time.Unix(1700000000, 0).UTC(), ExpiresAt: store.ApplyKeyOptions(opts...).ExpiresAt}
+	m.operators[k.ID] = k
+	m.opSecrets[secret] = k.ID
+	return k, secret, nil
+}
+
+func (m *memStore) AuthenticateOperator(_ context.Context, secret string) (store.OperatorKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.authN++
+	if m.authErr != nil {
+		return store.OperatorKey{}, m.authErr
+	}
+	id, ok := m.opSecrets[secret]
+	if !ok || m.operators[id].RevokedAt != nil {
+		return store.OperatorKey{}, store.ErrNotFound
+	}
+	return m.operators[id], nil
+}
+
+func (m *memStore) ListOperatorKeys(context.Context) ([]store.OperatorKey, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []store.OperatorKey{}
+	for _, k := range m.operators {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (m *memStore) RevokeOperatorKey(_ context.Context, id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k, ok := m.operators[id]
+	if !ok {
+		return store.ErrNotFound
+	}
+	if k.RevokedAt == nil {
+		now := time.Unix(1700000100, 0).UTC()
+		k.RevokedAt = &now
+		m.operators[id] = k
+	}
+	return nil
+}

@@ -24,7 +24,7 @@ import (
 func TestStoreRefusalIs422(t *testing.T) {
 	h, st := newWebhookHarness(t)
 	h.conns.infos = []plugins.Info{{Manifest: acmeManifest}}
-	_, admin, err := st.CreateAPIKey(t.Context(), h.tenantA, "admin", true)
+	_, opKey, err := st.CreateOperatorKey(t.Context(), "ops")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,8 +33,8 @@ func TestStoreRefusalIs422(t *testing.T) {
 	}{
 		{"/v1/api-keys", h.keyA, `{"name":" ops"}`, "/name"},
 		{"/v1/api-keys", h.keyA, `{"name":"ops\u0001"}`, "/name"},
-		{"/v1/tenants", admin, `{"name":"acme "}`, "/name"},
-		{"/v1/tenants", admin, "{\"name\":\"ac\x7fme\"}", "/name"},
+		{"/v1/tenants", opKey, `{"name":"acme "}`, "/name"},
+		{"/v1/tenants", opKey, "{\"name\":\"ac\x7fme\"}", "/name"},
 		{"/v1/accounts", h.keyA, `{"connector_id":"acme","name":" main","environment":"sandbox","credentials":{"api_token":"t"},"settings":{"client_name":"C"}}`, "/name"},
 		{"/v1/accounts", h.keyA, `{"connector_id":"acme","name":"main","environment":"sandbox","base_url":"https://user:pw@acme.test","credentials":{"api_token":"t"},"settings":{"client_name":"C"}}`, "/base_url"},
 	} {

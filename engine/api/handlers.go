@@ -39,7 +39,9 @@ type ConnectorView struct {
 	Builtin bool `json:"builtin"`
 	// Operations are the canonical operations it serves.
 	Operations []OperationView `json:"operations"`
-	// State is where its process is: idle, starting, running, crashed or stopped.
+	// State is where its process is: idle, starting, running, crashed, stopped,
+	// or gave_up (crashed plugins.max_crashes times in a row and no longer
+	// restarted until the hub restarts; LastError says why it last exited).
 	State plugins.State `json:"state"`
 	// PID is the process id while it runs.
 	PID int `json:"pid,omitempty"`
@@ -66,7 +68,9 @@ type OperationView struct {
 type ProcessView struct {
 	// ID is the connector's id.
 	ID string `json:"id"`
-	// State is where its process is: idle, starting, running, crashed or stopped.
+	// State is where its process is: idle, starting, running, crashed, stopped,
+	// or gave_up (crashed plugins.max_crashes times in a row and no longer
+	// restarted until the hub restarts; LastError says why it last exited).
 	State plugins.State `json:"state"`
 	// PID is the process id while it runs.
 	PID int `json:"pid,omitempty"`
@@ -179,6 +183,10 @@ type APIKeyInput struct {
 	Name string `json:"name"`
 	// Admin asks for an admin key; only an admin key may create one.
 	Admin bool `json:"admin,omitempty"`
+	// ExpiresAt is when the key stops authenticating, RFC 3339, in the future;
+	// empty means never, unless the calling key itself expires: a key never
+	// outlives the key that made it, and by default expires with it.
+	ExpiresAt string `json:"expires_at,omitempty"`
 }
 
 // APIKeyCreated is a new key with its secret, which is shown only this once.
@@ -194,7 +202,7 @@ type TenantInput struct {
 	Name string `json:"name"`
 }
 
-// TenantCreated is a new tenant with its first (non-admin) API key.
+// TenantCreated is a new tenant with its first API key, an admin key.
 type TenantCreated struct {
 	// Tenant is the new tenant.
 	Tenant store.Tenant `json:"tenant"`
@@ -713,7 +721,16 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request, key store.
 		writeProblem(w, r, newProblem(http.StatusForbidden, codeForbidden, "only an admin key may create an admin key"))
 		return
 	}
-	k, secret, err := s.store.CreateAPIKey(r.Context(), key.TenantID, in.Name, in.Admin)
+	expires, p := s.keyExpiry(in.ExpiresAt, key)
+	if p != nil {
+		writeProblem(w, r, p)
+		return
+	}
+	var opts []store.KeyOption
+	if expires != nil {
+		opts = append(opts, store.WithExpiry(*expires))
+	}
+	k, secret, err := s.store.CreateAPIKey(r.Context(), key.TenantID, in.Name, in.Admin, opts...)
 	if err != nil {
 		writeProblem(w, r, s.storeProblem(r.Context(), err, "API key "+in.Name))
 		return
@@ -722,9 +739,52 @@ func (s *server) createAPIKey(w http.ResponseWriter, r *http.Request, key store.
 	writeJSON(w, http.StatusCreated, APIKeyCreated{APIKey: k, Secret: secret})
 }
 
+// keyExpiry reads a new key's expires_at: RFC 3339 and in the future. A key
+// made by an expiring key expires no later than its maker (a 422 otherwise),
+// and with it when no time is given, so a short-lived key cannot mint a
+// longer-lived one.
+func (s *server) keyExpiry(given string, caller store.APIKey) (*time.Time, *Problem) {
+	bad := func(format string, args ...any) *Problem {
+		return invalidFields([]router.FieldError{{Pointer: "/expires_at", Message: fmt.Sprintf(format, args...)}})
+	}
+	if given == "" {
+		return caller.ExpiresAt, nil
+	}
+	t, err := time.Parse(time.RFC3339, given)
+	if err != nil {
+		return nil, bad("must be an RFC 3339 time such as 2027-01-31T18:30:00+05:30")
+	}
+	if !t.After(s.now()) {
+		return nil, bad("%s is not in the future", given)
+	}
+	if caller.ExpiresAt != nil && t.After(*caller.ExpiresAt) {
+		return nil, bad("must not be later than the calling key's own expiry, %s", caller.ExpiresAt.Format(time.RFC3339))
+	}
+	return &t, nil
+}
+
+// revokeAPIKey revokes one of the caller's tenant's keys. Only an admin key
+// revokes an admin key, and the store keeps the tenant's last live admin key.
 func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request, key store.APIKey) {
 	id := r.PathValue("id")
-	if err := s.store.RevokeAPIKey(r.Context(), key.TenantID, id); err != nil {
+	target, err := s.store.GetAPIKey(r.Context(), key.TenantID, id)
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "API key "+id))
+		return
+	}
+	if target.Admin && !key.Admin {
+		writeProblem(w, r, newProblem(http.StatusForbidden, codeForbidden, "only an admin key may revoke an admin key"))
+		return
+	}
+	err = s.store.RevokeAPIKey(r.Context(), key.TenantID, id)
+	if errors.Is(err, store.ErrLastAdminKey) {
+		p := newProblem(http.StatusConflict, string(sdk.CodeConflict),
+			"API key "+id+" is the tenant's last live admin key, so revoking it would leave no key that can manage admin keys; create another admin key first")
+		p.Source = string(sdk.SourceHub)
+		writeProblem(w, r, p)
+		return
+	}
+	if err != nil {
 		writeProblem(w, r, s.storeProblem(r.Context(), err, "API key "+id))
 		return
 	}
@@ -732,7 +792,18 @@ func (s *server) revokeAPIKey(w http.ResponseWriter, r *http.Request, key store.
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *server) listTenants(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+// listTenants lists every tenant for an operator key and only the caller's own
+// for a tenant's key.
+func (s *server) listTenants(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	if !isOperator(key) {
+		t, err := s.store.GetTenant(r.Context(), key.TenantID)
+		if err != nil {
+			writeProblem(w, r, s.storeProblem(r.Context(), err, "tenant "+key.TenantID))
+			return
+		}
+		writeJSON(w, http.StatusOK, []store.Tenant{t})
+		return
+	}
 	list, err := s.store.ListTenants(r.Context())
 	if err != nil {
 		writeProblem(w, r, s.storeProblem(r.Context(), err, "tenants"))
@@ -742,6 +813,22 @@ func (s *server) listTenants(w http.ResponseWriter, r *http.Request, _ store.API
 		list = []store.Tenant{}
 	}
 	writeJSON(w, http.StatusOK, list)
+}
+
+// getTenant returns any tenant to an operator key; a tenant's key sees only its
+// own, and another tenant is 404 as if it did not exist.
+func (s *server) getTenant(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	id := r.PathValue("id")
+	if !isOperator(key) && id != key.TenantID {
+		writeProblem(w, r, s.storeProblem(r.Context(), store.ErrNotFound, "tenant "+id))
+		return
+	}
+	t, err := s.store.GetTenant(r.Context(), id)
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "tenant "+id))
+		return
+	}
+	writeJSON(w, http.StatusOK, t)
 }
 
 func (s *server) createTenant(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
@@ -758,7 +845,7 @@ func (s *server) createTenant(w http.ResponseWriter, r *http.Request, _ store.AP
 		writeProblem(w, r, s.storeProblem(r.Context(), err, "tenant "+in.Name))
 		return
 	}
-	k, secret, err := s.store.CreateAPIKey(r.Context(), t.ID, "initial", false)
+	k, secret, err := s.store.CreateAPIKey(r.Context(), t.ID, "admin", true)
 	if err != nil {
 		writeProblem(w, r, s.storeProblem(r.Context(), err, "API key of tenant "+t.ID))
 		return

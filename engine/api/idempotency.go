@@ -2,15 +2,21 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/tidwall/gjson"
 
 	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
 )
 
 // idempotencyHeader is the request header carrying the caller's key.
@@ -73,7 +79,13 @@ func (s *server) invokeOnce(w http.ResponseWriter, r *http.Request, rt router.Ro
 		return true
 	}
 	scope := store.IdempotencyScope{TenantID: rt.TenantID, ConnectorID: rt.ConnectorID, Operation: string(rt.Operation), Key: rt.IdempotencyKey}
-	res, err := keeper.Begin(ctx, scope, idempotency.Fingerprint(string(rt.Operation), acct.ID, body), m.TimeoutFor(rt.Operation))
+	// A claim may have to settle an unknown outcome (a lookup) before its call:
+	// its lease covers both.
+	timeout := m.TimeoutFor(rt.Operation)
+	if _, ok := m.Operation(sdk.OpFindShipment); ok && rt.Operation == sdk.OpCreateShipment {
+		timeout += m.TimeoutFor(sdk.OpFindShipment)
+	}
+	res, err := keeper.Begin(ctx, scope, idempotency.Fingerprint(string(rt.Operation), acct.ID, body), timeout)
 	if err != nil {
 		// Without a claim the call is not made: a duplicate label is worse than a retry.
 		writeProblem(w, r, s.storeProblem(ctx, err, "idempotency key"))
@@ -105,8 +117,151 @@ func (s *server) invokeOnce(w http.ResponseWriter, r *http.Request, rt router.Ro
 		writeProblem(w, r, idempotencyProblem(http.StatusConflict, sdk.CodeConflict, fmt.Sprintf(
 			"the request with this Idempotency-Key was completed, but its answer was larger than the %d bytes kept for replay; look the result up instead of retrying the create",
 			idempotency.DefaultMaxBody)))
+	case idempotency.Settle:
+		s.settle(w, r, rt, body, res)
+	case idempotency.Unsettled:
+		s.observeReplay(rt, "unsettled")
+		p := idempotencyProblem(http.StatusBadGateway, sdk.CodeOutcomeUnknown,
+			"the outcome of the first request with this Idempotency-Key is unknown (it may have reached the provider without an answer coming back); the hub settles it on a retry after Retry-After, or is settling it now")
+		p.RetryAfter = seconds(res.RetryAfter)
+		writeProblem(w, r, p)
 	}
 	return true
+}
+
+// seconds rounds d up to whole seconds, at least one, for Retry-After.
+func seconds(d time.Duration) int {
+	return max(1, int((d+time.Second-1)/time.Second))
+}
+
+// settle handles a retry of a create whose outcome is unknown, holding its key
+// (res.Claim settles): where the connector can look the result up, the booking
+// found is the answer, and a provider that has none lets the call be made; where it
+// cannot, the call is made only when the caller says it checked and nothing was
+// created (ConfirmNotCreatedHeader), and otherwise the caller is told what to check.
+// A lookup that fails leaves the outcome unknown. The unconfirmed shipment's record
+// says how it was settled.
+func (s *server) settle(w http.ResponseWriter, r *http.Request, rt router.Route, body []byte, res idempotency.Result) {
+	claim := res.Claim
+	confirmed, p := confirmNotCreated(r)
+	if p != nil {
+		s.giveBack(r, rt, claim)
+		writeProblem(w, r, p)
+		return
+	}
+	detached := context.WithoutCancel(r.Context())
+	callCtx, cancel := context.WithDeadline(detached, claim.Deadline())
+	defer cancel()
+	found, out, err := s.router.Settle(callCtx, rt, body)
+	storeCtx, cancelStore := context.WithTimeout(detached, storeAnswerTimeout)
+	defer cancelStore()
+	switch {
+	case err != nil:
+		s.observeReplay(rt, "unsettled")
+		s.giveBack(r, rt, claim)
+		e := sdk.AsError(err)
+		p := idempotencyProblem(http.StatusBadGateway, sdk.CodeOutcomeUnknown,
+			"the outcome of the first request with this Idempotency-Key is still unknown: looking it up at the provider failed ("+
+				string(e.Code)+": "+e.Message+"); retry with the same key after Retry-After")
+		p.RetryAfter = seconds(max(e.RetryAfter, storedRetryAfter(res.Response)))
+		writeProblem(w, r, p)
+	case found == router.Found:
+		s.observeReplay(rt, "settled_found")
+		var booking model.ShipmentResponse
+		_ = json.Unmarshal(out, &booking) // Settle checked it decodes
+		s.settleRecord(storeCtx, r, rt, store.UnconfirmedBooked, booking.TrackingNumber,
+			"the provider has it: find_shipment found it by its reference")
+		if cerr := claim.Complete(storeCtx, idempotency.Response{Status: http.StatusOK, ContentType: "application/json", Body: out}); cerr != nil {
+			s.log.ErrorContext(r.Context(), "storing idempotent answer", "connector", rt.ConnectorID,
+				"operation", rt.Operation, "request_id", rt.RequestID, "status", http.StatusOK, "error", cerr)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set(settledHeader, "found")
+		_, _ = w.Write(out)
+	case found == router.NotFound:
+		s.observeReplay(rt, "settled_not_found")
+		s.settleRecord(storeCtx, r, rt, store.UnconfirmedNotBooked, "",
+			"the provider has none: find_shipment found nothing by its reference; the create was made again under the same Idempotency-Key")
+		w.Header().Set(settledHeader, "not_found")
+		s.callOnce(w, r, rt, body, claim)
+	case confirmed:
+		s.observeReplay(rt, "settled_confirmed")
+		s.settleRecord(storeCtx, r, rt, store.UnconfirmedNotBooked, "",
+			"the caller said nothing was created ("+router.ConfirmNotCreatedHeader+"); the create was made again under the same Idempotency-Key")
+		w.Header().Set(settledHeader, "confirmed")
+		s.callOnce(w, r, rt, body, claim)
+	default:
+		s.observeReplay(rt, "needs_confirmation")
+		s.giveBack(r, rt, claim)
+		ref := ""
+		if v := gjson.GetBytes(body, "reference"); v.Type == gjson.String && v.Str != "" {
+			ref = ", reference " + strconv.Quote(v.Str)
+		}
+		detail := fmt.Sprintf("the outcome of the first request with this Idempotency-Key is unknown: it may have reached the provider without an answer coming back, and the hub cannot look it up at connector %s. Check the provider (its panel or support, account %s%s): if nothing was created, retry with the same key and the header %s: true; if it was, do not send it again",
+			rt.ConnectorID, accountOf(r), ref, router.ConfirmNotCreatedHeader)
+		p := newProblem(http.StatusConflict, string(sdk.CodeOutcomeUnknown), detail)
+		p.Source = string(sdk.SourceHub)
+		p.Errors = []ProblemField{{Parameter: router.ConfirmNotCreatedHeader, Detail: "send " + router.ConfirmNotCreatedHeader + ": true once you have checked that nothing was created"}}
+		writeProblem(w, r, p)
+	}
+}
+
+// settledHeader is the response header saying how a retry settled a create of
+// unknown outcome: found (the booking the provider has), not_found (the provider
+// had none, so the call was made) or confirmed (the caller said nothing was
+// created, so the call was made).
+const settledHeader = "Hub-Settled"
+
+// confirmNotCreated reads ConfirmNotCreatedHeader: true when it says "true", a 400
+// problem for any other value.
+func confirmNotCreated(r *http.Request) (bool, *Problem) {
+	vals := r.Header.Values(router.ConfirmNotCreatedHeader)
+	if len(vals) == 0 {
+		return false, nil
+	}
+	if len(vals) == 1 && strings.EqualFold(strings.TrimSpace(vals[0]), "true") {
+		return true, nil
+	}
+	detail := router.ConfirmNotCreatedHeader + " must be sent once, as true"
+	p := newProblem(http.StatusBadRequest, string(sdk.CodeInvalidRequest), detail)
+	p.Source = string(sdk.SourceHub)
+	p.Errors = []ProblemField{{Parameter: router.ConfirmNotCreatedHeader, Detail: detail}}
+	return false, p
+}
+
+// accountOf names the account the request acts for, for a message.
+func accountOf(r *http.Request) string {
+	if st := stateOf(r.Context()); st != nil {
+		if id, _ := st.account.Load().(string); id != "" {
+			return id
+		}
+	}
+	return "(the tenant's only one)"
+}
+
+// storedRetryAfter reads retry_after from a stored problem answer; 0 when none.
+func storedRetryAfter(resp idempotency.Response) time.Duration {
+	return time.Duration(gjson.GetBytes(resp.Body, "retry_after").Int()) * time.Second
+}
+
+// giveBack releases a settling claim that settled nothing, so the outcome stays
+// unknown for the next retry.
+func (s *server) giveBack(r *http.Request, rt router.Route, claim *idempotency.Claim) {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), storeAnswerTimeout)
+	defer cancel()
+	if err := claim.Release(ctx); err != nil {
+		s.log.WarnContext(r.Context(), "releasing idempotency key", "connector", rt.ConnectorID,
+			"operation", rt.Operation, "request_id", rt.RequestID, "error", err)
+	}
+}
+
+// settleRecord records how an unconfirmed shipment was settled. A missing record
+// (the unknown outcome was not recorded) is logged; the answer goes on.
+func (s *server) settleRecord(ctx context.Context, r *http.Request, rt router.Route, state store.UnconfirmedState, number, how string) {
+	if _, err := s.store.SettleUnconfirmed(ctx, rt.TenantID, rt.ConnectorID, string(rt.Operation), rt.IdempotencyKey, state, number, how); err != nil {
+		s.log.WarnContext(r.Context(), "recording how an unconfirmed create was settled", "connector", rt.ConnectorID,
+			"operation", rt.Operation, "request_id", rt.RequestID, "state", state, "error", err)
+	}
 }
 
 func idempotencyProblem(status int, code sdk.Code, detail string) *Problem {
@@ -120,7 +275,9 @@ func idempotencyProblem(status int, code sdk.Code, detail string) *Problem {
 // and the store write outlive the client's connection (bounded by the claim's
 // deadline and storeAnswerTimeout): a client that gave up and retries then gets the
 // answer instead of a 409 until the lease runs out. A failure that provably happened
-// before the call left the hub is not stored; the key is released.
+// before the call left the hub is not stored; the key is released. An
+// outcome_unknown failure is stored as unknown, held for its Retry-After: a retry
+// settles it rather than replaying it.
 func (s *server) callOnce(w http.ResponseWriter, r *http.Request, rt router.Route, body []byte, claim *idempotency.Claim) {
 	detached := context.WithoutCancel(r.Context())
 	callCtx, cancel := context.WithDeadline(detached, claim.Deadline())
@@ -145,6 +302,18 @@ func (s *server) callOnce(w http.ResponseWriter, r *http.Request, rt router.Rout
 		writeProblem(rec, r, problemFromError(err))
 		answer = idempotency.Response{Status: rec.status, ContentType: rec.header.Get("Content-Type"), Body: rec.body}
 		header = rec.header
+		if e := sdk.AsError(err); e.Code == sdk.CodeOutcomeUnknown {
+			if cerr := claim.CompleteUnknown(storeCtx, answer, e.RetryAfter); cerr != nil {
+				s.log.ErrorContext(r.Context(), "storing an unknown outcome", "connector", rt.ConnectorID,
+					"operation", rt.Operation, "request_id", rt.RequestID, "error", cerr)
+			}
+			for k, v := range header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(answer.Status)
+			_, _ = w.Write(answer.Body)
+			return
+		}
 	}
 	if cerr := claim.Complete(storeCtx, answer); cerr != nil {
 		s.log.ErrorContext(r.Context(), "storing idempotent answer", "connector", rt.ConnectorID,

@@ -21,14 +21,16 @@ var pushyManifest = &sdk.Manifest{
 		Credentials:  []sdk.Field{{Name: "push_token", Required: true}},
 		Environments: map[string]string{"sandbox": "https://pushy.test"},
 	},
+	Inbound: &sdk.InboundAuth{Type: sdk.InboundToken, Credential: "push_token", Header: "X-Pushy-Token"},
 }
 
 const pushyToken = "push-TOKEN-93af1c"
 
-// pushHarness is a harness whose pushy connector checks the X-Pushy-Token
-// header against the account's push_token and reads {"awb":..,"status":..}.
-func pushHarness(t *testing.T) (*harness, *[]model.PushRequest) {
-	h := newHarness(t)
+// pushHarness is a harness whose pushy connector (the hub checks its
+// X-Pushy-Token header against the account's push_token) checks the token
+// again and reads {"awb":..,"status":..}.
+func pushHarness(t *testing.T, opts ...harnessOpt) (*harness, *[]model.PushRequest) {
+	h := newHarness(t, opts...)
 	var got []model.PushRequest
 	h.conns.infos = append(h.conns.infos, plugins.Info{Manifest: pushyManifest})
 	h.conns.invoke = func(_ context.Context, id string, call *sdk.Call) ([]byte, error) {
@@ -90,10 +92,11 @@ func TestReceivePush(t *testing.T) {
 		{"no token", "/v1/inbound/pushy/" + id, scan, nil, 401, codeUnauthenticated},
 		{"an API key is no token", "/v1/inbound/pushy/" + id, scan, []string{"Authorization: Bearer " + h.keyA}, 401, codeUnauthenticated},
 		{"malformed", "/v1/inbound/pushy/" + id, `{"nope":1}`, []string{"X-Pushy-Token: " + pushyToken}, 422, string(sdk.CodeInvalidRequest)},
-		{"unknown account", "/v1/inbound/pushy/acc_aaaaaaaaaaaaaaaaaaaaaaaaaa", scan, []string{"X-Pushy-Token: " + pushyToken}, 404, string(sdk.CodeNotFound)},
-		{"not an account id", "/v1/inbound/pushy/../x", scan, nil, 404, string(sdk.CodeNotFound)},
-		{"another connector's account", "/v1/inbound/pushy/" + acme, scan, []string{"X-Pushy-Token: " + pushyToken}, 404, string(sdk.CodeNotFound)},
+		{"unknown account", "/v1/inbound/pushy/acc_aaaaaaaaaaaaaaaaaaaaaaaaaa", scan, []string{"X-Pushy-Token: " + pushyToken}, 401, codeUnauthenticated},
+		{"not an account id", "/v1/inbound/pushy/x..y", scan, nil, 401, codeUnauthenticated},
+		{"another connector's account", "/v1/inbound/pushy/" + acme, scan, []string{"X-Pushy-Token: " + pushyToken}, 401, codeUnauthenticated},
 		{"connector without pushes", "/v1/inbound/acme/" + acme, scan, nil, 404, string(sdk.CodeNotFound)},
+		{"unknown connector", "/v1/inbound/nope/" + id, scan, []string{"X-Pushy-Token: " + pushyToken}, 404, string(sdk.CodeNotFound)},
 		{"too large", "/v1/inbound/pushy/" + id, `{"awb":"` + strings.Repeat("x", MaxPushBytes) + `"}`, []string{"X-Pushy-Token: " + pushyToken}, 413, codeTooLarge},
 	}
 	for _, c := range cases {

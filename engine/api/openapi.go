@@ -120,7 +120,7 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 		} else {
 			op["security"] = []any{}
 		}
-		if rt.Auth == admin {
+		if rt.Auth == tenant || rt.Auth == operator {
 			errs = append(errs, 403)
 		}
 		if rt.Body != nil {
@@ -152,6 +152,7 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 	for name, s := range webhookSchemas() {
 		schemas[name] = s
 	}
+	schemas["UnconfirmedShipment"] = unconfirmedSchema()
 	problemResponses := map[string]any{
 		"Problem": map[string]any{"description": "An error, as RFC 9457 problem details.",
 			"content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}},
@@ -180,7 +181,7 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 			"schemas":   schemas,
 			"responses": problemResponses,
 			"securitySchemes": map[string]any{
-				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "A tenant API key: Authorization: Bearer <secret>."},
+				"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "Authorization: Bearer <secret>. A tenant's API key (hub_sk_...) sees only its tenant; a hub-wide operator key (hub_op_..., made with hub operator-keys create) manages tenants and is refused elsewhere. Unknown, revoked and expired keys are 401."},
 			},
 		},
 	}
@@ -189,17 +190,17 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 
 var problemMeaning = map[int]string{
 	400: "the body is not JSON.",
-	401: "no API key, or an unknown or revoked one.",
-	403: "the route needs an admin API key.",
+	401: "no API key, or an unknown, revoked or expired one.",
+	403: "the key may not do this: an operator key on a tenant's route, a tenant's key on an operator route, or a non-admin key creating or revoking an admin key.",
 	404: "no such connector, operation, account or key.",
-	409: "the request conflicts with existing state.",
+	409: "the request conflicts with existing state (a taken name, an Idempotency-Key still running, the tenant's last live admin key); or (code outcome_unknown) a create of unknown outcome the hub cannot look up needs the caller's word: check the provider, then retry with Hub-Confirm-Not-Created: true if nothing was created.",
 	413: "the body exceeds the limit.",
 	415: "the body is not application/json.",
 	422: "the request is invalid (errors name the fields) or the provider refused it for good (code permanent).",
 	424: "the provider refused the account's credentials (code auth_failed); fix the account, not the API key.",
 	429: "rate limited; Retry-After says when to come back.",
 	431: "the request line and headers exceed " + strconv.Itoa(MaxHeaderBytes>>10) + " KiB (code request_header_fields_too_large).",
-	502: "the connector failed unexpectedly (code internal).",
+	502: "the connector failed unexpectedly (code internal); or (code outcome_unknown) a create may have reached the provider without an answer coming back: retry with the same Idempotency-Key after Retry-After to settle it, never with a new key.",
 	503: "the provider, or the hub's store, is unavailable; worth retrying.",
 	504: "the provider did not answer in time.",
 }
@@ -222,7 +223,7 @@ func managementSchemas() map[string]any {
 	return map[string]any{
 		"Problem": obj([]string{"type", "title", "status", "code"}, schema{
 			"type": str, "title": str, "status": schema{"type": "integer"}, "detail": str, "instance": str,
-			"code":            schema{"type": "string", "description": "invalid_request, auth_failed, not_found, conflict, rate_limited, carrier_unavailable, timeout, permanent, internal; or for the HTTP exchange itself unauthenticated, forbidden, method_not_allowed, payload_too_large, unsupported_media_type, request_header_fields_too_large, unavailable."},
+			"code":            schema{"type": "string", "description": "invalid_request, auth_failed, not_found, conflict, rate_limited, carrier_unavailable, timeout, permanent, internal, outcome_unknown; or for the HTTP exchange itself unauthenticated, forbidden, method_not_allowed, payload_too_large, unsupported_media_type, request_header_fields_too_large, unavailable."},
 			"source":          schema{"type": "string", "enum": []any{"hub", "connector", "carrier"}},
 			"carrier_code":    str,
 			"carrier_message": str,
@@ -278,11 +279,15 @@ func managementSchemas() map[string]any {
 			"settings": strMap, "created_at": timeStr,
 		}),
 		"APIKeyInput": schema{"type": "object", "additionalProperties": false, "required": []string{"name"}, "properties": schema{
-			"name": str, "admin": schema{"type": "boolean", "description": "Only an admin key may create an admin key."},
+			"name": str, "admin": schema{"type": "boolean", "description": "Only an admin key may create an admin key (else 403)."},
+			"expires_at": schema{"type": "string", "format": "date-time", "description": "When the key stops authenticating (RFC 3339, in the future); absent means never. A key made by an expiring key expires no later than it, and by default with it."},
 		}},
 		"APIKey": obj([]string{"id", "tenant_id", "name", "prefix", "admin", "created_at"}, schema{
-			"id": str, "tenant_id": str, "name": str, "prefix": str, "admin": schema{"type": "boolean"},
-			"created_at": timeStr, "revoked_at": timeStr,
+			"id": str, "tenant_id": str, "name": str, "prefix": str,
+			"admin":      schema{"type": "boolean", "description": "Admin keys create and revoke the tenant's admin keys."},
+			"created_at": timeStr,
+			"expires_at": schema{"type": "string", "format": "date-time", "description": "When the key stops authenticating; absent means never. An expired key is listed and answered 401 like a revoked one."},
+			"revoked_at": timeStr,
 		}),
 		"APIKeyCreated": schema{"allOf": []any{ref("APIKey"), obj([]string{"secret"}, schema{"secret": schema{"type": "string", "description": "The bearer secret; shown only once."}})}},
 		"TenantInput":   schema{"type": "object", "additionalProperties": false, "required": []string{"name"}, "properties": schema{"name": str}},

@@ -79,6 +79,7 @@ var titles = map[string]string{
 	string(sdk.CodeTimeout):            "The provider did not answer in time",
 	string(sdk.CodePermanent):          "The provider refused the request",
 	string(sdk.CodeInternal):           "Internal error",
+	string(sdk.CodeOutcomeUnknown):     "The outcome is unknown",
 	codeUnauthenticated:                "Authentication required",
 	codeForbidden:                      "Forbidden",
 	codeMethodNotAllowed:               "Method not allowed",
@@ -100,6 +101,9 @@ var titles = map[string]string{
 //	timeout              504
 //	permanent            422
 //	internal             502 from a connector or carrier, 500 from the hub itself
+//	outcome_unknown      502, with Retry-After when a retry under the same
+//	                     Idempotency-Key settles it (409 when the hub needs the
+//	                     caller's word to settle it; see package engine/idempotency)
 func StatusFor(e *sdk.Error) int {
 	switch e.Code {
 	case sdk.CodeInvalidRequest, sdk.CodePermanent:
@@ -116,6 +120,8 @@ func StatusFor(e *sdk.Error) int {
 		return http.StatusServiceUnavailable
 	case sdk.CodeTimeout:
 		return http.StatusGatewayTimeout
+	case sdk.CodeOutcomeUnknown:
+		return http.StatusBadGateway
 	}
 	if e.Source == sdk.SourceHub || e.Source == "" {
 		return http.StatusInternalServerError

@@ -48,7 +48,8 @@ func arrayOf(s schema) schema { return schema{"type": "array", "items": s} }
 var (
 	accountParam  = param{"account", "The account to act for; needed when the tenant has several accounts of this connector. The Hub-Account header does the same."}
 	hubAccountHdr = param{"Hub-Account", "The account to act for, as a header."}
-	idemHdr       = param{"Idempotency-Key", "The caller's key for a creating operation; only accepted where the operation creates something."}
+	idemHdr       = param{"Idempotency-Key", "The caller's key for a creating operation; only accepted where the operation creates something. A retry with the same key and body gets the first answer again, except an unknown outcome (502 outcome_unknown), which the retry settles."}
+	confirmHdr    = param{"Hub-Confirm-Not-Created", "true: the caller checked the provider and nothing was created, so a create of unknown outcome that the hub cannot look up may be made again under the same Idempotency-Key (see the 409 outcome_unknown problem). Read only when settling such a create."}
 	requestIDHdr  = param{"X-Request-Id", "The caller's request id (at most 128 printable characters); generated when absent and echoed on every response."}
 )
 
@@ -102,7 +103,7 @@ func (s *server) routes() []route {
 			Errors:    []int{404, 422, 424, 502, 503, 504}, handler: s.connectorHealth},
 		{Method: "POST", Pattern: "/v1/connectors/{id}/{operation}", ID: "invoke",
 			Summary: "Run a canonical operation through a connector. The body is the operation's canonical request; the answer its canonical response.", Auth: tenant,
-			Query: []param{accountParam}, Headers: []param{hubAccountHdr, idemHdr},
+			Query: []param{accountParam}, Headers: []param{hubAccountHdr, idemHdr, confirmHdr},
 			Body:      operationRequests(),
 			Responses: []response{{200, "The operation's canonical response.", operationResponses()}},
 			Errors:    []int{404, 409, 424, 429, 502, 503, 504}, handler: s.invoke},
@@ -121,22 +122,29 @@ func (s *server) routes() []route {
 		{Method: "DELETE", Pattern: "/v1/accounts/{id}", ID: "deleteAccount", Summary: "Delete one of the tenant's accounts.", Auth: tenant,
 			Responses: []response{{204, "Deleted.", nil}}, Errors: []int{404},
 			handler: s.deleteAccount},
-		{Method: "GET", Pattern: "/v1/api-keys", ID: "listAPIKeys", Summary: "List the tenant's API keys (never their secrets).", Auth: tenant,
+		{Method: "GET", Pattern: "/v1/api-keys", ID: "listAPIKeys", Summary: "List the tenant's API keys, revoked and expired ones included (never their secrets).", Auth: tenant,
 			Responses: []response{{200, "The tenant's keys.", arrayOf(ref("APIKey"))}},
 			handler:   s.listAPIKeys},
-		{Method: "POST", Pattern: "/v1/api-keys", ID: "createAPIKey", Summary: "Create an API key; its secret is returned only in this response.", Auth: tenant,
+		{Method: "POST", Pattern: "/v1/api-keys", ID: "createAPIKey",
+			Summary: "Create an API key, optionally expiring; its secret is returned only in this response. Only an admin key creates an admin key (else 403); a key never outlives the expiring key that made it.", Auth: tenant,
 			Body:      ref("APIKeyInput"),
 			Responses: []response{{201, "The key and its secret.", ref("APIKeyCreated")}},
-			handler:   s.createAPIKey},
-		{Method: "DELETE", Pattern: "/v1/api-keys/{id}", ID: "revokeAPIKey", Summary: "Revoke one of the tenant's API keys.", Auth: tenant,
-			Responses: []response{{204, "Revoked.", nil}}, Errors: []int{404},
+			Errors:    []int{403}, handler: s.createAPIKey},
+		{Method: "DELETE", Pattern: "/v1/api-keys/{id}", ID: "revokeAPIKey",
+			Summary: "Revoke one of the tenant's API keys. Only an admin key revokes an admin key (else 403); the tenant's last live admin key is not revoked (409).", Auth: tenant,
+			Responses: []response{{204, "Revoked.", nil}}, Errors: []int{403, 404, 409},
 			handler: s.revokeAPIKey},
-		{Method: "GET", Pattern: "/v1/tenants", ID: "listTenants", Summary: "List tenants (admin keys only).", Auth: admin,
-			Responses: []response{{200, "Every tenant.", arrayOf(ref("Tenant"))}},
+		{Method: "GET", Pattern: "/v1/tenants", ID: "listTenants",
+			Summary: "List tenants: every tenant for an operator key; for a tenant's key, only its own tenant.", Auth: tenantOrOperator,
+			Responses: []response{{200, "The tenants the key may see.", arrayOf(ref("Tenant"))}},
 			handler:   s.listTenants},
-		{Method: "POST", Pattern: "/v1/tenants", ID: "createTenant", Summary: "Create a tenant and its first (non-admin) API key (admin keys only).", Auth: admin,
+		{Method: "GET", Pattern: "/v1/tenants/{id}", ID: "getTenant",
+			Summary: "Get one tenant: any for an operator key; for a tenant's key only its own (another tenant is 404, as if it did not exist).", Auth: tenantOrOperator,
+			Responses: []response{{200, "The tenant.", ref("Tenant")}}, Errors: []int{404},
+			handler: s.getTenant},
+		{Method: "POST", Pattern: "/v1/tenants", ID: "createTenant", Summary: "Create a tenant and its first API key, an admin key (operator keys only).", Auth: operator,
 			Body:      ref("TenantInput"),
-			Responses: []response{{201, "The tenant and its first key, whose secret is shown only here.", ref("TenantCreated")}},
+			Responses: []response{{201, "The tenant and its first (admin) key, whose secret is shown only here.", ref("TenantCreated")}},
 			Errors:    []int{409}, handler: s.createTenant},
-	}, append(s.webhookRoutes(), s.inboundRoutes()...)...)
+	}, append(append(s.webhookRoutes(), s.inboundRoutes()...), s.unconfirmedRoutes()...)...)
 }

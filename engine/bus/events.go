@@ -9,7 +9,14 @@ import (
 	"regexp"
 	"sync"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/carrierhub/hub/engine/events"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
 
 // DefaultPrefix starts the hub's topic names: "hub.events.shipment",
@@ -18,13 +25,29 @@ const DefaultPrefix = "hub.events"
 
 // EventSink is the relay's sink for a Bus: each event goes to the topic of its
 // family ("<prefix>.<family>"), keyed by subject so one shipment's events stay in
-// order, with the event's JSON as the value and its id and type as headers.
+// order, with the event's JSON as the value and its id, type and tenant as
+// headers. An event that carries the trace context of the call that caused it
+// is published inside a producer span that is a child of that call's span, and
+// the message carries the W3C "traceparent" (and "tracestate") headers of that
+// span, so consumers continue the trace.
 type EventSink struct {
 	// Bus is where events go.
 	Bus Bus
 	// Prefix starts the topic names (default DefaultPrefix).
 	Prefix string
+	// TracerProvider opens the publish spans (the global provider when nil).
+	TracerProvider trace.TracerProvider
 }
+
+// Message headers of the trace context an event carries (W3C Trace Context
+// over Kafka headers, as OpenTelemetry's instrumentations write them).
+const (
+	HeaderTraceParent = "traceparent"
+	HeaderTraceState  = "tracestate"
+)
+
+// tracerScope is the instrumentation scope of the sink's spans.
+const tracerScope = "github.com/carrierhub/hub/engine/bus"
 
 var _ events.Sink = (*EventSink)(nil)
 
@@ -42,17 +65,58 @@ func (s *EventSink) Name() string { return "bus:" + s.prefix() }
 func (s *EventSink) Topic(t events.Type) string { return s.prefix() + "." + t.Family() }
 
 // Deliver publishes a batch in order and returns once the bus has all of it.
-func (s *EventSink) Deliver(ctx context.Context, batch []events.Stored) error {
+func (s *EventSink) Deliver(ctx context.Context, batch []events.Stored) (err error) {
 	msgs := make([]Message, 0, len(batch))
+	var spans []trace.Span
+	defer func() {
+		for _, sp := range spans {
+			if err != nil {
+				sp.SetStatus(codes.Error, "not published")
+			}
+			sp.End()
+		}
+	}()
 	for _, e := range batch {
 		v, err := json.Marshal(e.Event)
 		if err != nil {
 			return fmt.Errorf("encoding event %s: %w", e.ID, err)
 		}
-		msgs = append(msgs, Message{Topic: s.Topic(e.Type), Key: []byte(e.Subject), Value: v,
-			Headers: map[string]string{"id": e.ID, "type": string(e.Type), "tenant_id": e.TenantID}})
+		h := map[string]string{"id": e.ID, "type": string(e.Type), "tenant_id": e.TenantID}
+		topic := s.Topic(e.Type)
+		if e.TraceParent != "" {
+			if sp := s.publishSpan(ctx, e, topic, h); sp != nil {
+				spans = append(spans, sp)
+			}
+		}
+		msgs = append(msgs, Message{Topic: topic, Key: []byte(e.Subject), Value: v, Headers: h})
 	}
 	return s.Bus.PublishBatch(ctx, msgs)
+}
+
+// publishSpan opens the producer span of one event, a child of the event's
+// stored trace context, and writes that span's trace context into headers. It
+// returns nil when the stored context is not a valid one.
+func (s *EventSink) publishSpan(ctx context.Context, e events.Stored, topic string, headers map[string]string) trace.Span {
+	parent := telemetry.ContinueTrace(ctx, e.TraceParent, e.TraceState)
+	if !trace.SpanContextFromContext(parent).IsValid() {
+		return nil
+	}
+	tp := s.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	sctx, span := tp.Tracer(tracerScope).Start(parent, "publish "+topic, trace.WithSpanKind(trace.SpanKindProducer))
+	if span.IsRecording() {
+		span.SetAttributes(
+			attribute.String("messaging.operation.type", "send"),
+			attribute.String("messaging.destination.name", topic),
+			attribute.String("messaging.message.id", e.ID),
+			attribute.String("hub.tenant.id", e.TenantID),
+			attribute.String("hub.event.type", string(e.Type)),
+		)
+	}
+	propagation.TraceContext{}.Inject(sctx, propagation.MapCarrier(headers))
+	return span
 }
 
 // TrackCommand asks the hub to track shipments and answer with events.

@@ -66,6 +66,8 @@ type Config struct {
 	TrackingPolls TrackingPolls `yaml:"tracking_polls" doc:"polling carriers for the status of shipments no push reports on"`
 	// EWayBillNotices emits eway_bill.expiring ahead of e-way bills' expiry.
 	EWayBillNotices EWayBillNotices `yaml:"eway_bill_notices" doc:"eway_bill.expiring notices ahead of e-way bills' expiry"`
+	// Inbound is the route providers push to.
+	Inbound Inbound `yaml:"inbound" doc:"the route providers push to (POST /v1/inbound/{connector}/{account}); every push is authenticated as the connector's manifest declares before the connector sees it"`
 	// SFTPInbound polls accounts' SFTP inboxes for status files.
 	SFTPInbound SFTPInbound `yaml:"sftp_inbound" doc:"polling accounts' SFTP inboxes for status files (carrier CSVs, EDI 214); an account has an inbox when its sftp_inbox setting is set"`
 	// Kafka is the event relay to Kafka topics and the commands consumer.
@@ -93,7 +95,7 @@ type Server struct {
 // Store configures the store.
 type Store struct {
 	// DataDir holds the embedded SQLite store and the secret key file.
-	DataDir string `yaml:"data_dir" env:"HUB_DATA_DIR" doc:"directory of the embedded SQLite store and the secret key file"`
+	DataDir string `yaml:"data_dir" env:"HUB_DATA_DIR" doc:"directory of the embedded SQLite store and the secret key file; created with mode 0700, and hub.db, its -wal and -shm, and secret.key are 0600 whatever the umask"`
 	// PostgresURL selects Postgres instead of SQLite.
 	PostgresURL string `yaml:"postgres_url" env:"HUB_POSTGRES_URL" secret:"true" doc:"use this Postgres database instead of SQLite (postgres://...)"`
 }
@@ -133,7 +135,7 @@ func (e Egress) Policy() *egress.Policy {
 // Plugins configures connector processes.
 type Plugins struct {
 	// Dir is the directory of third-party connector executables.
-	Dir string `yaml:"dir" env:"HUB_PLUGIN_DIR" doc:"directory of third-party connector executables (empty: <data_dir>/plugins)"`
+	Dir string `yaml:"dir" env:"HUB_PLUGIN_DIR" doc:"directory of third-party connector executables (empty: <data_dir>/plugins); created with mode 0700 when missing"`
 	// MaxProcesses caps connector processes running at once.
 	MaxProcesses int `yaml:"max_processes" doc:"most connector processes running at once; the least recently used idle one is stopped beyond it"`
 	// IdleTimeout stops a connector process unused this long.
@@ -184,6 +186,14 @@ type TrackingPolls struct {
 	PushSilence time.Duration `yaml:"push_silence" doc:"after a carrier push about a shipment, its next poll waits this long: polling resumes only when pushes fall silent"`
 }
 
+// Inbound configures the inbound route (engine/api, engine/inbound).
+type Inbound struct {
+	// RateLimit is how many pushes a second an account id may send.
+	RateLimit float64 `yaml:"rate_limit" doc:"pushes a second each account id may send to the inbound route (a token bucket per id, ids of no account included, so a 429 does not tell which exist); more are answered 429 with Retry-After"`
+	// Burst is how many pushes an account id may send at once.
+	Burst int `yaml:"burst" doc:"pushes an account id may send at once above rate_limit (the bucket's size)"`
+}
+
 // SFTPInbound configures the SFTP inbox (engine/inbound.Inbox).
 type SFTPInbound struct {
 	// Enabled runs the inbox.
@@ -217,7 +227,7 @@ type Metrics struct {
 // Tracing configures OpenTelemetry tracing.
 type Tracing struct {
 	// Exporter is none or otlp.
-	Exporter string `yaml:"exporter" env:"HUB_TRACING_EXPORTER" doc:"none (no spans recorded; W3C traceparent still passed on to connectors and carriers) or otlp"`
+	Exporter string `yaml:"exporter" env:"HUB_TRACING_EXPORTER" doc:"none (no spans recorded; W3C traceparent still passed on to connectors and carriers, and, kept with each event in the outbox, to webhook receivers and Kafka consumers) or otlp"`
 	// Endpoint is the OTLP collector's base URL.
 	Endpoint string `yaml:"endpoint" env:"HUB_TRACING_ENDPOINT" doc:"OTLP collector base URL, http:// or https:// (TLS); /v1/traces is appended for protocol http; empty: localhost on 4318 (http) or 4317 (grpc)"`
 	// Protocol is http or grpc.
@@ -234,6 +244,9 @@ type Tracing struct {
 type Idempotency struct {
 	// TTL is how long a create's answer is replayed.
 	TTL time.Duration `yaml:"ttl" doc:"how long a create's first answer is replayed to retries with the same key"`
+	// SettleAfter is how long a retry waits before the hub settles a create of
+	// unknown outcome.
+	SettleAfter time.Duration `yaml:"settle_after" doc:"a create that may have reached the provider without an answer (connector process died, timed out after sending) is answered 502 outcome_unknown with this Retry-After; a retry with the same Idempotency-Key is settled (the result looked up, or the caller asked to confirm) no sooner, so the provider has finished with the lost request (1s to 10m)"`
 }
 
 // Events configures the event outbox.
@@ -255,13 +268,14 @@ func Default() Config {
 		Store:           Store{DataDir: "./hub-data"},
 		Log:             Log{Level: "info", Format: "auto"},
 		Plugins:         Plugins{MaxProcesses: 32, IdleTimeout: 10 * time.Minute, MaxCrashes: 10},
-		Idempotency:     Idempotency{TTL: 24 * time.Hour},
+		Idempotency:     Idempotency{TTL: 24 * time.Hour, SettleAfter: 5 * time.Second},
 		Events:          Events{Retention: 7 * 24 * time.Hour},
 		Metrics:         Metrics{Enabled: true},
 		Webhooks:        Webhooks{Enabled: true, FailingPeriod: 5 * 24 * time.Hour, Loops: 4, BatchSize: 100, Retention: 30 * 24 * time.Hour},
 		Kafka:           Kafka{TopicPrefix: "hub", Group: "hub"},
 		TrackingPolls:   TrackingPolls{Enabled: true, Interval: 15 * time.Minute, BatchSize: 50, PushSilence: 6 * time.Hour},
 		EWayBillNotices: EWayBillNotices{Enabled: true, Lead: 8 * time.Hour, Every: time.Minute, BatchSize: 100},
+		Inbound:         Inbound{RateLimit: 20, Burst: 100},
 		SFTPInbound:     SFTPInbound{Enabled: true, Interval: time.Minute, Lease: 2 * time.Minute, DialTimeout: 15 * time.Second, MaxFileSize: 16 << 20},
 		Tracing:         Tracing{Exporter: "none", Protocol: "http", SampleRatio: 1, ServiceName: "hub"},
 	}
@@ -506,6 +520,12 @@ func (c *Config) Validate() error {
 	if c.TrackingPolls.PushSilence < 0 || c.TrackingPolls.PushSilence > 7*24*time.Hour {
 		return bad("tracking_polls.push_silence", "must be between 0s and 168h, got %s", c.TrackingPolls.PushSilence)
 	}
+	if r := c.Inbound.RateLimit; r <= 0 || r > 100000 {
+		return bad("inbound.rate_limit", "must be more than 0 and at most 100000, got %g", r)
+	}
+	if b := c.Inbound.Burst; b < 1 || b > 100000 {
+		return bad("inbound.burst", "must be between 1 and 100000, got %d", b)
+	}
 	if err := c.validateSFTPInbound(); err != nil {
 		return err
 	}
@@ -519,6 +539,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Idempotency.TTL < time.Minute {
 		return bad("idempotency.ttl", "must be at least 1m, got %s", c.Idempotency.TTL)
+	}
+	if c.Idempotency.SettleAfter < time.Second || c.Idempotency.SettleAfter > 10*time.Minute {
+		return bad("idempotency.settle_after", "must be 1s to 10m, got %s", c.Idempotency.SettleAfter)
 	}
 	if err := c.Resilience.Validate(); err != nil {
 		// Its errors read "connectors.x.operations: unknown ..." or

@@ -90,6 +90,14 @@ type Event struct {
 	Account string `json:"account,omitempty"`
 	// Data is the canonical payload for the type (see the Type constants).
 	Data json.RawMessage `json:"data"`
+	// TraceParent is the W3C traceparent of the call that caused the event (""
+	// when it ran outside any trace). The store fills it from the appending
+	// context's span when it is empty; webhook deliveries and Kafka messages
+	// carry it on as their traceparent header, so the receiver's work joins
+	// the caller's trace. Metadata, not part of the event's JSON.
+	TraceParent string `json:"-"`
+	// TraceState is the W3C tracestate that came with TraceParent.
+	TraceState string `json:"-"`
 }
 
 // Seq is an event's position in the outbox: a store-assigned, strictly

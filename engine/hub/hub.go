@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -129,7 +128,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 	if err != nil {
 		return nil, fmt.Errorf("compiling request schemas: %w", err)
 	}
-	if err := os.MkdirAll(cfg.Plugins.Dir, 0o755); err != nil {
+	if err := store.MkdirPrivate(cfg.Plugins.Dir); err != nil { // 0700: it holds executables the hub runs
 		return nil, fmt.Errorf("creating plugin directory: %w", err)
 	}
 	var met *metrics.Metrics
@@ -163,7 +162,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 	}
 	exec := resilience.NewExecutor(resilience.Options{Logger: log.With("component", "resilience"), Observer: met.Resilience()})
 	h.router, err = router.New(router.Config{Connectors: h.plugins, Accounts: h.store, Validate: validatorFunc(v), Logger: log,
-		Resilience: exec, Overrides: &h.cfg.Resilience, Observe: met.ObserveCall, AfterCall: h.pipe.AfterCall})
+		Resilience: exec, Overrides: &h.cfg.Resilience, Observe: met.ObserveCall, AfterCall: h.pipe.AfterCall,
+		Unknown: h.pipe.Unknown, SettleAfter: cfg.Idempotency.SettleAfter})
 	if err != nil {
 		return nil, err
 	}
@@ -173,7 +173,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 	}
 	h.handler = api.New(api.Config{Store: h.store, Router: h.router, Connectors: h.plugins, Logger: log, Version: opts.Version,
 		Idempotency: h.keeper, MaxBodyBytes: cfg.Server.MaxBodyBytes, ObserveRequest: met.ObserveRequest, ObserveReplay: met.ObserveReplay,
-		Egress: cfg.Egress.Policy()})
+		Egress: cfg.Egress.Policy(), InboundRateLimit: cfg.Inbound.RateLimit, InboundBurst: cfg.Inbound.Burst})
 	if met != nil {
 		met.Watch(h.plugins, h.router)
 		mux := http.NewServeMux()

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/carrierhub/hub/engine/bus"
 	"github.com/carrierhub/hub/engine/config"
@@ -107,6 +110,33 @@ func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *sl
 // tracking polls; the router calls it.
 func (p *pipeline) AfterCall(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) error {
 	return p.record.AfterCall(ctx, tenantID, connectorID, accountID, op, response)
+}
+
+// Unknown records a create whose outcome is unknown as an unconfirmed shipment
+// (store.UnconfirmedStore); the router calls it.
+func (p *pipeline) Unknown(ctx context.Context, u router.Unknown) error {
+	_, err := p.st.RecordUnconfirmed(ctx, store.UnconfirmedShipment{TenantID: u.TenantID, ConnectorID: u.ConnectorID,
+		AccountID: u.AccountID, Operation: string(u.Operation), Reference: u.Reference, IdempotencyKey: u.IdempotencyKey,
+		RequestID: u.RequestID, Reason: unconfirmedReason(u.Cause)})
+	return err
+}
+
+// unconfirmedReason is what the record of an unconfirmed shipment says happened:
+// the failure's code and message on one line, cut to what the store keeps.
+func unconfirmedReason(e *sdk.Error) string {
+	s := strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == utf8.RuneError {
+			return ' '
+		}
+		return r
+	}, string(e.Code)+": "+e.Message)
+	if len(s) > store.MaxUnconfirmedReason {
+		s = s[:store.MaxUnconfirmedReason]
+		for !utf8.ValidString(s) {
+			s = s[:len(s)-1]
+		}
+	}
+	return s
 }
 
 // start runs the relay, the dispatcher, the commands consumer, the tracking

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 
 	"github.com/carrierhub/hub/engine/config"
@@ -27,7 +26,7 @@ const KeyFileName = "secret.key"
 func OpenStore(ctx context.Context, cfg config.Store, log *slog.Logger) (store.Store, error) {
 	key, err := secretbox.KeyFromEnv()
 	if errors.Is(err, secretbox.ErrNoKey) {
-		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		if err := store.MkdirPrivate(cfg.DataDir); err != nil {
 			return nil, fmt.Errorf("creating data directory: %w", err)
 		}
 		key, err = secretbox.LoadOrCreateKeyFile(filepath.Join(cfg.DataDir, KeyFileName))

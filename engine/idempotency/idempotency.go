@@ -22,13 +22,25 @@
 //     the first is still running gets InProgress: 409 with Retry-After, as the draft
 //     says for a request that is still outstanding.
 //   - Once the connector call has been made, its answer is stored (HTTP status,
-//     Content-Type and body, failures included: a carrier's 5xx, a timeout) and
+//     Content-Type and body, failures included: a carrier's 5xx or refusal) and
 //     replayed verbatim for the TTL (24 h by default) with the response header
-//     Idempotent-Replayed: true. Like Stripe ("results are only saved if an API
+//     Idempotent-Replayed: true. An unknown outcome is stored too, but not as a
+//     final answer (below). Like Stripe ("results are only saved if an API
 //     endpoint started executing"), failures before the call (authentication,
 //     validation, an unknown connector or account, a call that provably never left
 //     the hub) are not stored: the handler Releases the claim so the client can fix the
 //     request and reuse the key.
+//   - An unknown outcome is not an answer. When the call may have reached the
+//     provider and no answer came back (an outcome_unknown problem: the connector
+//     process died, the call timed out after the request was written), the handler
+//     stores the problem with CompleteUnknown and a hold (the Retry-After it sends).
+//     A retry with the same key and request is not given that problem back: once
+//     the hold has passed, Begin hands it a claim to settle the outcome (Settle),
+//     while other requests get Unsettled (answer with Retry-After). The settler
+//     looks the result up or, on the caller's word that nothing was created, makes
+//     the call, and Completes the key with the final answer; if it cannot tell, it
+//     Releases the claim (the outcome stays unknown) or stores another unknown
+//     outcome. The same key with another request is still Mismatch.
 //   - Answers larger than the body cap (1 MiB by default) are stored as "completed,
 //     too large to replay": a retry gets NotReplayable (409 with an explanation), never
 //     a different body and never a second call.
@@ -44,7 +56,8 @@
 // before another request may take the key over. If the hub dies (or its store write
 // fails) after sending the request to the carrier, nothing records the answer; once
 // the lease expires the key may be claimed again and the carrier may be called a
-// second time. That is the residual risk: at most one extra call per crash, only after
+// second time. (A settlement's claim is a lease too: if the hub dies while settling,
+// the outcome stays unknown and the next retry settles it again.) That is the residual risk: at most one extra call per crash, only after
 // the lease, only if the client retries. The key also travels to the connector
 // (sdk.Call.IdempotencyKey), so a carrier that de-duplicates by a client reference
 // protects even that case. A client disconnecting does not abort the call: the handler
@@ -175,6 +188,15 @@ const (
 	// NotReplayable: the first request completed but its answer was too large to
 	// store; answer 409 and do not call again.
 	NotReplayable
+	// Settle: the first request's outcome is unknown and this request, the same
+	// one again, holds the key to settle it (Result.Claim, whose Settling is
+	// true; Result.Response is the stored outcome_unknown answer): find out what
+	// happened, then Complete, CompleteUnknown or Release.
+	Settle
+	// Unsettled: the first request's outcome is unknown and cannot be settled
+	// now (another request is settling it, or the wait after the unknown outcome
+	// has not passed); answer that it is unknown, with Result.RetryAfter.
+	Unsettled
 )
 
 // String names the outcome.
@@ -190,6 +212,10 @@ func (o Outcome) String() string {
 		return "mismatch"
 	case NotReplayable:
 		return "not_replayable"
+	case Settle:
+		return "settle"
+	case Unsettled:
+		return "unsettled"
 	}
 	return fmt.Sprintf("Outcome(%d)", int(o))
 }
@@ -210,8 +236,10 @@ type Result struct {
 	Outcome Outcome
 	// Claim is the held key when Outcome is Claimed.
 	Claim *Claim
-	// Response is the stored answer when Outcome is Replay.
+	// Response is the stored answer when Outcome is Replay or Settle.
 	Response Response
+	// RetryAfter is how long to wait before retrying when Outcome is Unsettled.
+	RetryAfter time.Duration
 }
 
 // Begin claims scope for a request with the given fingerprint, or reports what is
@@ -226,29 +254,40 @@ func (k *Keeper) Begin(ctx context.Context, scope store.IdempotencyScope, finger
 		return Result{}, err
 	}
 	if claimed {
-		return Result{Outcome: Claimed, Claim: &Claim{
-			k: k, scope: scope, token: rec.Token, deadline: lease.Add(-k.margin / 2),
-		}}, nil
+		c := &Claim{k: k, scope: scope, token: rec.Token, deadline: lease.Add(-k.margin / 2), settling: rec.OutcomeUnknown}
+		if rec.OutcomeUnknown {
+			return Result{Outcome: Settle, Claim: c,
+				Response: Response{Status: rec.Status, ContentType: rec.ContentType, Body: rec.Body}}, nil
+		}
+		return Result{Outcome: Claimed, Claim: c}, nil
 	}
 	switch {
 	case rec.Fingerprint != fingerprint:
 		return Result{Outcome: Mismatch}, nil
 	case rec.State == store.IdempotencyInProgress:
 		return Result{Outcome: InProgress}, nil
+	case rec.OutcomeUnknown:
+		return Result{Outcome: Unsettled, RetryAfter: max(InProgressRetryAfter, rec.LeaseUntil.Sub(now))}, nil
 	case rec.BodyOmitted:
 		return Result{Outcome: NotReplayable}, nil
 	}
 	return Result{Outcome: Replay, Response: Response{Status: rec.Status, ContentType: rec.ContentType, Body: rec.Body}}, nil
 }
 
-// Claim is a key held by one request while its call runs. Its methods may be called
-// from any goroutine, but only one of Complete and Release should be.
+// Claim is a key held by one request while its call runs, or while it settles an
+// unknown outcome. Its methods may be called from any goroutine, but only one of
+// Complete, CompleteUnknown and Release should be.
 type Claim struct {
 	k        *Keeper
 	scope    store.IdempotencyScope
 	token    string
 	deadline time.Time
+	settling bool
 }
+
+// Settling reports whether the claim settles an earlier unknown outcome (Begin's
+// Settle) rather than making a first call.
+func (c *Claim) Settling() bool { return c.settling }
 
 // Deadline is when the call must have ended: half a lease margin before the lease
 // expires, leaving the rest for storing the answer.
@@ -268,8 +307,28 @@ func (c *Claim) Complete(ctx context.Context, r Response) error {
 	return c.k.st.CompleteIdempotencyKey(ctx, c.scope, c.token, out)
 }
 
+// CompleteUnknown stores an outcome_unknown answer: the call may have reached the
+// provider without an answer coming back. It is kept for the TTL but never
+// replayed as final: after hold (the Retry-After sent with it), a retry of the same
+// request settles it (Begin's Settle). store.ErrNotFound means the claim was lost.
+func (c *Claim) CompleteUnknown(ctx context.Context, r Response, hold time.Duration) error {
+	now := c.k.now()
+	out := store.IdempotencyOutcome{
+		Status: r.Status, ContentType: r.ContentType, Body: r.Body, ExpiresAt: now.Add(c.k.ttl), Unknown: true,
+	}
+	if hold > 0 {
+		out.HoldUntil = now.Add(hold)
+	}
+	if len(r.Body) > c.k.maxBody {
+		out.Body, out.BodyOmitted = nil, true
+	}
+	return c.k.st.CompleteIdempotencyKey(ctx, c.scope, c.token, out)
+}
+
 // Release gives the key up without storing anything, for a request that failed
-// before its call was made. Releasing a lost claim is store.ErrNotFound.
+// before its call was made: a first claim frees the key; a settling claim leaves
+// the outcome unknown, to be settled by the next retry. Releasing a lost claim is
+// store.ErrNotFound.
 func (c *Claim) Release(ctx context.Context) error {
 	return c.k.st.ReleaseIdempotencyKey(ctx, c.scope, c.token)
 }

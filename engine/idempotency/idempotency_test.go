@@ -80,7 +80,7 @@ func (f *fixture) begin(t *testing.T, fingerprint string, want idempotency.Outco
 	if res.Outcome != want {
 		t.Fatalf("Begin = %v, want %v", res.Outcome, want)
 	}
-	if (res.Claim != nil) != (want == idempotency.Claimed) {
+	if (res.Claim != nil) != (want == idempotency.Claimed || want == idempotency.Settle) {
 		t.Fatalf("Begin %v returned claim %v", res.Outcome, res.Claim)
 	}
 	return res
@@ -287,4 +287,53 @@ func BenchmarkClaimComplete(b *testing.B) {
 			}
 		})
 	}
+}
+
+// TestUnknownOutcomeIsSettled: an outcome_unknown answer is not replayed as final.
+// During its hold a retry is told to wait (Unsettled, with the time left); then the
+// same request gets a claim to settle it, with the stored answer, while others are
+// told to wait; a settler that cannot tell gives it back; one that finds out
+// completes it, and from then on the final answer is replayed. Another request
+// under the key is still a mismatch.
+func TestUnknownOutcomeIsSettled(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, idempotency.Config{})
+	fp := idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"reference":"R1"}`))
+	first := f.begin(t, fp, idempotency.Claimed)
+	if first.Claim.Settling() {
+		t.Fatal("a first claim says it settles")
+	}
+	unknown := idempotency.Response{Status: 502, ContentType: "application/problem+json", Body: []byte(`{"code":"outcome_unknown"}`)}
+	if err := first.Claim.CompleteUnknown(t.Context(), unknown, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	f.clk.Add(2 * time.Second)
+	if res := f.begin(t, fp, idempotency.Unsettled); res.RetryAfter != 3*time.Second {
+		t.Fatalf("RetryAfter during the hold = %v, want 3s", res.RetryAfter)
+	}
+	f.begin(t, idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"reference":"R2"}`)), idempotency.Mismatch)
+
+	f.clk.Add(3 * time.Second)
+	settle := f.begin(t, fp, idempotency.Settle)
+	if !settle.Claim.Settling() || settle.Response.Status != 502 || !bytes.Equal(settle.Response.Body, unknown.Body) {
+		t.Fatalf("settle = %+v", settle)
+	}
+	if res := f.begin(t, fp, idempotency.Unsettled); res.RetryAfter < idempotency.InProgressRetryAfter {
+		t.Fatalf("RetryAfter while another settles = %v", res.RetryAfter)
+	}
+	// It cannot tell: the outcome stays unknown, and the next retry settles.
+	if err := settle.Claim.Release(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	settle = f.begin(t, fp, idempotency.Settle)
+	booked := idempotency.Response{Status: 200, ContentType: "application/json", Body: []byte(`{"tracking_number":"1"}`)}
+	if err := settle.Claim.Complete(t.Context(), booked); err != nil {
+		t.Fatal(err)
+	}
+	if res := f.begin(t, fp, idempotency.Replay); res.Response.Status != 200 || !bytes.Equal(res.Response.Body, booked.Body) {
+		t.Fatalf("replay after settling = %+v", res.Response)
+	}
+	// Past the TTL the key is fresh.
+	f.clk.Add(idempotency.DefaultTTL)
+	f.begin(t, fp, idempotency.Claimed)
 }

@@ -1,10 +1,14 @@
 // Package inbound is how the hub learns about shipments without being asked:
 // carrier pushes, tracking polls and status files in SFTP inboxes.
 //
-// A push arrives at POST /v1/inbound/{connector}/{account} (engine/api); Accounts
-// finds the tenant an account id belongs to, the router runs the connector's
-// receive_push (which verifies the provider's signature or shared token and maps
-// the payload), and Recording, wrapped around the events recorder as the router's
+// A push arrives at POST /v1/inbound/{connector}/{account} (engine/api):
+// PushLimiter rate-limits it per account id, Accounts finds the tenant an
+// account id belongs to, PushVerifier checks the push against the inbound
+// authentication the connector's manifest declares (sdk.InboundAuth: a shared
+// token, an HMAC signature with a timestamp window, or basic auth) and the
+// account's credentials, in constant time and with the same work and answer
+// for an unknown account, then the router runs the connector's receive_push
+// (which maps the payload), and Recording, wrapped around the events recorder as the router's
 // AfterCall, records the results as tracking (ApplyTracking, so a provider's
 // retried push appends nothing twice) and proofs of delivery.
 //

@@ -110,7 +110,7 @@ func New() *Metrics {
 		Name: "hub_bulkhead_rejections_total", Help: "Calls refused because the connector's in-flight slots and queue were full.",
 	}, []string{"connector"})).(*prometheus.CounterVec)
 	m.idemReplays = f(prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "hub_idempotency_replays_total", Help: "Creates answered from a stored first answer (Idempotency-Key), by outcome: replayed, in_progress, mismatch.",
+		Name: "hub_idempotency_replays_total", Help: "Creates answered from a stored first answer (Idempotency-Key), by outcome: replayed, in_progress, mismatch; and retries of creates whose outcome was unknown: unsettled (told to wait), settled_found, settled_not_found, settled_confirmed, needs_confirmation.",
 	}, []string{"connector", "operation", "outcome"})).(*prometheus.CounterVec)
 	m.whAttempts = f(prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "hub_webhook_deliveries_total", Help: "Webhook delivery attempts, by outcome (succeeded, retry, dead) and the receiver's status class (2xx, 4xx, 5xx, none).",
@@ -352,7 +352,7 @@ func (c *pipelineCollector) Collect(ch chan<- prometheus.Metric) {
 
 var (
 	procStateDesc = prometheus.NewDesc("hub_connector_process_state",
-		"1 for the state a connector's process is in (idle, starting, running, crashed, stopped), 0 for the others.",
+		"1 for the state a connector's process is in (idle, starting, running, crashed, stopped, gave_up), 0 for the others.",
 		[]string{"connector", "state"}, nil)
 	procRestartsDesc = prometheus.NewDesc("hub_connector_process_restarts_total",
 		"Unexpected exits of a connector's process since the hub started.", []string{"connector"}, nil)

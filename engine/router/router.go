@@ -4,7 +4,13 @@
 // the call to the connector processes. It is the hot path of every /v1 operation
 // call and owns no transport: engine/api speaks HTTP and engine/plugins speaks gRPC.
 //
-// Every error it returns is an *sdk.Error; its own have source hub.
+// Every error it returns is an *sdk.Error; its own have source hub. A create
+// (sdk.OperationSpec Creates) whose attempt may have reached the provider with no
+// answer coming back (the connector process died, the call timed out or broke after
+// the request was written) is not retried, even under an Idempotency-Key: it fails
+// with sdk.CodeOutcomeUnknown, saying what the caller should do, and is recorded
+// (Config.Unknown). Settle then finds out how such a create turned out, where the
+// connector can look it up (find_shipment).
 package router
 
 import (
@@ -15,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.opentelemetry.io/otel"
@@ -112,6 +119,14 @@ type Config struct {
 	// for a Route with MustRecord: the provider has already done what it was
 	// asked.
 	AfterCall func(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) error
+	// Unknown, when set, records a create whose outcome is unknown (an
+	// outcome_unknown error; see Invoke) before Invoke returns it: the hub's
+	// record of an unconfirmed shipment. Its failure is logged.
+	Unknown func(ctx context.Context, u Unknown) error
+	// SettleAfter is the Retry-After of an outcome_unknown error: how long a
+	// retry should wait before the hub settles the outcome, so that the provider
+	// has finished with the lost request. DefaultSettleAfter when zero.
+	SettleAfter time.Duration
 	// Observe, when set, is told about every finished connector call (err nil
 	// on success) with its duration, retries and waits included: for metrics.
 	Observe func(connector string, op sdk.Operation, err *sdk.Error, d time.Duration)
@@ -157,6 +172,8 @@ type Router struct {
 	ov       *resilience.Overrides
 	observe  func(connector string, op sdk.Operation, err *sdk.Error, d time.Duration)
 	after    func(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) error
+	unknown  func(ctx context.Context, u Unknown) error
+	settle   time.Duration
 	tracer   trace.Tracer
 	policies sync.Map // policyKey -> resilience.Policy
 }
@@ -177,7 +194,11 @@ func New(cfg Config) (*Router, error) {
 		return nil, fmt.Errorf("router: resilience overrides: %w", err)
 	}
 	r := &Router{conns: cfg.Connectors, accounts: cfg.Accounts, validate: cfg.Validate, log: cfg.Logger, now: cfg.Now,
-		exec: cfg.Resilience, ov: cfg.Overrides, observe: cfg.Observe, after: cfg.AfterCall}
+		exec: cfg.Resilience, ov: cfg.Overrides, observe: cfg.Observe, after: cfg.AfterCall,
+		unknown: cfg.Unknown, settle: cfg.SettleAfter}
+	if r.settle <= 0 {
+		r.settle = DefaultSettleAfter
+	}
 	if r.log == nil {
 		r.log = slog.Default()
 	}
@@ -270,14 +291,14 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 	if recording {
 		attempts = new(int)
 	}
+	// unanswered keeps, for a create, the failure of an attempt that may have
+	// reached the provider without an answer coming back.
+	var unanswered *atomic.Pointer[sdk.Error]
+	if spec.Creates {
+		unanswered = new(atomic.Pointer[sdk.Error])
+	}
 	began := time.Now()
-	out, err := r.exec.Do(ctx, resilience.Call{
-		Connector: rt.ConnectorID,
-		Account:   acct.ID,
-		Operation: rt.Operation,
-		Policy:    pol,
-		RetrySafe: resilience.RetrySafe(m, rt.Operation, rt.IdempotencyKey),
-	}, func(ctx context.Context) ([]byte, error) {
+	attempt := func(ctx context.Context) ([]byte, error) {
 		if attempts == nil {
 			return r.conns.Invoke(ctx, rt.ConnectorID, call)
 		}
@@ -291,10 +312,39 @@ func (r *Router) Invoke(ctx context.Context, rt Route, body []byte) ([]byte, err
 				telemetry.AttrErrorCode.String(string(sdk.AsError(err).Code))))
 		}
 		return out, err
-	})
+	}
+	if unanswered != nil {
+		// Such an attempt is never retried, even under an Idempotency-Key (the
+		// provider may not honour it, and one that de-duplicates by reference
+		// would answer a conflict instead of the booking): the outcome is
+		// unknown, the caller is told so, and a retry of theirs settles it. The
+		// executor counts it as a failure, like the error it stands for.
+		plain := attempt
+		attempt = func(ctx context.Context) ([]byte, error) {
+			out, err := plain(ctx)
+			if e := sdk.AsError(err); e != nil && noAnswer(e) {
+				unanswered.CompareAndSwap(nil, e)
+				return nil, &sdk.Error{Code: sdk.CodeOutcomeUnknown, Source: e.Source, Message: e.Message,
+					CarrierCode: e.CarrierCode, CarrierMessage: e.CarrierMessage}
+			}
+			return out, err
+		}
+	}
+	out, err := r.exec.Do(ctx, resilience.Call{
+		Connector: rt.ConnectorID,
+		Account:   acct.ID,
+		Operation: rt.Operation,
+		Policy:    pol,
+		RetrySafe: resilience.RetrySafe(m, rt.Operation, rt.IdempotencyKey),
+	}, attempt)
 	var se *sdk.Error
 	if err != nil {
 		se = sdk.AsError(err)
+		if unanswered != nil {
+			if cause := unanswered.Load(); cause != nil {
+				se = r.unknownOutcome(ctx, rt, m, acct.ID, body, cause)
+			}
+		}
 	}
 	if r.observe != nil {
 		r.observe(rt.ConnectorID, rt.Operation, se, time.Since(began))

@@ -7,10 +7,12 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strings"
 	"time"
 
 	"github.com/carrierhub/hub/engine/events"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
 
 // Limits on outbox rows.
@@ -26,7 +28,42 @@ const (
 	maxSinkLen = 100
 	// eventIDPrefix starts every event id.
 	eventIDPrefix = "evt_"
+	// MaxTraceState bounds a stored W3C tracestate, in bytes: the length the
+	// W3C Trace Context specification asks every vendor to propagate. A longer
+	// one taken from a context is dropped rather than cut.
+	MaxTraceState = 512
 )
+
+// traceParentPattern is a W3C traceparent of version 00 as engine/tracing
+// writes it: lower-case hex, nonzero ids checked separately.
+var traceParentPattern = regexp.MustCompile(`^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$`)
+
+// traceContext returns the trace context to store with e: its own, or else
+// that of ctx's span.
+func traceContext(ctx context.Context, e events.Event) (parent, state string) {
+	if e.TraceParent != "" {
+		return e.TraceParent, e.TraceState
+	}
+	parent, state = telemetry.TraceParent(ctx), telemetry.TraceState(ctx)
+	if len(state) > MaxTraceState {
+		state = ""
+	}
+	return parent, state
+}
+
+// checkTraceContext validates a trace context given with an event or delivery.
+func checkTraceContext(field func(string) string, parent, state string) error {
+	switch {
+	case parent == "" && state != "":
+		return invalid(field("trace_state"), "needs a trace_parent")
+	case parent != "" && (!traceParentPattern.MatchString(parent) || parent[:2] == "ff" ||
+		parent[3:35] == strings.Repeat("0", 32) || parent[36:52] == strings.Repeat("0", 16)):
+		return invalid(field("trace_parent"), "is not a W3C traceparent")
+	case len(state) > MaxTraceState:
+		return invalid(field("trace_state"), "is %d bytes, longer than %d", len(state), MaxTraceState)
+	}
+	return checkText(field("trace_state"), state)
+}
 
 // EventStore is the transactional outbox and the relays' bookkeeping. Events written
 // by the store's state-changing methods (ShipmentStore) are appended in the same
@@ -40,8 +77,10 @@ type EventStore interface {
 	// AppendEvents validates and stores events in one transaction, in order, and
 	// returns them as stored. An empty ID gets "evt_" and a time-ordered unique
 	// suffix; a zero Time gets the current time. Times are kept to the millisecond,
-	// in UTC. A malformed event is a *ValidationError and nothing is stored; an ID
-	// already used is ErrConflict.
+	// in UTC. An empty TraceParent takes the W3C trace context of ctx's span (see
+	// engine/tracing), so the events of a call continue its trace; so do the
+	// events the store's state-changing methods append. A malformed event is a
+	// *ValidationError and nothing is stored; an ID already used is ErrConflict.
 	AppendEvents(ctx context.Context, evs []events.Event) ([]events.Stored, error)
 	// ReadEvents returns up to limit events (1 to MaxEventBatch) with Seq after
 	// after, in Seq order.
@@ -106,6 +145,9 @@ func checkEvent(i int, e events.Event) error {
 	}
 	if e.Connector != "" && !connectorIDPattern.MatchString(e.Connector) {
 		return invalid(field("connector"), "must be lower snake case, 2 to 63 characters")
+	}
+	if err := checkTraceContext(field, e.TraceParent, e.TraceState); err != nil {
+		return err
 	}
 	return checkRef(field("account"), e.Account, true)
 }
@@ -203,22 +245,24 @@ func (s *sqlStore) appendEvents(ctx context.Context, q querier, evs []events.Eve
 			e.Time = now
 		}
 		e.Time = fromMillis(millis(e.Time))
+		e.TraceParent, e.TraceState = traceContext(ctx, e)
 		out[i] = events.Stored{Event: e, Seq: events.Seq(first + int64(i))}
 	}
 	for start := 0; start < len(out); start += eventInsertChunk {
 		chunk := out[start:min(start+eventInsertChunk, len(out))]
 		var sb strings.Builder
-		sb.WriteString(`INSERT INTO events (seq, id, tenant_id, type, subject, connector_id, account_id, time, data, created_at) VALUES `)
-		args := make([]any, 0, len(chunk)*10)
+		sb.WriteString(`INSERT INTO events (seq, id, tenant_id, type, subject, connector_id, account_id, time, data, created_at,
+			trace_parent, trace_state) VALUES `)
+		args := make([]any, 0, len(chunk)*12)
 		for i, e := range chunk {
 			if i > 0 {
 				sb.WriteString(", ")
 			}
 			n := len(args)
-			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
-				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10)
+			fmt.Fprintf(&sb, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d, $%d)",
+				n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8, n+9, n+10, n+11, n+12)
 			args = append(args, int64(e.Seq), e.ID, e.TenantID, string(e.Type), e.Subject, e.Connector, e.Account,
-				millis(e.Time), string(e.Data), nowMS)
+				millis(e.Time), string(e.Data), nowMS, e.TraceParent, e.TraceState)
 		}
 		if _, err := q.exec(ctx, sb.String(), args...); err != nil {
 			return nil, err
@@ -233,13 +277,14 @@ func (s *sqlStore) ReadEvents(ctx context.Context, after events.Seq, limit int) 
 		return nil, invalid("limit", "must be 1 to %d, not %d", MaxEventBatch, limit)
 	}
 	out := make([]events.Stored, 0, min(limit, 64))
-	err := s.db.query(ctx, `SELECT seq, id, tenant_id, type, subject, connector_id, account_id, time, data
-		FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{int64(after), int64(limit)},
+	err := s.db.query(ctx, `SELECT seq, id, tenant_id, type, subject, connector_id, account_id, time, data,
+		trace_parent, trace_state FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`, []any{int64(after), int64(limit)},
 		func(scan func(...any) error) error {
 			var e events.Stored
 			var seq, ms int64
 			var typ, data string
-			if err := scan(&seq, &e.ID, &e.TenantID, &typ, &e.Subject, &e.Connector, &e.Account, &ms, &data); err != nil {
+			if err := scan(&seq, &e.ID, &e.TenantID, &typ, &e.Subject, &e.Connector, &e.Account, &ms, &data,
+				&e.TraceParent, &e.TraceState); err != nil {
 				return err
 			}
 			e.Seq, e.Type, e.Time, e.Data = events.Seq(seq), events.Type(typ), fromMillis(ms), json.RawMessage(data)

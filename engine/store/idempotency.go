@@ -62,6 +62,15 @@ type IdempotencyRecord struct {
 	Body []byte
 	// BodyOmitted is true when the answer was larger than the store keeps.
 	BodyOmitted bool
+	// OutcomeUnknown is true on a completed row whose answer is not final: the
+	// call may have reached the provider without an answer coming back (an
+	// outcome_unknown problem). A request with the same fingerprint may take the
+	// row to settle it (see ClaimIdempotencyKey).
+	OutcomeUnknown bool
+	// LeaseUntil is, on an OutcomeUnknown row, when the current settlement's
+	// lease ends, or the wait before the first one; zero when it may be settled
+	// now.
+	LeaseUntil time.Time
 	// CreatedAt is when the current claim was made.
 	CreatedAt time.Time
 	// ExpiresAt is when the claim's lease ends (in progress) or the replay window
@@ -81,6 +90,12 @@ type IdempotencyOutcome struct {
 	BodyOmitted bool
 	// ExpiresAt is the end of the replay window.
 	ExpiresAt time.Time
+	// Unknown records the answer as an unknown outcome, not a final one: the
+	// row's OutcomeUnknown.
+	Unknown bool
+	// HoldUntil is, with Unknown, the earliest time the row may be taken to
+	// settle it (its LeaseUntil); zero for at once.
+	HoldUntil time.Time
 }
 
 // IdempotencyStore keeps idempotency keys of creating operations. Every backend
@@ -94,15 +109,23 @@ type IdempotencyStore interface {
 	// ClaimIdempotencyKey atomically claims a key for a request with the given
 	// fingerprint, holding it in progress until leaseUntil. It succeeds (claimed true,
 	// the new record with its Token) when no row exists or the existing row's
-	// ExpiresAt is not after now; otherwise it returns the existing row (without its
-	// Token) and claimed false. Of any number of concurrent claims, at most one wins.
+	// ExpiresAt is not after now. It also succeeds on an unexpired OutcomeUnknown row
+	// with the same fingerprint whose LeaseUntil is not after now: that is a claim to
+	// settle it, and the record returned is the row as it stands (completed,
+	// OutcomeUnknown, its answer) with a new Token and LeaseUntil set to leaseUntil.
+	// Otherwise it returns the existing row (without its Token) and claimed false. Of
+	// any number of concurrent claims, at most one wins.
 	ClaimIdempotencyKey(ctx context.Context, scope IdempotencyScope, fingerprint string, now, leaseUntil time.Time) (rec IdempotencyRecord, claimed bool, err error)
-	// CompleteIdempotencyKey stores the answer of the claim holding token and marks
-	// the key completed until out.ExpiresAt. ErrNotFound means the claim was lost: the
-	// row is gone, completed, or claimed again by someone else after its lease ran out.
+	// CompleteIdempotencyKey stores the answer of the claim holding token (in
+	// progress, or settling an unknown outcome) and marks the key completed until
+	// out.ExpiresAt: a final answer, or with out.Unknown an unknown outcome again.
+	// The token is spent. ErrNotFound means the claim was lost: the row is gone,
+	// completed, or claimed again by someone else after its lease ran out.
 	CompleteIdempotencyKey(ctx context.Context, scope IdempotencyScope, token string, out IdempotencyOutcome) error
 	// ReleaseIdempotencyKey deletes an in-progress claim held with token, so the key
-	// can be used again at once; ErrNotFound when that claim no longer exists.
+	// can be used again at once; a claim settling an unknown outcome is given up
+	// instead (the row stays OutcomeUnknown, with no lease). ErrNotFound when that
+	// claim no longer exists.
 	ReleaseIdempotencyKey(ctx context.Context, scope IdempotencyScope, token string) error
 	// GetIdempotencyKey returns a key's row, expired or not (without its Token), or
 	// ErrNotFound.
@@ -163,6 +186,8 @@ func checkOutcome(out IdempotencyOutcome) error {
 		return invalid("body", "must be empty when omitted")
 	case out.ExpiresAt.IsZero():
 		return invalid("expires_at", "must be set")
+	case !out.Unknown && !out.HoldUntil.IsZero():
+		return invalid("hold_until", "is only for unknown outcomes")
 	}
 	return checkText("content_type", out.ContentType)
 }
@@ -178,8 +203,17 @@ const idempotencyClaimQuery = `INSERT INTO idempotency_keys
 	ON CONFLICT (tenant_id, connector_id, operation, idem_key) DO UPDATE SET
 		fingerprint = excluded.fingerprint, token = excluded.token, state = 'in_progress',
 		http_status = 0, content_type = '', body = NULL, body_omitted = FALSE,
-		created_at = excluded.created_at, expires_at = excluded.expires_at
+		created_at = excluded.created_at, expires_at = excluded.expires_at,
+		outcome_unknown = FALSE, lease_until = NULL
 	WHERE idempotency_keys.expires_at <= $9`
+
+// idempotencySettleQuery takes an unexpired unknown outcome with the same
+// fingerprint and no live lease, to settle it. The conditions make it one atomic
+// statement: of concurrent settlers, one updates and the others match nothing.
+const idempotencySettleQuery = `UPDATE idempotency_keys SET token = $1, lease_until = $2
+	WHERE tenant_id = $3 AND connector_id = $4 AND operation = $5 AND idem_key = $6
+	AND state = 'completed' AND outcome_unknown AND fingerprint = $7 AND expires_at > $8
+	AND (lease_until IS NULL OR lease_until <= $9)`
 
 // ClaimIdempotencyKey claims a key; see IdempotencyStore.
 func (s *sqlStore) ClaimIdempotencyKey(ctx context.Context, sc IdempotencyScope, fingerprint string, now, leaseUntil time.Time) (IdempotencyRecord, bool, error) {
@@ -219,6 +253,24 @@ func (s *sqlStore) ClaimIdempotencyKey(ctx context.Context, sc IdempotencyScope,
 		if err != nil {
 			return IdempotencyRecord{}, false, err
 		}
+		if rec.OutcomeUnknown && rec.Fingerprint == fingerprint && rec.ExpiresAt.After(fromMillis(nowMS)) &&
+			(rec.LeaseUntil.IsZero() || !rec.LeaseUntil.After(fromMillis(nowMS))) {
+			n, err := s.db.exec(ctx, idempotencySettleQuery, token, leaseMS, sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key,
+				fingerprint, nowMS, nowMS)
+			if err != nil {
+				return IdempotencyRecord{}, false, s.dbErr("claiming idempotency key", err)
+			}
+			if n == 1 {
+				rec.Token, rec.LeaseUntil = token, fromMillis(leaseMS)
+				return rec, true, nil
+			}
+			// Another request took it first: report the row as it is now.
+			if rec, err = s.getIdempotencyKey(ctx, sc); errors.Is(err, ErrNotFound) {
+				continue
+			} else if err != nil {
+				return IdempotencyRecord{}, false, err
+			}
+		}
 		return rec, false, nil
 	}
 	return IdempotencyRecord{}, false, fmt.Errorf("claiming idempotency key: %w", ErrConflict)
@@ -232,15 +284,23 @@ func (s *sqlStore) CompleteIdempotencyKey(ctx context.Context, sc IdempotencySco
 	if err := checkOutcome(out); err != nil {
 		return err
 	}
+	if token == "" {
+		return fmt.Errorf("idempotency claim: %w", ErrNotFound)
+	}
 	body := out.Body
 	if body == nil && !out.BodyOmitted {
 		body = []byte{}
 	}
+	var hold any
+	if out.Unknown && !out.HoldUntil.IsZero() {
+		hold = millis(out.HoldUntil)
+	}
 	n, err := s.db.exec(ctx, `UPDATE idempotency_keys SET state = 'completed', http_status = $1,
-		content_type = $2, body = $3, body_omitted = $4, expires_at = $5
-		WHERE tenant_id = $6 AND connector_id = $7 AND operation = $8 AND idem_key = $9
-		AND token = $10 AND state = 'in_progress'`,
-		int64(out.Status), out.ContentType, body, out.BodyOmitted, millis(out.ExpiresAt),
+		content_type = $2, body = $3, body_omitted = $4, expires_at = $5, outcome_unknown = $6,
+		lease_until = $7, token = ''
+		WHERE tenant_id = $8 AND connector_id = $9 AND operation = $10 AND idem_key = $11
+		AND token = $12 AND (state = 'in_progress' OR outcome_unknown)`,
+		int64(out.Status), out.ContentType, body, out.BodyOmitted, millis(out.ExpiresAt), out.Unknown, hold,
 		sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key, token)
 	if err != nil {
 		return s.dbErr("completing idempotency key", err)
@@ -256,12 +316,25 @@ func (s *sqlStore) ReleaseIdempotencyKey(ctx context.Context, sc IdempotencyScop
 	if err := checkScope(sc); err != nil {
 		return err
 	}
+	if token == "" {
+		return fmt.Errorf("idempotency claim: %w", ErrNotFound)
+	}
 	n, err := s.db.exec(ctx, `DELETE FROM idempotency_keys
 		WHERE tenant_id = $1 AND connector_id = $2 AND operation = $3 AND idem_key = $4
 		AND token = $5 AND state = 'in_progress'`,
 		sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key, token)
 	if err != nil {
 		return s.dbErr("releasing idempotency key", err)
+	}
+	if n == 0 {
+		// A settlement gives the unknown outcome back, as it found it.
+		n, err = s.db.exec(ctx, `UPDATE idempotency_keys SET token = '', lease_until = NULL
+			WHERE tenant_id = $1 AND connector_id = $2 AND operation = $3 AND idem_key = $4
+			AND token = $5 AND outcome_unknown`,
+			sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key, token)
+		if err != nil {
+			return s.dbErr("releasing idempotency key", err)
+		}
 	}
 	if n == 0 {
 		return fmt.Errorf("idempotency claim: %w", ErrNotFound)
@@ -281,12 +354,14 @@ func (s *sqlStore) getIdempotencyKey(ctx context.Context, sc IdempotencyScope) (
 	rec := IdempotencyRecord{IdempotencyScope: sc}
 	var state string
 	var status, created, expires int64
+	var lease nullMillis
 	var body []byte
 	err := s.db.queryRow(ctx, `SELECT fingerprint, state, http_status, content_type, body, body_omitted,
-		created_at, expires_at FROM idempotency_keys
+		created_at, expires_at, outcome_unknown, lease_until FROM idempotency_keys
 		WHERE tenant_id = $1 AND connector_id = $2 AND operation = $3 AND idem_key = $4`,
 		[]any{sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key},
-		&rec.Fingerprint, &state, &status, &rec.ContentType, &body, &rec.BodyOmitted, &created, &expires)
+		&rec.Fingerprint, &state, &status, &rec.ContentType, &body, &rec.BodyOmitted, &created, &expires,
+		&rec.OutcomeUnknown, &lease)
 	if errors.Is(err, errNoRows) {
 		return IdempotencyRecord{}, fmt.Errorf("idempotency key: %w", ErrNotFound)
 	}
@@ -296,6 +371,9 @@ func (s *sqlStore) getIdempotencyKey(ctx context.Context, sc IdempotencyScope) (
 	rec.State = IdempotencyState(state)
 	rec.Status = int(status)
 	rec.CreatedAt, rec.ExpiresAt = fromMillis(created), fromMillis(expires)
+	if lease.Valid {
+		rec.LeaseUntil = fromMillis(lease.Int64)
+	}
 	if rec.State == IdempotencyCompleted && !rec.BodyOmitted && body == nil {
 		body = []byte{}
 	}

@@ -16,16 +16,20 @@ const (
 	tenantPrefix  = "ten_"
 	apiKeyPrefix  = "key_"
 	accountPrefix = "acc_"
-	idRandLen     = 26
+	// operatorKeyPrefix is the kind of hub-wide operator keys' ids.
+	operatorKeyPrefix = "opk_"
+	idRandLen         = 26
 )
 
 // API key secrets are "hub_sk_" and 32 random bytes in unpadded base64url (43
 // characters). The store keeps only their SHA-256 and the first characters for display.
+// Operator key secrets are the same but for their "hub_op_" prefix, which tells
+// the API which kind of key to look up.
 const (
-	secretPrefix     = "hub_sk_"
-	secretRandLen    = 43
-	secretLen        = len(secretPrefix) + secretRandLen
-	displayPrefixLen = len(secretPrefix) + 6
+	secretPrefix         = "hub_sk_"
+	operatorSecretPrefix = "hub_op_"
+	secretRandLen        = 43
+	displayPrefixLen     = len(secretPrefix) + 6
 )
 
 var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
@@ -52,18 +56,25 @@ func validID(prefix, s string) bool {
 }
 
 // newSecret returns a fresh API key secret.
-func newSecret() string {
+func newSecret() string { return newSecretWith(secretPrefix) }
+
+// newSecretWith returns a fresh secret of the kind prefix (secretPrefix or
+// operatorSecretPrefix, which are equally long).
+func newSecretWith(prefix string) string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
-	return secretPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	return prefix + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
 // wellFormedSecret reports whether s has the shape of a secret made by newSecret.
-func wellFormedSecret(s string) bool {
-	if len(s) != secretLen || !strings.HasPrefix(s, secretPrefix) {
+func wellFormedSecret(s string) bool { return wellFormedSecretOf(secretPrefix, s) }
+
+// wellFormedSecretOf reports whether s has the shape of a secret of the kind prefix.
+func wellFormedSecretOf(prefix, s string) bool {
+	if len(s) != len(prefix)+secretRandLen || !strings.HasPrefix(s, prefix) {
 		return false
 	}
-	_, err := base64.RawURLEncoding.DecodeString(s[len(secretPrefix):])
+	_, err := base64.RawURLEncoding.DecodeString(s[len(prefix):])
 	return err == nil
 }
 

@@ -20,7 +20,8 @@ import (
 // Config chooses and configures a backend for Open.
 type Config struct {
 	// DataDir holds the SQLite database (DataDir/hub.db), created with mode 0700 if
-	// missing. Used when PostgresURL is empty.
+	// missing; the database and the files SQLite keeps beside it are 0600 whatever
+	// the umask. Used when PostgresURL is empty.
 	DataDir string
 	// PostgresURL, when set, selects Postgres, e.g.
 	// postgres://hub:secret@db:5432/hub?sslmode=verify-full. It never appears in logs
@@ -72,7 +73,7 @@ func Open(ctx context.Context, cfg Config) (Store, error) {
 			"database", pool.Config().ConnConfig.Database)
 		return s, nil
 	}
-	db, path, err := openSQLite(cfg.DataDir)
+	db, path, err := openSQLite(cfg.DataDir, log)
 	if err != nil {
 		return nil, err
 	}

@@ -5,8 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -39,18 +39,19 @@ func sqliteDSN(path string) string {
 	return path + "?" + q.Encode()
 }
 
-// openSQLite opens (creating if needed) DataDir/hub.db and returns the *sql.DB.
-func openSQLite(dataDir string) (*sql.DB, string, error) {
+// openSQLite opens (creating if needed, private to the hub's user: see
+// prepareDataDir) DataDir/hub.db and returns the *sql.DB.
+func openSQLite(dataDir string, log *slog.Logger) (*sql.DB, string, error) {
 	if dataDir == "" {
 		return nil, "", errors.New("store: DataDir is required when PostgresURL is not set")
 	}
 	if strings.ContainsRune(dataDir, '?') {
 		return nil, "", fmt.Errorf("store: DataDir %q must not contain '?'", dataDir)
 	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return nil, "", fmt.Errorf("store: creating data directory: %w", err)
-	}
 	path := filepath.Join(dataDir, SQLiteFile)
+	if err := prepareDataDir(dataDir, path, log); err != nil {
+		return nil, "", err
+	}
 	db, err := sql.Open("sqlite", sqliteDSN(path))
 	if err != nil {
 		return nil, "", fmt.Errorf("store: opening %s: %w", path, err)

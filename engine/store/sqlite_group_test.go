@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"runtime"
 	"sync"
 	"testing"
@@ -12,7 +13,7 @@ import (
 // groupBackend opens a SQLite backend on a fresh file with one table, t(k).
 func groupBackend(t *testing.T) *sqliteBackend {
 	t.Helper()
-	db, _, err := openSQLite(t.TempDir())
+	db, _, err := openSQLite(t.TempDir(), slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

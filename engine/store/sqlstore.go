@@ -158,26 +158,28 @@ func (s *sqlStore) ListTenants(ctx context.Context) ([]Tenant, error) {
 }
 
 // CreateAPIKey makes a key for an existing tenant and returns it with its secret.
-func (s *sqlStore) CreateAPIKey(ctx context.Context, tenantID, name string, admin bool) (APIKey, string, error) {
+func (s *sqlStore) CreateAPIKey(ctx context.Context, tenantID, name string, admin bool, opts ...KeyOption) (APIKey, string, error) {
 	if err := checkName("name", name); err != nil {
 		return APIKey{}, "", err
 	}
 	if !validID(tenantPrefix, tenantID) {
 		return APIKey{}, "", notFound("tenant", tenantID)
 	}
+	o := ApplyKeyOptions(opts...)
 	secret := newSecret()
 	k := APIKey{
-		ID:       newID(apiKeyPrefix),
-		TenantID: tenantID,
-		Name:     name,
-		Prefix:   secret[:displayPrefixLen],
-		Admin:    admin,
+		ID:        newID(apiKeyPrefix),
+		TenantID:  tenantID,
+		Name:      name,
+		Prefix:    secret[:displayPrefixLen],
+		Admin:     admin,
+		ExpiresAt: o.ExpiresAt,
 	}
 	var ms int64
 	k.CreatedAt, ms = s.stamp()
-	_, err := s.db.exec(ctx, `INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, admin, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		k.ID, k.TenantID, k.Name, k.Prefix, hashSecret(secret), k.Admin, ms)
+	_, err := s.db.exec(ctx, `INSERT INTO api_keys (id, tenant_id, name, prefix, key_hash, admin, created_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		k.ID, k.TenantID, k.Name, k.Prefix, hashSecret(secret), k.Admin, ms, msOrNil(k.ExpiresAt))
 	if err != nil {
 		switch s.db.kind(err) {
 		case kindForeignKey:
@@ -191,34 +193,33 @@ func (s *sqlStore) CreateAPIKey(ctx context.Context, tenantID, name string, admi
 	return k, secret, nil
 }
 
-const apiKeyColumns = `id, tenant_id, name, prefix, admin, created_at, revoked_at`
+const apiKeyColumns = `id, tenant_id, name, prefix, admin, created_at, expires_at, revoked_at`
 
 func scanAPIKey(scan func(...any) error) (APIKey, error) {
 	var k APIKey
 	var created int64
-	var revoked nullMillis
-	if err := scan(&k.ID, &k.TenantID, &k.Name, &k.Prefix, &k.Admin, &created, &revoked); err != nil {
+	var expires, revoked nullMillis
+	if err := scan(&k.ID, &k.TenantID, &k.Name, &k.Prefix, &k.Admin, &created, &expires, &revoked); err != nil {
 		return APIKey{}, err
 	}
 	k.CreatedAt = fromMillis(created)
-	if revoked.Valid {
-		t := fromMillis(revoked.Int64)
-		k.RevokedAt = &t
-	}
+	k.ExpiresAt, k.RevokedAt = expires.ptr(), revoked.ptr()
 	return k, nil
 }
 
 // Authenticate finds the live key whose secret this is. The lookup is by SHA-256 of
 // the secret through a unique index: what an attacker could time is the search for a
 // hash, which reveals nothing about secrets they do not already hold. Unknown,
-// malformed and revoked secrets are all ErrNotFound, with no hint of which.
+// malformed, revoked and expired secrets are all ErrNotFound, with no hint of which.
 func (s *sqlStore) Authenticate(ctx context.Context, secret string) (APIKey, error) {
 	if !wellFormedSecret(secret) {
 		return APIKey{}, fmt.Errorf("api key: %w", ErrNotFound)
 	}
+	_, now := s.stamp()
 	k, err := scanAPIKey(func(dest ...any) error {
 		return s.db.queryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys
-			WHERE key_hash = $1 AND revoked_at IS NULL`, []any{hashSecret(secret)}, dest...)
+			WHERE key_hash = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
+			[]any{hashSecret(secret), now}, dest...)
 	})
 	if errors.Is(err, errNoRows) {
 		return APIKey{}, fmt.Errorf("api key: %w", ErrNotFound)
@@ -229,7 +230,25 @@ func (s *sqlStore) Authenticate(ctx context.Context, secret string) (APIKey, err
 	return k, nil
 }
 
-// ListAPIKeys returns a tenant's keys, revoked ones included, oldest first.
+// GetAPIKey returns one of a tenant's keys; another tenant's is ErrNotFound.
+func (s *sqlStore) GetAPIKey(ctx context.Context, tenantID, keyID string) (APIKey, error) {
+	if !validID(tenantPrefix, tenantID) || !validID(apiKeyPrefix, keyID) {
+		return APIKey{}, notFound("api key", keyID)
+	}
+	k, err := scanAPIKey(func(dest ...any) error {
+		return s.db.queryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = $1 AND id = $2`,
+			[]any{tenantID, keyID}, dest...)
+	})
+	if errors.Is(err, errNoRows) {
+		return APIKey{}, notFound("api key", keyID)
+	}
+	if err != nil {
+		return APIKey{}, s.dbErr("getting api key", err)
+	}
+	return k, nil
+}
+
+// ListAPIKeys returns a tenant's keys, revoked and expired ones included, oldest first.
 func (s *sqlStore) ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, error) {
 	out := []APIKey{}
 	if !validID(tenantPrefix, tenantID) {
@@ -252,21 +271,57 @@ func (s *sqlStore) ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, 
 }
 
 // RevokeAPIKey marks a tenant's key revoked. Revoking a revoked key succeeds and keeps
-// the first revocation time; another tenant's key is ErrNotFound.
+// the first revocation time; another tenant's key is ErrNotFound. A live admin key
+// is not revoked when no other live admin key of its tenant is left: that is
+// ErrLastAdminKey. The check and the revocation are one transaction under a lock
+// on the tenant's row, so two keys revoking each other cannot both succeed.
 func (s *sqlStore) RevokeAPIKey(ctx context.Context, tenantID, keyID string) error {
 	if !validID(tenantPrefix, tenantID) || !validID(apiKeyPrefix, keyID) {
 		return notFound("api key", keyID)
 	}
-	_, ms := s.stamp()
-	n, err := s.db.exec(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1)
-		WHERE tenant_id = $2 AND id = $3`, ms, tenantID, keyID)
-	if err != nil {
+	now, ms := s.stamp()
+	err := s.db.inTx(ctx, func(q querier) error {
+		// Postgres runs READ COMMITTED: lock the tenant first, so concurrent
+		// revocations of its keys take turns. (SQLite's write lock already does.)
+		n, err := q.exec(ctx, `UPDATE tenants SET name = name WHERE id = $1`, tenantID)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return notFound("api key", keyID)
+		}
+		k, err := scanAPIKey(func(dest ...any) error {
+			return q.queryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE tenant_id = $1 AND id = $2`,
+				[]any{tenantID, keyID}, dest...)
+		})
+		if errors.Is(err, errNoRows) {
+			return notFound("api key", keyID)
+		}
+		if err != nil {
+			return err
+		}
+		if k.RevokedAt != nil {
+			return nil // revoked already: the first time stands
+		}
+		if k.Admin && k.Live(now) {
+			var others int64
+			if err := q.queryRow(ctx, `SELECT COUNT(*) FROM api_keys
+				WHERE tenant_id = $1 AND id <> $2 AND admin = $3 AND revoked_at IS NULL
+				AND (expires_at IS NULL OR expires_at > $4)`, []any{tenantID, keyID, true, ms}, &others); err != nil {
+				return err
+			}
+			if others == 0 {
+				return fmt.Errorf("api key %s: %w (create another admin key first)", keyID, ErrLastAdminKey)
+			}
+		}
+		_, err = q.exec(ctx, `UPDATE api_keys SET revoked_at = $1 WHERE tenant_id = $2 AND id = $3 AND revoked_at IS NULL`,
+			ms, tenantID, keyID)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) && !errors.Is(err, ErrConflict) {
 		return s.dbErr("revoking api key", err)
 	}
-	if n == 0 {
-		return notFound("api key", keyID)
-	}
-	return nil
+	return err
 }
 
 // accountAAD binds sealed credentials to their row: a value copied into another

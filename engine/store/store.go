@@ -7,6 +7,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -16,7 +17,17 @@ var (
 	ErrNotFound = errors.New("not found")
 	// ErrConflict: a unique name or id is already taken.
 	ErrConflict = errors.New("already exists")
+	// ErrLastAdminKey: the key is its tenant's last live admin key, which cannot be
+	// revoked (another admin key must be made first). It matches ErrConflict.
+	ErrLastAdminKey error = lastAdminKeyError{}
 )
+
+type lastAdminKeyError struct{}
+
+func (lastAdminKeyError) Error() string { return "the tenant's last live admin key cannot be revoked" }
+
+// Is makes ErrLastAdminKey match ErrConflict.
+func (lastAdminKeyError) Is(target error) bool { return target == ErrConflict }
 
 // Tenant is a customer of the hub: its API keys, accounts and data are its own.
 type Tenant struct {
@@ -25,17 +36,101 @@ type Tenant struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// APIKey is a bearer credential of a tenant. Only a hash of the secret is stored.
+// APIKey is a bearer credential of a tenant: it sees only its tenant. Only a hash
+// of the secret is stored.
 type APIKey struct {
 	ID       string `json:"id"`
 	TenantID string `json:"tenant_id"`
 	Name     string `json:"name"`
 	// Prefix is the first characters of the secret, for telling keys apart.
 	Prefix string `json:"prefix"`
-	// Admin keys may manage tenants.
-	Admin     bool       `json:"admin"`
-	CreatedAt time.Time  `json:"created_at"`
+	// Admin keys may create and revoke the tenant's admin keys; other keys may
+	// manage only non-admin keys. Tenants themselves are managed by operator keys.
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is when the key stops authenticating; nil means never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Live reports whether the key authenticates at now: not revoked, not expired.
+func (k APIKey) Live(now time.Time) bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
+}
+
+// OperatorKey is a hub-wide bearer credential, made with the CLI: it manages
+// tenants (create, list, get) and sees no tenant's data. Only a hash of the
+// secret is stored.
+type OperatorKey struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Prefix is the first characters of the secret, for telling keys apart.
+	Prefix    string    `json:"prefix"`
+	CreatedAt time.Time `json:"created_at"`
+	// ExpiresAt is when the key stops authenticating; nil means never.
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty"`
+}
+
+// Live reports whether the key authenticates at now: not revoked, not expired.
+func (k OperatorKey) Live(now time.Time) bool {
+	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
+}
+
+// KeyOption adjusts an API or operator key being created.
+type KeyOption func(*KeyOptions)
+
+// KeyOptions are the settings of a key being created, as its KeyOptions leave
+// them; a Store implementation reads them with ApplyKeyOptions.
+type KeyOptions struct {
+	// ExpiresAt is when the key stops authenticating; nil means never.
+	ExpiresAt *time.Time
+}
+
+// ApplyKeyOptions returns the settings opts make.
+func ApplyKeyOptions(opts ...KeyOption) KeyOptions {
+	var o KeyOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
+}
+
+// WithExpiry makes the key stop authenticating at t, kept to the millisecond. A
+// time already past makes a key that never authenticates; callers that take
+// the time from a person refuse that first. The zero time means no expiry.
+func WithExpiry(t time.Time) KeyOption {
+	return func(o *KeyOptions) {
+		if t.IsZero() {
+			o.ExpiresAt = nil
+			return
+		}
+		t = fromMillis(millis(t))
+		o.ExpiresAt = &t
+	}
+}
+
+// IsOperatorSecret reports whether a bearer secret has the form of an operator
+// key's ("hub_op_..."), which AuthenticateOperator, not Authenticate, looks up.
+func IsOperatorSecret(secret string) bool { return strings.HasPrefix(secret, operatorSecretPrefix) }
+
+// IsOperatorKeyID reports whether id has the form of an operator key's id ("opk_...").
+func IsOperatorKeyID(id string) bool { return validID(operatorKeyPrefix, id) }
+
+// OperatorKeyStore keeps the hub-wide operator keys.
+type OperatorKeyStore interface {
+	// CreateOperatorKey makes an operator key and returns it with its secret,
+	// which is shown once.
+	CreateOperatorKey(ctx context.Context, name string, opts ...KeyOption) (OperatorKey, string, error)
+	// AuthenticateOperator returns the live operator key whose secret this is, or
+	// ErrNotFound (unknown, revoked and expired alike).
+	AuthenticateOperator(ctx context.Context, secret string) (OperatorKey, error)
+	// ListOperatorKeys returns every operator key, revoked and expired ones
+	// included, oldest first, without secrets.
+	ListOperatorKeys(ctx context.Context) ([]OperatorKey, error)
+	// RevokeOperatorKey revokes an operator key; revoking again succeeds and keeps
+	// the first time.
+	RevokeOperatorKey(ctx context.Context, id string) error
 }
 
 // Account is a tenant's credentials and settings for one connector.
@@ -67,6 +162,8 @@ type Store interface {
 	EventStore
 	// ShipmentStore keeps the shipments the hub booked or tracks, with their events.
 	ShipmentStore
+	// UnconfirmedStore keeps creates whose outcome is unknown until they are settled.
+	UnconfirmedStore
 	// EWayBillStore keeps e-way bills' state and validity, and claims
 	// eway_bill.expiring notices.
 	EWayBillStore
@@ -76,6 +173,8 @@ type Store interface {
 	StatsStore
 	// SFTPInboxStore keeps the SFTP inbox's processed files and per-inbox leases.
 	SFTPInboxStore
+	// OperatorKeyStore keeps the hub-wide operator keys.
+	OperatorKeyStore
 
 	// CreateTenant makes a tenant; a taken name is ErrConflict.
 	CreateTenant(ctx context.Context, name string) (Tenant, error)
@@ -85,12 +184,17 @@ type Store interface {
 	ListTenants(ctx context.Context) ([]Tenant, error)
 
 	// CreateAPIKey makes a key and returns it with its secret, which is shown once.
-	CreateAPIKey(ctx context.Context, tenantID, name string, admin bool) (APIKey, string, error)
-	// Authenticate returns the live key whose secret this is, or ErrNotFound.
+	CreateAPIKey(ctx context.Context, tenantID, name string, admin bool, opts ...KeyOption) (APIKey, string, error)
+	// Authenticate returns the live (neither revoked nor expired) tenant key whose
+	// secret this is, or ErrNotFound. Operator secrets are not looked up here.
 	Authenticate(ctx context.Context, secret string) (APIKey, error)
-	// ListAPIKeys returns a tenant's keys, revoked ones included, without secrets.
+	// GetAPIKey returns one of a tenant's keys, without its secret.
+	GetAPIKey(ctx context.Context, tenantID, keyID string) (APIKey, error)
+	// ListAPIKeys returns a tenant's keys, revoked and expired ones included,
+	// without secrets.
 	ListAPIKeys(ctx context.Context, tenantID string) ([]APIKey, error)
 	// RevokeAPIKey revokes a key; revoking again succeeds and keeps the first time.
+	// The tenant's last live admin key is not revoked: that is ErrLastAdminKey.
 	RevokeAPIKey(ctx context.Context, tenantID, keyID string) error
 
 	// CreateAccount stores a new account; ID and CreatedAt are filled in.

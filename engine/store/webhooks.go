@@ -141,6 +141,12 @@ type WebhookDelivery struct {
 	LastStatus int `json:"last_status,omitempty"`
 	// LastError is the last attempt's failure.
 	LastError string `json:"last_error,omitempty"`
+	// TraceParent and TraceState are the event's W3C trace context (see
+	// events.Event), copied at fan-out: every attempt's span and traceparent
+	// header continue the trace of the call that caused the event.
+	TraceParent string `json:"-"`
+	// TraceState is the W3C tracestate that came with TraceParent.
+	TraceState string `json:"-"`
 }
 
 // WebhookAttempt is one entry of the attempt log.
@@ -817,6 +823,9 @@ func checkDelivery(d WebhookDelivery) error {
 	if err := checkText("subject", d.Subject); err != nil {
 		return err
 	}
+	if err := checkTraceContext(func(f string) string { return f }, d.TraceParent, d.TraceState); err != nil {
+		return err
+	}
 	return checkText("event_type", d.EventType)
 }
 
@@ -847,7 +856,7 @@ func (s *sqlStore) InsertWebhookDeliveries(ctx context.Context, ds []WebhookDeli
 
 const insertDeliveryColumns = `INSERT INTO webhook_deliveries (event_id, endpoint_id, tenant_id,
 	event_type, subject, seq, ordered, event_time, body, state, attempts, next_attempt_at, lease_owner,
-	lease_until, last_status, last_error, created_at, updated_at) `
+	lease_until, last_status, last_error, created_at, updated_at, trace_parent, trace_state) `
 
 // insertDeliveryStmts writes deliveries: on Postgres one statement over arrays (one
 // round trip, one plan), elsewhere a prepared statement per row.
@@ -856,37 +865,39 @@ func (s *sqlStore) insertDeliveryStmts(ds []WebhookDelivery, nowMS int64) []dbSt
 		stmts := make([]dbStmt, 0, len(ds))
 		for _, d := range ds {
 			stmts = append(stmts, dbStmt{insertDeliveryColumns + `
-				VALUES ($1, $2, $3, $4, $5, $6, $10, $7, $8, 'pending', 0, $9, '', 0, 0, '', $9, $9)
+				VALUES ($1, $2, $3, $4, $5, $6, $10, $7, $8, 'pending', 0, $9, '', 0, 0, '', $9, $9, $11, $12)
 				ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
 				[]any{d.EventID, d.EndpointID, d.TenantID, d.EventType, d.Subject, d.Seq, millis(d.EventTime),
-					d.Body, nowMS, d.Ordered}})
+					d.Body, nowMS, d.Ordered, d.TraceParent, d.TraceState}})
 		}
 		return stmts
 	}
 	n := len(ds)
 	ev, ep, tn, ty, sub := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	sq, tm, body, ord := make([]int64, n), make([]int64, n), make([][]byte, n), make([]bool, n)
+	tp, ts := make([]string, n), make([]string, n)
 	for i, d := range ds {
 		ev[i], ep[i], tn[i], ty[i], sub[i] = d.EventID, d.EndpointID, d.TenantID, d.EventType, d.Subject
 		sq[i], tm[i], body[i], ord[i] = d.Seq, millis(d.EventTime), d.Body, d.Ordered
+		tp[i], ts[i] = d.TraceParent, d.TraceState
 	}
 	return []dbStmt{{insertDeliveryColumns + `
-		SELECT u.e, u.p, u.t, u.y, u.s, u.q, u.o, u.m, u.b, 'pending', 0, $9, '', 0, 0, '', $9, $9
+		SELECT u.e, u.p, u.t, u.y, u.s, u.q, u.o, u.m, u.b, 'pending', 0, $9, '', 0, 0, '', $9, $9, u.tp, u.ts
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bytea[],
-			$10::boolean[]) AS u(e, p, t, y, s, q, m, b, o)
+			$10::boolean[], $11::text[], $12::text[]) AS u(e, p, t, y, s, q, m, b, o, tp, ts)
 		ON CONFLICT (event_id, endpoint_id) DO NOTHING`,
-		[]any{ev, ep, tn, ty, sub, sq, tm, body, nowMS, ord}}}
+		[]any{ev, ep, tn, ty, sub, sq, tm, body, nowMS, ord, tp, ts}}}
 }
 
 const deliveryColumns = `event_id, endpoint_id, tenant_id, event_type, subject, seq, ordered, event_time, body, state,
-	attempts, next_attempt_at, lease_owner, lease_until, last_status, last_error`
+	attempts, next_attempt_at, lease_owner, lease_until, last_status, last_error, trace_parent, trace_state`
 
 func scanDelivery(scan func(...any) error) (WebhookDelivery, error) {
 	var d WebhookDelivery
 	var state string
 	var evTime, attempts, next, lease, status int64
 	if err := scan(&d.EventID, &d.EndpointID, &d.TenantID, &d.EventType, &d.Subject, &d.Seq, &d.Ordered, &evTime, &d.Body,
-		&state, &attempts, &next, &d.LeaseOwner, &lease, &status, &d.LastError); err != nil {
+		&state, &attempts, &next, &d.LeaseOwner, &lease, &status, &d.LastError, &d.TraceParent, &d.TraceState); err != nil {
 		return WebhookDelivery{}, err
 	}
 	d.State = DeliveryState(state)
@@ -916,7 +927,8 @@ const claimPostgres = `WITH c AS (` + claimCandidates + ` FOR UPDATE OF d SKIP L
 	UPDATE webhook_deliveries w SET lease_owner = $3, lease_until = $4, next_attempt_at = $4
 	FROM c WHERE w.event_id = c.event_id AND w.endpoint_id = c.endpoint_id
 	RETURNING ` + `w.event_id, w.endpoint_id, w.tenant_id, w.event_type, w.subject, w.seq, w.ordered, w.event_time, w.body,
-	w.state, w.attempts, w.next_attempt_at, w.lease_owner, w.lease_until, w.last_status, w.last_error`
+	w.state, w.attempts, w.next_attempt_at, w.lease_owner, w.lease_until, w.last_status, w.last_error, w.trace_parent,
+	w.trace_state`
 
 // claimSQLite is one UPDATE over a LIMIT subquery; SQLite runs writers one at a time,
 // so the selection and the lease are atomic.

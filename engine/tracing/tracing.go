@@ -12,7 +12,11 @@
 //
 // For work that continues a trace later, such as a webhook delivery of an
 // event, TraceParent turns the current span into a string to store and
-// ContextFrom turns it back into a parent.
+// ContextFrom turns it back into a parent. The outbox does this for every
+// event: engine/store keeps the trace context of the appending call with each
+// event and webhook delivery, and engine/webhooks and engine/bus open their
+// delivery and publish spans as its children (with sdk/telemetry, which they
+// use directly because this package's benchmarks import them).
 package tracing
 
 import (

@@ -19,11 +19,23 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/time/rate"
 
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/sdk/telemetry"
 )
+
+// TracerScope is the instrumentation scope of the dispatcher's spans.
+const TracerScope = "github.com/carrierhub/hub/engine/webhooks"
+
+// SpanName names the client span of one delivery attempt.
+const SpanName = "webhook delivery"
 
 // DefaultSchedule is the delay before each attempt: immediately, then 5 s, 5 min,
 // 30 min, 2 h, 5 h, 10 h and 10 h (about 27.6 hours in all); a delivery whose eighth
@@ -103,6 +115,13 @@ type Config struct {
 	// Logger receives delivery problems (slog.Default()). Secrets and bodies are
 	// never logged.
 	Logger *slog.Logger
+	// TracerProvider opens each attempt's client span (the global provider,
+	// which engine/tracing.Setup installs, when nil). The span is a child of the
+	// event's stored trace context, and its W3C traceparent (and tracestate) go
+	// out as headers, so the receiver's work joins the trace of the call that
+	// caused the event. Without a stored context and with nothing recording,
+	// no traceparent is sent.
+	TracerProvider trace.TracerProvider
 }
 
 // Dispatcher sends due deliveries: loops claim batches with a lease, POST each
@@ -397,8 +416,9 @@ func (d *Dispatcher) next(n int, at time.Time, slow bool, retryAfter time.Durati
 	return store.DeliveryPending, at.Add(delay)
 }
 
-// post sends the request and reads the answer within Timeout.
-func (d *Dispatcher) post(ctx context.Context, ep store.WebhookEndpoint, del store.WebhookDelivery, at time.Time) (int, time.Duration, []byte, error) {
+// post sends the request and reads the answer within Timeout, inside the
+// attempt's span.
+func (d *Dispatcher) post(ctx context.Context, ep store.WebhookEndpoint, del store.WebhookDelivery, at time.Time) (status int, wait time.Duration, body []byte, err error) {
 	sig, err := Sign(ep.Secrets(at), del.EventID, at, del.Body)
 	if err != nil {
 		return 0, 0, nil, err
@@ -415,16 +435,79 @@ func (d *Dispatcher) post(ctx context.Context, ep store.WebhookEndpoint, del sto
 	h[HeaderSignature] = []string{sig}
 	h["Content-Type"] = []string{"application/json"}
 	h["User-Agent"] = []string{d.cfg.UserAgent}
+	span := d.startSpan(req, del)
+	defer func() { endSpan(span, status, err) }()
 	resp, err := d.client.Do(req)
 	if err != nil {
 		return 0, 0, nil, sendError(err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseRead))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, MaxResponseRead))
 	if err != nil {
 		return resp.StatusCode, 0, body, fmt.Errorf("reading the answer (status %d): %w", resp.StatusCode, sendError(err))
 	}
 	return resp.StatusCode, retryAfter(resp.Header.Get("Retry-After"), at), body, nil
+}
+
+// startSpan opens the attempt's client span as a child of the event's stored
+// trace context and writes its W3C traceparent and tracestate into req's
+// headers (never baggage). The span records ids and the URL without its query
+// or user info, never headers or bodies.
+func (d *Dispatcher) startSpan(req *http.Request, del store.WebhookDelivery) trace.Span {
+	tp := d.cfg.TracerProvider
+	if tp == nil {
+		tp = otel.GetTracerProvider()
+	}
+	ctx := telemetry.ContinueTrace(req.Context(), del.TraceParent, del.TraceState)
+	ctx, span := tp.Tracer(TracerScope).Start(ctx, SpanName, trace.WithSpanKind(trace.SpanKindClient))
+	if span.IsRecording() {
+		u := *req.URL
+		u.User, u.RawQuery, u.ForceQuery, u.Fragment, u.RawFragment = nil, "", false, "", ""
+		attrs := []attribute.KeyValue{
+			attribute.String("http.request.method", req.Method),
+			attribute.String("server.address", u.Hostname()),
+			attribute.String("url.full", u.String()),
+			attribute.String("hub.tenant.id", del.TenantID),
+			attribute.String("hub.webhook.endpoint_id", del.EndpointID),
+			attribute.String("hub.event.id", del.EventID),
+			attribute.String("hub.event.type", del.EventType),
+			attribute.Int("hub.attempt", del.Attempts+1),
+		}
+		if p, err := strconv.Atoi(u.Port()); err == nil {
+			attrs = append(attrs, attribute.Int("server.port", p))
+		}
+		span.SetAttributes(attrs...)
+	}
+	if span.SpanContext().IsValid() {
+		propagation.TraceContext{}.Inject(ctx, propagation.HeaderCarrier(req.Header))
+	}
+	return span
+}
+
+// endSpan records an attempt's outcome (its status, or the kind of failure,
+// never its text, which may quote the URL) and ends its span.
+func endSpan(span trace.Span, status int, err error) {
+	if span.IsRecording() {
+		if status != 0 {
+			span.SetAttributes(attribute.Int("http.response.status_code", status))
+		}
+		switch {
+		case err != nil && status == 0:
+			kind := "transport"
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+				kind = "timeout"
+			} else if errors.Is(err, ErrBlockedAddress) {
+				kind = "blocked_address"
+			}
+			span.SetAttributes(attribute.String("error.type", kind))
+			span.SetStatus(codes.Error, "no answer")
+		case err != nil || status < 200 || status >= 300:
+			span.SetAttributes(attribute.String("error.type", strconv.Itoa(status)))
+			span.SetStatus(codes.Error, "")
+		}
+	}
+	span.End()
 }
 
 // sendError strips the URL net/http puts in its errors (it may carry a token in

@@ -8,7 +8,10 @@
 // of due rows (Postgres FOR UPDATE SKIP LOCKED, so replicas share the work), POSTs
 // each with webhook-id (the event id, the same on every retry), webhook-timestamp
 // and webhook-signature (every live secret signs during a rotation), and records
-// all outcomes of the batch in one transaction. A dispatcher that dies leaves
+// all outcomes of the batch in one transaction. Each attempt is a client span
+// (SpanName) that is a child of the trace context the event was written with
+// (the API call that caused it), and carries that span's W3C traceparent and
+// tracestate headers, so the receiver's work joins the caller's trace. A dispatcher that dies leaves
 // leases that expire; the rows are sent again, never dropped.
 //
 // Failures follow a retry schedule with jitter (DefaultSchedule); 429, 502, 504
@@ -24,6 +27,6 @@
 // link-local (cloud metadata), CGNAT, unique-local, multicast and other
 // non-global addresses after DNS resolution, unless the operator allow-lists them.
 //
-// The package imports engine/store and engine/events; it knows nothing of HTTP
+// The package imports engine/store, engine/events and sdk/telemetry; it knows nothing of HTTP
 // routing (engine/api) or of how events reach the outbox.
 package webhooks

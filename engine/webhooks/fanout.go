@@ -79,6 +79,7 @@ func (f *Fanout) Fanout(ctx context.Context, batch []events.Stored) (int64, erro
 			rows = append(rows, store.WebhookDelivery{
 				EventID: ev.ID, EndpointID: ep.ID, TenantID: ev.TenantID, EventType: string(ev.Type),
 				Subject: ev.Subject, Seq: int64(ev.Seq), Ordered: ep.Ordered, EventTime: ev.Time, Body: body,
+				TraceParent: ev.TraceParent, TraceState: ev.TraceState,
 			})
 		}
 	}

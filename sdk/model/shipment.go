@@ -106,6 +106,14 @@ type ShipmentResponse struct {
 	Messages []string `json:"messages,omitempty"`
 }
 
+// FindShipmentRequest asks a carrier for the shipment it booked under the
+// shipper's reference.
+type FindShipmentRequest struct {
+	// Reference is the shipper's reference the shipment was booked with
+	// (ShipmentRequest's Reference).
+	Reference string `json:"reference" jsonschema:"minLength=1,maxLength=64"`
+}
+
 // CancelRequest asks a carrier to cancel a booked shipment.
 type CancelRequest struct {
 	// TrackingNumber is the shipment to cancel.

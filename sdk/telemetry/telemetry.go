@@ -372,6 +372,32 @@ func ContextFromTraceParent(traceparent string) context.Context {
 	return propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
 }
 
+// TraceState returns the W3C tracestate header value of ctx's span, or "" when
+// ctx has no valid span context or its trace state is empty.
+func TraceState(ctx context.Context) string {
+	sc := trace.SpanContextFromContext(ctx)
+	if !sc.IsValid() {
+		return ""
+	}
+	return sc.TraceState().String()
+}
+
+// ContinueTrace returns ctx with the span traceparent names, and tracestate, as
+// its remote parent: a span started from it joins that trace, while ctx keeps
+// its deadline and cancellation. An empty or malformed traceparent returns ctx
+// unchanged; a malformed tracestate is dropped. Never an error: stored trace
+// context is a hint, not a requirement.
+func ContinueTrace(ctx context.Context, traceparent, tracestate string) context.Context {
+	if traceparent == "" {
+		return ctx
+	}
+	m := propagation.MapCarrier{"traceparent": traceparent}
+	if tracestate != "" {
+		m["tracestate"] = tracestate
+	}
+	return propagation.TraceContext{}.Extract(ctx, m)
+}
+
 // Attribute keys the hub and the SDK put on spans. They hold ids, never
 // credentials or payloads.
 const (

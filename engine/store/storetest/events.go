@@ -38,6 +38,7 @@ func RunEvents(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EventsSinkLeases", testEventsLeases},
 		{"EventsPurge", testEventsPurge},
 		{"EventsConcurrentAppends", testEventsConcurrentAppends},
+		{"EventsTraceContext", testEventsTraceContext},
 		{"ShipmentsRecord", testShipmentsRecord},
 		{"ShipmentsTrackingFlow", testShipmentsTrackingFlow},
 		{"ShipmentsExceptionAndUnknown", testShipmentsException},

@@ -1,7 +1,8 @@
 // Package storetest is the conformance suite every store.Store backend passes. A
 // backend's test calls Run with a function that opens a fresh, empty store; the suite
 // checks every method, tenant isolation, credentials sealed at rest, revocation,
-// conflicts, validation and concurrent use, and the idempotency keys of
+// key expiry, the tenant's last admin key, operator keys, conflicts, validation and
+// concurrent use, and the idempotency keys of
 // store.IdempotencyStore (claim, complete, replay, release, lease expiry, purge),
 // which every backend must implement.
 //
@@ -48,6 +49,11 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"APIKeys", testAPIKeys},
 		{"APIKeyRevocation", testAPIKeyRevocation},
 		{"AuthenticateRejects", testAuthenticateRejects},
+		{"APIKeyExpiry", testAPIKeyExpiry},
+		{"GetAPIKey", testGetAPIKey},
+		{"LastAdminKey", testLastAdminKey},
+		{"LastAdminKeyRace", testLastAdminKeyRace},
+		{"OperatorKeys", testOperatorKeys},
 		{"Accounts", testAccounts},
 		{"AccountConflicts", testAccountConflicts},
 		{"AccountValidation", testAccountValidation},
@@ -63,6 +69,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdempotencyPurge", testIdempotencyPurge},
 		{"IdempotencyConcurrentClaims", testIdempotencyConcurrentClaims},
 		{"IdempotencyValidation", testIdempotencyValidation},
+		{"IdempotencyUnknown", testIdempotencyUnknown},
+		{"Unconfirmed", testUnconfirmed},
 		{"EWayBills", testEWayBills},
 		{"SFTPInbox", testSFTPInbox},
 	}

@@ -33,6 +33,7 @@ func RunWebhooks(t *testing.T, open func(t *testing.T) store.Store) {
 		{"EndpointHealth", testWebhookHealth},
 		{"Replay", testWebhookReplay},
 		{"PurgeHistory", testWebhookPurge},
+		{"TraceContext", testWebhookTraceContext},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -351,6 +351,51 @@ func (c *Client) do(ctx context.Context, req *Request, accept string) (*Response
 	return resp2, err2
 }
 
+// safeMethod reports whether method only reads (RFC 9110's safe methods), so
+// that repeating it cannot change anything at the provider.
+func safeMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
+		return true
+	}
+	return false
+}
+
+// noTransportReplay stops net/http from re-sending req by itself. When a kept-alive
+// connection turns out closed after a request went out on it, http.Transport sends
+// the request again on a new connection if it deems it replayable: a safe method,
+// or any method carrying an Idempotency-Key or X-Idempotency-Key header, as long as
+// the body can be rewound (GetBody) or there is none. The provider may have acted on
+// the first copy, and one that ignores the header would then book twice, silently.
+// Without GetBody the request is not replayable: the failure comes back to the
+// Client, which marks it NotSent only when nothing was written, and the engine
+// decides what to do. A body-less request carrying one of those headers gets an
+// empty body net/http cannot rewind, sent as an empty chunked body (valid
+// HTTP/1.1); other requests go on the wire as before. It runs after Auth, which may
+// read the body through GetBody to sign it.
+func noTransportReplay(req *http.Request) {
+	req.GetBody = nil
+	if req.Body != nil && req.Body != http.NoBody {
+		return
+	}
+	// The exact keys net/http looks for (http.Request's isReplayable).
+	if _, ok := req.Header["Idempotency-Key"]; !ok {
+		if _, ok := req.Header["X-Idempotency-Key"]; !ok {
+			return
+		}
+	}
+	req.Body = emptyBody{}
+	req.ContentLength = 0
+}
+
+// emptyBody is an empty request body that net/http cannot tell is empty in
+// advance (unlike http.NoBody), so it never counts it as rewindable.
+type emptyBody struct{}
+
+func (emptyBody) Read([]byte) (int, error) { return 0, io.EOF }
+
+func (emptyBody) Close() error { return nil }
+
 func (c *Client) buildURL(req *Request) (*url.URL, error) {
 	raw := req.Path
 	if !strings.HasPrefix(raw, "http://") && !strings.HasPrefix(raw, "https://") {
@@ -442,6 +487,9 @@ func (c *Client) send(ctx context.Context, r *Request, auth Auth, accept string)
 		return append(out, r.Secrets...)
 	}
 
+	if !safeMethod(method) {
+		noTransportReplay(hreq)
+	}
 	hresp, err := c.http.Do(hreq)
 	hs.Result(hresp, err)
 	if err != nil {

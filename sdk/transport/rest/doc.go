@@ -10,6 +10,10 @@
 //   - It sends each request once. Retries, backoff, breakers and rate limits
 //     belong to the engine. The one exception: after a 401, an Auth that is a
 //     Renewer drops its token and the request goes once more with a new one.
+//     Nor does net/http's transport re-send anything but a GET, HEAD, OPTIONS or
+//     TRACE on its own when a kept-alive connection turns out closed: it would
+//     for a POST or PATCH carrying an Idempotency-Key header, which a provider
+//     that ignores the header could book twice (see noTransportReplay).
 //   - A failure that provably happened before the request's headers were written
 //     (DNS, connection refused, TLS handshake, dial timeout, a token that could
 //     not be fetched) has NotSent set, so the engine may retry even a create.
