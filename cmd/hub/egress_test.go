@@ -56,3 +56,34 @@ func TestEgressGuardRefusesSSRF(t *testing.T) {
 		t.Fatalf("the local service was reached (%d requests) or quoted: %s", hits.Load(), body)
 	}
 }
+
+// TestSmallerAttacksThroughServe replays issue 13's smaller findings through
+// `hub serve`: a base_url with credentials in it is a 422 at /base_url (it was
+// a 503 "store did not answer", which clients retry forever), and headers over
+// the API's limit get a problem+json 431 (it was net/http's text/plain one).
+func TestSmallerAttacksThroughServe(t *testing.T) {
+	dir := t.TempDir()
+	tc := newTenant(t, dir)
+	h := startHub(t, dir)
+	code, body := post(t, h.url+"/v1/accounts", tc.APIKey.Secret, `{"connector_id":"delhivery_express","name":"userinfo","environment":"sandbox",`+
+		`"base_url":"https://user:pw@track.delhivery.com","credentials":{"api_token":"tok-0123456789abcdef"},"settings":{"pickup_location":"WH"}}`)
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), `"/base_url"`) || strings.Contains(string(body), "user:pw") {
+		t.Errorf("a base_url with user:pw@: %d %s, want 422 at /base_url that does not echo the password", code, body)
+	}
+	req, err := http.NewRequest(http.MethodGet, h.url+"/v1/connectors", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tc.APIKey.Secret)
+	req.Header.Set("X-Padding", strings.Repeat("a", 80<<10))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var problem struct{ Code string }
+	if res.StatusCode != http.StatusRequestHeaderFieldsTooLarge || res.Header.Get("Content-Type") != "application/problem+json" ||
+		json.NewDecoder(res.Body).Decode(&problem) != nil || problem.Code != "request_header_fields_too_large" {
+		t.Errorf("80 KiB of headers: %d %s %q, want a problem+json 431", res.StatusCode, res.Header.Get("Content-Type"), problem.Code)
+	}
+}
