@@ -156,15 +156,18 @@ type AuthSpec struct {
 
 // Auth types.
 const (
-	AuthAPIKey       = "api_key"
-	AuthBasic        = "basic"
-	AuthBearer       = "bearer"
-	AuthOAuth2       = "oauth2_client_credentials"
-	AuthTokenLogin   = "token_login"
-	AuthHMAC         = "hmac"
-	AuthWSSecurity   = "wsse"
-	defaultFanOutMax = 50
+	AuthAPIKey     = "api_key"
+	AuthBasic      = "basic"
+	AuthBearer     = "bearer"
+	AuthOAuth2     = "oauth2_client_credentials"
+	AuthTokenLogin = "token_login"
+	AuthHMAC       = "hmac"
+	AuthWSSecurity = "wsse"
 )
+
+// maxBatchSize is the most numbers a batch can carry: a track call's own
+// limit (model.TrackRequest's maxItems), so a larger batch could never fill.
+const maxBatchSize = 50
 
 // placeholderRE finds {kind.name} and {item} placeholders in templates.
 var placeholderRE = regexp.MustCompile(`\{(item|(credential|setting|input|values|account)\.([^{}]+))\}`)
@@ -244,8 +247,8 @@ func (m *Manifest) validateBinding(where string, op Operation, b *Binding) error
 		switch f.Mode {
 		case FanOutPerItem:
 		case FanOutBatch:
-			if f.Size < 1 || f.Size > defaultFanOutMax {
-				return fmt.Errorf("%s.binding.fan_out.size: a batch carries 1 to %d numbers", where, defaultFanOutMax)
+			if f.Size < 1 || f.Size > maxBatchSize {
+				return fmt.Errorf("%s.binding.fan_out.size: a batch carries 1 to %d numbers", where, maxBatchSize)
 			}
 		default:
 			return fmt.Errorf("%s.binding.fan_out.mode: %q is neither per_item nor batch", where, f.Mode)

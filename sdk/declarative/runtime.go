@@ -35,8 +35,7 @@ func (c *Connector) invoke(ctx context.Context, o *operation, call *sdk.Call) ([
 	if o.fan != nil {
 		return ex.track(ctx, o.fan)
 	}
-	out, _, err := ex.run(ctx, call.Payload, "")
-	return out, err
+	return ex.run(ctx, call.Payload, "")
 }
 
 // readPush maps what a provider pushed (or dropped on SFTP) with the
@@ -118,12 +117,12 @@ func (ex *exchanger) lookup(input []byte, item string, values map[string]string)
 // run sends the binding's steps for one canonical request (the whole call's,
 // or one fan-out unit's) and returns the last answer through its response
 // mapping. A refusal is returned as an *sdk.Error.
-func (ex *exchanger) run(ctx context.Context, input []byte, item string) (out []byte, values map[string]string, err error) {
-	values = map[string]string{}
+func (ex *exchanger) run(ctx context.Context, input []byte, item string) ([]byte, error) {
+	values := map[string]string{}
 	for i, st := range ex.op.steps {
 		resp, err := ex.send(ctx, st, input, item, values)
 		if err != nil {
-			return nil, values, err
+			return nil, err
 		}
 		if st.resp == nil {
 			continue
@@ -140,11 +139,11 @@ func (ex *exchanger) run(ctx context.Context, input []byte, item string) (out []
 		}
 		out, err := st.response.Apply(nil, resp.Body)
 		if err != nil {
-			return nil, values, ex.unreadable(st, resp, err)
+			return nil, ex.unreadable(st, resp, err)
 		}
-		return out, values, nil
+		return out, nil
 	}
-	return nil, values, sdk.Errorf(sdk.CodeInternal, "%s: binding has no response mapping", ex.op.name)
+	return nil, sdk.Errorf(sdk.CodeInternal, "%s: binding has no response mapping", ex.op.name)
 }
 
 // send builds, signs and sends one step's request; a non-2xx answer, or a 2xx

@@ -78,7 +78,7 @@ func (ex *exchanger) track(ctx context.Context, fan *sdk.FanOut) ([]byte, error)
 		}
 		parallel(len(chunks), par, func(i int) {
 			chunk := chunks[i]
-			out, _, err := ex.run(ctx, unitRequest("tracking_numbers", chunk), "")
+			out, err := ex.run(ctx, unitRequest("tracking_numbers", chunk), "")
 			switch {
 			case err == nil:
 				t.add(out)
@@ -107,9 +107,9 @@ func (ex *exchanger) each(ctx context.Context, numbers []string, par int, t *tra
 			err error
 		)
 		if asBatch {
-			out, _, err = ex.run(ctx, unitRequest("tracking_numbers", []string{n}), "")
+			out, err = ex.run(ctx, unitRequest("tracking_numbers", []string{n}), "")
 		} else {
-			out, _, err = ex.run(ctx, unitRequest("tracking_number", n), n)
+			out, err = ex.run(ctx, unitRequest("tracking_number", n), n)
 		}
 		switch {
 		case err == nil:
