@@ -2,7 +2,9 @@ package sdk
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -120,7 +122,7 @@ type ResponseBinding struct {
 // referenced by bindings. Its text fields are templates (see Binding).
 type AuthSpec struct {
 	// Type is api_key, basic, bearer, oauth2_client_credentials, token_login,
-	// hmac or wsse.
+	// hmac, wsse or body.
 	Type string `yaml:"type" json:"type"`
 	// Header and Query place an api_key, a bearer or a login token (one of them);
 	// Prefix goes before the value in the header ("Token ", "Bearer ").
@@ -152,6 +154,12 @@ type AuthSpec struct {
 	// canonical request, in Header after Prefix.
 	Secret          string `yaml:"secret,omitempty" json:"secret,omitempty"`
 	TimestampHeader string `yaml:"timestamp_header,omitempty" json:"timestamp_header,omitempty"`
+	// Fields configure body: the credentials a provider wants inside the
+	// request body (iThink's access_token and secret_key, a form's username
+	// and password), each a gjson path of the body's JSON (or a form field)
+	// and a template written there after the body mapping, so that no mapping
+	// ever reads a credential.
+	Fields map[string]string `yaml:"fields,omitempty" json:"fields,omitempty"`
 }
 
 // Auth types.
@@ -163,6 +171,7 @@ const (
 	AuthTokenLogin = "token_login"
 	AuthHMAC       = "hmac"
 	AuthWSSecurity = "wsse"
+	AuthBody       = "body"
 )
 
 // maxBatchSize is the most numbers a batch can carry: a track call's own
@@ -240,6 +249,16 @@ func (m *Manifest) validateBinding(where string, op Operation, b *Binding) error
 			return fmt.Errorf("%s.binding.auth: no auth named %q in the manifest's auth", where, b.Auth)
 		}
 	}
+	if a := m.BindingAuth(b); a != nil && a.Type == AuthBody {
+		for i, s := range b.StepList() {
+			if s.Request == nil || s.Request.Body == nil {
+				return fmt.Errorf("%s.binding: step %d has no body for its body auth's fields", where, i+1)
+			}
+			if f := s.Request.Body.Format; f != "" && f != "json" && f != "form" {
+				return fmt.Errorf("%s.binding: body auth writes its fields into json or form bodies, not %s", where, f)
+			}
+		}
+	}
 	if f := b.FanOut; f != nil {
 		if op != OpTrack {
 			return fmt.Errorf("%s.binding.fan_out: only track fans out", where)
@@ -288,6 +307,20 @@ func (m *Manifest) validateBinding(where string, op Operation, b *Binding) error
 			if !c.Valid() {
 				return fmt.Errorf("%s.response.status.%s: %q is not a canonical error code", at, k, c)
 			}
+		}
+	}
+	return nil
+}
+
+// BindingAuth is the auth entry a binding signs with: the one it names, or
+// the manifest's only entry; nil when neither.
+func (m *Manifest) BindingAuth(b *Binding) *AuthSpec {
+	if b.Auth != "" {
+		return m.Auth[b.Auth]
+	}
+	if len(m.Auth) == 1 {
+		for _, a := range m.Auth {
+			return a
 		}
 	}
 	return nil
@@ -397,8 +430,17 @@ func validateAuth(name string, a *AuthSpec) error {
 			return err
 		}
 		return need("header", a.Header)
+	case AuthBody:
+		if len(a.Fields) == 0 {
+			return fmt.Errorf("%s.fields: body auth needs at least one field (a body path and its template)", at)
+		}
+		for _, path := range slices.Sorted(maps.Keys(a.Fields)) {
+			if err := need("fields."+path, a.Fields[path]); err != nil {
+				return err
+			}
+		}
 	default:
-		return fmt.Errorf("%s.type: %q is not api_key, basic, bearer, oauth2_client_credentials, token_login, hmac or wsse", at, a.Type)
+		return fmt.Errorf("%s.type: %q is not api_key, basic, bearer, oauth2_client_credentials, token_login, hmac, wsse or body", at, a.Type)
 	}
 	return nil
 }

@@ -102,6 +102,16 @@ type PODFetcher interface {
 	GetPOD(ctx context.Context, req *Request[model.PODRequest]) (*model.ProofOfDelivery, error)
 }
 
+// ServiceabilityChecker serves check_serviceability.
+type ServiceabilityChecker interface {
+	CheckServiceability(ctx context.Context, req *Request[model.ServiceabilityRequest]) (*model.ServiceabilityResponse, error)
+}
+
+// NDRActor serves ndr_action.
+type NDRActor interface {
+	NDRAction(ctx context.Context, req *Request[model.NDRActionRequest]) (*model.NDRActionResponse, error)
+}
+
 // EWayBillGenerator serves generate_eway_bill.
 type EWayBillGenerator interface {
 	GenerateEWayBill(ctx context.Context, req *Request[model.EWayBillRequest]) (*model.EWayBill, error)

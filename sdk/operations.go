@@ -20,6 +20,8 @@ const (
 	OpSchedulePickup        Operation = "schedule_pickup"
 	OpCreateManifest        Operation = "create_manifest"
 	OpGetPOD                Operation = "get_pod"
+	OpCheckServiceability   Operation = "check_serviceability"
+	OpNDRAction             Operation = "ndr_action"
 	OpGenerateEWayBill      Operation = "generate_eway_bill"
 	OpUpdateEWayBillVehicle Operation = "update_eway_bill_vehicle"
 	OpCancelEWayBill        Operation = "cancel_eway_bill"
@@ -112,6 +114,8 @@ var operations = []OperationSpec{
 	spec(OpSchedulePickup, "Book a collection.", true, PickupScheduler.SchedulePickup),
 	spec(OpCreateManifest, "Close out shipments into a manifest.", true, Manifester.CreateManifest),
 	spec(OpGetPOD, "Get a delivered shipment's proof of delivery.", false, PODFetcher.GetPOD),
+	spec(OpCheckServiceability, "Ask whether a carrier serves a lane (pincode serviceability): delivery, cash on delivery, pickup, reverse pickup, and the services or couriers that serve it.", false, ServiceabilityChecker.CheckServiceability),
+	spec(OpNDRAction, "Say what to do with a shipment whose delivery failed (an NDR): reattempt, return, or correct the address or phone.", false, NDRActor.NDRAction),
 	spec(OpGenerateEWayBill, "Generate an e-way bill.", true, EWayBillGenerator.GenerateEWayBill),
 	spec(OpUpdateEWayBillVehicle, "Update an e-way bill's vehicle (Part-B).", false, EWayBillVehicleUpdater.UpdateEWayBillVehicle),
 	spec(OpCancelEWayBill, "Cancel an e-way bill.", false, EWayBillCanceller.CancelEWayBill),

@@ -75,8 +75,8 @@ func (ex *exchanger) buildAuth(a *sdk.AuthSpec) (rest.Auth, error) {
 		return &rest.HMAC{Secret: []byte(secret), Header: a.Header, Prefix: a.Prefix, TimestampHeader: a.TimestampHeader}, nil
 	case sdk.AuthTokenLogin:
 		return ex.tokenLogin(a, look)
-	case sdk.AuthWSSecurity:
-		return nil, nil
+	case sdk.AuthWSSecurity, sdk.AuthBody:
+		return nil, nil // written into the body (see request)
 	}
 	return nil, sdk.Errorf(sdk.CodeInternal, "auth type %q has no runtime", a.Type)
 }

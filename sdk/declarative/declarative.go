@@ -114,9 +114,7 @@ func Load(fsys fs.FS, opts Options) (*Connector, error) {
 		}
 		b := info.Binding
 		op := &operation{name: info.Name, fan: b.FanOut, idemp: info.Idempotent, connID: m.ID}
-		if op.auth, err = pickAuth(m, b.Auth); err != nil {
-			return nil, err
-		}
+		op.auth = m.BindingAuth(b)
 		for _, s := range b.StepList() {
 			st := &step{name: s.Name, req: s.Request, resp: s.Response}
 			if s.Request != nil && s.Request.Values != "" {
@@ -188,19 +186,6 @@ func LoadManifest(fsys fs.FS) (*sdk.Manifest, error) {
 		return nil, fmt.Errorf("%s:%d: %w", ManifestFile, lineOf(data, err.Error()), err)
 	}
 	return &m, nil
-}
-
-// pickAuth resolves a binding's auth name: the named entry, or the only entry.
-func pickAuth(m *sdk.Manifest, name string) (*sdk.AuthSpec, error) {
-	if name != "" {
-		return m.Auth[name], nil
-	}
-	if len(m.Auth) == 1 {
-		for _, a := range m.Auth {
-			return a, nil
-		}
-	}
-	return nil, nil
 }
 
 // Describe returns the connector's manifest.

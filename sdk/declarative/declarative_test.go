@@ -289,3 +289,23 @@ func TestSchemaProblemsNameTheLine(t *testing.T) {
 		t.Errorf("error %q does not name the unknown key", err)
 	}
 }
+
+// Body auth needs a json or form body on every step it signs: a GET without
+// one is refused when the folder loads, not when a call finds nowhere to
+// put the credentials.
+func TestBodyAuthNeedsABody(t *testing.T) {
+	bad := strings.Replace(testManifest, `auth:
+  oauth:
+    type: oauth2_client_credentials
+    token_url: /oauth/token
+    client_id: "{credential.client_id}"
+    client_secret: "{credential.client_secret}"
+    secret_in_body: true`, `auth:
+  keys:
+    type: body
+    fields: {secret: "{credential.client_secret}"}`, 1)
+	_, err := Load(fstest.MapFS{"manifest.yaml": {Data: []byte(bad)}}, Options{})
+	if err == nil || !strings.Contains(err.Error(), "cancel_shipment") || !strings.Contains(err.Error(), "no body for its body auth") {
+		t.Fatalf("got %v, want cancel_shipment refused for its missing body", err)
+	}
+}

@@ -5,12 +5,15 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/carrierhub/hub/mappings"
 	"github.com/carrierhub/hub/mappings/formats"
@@ -205,6 +208,11 @@ func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, inp
 	if err != nil {
 		return nil, unsent(requestMappingError(err))
 	}
+	if a := ex.op.auth; a != nil && a.Type == sdk.AuthBody {
+		if js, err = bodyFields(a, js, look); err != nil {
+			return nil, err
+		}
+	}
 	bb := rb.Body
 	req.Body, err = formats.Write(bb.Format, js, formats.WriteOptions{JSONFields: bb.JSONFields, Declaration: true})
 	if err != nil {
@@ -220,6 +228,23 @@ func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, inp
 		req.ContentType = formats.ContentType(bb.Format)
 	}
 	return req, nil
+}
+
+// bodyFields writes a body auth's credentials into the body's JSON, each at
+// its path, after the body mapping (which never reads credentials).
+func bodyFields(a *sdk.AuthSpec, js []byte, look func(kind, name string) string) ([]byte, error) {
+	for _, path := range slices.Sorted(maps.Keys(a.Fields)) {
+		v := sdk.ExpandTemplate(a.Fields[path], look, nil)
+		if v == "" {
+			return nil, unsent(&sdk.Error{Code: sdk.CodeAuthFailed, Source: sdk.SourceConnector,
+				Message: fmt.Sprintf("account has no value for the body auth's %s (%s)", path, a.Fields[path])})
+		}
+		var err error
+		if js, err = sjson.SetBytes(js, path, v); err != nil {
+			return nil, unsent(sdk.Errorf(sdk.CodeInternal, "writing the body auth's %s: %v", path, err))
+		}
+	}
+	return js, nil
 }
 
 // requestValues runs a request's values mapping and adds its fields to values.

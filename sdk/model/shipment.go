@@ -72,6 +72,9 @@ type ShipmentRequest struct {
 	ShipDate Date `json:"ship_date,omitempty" jsonschema:"format=date"`
 	// LabelFormat is the label encoding wanted: PDF, PNG or ZPL.
 	LabelFormat DocumentFormat `json:"label_format,omitempty" jsonschema:"enum=PDF,enum=PNG,enum=ZPL"`
+	// Reverse books a reverse pickup (a return): the carrier collects from
+	// ShipFrom, the customer, and delivers to ShipTo, the shipper's warehouse.
+	Reverse bool `json:"reverse,omitempty"`
 	// Options carry carrier-specific flags that have no canonical slot yet.
 	Options map[string]string `json:"options,omitempty"`
 }
@@ -102,6 +105,8 @@ type ShipmentResponse struct {
 	Rate *Rate `json:"rate,omitempty"`
 	// Routing is the carrier's sort or destination code printed on labels.
 	Routing string `json:"routing,omitempty"`
+	// Courier is the courier an aggregator booked the shipment with.
+	Courier *Courier `json:"courier,omitempty"`
 	// Messages are non-fatal remarks from the carrier, verbatim.
 	Messages []string `json:"messages,omitempty"`
 }
@@ -162,6 +167,18 @@ type Rate struct {
 	TransitDays int `json:"transit_days,omitempty"`
 	// EstimatedDelivery is the promised delivery date.
 	EstimatedDelivery Date `json:"estimated_delivery,omitempty"`
+	// Courier is the courier behind the service, when an aggregator quoted it.
+	Courier *Courier `json:"courier,omitempty"`
+}
+
+// Courier names the courier that really carries a shipment booked or tracked
+// through an aggregator, as the aggregator reports it (verbatim).
+type Courier struct {
+	// ID is the aggregator's id or code for the courier; what a booking's
+	// Service takes to choose it.
+	ID string `json:"id,omitempty"`
+	// Name is the courier's name.
+	Name string `json:"name,omitempty"`
 }
 
 // RateResponse lists the rates a carrier quoted.

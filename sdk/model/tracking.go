@@ -114,6 +114,11 @@ type Tracking struct {
 	DeliveredAt *time.Time `json:"delivered_at,omitempty"`
 	// ReceivedBy is who signed for it, when the carrier says.
 	ReceivedBy string `json:"received_by,omitempty"`
+	// Courier is the courier carrying the shipment, when an aggregator tracked it.
+	Courier *Courier `json:"courier,omitempty"`
+	// Remittance is the cash on delivery collected and paid back to the
+	// shipper, when the carrier reports it.
+	Remittance *CODRemittance `json:"remittance,omitempty"`
 	// Events are the scans, oldest first.
 	Events []TrackingEvent `json:"events,omitempty"`
 	// Error is set when this one number could not be tracked; Status is then
@@ -135,6 +140,16 @@ type TrackingEvent struct {
 	RawText string `json:"raw_text,omitempty"`
 	// Location is where it happened.
 	Location *EventLocation `json:"location,omitempty"`
+}
+
+// CODRemittance is cash on delivery a carrier collected and paid back to the shipper.
+type CODRemittance struct {
+	// Amount is what was collected.
+	Amount *Money `json:"amount,omitempty"`
+	// Reference is the remittance's bank or carrier reference (a UTR), verbatim.
+	Reference string `json:"reference,omitempty"`
+	// RemittedOn is when it was paid to the shipper.
+	RemittedOn Date `json:"remitted_on,omitempty" jsonschema:"format=date"`
 }
 
 // EventLocation is where a tracking event happened.

@@ -42,7 +42,7 @@ type authEntry struct {
 
 // loadAuth prepares the manifest's auth entries, in name order.
 func (s *Simulator) loadAuth(fsys fs.FS) error {
-	s.authQuery = map[string]bool{}
+	s.authQuery, s.authBody = map[string]bool{}, map[string]bool{}
 	for _, name := range sortedKeys(s.manifest.Auth) {
 		a := &authEntry{name: name, spec: s.manifest.Auth[name]}
 		switch a.spec.Type {
@@ -69,6 +69,9 @@ func (s *Simulator) loadAuth(fsys fs.FS) error {
 		}
 		if a.spec.Query != "" {
 			s.authQuery[a.spec.Query] = true
+		}
+		for path := range a.spec.Fields {
+			s.authBody[path] = true
 		}
 		s.auths = append(s.auths, a)
 	}
@@ -283,6 +286,14 @@ func (s *Simulator) accepts(a *authEntry, r *http.Request, body []byte) bool {
 		return s.signed(sp, r, body)
 	case sdk.AuthWSSecurity:
 		return s.wsseValid(sp, body)
+	case sdk.AuthBody:
+		leaves := flattenBody(r.Header.Get("Content-Type"), body)
+		for path, t := range sp.Fields {
+			if v, ok := leaves[path]; !ok || !s.fits(t, v, nil) {
+				return false
+			}
+		}
+		return true
 	}
 	return false
 }

@@ -58,8 +58,16 @@ func (s *Simulator) incoming(r *http.Request, body []byte) *request {
 		method: r.Method, path: p, rawQuery: r.URL.RawQuery,
 		segs:  segments(p),
 		query: flattenQuery(r.URL.Query(), s.authQuery),
-		body:  flattenBody(r.Header.Get("Content-Type"), body),
+		body:  s.withoutAuth(flattenBody(r.Header.Get("Content-Type"), body)),
 	}
+}
+
+// withoutAuth drops the body leaves body auth writes: credentials, not content.
+func (s *Simulator) withoutAuth(leaves map[string]string) map[string]string {
+	for path := range s.authBody {
+		delete(leaves, path)
+	}
+	return leaves
 }
 
 // template is one recorded exchange, flattened, with what its file says.
@@ -132,7 +140,7 @@ func (s *Simulator) templates(files []*exchanges.File) []*template {
 					method: strings.ToUpper(x.Request.Method), path: p, rawQuery: q.Encode(),
 					segs:  segments(p),
 					query: flattenQuery(q, s.authQuery),
-					body:  flattenBody(exchanges.Header(x.Request.Headers, "Content-Type"), []byte(x.Request.Body)),
+					body:  s.withoutAuth(flattenBody(exchanges.Header(x.Request.Headers, "Content-Type"), []byte(x.Request.Body))),
 				},
 				file: f, x: x, op: f.Operation, auth: auth, anyAuth: anyAuth,
 				notFound: nf, condition: cond, status: status, rank: rank, number: number,

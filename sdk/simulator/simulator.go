@@ -144,6 +144,8 @@ type Simulator struct {
 	tmpls     []*template
 	auths     []*authEntry
 	authQuery map[string]bool
+	// authBody are the body paths body auth writes.
+	authBody  map[string]bool
 	creds     map[string]string
 	settings  map[string]string
 	faults    *faultcarrier.Carrier

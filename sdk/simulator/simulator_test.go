@@ -762,3 +762,90 @@ func urlEscape(s string) string {
 	r := strings.NewReplacer("{", "%7B", "}", "%7D", "[", "%5B", "]", "%5D", `"`, "%22", ":", "%3A", ",", "%2C")
 	return r.Replace(s)
 }
+
+// Body auth writes credentials into a JSON or form body after the body
+// mapping; the simulator checks them there and leaves them out of matching,
+// so recorded exchanges need not hold them.
+func TestBodyAuth(t *testing.T) {
+	t.Parallel()
+	for _, format := range []string{"json", "form"} {
+		t.Run(format, func(t *testing.T) {
+			t.Parallel()
+			field := "data.access_token"
+			body := `{"data": {"awb": "111122223333"}}`
+			contentType := "application/json"
+			if format == "form" {
+				field = "access_token"
+				body = "awb=111122223333"
+				contentType = "application/x-www-form-urlencoded"
+			}
+			manifest := `
+id: bodycarrier
+name: Body Carrier
+version: 0.1.0
+category: carrier_parcel
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials:
+    - {name: access_token, required: true}
+    - {name: secret_key, required: true}
+  environments:
+    sandbox: https://sandbox.example.com
+auth:
+  keys:
+    type: body
+    fields:
+      ` + field + `: "{credential.access_token}"
+      secret_key: "{credential.secret_key}"
+operations:
+  - name: track
+    idempotent: true
+    binding:
+      fan_out: {mode: per_item}
+      request: {method: POST, path: /v1/track, body: {mapping: mappings/track-request.mapping, format: ` + format + `}}
+      response: {mapping: mappings/track.mapping}
+`
+			req := `{ awb: input.tracking_numbers[0] }`
+			if format == "json" {
+				req = `{ data: { awb: input.tracking_numbers[0] } }`
+			}
+			mappings := map[string]string{
+				"mappings/track.mapping": restTrack["mappings/track.mapping"],
+				"mappings/track-request.mapping": "mapping b.req\nfrom json\ndirection request\n" + req + "\n",
+			}
+			file := `operation: track
+source: https://example.com/docs/track
+canonical:
+  request: |
+    {"tracking_numbers": ["111122223333"]}
+  response: |
+    {"results": [{"tracking_number": "111122223333", "status": "in_transit"}]}
+exchanges:
+  - request:
+      method: POST
+      path: /v1/track
+      headers: {Content-Type: ` + contentType + `}
+      body: '` + body + `'
+    response:
+      status: 200
+      headers: {Content-Type: application/json}
+      body: |
+        {"id": "111122223333", "state": "T"}
+`
+			e := start(t, folder(manifest, mappings, map[string]string{"track.yaml": file}))
+			out := e.mustCall(t, sdk.OpTrack, `{"tracking_numbers": ["111122223333"]}`)
+			sameJSON(t, out, `{"results": [{"tracking_number": "111122223333", "status": "in_transit"}]}`)
+
+			creds := map[string]string{"access_token": e.acct.Credentials["access_token"], "secret_key": "wrong"}
+			e.acct = &sdk.Account{ID: "other", BaseURL: e.acct.BaseURL, Credentials: creds}
+			if _, err := e.call(t, sdk.OpTrack, `{"tracking_numbers": ["111122223333"]}`); err == nil || err.Code != sdk.CodeAuthFailed {
+				t.Fatalf("wrong secret_key: %v, want auth_failed", err)
+			}
+			e.acct = &sdk.Account{ID: "third", BaseURL: e.acct.BaseURL, Credentials: map[string]string{"access_token": "x"}}
+			if _, err := e.call(t, sdk.OpTrack, `{"tracking_numbers": ["111122223333"]}`); err == nil || err.Code != sdk.CodeAuthFailed || !err.NotSent {
+				t.Fatalf("missing secret_key: %v, want auth_failed before sending", err)
+			}
+		})
+	}
+}
