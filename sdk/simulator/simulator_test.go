@@ -811,7 +811,7 @@ operations:
 				req = `{ data: { awb: input.tracking_numbers[0] } }`
 			}
 			mappings := map[string]string{
-				"mappings/track.mapping": restTrack["mappings/track.mapping"],
+				"mappings/track.mapping":         restTrack["mappings/track.mapping"],
 				"mappings/track-request.mapping": "mapping b.req\nfrom json\ndirection request\n" + req + "\n",
 			}
 			file := `operation: track
