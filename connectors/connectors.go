@@ -26,7 +26,9 @@ import (
 	"github.com/carrierhub/hub/sdk/simulator"
 )
 
-// The folders of connectors written as data, embedded whole.
+// The folders of connectors written as data, embedded whole, one a line:
+// each is a built-in whose id is its folder's name. TestEveryDataFolderIsEmbedded
+// holds this list to the folders under connectors/ that have no Go.
 //
 //go:embed all:fedex
 var dataFolders embed.FS
@@ -93,13 +95,28 @@ func folder(name string) fs.FS {
 	return sub
 }
 
-// builtins lists every built-in connector once.
-var builtins = []Builtin{
+// goBuiltins are the built-ins that need Go, each with its own package.
+var goBuiltins = []Builtin{
 	{ID: "bluedart_soap", Files: bluedart.Folder(), New: bluedart.New, Simulate: func() (Simulator, error) { return bluedartSim{bluedartsim.New()}, nil }},
 	{ID: "delhivery_express", Files: delhivery.Folder(), New: delhivery.New, Simulate: func() (Simulator, error) { return delhiverySim{delhiverysim.New()}, nil }},
-	{ID: "fedex", Files: folder("fedex")},
 	{ID: "statusfile", Files: statusfile.Folder(), New: statusfile.New},
 }
+
+// builtins lists every built-in connector once: those with Go, then one per
+// embedded data folder.
+var builtins = func() []Builtin {
+	out := append([]Builtin(nil), goBuiltins...)
+	dirs, err := fs.ReadDir(dataFolders, ".")
+	if err != nil {
+		panic(err) // an embedded FS always reads: a build defect
+	}
+	for _, d := range dirs {
+		if d.IsDir() {
+			out = append(out, Builtin{ID: d.Name(), Files: folder(d.Name())})
+		}
+	}
+	return out
+}()
 
 // Builtins returns every built-in connector, by id.
 func Builtins() []Builtin {
