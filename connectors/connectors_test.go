@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/exchanges"
 )
 
 // Every folder under connectors/ with a manifest and no Go is a data
@@ -66,6 +67,31 @@ func TestBuiltinIDsAreUnique(t *testing.T) {
 		seen[b.ID] = true
 		if strings.TrimSpace(b.ID) == "" {
 			t.Error("a built-in has no id")
+		}
+	}
+}
+
+// A built-in's recorded exchanges come from sources: none is a scaffold
+// sample.
+func TestNoBuiltinHoldsSamples(t *testing.T) {
+	for _, b := range Builtins() {
+		if b.Files == nil {
+			continue
+		}
+		m, err := sdk.LoadManifest(b.Files, "manifest.yaml")
+		if err != nil {
+			t.Errorf("%s: %v", b.ID, err)
+			continue
+		}
+		files, err := exchanges.Load(b.Files, m)
+		if err != nil {
+			t.Errorf("%s: %v", b.ID, err)
+			continue
+		}
+		for _, f := range files {
+			if f.Sample {
+				t.Errorf("%s: %s is a scaffold sample, not a recorded exchange", b.ID, f.Name)
+			}
 		}
 	}
 }

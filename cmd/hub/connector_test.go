@@ -87,12 +87,15 @@ func TestConnectorTestReportsProblems(t *testing.T) {
 		}
 	}
 	edit("mappings/status.csv", "DELIVERED,delivered,delivered", "DELIVERED,in_transit,delivered")
+	edit("mappings/status.csv", "PICKED_UP,in_transit,picked_up", "PICKED_UP,teleported,picked_up")
 	edit("manifest.yaml", "    confidence: low", "    confidence: maybe")
+	edit("testdata/exchanges/cancel-shipment-cancelled.yaml", `{"tracking_number": "EX100200300"}`, `{"tracking_number": ""}`)
 	r := hub(t, "", "connector", "test", dir)
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1:\n%s", r.code, r.stdout)
 	}
-	for _, want := range []string{"FAIL acme_express", "confidence \"maybe\"", "track-delivered: the canonical answer differs", "track.delivered"} {
+	for _, want := range []string{"FAIL acme_express", "confidence \"maybe\"", "track-delivered: the canonical answer differs", "track.delivered",
+		"cancel-shipment-cancelled: the canonical request is one the hub refuses", "does not fit the track response schema"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("the report lacks %q:\n%s", want, r.stdout)
 		}

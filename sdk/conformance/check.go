@@ -13,10 +13,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/tidwall/gjson"
 
+	"github.com/carrierhub/hub/engine/validate"
 	"github.com/carrierhub/hub/mappings/fixtures"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/declarative"
@@ -240,6 +242,16 @@ func checkFixtures(fsys fs.FS) []string {
 	return problems
 }
 
+// validator checks canonical requests and answers against their JSON Schemas,
+// as the engine checks requests before routing them.
+var validator = sync.OnceValue(func() *validate.Validator {
+	v, err := validate.New()
+	if err != nil {
+		panic(err) // the embedded schemas always compile: a build defect
+	}
+	return v
+})
+
 // checkExchanges runs every recorded canonical call through the process.
 func checkExchanges(ctx context.Context, r *Report, t Target, p *host.Process, m *sdk.Manifest, files []*exchanges.File, acct *sdk.Account) {
 	timeout := t.Timeout
@@ -259,6 +271,11 @@ func checkExchanges(ctx context.Context, r *Report, t Target, p *host.Process, m
 		exercised[f.Operation] = true
 		if f.Sample {
 			r.Samples++
+		}
+		if f.Operation != sdk.OpReceivePush {
+			if err := validator().Request(f.Operation, []byte(f.Canonical.Request)); err != nil {
+				contract = append(contract, fmt.Sprintf("%s: the canonical request is one the hub refuses before any connector sees it: %v", f.Name, err))
+			}
 		}
 		callAcct := *acct
 		if len(f.Account.Settings) > 0 {
@@ -285,6 +302,9 @@ func checkExchanges(ctx context.Context, r *Report, t Target, p *host.Process, m
 		if !fixtures.SameJSON(out, []byte(f.Canonical.Response)) {
 			problems = append(problems, fmt.Sprintf("%s: the canonical answer differs from the recorded one (- recorded, + actual):\n%s", f.Name,
 				fixtures.LineDiff(indentJSON([]byte(f.Canonical.Response)), indentJSON(out))))
+		}
+		if err := validator().Response(f.Operation, out); err != nil {
+			contract = append(contract, fmt.Sprintf("%s: the answer does not fit the %s response schema: %v", f.Name, f.Operation, err))
 		}
 		contract = append(contract, checkAnswer(f, m, out)...)
 		if f.Operation == sdk.OpTrack {
