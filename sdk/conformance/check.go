@@ -424,6 +424,14 @@ func checkAnswer(f *exchanges.File, m *sdk.Manifest, out []byte) []string {
 			bad("%s = %q is not an RFC 3339 time with an offset", path, v)
 		}
 	})
+	switch f.Operation {
+	case sdk.OpCancelShipment, sdk.OpNDRAction, sdk.OpGetPOD:
+		// The answer is about the shipment asked about.
+		want := gjson.Get(f.Canonical.Request, "tracking_number").String()
+		if got := root.Get("tracking_number").String(); got != "" && got != want {
+			bad("the answer is about %q, the request about %q", got, want)
+		}
+	}
 	if f.Operation != sdk.OpTrack {
 		return problems
 	}
