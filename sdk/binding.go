@@ -104,6 +104,12 @@ type ResponseBinding struct {
 	// answer); it reads the format its from line declares. Required on the last
 	// step.
 	Mapping string `yaml:"mapping,omitempty" json:"mapping,omitempty"`
+	// Envelope makes the response mapping read {"answer": the provider's JSON
+	// answer, "request": the canonical request, "values": the values named so
+	// far} instead of the answer alone: for answers that leave out what the
+	// request said (a booking answered with its number only), or a last step
+	// that reports what earlier steps named. The mapping must read json.
+	Envelope bool `yaml:"envelope,omitempty" json:"envelope,omitempty"`
 	// Values name parts of the answer for later steps, each a gjson path
 	// (JSON answers) or a header as "header:NAME".
 	Values map[string]string `yaml:"values,omitempty" json:"values,omitempty"`

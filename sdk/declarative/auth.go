@@ -109,7 +109,7 @@ func (ex *exchanger) tokenLogin(a *sdk.AuthSpec, look func(kind, name string) st
 		if a.Login.Body != nil {
 			body = ex.c.programs[a.Login.Body.Mapping]
 		}
-		req, err := ex.request(a.Login, body, ex.loginInput(), look)
+		req, err := ex.request(a.Login, body, ex.loginInput(), nil, look)
 		if err != nil {
 			return "", 0, err
 		}

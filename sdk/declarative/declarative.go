@@ -132,6 +132,10 @@ func Load(fsys fs.FS, opts Options) (*Connector, error) {
 					if st.response, err = compile(s.Response.Mapping, "response"); err != nil {
 						return nil, err
 					}
+					if s.Response.Envelope && (info.Name == sdk.OpReceivePush || st.response.From() != "json") {
+						return nil, fmt.Errorf("%s: %s: an envelope (answer, request, values) is read by a json mapping of a call's answer, not a push or a %s mapping",
+							m.ID, s.Response.Mapping, st.response.From())
+					}
 				}
 				if s.Response.Error != "" {
 					if st.errorMap, err = compile(s.Response.Error, "response"); err != nil {

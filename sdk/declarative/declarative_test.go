@@ -309,3 +309,118 @@ func TestBodyAuthNeedsABody(t *testing.T) {
 		t.Fatalf("got %v, want cancel_shipment refused for its missing body", err)
 	}
 }
+
+// A later step's body mapping reads what earlier steps named (input.values),
+// and an envelope response mapping reads the answer beside the canonical
+// request and those values: an order, then its AWB, answered with the AWB
+// alone.
+func TestStepsValuesAndEnvelope(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"data": {"id": "O-7"}}`)
+	})
+	mux.HandleFunc("POST /awb", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Order, Ref string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if body.Order != "O-7" || body.Ref != "ORD-1" {
+			w.WriteHeader(400)
+			io.WriteString(w, `{"message": "no such order"}`)
+			return
+		}
+		io.WriteString(w, `{"awb": "AWB1"}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	files := fstest.MapFS{
+		"manifest.yaml": {Data: []byte(`
+id: steps
+name: Steps
+version: 0.1.0
+category: aggregator
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials: []
+  environments: {sandbox: https://sandbox.example.com}
+operations:
+  - name: create_shipment
+    idempotent: false
+    binding:
+      steps:
+        - name: order
+          request: {method: POST, path: /orders, body: {mapping: mappings/order.mapping}}
+          response: {values: {order_id: data.id}}
+        - name: awb
+          request: {method: POST, path: /awb, body: {mapping: mappings/awb.mapping}}
+          response: {mapping: mappings/create.mapping, envelope: true}
+`)},
+		"mappings/order.mapping": {Data: []byte("mapping s.order\nfrom json\ndirection request\n{ ref: input.reference }\n")},
+		"mappings/awb.mapping":   {Data: []byte("mapping s.awb\nfrom json\ndirection request\n{ order: input.values.order_id, ref: input.reference }\n")},
+		"mappings/create.mapping": {Data: []byte("mapping s.create\nfrom json\ndirection response\n" +
+			"{ tracking_number: input.answer.awb, reference: input.request.reference, carrier_reference: input.values.order_id }\n")},
+	}
+	c, err := Load(files, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sdk.NewDispatcher(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCreateShipment, Account: &sdk.Account{BaseURL: srv.URL},
+		Payload: []byte(`{"reference": "ORD-1"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]string
+	if err := json.Unmarshal(out, &got); err != nil || got["tracking_number"] != "AWB1" || got["reference"] != "ORD-1" || got["carrier_reference"] != "O-7" {
+		t.Fatalf("got %s (%v), want AWB1 for ORD-1 under order O-7", out, err)
+	}
+
+	files["mappings/create.mapping"] = &fstest.MapFile{Data: []byte("mapping s.create\nfrom xml\ndirection response\n{ tracking_number: input.awb }\n")}
+	if _, err := Load(files, Options{}); err == nil || !strings.Contains(err.Error(), "envelope") {
+		t.Fatalf("an envelope read by an xml mapping: %v, want it refused", err)
+	}
+}
+
+// An empty 2xx answer (a 204) reads as null in a JSON response mapping, and
+// as a null answer in an envelope, so the mapping can still say what
+// happened to the shipment the request named.
+func TestEmptyAnswerReadsAsNull(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
+	defer srv.Close()
+	files := fstest.MapFS{
+		"manifest.yaml": {Data: []byte(`
+id: empty
+name: Empty
+version: 0.1.0
+category: carrier_parcel
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials: []
+  environments: {sandbox: https://sandbox.example.com}
+operations:
+  - name: cancel_shipment
+    idempotent: true
+    binding:
+      request: {method: PUT, path: "/shipments/{input.tracking_number}/cancel"}
+      response: {mapping: mappings/cancel.mapping, envelope: true}
+`)},
+		"mappings/cancel.mapping": {Data: []byte("mapping e.cancel\nfrom json\ndirection response\n" +
+			"{ tracking_number: input.request.tracking_number, cancelled: input.answer == null }\n")},
+	}
+	c, err := Load(files, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := sdk.NewDispatcher(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: &sdk.Account{BaseURL: srv.URL},
+		Payload: []byte(`{"tracking_number": "AWB1"}`)})
+	if err != nil || string(out) != `{"tracking_number":"AWB1","cancelled":true}` {
+		t.Fatalf("got %s, %v", out, err)
+	}
+}

@@ -140,13 +140,43 @@ func (ex *exchanger) run(ctx context.Context, input []byte, item string) ([]byte
 		if i < len(ex.op.steps)-1 {
 			continue
 		}
-		out, err := st.response.Apply(nil, resp.Body)
+		body := resp.Body
+		if len(bytes.TrimSpace(body)) == 0 && st.response.From() == "json" {
+			body = []byte("null") // a 204, or a 200 with nothing to say
+		}
+		if st.resp.Envelope {
+			if body, err = envelope(body, input, values); err != nil {
+				return nil, ex.unreadable(st, resp, err)
+			}
+		}
+		out, err := st.response.Apply(nil, body)
 		if err != nil {
 			return nil, ex.unreadable(st, resp, err)
 		}
 		return out, nil
 	}
 	return nil, sdk.Errorf(sdk.CodeInternal, "%s: binding has no response mapping", ex.op.name)
+}
+
+// envelope is what an envelope response mapping reads: the answer, the
+// canonical request and the values named so far.
+func envelope(answer, request []byte, values map[string]string) ([]byte, error) {
+	answer = bytes.TrimSpace(answer)
+	if !gjson.ValidBytes(answer) {
+		return nil, fmt.Errorf("the answer is not JSON")
+	}
+	named, err := json.Marshal(values)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(answer)+len(request)+len(named)+32)
+	out = append(out, `{"answer":`...)
+	out = append(out, answer...)
+	out = append(out, `,"request":`...)
+	out = append(out, request...)
+	out = append(out, `,"values":`...)
+	out = append(out, named...)
+	return append(out, '}'), nil
 }
 
 // send builds, signs and sends one step's request; a non-2xx answer, or a 2xx
@@ -158,7 +188,7 @@ func (ex *exchanger) send(ctx context.Context, st *step, input []byte, item stri
 		}
 	}
 	look := ex.lookup(input, item, values)
-	req, err := ex.request(st.req, st.body, input, look)
+	req, err := ex.request(st.req, st.body, input, values, look)
 	if err != nil {
 		return nil, err
 	}
@@ -179,7 +209,7 @@ func (ex *exchanger) send(ctx context.Context, st *step, input []byte, item stri
 }
 
 // request builds one provider request from a request binding.
-func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, input []byte, look func(kind, name string) string) (*rest.Request, error) {
+func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, input []byte, values map[string]string, look func(kind, name string) string) (*rest.Request, error) {
 	req := &rest.Request{Method: strings.ToUpper(rb.Method), Secrets: ex.secrets}
 	if req.Method == "" {
 		req.Method = http.MethodGet
@@ -204,7 +234,7 @@ func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, inp
 	if body == nil {
 		return req, nil
 	}
-	js, err := body.ApplyJSON(nil, ex.bodyInput(input))
+	js, err := body.ApplyJSON(nil, ex.bodyInput(input, values))
 	if err != nil {
 		return nil, unsent(requestMappingError(err))
 	}
@@ -249,7 +279,7 @@ func bodyFields(a *sdk.AuthSpec, js []byte, look func(kind, name string) string)
 
 // requestValues runs a request's values mapping and adds its fields to values.
 func (ex *exchanger) requestValues(p *mappings.Program, input []byte, values map[string]string) error {
-	out, err := p.ApplyJSON(nil, ex.bodyInput(input))
+	out, err := p.ApplyJSON(nil, ex.bodyInput(input, values))
 	if err != nil {
 		return unsent(requestMappingError(err))
 	}
@@ -265,20 +295,35 @@ func (ex *exchanger) requestValues(p *mappings.Program, input []byte, values map
 }
 
 // bodyInput is what a request mapping reads: the canonical request with the
-// account's settings added as "settings" (never its credentials).
-func (ex *exchanger) bodyInput(input []byte) []byte {
+// account's settings added as "settings" and the values named so far (by a
+// values mapping or earlier steps) as "values"; never its credentials.
+func (ex *exchanger) bodyInput(input []byte, values map[string]string) []byte {
 	s := ex.call.Account.Settings
-	if len(s) == 0 {
-		return input
-	}
-	settings, err := json.Marshal(s)
-	if err != nil {
+	if len(s) == 0 && len(values) == 0 {
 		return input
 	}
 	rest := bytes.TrimSpace(input)[1:] // after the object's opening brace
-	out := make([]byte, 0, len(input)+len(settings)+16)
-	out = append(out, `{"settings":`...)
-	out = append(out, settings...)
+	out := make([]byte, 0, len(input)+256)
+	out = append(out, '{')
+	for _, add := range []struct {
+		key string
+		m   map[string]string
+	}{{"settings", s}, {"values", values}} {
+		if len(add.m) == 0 {
+			continue
+		}
+		b, err := json.Marshal(add.m)
+		if err != nil {
+			continue
+		}
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		out = append(out, '"')
+		out = append(out, add.key...)
+		out = append(out, `":`...)
+		out = append(out, b...)
+	}
 	if r := bytes.TrimSpace(rest); len(r) > 0 && r[0] != '}' {
 		out = append(out, ',')
 	}

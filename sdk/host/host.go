@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -120,6 +121,8 @@ type Process struct {
 	waitErr  error
 	stopOnce sync.Once
 	logger   *slog.Logger
+	// inFlight counts calls sent and not yet answered, for Stop to drain.
+	inFlight atomic.Int64
 }
 
 // Start launches a connector and returns once it has answered Describe.
@@ -385,6 +388,8 @@ func (p *Process) invoke(ctx context.Context, req *pluginrpc.InvokeRequest) ([]b
 			Message: fmt.Sprintf("the call of %d bytes exceeds the connector protocol's limit of %d bytes", n, pluginrpc.MaxMessageSize),
 		}
 	}
+	p.inFlight.Add(1)
+	defer p.inFlight.Add(-1)
 	var resp *pluginrpc.InvokeResponse
 	var err error
 	if p.mux != nil {
@@ -462,9 +467,25 @@ func (p *Process) transportError(ctx context.Context, err error) *sdk.Error {
 	return &sdk.Error{Code: sdk.CodeInternal, Source: sdk.SourceHub, Message: "connector connection failed: " + status.Convert(err).Message()}
 }
 
-// Stop asks the connector to finish in-flight calls and exit (SIGTERM), and kills
-// it when ctx ends first.
+// InFlight is how many calls are sent to the connector and not yet answered.
+func (p *Process) InFlight() int { return int(p.inFlight.Load()) }
+
+// Stop lets the calls in flight finish, even one still on its way to the
+// connector, then asks the connector to exit (SIGTERM, on which it drains
+// what it still runs), and kills it when ctx ends first.
 func (p *Process) Stop(ctx context.Context) {
+	drain := time.NewTicker(5 * time.Millisecond)
+	defer drain.Stop()
+	for p.inFlight.Load() > 0 {
+		select {
+		case <-drain.C:
+		case <-p.done:
+		case <-ctx.Done():
+		}
+		if ctx.Err() != nil || isDone(p.done) {
+			break
+		}
+	}
 	_ = p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -473,6 +494,15 @@ func (p *Process) Stop(ctx context.Context) {
 		<-p.done
 	}
 	p.release()
+}
+
+func isDone(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
 }
 
 // Kill ends the process at once and waits for it.

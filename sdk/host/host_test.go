@@ -230,7 +230,7 @@ func TestStopIsGraceful(t *testing.T) {
 		p := start(t, version)
 		done := make(chan error, 1)
 		go func() { _, err := track(context.Background(), p, "sleep:300ms"); done <- err }()
-		time.Sleep(100 * time.Millisecond) // let the call get in flight
+		waitInFlight(t, p, 1)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		p.Stop(ctx)
@@ -258,5 +258,17 @@ func TestStartFailsClearlyForANonConnector(t *testing.T) {
 	_, err := host.Start(context.Background(), host.Config{Path: "/bin/echo", Args: []string{"hello"}, StartTimeout: 5 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "exited before the handshake") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// waitInFlight waits until n calls are sent to p's connector and unanswered.
+func waitInFlight(t *testing.T, p *host.Process, n int) {
+	t.Helper()
+	for p.InFlight() < n {
+		select {
+		case <-p.Done():
+			t.Fatalf("connector exited with %d of %d calls in flight", p.InFlight(), n)
+		case <-time.After(time.Millisecond):
+		}
 	}
 }

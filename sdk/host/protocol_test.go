@@ -126,7 +126,7 @@ func TestCancellationReachesTheConnector(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { _, err := track(ctx, p, "sleep:1h"); done <- err }()
-		time.Sleep(100 * time.Millisecond) // let the call get in flight
+		waitInFlight(t, p, 1)
 		cancel()
 		var e *sdk.Error
 		if err := <-done; !errors.As(err, &e) || e.Code != sdk.CodeTimeout || e.Source != sdk.SourceHub {
@@ -150,7 +150,7 @@ func TestCrashFailsEveryPendingCall(t *testing.T) {
 		for range 8 {
 			go func() { _, err := track(context.Background(), p, "sleep:1h"); errs <- err }()
 		}
-		time.Sleep(100 * time.Millisecond) // let the calls get in flight
+		waitInFlight(t, p, 8)
 		if _, err := track(context.Background(), p, "crash"); err == nil {
 			t.Fatal("crashing call succeeded")
 		}
