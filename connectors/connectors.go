@@ -30,7 +30,13 @@ import (
 // each is a built-in whose id is its folder's name. TestEveryDataFolderIsEmbedded
 // holds this list to the folders under connectors/ that have no Go.
 //
+//go:embed all:amazon_shipping_in
+//go:embed all:dtdc
+//go:embed all:ecom_express
 //go:embed all:fedex
+//go:embed all:franch_express
+//go:embed all:gati_kwe
+//go:embed all:vtrans
 var dataFolders embed.FS
 
 // Simulator is a provider simulator on loopback: its URL, and the credentials
