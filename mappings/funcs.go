@@ -89,6 +89,8 @@ func init() {
 			doc: `s.to_time("dd/MM/yyyy HH:mm", "Asia/Kolkata"): an RFC 3339 time; layouts may list alternatives with |`},
 		{name: "try_time", min: 1, max: 3, check: checkToTime, eval: tryTimeEval,
 			doc: `s.try_time("dd/MM/yyyy HH:mm", "Asia/Kolkata"): like to_time, but missing instead of an error when s does not parse`},
+		{name: "from_unix", min: 1, max: 3, check: checkFromUnix, eval: fromUnixEval,
+			doc: `x.from_unix("ms"?, "Asia/Kolkata"?): an RFC 3339 time from Unix seconds ("s", the default) or milliseconds ("ms"), written in a zone (UTC by default)`},
 		{name: "format_time", min: 2, max: 3, check: checkFormatTime, eval: formatTimeEval,
 			doc: `t.format_time("dd/MM/yyyy", "Asia/Kolkata"): an RFC 3339 time written in a layout and zone`},
 		// Tables, presence, validation.

@@ -79,6 +79,8 @@ func TestFeatures(t *testing.T) {
 		{`input.date.to_time("dd/MM/yyyy", "Asia/Kolkata")`, `"2026-11-25T00:00:00+05:30"`},
 		{`input.dt.format_time("dd/MM/yyyy HH:mm", "Asia/Kolkata")`, `"25/11/2026 16:00"`},
 		{`input.date.try_time("dd/MM/yyyy", "Asia/Kolkata")`, `"2026-11-25T00:00:00+05:30"`},
+		{`[1764000000.from_unix(), "1764000000123".from_unix("ms", "Asia/Kolkata"), 1764000000.5.from_unix("s", "Asia/Kolkata")]`,
+			`["2025-11-24T16:00:00Z","2025-11-24T21:30:00.123+05:30","2025-11-24T21:30:00.5+05:30"]`},
 		{`[exists("31/02/2026x".try_time("dd/MM/yyyy", "Asia/Kolkata")), "garbage".try_time() ?? "none"]`, `[false,"none"]`},
 		{`[is_gstin(input.gstin), is_gstin(input.bad_gstin), is_pin(input.pin), is_pin("012345")]`, `[true,false,true,false]`},
 		{`[is_vehicle_reg("MH 12 AB 1234"), is_vehicle_reg("22BH1234AA"), is_vehicle_reg("XYZ")]`, `[true,true,false]`},

@@ -2,6 +2,7 @@ package mappings
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 	_ "time/tzdata" // zones such as Asia/Kolkata must resolve on hosts without tzdata
@@ -176,4 +177,43 @@ func formatTimeEval(e *env, c *callNode) (Value, error) {
 		t = t.In(aux.loc)
 	}
 	return str(t.Format(aux.layouts[0])), nil
+}
+
+// unixAux is a from_unix call's constant unit and zone.
+type unixAux struct {
+	millis bool
+	loc    *time.Location
+}
+
+func checkFromUnix(p *parser, c *callNode) error {
+	unit, err := constString(p, c, 1, "the unit")
+	if err != nil {
+		return err
+	}
+	if unit != "" && unit != "s" && unit != "ms" {
+		return p.errAt(c.args[1].at(), "from_unix(): the unit is \"s\" (seconds) or \"ms\" (milliseconds), not %q", unit)
+	}
+	if err := checkTimeArgs(p, c, 3, 2); err != nil { // no layout; the zone is the third argument
+		return err
+	}
+	c.aux = unixAux{millis: unit == "ms", loc: c.aux.(timeAux).loc}
+	return nil
+}
+
+// fromUnixEval turns Unix seconds or milliseconds (a number or numeric text)
+// into an RFC 3339 time in the call's zone.
+func fromUnixEval(e *env, c *callNode) (Value, error) {
+	f, v, ok, err := e.numArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	aux := c.aux.(unixAux)
+	var t time.Time
+	if aux.millis {
+		t = time.UnixMilli(int64(f))
+	} else {
+		sec, frac := math.Modf(f)
+		t = time.Unix(int64(sec), int64(frac*1e9))
+	}
+	return str(t.In(aux.loc).Format(time.RFC3339Nano)), nil
 }
