@@ -49,7 +49,10 @@ type InboundAuth struct {
 	// rotating its key); one that verifies is enough.
 	Prefix string `yaml:"prefix,omitempty" json:"prefix,omitempty"`
 	// TimestampHeader is the header holding the time of the push in Unix
-	// seconds (hmac); Message must sign it.
+	// seconds (hmac); Message must sign it. A provider that signs the body
+	// alone (Borzo, Xpressbees) has none: its Message is "{body}", and a
+	// recorded push can be replayed, which the hub's idempotent recording of
+	// tracking events absorbs.
 	TimestampHeader string `yaml:"timestamp_header,omitempty" json:"timestamp_header,omitempty"`
 	// Algorithm is the HMAC's hash (hmac): sha256, the default.
 	Algorithm string `yaml:"algorithm,omitempty" json:"algorithm,omitempty" jsonschema:"enum=sha256"`
@@ -60,7 +63,7 @@ type InboundAuth struct {
 	// TimestampHeader's value, {body} the raw body, {header.NAME} another
 	// header's value (the Standard Webhooks layout is
 	// "{header.webhook-id}.{timestamp}.{body}"); "{timestamp}.{body}" when
-	// empty. It must contain {timestamp} and {body}.
+	// empty. It must contain {body}, and {timestamp} when TimestampHeader is set.
 	Message string `yaml:"message,omitempty" json:"message,omitempty"`
 	// Window is how far the push's timestamp may be from the hub's clock,
 	// either way (hmac), so that a recorded push cannot be replayed later;
@@ -205,8 +208,9 @@ func (m *Manifest) validateInbound() error {
 		if a.Header == "" {
 			return fmt.Errorf("inbound.header: required for hmac (the header holding the signature)")
 		}
-		if a.TimestampHeader == "" {
-			return fmt.Errorf("inbound.timestamp_header: required for hmac (the header holding the push's Unix time, which the signature covers)")
+		if a.TimestampHeader == "" && (a.Message == "" || strings.Contains(a.Message, "{timestamp}") || a.Window != 0) {
+			return fmt.Errorf("inbound.timestamp_header: required for hmac (the header holding the push's Unix time, which the signature covers), " +
+				"unless the provider signs no time: then write the message without {timestamp} (message: \"{body}\") and no window")
 		}
 		if a.Algorithm != "" && a.Algorithm != "sha256" {
 			return fmt.Errorf("inbound.algorithm: %q is not sha256", a.Algorithm)
@@ -221,8 +225,8 @@ func (m *Manifest) validateInbound() error {
 		if rest := inboundPlaceholderRE.ReplaceAllString(layout, ""); strings.ContainsAny(rest, "{}") {
 			return fmt.Errorf("inbound.message: %q: only {timestamp}, {body} and {header.NAME} may be used", layout)
 		}
-		if !strings.Contains(layout, "{timestamp}") || !strings.Contains(layout, "{body}") {
-			return fmt.Errorf("inbound.message: %q must sign both {timestamp} and {body}", layout)
+		if !strings.Contains(layout, "{body}") || a.TimestampHeader != "" && !strings.Contains(layout, "{timestamp}") {
+			return fmt.Errorf("inbound.message: %q must sign {body}, and {timestamp} when there is a timestamp_header", layout)
 		}
 		if a.Window < 0 || time.Duration(a.Window) > MaxInboundWindow {
 			return fmt.Errorf("inbound.window: must be between 0s (the default, %s) and %s", DefaultInboundWindow, MaxInboundWindow)

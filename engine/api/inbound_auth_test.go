@@ -256,6 +256,11 @@ var hookyManifest = pushManifest("hooky", []string{"webhook_secret"}, &sdk.Inbou
 	TimestampHeader: "Webhook-Timestamp", Encoding: "base64", Message: "{header.webhook-id}.{timestamp}.{body}",
 	Window: sdk.Duration(2 * time.Minute)})
 
+// bodysign signs the body alone, base64, no time (Borzo's and Xpressbees'
+// callbacks): no window to check, every other refusal as for signy.
+var bodysignManifest = pushManifest("bodysign", []string{"callback_secret"}, &sdk.InboundAuth{
+	Type: sdk.InboundHMAC, Credential: "callback_secret", Header: "X-Body-Signature", Encoding: "base64", Message: "{body}"})
+
 func sign(key, msg string) []byte {
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write([]byte(msg))
@@ -271,10 +276,12 @@ func TestInboundHMAC(t *testing.T) {
 	t.Parallel()
 	const secret = "whsec-signy-91c2e7"
 	const hookSecret = "hooky-secret-5d0a"
-	e := newInboundEnv(t, []*sdk.Manifest{signyManifest, hookyManifest})
+	e := newInboundEnv(t, []*sdk.Manifest{signyManifest, hookyManifest, bodysignManifest})
 	id := e.account("signy", map[string]string{"signing_secret": secret})
 	bare := e.account("signy", nil)
 	hook := e.account("hooky", map[string]string{"webhook_secret": hookSecret})
+	const cbSecret = "cb-secret-77a1"
+	cb := e.account("bodysign", map[string]string{"callback_secret": cbSecret})
 	now := e.clock.Now().Unix()
 	body := `{"awb":"S1","status":"in_transit"}`
 	signed := func(ts int64, key, body string) []string {
@@ -327,6 +334,16 @@ func TestInboundHMAC(t *testing.T) {
 		"Webhook-Signature: v1,"+good))
 	expectRefused(t, "hex where base64 is declared", e.push("hooky", hook, "", body, "Webhook-Id: msg_1", "Webhook-Timestamp: "+hts,
 		"Webhook-Signature: v1,"+hex.EncodeToString(sign(hookSecret, "msg_1."+hts+"."+body))))
+
+	// The body alone, no time: any time passes, any change or other key does not.
+	bodySig := "X-Body-Signature: " + base64.StdEncoding.EncodeToString(sign(cbSecret, body))
+	if r := e.push("bodysign", cb, "", body, bodySig); r.status != http.StatusOK {
+		t.Errorf("body-signed push: %d %s", r.status, r.body)
+	}
+	expectRefused(t, "body-signed, another body", e.push("bodysign", cb, "", `{"awb":"S2"}`, bodySig))
+	expectRefused(t, "body-signed, another key", e.push("bodysign", cb, "", body,
+		"X-Body-Signature: "+base64.StdEncoding.EncodeToString(sign("other", body))))
+	expectRefused(t, "body-signed, unsigned", e.push("bodysign", cb, "", body))
 }
 
 // basicyManifest authenticates pushes with HTTP basic auth.

@@ -145,10 +145,13 @@ func verifyToken(spec *sdk.InboundAuth, want string, p Push) error {
 }
 
 // verifyHMAC recomputes the signature of the push's message with key and
-// compares it with every signature the header carries; the timestamp must
-// be within the window of now.
+// compares it with every signature the header carries; the timestamp, when
+// the provider signs one, must be within the window of now.
 func verifyHMAC(spec *sdk.InboundAuth, key string, p Push, now time.Time) error {
-	ts := strings.TrimSpace(p.Header.Get(spec.TimestampHeader))
+	var ts string
+	if spec.TimestampHeader != "" {
+		ts = strings.TrimSpace(p.Header.Get(spec.TimestampHeader))
+	}
 	mac := hmac.New(sha256.New, []byte(key))
 	mac.Write(spec.ExpandMessage(ts, p.Body, p.Header.Get))
 	want := mac.Sum(nil)
@@ -169,12 +172,14 @@ func verifyHMAC(spec *sdk.InboundAuth, key string, p Push, now time.Time) error 
 			ok = 1
 		}
 	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return ErrPushStale
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > spec.WindowOrDefault() || d < -spec.WindowOrDefault() {
-		return ErrPushStale
+	if spec.TimestampHeader != "" {
+		sec, err := strconv.ParseInt(ts, 10, 64)
+		if err != nil {
+			return ErrPushStale
+		}
+		if d := now.Sub(time.Unix(sec, 0)); d > spec.WindowOrDefault() || d < -spec.WindowOrDefault() {
+			return ErrPushStale
+		}
 	}
 	if ok != 1 {
 		return ErrPushUnauthenticated
