@@ -8,6 +8,10 @@ import (
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/tidwall/gjson"
+
+	"github.com/carrierhub/hub/mappings/doc"
 )
 
 // builtin is a function of the language. A call x.f(a) is f(x, a).
@@ -47,6 +51,8 @@ func init() {
 			doc: "list.any(x -> condition): whether some element satisfies the condition"},
 		{name: "sort", min: 1, max: 1, eval: sortEval, doc: "list.sort(): numbers or strings in ascending order"},
 		{name: "reverse", min: 1, max: 1, eval: reverseEval, doc: "list.reverse(): the list back to front"},
+		{name: "entries", min: 1, max: 1, eval: entriesEval,
+			doc: `obj.entries(): the members as a list of {key, value}, in order (an answer keyed by tracking number becomes a list)`},
 		{name: "flatten", min: 1, max: 1, eval: flattenEval, iter: flattenIter, doc: "list.flatten(): lists inside the list spliced in, one level"},
 		{name: "first", min: 1, max: 1, eval: firstEval, doc: "list.first(): the first element (missing when empty)"},
 		{name: "last", min: 1, max: 1, eval: lastEval, doc: "list.last(): the last element (missing when empty)"},
@@ -409,6 +415,34 @@ func flattenIter(e *env, c *callNode, fn func(Value) error) (bool, error) {
 }
 
 func flattenEval(e *env, c *callNode) (Value, error) { return collect(e, c) }
+
+// entriesEval lists an object's members as {key, value} objects, in order.
+func entriesEval(e *env, c *callNode) (Value, error) {
+	v, err := e.arg(c, 0)
+	if err != nil || v.absent() {
+		return v, err
+	}
+	out := []Value{}
+	switch {
+	case v.k == kJSON && v.isObject():
+		v.result().ForEach(func(k, m gjson.Result) bool {
+			out = append(out, Value{k: kJSON, s: `{"key":` + k.Raw + `,"value":` + m.Raw + `}`})
+			return true
+		})
+	case v.k == kDoc && v.isObject():
+		o := v.a.(*doc.Object)
+		for i := range o.Len() {
+			key, member := o.At(i)
+			entry := doc.NewObject(2)
+			entry.Set("key", key)
+			entry.Set("value", member)
+			out = append(out, Value{k: kDoc, a: entry})
+		}
+	default:
+		return missing, e.fail(c, v, "entries() needs an object, got %s", typeName(v))
+	}
+	return Value{k: kArr, a: out}, nil
+}
 
 func firstEval(e *env, c *callNode) (Value, error) {
 	found := missing

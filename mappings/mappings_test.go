@@ -47,7 +47,8 @@ func TestFeatures(t *testing.T) {
 	"items":[{"k":"p","v":1},{"k":"q","v":2},{"k":"p","v":3}],
 	"nested":[[1,2],[3],4],"date":"25/11/2026","dt":"2026-11-25T10:30:00Z",
 	"gstin":"27AAPFU0939F1ZV","bad_gstin":"27AAPFU0939F1ZA","pin":"560001","code":"DL","esc":"a\"b\u00e9",
-	"big":123456789012345678901234567890,"u1":"LB","u2":"cm","u3":"stone"}`
+	"big":123456789012345678901234567890,"u1":"LB","u2":"cm","u3":"stone",
+	"byawb":{"A1":{"status":"delivered"},"A2":{"status":"in_transit"}}}`
 	cases := []struct{ expr, want string }{
 		{`input.a.b`, `"x"`},
 		{`input.a.missing ?? "dflt"`, `"dflt"`},
@@ -79,6 +80,7 @@ func TestFeatures(t *testing.T) {
 		{`input.date.to_time("dd/MM/yyyy", "Asia/Kolkata")`, `"2026-11-25T00:00:00+05:30"`},
 		{`input.dt.format_time("dd/MM/yyyy HH:mm", "Asia/Kolkata")`, `"25/11/2026 16:00"`},
 		{`input.date.try_time("dd/MM/yyyy", "Asia/Kolkata")`, `"2026-11-25T00:00:00+05:30"`},
+		{`input.byawb.entries().map(e -> e.key + ":" + e.value.status)`, `["A1:delivered","A2:in_transit"]`},
 		{`[1764000000.from_unix(), "1764000000123".from_unix("ms", "Asia/Kolkata"), 1764000000.5.from_unix("s", "Asia/Kolkata")]`,
 			`["2025-11-24T16:00:00Z","2025-11-24T21:30:00.123+05:30","2025-11-24T21:30:00.5+05:30"]`},
 		{`[exists("31/02/2026x".try_time("dd/MM/yyyy", "Asia/Kolkata")), "garbage".try_time() ?? "none"]`, `[false,"none"]`},
@@ -117,6 +119,7 @@ func TestDocInput(t *testing.T) {
 		id: input.Shipment.Id,
 		lines: input.Shipment.Line.map(l -> {sku: l["@sku"], qty: l.Qty.number()}),
 		count: input.Shipment.Line.length(),
+		members: input.Shipment.entries().map(e -> e.key),
 	}`)
 	root := doc.NewObject(1)
 	sh := doc.NewObject(2)
@@ -134,7 +137,7 @@ func TestDocInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"id":"S-1","lines":[{"sku":"A","qty":2},{"sku":"B","qty":5}],"count":2}`
+	want := `{"id":"S-1","lines":[{"sku":"A","qty":2},{"sku":"B","qty":5}],"count":2,"members":["Id","Line"]}`
 	if string(out) != want {
 		t.Errorf("got %s\nwant %s", out, want)
 	}
@@ -147,7 +150,7 @@ func TestDocInput(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `{"id":"S-2","lines":[{"sku":"A","qty":2}],"count":2}`; string(out) != want {
+	if want := `{"id":"S-2","lines":[{"sku":"A","qty":2}],"count":2,"members":["Id","Line"]}`; string(out) != want {
 		// count is the keys of the single object; lines is a list of one.
 		t.Errorf("got %s\nwant %s", out, want)
 	}
