@@ -160,11 +160,12 @@ type AuthSpec struct {
 	// canonical request, in Header after Prefix.
 	Secret          string `yaml:"secret,omitempty" json:"secret,omitempty"`
 	TimestampHeader string `yaml:"timestamp_header,omitempty" json:"timestamp_header,omitempty"`
-	// Fields configure body: the credentials a provider wants inside the
-	// request body (iThink's access_token and secret_key, a form's username
-	// and password), each a gjson path of the body's JSON (or a form field)
-	// and a template written there after the body mapping, so that no mapping
-	// ever reads a credential.
+	// Fields are credentials a provider wants inside the request body
+	// (iThink's access_token and secret_key, a form's username and password,
+	// Blue Dart's Profile beside its JWT header), each a gjson path of the
+	// body's JSON (or a form field) and a template written there after the
+	// body mapping, so that no mapping ever reads a credential. Type body has
+	// only fields; any other type may add them to what it sends.
 	Fields map[string]string `yaml:"fields,omitempty" json:"fields,omitempty"`
 }
 
@@ -250,18 +251,18 @@ func (m *Manifest) validateBinding(where string, op Operation, b *Binding) error
 	if len(b.Steps) == 0 && b.Request == nil {
 		return fmt.Errorf("%s.binding: request is required", where)
 	}
-	if b.Auth != "" {
+	if b.Auth != "" && b.Auth != NoAuth {
 		if _, ok := m.Auth[b.Auth]; !ok {
 			return fmt.Errorf("%s.binding.auth: no auth named %q in the manifest's auth", where, b.Auth)
 		}
 	}
-	if a := m.BindingAuth(b); a != nil && a.Type == AuthBody {
+	if a := m.BindingAuth(b); a != nil && len(a.Fields) > 0 {
 		for i, s := range b.StepList() {
 			if s.Request == nil || s.Request.Body == nil {
-				return fmt.Errorf("%s.binding: step %d has no body for its body auth's fields", where, i+1)
+				return fmt.Errorf("%s.binding: step %d has no body for its auth's fields", where, i+1)
 			}
 			if f := s.Request.Body.Format; f != "" && f != "json" && f != "form" {
-				return fmt.Errorf("%s.binding: body auth writes its fields into json or form bodies, not %s", where, f)
+				return fmt.Errorf("%s.binding: an auth's fields are written into json or form bodies, not %s", where, f)
 			}
 		}
 	}
@@ -318,9 +319,16 @@ func (m *Manifest) validateBinding(where string, op Operation, b *Binding) error
 	return nil
 }
 
+// NoAuth is the auth name a binding gives to send no credentials at all
+// (a public tracking page beside signed bookings).
+const NoAuth = "none"
+
 // BindingAuth is the auth entry a binding signs with: the one it names, or
-// the manifest's only entry; nil when neither.
+// the manifest's only entry; nil when neither, or when it names NoAuth.
 func (m *Manifest) BindingAuth(b *Binding) *AuthSpec {
+	if b.Auth == NoAuth {
+		return nil
+	}
 	if b.Auth != "" {
 		return m.Auth[b.Auth]
 	}
@@ -404,6 +412,14 @@ func validateAuth(name string, a *AuthSpec) error {
 		}
 		return checkTemplate(v, nil)
 	}
+	if name == NoAuth {
+		return fmt.Errorf("%s: %q is the name a binding uses to send no auth; call the entry something else", at, NoAuth)
+	}
+	for _, path := range slices.Sorted(maps.Keys(a.Fields)) {
+		if err := need("fields."+path, a.Fields[path]); err != nil {
+			return err
+		}
+	}
 	switch a.Type {
 	case AuthAPIKey, AuthBearer:
 		if (a.Header == "") == (a.Query == "") && a.Type == AuthAPIKey {
@@ -439,11 +455,6 @@ func validateAuth(name string, a *AuthSpec) error {
 	case AuthBody:
 		if len(a.Fields) == 0 {
 			return fmt.Errorf("%s.fields: body auth needs at least one field (a body path and its template)", at)
-		}
-		for _, path := range slices.Sorted(maps.Keys(a.Fields)) {
-			if err := need("fields."+path, a.Fields[path]); err != nil {
-				return err
-			}
 		}
 	default:
 		return fmt.Errorf("%s.type: %q is not api_key, basic, bearer, oauth2_client_credentials, token_login, hmac, wsse or body", at, a.Type)

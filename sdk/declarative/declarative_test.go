@@ -305,7 +305,7 @@ func TestBodyAuthNeedsABody(t *testing.T) {
     type: body
     fields: {secret: "{credential.client_secret}"}`, 1)
 	_, err := Load(fstest.MapFS{"manifest.yaml": {Data: []byte(bad)}}, Options{})
-	if err == nil || !strings.Contains(err.Error(), "cancel_shipment") || !strings.Contains(err.Error(), "no body for its body auth") {
+	if err == nil || !strings.Contains(err.Error(), "cancel_shipment") || !strings.Contains(err.Error(), "no body for its auth's fields") {
 		t.Fatalf("got %v, want cancel_shipment refused for its missing body", err)
 	}
 }

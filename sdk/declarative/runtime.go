@@ -238,7 +238,7 @@ func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, inp
 	if err != nil {
 		return nil, unsent(requestMappingError(err))
 	}
-	if a := ex.op.auth; a != nil && a.Type == sdk.AuthBody {
+	if a := ex.op.auth; a != nil && len(a.Fields) > 0 {
 		if js, err = bodyFields(a, js, look); err != nil {
 			return nil, err
 		}
@@ -260,18 +260,19 @@ func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, inp
 	return req, nil
 }
 
-// bodyFields writes a body auth's credentials into the body's JSON, each at
-// its path, after the body mapping (which never reads credentials).
+// bodyFields writes an auth's body fields (its credentials) into the body's
+// JSON, each at its path, after the body mapping (which never reads
+// credentials).
 func bodyFields(a *sdk.AuthSpec, js []byte, look func(kind, name string) string) ([]byte, error) {
 	for _, path := range slices.Sorted(maps.Keys(a.Fields)) {
 		v := sdk.ExpandTemplate(a.Fields[path], look, nil)
 		if v == "" {
 			return nil, unsent(&sdk.Error{Code: sdk.CodeAuthFailed, Source: sdk.SourceConnector,
-				Message: fmt.Sprintf("account has no value for the body auth's %s (%s)", path, a.Fields[path])})
+				Message: fmt.Sprintf("account has no value for the auth's body field %s (%s)", path, a.Fields[path])})
 		}
 		var err error
 		if js, err = sjson.SetBytes(js, path, v); err != nil {
-			return nil, unsent(sdk.Errorf(sdk.CodeInternal, "writing the body auth's %s: %v", path, err))
+			return nil, unsent(sdk.Errorf(sdk.CodeInternal, "writing the auth's body field %s: %v", path, err))
 		}
 	}
 	return js, nil

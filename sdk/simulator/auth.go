@@ -238,6 +238,14 @@ func (s *Simulator) authorizedAny(r *http.Request, body []byte) bool {
 // holds s.mu.
 func (s *Simulator) accepts(a *authEntry, r *http.Request, body []byte) bool {
 	sp := a.spec
+	if len(sp.Fields) > 0 {
+		leaves := flattenBody(r.Header.Get("Content-Type"), body)
+		for path, t := range sp.Fields {
+			if v, ok := leaves[path]; !ok || !s.fits(t, v, nil) {
+				return false
+			}
+		}
+	}
 	switch sp.Type {
 	case sdk.AuthAPIKey, sdk.AuthBearer:
 		header, prefix := sp.Header, sp.Prefix
@@ -287,13 +295,7 @@ func (s *Simulator) accepts(a *authEntry, r *http.Request, body []byte) bool {
 	case sdk.AuthWSSecurity:
 		return s.wsseValid(sp, body)
 	case sdk.AuthBody:
-		leaves := flattenBody(r.Header.Get("Content-Type"), body)
-		for path, t := range sp.Fields {
-			if v, ok := leaves[path]; !ok || !s.fits(t, v, nil) {
-				return false
-			}
-		}
-		return true
+		return true // its fields, checked above
 	}
 	return false
 }

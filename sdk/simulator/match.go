@@ -208,6 +208,9 @@ func (s *Simulator) authOf(info sdk.OperationInfo) (a *authEntry, any bool) {
 		return nil, true
 	}
 	name := info.Binding.Auth
+	if name == sdk.NoAuth {
+		return nil, false
+	}
 	if name == "" {
 		if len(s.auths) == 1 {
 			return s.auths[0], false

@@ -768,9 +768,15 @@ func urlEscape(s string) string {
 // so recorded exchanges need not hold them.
 func TestBodyAuth(t *testing.T) {
 	t.Parallel()
-	for _, format := range []string{"json", "form"} {
+	for _, format := range []string{"json", "form", "bearer+json"} {
 		t.Run(format, func(t *testing.T) {
 			t.Parallel()
+			auth := "type: body"
+			if format == "bearer+json" {
+				// A token in a header and credentials in the body at once
+				// (Blue Dart's JWT beside its Profile).
+				format, auth = "json", "type: bearer\n    value: \"{credential.secret_key}\""
+			}
 			field := "data.access_token"
 			body := `{"data": {"awb": "111122223333"}}`
 			contentType := "application/json"
@@ -794,7 +800,7 @@ account:
     sandbox: https://sandbox.example.com
 auth:
   keys:
-    type: body
+    ` + auth + `
     fields:
       ` + field + `: "{credential.access_token}"
       secret_key: "{credential.secret_key}"
@@ -848,4 +854,16 @@ exchanges:
 			}
 		})
 	}
+}
+
+// A binding with auth: none sends no credentials, though the manifest's only
+// auth entry would otherwise sign it, and the simulator asks for none.
+func TestBindingWithoutAuth(t *testing.T) {
+	t.Parallel()
+	m := authManifest("    type: api_key\n    header: X-Api-Key\n    value: \"{credential.api_key}\"", []string{"api_key"}, false)
+	m = strings.Replace(m, "    binding:\n", "    binding:\n      auth: none\n", 1)
+	e := start(t, folder(m, restTrack, map[string]string{"track.yaml": restTrackFile}))
+	e.acct = &sdk.Account{ID: "keyless", BaseURL: e.acct.BaseURL}
+	out := e.mustCall(t, sdk.OpTrack, `{"tracking_numbers": ["111122223333"]}`)
+	sameJSON(t, out, `{"results": [{"tracking_number": "111122223333", "status": "in_transit"}]}`)
 }
