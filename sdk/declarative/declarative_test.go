@@ -12,6 +12,8 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/tidwall/gjson"
+
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -422,5 +424,18 @@ operations:
 		Payload: []byte(`{"tracking_number": "AWB1"}`)})
 	if err != nil || string(out) != `{"tracking_number":"AWB1","cancelled":true}` {
 		t.Fatalf("got %s, %v", out, err)
+	}
+}
+
+// Every fan-out unit carries the call's other fields: an aggregator's
+// courier_id reaches each batch and each single-number request.
+func TestFanOutUnitsCarryTheCallsFields(t *testing.T) {
+	ex := &exchanger{call: &sdk.Call{Payload: []byte(`{"tracking_numbers": ["A", "B"], "courier_id": "6"}`)}}
+	for field, v := range map[string]any{"tracking_numbers": []string{"A"}, "tracking_number": "B"} {
+		got := ex.unitRequest(field, v)
+		if gjson.GetBytes(got, "courier_id").String() != "6" || !gjson.GetBytes(got, field).Exists() ||
+			(field == "tracking_number" && gjson.GetBytes(got, "tracking_numbers").Exists()) {
+			t.Errorf("%s unit: %s", field, got)
+		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
+	"github.com/tidwall/sjson"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -78,7 +79,7 @@ func (ex *exchanger) track(ctx context.Context, fan *sdk.FanOut) ([]byte, error)
 		}
 		parallel(len(chunks), par, func(i int) {
 			chunk := chunks[i]
-			out, err := ex.run(ctx, unitRequest("tracking_numbers", chunk), "")
+			out, err := ex.run(ctx, ex.unitRequest("tracking_numbers", chunk), "")
 			switch {
 			case err == nil:
 				t.add(out)
@@ -107,9 +108,9 @@ func (ex *exchanger) each(ctx context.Context, numbers []string, par int, t *tra
 			err error
 		)
 		if asBatch {
-			out, err = ex.run(ctx, unitRequest("tracking_numbers", []string{n}), "")
+			out, err = ex.run(ctx, ex.unitRequest("tracking_numbers", []string{n}), "")
 		} else {
-			out, err = ex.run(ctx, unitRequest("tracking_number", n), n)
+			out, err = ex.run(ctx, ex.unitRequest("tracking_number", n), n)
 		}
 		switch {
 		case err == nil:
@@ -150,9 +151,22 @@ func parallel(n, par int, f func(i int)) {
 }
 
 // unitRequest is the canonical request one fan-out exchange's mapping reads.
-func unitRequest(field string, v any) []byte {
+func (ex *exchanger) unitRequest(field string, v any) []byte {
 	b, _ := json.Marshal(map[string]any{field: v})
-	return b
+	rest := gjson.ParseBytes(ex.call.Payload)
+	if !rest.IsObject() || len(rest.Map()) <= 1 {
+		return b // tracking_numbers alone, as nearly every call
+	}
+	// The call's other fields (an aggregator's courier_id) go with every
+	// unit; canonical field names are plain snake case, no path syntax.
+	out := b
+	rest.ForEach(func(k, val gjson.Result) bool {
+		if name := k.String(); name != "tracking_numbers" && name != field {
+			out, _ = sjson.SetRawBytes(out, name, []byte(val.Raw))
+		}
+		return true
+	})
+	return out
 }
 
 // trackingNumbers reads and checks the call's tracking numbers.

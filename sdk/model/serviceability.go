@@ -74,6 +74,8 @@ const (
 type NDRActionRequest struct {
 	// TrackingNumber is the shipment.
 	TrackingNumber string `json:"tracking_number" jsonschema:"minLength=1,maxLength=64"`
+	// CourierID is the courier an aggregator booked it with, where it needs one.
+	CourierID string `json:"courier_id,omitempty" jsonschema:"maxLength=64"`
 	// Action is reattempt, return, change_address or change_phone.
 	Action NDRAction `json:"action" jsonschema:"enum=reattempt,enum=return,enum=change_address,enum=change_phone"`
 	// ReattemptDate is when to try again, where the carrier takes one.

@@ -123,6 +123,9 @@ type FindShipmentRequest struct {
 type CancelRequest struct {
 	// TrackingNumber is the shipment to cancel.
 	TrackingNumber string `json:"tracking_number" jsonschema:"minLength=1,maxLength=64"`
+	// CourierID is the courier an aggregator booked it with (the booking's
+	// courier.id), for aggregators that need it to act on a shipment.
+	CourierID string `json:"courier_id,omitempty" jsonschema:"maxLength=64"`
 	// Reason is a free-text reason, passed on where the carrier takes one.
 	Reason string `json:"reason,omitempty"`
 }
@@ -203,6 +206,8 @@ type PickupRequest struct {
 	Packages int `json:"packages,omitempty" jsonschema:"minimum=0"`
 	// TrackingNumbers are the shipments to collect, where the carrier wants them.
 	TrackingNumbers []string `json:"tracking_numbers,omitempty"`
+	// CourierID is the courier an aggregator booked them with, where it needs one.
+	CourierID string `json:"courier_id,omitempty" jsonschema:"maxLength=64"`
 }
 
 // PickupResponse is a booked collection.
@@ -235,6 +240,8 @@ type ManifestResponse struct {
 type PODRequest struct {
 	// TrackingNumber is the delivered shipment.
 	TrackingNumber string `json:"tracking_number" jsonschema:"minLength=1"`
+	// CourierID is the courier an aggregator booked it with, where it needs one.
+	CourierID string `json:"courier_id,omitempty" jsonschema:"maxLength=64"`
 }
 
 // ProofOfDelivery is the evidence that a shipment was delivered.

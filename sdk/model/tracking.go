@@ -84,6 +84,9 @@ func (cur TrackingStatus) Advances(next TrackingStatus) bool {
 type TrackRequest struct {
 	// TrackingNumbers are the shipments to track; at most 50 per call.
 	TrackingNumbers []string `json:"tracking_numbers" jsonschema:"minItems=1,maxItems=50"`
+	// CourierID is the courier an aggregator booked them with (the booking's
+	// courier.id), for aggregators that track by number and courier.
+	CourierID string `json:"courier_id,omitempty" jsonschema:"maxLength=64"`
 }
 
 // TrackResponse carries one result per requested number, in request order.
