@@ -31,11 +31,20 @@ import (
 // holds this list to the folders under connectors/ that have no Go.
 //
 //go:embed all:amazon_shipping_in
+//go:embed all:bluedart_rest
+//go:embed all:borzo
+//go:embed all:clickpost
 //go:embed all:dtdc
 //go:embed all:ecom_express
 //go:embed all:fedex
 //go:embed all:franch_express
+//go:embed all:freight_tiger
 //go:embed all:gati_kwe
+//go:embed all:ithink_logistics
+//go:embed all:nimbuspost
+//go:embed all:parcelx
+//go:embed all:porter
+//go:embed all:shiprocket
 //go:embed all:vtrans
 var dataFolders embed.FS
 

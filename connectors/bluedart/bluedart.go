@@ -123,6 +123,12 @@ func NewWithOptions(opts Options) *Connector {
 //     (a response mapping reads only the answer).
 //   - cancel_shipment: the waybill number checked, the profile added, the
 //     number echoed as the answer's tracking_number.
+//   - schedule_pickup: the request checked (settings, address, date), the
+//     profile added.
+//   - check_serviceability: the PIN codes checked, the profile added; the
+//     finder asked about the destination and, when the request names an
+//     origin, about the origin too, whose answer decides "pickup" (the finder
+//     answers for one PIN code, and an XML answer cannot feed a later step).
 //   - track: the numbers checked; the call sent to the tracking servlet's host
 //     (api.bluedart.com, or the tracking_url setting) rather than the SOAP base
 //     URL; tracking_licence_key defaulting to licence_key.
@@ -138,6 +144,12 @@ func (c *Connector) RawHandler(op sdk.Operation) (func(ctx context.Context, call
 		return func(ctx context.Context, call *sdk.Call) ([]byte, error) { return c.cancelShipment(ctx, call, bound) }, true
 	case sdk.OpTrack:
 		return func(ctx context.Context, call *sdk.Call) ([]byte, error) { return c.track(ctx, call, bound) }, true
+	case sdk.OpSchedulePickup:
+		return func(ctx context.Context, call *sdk.Call) ([]byte, error) { return c.schedulePickup(ctx, call, bound) }, true
+	case sdk.OpCheckServiceability:
+		return func(ctx context.Context, call *sdk.Call) ([]byte, error) {
+			return c.checkServiceability(ctx, call, bound)
+		}, true
 	}
 	return bound, true
 }
@@ -219,6 +231,82 @@ func (c *Connector) track(ctx context.Context, call *sdk.Call, bound handler) ([
 	ta.Credentials = maps.Clone(call.Account.Credentials)
 	ta.Credentials["tracking_licence_key"] = acct.trackKey
 	return bound(ctx, with(call, &ta, call.Payload))
+}
+
+func (c *Connector) schedulePickup(ctx context.Context, call *sdk.Call, bound handler) ([]byte, error) {
+	var req model.PickupRequest
+	if err := decode(call, &req); err != nil {
+		return nil, err
+	}
+	acct, err := loadAccount(call.Account)
+	if err != nil {
+		return nil, err
+	}
+	if err := validatePickup(&req, acct.settings); err != nil {
+		return nil, err
+	}
+	in, err := withFields(call.Payload, map[string]any{"profile": acct.profile()})
+	if err != nil {
+		return nil, err
+	}
+	return bound(ctx, with(call, call.Account, in))
+}
+
+func (c *Connector) checkServiceability(ctx context.Context, call *sdk.Call, bound handler) ([]byte, error) {
+	var req model.ServiceabilityRequest
+	if err := decode(call, &req); err != nil {
+		return nil, err
+	}
+	dest, origin := strings.TrimSpace(req.DestinationPostalCode), strings.TrimSpace(req.OriginPostalCode)
+	if !pinPattern.MatchString(dest) {
+		return nil, sdk.InvalidField("/destination_postal_code", "%q is not a six-digit Indian PIN code", req.DestinationPostalCode)
+	}
+	if origin != "" && !pinPattern.MatchString(origin) {
+		return nil, sdk.InvalidField("/origin_postal_code", "%q is not a six-digit Indian PIN code", req.OriginPostalCode)
+	}
+	acct, err := loadAccount(call.Account)
+	if err != nil {
+		return nil, err
+	}
+	ask := func(pin string) (*model.ServiceabilityResponse, []byte, error) {
+		in, err := withFields(call.Payload, map[string]any{"profile": acct.profile(), "destination_postal_code": pin})
+		if err != nil {
+			return nil, nil, err
+		}
+		out, err := bound(ctx, with(call, call.Account, in))
+		if err != nil {
+			return nil, nil, err
+		}
+		var r model.ServiceabilityResponse
+		if err := json.Unmarshal(out, &r); err != nil {
+			return nil, nil, sdk.Errorf(sdk.CodeInternal, "the finder's answer is not a serviceability answer: %v", err)
+		}
+		return &r, out, nil
+	}
+	to, out, err := ask(dest)
+	if err != nil {
+		return nil, err
+	}
+	pickup := false
+	switch origin {
+	case "":
+	case dest:
+		pickup = to.Pickup
+	default:
+		from, _, err := ask(origin)
+		if err != nil {
+			return nil, err
+		}
+		pickup = from.Pickup
+	}
+	if pickup == to.Pickup {
+		return out, nil
+	}
+	res, err := withFields(out, map[string]any{"pickup": pickup})
+	if err != nil {
+		return nil, sdk.Errorf(sdk.CodeInternal, "the answer is not a JSON object: %v", err)
+	}
+	return res, nil
 }
 
 // with returns a copy of call for acct with payload.

@@ -506,6 +506,15 @@ func TestBadInput(t *testing.T) {
 		{"bad awb to cancel", sdk.OpCancelShipment, model.CancelRequest{TrackingNumber: "AB12"}, "/tracking_number"},
 		{"bad awb to track", sdk.OpTrack, model.TrackRequest{TrackingNumbers: []string{"50912345678", "x"}}, "/tracking_numbers/1"},
 		{"nothing to track", sdk.OpTrack, model.TrackRequest{}, "/tracking_numbers"},
+		{"pickup without date", sdk.OpSchedulePickup, model.PickupRequest{Address: shipment().ShipFrom}, "/date"},
+		{"pickup bad pin", sdk.OpSchedulePickup, func() model.PickupRequest {
+			a := shipment().ShipFrom
+			a.PostalCode = "40005"
+			return model.PickupRequest{Address: a, Date: "2026-11-25"}
+		}(), "/address/postal_code"},
+		{"pickup bad time", sdk.OpSchedulePickup, model.PickupRequest{Address: shipment().ShipFrom, Date: "2026-11-25", ReadyTime: "4pm"}, "/ready_time"},
+		{"serviceability bad destination", sdk.OpCheckServiceability, model.ServiceabilityRequest{DestinationPostalCode: "ABC"}, "/destination_postal_code"},
+		{"serviceability bad origin", sdk.OpCheckServiceability, model.ServiceabilityRequest{OriginPostalCode: "012345", DestinationPostalCode: "500062"}, "/origin_postal_code"},
 	}
 	before := e.sim.Calls()
 	for _, c := range cases {
@@ -537,7 +546,8 @@ func TestManifest(t *testing.T) {
 	if m.ID != "bluedart_soap" || m.Category != "carrier_parcel" || m.Region != "IN" || !strings.Contains(m.Description, "deprecated") {
 		t.Errorf("manifest = %+v", m)
 	}
-	for op, idem := range map[sdk.Operation]bool{sdk.OpCreateShipment: false, sdk.OpTrack: true, sdk.OpCancelShipment: true} {
+	for op, idem := range map[sdk.Operation]bool{sdk.OpCreateShipment: false, sdk.OpTrack: true, sdk.OpCancelShipment: true,
+		sdk.OpSchedulePickup: false, sdk.OpCheckServiceability: true} {
 		if info, ok := m.Operation(op); !ok || info.Idempotent != idem {
 			t.Errorf("%s: %+v %v", op, info, ok)
 		}

@@ -51,7 +51,7 @@ func TestExchanges(t *testing.T) { conformance.RunConnector(t, bluedart.New(), b
 
 // TestOperationsAreBound checks every operation runs from the manifest's bindings.
 func TestOperationsAreBound(t *testing.T) {
-	for _, op := range []sdk.Operation{sdk.OpCreateShipment, sdk.OpCancelShipment, sdk.OpTrack} {
+	for _, op := range []sdk.Operation{sdk.OpCreateShipment, sdk.OpCancelShipment, sdk.OpTrack, sdk.OpSchedulePickup, sdk.OpCheckServiceability} {
 		if _, ok := bluedart.New().(sdk.RawOperations).RawHandler(op); !ok {
 			t.Errorf("%s is not bound", op)
 		}

@@ -33,6 +33,7 @@ var (
 	awbPattern     = regexp.MustCompile(`^[0-9]{8,12}$`)
 	productPattern = regexp.MustCompile(`^[A-Z]{1,2}$`)
 	areaPattern    = regexp.MustCompile(`^[A-Z]{3}$`)
+	clockPattern   = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]$`)
 )
 
 // validateAWB checks a Blue Dart waybill number (8 to 12 digits; 11 in practice)
@@ -110,6 +111,33 @@ func validateWayBill(r *model.ShipmentRequest, s settings) error {
 		if err := party(r.ReturnTo, "/return_to"); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// validatePickup checks a canonical pickup for RegisterPickup: the account's
+// customer code and area, the address as for a waybill party, the date and
+// the times (HH:MM).
+func validatePickup(r *model.PickupRequest, s settings) error {
+	if s.CustomerCode == "" {
+		return sdk.InvalidField("/account/settings/customer_code", "the account has no Blue Dart customer_code setting")
+	}
+	if !areaPattern.MatchString(s.OriginArea) {
+		return sdk.InvalidField("/account/settings/origin_area", "origin_area %q must be a three-letter Blue Dart area code", s.OriginArea)
+	}
+	if err := party(&r.Address, "/address"); err != nil {
+		return err
+	}
+	if _, err := r.Date.Time(IST); r.Date == "" || err != nil {
+		return sdk.InvalidField("/date", "date %q is not a YYYY-MM-DD date", r.Date)
+	}
+	for ptr, t := range map[string]string{"/ready_time": r.ReadyTime, "/close_time": r.CloseTime} {
+		if t != "" && !clockPattern.MatchString(t) {
+			return sdk.InvalidField(ptr, "%q is not a time as HH:MM", t)
+		}
+	}
+	if r.Packages < 0 {
+		return sdk.InvalidField("/packages", "packages must not be negative")
 	}
 	return nil
 }
