@@ -60,20 +60,25 @@ func checkCreate(req *model.ShipmentRequest, accountPickup string) (createDerive
 		return none, sdk.InvalidField("/pickup_location", "pickup_location is required: set it on the request or as the account's pickup_location setting")
 	}
 
-	to := req.ShipTo
+	// The consignee block is where Delhivery goes: the customer it delivers to,
+	// or, for a reverse pickup, the customer it collects from (ship_from).
+	to, at := req.ShipTo, "/ship_to"
+	if req.Reverse {
+		to, at = req.ShipFrom, "/ship_from"
+	}
 	if strings.TrimSpace(to.Name) == "" {
-		return none, sdk.InvalidField("/ship_to/name", "consignee name is required")
+		return none, sdk.InvalidField(at+"/name", "consignee name is required")
 	}
 	if joinLines(to.Lines) == "" {
-		return none, sdk.InvalidField("/ship_to/lines", "at least one address line is required")
+		return none, sdk.InvalidField(at+"/lines", "at least one address line is required")
 	}
-	if err := checkIndia(to.CountryCode, "/ship_to/country_code"); err != nil {
+	if err := checkIndia(to.CountryCode, at+"/country_code"); err != nil {
 		return none, err
 	}
 	if !pinPattern.MatchString(to.PostalCode) {
-		return none, sdk.InvalidField("/ship_to/postal_code", "postal_code %q is not a six-digit Indian PIN code", to.PostalCode)
+		return none, sdk.InvalidField(at+"/postal_code", "postal_code %q is not a six-digit Indian PIN code", to.PostalCode)
 	}
-	phone, err := indianPhone(to.Phone, "/ship_to/phone", true)
+	phone, err := indianPhone(to.Phone, at+"/phone", true)
 	if err != nil {
 		return none, err
 	}
@@ -96,6 +101,9 @@ func checkCreate(req *model.ShipmentRequest, accountPickup string) (createDerive
 
 	if err := checkPaymentMode(req.PaymentMode); err != nil {
 		return none, err
+	}
+	if req.Reverse && req.PaymentMode != "" && req.PaymentMode != model.Prepaid && req.PaymentMode != model.PaymentPickup {
+		return none, sdk.InvalidField("/payment_mode", "a reverse pickup is booked with Delhivery's Pickup payment mode and collects no cash; leave payment_mode empty (or prepaid/pickup)")
 	}
 	if req.PaymentMode == model.CashOnDelivery {
 		if req.CODAmount == nil || req.CODAmount.Amount <= 0 {
@@ -128,15 +136,21 @@ func checkCreate(req *model.ShipmentRequest, accountPickup string) (createDerive
 			return none, sdk.InvalidField("/parcels/0/dimensions", "dimensions must not be negative")
 		}
 	}
+	// The return block: the return address, or where a reverse pickup is
+	// delivered (return_to, else ship_to, the shipper's warehouse).
 	var rphone string
-	if rt := req.ReturnTo; rt != nil {
-		if err := checkIndia(rt.CountryCode, "/return_to/country_code"); err != nil {
+	rt, rat := req.ReturnTo, "/return_to"
+	if req.Reverse && rt == nil {
+		rt, rat = &req.ShipTo, "/ship_to"
+	}
+	if rt != nil {
+		if err := checkIndia(rt.CountryCode, rat+"/country_code"); err != nil {
 			return none, err
 		}
 		if rt.PostalCode != "" && !pinPattern.MatchString(rt.PostalCode) {
-			return none, sdk.InvalidField("/return_to/postal_code", "postal_code %q is not a six-digit Indian PIN code", rt.PostalCode)
+			return none, sdk.InvalidField(rat+"/postal_code", "postal_code %q is not a six-digit Indian PIN code", rt.PostalCode)
 		}
-		if rphone, err = indianPhone(rt.Phone, "/return_to/phone", false); err != nil {
+		if rphone, err = indianPhone(rt.Phone, rat+"/phone", false); err != nil {
 			return none, err
 		}
 	}
@@ -242,9 +256,9 @@ func round2(v float64) float64 { return math.Round(v*100) / 100 }
 // withRefusalField names the request field a create refusal concerns, from
 // Delhivery's own words, which are free text: a duplicate order is the
 // reference, an unknown warehouse the pickup location, an unserved PIN code the
-// destination's. The code is the binding's (create-error.mapping); an error that
+// destination's (a reverse pickup's customer's, in ship_from). The code is the binding's (create-error.mapping); an error that
 // is not Delhivery's refusal is returned as it is.
-func withRefusalField(err error) error {
+func withRefusalField(err error, reverse bool) error {
 	e := sdk.AsError(err)
 	if e.Source != sdk.SourceCarrier || e.Field != "" {
 		return e
@@ -256,6 +270,8 @@ func withRefusalField(err error) error {
 	case e.Code != sdk.CodeInvalidRequest:
 	case strings.Contains(words, "warehouse") || strings.Contains(words, "pickup location"):
 		e.Field = "/pickup_location"
+	case strings.Contains(words, "serviceab") && reverse:
+		e.Field = "/ship_from/postal_code" // a reverse pickup's customer
 	case strings.Contains(words, "serviceab"):
 		e.Field = "/ship_to/postal_code"
 	}

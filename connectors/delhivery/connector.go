@@ -102,7 +102,7 @@ func (c *Connector) CreateShipment(ctx context.Context, req *sdk.Request[model.S
 	var out model.ShipmentResponse
 	if err := invoke(ctx, c.create, sdk.OpCreateShipment, req.Account, req.IdempotencyKey, req.RequestID,
 		createInput{Shipment: &req.Body, Derived: derived}, &out); err != nil {
-		return nil, withRefusalField(err)
+		return nil, withRefusalField(err, req.Body.Reverse)
 	}
 	return &out, nil
 }

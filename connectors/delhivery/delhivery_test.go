@@ -31,7 +31,8 @@ func TestManifest(t *testing.T) {
 	if m.ID != "delhivery_express" || m.Category != "carrier_parcel" || m.Region != "IN" {
 		t.Fatalf("manifest identity: %+v", m)
 	}
-	want := map[sdk.Operation]bool{sdk.OpCreateShipment: false, sdk.OpTrack: true, sdk.OpFindShipment: true, sdk.OpCancelShipment: true, sdk.OpReceivePush: true}
+	want := map[sdk.Operation]bool{sdk.OpCreateShipment: false, sdk.OpTrack: true, sdk.OpFindShipment: true, sdk.OpCancelShipment: true, sdk.OpReceivePush: true,
+		sdk.OpCheckServiceability: true, sdk.OpRate: true, sdk.OpSchedulePickup: false, sdk.OpNDRAction: true}
 	for op, idem := range want {
 		info, ok := m.Operation(op)
 		if !ok || info.Idempotent != idem {
@@ -584,6 +585,14 @@ func TestBadInput(t *testing.T) {
 		{"no e-way bill above 50000", edit(func(r *model.ShipmentRequest) { r.Invoice.Value.Amount = 64000 }), "/eway_bill_number"},
 		{"bad e-way bill", edit(func(r *model.ShipmentRequest) { r.EWayBillNumber = "12345" }), "/eway_bill_number"},
 		{"no pickup location", edit(func(r *model.ShipmentRequest) {}), "/pickup_location"},
+		// A reverse pickup collects from ship_from: that is the consignee checked.
+		{"reverse without customer", edit(func(r *model.ShipmentRequest) { r.Reverse = true; r.ShipFrom.Name = "" }), "/ship_from/name"},
+		{"reverse customer phone", edit(func(r *model.ShipmentRequest) { r.Reverse = true; r.ShipFrom.Phone = "123" }), "/ship_from/phone"},
+		{"reverse with cod", edit(func(r *model.ShipmentRequest) {
+			r.Reverse = true
+			r.PaymentMode = model.CashOnDelivery
+			r.CODAmount = &model.Money{Amount: 100, Currency: "INR"}
+		}), "/payment_mode"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -27,6 +27,11 @@
 //     the same rules as track. Delhivery signs nothing, so the push carries the
 //     account's push_token, which the hub checks before the connector sees the
 //     push, as the manifest's inbound section declares.
+//   - check_serviceability (GET /c/api/pin-codes/json/), rate (GET
+//     /api/kinko/v1/invoice/charges/.json), schedule_pickup (POST
+//     /fm/request/new/) and ndr_action (POST /api/p/update) are bindings alone;
+//     a reverse pickup is a create_shipment whose request says "reverse" (payment
+//     mode Pickup), which the Go check knows collects from ship_from.
 //   - CheckHealth (a pin-code query) has no binding to be.
 //
 // transport.go holds the REST client the bindings and the health check share,
