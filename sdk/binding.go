@@ -186,7 +186,7 @@ const (
 const maxBatchSize = 50
 
 // placeholderRE finds {kind.name} and {item} placeholders in templates.
-var placeholderRE = regexp.MustCompile(`\{(item|(credential|setting|input|values|account)\.([^{}]+))\}`)
+var placeholderRE = regexp.MustCompile(`\{(item|(credential|setting|input|values|account|host)\.([^{}]+))\}`)
 
 // Placeholders returns the placeholders of a template as kind and name pairs
 // ({item} is kind "item" with no name).
@@ -216,12 +216,29 @@ func ExpandTemplate(template string, lookup func(kind, name string) string, esca
 		} else {
 			v = lookup(sub[2], sub[3])
 		}
-		if escape != nil {
+		if escape != nil && sub[2] != "host" { // a host is a base URL, not a path segment
 			return escape(v)
 		}
 		return v
 	})
 }
+
+// hostRE finds a template's leading {host.NAME}.
+var hostRE = regexp.MustCompile(`^\{host\.([^{}]+)\}`)
+
+// PathHost splits a request path template into the host it names, if any
+// ({host.NAME} at its start: one of the account's other base URLs), and the
+// path on that host.
+func PathHost(path string) (host, rest string) {
+	if m := hostRE.FindStringSubmatch(path); m != nil {
+		return m[1], path[len(m[0]):]
+	}
+	return "", path
+}
+
+// HostSetting is the account setting that overrides the base URL of host
+// name (a simulator, a proxy); without it the manifest's hosts give it.
+func HostSetting(name string) string { return "host_" + name }
 
 // StepList returns the binding's exchanges in order: Steps, or the one exchange
 // written inline.
@@ -359,9 +376,12 @@ func validateRequest(at string, r *RequestBinding, fan *FanOut) error {
 	for _, v := range r.Headers {
 		templates = append(templates, v)
 	}
-	for _, t := range templates {
+	for i, t := range templates {
 		if err := checkTemplate(t, fan); err != nil {
 			return fmt.Errorf("%s: %w", at, err)
+		}
+		if i > 0 && strings.Contains(t, "{host.") {
+			return fmt.Errorf("%s: template %q: {host.NAME} may only begin a path", at, t)
 		}
 	}
 	if r.Body != nil {
@@ -382,7 +402,10 @@ func validateRequest(at string, r *RequestBinding, fan *FanOut) error {
 func checkTemplate(t string, fan *FanOut) error {
 	rest := placeholderRE.ReplaceAllString(t, "")
 	if strings.ContainsAny(rest, "{}") {
-		return fmt.Errorf("template %q has a brace that is not a placeholder ({credential.X}, {setting.X}, {input.X}, {values.X}, {account.id}, {item})", t)
+		return fmt.Errorf("template %q has a brace that is not a placeholder ({credential.X}, {setting.X}, {input.X}, {values.X}, {account.id}, {host.X}, {item})", t)
+	}
+	if _, rest := PathHost(t); strings.Contains(rest, "{host.") {
+		return fmt.Errorf("template %q: {host.NAME} may only begin a path or a token URL", t)
 	}
 	for _, p := range Placeholders(t) {
 		if p[0] == "item" && (fan == nil || fan.Mode != FanOutPerItem) {

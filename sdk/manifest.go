@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"regexp"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -74,6 +75,12 @@ type AccountSchema struct {
 	Settings []Field `yaml:"settings,omitempty" json:"settings,omitempty"`
 	// Environments map environment names (sandbox, production) to base URLs.
 	Environments map[string]string `yaml:"environments" json:"environments"`
+	// Hosts are the provider's other base URLs, by name and then environment,
+	// for providers that log in, or track, somewhere else than they book
+	// (hosts: {auth: {production: https://oauth.example.com}}); a request
+	// path or token URL starting with {host.NAME} goes there. An account
+	// setting host_NAME overrides it.
+	Hosts map[string]map[string]string `yaml:"hosts,omitempty" json:"hosts,omitempty"`
 }
 
 // Field is one credential or setting of an account.
@@ -264,9 +271,65 @@ func (m *Manifest) Validate() error {
 	if err := m.validateInbound(); err != nil {
 		return fmt.Errorf("manifest %s: %w", m.ID, err)
 	}
+	if err := m.validateHosts(); err != nil {
+		return fmt.Errorf("manifest %s: %w", m.ID, err)
+	}
 	if m.Zone != "" {
 		if _, err := time.LoadLocation(m.Zone); err != nil {
 			return fmt.Errorf("manifest %s: zone %q is not an IANA time zone", m.ID, m.Zone)
+		}
+	}
+	return nil
+}
+
+// validateHosts checks the hosts' URLs and that every {host.NAME} a request
+// path or token URL names is declared for every environment.
+func (m *Manifest) validateHosts() error {
+	for name, byEnv := range m.Account.Hosts {
+		for env, u := range byEnv {
+			if !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+				return fmt.Errorf("account.hosts.%s.%s: %q is not an http(s) URL", name, env, u)
+			}
+			if _, ok := m.Account.Environments[env]; !ok {
+				return fmt.Errorf("account.hosts.%s.%s: no such environment in account.environments", name, env)
+			}
+		}
+	}
+	used := func(where, path string) error {
+		host, _ := PathHost(path)
+		if host == "" {
+			return nil
+		}
+		for env := range m.Account.Environments {
+			if m.Account.Hosts[host][env] == "" {
+				return fmt.Errorf("%s: {host.%s} has no URL for environment %s in account.hosts", where, host, env)
+			}
+		}
+		return nil
+	}
+	for _, o := range m.Operations {
+		if o.Binding == nil {
+			continue
+		}
+		for _, st := range o.Binding.StepList() {
+			if st.Request != nil {
+				if err := used("operations."+string(o.Name), st.Request.Path); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for name, a := range m.Auth {
+		if a == nil {
+			continue
+		}
+		if a.Login != nil {
+			if err := used("auth."+name+".login", a.Login.Path); err != nil {
+				return err
+			}
+		}
+		if err := used("auth."+name+".token_url", a.TokenURL); err != nil {
+			return err
 		}
 	}
 	return nil

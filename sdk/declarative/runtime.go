@@ -112,9 +112,21 @@ func (ex *exchanger) lookup(input []byte, item string, values map[string]string)
 			case "environment":
 				return acct.Environment
 			}
+		case "host":
+			return ex.host(name)
 		}
 		return ""
 	}
+}
+
+// host is the base URL of one of the provider's other hosts for the call's
+// account: its host_NAME setting, else the manifest's URL for its environment.
+func (ex *exchanger) host(name string) string {
+	acct := ex.call.Account
+	if u := acct.Settings[sdk.HostSetting(name)]; u != "" {
+		return strings.TrimRight(u, "/")
+	}
+	return strings.TrimRight(ex.c.manifest.Account.Hosts[name][acct.Environment], "/")
 }
 
 // run sends the binding's steps for one canonical request (the whole call's,
@@ -215,6 +227,11 @@ func (ex *exchanger) request(rb *sdk.RequestBinding, body *mappings.Program, inp
 		req.Method = http.MethodGet
 	}
 	req.Path = sdk.ExpandTemplate(rb.Path, look, url.PathEscape)
+	if host, _ := sdk.PathHost(rb.Path); host != "" && !strings.HasPrefix(req.Path, "http") {
+		return nil, unsent(&sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector,
+			Message: fmt.Sprintf("the account's environment %q has no %s host (account.hosts in the manifest, or the account setting %s)",
+				ex.call.Account.Environment, host, sdk.HostSetting(host))})
+	}
 	if len(rb.Query) > 0 {
 		req.Query = url.Values{}
 		for k, t := range rb.Query {

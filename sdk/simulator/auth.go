@@ -59,7 +59,8 @@ func (s *Simulator) loadAuth(fsys fs.FS) error {
 			if a.loginMethod == "" {
 				a.loginMethod = http.MethodGet
 			}
-			a.loginRoute = templateRE(l.Path, func(string, string) (string, bool) { return "", false })
+			_, route := sdk.PathHost(l.Path)
+			a.loginRoute = templateRE(route, func(string, string) (string, bool) { return "", false })
 			if l.Body != nil {
 				var err error
 				if a.loginBody, err = s.loginBody(fsys, l.Body); err != nil {

@@ -241,7 +241,8 @@ func fixedSegments(b *sdk.Binding, method string, segs []string) []bool {
 		if m == "" {
 			m = http.MethodGet
 		}
-		p, _, _ := strings.Cut(st.Request.Path, "?")
+		_, route := sdk.PathHost(st.Request.Path)
+		p, _, _ := strings.Cut(route, "?")
 		tsegs := segments(p)
 		if m != method || len(tsegs) != len(segs) {
 			continue

@@ -254,9 +254,14 @@ func (s *Simulator) Close() {
 
 // Account returns the credentials and settings an account must hold to talk
 // to the simulator: credentials generated for this simulator, settings from
-// the exchange files. The maps are copies.
+// the exchange files, and every one of the provider's other hosts pointed
+// at the simulator (host_NAME). The maps are copies.
 func (s *Simulator) Account() (credentials, settings map[string]string) {
-	return maps.Clone(s.creds), maps.Clone(s.settings)
+	settings = maps.Clone(s.settings)
+	for name := range s.manifest.Account.Hosts {
+		settings[sdk.HostSetting(name)] = s.url
+	}
+	return maps.Clone(s.creds), settings
 }
 
 // Faults returns the fault injector wrapped around the simulator, so tests can
@@ -344,8 +349,10 @@ func manifestTemplates(m *sdk.Manifest) []string {
 	return out
 }
 
-// expand fills a template with the simulator's account.
+// expand fills a template with the simulator's account; a leading
+// {host.NAME} is dropped, since the simulator serves every host.
 func (s *Simulator) expand(t string) string {
+	_, t = sdk.PathHost(t)
 	return sdk.ExpandTemplate(t, func(kind, name string) string {
 		switch kind {
 		case "credential":

@@ -867,3 +867,62 @@ func TestBindingWithoutAuth(t *testing.T) {
 	out := e.mustCall(t, sdk.OpTrack, `{"tracking_numbers": ["111122223333"]}`)
 	sameJSON(t, out, `{"results": [{"tracking_number": "111122223333", "status": "in_transit"}]}`)
 }
+
+// A provider that logs in on another host ({host.auth}) and tracks on a
+// third ({host.tracking}): the simulator serves them all and its account
+// points every host at it; a manifest that names a host it does not declare
+// is refused.
+func TestOtherHosts(t *testing.T) {
+	t.Parallel()
+	manifest := `
+id: hostcarrier
+name: Host Carrier
+version: 0.1.0
+category: carrier_parcel
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials:
+    - {name: username, required: true}
+    - {name: password, required: true}
+  environments:
+    sandbox: https://api-sandbox.example.com
+  hosts:
+    auth: {sandbox: https://oauth-sandbox.example.com}
+    tracking: {sandbox: https://track-sandbox.example.com/api}
+auth:
+  a:
+    type: token_login
+    login: {method: POST, path: "{host.auth}/auth/login", body: {mapping: mappings/login.mapping}}
+    token: data.token
+    header: X-Auth-Token
+operations:
+  - name: track
+    idempotent: true
+    binding:
+      fan_out: {mode: per_item}
+      request: {method: GET, path: "{host.tracking}/v1/track/{item}"}
+      response: {mapping: mappings/track.mapping}
+`
+	e := start(t, folder(manifest, restTrack, map[string]string{"track.yaml": restTrackFile}))
+	e.acct.Environment = "sandbox"
+	if e.acct.Settings["host_auth"] != e.sim.URL() || e.acct.Settings["host_tracking"] != e.sim.URL() {
+		t.Fatalf("the simulator's account does not point the hosts at it: %v", e.acct.Settings)
+	}
+	out := e.mustCall(t, sdk.OpTrack, `{"tracking_numbers": ["111122223333"]}`)
+	sameJSON(t, out, `{"results": [{"tracking_number": "111122223333", "status": "in_transit"}]}`)
+	if u := e.sim.Unmatched(); len(u) > 0 {
+		t.Errorf("unmatched: %q", u)
+	}
+
+	// Without the settings, the manifest's URL for the environment is used;
+	// an environment the host lacks is refused before anything is sent.
+	bad := strings.Replace(manifest, "    tracking: {sandbox: https://track-sandbox.example.com/api}\n", "", 1)
+	if _, err := declarative.Load(folder(bad, restTrack, nil), declarative.Options{}); err == nil || !strings.Contains(err.Error(), "{host.tracking}") {
+		t.Fatalf("an undeclared host: %v", err)
+	}
+	e.acct = &sdk.Account{ID: "prod", BaseURL: e.acct.BaseURL, Environment: "production", Credentials: e.acct.Credentials}
+	if _, err := e.call(t, sdk.OpTrack, `{"tracking_numbers": ["111122223333"]}`); err == nil || !err.NotSent || !strings.Contains(err.Message, `environment "production" has no tracking host`) {
+		t.Fatalf("an environment without the host: %v", err)
+	}
+}
