@@ -150,8 +150,10 @@ type AuthSpec struct {
 	Scopes       []string `yaml:"scopes,omitempty" json:"scopes,omitempty"`
 	SecretInBody bool     `yaml:"secret_in_body,omitempty" json:"secret_in_body,omitempty"`
 	// Login is the exchange a token_login sends (credentials in, token out);
-	// Token is the gjson path of the token in its JSON answer, TTL how long a
-	// token lives when TTLPath (a gjson path to seconds) does not say.
+	// Token is the gjson path of the token in its JSON answer, or "@body"
+	// when the whole answer is the token in plain text (DTDC's tracking
+	// login); TTL is how long a token lives when TTLPath (a gjson path to
+	// seconds) does not say.
 	Login   *RequestBinding `yaml:"login,omitempty" json:"login,omitempty"`
 	Token   string          `yaml:"token,omitempty" json:"token,omitempty"`
 	TTL     Duration        `yaml:"ttl,omitempty" json:"ttl,omitempty"`
@@ -180,6 +182,9 @@ const (
 	AuthWSSecurity = "wsse"
 	AuthBody       = "body"
 )
+
+// TokenIsBody is the token path of a login whose whole answer is the token.
+const TokenIsBody = "@body"
 
 // maxBatchSize is the most numbers a batch can carry: a track call's own
 // limit (model.TrackRequest's maxItems), so a larger batch could never fill.

@@ -122,6 +122,9 @@ func (ex *exchanger) tokenLogin(a *sdk.AuthSpec, look func(kind, name string) st
 			return "", 0, err
 		}
 		tok := gjson.GetBytes(resp.Body, a.Token).String()
+		if a.Token == sdk.TokenIsBody {
+			tok = strings.TrimSpace(string(resp.Body))
+		}
 		ttl := time.Duration(a.TTL)
 		if a.TTLPath != "" {
 			if s := gjson.GetBytes(resp.Body, a.TTLPath); s.Exists() && s.Int() > 0 {

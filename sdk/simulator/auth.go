@@ -149,6 +149,10 @@ func (s *Simulator) issue(w http.ResponseWriter, r *http.Request, a *authEntry, 
 			return
 		}
 		tok := s.newToken(a)
+		if a.spec.Token == sdk.TokenIsBody {
+			(&answer{status: http.StatusOK, header: map[string]string{"Content-Type": "text/plain"}, body: tok}).write(w)
+			return
+		}
 		out := setPath(map[string]any{}, a.spec.Token, tok)
 		if a.spec.TTLPath != "" {
 			out = setPath(out, a.spec.TTLPath, tokenTTL)

@@ -700,6 +700,8 @@ func TestAuthEntries(t *testing.T) {
 			[]string{"id", "secret"}, false},
 		{"token_login_body", "    type: token_login\n    login: {method: POST, path: /auth/login, body: {mapping: mappings/login.mapping}}\n" +
 			"    token: data.token\n    ttl_path: data.expires_in\n    header: X-Auth-Token", []string{"username", "password"}, false},
+		{"token_login_plain_text", "    type: token_login\n    login: {method: GET, path: /authenticate, query: {username: \"{credential.username}\", password: \"{credential.password}\"}}\n" +
+			"    token: \"@body\"\n    header: X-Access-Token", []string{"username", "password"}, false},
 		{"token_login_headers_query", "    type: token_login\n    login: {method: GET, path: /auth/token, headers: {X-User: \"{credential.username}\", X-Pass: \"{credential.password}\"}}\n" +
 			"    token: token\n    query: session", []string{"username", "password"}, false},
 		{"hmac", "    type: hmac\n    secret: \"{credential.secret}\"\n    header: X-Signature\n    prefix: \"v1=\"", []string{"secret"}, false},
