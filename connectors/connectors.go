@@ -44,7 +44,10 @@ import (
 //go:embed all:nimbuspost
 //go:embed all:parcelx
 //go:embed all:porter
+//go:embed all:rapidshyp
 //go:embed all:shiprocket
+//go:embed all:smartship
+//go:embed all:velocity_shipfast
 //go:embed all:vtrans
 var dataFolders embed.FS
 
