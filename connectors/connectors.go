@@ -43,8 +43,10 @@ import (
 //go:embed all:ithink_logistics
 //go:embed all:nimbuspost
 //go:embed all:parcelx
+//go:embed all:pidge
 //go:embed all:porter
 //go:embed all:rapidshyp
+//go:embed all:shadowfax_flash
 //go:embed all:shiprocket
 //go:embed all:smartship
 //go:embed all:velocity_shipfast
