@@ -204,6 +204,9 @@ type PickupRequest struct {
 	CloseTime string `json:"close_time,omitempty" jsonschema:"pattern=^[0-2][0-9]:[0-5][0-9]$"`
 	// Packages is the expected number of packages.
 	Packages int `json:"packages,omitempty" jsonschema:"minimum=0"`
+	// Weight is the expected total weight, where the carrier plans the
+	// collection by it (Blue Dart's RegisterPickup).
+	Weight *Weight `json:"weight,omitempty"`
 	// TrackingNumbers are the shipments to collect, where the carrier wants them.
 	TrackingNumbers []string `json:"tracking_numbers,omitempty"`
 	// CourierID is the courier an aggregator booked them with, where it needs one.
