@@ -5,6 +5,7 @@ import (
 	"math"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -52,7 +53,7 @@ func init() {
 		{name: "sort", min: 1, max: 1, eval: sortEval, doc: "list.sort(): numbers or strings in ascending order"},
 		{name: "reverse", min: 1, max: 1, eval: reverseEval, doc: "list.reverse(): the list back to front"},
 		{name: "entries", min: 1, max: 1, eval: entriesEval,
-			doc: `obj.entries(): the members as a list of {key, value}, in order (an answer keyed by tracking number becomes a list)`},
+			doc: `obj.entries(): the members as a list of {key, value}, in order (an answer keyed by tracking number becomes a list); a list's are keyed by position, so [] has none`},
 		{name: "flatten", min: 1, max: 1, eval: flattenEval, iter: flattenIter, doc: "list.flatten(): lists inside the list spliced in, one level"},
 		{name: "first", min: 1, max: 1, eval: firstEval, doc: "list.first(): the first element (missing when empty)"},
 		{name: "last", min: 1, max: 1, eval: lastEval, doc: "list.last(): the last element (missing when empty)"},
@@ -97,6 +98,8 @@ func init() {
 			doc: `s.try_time("dd/MM/yyyy HH:mm", "Asia/Kolkata"): like to_time, but missing instead of an error when s does not parse`},
 		{name: "from_unix", min: 1, max: 3, check: checkFromUnix, eval: fromUnixEval,
 			doc: `x.from_unix("ms"?, "Asia/Kolkata"?): an RFC 3339 time from Unix seconds ("s", the default) or milliseconds ("ms"), written in a zone (UTC by default)`},
+		{name: "to_unix", min: 1, max: 2, check: checkToUnix, eval: toUnixEval,
+			doc: `t.to_unix("ms"?): an RFC 3339 time as Unix seconds ("s", the default) or milliseconds ("ms")`},
 		{name: "format_time", min: 2, max: 3, check: checkFormatTime, eval: formatTimeEval,
 			doc: `t.format_time("dd/MM/yyyy", "Asia/Kolkata"): an RFC 3339 time written in a layout and zone`},
 		// Tables, presence, validation.
@@ -437,6 +440,28 @@ func entriesEval(e *env, c *callNode) (Value, error) {
 			entry.Set("key", key)
 			entry.Set("value", member)
 			out = append(out, Value{k: kDoc, a: entry})
+		}
+	case v.isArray():
+		// Providers that print an empty object as [] (PHP): a list's entries
+		// are keyed by position.
+		if list, ok := v.a.([]any); ok && v.k == kDoc {
+			for i, member := range list {
+				entry := doc.NewObject(2)
+				entry.Set("key", int64(i))
+				entry.Set("value", member)
+				out = append(out, Value{k: kDoc, a: entry})
+			}
+			break
+		}
+		i := 0
+		_, err := e.iter(c.args[0], func(x Value) error {
+			b := append([]byte(`{"key":`+strconv.Itoa(i)+`,"value":`), appendValue(nil, x)...)
+			out = append(out, Value{k: kJSON, s: string(append(b, '}'))})
+			i++
+			return nil
+		})
+		if err != nil {
+			return missing, err
 		}
 	default:
 		return missing, e.fail(c, v, "entries() needs an object, got %s", typeName(v))

@@ -152,6 +152,12 @@ func (p *parser) next() token {
 	return t
 }
 
+// newLine reports whether the next token begins a line the previous one did
+// not: a [ there opens a list (after a let), it does not index.
+func (p *parser) newLine() bool {
+	return p.i > 0 && p.toks[p.i].pos.Line > p.toks[p.i-1].pos.Line
+}
+
 func (p *parser) is(text string) bool {
 	t := p.toks[p.i]
 	return t.kind == tPunct && t.text == text
@@ -331,7 +337,7 @@ func (p *parser) parsePostfix(x node) (node, error) {
 			default:
 				return nil, p.errAt(t.pos, "malformed path: expected a field name after '.', found %s", describe(t))
 			}
-		case p.is("["):
+		case p.is("[") && !p.newLine():
 			open := p.next()
 			e, err := p.parseExpr()
 			if err != nil {

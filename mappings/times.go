@@ -217,3 +217,31 @@ func fromUnixEval(e *env, c *callNode) (Value, error) {
 	}
 	return str(t.In(aux.loc).Format(time.RFC3339Nano)), nil
 }
+
+func checkToUnix(p *parser, c *callNode) error {
+	unit, err := constString(p, c, 1, "the unit")
+	if err != nil {
+		return err
+	}
+	if unit != "" && unit != "s" && unit != "ms" {
+		return p.errAt(c.args[1].at(), "to_unix(): the unit is \"s\" (seconds) or \"ms\" (milliseconds), not %q", unit)
+	}
+	c.aux = unit == "ms"
+	return nil
+}
+
+// toUnixEval turns an RFC 3339 time into Unix seconds or milliseconds.
+func toUnixEval(e *env, c *callNode) (Value, error) {
+	s, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+	if err != nil {
+		return missing, e.fail(c, v, "to_unix(): %q is not an RFC 3339 time (convert it with to_time first)", s)
+	}
+	if c.aux.(bool) {
+		return num(float64(t.UnixMilli())), nil
+	}
+	return num(float64(t.Unix())), nil
+}

@@ -294,13 +294,30 @@ func (s *Simulator) accepts(a *authEntry, r *http.Request, body []byte) bool {
 			}
 			tok = v
 		}
-		return tok != "" && s.tokens[tok] == a.name
+		return tok != "" && s.sameLogin(s.tokens[tok], a)
 	case sdk.AuthHMAC:
 		return s.signed(sp, r, body)
 	case sdk.AuthWSSecurity:
 		return s.wsseValid(sp, body)
 	case sdk.AuthBody:
 		return true // its fields, checked above
+	}
+	return false
+}
+
+// sameLogin reports whether the entry named issuer issued tokens a accepts:
+// a itself, or another token_login entry that logs in the same way (one
+// login, a token sent in a header by one entry and beside body fields by
+// another).
+func (s *Simulator) sameLogin(issuer string, a *authEntry) bool {
+	if issuer == a.name {
+		return true
+	}
+	for _, e := range s.auths {
+		if e.name == issuer {
+			return e.spec.Type == sdk.AuthTokenLogin && a.spec.Type == sdk.AuthTokenLogin &&
+				e.loginMethod == a.loginMethod && e.loginRoute.String() == a.loginRoute.String()
+		}
 	}
 	return false
 }

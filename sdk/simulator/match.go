@@ -443,22 +443,50 @@ func (s *Simulator) answer(c *candidate, in *request) *answer {
 	// Longest recorded values first, so that one inside another does not win.
 	froms := sortedKeys(subs)
 	slices.SortStableFunc(froms, func(a, b string) int { return cmp.Compare(len(b), len(a)) })
-	var body, header []string
+	var body, header [][2]string
 	for _, from := range froms {
 		to := subs[from]
-		body = append(body, esc(from), esc(to))
-		header = append(header, from, to)
+		body = append(body, [2]string{esc(from), esc(to)})
+		header = append(header, [2]string{from, to})
 	}
 	out := &answer{status: resp.Status, body: resp.Body, header: resp.Headers}
 	if len(body) > 0 {
-		out.body = strings.NewReplacer(body...).Replace(resp.Body)
-		hr := strings.NewReplacer(header...)
+		out.body = replaceWords(resp.Body, body)
 		out.header = make(map[string]string, len(resp.Headers))
 		for k, v := range resp.Headers {
-			out.header[k] = hr.Replace(v)
+			out.header[k] = replaceWords(v, header)
 		}
 	}
 	return out
+}
+
+// replaceWords replaces each pair's first text by its second wherever it
+// stands as a whole: not inside a longer word, so that a recorded user name
+// "test" changes a value but not the key "latest_status". Pairs are tried
+// in order at each position (longest first, as the caller sorts them).
+func replaceWords(s string, pairs [][2]string) string {
+	word := func(b byte) bool {
+		return b == '_' || b >= '0' && b <= '9' || b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
+	}
+	var out strings.Builder
+	for i := 0; i < len(s); {
+		replaced := false
+		if i == 0 || !word(s[i-1]) {
+			for _, p := range pairs {
+				end := i + len(p[0])
+				if p[0] != "" && strings.HasPrefix(s[i:], p[0]) && (end == len(s) || !word(s[end])) {
+					out.WriteString(p[1])
+					i, replaced = end, true
+					break
+				}
+			}
+		}
+		if !replaced {
+			out.WriteByte(s[i])
+			i++
+		}
+	}
+	return out.String()
 }
 
 // freshNumber returns a number shaped like n, each digit a random digit and

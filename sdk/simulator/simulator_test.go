@@ -928,3 +928,93 @@ operations:
 		t.Fatalf("an environment without the host: %v", err)
 	}
 }
+
+// A substitution changes whole values, never part of a longer word: the
+// recorded user name "test" does not turn the key "latest_status" into
+// "lauser_status".
+func TestReplaceWords(t *testing.T) {
+	pairs := [][2]string{{"AWB123", "AWB999"}, {"test", "user"}}
+	got := replaceWords(`{"latest_status": "ok", "user": "test", "note": "AWB123 at test-hub", "ref": "XAWB123"}`, pairs)
+	want := `{"latest_status": "ok", "user": "user", "note": "AWB999 at user-hub", "ref": "XAWB123"}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
+
+// Two token_login entries that log in the same way share their tokens: one
+// sends the token alone (a GET), the other beside profile fields in a body.
+func TestTokenLoginsShareALogin(t *testing.T) {
+	t.Parallel()
+	manifest := `
+id: twologins
+name: Two Logins
+version: 0.1.0
+category: carrier_parcel
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials:
+    - {name: username, required: true}
+    - {name: password, required: true}
+  environments:
+    sandbox: https://sandbox.example.com
+auth:
+  plain:
+    type: token_login
+    login: {method: POST, path: /auth/login, body: {mapping: mappings/login.mapping}}
+    token: data.token
+    header: X-Auth-Token
+  profile:
+    type: token_login
+    login: {method: POST, path: /auth/login, body: {mapping: mappings/login.mapping}}
+    token: data.token
+    header: X-Auth-Token
+    fields: {profile.user: "{credential.username}"}
+operations:
+  - name: track
+    idempotent: true
+    binding:
+      auth: plain
+      fan_out: {mode: per_item}
+      request: {method: GET, path: "/v1/track/{item}"}
+      response: {mapping: mappings/track.mapping}
+  - name: cancel_shipment
+    idempotent: true
+    binding:
+      auth: profile
+      request: {method: POST, path: /v1/cancel, body: {mapping: mappings/cancel-request.mapping}}
+      response: {mapping: mappings/cancel.mapping}
+`
+	mappings := map[string]string{
+		"mappings/track.mapping":          restTrack["mappings/track.mapping"],
+		"mappings/login.mapping":          restTrack["mappings/login.mapping"],
+		"mappings/cancel-request.mapping": "mapping c.req\nfrom json\ndirection request\n{ awb: input.tracking_number }\n",
+		"mappings/cancel.mapping":         "mapping c.resp\nfrom json\ndirection response\n{ tracking_number: input.awb, cancelled: input.ok }\n",
+	}
+	cancelFile := `operation: cancel_shipment
+source: https://example.com/docs/cancel
+canonical:
+  request: |
+    {"tracking_number": "111122223333"}
+  response: |
+    {"tracking_number": "111122223333", "cancelled": true}
+exchanges:
+  - request:
+      method: POST
+      path: /v1/cancel
+      headers: {Content-Type: application/json}
+      body: '{"awb": "111122223333"}'
+    response:
+      status: 200
+      headers: {Content-Type: application/json}
+      body: '{"awb": "111122223333", "ok": true}'
+`
+	e := start(t, folder(manifest, mappings, map[string]string{"track.yaml": restTrackFile, "cancel.yaml": cancelFile}))
+	sameJSON(t, e.mustCall(t, sdk.OpTrack, `{"tracking_numbers": ["111122223333"]}`),
+		`{"results": [{"tracking_number": "111122223333", "status": "in_transit"}]}`)
+	sameJSON(t, e.mustCall(t, sdk.OpCancelShipment, `{"tracking_number": "111122223333"}`),
+		`{"tracking_number": "111122223333", "cancelled": true}`)
+	if u := e.sim.Unmatched(); len(u) > 0 {
+		t.Errorf("unmatched: %q", u)
+	}
+}
