@@ -36,6 +36,7 @@ import (
 //go:embed all:clickpost
 //go:embed all:dtdc
 //go:embed all:ecom_express
+//go:embed all:ekart
 //go:embed all:fedex
 //go:embed all:franch_express
 //go:embed all:freight_tiger
@@ -46,6 +47,7 @@ import (
 //go:embed all:pidge
 //go:embed all:porter
 //go:embed all:rapidshyp
+//go:embed all:shadowfax
 //go:embed all:shadowfax_flash
 //go:embed all:shiprocket
 //go:embed all:smartship
