@@ -178,6 +178,8 @@ func TestCompileErrors(t *testing.T) {
 		{"from yaml\n", `t.mapping:1:6: unknown input format "yaml"`},
 		{hdr + `input.d.to_time("dd/mm/yyyy")`, `t.mapping:4:17: to_time(): layout "dd/mm/yyyy" has minutes (mm) but no hour: for the month write MM`},
 		{hdr + `input.d.to_time("dd/MM/yyyy", "Asia/Calcutta_x")`, `unknown time zone "Asia/Calcutta_x"`},
+		{hdr + `input.t.from_unix("h")`, `from_unix(): the unit is "s" (seconds) or "ms" (milliseconds), not "h"`},
+		{hdr + `input.t.to_unix("us")`, `to_unix(): the unit is "s" (seconds) or "ms" (milliseconds), not "us"`},
 		{hdr + `input.w.convert("lb", "cm")`, `t.mapping:4:9: convert(): cannot convert lb (mass) to cm (length)`},
 		{hdr + `input.w.convert("stone", "kg")`, `convert(): unknown unit "stone"`},
 		{hdr + `lookup("nope", input.c)`, `t.mapping:4:8: lookup(): no table "nope"`},

@@ -163,14 +163,24 @@ func tryTimeEval(e *env, c *callNode) (Value, error) {
 	return missing, nil
 }
 
-func formatTimeEval(e *env, c *callNode) (Value, error) {
+// timeArg reads a call's first argument as an RFC 3339 time; ok is false
+// (with v to return) when it is missing or null.
+func (e *env) timeArg(c *callNode) (t time.Time, v Value, ok bool, err error) {
 	s, v, ok, err := e.strArg(c, 0)
 	if err != nil || !ok {
-		return v, err
+		return time.Time{}, v, false, err
 	}
-	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
-	if err != nil {
-		return missing, e.fail(c, v, "format_time(): %q is not an RFC 3339 time (convert it with to_time first)", s)
+	t, perr := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+	if perr != nil {
+		return time.Time{}, missing, false, e.fail(c, v, "%s(): %q is not an RFC 3339 time (convert it with to_time first)", c.fn.name, s)
+	}
+	return t, v, true, nil
+}
+
+func formatTimeEval(e *env, c *callNode) (Value, error) {
+	t, v, ok, err := e.timeArg(c)
+	if err != nil || !ok {
+		return v, err
 	}
 	aux := c.aux.(timeAux)
 	if len(c.args) > 2 {
@@ -185,18 +195,28 @@ type unixAux struct {
 	loc    *time.Location
 }
 
-func checkFromUnix(p *parser, c *callNode) error {
+// unixMillis reads a call's constant Unix unit, its second argument: true
+// for "ms", false for "s" or none.
+func unixMillis(p *parser, c *callNode) (bool, error) {
 	unit, err := constString(p, c, 1, "the unit")
 	if err != nil {
-		return err
+		return false, err
 	}
 	if unit != "" && unit != "s" && unit != "ms" {
-		return p.errAt(c.args[1].at(), "from_unix(): the unit is \"s\" (seconds) or \"ms\" (milliseconds), not %q", unit)
+		return false, p.errAt(c.args[1].at(), "%s(): the unit is \"s\" (seconds) or \"ms\" (milliseconds), not %q", c.fn.name, unit)
+	}
+	return unit == "ms", nil
+}
+
+func checkFromUnix(p *parser, c *callNode) error {
+	millis, err := unixMillis(p, c)
+	if err != nil {
+		return err
 	}
 	if err := checkTimeArgs(p, c, 3, 2); err != nil { // no layout; the zone is the third argument
 		return err
 	}
-	c.aux = unixAux{millis: unit == "ms", loc: c.aux.(timeAux).loc}
+	c.aux = unixAux{millis: millis, loc: c.aux.(timeAux).loc}
 	return nil
 }
 
@@ -219,26 +239,16 @@ func fromUnixEval(e *env, c *callNode) (Value, error) {
 }
 
 func checkToUnix(p *parser, c *callNode) error {
-	unit, err := constString(p, c, 1, "the unit")
-	if err != nil {
-		return err
-	}
-	if unit != "" && unit != "s" && unit != "ms" {
-		return p.errAt(c.args[1].at(), "to_unix(): the unit is \"s\" (seconds) or \"ms\" (milliseconds), not %q", unit)
-	}
-	c.aux = unit == "ms"
-	return nil
+	millis, err := unixMillis(p, c)
+	c.aux = millis
+	return err
 }
 
 // toUnixEval turns an RFC 3339 time into Unix seconds or milliseconds.
 func toUnixEval(e *env, c *callNode) (Value, error) {
-	s, v, ok, err := e.strArg(c, 0)
+	t, v, ok, err := e.timeArg(c)
 	if err != nil || !ok {
 		return v, err
-	}
-	t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
-	if err != nil {
-		return missing, e.fail(c, v, "to_unix(): %q is not an RFC 3339 time (convert it with to_time first)", s)
 	}
 	if c.aux.(bool) {
 		return num(float64(t.UnixMilli())), nil

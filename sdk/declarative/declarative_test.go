@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -168,9 +169,12 @@ func newTestProvider(t *testing.T) *testProvider {
 	return p
 }
 
-func load(t *testing.T) *sdk.Dispatcher {
+func load(t *testing.T) *sdk.Dispatcher { return loadFolder(t, testFiles) }
+
+// loadFolder loads a connector folder and returns its dispatcher.
+func loadFolder(t *testing.T, files fs.FS) *sdk.Dispatcher {
 	t.Helper()
-	c, err := Load(testFiles, Options{})
+	c, err := Load(files, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,14 +365,7 @@ operations:
 		"mappings/create.mapping": {Data: []byte("mapping s.create\nfrom json\ndirection response\n" +
 			"{ tracking_number: input.answer.awb, reference: input.request.reference, carrier_reference: input.values.order_id }\n")},
 	}
-	c, err := Load(files, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := sdk.NewDispatcher(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := loadFolder(t, files)
 	out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCreateShipment, Account: &sdk.Account{BaseURL: srv.URL},
 		Payload: []byte(`{"reference": "ORD-1"}`)})
 	if err != nil {
@@ -412,14 +409,7 @@ operations:
 		"mappings/cancel.mapping": {Data: []byte("mapping e.cancel\nfrom json\ndirection response\n" +
 			"{ tracking_number: input.request.tracking_number, cancelled: input.answer == null }\n")},
 	}
-	c, err := Load(files, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := sdk.NewDispatcher(c)
-	if err != nil {
-		t.Fatal(err)
-	}
+	d := loadFolder(t, files)
 	out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: &sdk.Account{BaseURL: srv.URL},
 		Payload: []byte(`{"tracking_number": "AWB1"}`)})
 	if err != nil || string(out) != `{"tracking_number":"AWB1","cancelled":true}` {

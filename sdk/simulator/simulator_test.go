@@ -592,14 +592,7 @@ func authManifest(auth string, creds []string, soap bool) string {
       request: {method: POST, path: /soap, body: {mapping: mappings/track-request.mapping, format: soap11}}
       response: {mapping: mappings/track.mapping}`
 	}
-	return `
-id: authcarrier
-name: Auth Carrier
-version: 0.1.0
-category: carrier_parcel
-protocols: [rest_json]
-docs: https://example.com/docs
-account:
+	return manifestHead("authcarrier", "Auth Carrier") + `account:
   credentials:
 ` + cs.String() + `  environments:
     sandbox: https://sandbox.example.com
@@ -787,14 +780,7 @@ func TestBodyAuth(t *testing.T) {
 				body = "awb=111122223333"
 				contentType = "application/x-www-form-urlencoded"
 			}
-			manifest := `
-id: bodycarrier
-name: Body Carrier
-version: 0.1.0
-category: carrier_parcel
-protocols: [rest_json]
-docs: https://example.com/docs
-account:
+			manifest := manifestHead("bodycarrier", "Body Carrier") + `account:
   credentials:
     - {name: access_token, required: true}
     - {name: secret_key, required: true}
@@ -876,14 +862,7 @@ func TestBindingWithoutAuth(t *testing.T) {
 // is refused.
 func TestOtherHosts(t *testing.T) {
 	t.Parallel()
-	manifest := `
-id: hostcarrier
-name: Host Carrier
-version: 0.1.0
-category: carrier_parcel
-protocols: [rest_json]
-docs: https://example.com/docs
-account:
+	manifest := manifestHead("hostcarrier", "Host Carrier") + `account:
   credentials:
     - {name: username, required: true}
     - {name: password, required: true}
@@ -945,14 +924,7 @@ func TestReplaceWords(t *testing.T) {
 // sends the token alone (a GET), the other beside profile fields in a body.
 func TestTokenLoginsShareALogin(t *testing.T) {
 	t.Parallel()
-	manifest := `
-id: twologins
-name: Two Logins
-version: 0.1.0
-category: carrier_parcel
-protocols: [rest_json]
-docs: https://example.com/docs
-account:
+	manifest := manifestHead("twologins", "Two Logins") + `account:
   credentials:
     - {name: username, required: true}
     - {name: password, required: true}
@@ -1017,4 +989,9 @@ exchanges:
 	if u := e.sim.Unmatched(); len(u) > 0 {
 		t.Errorf("unmatched: %q", u)
 	}
+}
+
+// manifestHead is the first lines of a test connector's manifest: who it is.
+func manifestHead(id, name string) string {
+	return "\nid: " + id + "\nname: " + name + "\nversion: 0.1.0\ncategory: carrier_parcel\nprotocols: [rest_json]\ndocs: https://example.com/docs\n"
 }
