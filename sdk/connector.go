@@ -127,6 +127,11 @@ type EWayBillCanceller interface {
 	CancelEWayBill(ctx context.Context, req *Request[model.EWayBillCancel]) (*model.EWayBill, error)
 }
 
+// EWayBillExtender serves extend_eway_bill.
+type EWayBillExtender interface {
+	ExtendEWayBill(ctx context.Context, req *Request[model.EWayBillExtension]) (*model.EWayBill, error)
+}
+
 // EInvoiceGenerator serves generate_einvoice.
 type EInvoiceGenerator interface {
 	GenerateEInvoice(ctx context.Context, req *Request[model.EInvoiceRequest]) (*model.EInvoice, error)

@@ -35,8 +35,18 @@ const (
 	EWayBillGenerated Type = "eway_bill.generated"
 	// EWayBillVehicleUpdated: an e-way bill's vehicle changed (Part B; data: model.EWayBill).
 	EWayBillVehicleUpdated Type = "eway_bill.vehicle_updated"
-	// EWayBillExpiring: an e-way bill's validity ends soon (a scheduler emits it; data: model.EWayBill).
+	// EWayBillExtended: an e-way bill's validity was extended (data: model.EWayBill).
+	EWayBillExtended Type = "eway_bill.extended"
+	// EWayBillCancelled: NIC confirmed an e-way bill's cancellation (data: model.EWayBill).
+	EWayBillCancelled Type = "eway_bill.cancelled"
+	// EWayBillExpiring: an e-way bill's validity ends soon (a scheduler emits it;
+	// data: model.EWayBill with hours_left).
 	EWayBillExpiring Type = "eway_bill.expiring"
+	// EWayBillExpired: an e-way bill's validity ended, with no notice of it
+	// before (the hub was down through the lead time, or the bill was recorded
+	// too late); NIC still extends it up to 8 hours after (a scheduler emits
+	// it; data: model.EWayBill with a negative hours_left).
+	EWayBillExpired Type = "eway_bill.expired"
 	// EInvoiceGenerated: the IRP issued an IRN (data: model.EInvoice).
 	EInvoiceGenerated Type = "einvoice.generated"
 	// ConnectorHealthChanged: a connector's health changed (data: HealthChange).
@@ -48,7 +58,8 @@ const (
 // Types lists every canonical event type.
 var Types = []Type{
 	ShipmentCreated, ShipmentCancelled, TrackingUpdated, ShipmentDelivered, ShipmentException,
-	PODReceived, EWayBillGenerated, EWayBillVehicleUpdated, EWayBillExpiring, EInvoiceGenerated,
+	PODReceived, EWayBillGenerated, EWayBillVehicleUpdated, EWayBillExtended, EWayBillCancelled,
+	EWayBillExpiring, EWayBillExpired, EInvoiceGenerated,
 	ConnectorHealthChanged, WebhookEndpointDisabled,
 }
 

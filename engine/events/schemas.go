@@ -23,7 +23,10 @@ var DataSchemas = map[Type]string{
 	PODReceived:            "proof_of_delivery.json",
 	EWayBillGenerated:      "eway_bill.json",
 	EWayBillVehicleUpdated: "eway_bill.json",
+	EWayBillExtended:       "eway_bill.json",
+	EWayBillCancelled:      "eway_bill.json",
 	EWayBillExpiring:       "eway_bill.json",
+	EWayBillExpired:        "eway_bill.json",
 	EInvoiceGenerated:      "einvoice.json",
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -66,15 +67,16 @@ type EWayBill struct {
 // *ValidationError.
 type EWayBillStore interface {
 	// RecordEWayBill records a generate_eway_bill (change is
-	// events.EWayBillGenerated) or update_eway_bill_vehicle
-	// (events.EWayBillVehicleUpdated) response and appends an event of that type
+	// events.EWayBillGenerated), update_eway_bill_vehicle
+	// (events.EWayBillVehicleUpdated) or extend_eway_bill
+	// (events.EWayBillExtended) response and appends an event of that type
 	// with data, the connector's EWayBill as JSON. b carries the tenant, number,
 	// connector, account, GeneratedAt, ValidUntil and Vehicle; its Status,
 	// ExpiringNotifiedFor and times are the store's and ignored.
 	//
 	// A generation of a bill already recorded appends nothing and changes nothing.
-	// A vehicle update appends nothing when it is the same response (same data) as
-	// the last one recorded; otherwise it takes Vehicle when set, GeneratedAt when
+	// A vehicle update or an extension appends nothing when it is the same
+	// response (same data) as the last one recorded; otherwise it takes Vehicle when set, GeneratedAt when
 	// the record had none, and ValidUntil when later than the recorded one
 	// (validity only moves forward: an extension). A later ValidUntil makes an
 	// expired bill active again, and re-arms eway_bill.expiring. A cancelled bill
@@ -84,18 +86,21 @@ type EWayBillStore interface {
 	// CancelEWayBill records a cancellation NIC confirmed (data: the connector's
 	// EWayBill as JSON): the bill becomes cancelled for good and no
 	// eway_bill.expiring follows. An unknown bill is inserted as cancelled. It
-	// appends no event today, since no canonical eway_bill.cancelled type exists;
-	// the returned slice is empty.
+	// appends eway_bill.cancelled with data, once: a bill already cancelled
+	// appends nothing.
 	CancelEWayBill(ctx context.Context, tenantID, connectorID, accountID, number string, data json.RawMessage) ([]events.Stored, error)
-	// ClaimExpiring appends eway_bill.expiring for up to limit (1 to
-	// MaxEventBatch) active bills whose ValidUntil is after now and at most lead
-	// after it, and whose notice was not yet appended for this ValidUntil, earliest
-	// expiry first; it marks each bill notified in the same transaction, so every
-	// validity gets exactly one notice even with several replicas claiming at once
-	// (they take disjoint bills). The event's subject is the number, its time now,
-	// and its data the bill as a model.EWayBill. Active bills whose ValidUntil is
-	// not after now become expired first, with no event. It returns the events
-	// appended; fewer than limit means no more are due.
+	// ClaimExpiring appends up to limit (1 to MaxEventBatch) expiry notices,
+	// earliest expiry first: eway_bill.expired for bills whose ValidUntil is not
+	// after now and that had no notice for it (the hub was down through the lead
+	// time, or the bill was recorded already expired), then eway_bill.expiring
+	// for active bills whose ValidUntil is after now and at most lead after it
+	// and that had none. It marks each bill notified in the same transaction, so
+	// every validity gets exactly one notice even with several replicas claiming
+	// at once (they take disjoint bills). The event's subject is the number, its
+	// time now, and its data the bill as a model.EWayBill with its vehicle and
+	// hours_left. Other active bills past their ValidUntil become expired with no
+	// event (their expiring notice went out). It returns the events appended;
+	// fewer than limit means no more are due.
 	ClaimExpiring(ctx context.Context, now time.Time, lead time.Duration, limit int) ([]events.Stored, error)
 	// GetEWayBill returns a tenant's e-way bill, or ErrNotFound.
 	GetEWayBill(ctx context.Context, tenantID, number string) (EWayBill, error)
@@ -196,8 +201,8 @@ func (s *sqlStore) RecordEWayBill(ctx context.Context, in EWayBill, change event
 	if err := checkEWayBillKey(in.TenantID, in.ConnectorID, in.AccountID, in.Number); err != nil {
 		return nil, err
 	}
-	if change != events.EWayBillGenerated && change != events.EWayBillVehicleUpdated {
-		return nil, invalid("change", "must be %s or %s", events.EWayBillGenerated, events.EWayBillVehicleUpdated)
+	if change != events.EWayBillGenerated && change != events.EWayBillVehicleUpdated && change != events.EWayBillExtended {
+		return nil, invalid("change", "must be %s, %s or %s", events.EWayBillGenerated, events.EWayBillVehicleUpdated, events.EWayBillExtended)
 	}
 	if err := checkRef("vehicle", in.Vehicle, true); err != nil {
 		return nil, err
@@ -263,6 +268,7 @@ func (s *sqlStore) CancelEWayBill(ctx context.Context, tenantID, connectorID, ac
 		return nil, err
 	}
 	now, nowMS := s.stamp()
+	var out []events.Stored
 	err := s.db.inTx(ctx, func(q querier) error {
 		r, err := s.lockEWayBill(ctx, q, tenantID, connectorID, accountID, number, nowMS)
 		if err != nil {
@@ -275,12 +281,17 @@ func (s *sqlStore) CancelEWayBill(ctx context.Context, tenantID, connectorID, ac
 		if r.lastChange == "" {
 			r.lastChange = changeDigest("cancel", data)
 		}
-		return saveEWayBill(ctx, q, r)
+		if err := saveEWayBill(ctx, q, r); err != nil {
+			return err
+		}
+		out, err = s.appendEvents(ctx, q, []events.Event{{Type: events.EWayBillCancelled, TenantID: r.TenantID, Time: now,
+			Subject: r.Number, Connector: r.ConnectorID, Account: r.AccountID, Data: data}})
+		return err
 	})
 	if err != nil {
 		return nil, s.shipmentErr("cancelling e-way bill", tenantID, err)
 	}
-	return []events.Stored{}, nil
+	return nonNil(out), nil
 }
 
 // expiringCandidates selects active bills due for their notice: $1 now, $2 now+lead,
@@ -306,6 +317,28 @@ const claimExpiringSQLite = `UPDATE eway_bills SET expiring_notified_for = valid
 	WHERE (tenant_id, number) IN (` + expiringCandidates + `)
 	RETURNING ` + eWayBillColumns
 
+// expiredCandidates selects bills past their end with no notice for this
+// validity (the hub was down through the lead time, or the bill was recorded
+// late): $1 now, $2 the limit.
+const expiredCandidates = `SELECT tenant_id, number FROM eway_bills
+	WHERE status IN ('active', 'expired') AND valid_until <= $1
+	AND (expiring_notified_for IS NULL OR expiring_notified_for <> valid_until)
+	ORDER BY valid_until, tenant_id, number
+	LIMIT $2`
+
+// claimExpiredSQLite marks such bills expired and notified ($3 the stamp).
+const claimExpiredSQLite = `UPDATE eway_bills SET status = 'expired', expiring_notified_for = valid_until, updated_at = $3
+	WHERE (tenant_id, number) IN (` + expiredCandidates + `)
+	RETURNING ` + eWayBillColumns
+
+// claimExpiredPostgres is claimExpiredSQLite with SKIP LOCKED, as for
+// claimExpiringPostgres.
+const claimExpiredPostgres = `WITH c AS (` + expiredCandidates + ` FOR UPDATE SKIP LOCKED)
+	UPDATE eway_bills b SET status = 'expired', expiring_notified_for = b.valid_until, updated_at = $3
+	FROM c WHERE b.tenant_id = c.tenant_id AND b.number = c.number
+	RETURNING b.tenant_id, b.number, b.connector_id, b.account_id, b.generated_at, b.valid_until, b.vehicle,
+	b.status, b.expiring_notified_for, b.last_change, b.created_at, b.updated_at`
+
 // expireSQLite marks active bills past their end ($2) expired.
 const expireSQLite = `UPDATE eway_bills SET status = 'expired', updated_at = $1
 	WHERE status = 'active' AND valid_until <= $2`
@@ -327,49 +360,40 @@ func (s *sqlStore) ClaimExpiring(ctx context.Context, now time.Time, lead time.D
 	}
 	now = fromMillis(millis(now))
 	_, stampMS := s.stamp()
-	expire, claim := expireSQLite, claimExpiringSQLite
+	expired, expire, claim := claimExpiredSQLite, expireSQLite, claimExpiringSQLite
 	if s.db.name() == "postgres" {
-		expire, claim = expirePostgres, claimExpiringPostgres
+		expired, expire, claim = claimExpiredPostgres, expirePostgres, claimExpiringPostgres
 	}
 	var out []events.Stored
 	err := s.db.inTx(ctx, func(tx querier) error {
+		gone, err := claimBills(ctx, tx, expired, millis(now), int64(limit), stampMS)
+		if err != nil {
+			return fmt.Errorf("claiming expired bills: %w", err)
+		}
 		if _, err := tx.exec(ctx, expire, stampMS, millis(now)); err != nil {
 			return fmt.Errorf("expiring: %w", err)
 		}
-		var rows []eWayBillRow
-		err := tx.query(ctx, claim, []any{millis(now), millis(now.Add(lead)), int64(limit), stampMS},
-			func(scan func(...any) error) error {
-				r, err := scanEWayBill(scan)
+		var due []eWayBillRow
+		if left := limit - len(gone); left > 0 {
+			if due, err = claimBills(ctx, tx, claim, millis(now), millis(now.Add(lead)), int64(left), stampMS); err != nil {
+				return err
+			}
+		}
+		var evs []events.Event
+		for _, batch := range []struct {
+			rows []eWayBillRow
+			kind events.Type
+		}{{gone, events.EWayBillExpired}, {due, events.EWayBillExpiring}} {
+			for _, r := range batch.rows {
+				ev, err := expiryNotice(r, batch.kind, now)
 				if err != nil {
 					return err
 				}
-				rows = append(rows, r)
-				return nil
-			})
-		if err != nil || len(rows) == 0 {
-			return err
+				evs = append(evs, ev)
+			}
 		}
-		slices.SortFunc(rows, func(a, b eWayBillRow) int {
-			if c := a.ValidUntil.Compare(*b.ValidUntil); c != 0 {
-				return c
-			}
-			if c := cmp.Compare(a.TenantID, b.TenantID); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.Number, b.Number)
-		})
-		evs := make([]events.Event, len(rows))
-		for i, r := range rows {
-			bill := model.EWayBill{Number: r.Number, ValidUntil: r.ValidUntil, Status: string(EWayBillActive)}
-			if r.GeneratedAt != nil {
-				bill.GeneratedAt = *r.GeneratedAt
-			}
-			data, err := json.Marshal(bill)
-			if err != nil {
-				return fmt.Errorf("encoding e-way bill %s: %w", r.Number, err)
-			}
-			evs[i] = events.Event{Type: events.EWayBillExpiring, TenantID: r.TenantID, Time: now, Subject: r.Number,
-				Connector: r.ConnectorID, Account: r.AccountID, Data: data}
+		if len(evs) == 0 {
+			return nil
 		}
 		out, err = s.appendEvents(ctx, tx, evs)
 		return err
@@ -378,6 +402,51 @@ func (s *sqlStore) ClaimExpiring(ctx context.Context, now time.Time, lead time.D
 		return nil, s.dbErr("claiming expiring e-way bills", err)
 	}
 	return nonNil(out), nil
+}
+
+// claimBills runs a claiming statement and returns the bills it marked,
+// earliest expiry first.
+func claimBills(ctx context.Context, tx querier, stmt string, args ...any) ([]eWayBillRow, error) {
+	var rows []eWayBillRow
+	err := tx.query(ctx, stmt, args, func(scan func(...any) error) error {
+		r, err := scanEWayBill(scan)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, r)
+		return nil
+	})
+	slices.SortFunc(rows, func(a, b eWayBillRow) int {
+		if c := a.ValidUntil.Compare(*b.ValidUntil); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.TenantID, b.TenantID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Number, b.Number)
+	})
+	return rows, err
+}
+
+// expiryNotice is the eway_bill.expiring or eway_bill.expired event of a
+// bill: the bill as a model.EWayBill with its hours left at now.
+func expiryNotice(r eWayBillRow, kind events.Type, now time.Time) (events.Event, error) {
+	status := EWayBillActive
+	if kind == events.EWayBillExpired {
+		status = EWayBillExpired
+	}
+	hours := math.Round(r.ValidUntil.Sub(now).Hours()*10) / 10
+	bill := model.EWayBill{Number: r.Number, ValidUntil: r.ValidUntil, Status: string(status),
+		VehicleNumber: r.Vehicle, HoursLeft: &hours}
+	if r.GeneratedAt != nil {
+		bill.GeneratedAt = *r.GeneratedAt
+	}
+	data, err := json.Marshal(bill)
+	if err != nil {
+		return events.Event{}, fmt.Errorf("encoding e-way bill %s: %w", r.Number, err)
+	}
+	return events.Event{Type: kind, TenantID: r.TenantID, Time: now, Subject: r.Number,
+		Connector: r.ConnectorID, Account: r.AccountID, Data: data}, nil
 }
 
 // GetEWayBill reads a bill; see EWayBillStore.

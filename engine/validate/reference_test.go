@@ -349,6 +349,7 @@ var patternExamples = map[string]string{
 	`^[0-2][0-9]:[0-5][0-9]$`:                 "10:30",
 	`^[0-9+]{10,15}$`:                         "+919845012345",
 	`^[A-Za-z0-9/-]{1,16}$`:                   "INV/26/0042",
+	`^[1-9][0-9]{5}$`:                         "560001",
 }
 
 // synthesise builds a valid value for n with every property present, from the

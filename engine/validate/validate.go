@@ -224,6 +224,7 @@ var patternHints = map[string]string{
 	`^[0-2][0-9]:[0-5][0-9]$`:                 "a time written HH:MM",
 	`^[0-9+]{10,15}$`:                         "a phone number of 10 to 15 digits, optionally with +",
 	`^[A-Za-z0-9/-]{1,16}$`:                   "at most 16 letters, digits, - or /",
+	`^[1-9][0-9]{5}$`:                         "a six-digit PIN code not starting with 0",
 }
 
 // escape escapes one JSON pointer token (RFC 6901).

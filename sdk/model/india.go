@@ -86,10 +86,46 @@ type EWayBill struct {
 	GeneratedAt time.Time `json:"generated_at"`
 	// ValidUntil is the end of its validity; empty until Part-B is filled.
 	ValidUntil *time.Time `json:"valid_until,omitempty"`
-	// Status is active, cancelled or rejected.
+	// Status is active, cancelled or rejected (and expired in the hub's
+	// eway_bill.expired notice).
 	Status string `json:"status,omitempty"`
+	// VehicleNumber is the vehicle its Part-B names, when known.
+	VehicleNumber string `json:"vehicle_number,omitempty"`
 	// Alert is NIC's warning text, verbatim.
 	Alert string `json:"alert,omitempty"`
+	// HoursLeft is set in the hub's eway_bill.expiring and eway_bill.expired
+	// notices: the hours until its validity ends, negative once it has ended
+	// (NIC still extends a bill up to 8 hours after), to one decimal.
+	HoursLeft *float64 `json:"hours_left,omitempty"`
+}
+
+// EWayBillExtension extends an e-way bill's validity (NIC's EXTENDVALIDITY):
+// accepted from 8 hours before its expiry to 8 hours after, from the
+// transporter that holds it now, for no more than the original distance.
+type EWayBillExtension struct {
+	// Number is the e-way bill.
+	Number string `json:"number" jsonschema:"pattern=^[0-9]{12}$"`
+	// FromPlace is where the goods are now.
+	FromPlace string `json:"from_place" jsonschema:"minLength=1,maxLength=50"`
+	// FromStateCode is the GST state code of FromPlace.
+	FromStateCode string `json:"from_state_code" jsonschema:"pattern=^[0-9]{2}$"`
+	// FromPincode is the PIN code of FromPlace.
+	FromPincode string `json:"from_pincode" jsonschema:"pattern=^[1-9][0-9]{5}$"`
+	// RemainingDistanceKm is the distance still to go; at most the original.
+	RemainingDistanceKm int `json:"remaining_distance_km" jsonschema:"minimum=0,maximum=4000"`
+	// Transport is the vehicle or transport document the goods travel on now.
+	Transport Transport `json:"transport"`
+	// ReasonCode is NIC's extension reason code.
+	ReasonCode int `json:"reason_code" jsonschema:"minimum=1,maximum=99"`
+	// Remarks explain the reason.
+	Remarks string `json:"remarks,omitempty" jsonschema:"maxLength=50"`
+	// ConsignmentStatus is in_movement (on a vehicle or carrier) or
+	// in_transit (held on the way: in a warehouse, say).
+	ConsignmentStatus string `json:"consignment_status" jsonschema:"enum=in_movement,enum=in_transit"`
+	// TransitType says where goods in_transit are held: road, warehouse or others.
+	TransitType string `json:"transit_type,omitempty" jsonschema:"enum=road,enum=warehouse,enum=others"`
+	// TransitAddress is where goods in_transit are held.
+	TransitAddress *Address `json:"transit_address,omitempty"`
 }
 
 // EWayBillVehicleUpdate changes an e-way bill's Part-B vehicle.

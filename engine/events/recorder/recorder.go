@@ -39,9 +39,10 @@ func New(s Store, notify func()) *Recorder { return &Recorder{store: s, notify: 
 // AfterCall records a successful call's response (the operation's canonical response
 // JSON) and returns the events appended. create_shipment records the booking,
 // cancel_shipment a confirmed cancellation, track each result without an item error;
-// generate_eway_bill and update_eway_bill_vehicle record the e-way bill with its
-// validity (store.EWayBillStore.RecordEWayBill: an event once per distinct response),
-// and cancel_eway_bill its cancellation, which stops its expiry notices; e-invoice
+// generate_eway_bill, update_eway_bill_vehicle and extend_eway_bill record the
+// e-way bill with its validity and vehicle (store.EWayBillStore.RecordEWayBill: an
+// event once per distinct response), and cancel_eway_bill its cancellation
+// (eway_bill.cancelled), which stops its expiry notices; e-invoice
 // generation and proofs of delivery append their events. Other operations record
 // nothing. A response that does not decode is an error; for track, the results that
 // could be applied are applied and the others reported together.
@@ -119,17 +120,15 @@ func (r *Recorder) record(ctx context.Context, tenantID, connectorID, accountID 
 			return true
 		})
 		return out, errors.Join(errs...)
-	case sdk.OpGenerateEWayBill, sdk.OpUpdateEWayBillVehicle:
+	case sdk.OpGenerateEWayBill, sdk.OpUpdateEWayBillVehicle, sdk.OpExtendEWayBill:
 		var resp model.EWayBill
 		if err := decode(&resp); err != nil {
 			return nil, err
 		}
-		change := events.EWayBillGenerated
-		if op == sdk.OpUpdateEWayBillVehicle {
-			change = events.EWayBillVehicleUpdated
-		}
+		change := map[sdk.Operation]events.Type{sdk.OpGenerateEWayBill: events.EWayBillGenerated,
+			sdk.OpUpdateEWayBillVehicle: events.EWayBillVehicleUpdated, sdk.OpExtendEWayBill: events.EWayBillExtended}[op]
 		b := store.EWayBill{TenantID: tenantID, Number: resp.Number, ConnectorID: connectorID, AccountID: accountID,
-			ValidUntil: resp.ValidUntil}
+			ValidUntil: resp.ValidUntil, Vehicle: resp.VehicleNumber}
 		if !resp.GeneratedAt.IsZero() {
 			b.GeneratedAt = &resp.GeneratedAt
 		}

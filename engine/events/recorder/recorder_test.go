@@ -146,8 +146,18 @@ func TestAfterCallEWayBills(t *testing.T) {
 	if n := claim(extended.Add(-7 * time.Hour)); n != 1 {
 		t.Fatalf("after the extension %d notices, want 1", n)
 	}
+	// extend_eway_bill records the new validity and the vehicle it names.
+	again := extended.Add(24 * time.Hour)
+	extension := fmt.Sprintf(`{"number":"331001234567","generated_at":"2030-01-01T10:00:00Z","valid_until":%q,"vehicle_number":"KA01AB1234"}`,
+		again.Format(time.RFC3339))
+	if evs := call(sdk.OpExtendEWayBill, extension); len(evs) != 1 || evs[0].Type != events.EWayBillExtended {
+		t.Fatalf("extension: %+v", evs)
+	}
+	if b, _ := s.GetEWayBill(t.Context(), tn.ID, "331001234567"); !b.ValidUntil.Equal(again) || b.Vehicle != "KA01AB1234" {
+		t.Fatalf("extended bill %+v", b)
+	}
 	// A cancellation the provider did not confirm records nothing; a confirmed one
-	// stops the notices and appends nothing (no canonical event for it yet).
+	// appends eway_bill.cancelled and stops the notices.
 	call(sdk.OpGenerateEWayBill, fmt.Sprintf(`{"number":"331001234568","generated_at":"2030-01-01T10:00:00Z","valid_until":%q}`,
 		valid.Format(time.RFC3339)))
 	if evs := call(sdk.OpCancelEWayBill, `{"number":"331001234568","generated_at":"2030-01-01T10:00:00Z","status":"active"}`); len(evs) != 0 {
@@ -156,7 +166,8 @@ func TestAfterCallEWayBills(t *testing.T) {
 	if b, _ := s.GetEWayBill(t.Context(), tn.ID, "331001234568"); b.Status != store.EWayBillActive {
 		t.Fatalf("an unconfirmed cancellation changed the bill: %+v", b)
 	}
-	if evs := call(sdk.OpCancelEWayBill, `{"number":"331001234568","generated_at":"2030-01-01T10:00:00Z","status":"cancelled"}`); len(evs) != 0 {
+	if evs := call(sdk.OpCancelEWayBill, `{"number":"331001234568","generated_at":"2030-01-01T10:00:00Z","status":"cancelled"}`); len(evs) != 1 ||
+		evs[0].Type != events.EWayBillCancelled {
 		t.Fatalf("cancel: %+v", evs)
 	}
 	if b, _ := s.GetEWayBill(t.Context(), tn.ID, "331001234568"); b.Status != store.EWayBillCancelled {
@@ -165,8 +176,8 @@ func TestAfterCallEWayBills(t *testing.T) {
 	if n := claim(valid.Add(-7 * time.Hour)); n != 0 {
 		t.Fatalf("%d notices for a cancelled bill", n)
 	}
-	if notified != 3 {
-		t.Fatalf("notify called %d times, want once per call that appended (3)", notified)
+	if notified != 5 {
+		t.Fatalf("notify called %d times, want once per call that appended (5)", notified)
 	}
 	for op, resp := range map[sdk.Operation]string{
 		sdk.OpGenerateEWayBill:      `{"number":"","generated_at":"2030-01-01T10:00:00Z"}`,
