@@ -76,6 +76,11 @@ type Builtin struct {
 	// Simulate starts the connector's own simulator; nil means the generic one
 	// from the folder's exchanges, when it has any.
 	Simulate func() (Simulator, error)
+	// OwnSimulatorReplays says the connector's own simulator answers its
+	// recorded exchanges' canonical calls, so conformance replays them against
+	// it: for a provider whose wire the generic simulator cannot speak (NIC's
+	// encrypted envelope). Otherwise the generic simulator replays them.
+	OwnSimulatorReplays bool
 }
 
 // Connector returns a fresh instance of the connector.

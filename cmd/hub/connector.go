@@ -115,10 +115,13 @@ func checkConnector(ctx context.Context, target string) (*conformance.Report, er
 	if b, ok := connectors.Lookup(target); ok {
 		t.Files, t.Args = b.Files, []string{"connector-process", b.ID}
 		// Conformance replays the recorded exchanges, so it runs against the
-		// generic simulator on them; a connector without any is checked
+		// generic simulator on them (or the connector's own, when it replays
+		// them: an encrypted wire); a connector without any is checked
 		// against its own simulator for the process contract alone.
 		var sim connectors.Simulator
 		switch {
+		case b.OwnSimulatorReplays && b.Simulate != nil:
+			sim, err = b.Simulate()
 		case b.Files != nil && hasExchanges(b.Files):
 			sim, err = simulator.New(b.Files, simulator.Options{})
 		case b.Simulate != nil:
