@@ -49,6 +49,7 @@ import (
 //go:embed all:rapidshyp
 //go:embed all:shadowfax
 //go:embed all:shadowfax_flash
+//go:embed all:shipmozo
 //go:embed all:shiprocket
 //go:embed all:smartship
 //go:embed all:velocity_shipfast
