@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
@@ -45,5 +46,29 @@ func TestAccountBaseURLEgress(t *testing.T) {
 	// Without an allow-list, only public addresses.
 	if errs := ValidateAccount(boltManifest, AccountInput{ConnectorID: "bolt", Name: "x", Environment: "sandbox", BaseURL: "http://10.20.3.4"}, nil); len(errs) != 1 || errs[0].Pointer != "/base_url" {
 		t.Errorf("nil policy: %+v", errs)
+	}
+}
+
+// A provider's other hosts may be pointed elsewhere per account (host_NAME),
+// checked as base_url is; a host the manifest does not declare is no setting.
+func TestAccountHostSettings(t *testing.T) {
+	m := &sdk.Manifest{ID: "twohost", Name: "Two Hosts", Version: "0.1.0", Category: "carrier_parcel", Docs: "https://example.test/twohost",
+		Operations: []sdk.OperationInfo{{Name: sdk.OpTrack, Idempotent: true}},
+		Account: sdk.AccountSchema{Environments: map[string]string{"sandbox": "https://api.twohost.test"},
+			Hosts: map[string]map[string]string{"track": {"sandbox": "https://track.twohost.test"}}}}
+	in := func(settings map[string]string) AccountInput {
+		return AccountInput{ConnectorID: "twohost", Name: "x", Environment: "sandbox", Settings: settings}
+	}
+	if errs := ValidateAccount(m, in(map[string]string{"host_track": "https://proxy.example.com/track"}), nil); len(errs) != 0 {
+		t.Errorf("a public host_track: %+v", errs)
+	}
+	for setting, want := range map[string]string{"host_track": "egress guard", "host_auth": "declares no setting"} {
+		errs := ValidateAccount(m, in(map[string]string{setting: "http://10.1.2.3"}), nil)
+		if len(errs) != 1 || errs[0].Pointer != "/settings/"+setting || !strings.Contains(errs[0].Message, want) {
+			t.Errorf("%s: %+v, want one error saying %q", setting, errs, want)
+		}
+	}
+	if errs := ValidateAccount(m, in(map[string]string{"host_track": "track.example.com"}), nil); len(errs) != 1 || !strings.Contains(errs[0].Message, "absolute") {
+		t.Errorf("a host that is no URL: %+v", errs)
 	}
 }

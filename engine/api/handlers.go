@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
@@ -612,6 +613,23 @@ func ValidateAccount(m *sdk.Manifest, a AccountInput, allow *egress.Policy) []ro
 			add("/credentials", "%s", problem)
 		} else if key != "" {
 			add("/settings/"+escapePointer(key), "%s", problem)
+		}
+	}
+	// The provider's other hosts (manifest account.hosts) may be pointed
+	// elsewhere per account (a proxy, a sandbox): host_NAME, checked as
+	// base_url is.
+	for _, name := range slices.Sorted(maps.Keys(m.Account.Hosts)) {
+		key := sdk.HostSetting(name)
+		hubSettings = append(hubSettings, key)
+		v, ok := a.Settings[key]
+		if !ok {
+			continue
+		}
+		u, err := url.Parse(v)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("/settings/"+escapePointer(key), "must be an absolute http or https URL")
+		} else if err, ok := allow.CheckHost(u.Hostname()).(*egress.RefusedError); ok {
+			add("/settings/"+escapePointer(key), "host %s is %s, which the egress guard refuses; the operator admits non-public ranges with egress.allow (HUB_EGRESS_ALLOW)", u.Hostname(), err.Class)
 		}
 	}
 	checkMap := func(kind string, declared []sdk.Field, given map[string]string, hub []string) {
