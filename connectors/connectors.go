@@ -19,6 +19,8 @@ import (
 	bluedartsim "github.com/carrierhub/hub/connectors/bluedart/simulator"
 	"github.com/carrierhub/hub/connectors/delhivery"
 	delhiverysim "github.com/carrierhub/hub/connectors/delhivery/simulator"
+	nicewaybill "github.com/carrierhub/hub/connectors/nic_ewaybill"
+	nicewaybillsim "github.com/carrierhub/hub/connectors/nic_ewaybill/simulator"
 	"github.com/carrierhub/hub/connectors/statusfile"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/declarative"
@@ -128,6 +130,7 @@ var goBuiltins = []Builtin{
 	{ID: "bluedart_soap", Files: bluedart.Folder(), New: bluedart.New, Simulate: func() (Simulator, error) { return bluedartSim{bluedartsim.New()}, nil }},
 	{ID: "delhivery_express", Files: delhivery.Folder(), New: delhivery.New, Simulate: func() (Simulator, error) { return delhiverySim{delhiverysim.New()}, nil }},
 	{ID: "statusfile", Files: statusfile.Folder(), New: statusfile.New},
+	{ID: "nic_ewaybill", Files: nicewaybill.Folder(), New: nicewaybill.New, Simulate: nicEWayBillSim, OwnSimulatorReplays: true},
 }
 
 // builtins lists every built-in connector once: those with Go, then one per
@@ -177,4 +180,15 @@ type bluedartSim struct{ *bluedartsim.Simulator }
 func (s bluedartSim) Account() (map[string]string, map[string]string) {
 	return map[string]string{"login_id": bluedartsim.LoginID, "licence_key": bluedartsim.LicenceKey},
 		map[string]string{"customer_code": bluedartsim.CustomerCode, "origin_area": "BOM"}
+}
+
+// nicEWayBillSim starts NIC's e-Way Bill simulator (nicsim behind the
+// connector's API user and public key); it replays the connector's recorded
+// exchanges, whose payloads NIC sends encrypted.
+func nicEWayBillSim() (Simulator, error) {
+	s, err := nicewaybillsim.New()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
 }

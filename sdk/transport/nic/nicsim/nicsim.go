@@ -1,14 +1,17 @@
 // Package nicsim is an in-process NIC simulator for tests: an httptest server that
 // speaks the e-Way Bill v1.03 and e-Invoice (IRP) v1.04 session protocol with its own
-// RSA key pair. It implements login for both systems, the GENEWAYBILL write, the
+// RSA key pair. It implements login for both systems, the e-Way Bill writes GENEWAYBILL,
+// VEHEWB (Part-B), EXTENDVALIDITY and CANEWB on bills it keeps in memory, the
 // GetEwayBill read (REK + HMAC), a minimal IRP Generate IRN, and NIC's error shapes,
-// and it counts logins so tests can prove caching and the login-rate guard.
+// and it counts logins so tests can prove caching and the login-rate guard. Script
+// makes it answer e-Way Bill calls from recorded exchanges instead.
 //
 // It is test support: it keeps everything in memory, checks only what the tests
 // need, and must never be used as a real endpoint.
 package nicsim
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -21,7 +24,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -70,8 +75,14 @@ type session struct {
 }
 
 type ewb struct {
-	gstin string
-	doc   map[string]any
+	gstin     string
+	doc       map[string]any
+	generated time.Time
+	valid     time.Time // the end of its validity (started at generation here)
+	distance  int
+	status    string // ACT or CNL
+	vehicle   string
+	extended  int
 }
 
 // Server is a running simulator. Its methods are safe for concurrent use.
@@ -91,6 +102,10 @@ type Server struct {
 	ewbs     map[string]*ewb     // by ewayBillNo
 	docs     map[string]string   // gstin|docType|docNo -> ewayBillNo
 	nextEWB  int64
+
+	scriptOn   bool
+	script     []Reply
+	mismatches []string
 }
 
 // New generates a 2048-bit RSA key pair and starts a simulator on 127.0.0.1.
@@ -344,7 +359,148 @@ func (s *Server) session(w http.ResponseWriter, system, token, gstin string) *se
 
 var docNoRE = regexp.MustCompile(`^[A-Za-z0-9/-]{1,16}$`)
 
+// nicTime is how NIC writes times in e-Way Bill answers: India time, dd/MM/yyyy
+// hh:mm:ss AM/PM.
 const nicTime = "02/01/2006 03:04:05 PM"
+
+// ist is India Standard Time, the zone of NIC's times.
+var ist = time.FixedZone("IST", 5*3600+1800)
+
+func fmtNIC(t time.Time) string { return t.In(ist).Format(nicTime) }
+
+// Reply is one scripted e-Way Bill answer, for replaying recorded exchanges
+// (see Script): the call it answers and what NIC said.
+type Reply struct {
+	// Method is POST for a write (POST <base>/ewayapi/) or GET for a read.
+	Method string
+	// Action is a write's action (GENEWAYBILL, VEHEWB, ...) or a read's method
+	// (GetEwayBill).
+	Action string
+	// Request is the decrypted JSON the write must carry, compared as JSON;
+	// empty accepts any. For a read, Query holds the query it must carry.
+	Request []byte
+	// Query is a read's expected query parameters; nil accepts any.
+	Query map[string]string
+	// Data is the decrypted JSON answer, sealed with the session key (a write)
+	// or a fresh REK (a read) before it is sent.
+	Data []byte
+	// ErrorCodes, when set, makes the answer NIC's refusal with these codes.
+	ErrorCodes string
+}
+
+// Script makes the simulator answer e-Way Bill calls from replies, in order,
+// instead of from its own state; logins are still its own. A call that does
+// not match the next reply (or comes when none is left) is answered with NIC's
+// error 100 and noted for Mismatches. Script(nil) restores the simulator's own
+// behaviour and clears the notes.
+func (s *Server) Script(replies []Reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.script = append([]Reply(nil), replies...)
+	s.scriptOn = replies != nil
+	if replies == nil {
+		s.mismatches = nil
+	}
+}
+
+// Mismatches lists the calls the script did not expect (ScriptLeft counts the
+// replies no call has asked for).
+func (s *Server) Mismatches() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]string(nil), s.mismatches...)
+}
+
+// ScriptLeft reports how many scripted replies no call has asked for yet.
+func (s *Server) ScriptLeft() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.script)
+}
+
+// scripted answers a call from the script; ok is false when no script is set.
+func (s *Server) scripted(method, action string, js []byte, query map[string][]string) (reply Reply, ok bool, mismatch string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.scriptOn {
+		return Reply{}, false, ""
+	}
+	if len(s.script) == 0 {
+		m := fmt.Sprintf("%s %s: no recorded exchange left", method, action)
+		s.mismatches = append(s.mismatches, m)
+		return Reply{}, true, m
+	}
+	r := s.script[0]
+	s.script = s.script[1:]
+	switch {
+	case r.Method != method || r.Action != action:
+		mismatch = fmt.Sprintf("%s %s: the recording expects %s %s", method, action, r.Method, r.Action)
+	case len(r.Request) > 0 && !sameJSON(r.Request, js):
+		mismatch = fmt.Sprintf("%s %s: the payload %s differs from the recorded %s", method, action, js, r.Request)
+	}
+	for k, v := range r.Query {
+		if got := query[k]; len(got) != 1 || got[0] != v {
+			mismatch = fmt.Sprintf("%s %s: query %s=%q, the recording has %q", method, action, k, got, v)
+		}
+	}
+	if mismatch != "" {
+		s.mismatches = append(s.mismatches, mismatch)
+	}
+	return r, true, mismatch
+}
+
+func sameJSON(a, b []byte) bool {
+	var x, y any
+	da, db := json.NewDecoder(bytes.NewReader(a)), json.NewDecoder(bytes.NewReader(b))
+	da.UseNumber()
+	db.UseNumber()
+	if da.Decode(&x) != nil || db.Decode(&y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(normNumbers(x), normNumbers(y))
+}
+
+// normNumbers makes 1 and 1.0 equal.
+func normNumbers(v any) any {
+	switch t := v.(type) {
+	case json.Number:
+		if f, err := t.Float64(); err == nil {
+			return f
+		}
+		return string(t)
+	case map[string]any:
+		for k, e := range t {
+			t[k] = normNumbers(e)
+		}
+	case []any:
+		for i, e := range t {
+			t[i] = normNumbers(e)
+		}
+	}
+	return v
+}
+
+// flexNum reads a JSON number or a string of digits (NIC's samples use both).
+type flexNum string
+
+func (n *flexNum) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if len(b) > 0 && b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*n = flexNum(strings.TrimSpace(s))
+		return nil
+	}
+	*n = flexNum(string(b))
+	return nil
+}
+
+func (n flexNum) int() (int, bool) {
+	v, err := strconv.Atoi(string(n))
+	return v, err == nil
+}
 
 func (s *Server) ewbWrite(w http.ResponseWriter, r *http.Request) {
 	ss := s.session(w, "ewb", r.Header.Get("authtoken"), r.Header.Get("gstin"))
@@ -364,51 +520,42 @@ func (s *Server) ewbWrite(w http.ResponseWriter, r *http.Request) {
 		ewbError(w, "109")
 		return
 	}
-	if body.Action != "GENEWAYBILL" {
-		ewbError(w, "239")
+	if reply, ok, mismatch := s.scripted(http.MethodPost, body.Action, js, nil); ok {
+		switch {
+		case mismatch != "":
+			ewbError(w, "100")
+		case reply.ErrorCodes != "":
+			ewbError(w, reply.ErrorCodes)
+		default:
+			s.sealed(w, ss, reply.Data)
+		}
 		return
 	}
-	var doc map[string]any
-	if err := json.Unmarshal(js, &doc); err != nil {
-		ewbError(w, "100")
+	var resp any
+	var codes string
+	switch body.Action {
+	case "GENEWAYBILL":
+		resp, codes = s.generate(ss, js)
+	case "VEHEWB":
+		resp, codes = s.updateVehicle(ss, js)
+	case "EXTENDVALIDITY":
+		resp, codes = s.extend(ss, js)
+	case "CANEWB":
+		resp, codes = s.cancel(ss, js)
+	default:
+		codes = "239"
+	}
+	if codes != "" {
+		ewbError(w, codes)
 		return
 	}
-	str := func(k string) string { v, _ := doc[k].(string); return v }
-	docNo := str("docNo")
-	switch {
-	case !docNoRE.MatchString(docNo):
-		ewbError(w, "206")
-		return
-	case str("fromGstin") == "":
-		ewbError(w, "208")
-		return
-	}
-	if items, _ := doc["itemList"].([]any); len(items) == 0 {
-		ewbError(w, "233")
-		return
-	}
-	now := s.opts.Now()
-	s.mu.Lock()
-	dk := ss.gstin + "|" + str("docType") + "|" + docNo
-	if _, dup := s.docs[dk]; dup {
-		s.mu.Unlock()
-		ewbError(w, "604")
-		return
-	}
-	s.nextEWB++
-	no := fmt.Sprintf("%d", s.nextEWB)
-	s.docs[dk] = no
-	valid := now.Add(24 * time.Hour)
-	doc["ewbNo"] = s.nextEWB
-	doc["ewayBillDate"] = now.Format(nicTime)
-	doc["validUpto"] = valid.Format(nicTime)
-	doc["status"] = "ACT"
-	doc["genMode"] = "API"
-	doc["userGstin"] = ss.gstin
-	s.ewbs[no] = &ewb{gstin: ss.gstin, doc: doc}
-	s.mu.Unlock()
-	resp, _ := json.Marshal(map[string]any{"ewayBillNo": json.Number(no), "ewayBillDate": now.Format(nicTime), "validUpto": valid.Format(nicTime), "alert": ""})
-	data, err := nic.Seal(ss.sek, resp, nic.LayerBase64JSON)
+	out, _ := json.Marshal(resp)
+	s.sealed(w, ss, out)
+}
+
+// sealed answers a write's success: data sealed with the session key.
+func (s *Server) sealed(w http.ResponseWriter, ss *session, js []byte) {
+	data, err := nic.Seal(ss.sek, js, nic.LayerBase64JSON)
 	if err != nil {
 		http.Error(w, "internal", http.StatusInternalServerError)
 		return
@@ -416,26 +563,258 @@ func (s *Server) ewbWrite(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, map[string]any{"status": "1", "data": data})
 }
 
+// validity is the simulator's rule for how long a bill with Part-B lives: a
+// day per started 200 km (at least one), ending at 23:59:00 India time, as
+// NIC's answers show validUpto.
+func validity(from time.Time, km int) time.Time {
+	days := (km + 199) / 200
+	if days < 1 {
+		days = 1
+	}
+	d := from.In(ist).AddDate(0, 0, days)
+	return time.Date(d.Year(), d.Month(), d.Day(), 23, 59, 0, 0, ist)
+}
+
+func (s *Server) generate(ss *session, js []byte) (any, string) {
+	var doc map[string]any
+	dec := json.NewDecoder(bytes.NewReader(js))
+	dec.UseNumber()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, "100"
+	}
+	str := func(k string) string { v, _ := doc[k].(string); return v }
+	docNo := str("docNo")
+	switch {
+	case !docNoRE.MatchString(docNo):
+		return nil, "206"
+	case str("fromGstin") == "":
+		return nil, "208"
+	}
+	if items, _ := doc["itemList"].([]any); len(items) == 0 {
+		return nil, "233"
+	}
+	var dist flexNum
+	if raw, err := json.Marshal(doc["transDistance"]); err == nil {
+		_ = json.Unmarshal(raw, &dist)
+	}
+	km, _ := dist.int()
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	dk := ss.gstin + "|" + str("docType") + "|" + docNo
+	if _, dup := s.docs[dk]; dup {
+		return nil, "604"
+	}
+	s.nextEWB++
+	no := fmt.Sprintf("%d", s.nextEWB)
+	s.docs[dk] = no
+	// NIC starts the validity with Part-B; the simulator starts it at once, so a
+	// bill generated without a vehicle can be extended in tests too.
+	e := &ewb{gstin: ss.gstin, doc: doc, generated: now, distance: km, status: "ACT", vehicle: str("vehicleNo"), valid: validity(now, km)}
+	doc["ewbNo"] = s.nextEWB
+	doc["ewayBillDate"] = fmtNIC(now)
+	doc["genMode"] = "API"
+	doc["userGstin"] = ss.gstin
+	s.ewbs[no] = e
+	e.sync()
+	return map[string]any{"ewayBillNo": json.Number(no), "ewayBillDate": fmtNIC(now), "validUpto": fmtNIC(e.valid), "alert": ""}, ""
+}
+
+// sync writes the bill's state into its GetEwayBill document.
+func (e *ewb) sync() {
+	e.doc["status"] = e.status
+	if !e.valid.IsZero() {
+		e.doc["validUpto"] = fmtNIC(e.valid)
+	}
+	if e.vehicle != "" {
+		e.doc["vehicleNo"] = e.vehicle
+	}
+	e.doc["extendedTimes"] = e.extended
+}
+
+// ownBill finds a bill the caller may change, or NIC's code for why not:
+// 301 not a 12-digit number, 312 not the caller's or cancelled.
+func (s *Server) ownBill(ss *session, no flexNum) (*ewb, string) {
+	if len(no) != 12 || strings.Trim(string(no), "0123456789") != "" {
+		return nil, "301"
+	}
+	e := s.ewbs[string(no)]
+	if e == nil || e.gstin != ss.gstin || e.status != "ACT" {
+		return nil, "312"
+	}
+	return e, ""
+}
+
+func (s *Server) updateVehicle(ss *session, js []byte) (any, string) {
+	var req struct {
+		EwbNo      flexNum `json:"ewbNo"`
+		VehicleNo  string  `json:"vehicleNo"`
+		FromPlace  string  `json:"fromPlace"`
+		FromState  flexNum `json:"fromState"`
+		ReasonCode flexNum `json:"reasonCode"`
+		TransDocNo string  `json:"transDocNo"`
+		TransMode  flexNum `json:"transMode"`
+	}
+	if err := json.Unmarshal(js, &req); err != nil {
+		return nil, "100"
+	}
+	mode, _ := req.TransMode.int()
+	rc, _ := req.ReasonCode.int()
+	switch {
+	case mode < 1 || mode > 4:
+		return nil, "302"
+	case mode == 1 && req.VehicleNo == "":
+		return nil, "303"
+	case mode != 1 && req.TransDocNo == "":
+		return nil, "394"
+	case req.FromPlace == "":
+		return nil, "305"
+	case rc < 1 || rc > 4:
+		return nil, "307"
+	}
+	if st, ok := req.FromState.int(); !ok || st < 1 || st > 99 {
+		return nil, "306"
+	}
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, code := s.ownBill(ss, req.EwbNo)
+	if code != "" {
+		return nil, code
+	}
+	if !e.valid.IsZero() && !now.Before(e.valid) {
+		return nil, "311"
+	}
+	e.vehicle = req.VehicleNo
+	e.sync()
+	return map[string]any{"vehUpdDate": fmtNIC(now), "validUpto": fmtNIC(e.valid)}, ""
+}
+
+func (s *Server) extend(ss *session, js []byte) (any, string) {
+	var req struct {
+		EwbNo             flexNum `json:"ewbNo"`
+		VehicleNo         string  `json:"vehicleNo"`
+		FromPlace         string  `json:"fromPlace"`
+		RemainingDistance flexNum `json:"remainingDistance"`
+		TransDocNo        string  `json:"transDocNo"`
+		TransMode         flexNum `json:"transMode"`
+		ExtnRsnCode       flexNum `json:"extnRsnCode"`
+		ExtnRemarks       string  `json:"extnRemarks"`
+		ConsignmentStatus string  `json:"consignmentStatus"`
+		TransitType       string  `json:"transitType"`
+	}
+	if err := json.Unmarshal(js, &req); err != nil {
+		return nil, "100"
+	}
+	mode, _ := req.TransMode.int()
+	remaining, ok := req.RemainingDistance.int()
+	switch {
+	case !ok:
+		return nil, "389"
+	case req.ExtnRsnCode == "" || req.ExtnRemarks == "":
+		return nil, "386"
+	case req.FromPlace == "":
+		return nil, "305"
+	case mode < 1 || mode > 5:
+		return nil, "302"
+	case mode == 1 && req.VehicleNo == "":
+		return nil, "303"
+	case mode >= 2 && mode <= 4 && req.TransDocNo == "":
+		return nil, "394"
+	case (mode == 5) != (req.ConsignmentStatus == "T"), mode != 5 && req.TransitType != "":
+		return nil, "100" // the simulator's choice: NIC's code for a bad consignment status is not public
+	}
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(req.EwbNo) != 12 || strings.Trim(string(req.EwbNo), "0123456789") != "" {
+		return nil, "301"
+	}
+	e := s.ewbs[string(req.EwbNo)]
+	switch {
+	case e == nil || e.gstin != ss.gstin:
+		return nil, "384"
+	case e.status == "CNL":
+		return nil, "379"
+	case e.valid.IsZero():
+		return nil, "381"
+	case now.Before(e.valid.Add(-8*time.Hour)) || now.After(e.valid.Add(8*time.Hour)):
+		return nil, "382"
+	case remaining > e.distance:
+		return nil, "390"
+	}
+	from := e.valid
+	if now.After(from) {
+		from = now
+	}
+	e.valid = validity(from, remaining)
+	e.extended++
+	if req.VehicleNo != "" {
+		e.vehicle = req.VehicleNo
+	}
+	e.sync()
+	return map[string]any{"ewayBillNo": string(req.EwbNo), "updatedDate": fmtNIC(now), "validUpto": fmtNIC(e.valid)}, ""
+}
+
+func (s *Server) cancel(ss *session, js []byte) (any, string) {
+	var req struct {
+		EwbNo         flexNum `json:"ewbNo"`
+		CancelRsnCode flexNum `json:"cancelRsnCode"`
+		CancelRmrk    string  `json:"cancelRmrk"`
+	}
+	if err := json.Unmarshal(js, &req); err != nil {
+		return nil, "100"
+	}
+	if rc, ok := req.CancelRsnCode.int(); !ok || rc < 1 || rc > 4 {
+		return nil, "307"
+	}
+	now := s.opts.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, code := s.ownBill(ss, req.EwbNo)
+	if code != "" {
+		return nil, code
+	}
+	if now.Sub(e.generated) > 24*time.Hour {
+		return nil, "315"
+	}
+	e.status = "CNL"
+	e.sync()
+	return map[string]any{"ewayBillNo": json.Number(req.EwbNo), "cancelDate": fmtNIC(now)}, ""
+}
+
 func (s *Server) ewbGet(w http.ResponseWriter, r *http.Request) {
 	ss := s.session(w, "ewb", r.Header.Get("authtoken"), r.Header.Get("gstin"))
 	if ss == nil {
 		return
 	}
-	no := r.URL.Query().Get("ewbNo")
-	if len(no) != 12 || strings.Trim(no, "0123456789") != "" {
-		ewbError(w, "301")
-		return
-	}
-	s.mu.Lock()
-	e := s.ewbs[no]
 	var js []byte
-	if e != nil {
-		js, _ = json.Marshal(e.doc)
-	}
-	s.mu.Unlock()
-	if e == nil || e.gstin != ss.gstin {
-		ewbError(w, "325")
-		return
+	if reply, ok, mismatch := s.scripted(http.MethodGet, "GetEwayBill", nil, r.URL.Query()); ok {
+		switch {
+		case mismatch != "":
+			ewbError(w, "100")
+			return
+		case reply.ErrorCodes != "":
+			ewbError(w, reply.ErrorCodes)
+			return
+		}
+		js = reply.Data
+	} else {
+		no := r.URL.Query().Get("ewbNo")
+		if len(no) != 12 || strings.Trim(no, "0123456789") != "" {
+			ewbError(w, "301")
+			return
+		}
+		s.mu.Lock()
+		e := s.ewbs[no]
+		if e != nil {
+			js, _ = json.Marshal(e.doc)
+		}
+		s.mu.Unlock()
+		if e == nil || e.gstin != ss.gstin {
+			ewbError(w, "325")
+			return
+		}
 	}
 	rek := make([]byte, nic.KeySize)
 	if _, err := rand.Read(rek); err != nil {

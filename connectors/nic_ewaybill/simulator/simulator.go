@@ -1,0 +1,177 @@
+// Package simulator runs NIC's e-Way Bill system for the nic_ewaybill
+// connector: the session simulator sdk/transport/nic/nicsim (login, session key,
+// encrypted payloads) behind the account a test or hub connector test needs.
+//
+// On its own it keeps bills in memory and serves GENEWAYBILL, VEHEWB,
+// EXTENDVALIDITY and CANEWB as NIC does (nicsim's rules). Select makes it
+// replay one of the connector's recorded exchanges instead: the recorded
+// provider payloads (decrypted JSON in the files) are what the connector must
+// send, and the recorded answers are sealed with the session key and sent back.
+// Calls that differ from the recording are reported by Unmatched.
+package simulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"strings"
+	"sync"
+
+	nicewaybill "github.com/carrierhub/hub/connectors/nic_ewaybill"
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/exchanges"
+	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
+)
+
+// The simulator's API user. The GSTIN is the one of NIC's published samples
+// (29AKLPM8755F1Z2) with its check character corrected.
+const (
+	ClientID     = "sim-client-id"
+	ClientSecret = "sim-client-secret"
+	GSTIN        = "29AKLPM8755F1ZJ"
+	Username     = "sim_api_user"
+	Password     = "sim-api-password"
+)
+
+// Simulator is a running NIC e-Way Bill simulator.
+type Simulator struct {
+	sim   *nicsim.Server
+	files fs.FS
+
+	mu      sync.Mutex
+	notes   []string
+	current string
+}
+
+// New starts a simulator with the real clock; Close it when done.
+func New() (*Simulator, error) { return NewWithOptions(nicsim.Options{}) }
+
+// NewWithOptions starts a simulator with nicsim's options (a clock, token lifetimes).
+func NewWithOptions(opts nicsim.Options) (*Simulator, error) {
+	sim, err := nicsim.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	sim.AddUser(nicsim.User{ClientID: ClientID, ClientSecret: ClientSecret, GSTIN: GSTIN, Username: Username, Password: Password})
+	return &Simulator{sim: sim, files: nicewaybill.Folder()}, nil
+}
+
+// URL is the e-Way Bill API's base URL on the simulator (…/ewaybillapi/v1.03).
+func (s *Simulator) URL() string { return s.sim.URL + nicsim.EWBBase }
+
+// Close stops the simulator.
+func (s *Simulator) Close() { s.sim.Close() }
+
+// Server is the underlying NIC session simulator.
+func (s *Simulator) Server() *nicsim.Server { return s.sim }
+
+// Account returns the credentials and settings of the simulator's API user,
+// with the simulator's public key as the public_key setting.
+func (s *Simulator) Account() (credentials, settings map[string]string) {
+	return map[string]string{
+			nicewaybill.CredClientID: ClientID, nicewaybill.CredClientSecret: ClientSecret,
+			nicewaybill.CredUsername: Username, nicewaybill.CredPassword: Password,
+		}, map[string]string{
+			nicewaybill.SettingGSTIN: GSTIN, nicewaybill.SettingPublicKey: string(s.sim.PublicKeyPEM()),
+		}
+}
+
+// SDKAccount is Account as an *sdk.Account for the sandbox environment.
+func (s *Simulator) SDKAccount() *sdk.Account {
+	creds, settings := s.Account()
+	return &sdk.Account{ID: "acc_nic_sim", TenantID: "ten_nic_sim", Environment: "sandbox", BaseURL: s.URL(),
+		Credentials: creds, Settings: settings}
+}
+
+// Select makes the simulator answer from one recorded exchanges file (its name
+// without .yaml) until the next Select; "" returns it to its own behaviour.
+func (s *Simulator) Select(file string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.collect()
+	if file == "" {
+		s.sim.Script(nil)
+		return
+	}
+	replies, err := s.replies(file)
+	if err != nil {
+		s.notes = append(s.notes, err.Error())
+		s.sim.Script([]nicsim.Reply{})
+		return
+	}
+	s.sim.Script(replies)
+	s.current = file
+}
+
+// collect notes what the last selected file's replay left unmatched. Called
+// with s.mu held.
+func (s *Simulator) collect() {
+	for _, m := range s.sim.Mismatches() {
+		s.notes = append(s.notes, s.current+": "+m)
+	}
+	if n := s.sim.ScriptLeft(); n > 0 && s.current != "" {
+		s.notes = append(s.notes, fmt.Sprintf("%s: %d recorded exchange(s) the connector never made", s.current, n))
+	}
+	s.sim.Script(nil)
+	s.current = ""
+}
+
+// Unmatched lists the calls that did not match the selected recordings, and
+// recorded exchanges no call made.
+func (s *Simulator) Unmatched() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.collect()
+	return append([]string(nil), s.notes...)
+}
+
+// replies reads a recorded file's provider exchanges as nicsim replies: the
+// request body {"action": ..., "data": <decrypted JSON>} and the answer
+// {"status": "1", "data": <decrypted JSON>} or {"status": "0", "error":
+// {"errorCodes": "..."}}.
+func (s *Simulator) replies(file string) ([]nicsim.Reply, error) {
+	name := exchanges.Dir + "/" + file + ".yaml"
+	data, err := fs.ReadFile(s.files, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	f, err := exchanges.Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	var out []nicsim.Reply
+	for i, x := range f.Exchanges {
+		if x.Request.Method != http.MethodPost || strings.TrimRight(x.Request.Path, "/") != "/ewayapi" {
+			return nil, fmt.Errorf("%s: exchanges[%d]: only e-Way Bill writes (POST /ewayapi/) are replayed, not %s %s", file, i, x.Request.Method, x.Request.Path)
+		}
+		var req struct {
+			Action string          `json:"action"`
+			Data   json.RawMessage `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(x.Request.Body), &req); err != nil || req.Action == "" {
+			return nil, fmt.Errorf("%s: exchanges[%d].request.body is not {\"action\": ..., \"data\": {...}}", file, i)
+		}
+		var resp struct {
+			Status string          `json:"status"`
+			Data   json.RawMessage `json:"data"`
+			Error  struct {
+				ErrorCodes string `json:"errorCodes"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(x.Response.Body), &resp); err != nil {
+			return nil, fmt.Errorf("%s: exchanges[%d].response.body is not NIC's answer: %v", file, i, err)
+		}
+		r := nicsim.Reply{Method: http.MethodPost, Action: req.Action, Request: req.Data}
+		switch resp.Status {
+		case "1":
+			r.Data = resp.Data
+		case "0":
+			r.ErrorCodes = resp.Error.ErrorCodes
+		default:
+			return nil, fmt.Errorf("%s: exchanges[%d].response.body has status %q, not \"1\" or \"0\"", file, i, resp.Status)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
