@@ -13,6 +13,7 @@ import (
 	"github.com/tidwall/gjson"
 
 	"github.com/carrierhub/hub/mappings/doc"
+	mxml "github.com/carrierhub/hub/mappings/xml"
 )
 
 // builtin is a function of the language. A call x.f(a) is f(x, a).
@@ -52,6 +53,10 @@ func init() {
 			doc: "list.any(x -> condition): whether some element satisfies the condition"},
 		{name: "sort", min: 1, max: 1, eval: sortEval, doc: "list.sort(): numbers or strings in ascending order"},
 		{name: "reverse", min: 1, max: 1, eval: reverseEval, doc: "list.reverse(): the list back to front"},
+		{name: "parse_json", min: 1, max: 1, eval: parseJSONEval,
+			doc: `s.parse_json(): the JSON document a string holds (an answer that wraps JSON in a string); an error when it is not JSON`},
+		{name: "parse_xml", min: 1, max: 1, eval: parseXMLEval,
+			doc: `s.parse_xml(): the XML document a string holds, read as from xml reads one (ULIP's VAHAN <VehicleDetails>); an error when it is not XML`},
 		{name: "entries", min: 1, max: 1, eval: entriesEval,
 			doc: `obj.entries(): the members as a list of {key, value}, in order (an answer keyed by tracking number becomes a list); a list's are keyed by position, so [] has none`},
 		{name: "flatten", min: 1, max: 1, eval: flattenEval, iter: flattenIter, doc: "list.flatten(): lists inside the list spliced in, one level"},
@@ -418,6 +423,33 @@ func flattenIter(e *env, c *callNode, fn func(Value) error) (bool, error) {
 }
 
 func flattenEval(e *env, c *callNode) (Value, error) { return collect(e, c) }
+
+// parseJSONEval reads a string as a JSON document.
+func parseJSONEval(e *env, c *callNode) (Value, error) {
+	str, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	t := strings.TrimSpace(str)
+	if !gjson.Valid(t) {
+		return missing, e.fail(c, v, "parse_json(): the string is not a JSON document")
+	}
+	return fromResult(gjson.Parse(t), 0), nil
+}
+
+// parseXMLEval reads a string as an XML document, with the xml reader's
+// defaults and limits.
+func parseXMLEval(e *env, c *callNode) (Value, error) {
+	str, v, ok, err := e.strArg(c, 0)
+	if err != nil || !ok {
+		return v, err
+	}
+	root, err := mxml.Unmarshal([]byte(str), mxml.Options{})
+	if err != nil {
+		return missing, e.fail(c, v, "parse_xml(): %v", err)
+	}
+	return Value{k: kDoc, a: root}, nil
+}
 
 // entriesEval lists an object's members as {key, value} objects, in order.
 func entriesEval(e *env, c *callNode) (Value, error) {

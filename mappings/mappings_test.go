@@ -81,6 +81,7 @@ func TestFeatures(t *testing.T) {
 		{`input.dt.format_time("dd/MM/yyyy HH:mm", "Asia/Kolkata")`, `"25/11/2026 16:00"`},
 		{`input.date.try_time("dd/MM/yyyy", "Asia/Kolkata")`, `"2026-11-25T00:00:00+05:30"`},
 		{`input.byawb.entries().map(e -> e.key + ":" + e.value.status)`, `["A1:delivered","A2:in_transit"]`},
+		{`["{\"a\": {\"b\": 2}}".parse_json().a.b, "<V><rc_regn_no>MH12AB1234</rc_regn_no></V>".parse_xml().V.rc_regn_no]`, `[2,"MH12AB1234"]`},
 		{"let xs = input.a.list\n[xs.length(), 1]", `[3,1]`},
 		{`["2026-11-25T00:00:00+05:30".to_unix("ms"), "2026-11-25T00:00:00Z".to_unix(), input.date.to_time("dd/MM/yyyy", "Asia/Kolkata").to_unix()]`, `[1795545000000,1795564800,1795545000]`},
 		{`[input.a.list.entries().map(e -> e.key * 10 + e.value), [].entries()]`, `[[3,11,22],[]]`},
@@ -406,5 +407,19 @@ func TestLazyCompilesOnceFromAnFS(t *testing.T) {
 	}
 	if _, err := Lazy(fsys, "m/none.mapping")(); err == nil || !strings.Contains(err.Error(), "reading mapping") {
 		t.Errorf("a missing file: %v", err)
+	}
+}
+
+// A string that holds no document is an error naming the function, not a
+// silent missing value.
+func TestParseErrors(t *testing.T) {
+	for expr, want := range map[string]string{
+		`input.s.parse_json()`: "parse_json(): the string is not a JSON document",
+		`input.s.parse_xml()`:  "parse_xml():",
+	} {
+		p := compile(t, hdr+expr)
+		if _, err := p.ApplyJSON(nil, []byte(`{"s": "not a document <"}`)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error containing %q", expr, err, want)
+		}
 	}
 }
