@@ -1,9 +1,7 @@
 package nicewaybill
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/nic"
 )
 
 // IST is India Standard Time, the zone NIC writes its times in.
@@ -425,36 +424,12 @@ func cancelPayload(r *model.EWayBillCancel) (*cancelRequest, error) {
 
 // --- answers ---
 
-// flexNo reads NIC's e-way bill number, a JSON number or a string of digits.
-type flexNo string
-
-func (n *flexNo) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*n = flexNo(strings.TrimSpace(s))
-		return nil
-	}
-	if string(b) == "null" {
-		return nil
-	}
-	var num json.Number
-	if err := json.Unmarshal(b, &num); err != nil {
-		return errors.New("ewayBillNo is neither a number nor a string")
-	}
-	*n = flexNo(num.String())
-	return nil
-}
-
 // generateAnswer is GENEWAYBILL's decrypted answer.
 type generateAnswer struct {
-	EwayBillNo   flexNo `json:"ewayBillNo"`
-	EwayBillDate string `json:"ewayBillDate"`
-	ValidUpto    string `json:"validUpto"`
-	Alert        string `json:"alert"`
+	EwayBillNo   nic.Digits `json:"ewayBillNo"`
+	EwayBillDate string     `json:"ewayBillDate"`
+	ValidUpto    string     `json:"validUpto"`
+	Alert        string     `json:"alert"`
 }
 
 func (a *generateAnswer) bill(vehicle string) *model.EWayBill {
@@ -485,9 +460,9 @@ func (a *vehicleAnswer) bill(number, vehicle string) *model.EWayBill {
 
 // extendAnswer is EXTENDVALIDITY's decrypted answer.
 type extendAnswer struct {
-	EwayBillNo  flexNo `json:"ewayBillNo"`
-	UpdatedDate string `json:"updatedDate"`
-	ValidUpto   string `json:"validUpto"`
+	EwayBillNo  nic.Digits `json:"ewayBillNo"`
+	UpdatedDate string     `json:"updatedDate"`
+	ValidUpto   string     `json:"validUpto"`
 }
 
 func (a *extendAnswer) bill(number, vehicle string) *model.EWayBill {
@@ -503,8 +478,8 @@ func (a *extendAnswer) bill(number, vehicle string) *model.EWayBill {
 
 // cancelAnswer is CANEWB's decrypted answer.
 type cancelAnswer struct {
-	EwayBillNo flexNo `json:"ewayBillNo"`
-	CancelDate string `json:"cancelDate"`
+	EwayBillNo nic.Digits `json:"ewayBillNo"`
+	CancelDate string     `json:"cancelDate"`
 }
 
 func (a *cancelAnswer) bill(number string) *model.EWayBill {

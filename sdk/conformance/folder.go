@@ -39,6 +39,20 @@ func RunFolder(t *testing.T, fsys fs.FS) {
 // (which a connector that counts no longer has). It must be called from a
 // top-level test function.
 func RunConnector(t *testing.T, c sdk.Connector, fsys fs.FS) {
+	RunConnectorWith(t, c, fsys, func() (ClosingSimulator, error) { return simulator.New(fsys, simulator.Options{}) })
+}
+
+// ClosingSimulator is a Simulator that a run stops when it is done.
+type ClosingSimulator interface {
+	Simulator
+	Close()
+}
+
+// RunConnectorWith is RunConnector against the connector's own simulator,
+// which start starts and the run closes: for a provider whose wire the
+// generic simulator cannot speak (NIC's encrypted envelope), a simulator that
+// replays the folder's recorded exchanges itself.
+func RunConnectorWith(t *testing.T, c sdk.Connector, fsys fs.FS, start func() (ClosingSimulator, error)) {
 	if os.Getenv(envServe) == t.Name() {
 		serve(c)
 	}
@@ -50,7 +64,7 @@ func RunConnector(t *testing.T, c sdk.Connector, fsys fs.FS) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sim, err := simulator.New(fsys, simulator.Options{})
+	sim, err := start()
 	if err != nil {
 		t.Fatalf("starting the simulator: %v", err)
 	}

@@ -40,7 +40,7 @@ func (m *Manager) EWBAction(ctx context.Context, c Credentials, action string, p
 			Data   string `json:"data"`
 		}{action, data})
 		var r struct {
-			Status flexStatus      `json:"status"`
+			Status Digits          `json:"status"`
 			Data   string          `json:"data"`
 			Error  json.RawMessage `json:"error"`
 		}
@@ -73,7 +73,7 @@ func (m *Manager) EWBGet(ctx context.Context, c Credentials, method string, quer
 	}
 	return m.Do(ctx, c, func(ctx context.Context, s *Session) error {
 		var r struct {
-			Status flexStatus      `json:"status"`
+			Status Digits          `json:"status"`
 			Data   string          `json:"data"`
 			Rek    string          `json:"rek"`
 			HMAC   string          `json:"hmac"`
@@ -114,7 +114,7 @@ func (m *Manager) IRPPost(ctx context.Context, c Credentials, path string, paylo
 		}
 		body, _ := json.Marshal(map[string]string{"Data": data})
 		var r struct {
-			Status       flexStatus       `json:"Status"`
+			Status       Digits           `json:"Status"`
 			Data         string           `json:"Data"`
 			ErrorDetails []irpErrorDetail `json:"ErrorDetails"`
 		}

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/carrierhub/hub/sdk"
@@ -78,25 +79,41 @@ func firstCode(codes string) string {
 	return ""
 }
 
-// flexStatus reads NIC's status, which arrives as "1", 1, "0" or 0.
-type flexStatus string
+// Digits reads a value NIC writes as a JSON number or a string of digits
+// (its samples use both for statuses, e-way bill numbers, state and reason
+// codes): the digits as text; null reads as empty.
+type Digits string
 
-func (s *flexStatus) UnmarshalJSON(b []byte) error {
+// UnmarshalJSON reads a number, a string or null.
+func (d *Digits) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
+	switch {
+	case len(b) > 0 && b[0] == '"':
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
 		}
-		*s = flexStatus(v)
-		return nil
+		*d = Digits(strings.TrimSpace(v))
+	case string(b) == "null":
+		*d = ""
+	default:
+		var num json.Number
+		if err := json.Unmarshal(b, &num); err != nil {
+			return fmt.Errorf("%s is neither a number nor a string", truncate(string(b), 20))
+		}
+		*d = Digits(num.String())
 	}
-	*s = flexStatus(string(b))
 	return nil
 }
 
-// ok reports status 1.
-func (s flexStatus) ok() bool { return s == "1" }
+// Int returns the digits as a number, and whether they are one.
+func (d Digits) Int() (int, bool) {
+	n, err := strconv.Atoi(string(d))
+	return n, err == nil
+}
+
+// ok reports NIC's status 1.
+func (d Digits) ok() bool { return d == "1" }
 
 // ewbErrorCodes decodes the EWB error field: Base64 of {"errorCodes":"..."} (some
 // gateways send the object itself, or a plain string).

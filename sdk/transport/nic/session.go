@@ -465,7 +465,7 @@ func (m *Manager) login(ctx context.Context, c Credentials, forced bool) (*Sessi
 	var expiry time.Time
 	if m.cfg.Flavor == EWayBill {
 		var r struct {
-			Status    flexStatus      `json:"status"`
+			Status    Digits          `json:"status"`
 			AuthToken string          `json:"authtoken"`
 			Sek       string          `json:"sek"`
 			Error     json.RawMessage `json:"error"`
@@ -479,7 +479,7 @@ func (m *Manager) login(ctx context.Context, c Credentials, forced bool) (*Sessi
 		token, encSEK, expiry = r.AuthToken, r.Sek, now.Add(m.cfg.TokenTTL)
 	} else {
 		var r struct {
-			Status flexStatus `json:"Status"`
+			Status Digits `json:"Status"`
 			Data   struct {
 				AuthToken   string `json:"AuthToken"`
 				Sek         string `json:"Sek"`

@@ -2,9 +2,10 @@
 // speaks the e-Way Bill v1.03 and e-Invoice (IRP) v1.04 session protocol with its own
 // RSA key pair. It implements login for both systems, the e-Way Bill writes GENEWAYBILL,
 // VEHEWB (Part-B), EXTENDVALIDITY and CANEWB on bills it keeps in memory, the
-// GetEwayBill read (REK + HMAC), a minimal IRP Generate IRN, and NIC's error shapes,
-// and it counts logins so tests can prove caching and the login-rate guard. Script
-// makes it answer e-Way Bill calls from recorded exchanges instead.
+// GetEwayBill read (REK + HMAC), IRP Generate IRN (duplicates refused with 2150,
+// answers signed with the simulator's key), and NIC's error shapes, and it counts
+// logins so tests can prove caching and the login-rate guard. Script makes it
+// answer e-Way Bill and IRP calls from recorded exchanges instead.
 //
 // It is test support: it keeps everything in memory, checks only what the tests
 // need, and must never be used as a real endpoint.
@@ -12,6 +13,7 @@ package nicsim
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -26,7 +28,6 @@ import (
 	"net/http/httptest"
 	"reflect"
 	"regexp"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -40,8 +41,15 @@ const (
 	EWBBase = "/ewaybillapi/v1.03"
 	// IRPAuthPath is the IRP login path under URL.
 	IRPAuthPath = "/eivital/v1.04/auth"
-	// IRPInvoicePath is the IRP Generate IRN path under URL.
+	// IRPInvoicePath is the IRP Generate IRN path under URL, as the kernel's
+	// tests call it: every call is answered with the document's IRN, repeats
+	// included.
 	IRPInvoicePath = "/eicore/v1.04/Invoice"
+	// IRPInvoiceV103Path is Generate IRN where NIC serves it (<URL>/eicore/v1.03/Invoice,
+	// the path public clients call after a v1.04 login). Here a document already
+	// registered is refused as NIC does: 2150 Duplicate IRN, with the IRN issued
+	// in InfoDtls (DUPIRN).
+	IRPInvoiceV103Path = "/eicore/v1.03/Invoice"
 )
 
 // User is one API user the simulator accepts.
@@ -102,6 +110,8 @@ type Server struct {
 	ewbs     map[string]*ewb     // by ewayBillNo
 	docs     map[string]string   // gstin|docType|docNo -> ewayBillNo
 	nextEWB  int64
+	irns     map[string]map[string]any // gstin|Typ|No -> the IRP answer
+	nextAck  int64
 
 	scriptOn   bool
 	script     []Reply
@@ -128,6 +138,7 @@ func New(opts Options) (*Server, error) {
 		priv: priv, opts: opts,
 		users: map[string]User{}, sessions: map[string]*session{}, current: map[string]*session{},
 		logins: map[string]int{}, ewbs: map[string]*ewb{}, docs: map[string]string{}, nextEWB: 321000000000,
+		irns: map[string]map[string]any{}, nextAck: 172610000000000,
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+EWBBase+"/auth/", s.ewbAuth)
@@ -135,6 +146,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("GET "+EWBBase+"/ewayapi/GetEwayBill", s.ewbGet)
 	mux.HandleFunc("POST "+IRPAuthPath, s.irpAuth)
 	mux.HandleFunc("POST "+IRPInvoicePath, s.irpInvoice)
+	mux.HandleFunc("POST "+IRPInvoiceV103Path, s.irpInvoice)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	return s, nil
@@ -188,6 +200,27 @@ func ewbError(w http.ResponseWriter, codes string) {
 
 func irpError(w http.ResponseWriter, code, msg string) {
 	writeJSON(w, map[string]any{"Status": 0, "ErrorDetails": []map[string]string{{"ErrorCode": code, "ErrorMessage": msg}}, "Data": nil})
+}
+
+// irpErrors answers IRP's error shape with one ErrorDetails entry per code
+// (codes comma-separated, messages by index) and, when given, InfoDtls.
+func irpErrors(w http.ResponseWriter, codes string, msgs []string, info json.RawMessage) {
+	var details []map[string]string
+	for i, c := range strings.Split(codes, ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			continue
+		}
+		d := map[string]string{"ErrorCode": c, "ErrorMessage": ""}
+		if i < len(msgs) {
+			d["ErrorMessage"] = msgs[i]
+		}
+		details = append(details, d)
+	}
+	out := map[string]any{"Status": 0, "ErrorDetails": details, "Data": nil}
+	if len(info) > 0 {
+		out["InfoDtls"] = info
+	}
+	writeJSON(w, out)
 }
 
 // --- login ---
@@ -368,13 +401,14 @@ var ist = time.FixedZone("IST", 5*3600+1800)
 
 func fmtNIC(t time.Time) string { return t.In(ist).Format(nicTime) }
 
-// Reply is one scripted e-Way Bill answer, for replaying recorded exchanges
-// (see Script): the call it answers and what NIC said.
+// Reply is one scripted e-Way Bill or IRP answer, for replaying recorded
+// exchanges (see Script): the call it answers and what NIC said.
 type Reply struct {
-	// Method is POST for a write (POST <base>/ewayapi/) or GET for a read.
+	// Method is POST for a write (POST <base>/ewayapi/, or an IRP POST) or GET
+	// for a read.
 	Method string
-	// Action is a write's action (GENEWAYBILL, VEHEWB, ...) or a read's method
-	// (GetEwayBill).
+	// Action is a write's action (GENEWAYBILL, VEHEWB, ...), a read's method
+	// (GetEwayBill), or an IRP call's path (IRPInvoiceV103Path).
 	Action string
 	// Request is the decrypted JSON the write must carry, compared as JSON;
 	// empty accepts any. For a read, Query holds the query it must carry.
@@ -386,12 +420,16 @@ type Reply struct {
 	Data []byte
 	// ErrorCodes, when set, makes the answer NIC's refusal with these codes.
 	ErrorCodes string
+	// ErrorMessages are an IRP refusal's ErrorMessage texts, one per code.
+	ErrorMessages []string
+	// Info is an IRP refusal's InfoDtls (for 2150, the IRN already issued).
+	Info json.RawMessage
 }
 
-// Script makes the simulator answer e-Way Bill calls from replies, in order,
-// instead of from its own state; logins are still its own. A call that does
-// not match the next reply (or comes when none is left) is answered with NIC's
-// error 100 and noted for Mismatches. Script(nil) restores the simulator's own
+// Script makes the simulator answer e-Way Bill and IRP calls from replies, in
+// order, instead of from its own state; logins are still its own. A call that
+// does not match the next reply (or comes when none is left) is answered with
+// NIC's error 100 (IRP: the simulator's 2000) and noted for Mismatches. Script(nil) restores the simulator's own
 // behaviour and clears the notes.
 func (s *Server) Script(replies []Reply) {
 	s.mu.Lock()
@@ -478,28 +516,6 @@ func normNumbers(v any) any {
 		}
 	}
 	return v
-}
-
-// flexNum reads a JSON number or a string of digits (NIC's samples use both).
-type flexNum string
-
-func (n *flexNum) UnmarshalJSON(b []byte) error {
-	b = bytes.TrimSpace(b)
-	if len(b) > 0 && b[0] == '"' {
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
-		}
-		*n = flexNum(strings.TrimSpace(s))
-		return nil
-	}
-	*n = flexNum(string(b))
-	return nil
-}
-
-func (n flexNum) int() (int, bool) {
-	v, err := strconv.Atoi(string(n))
-	return v, err == nil
 }
 
 func (s *Server) ewbWrite(w http.ResponseWriter, r *http.Request) {
@@ -593,11 +609,11 @@ func (s *Server) generate(ss *session, js []byte) (any, string) {
 	if items, _ := doc["itemList"].([]any); len(items) == 0 {
 		return nil, "233"
 	}
-	var dist flexNum
+	var dist nic.Digits
 	if raw, err := json.Marshal(doc["transDistance"]); err == nil {
 		_ = json.Unmarshal(raw, &dist)
 	}
-	km, _ := dist.int()
+	km, _ := dist.Int()
 	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -634,7 +650,7 @@ func (e *ewb) sync() {
 
 // ownBill finds a bill the caller may change, or NIC's code for why not:
 // 301 not a 12-digit number, 312 not the caller's or cancelled.
-func (s *Server) ownBill(ss *session, no flexNum) (*ewb, string) {
+func (s *Server) ownBill(ss *session, no nic.Digits) (*ewb, string) {
 	if len(no) != 12 || strings.Trim(string(no), "0123456789") != "" {
 		return nil, "301"
 	}
@@ -647,19 +663,19 @@ func (s *Server) ownBill(ss *session, no flexNum) (*ewb, string) {
 
 func (s *Server) updateVehicle(ss *session, js []byte) (any, string) {
 	var req struct {
-		EwbNo      flexNum `json:"ewbNo"`
-		VehicleNo  string  `json:"vehicleNo"`
-		FromPlace  string  `json:"fromPlace"`
-		FromState  flexNum `json:"fromState"`
-		ReasonCode flexNum `json:"reasonCode"`
-		TransDocNo string  `json:"transDocNo"`
-		TransMode  flexNum `json:"transMode"`
+		EwbNo      nic.Digits `json:"ewbNo"`
+		VehicleNo  string     `json:"vehicleNo"`
+		FromPlace  string     `json:"fromPlace"`
+		FromState  nic.Digits `json:"fromState"`
+		ReasonCode nic.Digits `json:"reasonCode"`
+		TransDocNo string     `json:"transDocNo"`
+		TransMode  nic.Digits `json:"transMode"`
 	}
 	if err := json.Unmarshal(js, &req); err != nil {
 		return nil, "100"
 	}
-	mode, _ := req.TransMode.int()
-	rc, _ := req.ReasonCode.int()
+	mode, _ := req.TransMode.Int()
+	rc, _ := req.ReasonCode.Int()
 	switch {
 	case mode < 1 || mode > 4:
 		return nil, "302"
@@ -672,7 +688,7 @@ func (s *Server) updateVehicle(ss *session, js []byte) (any, string) {
 	case rc < 1 || rc > 4:
 		return nil, "307"
 	}
-	if st, ok := req.FromState.int(); !ok || st < 1 || st > 99 {
+	if st, ok := req.FromState.Int(); !ok || st < 1 || st > 99 {
 		return nil, "306"
 	}
 	now := s.opts.Now()
@@ -692,22 +708,22 @@ func (s *Server) updateVehicle(ss *session, js []byte) (any, string) {
 
 func (s *Server) extend(ss *session, js []byte) (any, string) {
 	var req struct {
-		EwbNo             flexNum `json:"ewbNo"`
-		VehicleNo         string  `json:"vehicleNo"`
-		FromPlace         string  `json:"fromPlace"`
-		RemainingDistance flexNum `json:"remainingDistance"`
-		TransDocNo        string  `json:"transDocNo"`
-		TransMode         flexNum `json:"transMode"`
-		ExtnRsnCode       flexNum `json:"extnRsnCode"`
-		ExtnRemarks       string  `json:"extnRemarks"`
-		ConsignmentStatus string  `json:"consignmentStatus"`
-		TransitType       string  `json:"transitType"`
+		EwbNo             nic.Digits `json:"ewbNo"`
+		VehicleNo         string     `json:"vehicleNo"`
+		FromPlace         string     `json:"fromPlace"`
+		RemainingDistance nic.Digits `json:"remainingDistance"`
+		TransDocNo        string     `json:"transDocNo"`
+		TransMode         nic.Digits `json:"transMode"`
+		ExtnRsnCode       nic.Digits `json:"extnRsnCode"`
+		ExtnRemarks       string     `json:"extnRemarks"`
+		ConsignmentStatus string     `json:"consignmentStatus"`
+		TransitType       string     `json:"transitType"`
 	}
 	if err := json.Unmarshal(js, &req); err != nil {
 		return nil, "100"
 	}
-	mode, _ := req.TransMode.int()
-	remaining, ok := req.RemainingDistance.int()
+	mode, _ := req.TransMode.Int()
+	remaining, ok := req.RemainingDistance.Int()
 	switch {
 	case !ok:
 		return nil, "389"
@@ -758,14 +774,14 @@ func (s *Server) extend(ss *session, js []byte) (any, string) {
 
 func (s *Server) cancel(ss *session, js []byte) (any, string) {
 	var req struct {
-		EwbNo         flexNum `json:"ewbNo"`
-		CancelRsnCode flexNum `json:"cancelRsnCode"`
-		CancelRmrk    string  `json:"cancelRmrk"`
+		EwbNo         nic.Digits `json:"ewbNo"`
+		CancelRsnCode nic.Digits `json:"cancelRsnCode"`
+		CancelRmrk    string     `json:"cancelRmrk"`
 	}
 	if err := json.Unmarshal(js, &req); err != nil {
 		return nil, "100"
 	}
-	if rc, ok := req.CancelRsnCode.int(); !ok || rc < 1 || rc > 4 {
+	if rc, ok := req.CancelRsnCode.Int(); !ok || rc < 1 || rc > 4 {
 		return nil, "307"
 	}
 	now := s.opts.Now()
@@ -836,6 +852,10 @@ func (s *Server) irpInvoice(w http.ResponseWriter, r *http.Request) {
 	if ss == nil {
 		return
 	}
+	if r.Header.Get("user_name") != ss.username {
+		irpError(w, "1005", "Invalid Token") // NIC ties the token to the user_name header
+		return
+	}
 	var body struct {
 		Data string `json:"Data"`
 	}
@@ -848,22 +868,90 @@ func (s *Server) irpInvoice(w http.ResponseWriter, r *http.Request) {
 		irpError(w, "2000", "Decryption of data failed")
 		return
 	}
+	if reply, ok, mismatch := s.scripted(http.MethodPost, r.URL.Path, js, nil); ok {
+		switch {
+		case mismatch != "":
+			irpError(w, "2000", "simulator: the request differs from the recorded exchange")
+		case reply.ErrorCodes != "":
+			irpErrors(w, reply.ErrorCodes, reply.ErrorMessages, reply.Info)
+		default:
+			s.irpSealed(w, ss, reply.Data)
+		}
+		return
+	}
 	var inv struct {
 		SellerDtls struct{ Gstin string }       `json:"SellerDtls"`
+		BuyerDtls  struct{ Gstin string }       `json:"BuyerDtls"`
 		DocDtls    struct{ Typ, No, Dt string } `json:"DocDtls"`
+		ItemList   []struct {
+			HsnCd string `json:"HsnCd"`
+		} `json:"ItemList"`
+		ValDtls struct {
+			TotInvVal float64 `json:"TotInvVal"`
+		} `json:"ValDtls"`
 	}
 	if err := json.Unmarshal(js, &inv); err != nil || inv.DocDtls.No == "" {
 		irpError(w, "2000", "Invalid invoice JSON")
 		return
 	}
+	if inv.SellerDtls.Gstin == "" {
+		irpError(w, "2155", "Supplier GSTIN is required")
+		return
+	}
+	now := s.opts.Now().In(ist)
+	key := ss.gstin + "|" + strings.ToUpper(inv.DocDtls.Typ) + "|" + strings.ToUpper(inv.DocDtls.No)
+	s.mu.Lock()
+	if prev := s.irns[key]; prev != nil && r.URL.Path == IRPInvoiceV103Path {
+		s.mu.Unlock()
+		info, _ := json.Marshal([]map[string]any{{"InfCd": "DUPIRN", "Desc": map[string]any{
+			"AckNo": prev["AckNo"], "AckDt": prev["AckDt"], "Irn": prev["Irn"]}}})
+		irpErrors(w, "2150", []string{"Duplicate IRN"}, info)
+		return
+	}
+	s.nextAck++
+	ack := s.nextAck
 	sum := sha256.Sum256([]byte(inv.SellerDtls.Gstin + inv.DocDtls.No + inv.DocDtls.Typ))
-	now := s.opts.Now()
-	resp, _ := json.Marshal(map[string]any{"AckNo": now.UnixNano() % 1e15, "AckDt": now.Format("2006-01-02 15:04:05"),
-		"Irn": hex.EncodeToString(sum[:]), "Status": "ACT", "SignedInvoice": "", "SignedQRCode": ""})
-	data, err := nic.Seal(ss.sek, resp, nic.LayerJSON)
+	irn := hex.EncodeToString(sum[:])
+	ackDt := now.Format("2006-01-02 15:04:05")
+	hsn := ""
+	if len(inv.ItemList) > 0 {
+		hsn = inv.ItemList[0].HsnCd
+	}
+	qr, _ := json.Marshal(map[string]any{"SellerGstin": inv.SellerDtls.Gstin, "BuyerGstin": inv.BuyerDtls.Gstin,
+		"DocNo": inv.DocDtls.No, "DocTyp": inv.DocDtls.Typ, "DocDt": inv.DocDtls.Dt, "TotInvVal": inv.ValDtls.TotInvVal,
+		"ItemCnt": len(inv.ItemList), "MainHsnCode": hsn, "Irn": irn, "IrnDt": ackDt})
+	signedInv, _ := json.Marshal(map[string]any{"AckNo": ack, "AckDt": ackDt, "Irn": irn, "Invoice": json.RawMessage(js)})
+	resp := map[string]any{"AckNo": ack, "AckDt": ackDt, "Irn": irn,
+		"SignedInvoice": s.jws(map[string]any{"data": string(signedInv), "iss": "NIC"}),
+		"SignedQRCode":  s.jws(map[string]any{"data": string(qr), "iss": "NIC"}),
+		"Status":        "ACT", "EwbNo": nil, "EwbDt": nil, "EwbValidTill": nil, "Remarks": nil}
+	s.irns[key] = resp
+	s.mu.Unlock()
+	out, _ := json.Marshal(resp)
+	s.irpSealed(w, ss, out)
+}
+
+// irpSealed answers an IRP call's success: Data sealed with the session key.
+func (s *Server) irpSealed(w http.ResponseWriter, ss *session, js []byte) {
+	data, err := nic.Seal(ss.sek, js, nic.LayerJSON)
 	if err != nil {
 		http.Error(w, "internal", http.StatusInternalServerError)
 		return
 	}
-	writeJSON(w, map[string]any{"Status": 1, "Data": data})
+	writeJSON(w, map[string]any{"Status": 1, "Data": data, "ErrorDetails": nil, "InfoDtls": nil})
+}
+
+// jws signs claims as a compact RS256 JWS with the simulator's key, the shape
+// of the IRP's SignedInvoice and SignedQRCode (NIC signs with its own key).
+func (s *Server) jws(claims map[string]any) string {
+	enc := base64.RawURLEncoding
+	header, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT"})
+	payload, _ := json.Marshal(claims)
+	signing := enc.EncodeToString(header) + "." + enc.EncodeToString(payload)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(nil, s.priv, crypto.SHA256, sum[:])
+	if err != nil {
+		return signing + "."
+	}
+	return signing + "." + enc.EncodeToString(sig)
 }
