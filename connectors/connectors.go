@@ -19,6 +19,8 @@ import (
 	bluedartsim "github.com/carrierhub/hub/connectors/bluedart/simulator"
 	"github.com/carrierhub/hub/connectors/delhivery"
 	delhiverysim "github.com/carrierhub/hub/connectors/delhivery/simulator"
+	niceinvoice "github.com/carrierhub/hub/connectors/nic_einvoice"
+	niceinvoicesim "github.com/carrierhub/hub/connectors/nic_einvoice/simulator"
 	nicewaybill "github.com/carrierhub/hub/connectors/nic_ewaybill"
 	nicewaybillsim "github.com/carrierhub/hub/connectors/nic_ewaybill/simulator"
 	"github.com/carrierhub/hub/connectors/statusfile"
@@ -54,6 +56,10 @@ import (
 //go:embed all:shipmozo
 //go:embed all:shiprocket
 //go:embed all:smartship
+//go:embed all:ulip_fastag
+//go:embed all:ulip_ldb
+//go:embed all:ulip_sarathi
+//go:embed all:ulip_vahan
 //go:embed all:velocity_shipfast
 //go:embed all:vtrans
 var dataFolders embed.FS
@@ -131,6 +137,7 @@ var goBuiltins = []Builtin{
 	{ID: "delhivery_express", Files: delhivery.Folder(), New: delhivery.New, Simulate: func() (Simulator, error) { return delhiverySim{delhiverysim.New()}, nil }},
 	{ID: "statusfile", Files: statusfile.Folder(), New: statusfile.New},
 	{ID: "nic_ewaybill", Files: nicewaybill.Folder(), New: nicewaybill.New, Simulate: nicEWayBillSim, OwnSimulatorReplays: true},
+	{ID: "nic_einvoice", Files: niceinvoice.Folder(), New: niceinvoice.New, Simulate: nicEInvoiceSim, OwnSimulatorReplays: true},
 }
 
 // builtins lists every built-in connector once: those with Go, then one per
@@ -187,6 +194,17 @@ func (s bluedartSim) Account() (map[string]string, map[string]string) {
 // exchanges, whose payloads NIC sends encrypted.
 func nicEWayBillSim() (Simulator, error) {
 	s, err := nicewaybillsim.New()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// nicEInvoiceSim starts NIC's e-Invoice (IRP) simulator (nicsim behind the
+// connector's API user and public key); it replays the connector's recorded
+// exchanges, whose payloads NIC sends encrypted.
+func nicEInvoiceSim() (Simulator, error) {
+	s, err := niceinvoicesim.New()
 	if err != nil {
 		return nil, err
 	}

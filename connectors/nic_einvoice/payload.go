@@ -1,0 +1,297 @@
+package niceinvoice
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+// IST is India Standard Time, the zone NIC writes its times in.
+var IST = time.FixedZone("IST", 5*3600+1800)
+
+var (
+	// docNoRE is NIC's pattern for DocDtls.No: 1 to 16 characters, letters,
+	// digits, / and -, not starting with 0, / or -.
+	docNoRE  = regexp.MustCompile(`^[a-zA-Z1-9][a-zA-Z0-9/-]{0,15}$`)
+	gstinRE  = regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`)
+	pinRE    = regexp.MustCompile(`^[1-9][0-9]{5}$`)
+	stateRE  = regexp.MustCompile(`^[0-9]{2}$`)
+	hsnRE    = regexp.MustCompile(`^[0-9]{4}([0-9]{2}){0,2}$`)
+	nonDigit = regexp.MustCompile(`[^0-9]`)
+)
+
+// supplyTypes are schema v1.1's TranDtls.SupTyp values the canonical model carries.
+var supplyTypes = map[string]bool{"B2B": true, "SEZWP": true, "SEZWOP": true, "EXPWP": true, "EXPWOP": true, "DEXP": true}
+
+func bad(pointer, format string, args ...any) error {
+	e := sdk.InvalidField(pointer, format, args...)
+	e.NotSent = true
+	return e
+}
+
+// tranDtls is TranDtls: the tax scheme and the supply type. RegRev and
+// IgstOnIntra are left to NIC's default (N): the canonical request has neither.
+type tranDtls struct {
+	TaxSch string `json:"TaxSch"`
+	SupTyp string `json:"SupTyp"`
+}
+
+// docDtls is DocDtls.
+type docDtls struct {
+	Typ string `json:"Typ"`
+	No  string `json:"No"`
+	Dt  string `json:"Dt"`
+}
+
+// partyDtls is SellerDtls, BuyerDtls or ShipDtls (the same fields; Pos is the
+// buyer's only).
+type partyDtls struct {
+	Gstin string `json:"Gstin,omitempty"`
+	LglNm string `json:"LglNm"`
+	Pos   string `json:"Pos,omitempty"`
+	Addr1 string `json:"Addr1"`
+	Addr2 string `json:"Addr2,omitempty"`
+	Loc   string `json:"Loc"`
+	Pin   int    `json:"Pin"`
+	Stcd  string `json:"Stcd"`
+	Ph    string `json:"Ph,omitempty"`
+	Em    string `json:"Em,omitempty"`
+}
+
+// itemDtls is one ItemList entry: only the fields the canonical item carries.
+type itemDtls struct {
+	SlNo    string  `json:"SlNo"`
+	PrdDesc string  `json:"PrdDesc,omitempty"`
+	IsServc string  `json:"IsServc"`
+	HsnCd   string  `json:"HsnCd"`
+	Qty     float64 `json:"Qty,omitempty"`
+	Unit    string  `json:"Unit,omitempty"`
+	AssAmt  float64 `json:"AssAmt"`
+	GstRt   float64 `json:"GstRt"`
+	CesRt   float64 `json:"CesRt,omitempty"`
+}
+
+// valDtls is ValDtls: the assessable total (the items' AssAmt summed) and the
+// invoice total.
+type valDtls struct {
+	AssVal    float64 `json:"AssVal"`
+	TotInvVal float64 `json:"TotInvVal"`
+}
+
+// invoiceRequest is the schema v1.1 invoice JSON Generate IRN takes, in the
+// order of NIC's sample.
+type invoiceRequest struct {
+	Version    string     `json:"Version"`
+	TranDtls   tranDtls   `json:"TranDtls"`
+	DocDtls    docDtls    `json:"DocDtls"`
+	SellerDtls partyDtls  `json:"SellerDtls"`
+	BuyerDtls  partyDtls  `json:"BuyerDtls"`
+	ShipDtls   *partyDtls `json:"ShipDtls,omitempty"`
+	ItemList   []itemDtls `json:"ItemList"`
+	ValDtls    valDtls    `json:"ValDtls"`
+}
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+// isExport reports the supply types whose buyer may be abroad.
+func isExport(supTyp string) bool { return supTyp == "EXPWP" || supTyp == "EXPWOP" }
+
+// readParty maps a canonical address onto a party block. needGSTIN is false
+// only for an export's buyer or a ship-to place; an export party without a GSTIN
+// is NIC's unregistered person abroad: GSTIN "URP", state 96, PIN 999999.
+func readParty(a model.Address, pointer string, needGSTIN, export bool) (partyDtls, error) {
+	var p partyDtls
+	p.Gstin = strings.ToUpper(strings.TrimSpace(a.GSTIN))
+	switch {
+	case p.Gstin != "" && !gstinRE.MatchString(p.Gstin):
+		return p, bad(pointer+"/gstin", "%s/gstin must be a 15-character GSTIN, not %q", pointer, a.GSTIN)
+	case p.Gstin == "" && needGSTIN:
+		return p, bad(pointer+"/gstin", "%s/gstin is required: the IRP registers invoices between GST-registered parties", pointer)
+	}
+	p.LglNm = strings.TrimSpace(a.Company)
+	if p.LglNm == "" {
+		p.LglNm = strings.TrimSpace(a.Name)
+	}
+	if p.LglNm == "" {
+		return p, bad(pointer+"/company", "%s/company (or name) is required: the party's legal name", pointer)
+	}
+	if len(a.Lines) == 0 || strings.TrimSpace(a.Lines[0]) == "" {
+		return p, bad(pointer+"/lines", "%s/lines is required: at least one address line", pointer)
+	}
+	p.Addr1 = strings.TrimSpace(a.Lines[0])
+	if len(a.Lines) > 1 {
+		p.Addr2 = strings.Join(a.Lines[1:], ", ")
+	}
+	if p.Loc = strings.TrimSpace(a.City); p.Loc == "" {
+		return p, bad(pointer+"/city", "%s/city is required: NIC's location (Loc)", pointer)
+	}
+	if export && p.Gstin == "" {
+		p.Gstin, p.Stcd, p.Pin = "URP", "96", 999999
+	} else {
+		if !stateRE.MatchString(a.StateCode) {
+			return p, bad(pointer+"/state_code", "%s/state_code must be the two-digit GST state code, not %q", pointer, a.StateCode)
+		}
+		if !pinRE.MatchString(a.PostalCode) {
+			return p, bad(pointer+"/postal_code", "%s/postal_code must be a six-digit PIN code, not %q", pointer, a.PostalCode)
+		}
+		p.Stcd = a.StateCode
+		p.Pin, _ = strconv.Atoi(a.PostalCode)
+	}
+	// Optional contact fields go only when they fit NIC's lengths (Ph 6-12
+	// digits, Em 6-100 characters); otherwise they are left out.
+	if ph := nonDigit.ReplaceAllString(a.Phone, ""); len(ph) >= 6 && len(ph) <= 12 {
+		p.Ph = ph
+	}
+	if em := strings.TrimSpace(a.Email); len(em) >= 6 && len(em) <= 100 && strings.Contains(em, "@") {
+		p.Em = em
+	}
+	return p, nil
+}
+
+func invoicePayload(r *model.EInvoiceRequest) (*invoiceRequest, error) {
+	switch {
+	case r.DocType != "INV" && r.DocType != "CRN" && r.DocType != "DBN":
+		return nil, bad("/doc_type", "doc_type must be INV, CRN or DBN, not %q", r.DocType)
+	case !docNoRE.MatchString(r.DocNumber):
+		return nil, bad("/doc_number", "doc_number must be 1 to 16 letters, digits, / or -, not starting with 0, / or -, not %q", r.DocNumber)
+	case !supplyTypes[r.SupplyType]:
+		return nil, bad("/supply_type", "supply_type must be B2B, SEZWP, SEZWOP, EXPWP, EXPWOP or DEXP, not %q", r.SupplyType)
+	case len(r.Items) == 0:
+		return nil, bad("/items", "an invoice needs at least one item")
+	case r.TotalValue < 0:
+		return nil, bad("/total_value", "total_value must not be negative")
+	}
+	dt, err := r.DocDate.Time(IST)
+	if err != nil {
+		return nil, bad("/doc_date", "doc_date must be a date (YYYY-MM-DD), not %q", string(r.DocDate))
+	}
+	export := isExport(r.SupplyType)
+	out := &invoiceRequest{Version: "1.1", TranDtls: tranDtls{TaxSch: "GST", SupTyp: r.SupplyType},
+		DocDtls: docDtls{Typ: r.DocType, No: r.DocNumber, Dt: dt.Format("02/01/2006")}}
+	if out.SellerDtls, err = readParty(r.Seller, "/seller", true, false); err != nil {
+		return nil, err
+	}
+	if out.BuyerDtls, err = readParty(r.Buyer, "/buyer", !export, export); err != nil {
+		return nil, err
+	}
+	// Place of supply: the buyer's state (96, "other country", for a buyer abroad).
+	out.BuyerDtls.Pos = out.BuyerDtls.Stcd
+	if r.ShipTo != nil {
+		ship, err := readParty(*r.ShipTo, "/ship_to", false, export)
+		if err != nil {
+			return nil, err
+		}
+		ship.Ph, ship.Em = "", "" // ShipDtls has no contact fields
+		out.ShipDtls = &ship
+	}
+	var assVal float64
+	for i, it := range r.Items {
+		p := fmt.Sprintf("/items/%d", i)
+		if !hsnRE.MatchString(it.HSNCode) {
+			return nil, bad(p+"/hsn_code", "%s/hsn_code must be a 4, 6 or 8-digit HSN code, not %q", p, it.HSNCode)
+		}
+		if it.TaxableAmount < 0 {
+			return nil, bad(p+"/taxable_amount", "%s/taxable_amount must not be negative", p)
+		}
+		if it.Quantity < 0 {
+			return nil, bad(p+"/quantity", "%s/quantity must not be negative", p)
+		}
+		isServc := "N"
+		if strings.HasPrefix(it.HSNCode, "99") {
+			isServc = "Y" // chapter 99 of the HSN is the services (SAC) chapter
+		}
+		gstRt := it.IGSTRate
+		if gstRt == 0 {
+			gstRt = it.CGSTRate + it.SGSTRate
+		}
+		out.ItemList = append(out.ItemList, itemDtls{SlNo: strconv.Itoa(i + 1), PrdDesc: strings.TrimSpace(it.Description),
+			IsServc: isServc, HsnCd: it.HSNCode, Qty: round(it.Quantity, 3), Unit: strings.ToUpper(strings.TrimSpace(it.Unit)),
+			AssAmt: round(it.TaxableAmount, 2), GstRt: round(gstRt, 3), CesRt: round(it.CessRate, 3)})
+		assVal += it.TaxableAmount
+	}
+	out.ValDtls = valDtls{AssVal: round(assVal, 2), TotInvVal: round(r.TotalValue, 2)}
+	return out, nil
+}
+
+// --- the answer ---
+
+// flexNo reads a number NIC writes as a JSON number or a string; null and 0
+// read as empty.
+type flexNo string
+
+func (n *flexNo) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case string(b) == "null":
+		return nil
+	case len(b) > 0 && b[0] == '"':
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*n = flexNo(strings.TrimSpace(s))
+	default:
+		var num json.Number
+		if err := json.Unmarshal(b, &num); err != nil {
+			return fmt.Errorf("%s is neither a number nor a string", b)
+		}
+		*n = flexNo(num.String())
+	}
+	if *n == "0" {
+		*n = ""
+	}
+	return nil
+}
+
+// irnAnswer is Generate IRN's decrypted answer.
+type irnAnswer struct {
+	AckNo         flexNo `json:"AckNo"`
+	AckDt         string `json:"AckDt"`
+	Irn           string `json:"Irn"`
+	SignedInvoice string `json:"SignedInvoice"`
+	SignedQRCode  string `json:"SignedQRCode"`
+	Status        string `json:"Status"`
+	EwbNo         flexNo `json:"EwbNo"`
+}
+
+func (a *irnAnswer) invoice() (*model.EInvoice, error) {
+	if strings.TrimSpace(a.Irn) == "" {
+		return nil, &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceCarrier,
+			Message: "NIC answered Generate IRN with success but no Irn"}
+	}
+	inv := &model.EInvoice{IRN: strings.TrimSpace(a.Irn), AckNumber: string(a.AckNo), SignedInvoice: a.SignedInvoice,
+		SignedQRCode: a.SignedQRCode, Status: strings.ToUpper(strings.TrimSpace(a.Status)), EWayBillNumber: string(a.EwbNo)}
+	if t, ok := ParseAckTime(a.AckDt); ok {
+		inv.AckDate = t
+	}
+	return inv, nil
+}
+
+// ackLayouts are the ways NIC writes AckDt: yyyy-MM-dd HH:mm:ss (its samples
+// and the login's TokenExpiry), and the e-Way Bill style dd/MM/yyyy hh:mm:ss
+// AM/PM some gateways pass on.
+var ackLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01-02 15:04", "02/01/2006 03:04:05 PM", "02/01/2006 15:04:05"}
+
+// ParseAckTime reads the IRP's acknowledgement time (India time). ok is false
+// for an empty or unreadable value, which is then left out rather than failing
+// a registration NIC has already made.
+func ParseAckTime(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	for _, l := range ackLayouts {
+		if t, err := time.ParseInLocation(l, s, IST); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}

@@ -1,0 +1,193 @@
+// Package simulator runs NIC's e-Invoice registration portal (IRP) for the
+// nic_einvoice connector: the session simulator sdk/transport/nic/nicsim (v1.04
+// login, session key, encrypted payloads) behind the account a test or hub
+// connector test needs.
+//
+// On its own it registers invoices in memory and answers Generate IRN as NIC
+// does (nicsim's rules: an IRN per seller, document type and number, a repeat
+// refused with 2150 and the IRN issued). Select makes it replay one of the
+// connector's recorded exchanges instead: the recorded invoice JSON (shown
+// decrypted in the files) is what the connector must send, and the recorded
+// answer is sealed with the session key and sent back. Calls that differ from
+// the recording are reported by Unmatched.
+package simulator
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"sync"
+
+	niceinvoice "github.com/carrierhub/hub/connectors/nic_einvoice"
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/exchanges"
+	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
+)
+
+// The simulator's API user. The GSTIN is the one of NIC's published e-Way
+// Bill samples (29AKLPM8755F1Z2) with its check character corrected.
+const (
+	ClientID     = "sim-irp-client-id"
+	ClientSecret = "sim-irp-client-secret"
+	GSTIN        = "29AKLPM8755F1ZJ"
+	Username     = "sim_irp_user"
+	Password     = "sim-irp-password"
+)
+
+// Simulator is a running NIC IRP simulator.
+type Simulator struct {
+	sim   *nicsim.Server
+	files fs.FS
+
+	mu      sync.Mutex
+	notes   []string
+	current string
+}
+
+// New starts a simulator with the real clock; Close it when done.
+func New() (*Simulator, error) { return NewWithOptions(nicsim.Options{}) }
+
+// NewWithOptions starts a simulator with nicsim's options (a clock, token lifetimes).
+func NewWithOptions(opts nicsim.Options) (*Simulator, error) {
+	sim, err := nicsim.New(opts)
+	if err != nil {
+		return nil, err
+	}
+	sim.AddUser(nicsim.User{ClientID: ClientID, ClientSecret: ClientSecret, GSTIN: GSTIN, Username: Username, Password: Password})
+	return &Simulator{sim: sim, files: niceinvoice.Folder()}, nil
+}
+
+// URL is the IRP's base URL on the simulator: the host, under which
+// /eivital/v1.04/auth and /eicore/v1.03/Invoice are served.
+func (s *Simulator) URL() string { return s.sim.URL }
+
+// Close stops the simulator.
+func (s *Simulator) Close() { s.sim.Close() }
+
+// Server is the underlying NIC session simulator.
+func (s *Simulator) Server() *nicsim.Server { return s.sim }
+
+// Account returns the credentials and settings of the simulator's API user,
+// with the simulator's public key as the public_key setting.
+func (s *Simulator) Account() (credentials, settings map[string]string) {
+	return map[string]string{
+			niceinvoice.CredClientID: ClientID, niceinvoice.CredClientSecret: ClientSecret,
+			niceinvoice.CredUsername: Username, niceinvoice.CredPassword: Password,
+		}, map[string]string{
+			niceinvoice.SettingGSTIN: GSTIN, niceinvoice.SettingPublicKey: string(s.sim.PublicKeyPEM()),
+		}
+}
+
+// SDKAccount is Account as an *sdk.Account for the sandbox environment.
+func (s *Simulator) SDKAccount() *sdk.Account {
+	creds, settings := s.Account()
+	return &sdk.Account{ID: "acc_irp_sim", TenantID: "ten_irp_sim", Environment: "sandbox", BaseURL: s.URL(),
+		Credentials: creds, Settings: settings}
+}
+
+// Select makes the simulator answer from one recorded exchanges file (its name
+// without .yaml) until the next Select; "" returns it to its own behaviour.
+func (s *Simulator) Select(file string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.collect()
+	if file == "" {
+		s.sim.Script(nil)
+		return
+	}
+	replies, err := s.replies(file)
+	if err != nil {
+		s.notes = append(s.notes, err.Error())
+		s.sim.Script([]nicsim.Reply{})
+		return
+	}
+	s.sim.Script(replies)
+	s.current = file
+}
+
+// collect notes what the last selected file's replay left unmatched. Called
+// with s.mu held.
+func (s *Simulator) collect() {
+	for _, m := range s.sim.Mismatches() {
+		s.notes = append(s.notes, s.current+": "+m)
+	}
+	if n := s.sim.ScriptLeft(); n > 0 && s.current != "" {
+		s.notes = append(s.notes, fmt.Sprintf("%s: %d recorded exchange(s) the connector never made", s.current, n))
+	}
+	s.sim.Script(nil)
+	s.current = ""
+}
+
+// Unmatched lists the calls that did not match the selected recordings, and
+// recorded exchanges no call made.
+func (s *Simulator) Unmatched() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.collect()
+	return append([]string(nil), s.notes...)
+}
+
+// replies reads a recorded file's provider exchanges as nicsim replies: the
+// request body {"Data": <decrypted invoice JSON>} and the answer {"Status": 1,
+// "Data": <decrypted JSON>} or {"Status": 0, "ErrorDetails": [...], "InfoDtls": ...}.
+func (s *Simulator) replies(file string) ([]nicsim.Reply, error) {
+	name := exchanges.Dir + "/" + file + ".yaml"
+	data, err := fs.ReadFile(s.files, name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", file, err)
+	}
+	f, err := exchanges.Parse(name, data)
+	if err != nil {
+		return nil, err
+	}
+	var out []nicsim.Reply
+	for i, x := range f.Exchanges {
+		if x.Request.Method != http.MethodPost || x.Request.Path != niceinvoice.InvoicePath {
+			return nil, fmt.Errorf("%s: exchanges[%d]: only Generate IRN (POST %s) is replayed, not %s %s", file, i, niceinvoice.InvoicePath, x.Request.Method, x.Request.Path)
+		}
+		var req struct {
+			Data json.RawMessage `json:"Data"`
+		}
+		if err := json.Unmarshal([]byte(x.Request.Body), &req); err != nil || len(req.Data) == 0 {
+			return nil, fmt.Errorf("%s: exchanges[%d].request.body is not {\"Data\": {...}}", file, i)
+		}
+		var resp struct {
+			Status       json.Number     `json:"Status"`
+			Data         json.RawMessage `json:"Data"`
+			InfoDtls     json.RawMessage `json:"InfoDtls"`
+			ErrorDetails []struct {
+				ErrorCode    string `json:"ErrorCode"`
+				ErrorMessage string `json:"ErrorMessage"`
+			} `json:"ErrorDetails"`
+		}
+		if err := json.Unmarshal([]byte(x.Response.Body), &resp); err != nil {
+			return nil, fmt.Errorf("%s: exchanges[%d].response.body is not the IRP's answer: %v", file, i, err)
+		}
+		r := nicsim.Reply{Method: http.MethodPost, Action: niceinvoice.InvoicePath, Request: req.Data}
+		switch resp.Status {
+		case "1":
+			r.Data = resp.Data
+		case "0":
+			codes := ""
+			for j, d := range resp.ErrorDetails {
+				if j > 0 {
+					codes += ","
+				}
+				codes += d.ErrorCode
+				r.ErrorMessages = append(r.ErrorMessages, d.ErrorMessage)
+			}
+			if codes == "" {
+				return nil, fmt.Errorf("%s: exchanges[%d].response.body has Status 0 and no ErrorDetails", file, i)
+			}
+			r.ErrorCodes = codes
+			if string(resp.InfoDtls) != "null" {
+				r.Info = resp.InfoDtls
+			}
+		default:
+			return nil, fmt.Errorf("%s: exchanges[%d].response.body has Status %q, not 1 or 0", file, i, resp.Status)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
