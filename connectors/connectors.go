@@ -32,8 +32,10 @@ import (
 
 // The folders of connectors written as data, embedded whole, one a line:
 // each is a built-in whose id is its folder's name. TestEveryDataFolderIsEmbedded
-// holds this list to the folders under connectors/ that have no Go.
+// holds this list to the folders under connectors/ that have no Go. The
+// shared directory (declarative.SharedDir) holds files several of them read.
 //
+//go:embed all:shared
 //go:embed all:amazon_shipping_in
 //go:embed all:bluedart_rest
 //go:embed all:borzo
@@ -123,12 +125,17 @@ func (b *Builtin) HasSimulator() bool {
 	return len(names) > 0
 }
 
+// folder is an embedded data folder with the shared families it names mounted.
 func folder(name string) fs.FS {
-	sub, err := fs.Sub(dataFolders, name)
+	return declarative.WithShared(sub(name), sub(declarative.SharedDir))
+}
+
+func sub(name string) fs.FS {
+	fsys, err := fs.Sub(dataFolders, name)
 	if err != nil {
-		panic(err) // the embed pattern above names it: a build defect
+		panic(err) // the embed patterns above name it: a build defect
 	}
-	return sub
+	return fsys
 }
 
 // goBuiltins are the built-ins that need Go, each with its own package.
@@ -149,7 +156,7 @@ var builtins = func() []Builtin {
 		panic(err) // an embedded FS always reads: a build defect
 	}
 	for _, d := range dirs {
-		if d.IsDir() {
+		if d.IsDir() && d.Name() != declarative.SharedDir {
 			out = append(out, Builtin{ID: d.Name(), Files: folder(d.Name())})
 		}
 	}

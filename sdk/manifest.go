@@ -47,6 +47,11 @@ type Manifest struct {
 	// Zone is the IANA time zone the provider's times without an offset are
 	// read in (Asia/Kolkata); conformance holds the connector to it.
 	Zone string `yaml:"zone,omitempty" json:"zone,omitempty"`
+	// Shared names the families of shared files the connector reads (the
+	// connectors' shared directory, shared/FAMILY/...): a platform's login
+	// mapping, one carrier's tracking table for two of its APIs. Their paths
+	// in bindings and mappings start with shared/FAMILY/.
+	Shared []string `yaml:"shared,omitempty" json:"shared,omitempty"`
 	// Inbound is how the provider's pushes authenticate (InboundAuth):
 	// required when the connector serves receive_push, and checked by the
 	// engine before the connector sees a push.
@@ -274,6 +279,11 @@ func (m *Manifest) Validate() error {
 	if err := m.validateHosts(); err != nil {
 		return fmt.Errorf("manifest %s: %w", m.ID, err)
 	}
+	for i, f := range m.Shared {
+		if !familyRE.MatchString(f) {
+			return fmt.Errorf("manifest %s: shared[%d]: %q is not a family name (lower snake case)", m.ID, i, f)
+		}
+	}
 	if m.Zone != "" {
 		if _, err := time.LoadLocation(m.Zone); err != nil {
 			return fmt.Errorf("manifest %s: zone %q is not an IANA time zone", m.ID, m.Zone)
@@ -281,6 +291,9 @@ func (m *Manifest) Validate() error {
 	}
 	return nil
 }
+
+// familyRE is a shared family's name.
+var familyRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_]*$`)
 
 // validateHosts checks the hosts' URLs and that every {host.NAME} a request
 // path or token URL names is declared for every environment.

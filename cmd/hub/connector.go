@@ -140,7 +140,7 @@ func checkConnector(ctx context.Context, target string) (*conformance.Report, er
 	if err != nil || !st.IsDir() {
 		return nil, fmt.Errorf("%q is neither a connector folder nor a built-in connector (%s)", target, strings.Join(builtinIDs(), ", "))
 	}
-	t.Files, t.Args = os.DirFS(target), []string{"connector-process", "--dir", target}
+	t.Files, t.Args = declarative.FolderFS(target), []string{"connector-process", "--dir", target}
 	if _, err := declarative.LoadDir(target); err != nil {
 		r := &conformance.Report{Connector: target, Checks: []conformance.Result{{Name: "manifest", Problems: []string{err.Error()}}}}
 		return r, nil

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/carrierhub/hub/connectors"
+	"github.com/carrierhub/hub/sdk/declarative"
 	"github.com/carrierhub/hub/sdk/simulator"
 )
 
@@ -36,7 +37,7 @@ func startSimulator(target string) (connectors.Simulator, string, error) {
 		return s, b.ID, err
 	}
 	if st, err := os.Stat(target); err == nil && st.IsDir() {
-		s, err := simulator.New(os.DirFS(target), simulator.Options{})
+		s, err := simulator.New(declarative.FolderFS(target), simulator.Options{})
 		if err != nil {
 			return nil, "", fmt.Errorf("%s: %w", target, err)
 		}

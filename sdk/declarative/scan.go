@@ -18,10 +18,11 @@ type Folder struct {
 	Connector *Connector
 }
 
-// LoadDir loads one connector folder from disk. A folder loaded this way has
-// no Go, so every operation its manifest declares must have a binding.
+// LoadDir loads one connector folder from disk, with the families it shares
+// from the shared directory beside it (FolderFS). A folder loaded this way
+// has no Go, so every operation its manifest declares must have a binding.
 func LoadDir(dir string) (*Connector, error) {
-	c, err := Load(os.DirFS(dir), Options{})
+	c, err := Load(FolderFS(dir), Options{})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}

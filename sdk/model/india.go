@@ -56,6 +56,28 @@ type TaxedItem struct {
 	IGSTRate float64 `json:"igst_rate,omitempty"`
 	// CessRate is the cess rate in percent.
 	CessRate float64 `json:"cess_rate,omitempty"`
+	// UnitPrice is the price of one unit before discount and tax, as the
+	// invoice states it. Absent, a connector that needs it derives it (see
+	// its README).
+	UnitPrice *float64 `json:"unit_price,omitempty" jsonschema:"minimum=0"`
+	// GrossAmount is the line's amount before discount and tax (quantity
+	// times unit price); the taxable amount is the gross amount less the
+	// discount.
+	GrossAmount *float64 `json:"gross_amount,omitempty" jsonschema:"minimum=0"`
+	// Discount is the line's discount, already deducted from TaxableAmount.
+	Discount *float64 `json:"discount,omitempty" jsonschema:"minimum=0"`
+	// CGSTAmount is the central GST charged on the line, as the invoice
+	// states it. Absent, connectors that need it compute TaxableAmount x
+	// CGSTRate / 100 (see their README for the rounding).
+	CGSTAmount *float64 `json:"cgst_amount,omitempty" jsonschema:"minimum=0"`
+	// SGSTAmount is the state GST charged on the line, as CGSTAmount.
+	SGSTAmount *float64 `json:"sgst_amount,omitempty" jsonschema:"minimum=0"`
+	// IGSTAmount is the integrated GST charged on the line, as CGSTAmount.
+	IGSTAmount *float64 `json:"igst_amount,omitempty" jsonschema:"minimum=0"`
+	// CessAmount is the cess charged on the line at CessRate, as CGSTAmount.
+	CessAmount *float64 `json:"cess_amount,omitempty" jsonschema:"minimum=0"`
+	// TotalAmount is the line's total: the taxable amount plus its taxes.
+	TotalAmount *float64 `json:"total_amount,omitempty" jsonschema:"minimum=0"`
 }
 
 // Transport is an e-way bill's Part-B.
@@ -174,6 +196,22 @@ type EInvoiceRequest struct {
 	Items []TaxedItem `json:"items" jsonschema:"minItems=1"`
 	// TotalValue is the invoice total.
 	TotalValue float64 `json:"total_value" jsonschema:"minimum=0"`
+	// CGSTTotal is the invoice's central GST, the items' CGST amounts
+	// summed, as the invoice states it. Absent, connectors sum the items'.
+	CGSTTotal *float64 `json:"cgst_total,omitempty" jsonschema:"minimum=0"`
+	// SGSTTotal is the invoice's state GST, as CGSTTotal.
+	SGSTTotal *float64 `json:"sgst_total,omitempty" jsonschema:"minimum=0"`
+	// IGSTTotal is the invoice's integrated GST, as CGSTTotal.
+	IGSTTotal *float64 `json:"igst_total,omitempty" jsonschema:"minimum=0"`
+	// CessTotal is the invoice's cess, as CGSTTotal.
+	CessTotal *float64 `json:"cess_total,omitempty" jsonschema:"minimum=0"`
+	// Discount is a discount on the whole invoice, beyond the items' own.
+	Discount *float64 `json:"discount,omitempty" jsonschema:"minimum=0"`
+	// OtherCharges are charges on the whole invoice outside the items.
+	OtherCharges *float64 `json:"other_charges,omitempty" jsonschema:"minimum=0"`
+	// RoundOff is what rounding added to (or, negative, took from) the
+	// invoice total.
+	RoundOff *float64 `json:"round_off,omitempty"`
 }
 
 // EInvoice is a registered invoice.
