@@ -41,6 +41,8 @@ func invoiceRequest(doc string) model.EInvoiceRequest {
 	}
 }
 
+func ptr(v float64) *float64 { return &v }
+
 // clock is a fake clock shared by the simulator and the connector.
 type clock struct {
 	mu sync.Mutex
@@ -133,7 +135,8 @@ func TestGenerate(t *testing.T) {
 
 // TestPayload checks the schema v1.1 JSON the connector sends, replayed
 // against a scripted answer: the mapping of parties, items, totals, an export
-// buyer without a GSTIN, and the answer's e-way bill number.
+// buyer without a GSTIN (no tax computed on an export without payment), and
+// the answer's e-way bill number.
 func TestPayload(t *testing.T) {
 	sim, err := simulator.New()
 	if err != nil {
@@ -144,12 +147,15 @@ func TestPayload(t *testing.T) {
 	r.SupplyType = "EXPWOP"
 	r.Buyer = model.Address{Company: "Acme GmbH", Lines: []string{"Hauptstr. 1"}, City: "Berlin", PostalCode: "10115", CountryCode: "DE"}
 	r.Items = append(r.Items, model.TaxedItem{Description: "Consulting", HSNCode: "998311", TaxableAmount: 1000.004, CGSTRate: 9, SGSTRate: 9})
+	r.TotalValue = 57099
 	want := `{"Version":"1.1","TranDtls":{"TaxSch":"GST","SupTyp":"EXPWOP"},"DocDtls":{"Typ":"INV","No":"EXP/1","Dt":"01/12/2026"},
 	 "SellerDtls":{"Gstin":"29AKLPM8755F1ZJ","LglNm":"welton","Addr1":"2ND CROSS NO 59 19 A","Addr2":"GROUND FLOOR","Loc":"Bengaluru","Pin":560090,"Stcd":"29"},
 	 "BuyerDtls":{"Gstin":"URP","LglNm":"Acme GmbH","Pos":"96","Addr1":"Hauptstr. 1","Loc":"Berlin","Pin":999999,"Stcd":"96"},
-	 "ItemList":[{"SlNo":"1","PrdDesc":"Wheat","IsServc":"N","HsnCd":"1001","Qty":4,"Unit":"BOX","AssAmt":56099,"GstRt":3},
-	             {"SlNo":"2","PrdDesc":"Consulting","IsServc":"Y","HsnCd":"998311","AssAmt":1000,"GstRt":18}],
-	 "ValDtls":{"AssVal":57099,"TotInvVal":57781.97}}`
+	 "ItemList":[{"SlNo":"1","PrdDesc":"Wheat","IsServc":"N","HsnCd":"1001","Qty":4,"Unit":"BOX","UnitPrice":14024.75,"TotAmt":56099,
+	              "AssAmt":56099,"GstRt":3,"IgstAmt":0,"CgstAmt":0,"SgstAmt":0,"TotItemVal":56099},
+	             {"SlNo":"2","PrdDesc":"Consulting","IsServc":"Y","HsnCd":"998311","UnitPrice":1000,"TotAmt":1000,
+	              "AssAmt":1000,"GstRt":18,"IgstAmt":0,"CgstAmt":0,"SgstAmt":0,"TotItemVal":1000}],
+	 "ValDtls":{"AssVal":57099,"CgstVal":0,"SgstVal":0,"IgstVal":0,"TotInvVal":57099}}`
 	sim.Server().Script([]nicsim.Reply{{Method: "POST", Action: niceinvoice.InvoicePath, Request: []byte(want),
 		Data: []byte(`{"AckNo":"112610000000001","AckDt":"2026-12-01 10:00:00","Irn":"` + strings.Repeat("a", 64) + `","Status":"ACT","EwbNo":391001234567}`)}})
 	inv, err := niceinvoice.New().(*niceinvoice.Connector).GenerateEInvoice(context.Background(),
@@ -202,6 +208,10 @@ func TestRefusedBeforeSending(t *testing.T) {
 		{"/items", func(r *model.EInvoiceRequest) { r.Items = nil }},
 		{"/items/0/hsn_code", func(r *model.EInvoiceRequest) { r.Items[0].HSNCode = "10" }},
 		{"/items/0/taxable_amount", func(r *model.EInvoiceRequest) { r.Items[0].TaxableAmount = -1 }},
+		{"/items/0/igst_amount", func(r *model.EInvoiceRequest) { r.Items[0].IGSTAmount = ptr(-0.01) }},
+		{"/items/0/unit_price", func(r *model.EInvoiceRequest) { r.Items[0].UnitPrice = ptr(-5) }},
+		{"/other_charges", func(r *model.EInvoiceRequest) { r.OtherCharges = ptr(-1) }},
+		{"/round_off", func(r *model.EInvoiceRequest) { r.RoundOff = ptr(-99.995) }},
 	} {
 		e := code(t, gen(sim.SDKAccount(), tc.mut))
 		if e.Code != sdk.CodeInvalidRequest || e.Field != tc.field || !e.NotSent {

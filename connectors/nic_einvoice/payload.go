@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -66,23 +67,40 @@ type partyDtls struct {
 	Em    string `json:"Em,omitempty"`
 }
 
-// itemDtls is one ItemList entry: only the fields the canonical item carries.
+// itemDtls is one ItemList entry: the fields the canonical item carries or
+// determines, in the order of NIC's sample.
 type itemDtls struct {
-	SlNo    string  `json:"SlNo"`
-	PrdDesc string  `json:"PrdDesc,omitempty"`
-	IsServc string  `json:"IsServc"`
-	HsnCd   string  `json:"HsnCd"`
-	Qty     float64 `json:"Qty,omitempty"`
-	Unit    string  `json:"Unit,omitempty"`
-	AssAmt  float64 `json:"AssAmt"`
-	GstRt   float64 `json:"GstRt"`
-	CesRt   float64 `json:"CesRt,omitempty"`
+	SlNo       string  `json:"SlNo"`
+	PrdDesc    string  `json:"PrdDesc,omitempty"`
+	IsServc    string  `json:"IsServc"`
+	HsnCd      string  `json:"HsnCd"`
+	Qty        float64 `json:"Qty,omitempty"`
+	Unit       string  `json:"Unit,omitempty"`
+	UnitPrice  float64 `json:"UnitPrice"`
+	TotAmt     float64 `json:"TotAmt"`
+	Discount   float64 `json:"Discount,omitempty"`
+	AssAmt     float64 `json:"AssAmt"`
+	GstRt      float64 `json:"GstRt"`
+	IgstAmt    float64 `json:"IgstAmt"`
+	CgstAmt    float64 `json:"CgstAmt"`
+	SgstAmt    float64 `json:"SgstAmt"`
+	CesRt      float64 `json:"CesRt,omitempty"`
+	CesAmt     float64 `json:"CesAmt,omitempty"`
+	TotItemVal float64 `json:"TotItemVal"`
 }
 
-// valDtls is ValDtls: the assessable total (the items' AssAmt summed) and the
-// invoice total.
+// valDtls is ValDtls: the assessable total (the items' AssAmt summed), the
+// tax totals, the invoice-level discount, other charges and round-off, and
+// the invoice total.
 type valDtls struct {
 	AssVal    float64 `json:"AssVal"`
+	CgstVal   float64 `json:"CgstVal"`
+	SgstVal   float64 `json:"SgstVal"`
+	IgstVal   float64 `json:"IgstVal"`
+	CesVal    float64 `json:"CesVal,omitempty"`
+	Discount  float64 `json:"Discount,omitempty"`
+	OthChrg   float64 `json:"OthChrg,omitempty"`
+	RndOffAmt float64 `json:"RndOffAmt,omitempty"`
 	TotInvVal float64 `json:"TotInvVal"`
 }
 
@@ -99,10 +117,64 @@ type invoiceRequest struct {
 	ValDtls    valDtls    `json:"ValDtls"`
 }
 
-func round(v float64, digits int) float64 {
-	p := math.Pow(10, float64(digits))
-	return math.Round(v*p) / p
+// dec is v as the decimal it was written as (Go's shortest representation of
+// the float, which is the JSON number the caller sent), so that amounts are
+// multiplied and summed in exact decimal arithmetic, not in binary floating
+// point (where 1.005 is 1.00499...).
+func dec(v float64) *big.Rat {
+	r, ok := new(big.Rat).SetString(strconv.FormatFloat(v, 'f', -1, 64))
+	if !ok { // NaN or an infinity: not a JSON number
+		return new(big.Rat)
+	}
+	return r
 }
+
+// roundDec rounds r to digits decimals, halves away from zero.
+func roundDec(r *big.Rat, digits int) float64 {
+	scale := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(digits)), nil)
+	n := new(big.Rat).Mul(r, new(big.Rat).SetInt(scale))
+	q, m := new(big.Int).QuoRem(n.Num(), n.Denom(), new(big.Int))
+	if m.Abs(m).Lsh(m, 1).Cmp(n.Denom()) >= 0 {
+		q.Add(q, big.NewInt(int64(n.Sign())))
+	}
+	f, _ := new(big.Rat).SetFrac(q, scale).Float64()
+	return f
+}
+
+// round rounds v to digits decimals, halves away from zero, as decimals.
+func round(v float64, digits int) float64 {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return v
+	}
+	return roundDec(dec(v), digits)
+}
+
+// sum adds amounts as decimals, rounded to 2 decimals.
+func sum(vs ...float64) float64 {
+	t := new(big.Rat)
+	for _, v := range vs {
+		t.Add(t, dec(v))
+	}
+	return roundDec(t, 2)
+}
+
+// taxOn is taxable x rate / 100, rounded to 2 decimals (halves away from zero).
+func taxOn(taxable, rate float64) float64 {
+	t := new(big.Rat).Mul(dec(taxable), dec(rate))
+	return roundDec(t.Quo(t, big.NewRat(100, 1)), 2)
+}
+
+// given is the caller's amount rounded to 2 decimals, or else the computed one.
+func given(v *float64, compute func() float64) float64 {
+	if v != nil {
+		return round(*v, 2)
+	}
+	return compute()
+}
+
+// isWithoutPayment reports the supply types on which no tax is paid (export
+// and SEZ supplies under bond or LUT).
+func isWithoutPayment(supTyp string) bool { return supTyp == "EXPWOP" || supTyp == "SEZWOP" }
 
 // isExport reports the supply types whose buyer may be abroad.
 func isExport(supTyp string) bool { return supTyp == "EXPWP" || supTyp == "EXPWOP" }
@@ -195,7 +267,8 @@ func invoicePayload(r *model.EInvoiceRequest) (*invoiceRequest, error) {
 		ship.Ph, ship.Em = "", "" // ShipDtls has no contact fields
 		out.ShipDtls = &ship
 	}
-	var assVal float64
+	wop, none := isWithoutPayment(r.SupplyType), func() float64 { return 0 }
+	var assAmts, igst, cgst, sgst, cess []float64
 	for i, it := range r.Items {
 		p := fmt.Sprintf("/items/%d", i)
 		if !hsnRE.MatchString(it.HSNCode) {
@@ -207,6 +280,15 @@ func invoicePayload(r *model.EInvoiceRequest) (*invoiceRequest, error) {
 		if it.Quantity < 0 {
 			return nil, bad(p+"/quantity", "%s/quantity must not be negative", p)
 		}
+		for _, a := range []struct {
+			name string
+			v    *float64
+		}{{"unit_price", it.UnitPrice}, {"gross_amount", it.GrossAmount}, {"discount", it.Discount}, {"cgst_amount", it.CGSTAmount},
+			{"sgst_amount", it.SGSTAmount}, {"igst_amount", it.IGSTAmount}, {"cess_amount", it.CessAmount}, {"total_amount", it.TotalAmount}} {
+			if a.v != nil && !(*a.v >= 0) {
+				return nil, bad(p+"/"+a.name, "%s/%s must not be negative", p, a.name)
+			}
+		}
 		isServc := "N"
 		if strings.HasPrefix(it.HSNCode, "99") {
 			isServc = "Y" // chapter 99 of the HSN is the services (SAC) chapter
@@ -215,12 +297,55 @@ func invoicePayload(r *model.EInvoiceRequest) (*invoiceRequest, error) {
 		if gstRt == 0 {
 			gstRt = it.CGSTRate + it.SGSTRate
 		}
-		out.ItemList = append(out.ItemList, itemDtls{SlNo: strconv.Itoa(i + 1), PrdDesc: strings.TrimSpace(it.Description),
+		d := itemDtls{SlNo: strconv.Itoa(i + 1), PrdDesc: strings.TrimSpace(it.Description),
 			IsServc: isServc, HsnCd: it.HSNCode, Qty: round(it.Quantity, 3), Unit: strings.ToUpper(strings.TrimSpace(it.Unit)),
-			AssAmt: round(it.TaxableAmount, 2), GstRt: round(gstRt, 3), CesRt: round(it.CessRate, 3)})
-		assVal += it.TaxableAmount
+			AssAmt: round(it.TaxableAmount, 2), GstRt: round(gstRt, 3), CesRt: round(it.CessRate, 3)}
+		// The amounts: the caller's when given; else what GST arithmetic
+		// makes of the rates and the taxable amount (none on a supply
+		// without payment of tax).
+		tax := func(v *float64, rate float64) float64 {
+			return given(v, func() float64 {
+				if wop {
+					return 0
+				}
+				return taxOn(d.AssAmt, rate)
+			})
+		}
+		d.IgstAmt, d.CgstAmt = tax(it.IGSTAmount, it.IGSTRate), tax(it.CGSTAmount, it.CGSTRate)
+		d.SgstAmt, d.CesAmt = tax(it.SGSTAmount, it.SGSTRate), tax(it.CessAmount, it.CessRate)
+		d.Discount = given(it.Discount, none)
+		d.TotAmt = given(it.GrossAmount, func() float64 { return sum(d.AssAmt, d.Discount) })
+		d.UnitPrice = d.TotAmt
+		if it.UnitPrice != nil {
+			d.UnitPrice = round(*it.UnitPrice, 3)
+		} else if d.Qty > 0 {
+			q := new(big.Rat).Quo(dec(d.TotAmt), dec(d.Qty))
+			d.UnitPrice = roundDec(q, 3)
+		}
+		d.TotItemVal = given(it.TotalAmount, func() float64 { return sum(d.AssAmt, d.IgstAmt, d.CgstAmt, d.SgstAmt, d.CesAmt) })
+		out.ItemList = append(out.ItemList, d)
+		assAmts, igst, cgst, sgst, cess = append(assAmts, d.AssAmt), append(igst, d.IgstAmt), append(cgst, d.CgstAmt),
+			append(sgst, d.SgstAmt), append(cess, d.CesAmt)
 	}
-	out.ValDtls = valDtls{AssVal: round(assVal, 2), TotInvVal: round(r.TotalValue, 2)}
+	for _, a := range []struct {
+		name string
+		v    *float64
+	}{{"cgst_total", r.CGSTTotal}, {"sgst_total", r.SGSTTotal}, {"igst_total", r.IGSTTotal}, {"cess_total", r.CessTotal},
+		{"discount", r.Discount}, {"other_charges", r.OtherCharges}} {
+		if a.v != nil && !(*a.v >= 0) {
+			return nil, bad("/"+a.name, "%s must not be negative", a.name)
+		}
+	}
+	if r.RoundOff != nil && !(math.Abs(round(*r.RoundOff, 2)) <= 99.99) {
+		return nil, bad("/round_off", "round_off must be between -99.99 and 99.99 (NIC's limit), not %v", *r.RoundOff)
+	}
+	out.ValDtls = valDtls{AssVal: sum(assAmts...),
+		CgstVal:  given(r.CGSTTotal, func() float64 { return sum(cgst...) }),
+		SgstVal:  given(r.SGSTTotal, func() float64 { return sum(sgst...) }),
+		IgstVal:  given(r.IGSTTotal, func() float64 { return sum(igst...) }),
+		CesVal:   given(r.CessTotal, func() float64 { return sum(cess...) }),
+		Discount: given(r.Discount, none), OthChrg: given(r.OtherCharges, none), RndOffAmt: given(r.RoundOff, none),
+		TotInvVal: round(r.TotalValue, 2)}
 	return out, nil
 }
 

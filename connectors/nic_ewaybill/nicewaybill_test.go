@@ -196,6 +196,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 		{"/to/postal_code", func(r *model.EWayBillRequest) { r.To.PostalCode = "1710" }},
 		{"/ship_to/state_code", func(r *model.EWayBillRequest) { r.ShipTo = &model.Address{PostalCode: "171001"} }},
 		{"/items/0/hsn_code", func(r *model.EWayBillRequest) { r.Items[0].HSNCode = "10" }},
+		{"/items/0/igst_amount", func(r *model.EWayBillRequest) { v := -1.0; r.Items[0].IGSTAmount = &v }},
 		{"/transport/mode", func(r *model.EWayBillRequest) { r.Transport.Mode = "pipeline" }},
 		{"/transport/vehicle_type", func(r *model.EWayBillRequest) { r.Transport.VehicleType = "truck" }},
 	} {

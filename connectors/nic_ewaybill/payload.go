@@ -3,6 +3,7 @@ package nicewaybill
 import (
 	"encoding/json"
 	"fmt"
+	"math/big"
 	"regexp"
 	"strconv"
 	"strings"
@@ -118,6 +119,10 @@ type generateRequest struct {
 	ToStateCode      int            `json:"toStateCode"`
 	TransactionType  int            `json:"transactionType"`
 	TotalValue       float64        `json:"totalValue"`
+	CGSTValue        *float64       `json:"cgstValue,omitempty"`
+	SGSTValue        *float64       `json:"sgstValue,omitempty"`
+	IGSTValue        *float64       `json:"igstValue,omitempty"`
+	CessValue        *float64       `json:"cessValue,omitempty"`
 	TotInvValue      float64        `json:"totInvValue"`
 	TransporterID    string         `json:"transporterId,omitempty"`
 	TransporterName  string         `json:"transporterName,omitempty"`
@@ -219,10 +224,22 @@ func generatePayload(r *model.EWayBillRequest) (*generateRequest, error) {
 		if it.TaxableAmount < 0 {
 			return nil, bad(p+"/taxable_amount", "%s/taxable_amount must not be negative", p)
 		}
+		for _, a := range []struct {
+			name string
+			v    *float64
+		}{{"cgst_amount", it.CGSTAmount}, {"sgst_amount", it.SGSTAmount}, {"igst_amount", it.IGSTAmount}, {"cess_amount", it.CessAmount}} {
+			if a.v != nil && !(*a.v >= 0) {
+				return nil, bad(p+"/"+a.name, "%s/%s must not be negative", p, a.name)
+			}
+		}
 		out.ItemList = append(out.ItemList, generateItem{ProductName: it.Description, ProductDesc: it.Description,
 			HSNCode: number(it.HSNCode), Quantity: it.Quantity, QtyUnit: it.Unit, CGSTRate: it.CGSTRate, SGSTRate: it.SGSTRate,
 			IGSTRate: it.IGSTRate, CessRate: it.CessRate, TaxableAmount: it.TaxableAmount})
 	}
+	out.CGSTValue = taxValue(r.Items, func(it model.TaxedItem) (*float64, float64) { return it.CGSTAmount, it.CGSTRate })
+	out.SGSTValue = taxValue(r.Items, func(it model.TaxedItem) (*float64, float64) { return it.SGSTAmount, it.SGSTRate })
+	out.IGSTValue = taxValue(r.Items, func(it model.TaxedItem) (*float64, float64) { return it.IGSTAmount, it.IGSTRate })
+	out.CessValue = taxValue(r.Items, func(it model.TaxedItem) (*float64, float64) { return it.CessAmount, it.CessRate })
 	t := r.Transport
 	if t.DistanceKm < 0 || t.DistanceKm > 4000 {
 		return nil, bad("/transport/distance_km", "transport/distance_km must be 0 to 4000, not %d", t.DistanceKm)
@@ -233,6 +250,37 @@ func generatePayload(r *model.EWayBillRequest) (*generateRequest, error) {
 	}
 	out.TransporterID, out.TransporterName = strings.ToUpper(strings.TrimSpace(t.TransporterID)), t.TransporterName
 	return out, nil
+}
+
+// taxValue is the bill's cgstValue (sgstValue, ...): the items' stated
+// amounts of that tax summed in decimal and rounded to 2 decimals. It is left
+// out (nil) when no item states one, and when an item with a rate for it
+// states none: NIC's bill-level value would then be a partial sum, and the
+// connector computes no tax.
+func taxValue(items []model.TaxedItem, of func(model.TaxedItem) (amount *float64, rate float64)) *float64 {
+	total, stated := new(big.Rat), false
+	for _, it := range items {
+		a, rate := of(it)
+		switch {
+		case a != nil:
+			stated = true
+			if r, ok := new(big.Rat).SetString(strconv.FormatFloat(*a, 'f', -1, 64)); ok {
+				total.Add(total, r)
+			}
+		case rate != 0:
+			return nil
+		}
+	}
+	if !stated {
+		return nil
+	}
+	cents := new(big.Rat).Mul(total, big.NewRat(100, 1))
+	q, m := new(big.Int).QuoRem(cents.Num(), cents.Denom(), new(big.Int))
+	if m.Lsh(m, 1).Cmp(cents.Denom()) >= 0 { // halves up: the amounts are not negative
+		q.Add(q, big.NewInt(1))
+	}
+	v, _ := new(big.Rat).SetFrac(q, big.NewInt(100)).Float64()
+	return &v
 }
 
 // partB reads a Transport's mode, vehicle and transport document. With need set

@@ -36,7 +36,8 @@ type EWayBillRequest struct {
 	Transport Transport `json:"transport"`
 }
 
-// TaxedItem is an invoice line with its GST rates.
+// TaxedItem is an invoice line with its GST rates and, optionally, the
+// amounts the invoice states for it.
 type TaxedItem struct {
 	// Description names the goods.
 	Description string `json:"description,omitempty"`

@@ -1,0 +1,97 @@
+package niceinvoice
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/carrierhub/hub/sdk/model"
+)
+
+func f(v float64) *float64 { return &v }
+
+// TestAmounts checks the item and invoice amounts: the caller's when given,
+// else computed from the rates and the taxable amount in decimal arithmetic,
+// halves rounded away from zero (20.1 x 5% = 1.005 is 1.01, where binary
+// floating point would make it 1.00).
+func TestAmounts(t *testing.T) {
+	party := func(gstin, state, pin string) model.Address {
+		return model.Address{Company: "x", Lines: []string{"y"}, City: "z", StateCode: state, PostalCode: pin, GSTIN: gstin}
+	}
+	r := model.EInvoiceRequest{DocType: "INV", DocNumber: "A/1", DocDate: "2026-12-01", SupplyType: "B2B",
+		Seller: party("29AKLPM8755F1ZJ", "29", "560090"), Buyer: party("29AAACR4849R1ZH", "29", "560001"),
+		Items: []model.TaxedItem{
+			{HSNCode: "1001", Quantity: 2, TaxableAmount: 20.1, IGSTRate: 5},
+			{HSNCode: "1001", Quantity: 3, TaxableAmount: 100, CGSTRate: 9, SGSTRate: 9,
+				CGSTAmount: f(9.01), SGSTAmount: f(8.99), TotalAmount: f(118.004)},
+			{HSNCode: "998311", TaxableAmount: 0.2, CGSTRate: 9, SGSTRate: 9, CessRate: 1, IGSTAmount: f(0),
+				UnitPrice: f(0.25), GrossAmount: f(0.25), Discount: f(0.05)},
+		},
+		TotalValue: 140, RoundOff: f(-0.14),
+	}
+	want := `{"ItemList":[
+	  {"SlNo":"1","IsServc":"N","HsnCd":"1001","Qty":2,"UnitPrice":10.05,"TotAmt":20.1,"AssAmt":20.1,"GstRt":5,
+	   "IgstAmt":1.01,"CgstAmt":0,"SgstAmt":0,"TotItemVal":21.11},
+	  {"SlNo":"2","IsServc":"N","HsnCd":"1001","Qty":3,"UnitPrice":33.333,"TotAmt":100,"AssAmt":100,"GstRt":18,
+	   "IgstAmt":0,"CgstAmt":9.01,"SgstAmt":8.99,"TotItemVal":118},
+	  {"SlNo":"3","IsServc":"Y","HsnCd":"998311","UnitPrice":0.25,"TotAmt":0.25,"Discount":0.05,"AssAmt":0.2,"GstRt":18,
+	   "IgstAmt":0,"CgstAmt":0.02,"SgstAmt":0.02,"CesRt":1,"TotItemVal":0.24}],
+	 "ValDtls":{"AssVal":120.3,"CgstVal":9.03,"SgstVal":9.01,"IgstVal":1.01,"RndOffAmt":-0.14,"TotInvVal":140}}`
+	check := func(name string, r model.EInvoiceRequest, want string) {
+		t.Helper()
+		p, err := invoicePayload(&r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := json.Marshal(struct {
+			ItemList []itemDtls
+			ValDtls  valDtls
+		}{p.ItemList, p.ValDtls})
+		var g, w any
+		if err := json.Unmarshal([]byte(want), &w); err != nil {
+			t.Fatal(err)
+		}
+		_ = json.Unmarshal(got, &g)
+		gb, _ := json.Marshal(g)
+		wb, _ := json.Marshal(w)
+		if string(gb) != string(wb) {
+			t.Errorf("%s:\n got %s\nwant %s", name, gb, wb)
+		}
+	}
+	check("computed and given", r, want)
+
+	// The invoice's totals, when given, are sent as given.
+	r.Items = r.Items[:1]
+	r.IGSTTotal, r.CGSTTotal, r.Discount, r.OtherCharges, r.RoundOff = f(1.02), f(0), f(1.5), f(2.25), nil
+	check("invoice totals", r, `{"ItemList":[
+	  {"SlNo":"1","IsServc":"N","HsnCd":"1001","Qty":2,"UnitPrice":10.05,"TotAmt":20.1,"AssAmt":20.1,"GstRt":5,
+	   "IgstAmt":1.01,"CgstAmt":0,"SgstAmt":0,"TotItemVal":21.11}],
+	 "ValDtls":{"AssVal":20.1,"CgstVal":0,"SgstVal":0,"IgstVal":1.02,"Discount":1.5,"OthChrg":2.25,"TotInvVal":140}}`)
+
+	// A supply without payment of tax (SEZWOP) computes no tax; stated ones are sent.
+	r.SupplyType, r.IGSTTotal, r.CGSTTotal, r.Discount, r.OtherCharges = "SEZWOP", nil, nil, nil, nil
+	r.Items = append(r.Items, model.TaxedItem{HSNCode: "1001", TaxableAmount: 10, IGSTRate: 18, IGSTAmount: f(1.8)})
+	check("without payment", r, `{"ItemList":[
+	  {"SlNo":"1","IsServc":"N","HsnCd":"1001","Qty":2,"UnitPrice":10.05,"TotAmt":20.1,"AssAmt":20.1,"GstRt":5,
+	   "IgstAmt":0,"CgstAmt":0,"SgstAmt":0,"TotItemVal":20.1},
+	  {"SlNo":"2","IsServc":"N","HsnCd":"1001","UnitPrice":10,"TotAmt":10,"AssAmt":10,"GstRt":18,
+	   "IgstAmt":1.8,"CgstAmt":0,"SgstAmt":0,"TotItemVal":11.8}],
+	 "ValDtls":{"AssVal":30.1,"CgstVal":0,"SgstVal":0,"IgstVal":1.8,"TotInvVal":140}}`)
+}
+
+func TestRound(t *testing.T) {
+	for _, tc := range []struct {
+		v      float64
+		digits int
+		want   float64
+	}{{1.005, 2, 1.01}, {-1.005, 2, -1.01}, {2.675, 2, 2.68}, {0.0049, 2, 0}, {99.4453, 3, 99.445}, {1000.004, 2, 1000}, {0.5, 0, 1}} {
+		if got := round(tc.v, tc.digits); got != tc.want {
+			t.Errorf("round(%v, %d) = %v, want %v", tc.v, tc.digits, got, tc.want)
+		}
+	}
+	if got := taxOn(20.1, 5); got != 1.01 {
+		t.Errorf("taxOn(20.1, 5) = %v", got)
+	}
+	if got := sum(0.1, 0.2); got != 0.3 {
+		t.Errorf("sum(0.1, 0.2) = %v", got)
+	}
+}
