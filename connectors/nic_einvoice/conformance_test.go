@@ -1,10 +1,7 @@
 package niceinvoice_test
 
 import (
-	"context"
 	"encoding/json"
-	"os"
-	"regexp"
 	"testing"
 
 	niceinvoice "github.com/carrierhub/hub/connectors/nic_einvoice"
@@ -12,7 +9,6 @@ import (
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/conformance"
 	"github.com/carrierhub/hub/sdk/model"
-	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
 // TestConformance runs the SDK's contract kit with the connector out of
@@ -41,43 +37,12 @@ func TestConformance(t *testing.T) {
 	})
 }
 
-// envServe tells a re-executed test binary to serve the connector for TestExchanges.
-const envServe = "NIC_EINVOICE_SERVE"
-
 // TestExchanges runs what hub connector test nic_einvoice runs: the manifest,
 // its sources, and every recorded exchange through the connector out of
 // process, replayed by the connector's own simulator (the generic one cannot
 // speak NIC's encrypted envelope), plus the egress and process contracts.
 func TestExchanges(t *testing.T) {
-	if os.Getenv(envServe) == t.Name() {
-		if allow, ok := os.LookupEnv("HUB_CONFORMANCE_EGRESS_ALLOW"); ok {
-			os.Setenv(egress.EnvVar, allow)
-		}
-		sdk.Serve(niceinvoice.New())
-	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim, err := simulator.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer sim.Close()
-	r := conformance.Check(context.Background(), conformance.Target{Name: t.Name(), Files: niceinvoice.Folder(), Path: exe,
-		Args: []string{"-test.run=^" + regexp.QuoteMeta(t.Name()) + "$"}, Env: []string{envServe + "=" + t.Name()}, Simulator: sim})
-	for _, c := range r.Checks {
-		switch {
-		case c.Skipped != "":
-			t.Errorf("%s: skipped: %s", c.Name, c.Skipped)
-		case c.Passed:
-			t.Logf("%s: ok", c.Name)
-		}
-		for _, p := range c.Problems {
-			t.Errorf("%s: %s", c.Name, p)
-		}
-	}
-	if r.Samples > 0 {
-		t.Errorf("%d exchange files are samples", r.Samples)
-	}
+	conformance.RunConnectorWith(t, niceinvoice.New(), niceinvoice.Folder(), func() (conformance.ClosingSimulator, error) {
+		return simulator.New()
+	})
 }

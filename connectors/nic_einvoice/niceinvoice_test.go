@@ -219,10 +219,10 @@ func TestRefusedBeforeSending(t *testing.T) {
 		}
 	}
 	for name, mut := range map[string]func(a *sdk.Account){
-		"no public key":  func(a *sdk.Account) { delete(a.Settings, niceinvoice.SettingPublicKey) },
-		"bad public key": func(a *sdk.Account) { a.Settings[niceinvoice.SettingPublicKey] = "not a key" },
-		"no gstin":       func(a *sdk.Account) { delete(a.Settings, niceinvoice.SettingGSTIN) },
-		"no password":    func(a *sdk.Account) { delete(a.Credentials, niceinvoice.CredPassword) },
+		"no public key":  func(a *sdk.Account) { delete(a.Settings, nic.SettingPublicKey) },
+		"bad public key": func(a *sdk.Account) { a.Settings[nic.SettingPublicKey] = "not a key" },
+		"no gstin":       func(a *sdk.Account) { delete(a.Settings, nic.SettingGSTIN) },
+		"no password":    func(a *sdk.Account) { delete(a.Credentials, nic.CredPassword) },
 	} {
 		a := sim.SDKAccount()
 		mut(a)
@@ -231,7 +231,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 		}
 	}
 	wrong := sim.SDKAccount()
-	wrong.Credentials[niceinvoice.CredPassword] = "wrong"
+	wrong.Credentials[nic.CredPassword] = "wrong"
 	if e := code(t, gen(wrong, func(*model.EInvoiceRequest) {})); e.Code != sdk.CodeAuthFailed || e.CarrierCode == "" {
 		t.Errorf("wrong password: %+v", e)
 	}

@@ -14,12 +14,8 @@ package nicewaybill
 
 import (
 	"context"
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"io/fs"
-	"strings"
-	"sync"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -39,16 +35,6 @@ func Folder() fs.FS { return folder }
 // manifest is loaded once; a broken embedded manifest fails every test.
 var manifest = sdk.LazyManifest(folder, "manifest.yaml")
 
-// Account fields, as manifest.yaml declares them.
-const (
-	CredClientID     = "client_id"
-	CredClientSecret = "client_secret"
-	CredUsername     = "username"
-	CredPassword     = "password"
-	SettingGSTIN     = "gstin"
-	SettingPublicKey = "public_key"
-)
-
 // NIC's e-Way Bill actions and read methods this connector uses.
 const (
 	ActionGenerate = "GENEWAYBILL"
@@ -56,11 +42,6 @@ const (
 	ActionExtend   = "EXTENDVALIDITY"
 	ActionCancel   = "CANEWB"
 )
-
-// maxManagers bounds the session managers kept, one per (base URL, public key);
-// past it the cache starts afresh (sessions are then logged in again, rate guard
-// permitting).
-const maxManagers = 256
 
 // Options tune a connector; the zero value is what New uses.
 type Options struct {
@@ -77,8 +58,7 @@ type Connector struct {
 	sdk.Unimplemented
 	opts Options
 
-	mu       sync.Mutex
-	managers map[string]*nic.Manager
+	accounts *nic.Accounts
 }
 
 var (
@@ -94,79 +74,15 @@ func New() sdk.Connector { return NewWithOptions(Options{}) }
 
 // NewWithOptions returns the connector tuned by opts.
 func NewWithOptions(opts Options) *Connector {
-	return &Connector{opts: opts, managers: map[string]*nic.Manager{}}
+	return &Connector{opts: opts, accounts: &nic.Accounts{Flavor: nic.EWayBill, Adjust: opts.Manager}}
 }
 
 // Describe returns the embedded manifest.
 func (c *Connector) Describe() *sdk.Manifest { return manifest() }
 
-// account reads an account's NIC credentials and its session manager.
-func (c *Connector) account(a *sdk.Account) (*nic.Manager, nic.Credentials, error) {
-	var creds nic.Credentials
-	if a == nil {
-		return nil, creds, &sdk.Error{Code: sdk.CodeAuthFailed, Source: sdk.SourceConnector, NotSent: true, Message: "nic_ewaybill: no account"}
-	}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{{CredClientID, &creds.ClientID}, {CredClientSecret, &creds.ClientSecret}, {CredUsername, &creds.Username}, {CredPassword, &creds.Password}} {
-		v, err := a.Credential(f.name)
-		if err != nil {
-			return nil, creds, err
-		}
-		*f.dst = v
-	}
-	creds.GSTIN = strings.ToUpper(strings.TrimSpace(a.Setting(SettingGSTIN, "")))
-	if creds.GSTIN == "" {
-		return nil, creds, &sdk.Error{Code: sdk.CodeAuthFailed, Source: sdk.SourceConnector, NotSent: true,
-			Message: `account has no "gstin" setting: the GSTIN the NIC API user was created for`}
-	}
-	pemText := strings.TrimSpace(a.Setting(SettingPublicKey, ""))
-	if pemText == "" {
-		return nil, creds, &sdk.Error{Code: sdk.CodeAuthFailed, Source: sdk.SourceConnector, NotSent: true,
-			Message: `account has no "public_key" setting: paste the e-Way Bill public key NIC issued for this environment (PEM or Base64)`}
-	}
-	base := strings.TrimRight(strings.TrimSpace(a.BaseURL), "/")
-	if base == "" {
-		return nil, creds, &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceConnector, NotSent: true, Message: "account has no base URL"}
-	}
-	m, err := c.manager(base, pemText)
-	return m, creds, err
-}
-
-func (c *Connector) manager(base, pemText string) (*nic.Manager, error) {
-	sum := sha256.Sum256([]byte(pemText))
-	key := base + "\x00" + hex.EncodeToString(sum[:])
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if m := c.managers[key]; m != nil {
-		return m, nil
-	}
-	pub, err := nic.ParsePublicKey([]byte(pemText))
-	if err != nil {
-		e := sdk.AsError(err)
-		return nil, &sdk.Error{Code: sdk.CodeAuthFailed, Source: sdk.SourceConnector, NotSent: true,
-			Message: `the account's "public_key" setting is not NIC's public key: ` + e.Message}
-	}
-	cfg := nic.Config{Flavor: nic.EWayBill, BaseURL: base, PublicKey: pub}
-	if c.opts.Manager != nil {
-		c.opts.Manager(&cfg)
-		cfg.Flavor, cfg.BaseURL, cfg.PublicKey = nic.EWayBill, base, pub
-	}
-	m, err := nic.NewManager(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if len(c.managers) >= maxManagers {
-		c.managers = map[string]*nic.Manager{}
-	}
-	c.managers[key] = m
-	return m, nil
-}
-
 // call sends one write after the request has been checked.
 func (c *Connector) call(ctx context.Context, a *sdk.Account, action string, payload, out any) error {
-	m, creds, err := c.account(a)
+	m, creds, err := c.accounts.Resolve(a)
 	if err != nil {
 		return err
 	}
@@ -233,7 +149,7 @@ func (c *Connector) CheckHealth(ctx context.Context, a *sdk.Account) error {
 	if a == nil {
 		return nil
 	}
-	m, creds, err := c.account(a)
+	m, creds, err := c.accounts.Resolve(a)
 	if err != nil {
 		return err
 	}

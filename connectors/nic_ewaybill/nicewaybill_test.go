@@ -218,10 +218,10 @@ func TestRefusedBeforeSending(t *testing.T) {
 	}
 
 	for name, mut := range map[string]func(a *sdk.Account){
-		"no public key":  func(a *sdk.Account) { delete(a.Settings, nicewaybill.SettingPublicKey) },
-		"bad public key": func(a *sdk.Account) { a.Settings[nicewaybill.SettingPublicKey] = "not a key" },
-		"no gstin":       func(a *sdk.Account) { delete(a.Settings, nicewaybill.SettingGSTIN) },
-		"no password":    func(a *sdk.Account) { delete(a.Credentials, nicewaybill.CredPassword) },
+		"no public key":  func(a *sdk.Account) { delete(a.Settings, nic.SettingPublicKey) },
+		"bad public key": func(a *sdk.Account) { a.Settings[nic.SettingPublicKey] = "not a key" },
+		"no gstin":       func(a *sdk.Account) { delete(a.Settings, nic.SettingGSTIN) },
+		"no password":    func(a *sdk.Account) { delete(a.Credentials, nic.CredPassword) },
 	} {
 		a := sim.SDKAccount()
 		mut(a)
@@ -231,7 +231,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 		}
 	}
 	wrong := sim.SDKAccount()
-	wrong.Credentials[nicewaybill.CredPassword] = "wrong"
+	wrong.Credentials[nic.CredPassword] = "wrong"
 	_, err = c.CancelEWayBill(ctx, &sdk.Request[model.EWayBillCancel]{Account: wrong, Body: model.EWayBillCancel{Number: "123456789012", ReasonCode: 1}})
 	if e := code(t, err); e.Code != sdk.CodeAuthFailed || e.CarrierCode != "108" {
 		t.Errorf("wrong password: %+v", e)

@@ -13,14 +13,13 @@ package simulator
 import (
 	"encoding/json"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"strings"
-	"sync"
 
 	nicewaybill "github.com/carrierhub/hub/connectors/nic_ewaybill"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/exchanges"
+	"github.com/carrierhub/hub/sdk/transport/nic"
 	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
 )
 
@@ -36,12 +35,9 @@ const (
 
 // Simulator is a running NIC e-Way Bill simulator.
 type Simulator struct {
-	sim   *nicsim.Server
-	files fs.FS
-
-	mu      sync.Mutex
-	notes   []string
-	current string
+	sim *nicsim.Server
+	// Replayer answers from the recorded exchanges: Select and Unmatched.
+	*nicsim.Replayer
 }
 
 // New starts a simulator with the real clock; Close it when done.
@@ -54,7 +50,7 @@ func NewWithOptions(opts nicsim.Options) (*Simulator, error) {
 		return nil, err
 	}
 	sim.AddUser(nicsim.User{ClientID: ClientID, ClientSecret: ClientSecret, GSTIN: GSTIN, Username: Username, Password: Password})
-	return &Simulator{sim: sim, files: nicewaybill.Folder()}, nil
+	return &Simulator{sim: sim, Replayer: &nicsim.Replayer{Server: sim, Files: nicewaybill.Folder(), Replies: replies}}, nil
 }
 
 // URL is the e-Way Bill API's base URL on the simulator (…/ewaybillapi/v1.03).
@@ -70,10 +66,10 @@ func (s *Simulator) Server() *nicsim.Server { return s.sim }
 // with the simulator's public key as the public_key setting.
 func (s *Simulator) Account() (credentials, settings map[string]string) {
 	return map[string]string{
-			nicewaybill.CredClientID: ClientID, nicewaybill.CredClientSecret: ClientSecret,
-			nicewaybill.CredUsername: Username, nicewaybill.CredPassword: Password,
+			nic.CredClientID: ClientID, nic.CredClientSecret: ClientSecret,
+			nic.CredUsername: Username, nic.CredPassword: Password,
 		}, map[string]string{
-			nicewaybill.SettingGSTIN: GSTIN, nicewaybill.SettingPublicKey: string(s.sim.PublicKeyPEM()),
+			nic.SettingGSTIN: GSTIN, nic.SettingPublicKey: string(s.sim.PublicKeyPEM()),
 		}
 }
 
@@ -84,62 +80,12 @@ func (s *Simulator) SDKAccount() *sdk.Account {
 		Credentials: creds, Settings: settings}
 }
 
-// Select makes the simulator answer from one recorded exchanges file (its name
-// without .yaml) until the next Select; "" returns it to its own behaviour.
-func (s *Simulator) Select(file string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.collect()
-	if file == "" {
-		s.sim.Script(nil)
-		return
-	}
-	replies, err := s.replies(file)
-	if err != nil {
-		s.notes = append(s.notes, err.Error())
-		s.sim.Script([]nicsim.Reply{})
-		return
-	}
-	s.sim.Script(replies)
-	s.current = file
-}
-
-// collect notes what the last selected file's replay left unmatched. Called
-// with s.mu held.
-func (s *Simulator) collect() {
-	for _, m := range s.sim.Mismatches() {
-		s.notes = append(s.notes, s.current+": "+m)
-	}
-	if n := s.sim.ScriptLeft(); n > 0 && s.current != "" {
-		s.notes = append(s.notes, fmt.Sprintf("%s: %d recorded exchange(s) the connector never made", s.current, n))
-	}
-	s.sim.Script(nil)
-	s.current = ""
-}
-
-// Unmatched lists the calls that did not match the selected recordings, and
-// recorded exchanges no call made.
-func (s *Simulator) Unmatched() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.collect()
-	return append([]string(nil), s.notes...)
-}
-
 // replies reads a recorded file's provider exchanges as nicsim replies: the
 // request body {"action": ..., "data": <decrypted JSON>} and the answer
 // {"status": "1", "data": <decrypted JSON>} or {"status": "0", "error":
 // {"errorCodes": "..."}}.
-func (s *Simulator) replies(file string) ([]nicsim.Reply, error) {
-	name := exchanges.Dir + "/" + file + ".yaml"
-	data, err := fs.ReadFile(s.files, name)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", file, err)
-	}
-	f, err := exchanges.Parse(name, data)
-	if err != nil {
-		return nil, err
-	}
+func replies(f *exchanges.File) ([]nicsim.Reply, error) {
+	file := f.Name
 	var out []nicsim.Reply
 	for i, x := range f.Exchanges {
 		if x.Request.Method != http.MethodPost || strings.TrimRight(x.Request.Path, "/") != "/ewayapi" {
