@@ -127,6 +127,11 @@ type EWayBillCanceller interface {
 	CancelEWayBill(ctx context.Context, req *Request[model.EWayBillCancel]) (*model.EWayBill, error)
 }
 
+// EWayBillGetter serves get_eway_bill.
+type EWayBillGetter interface {
+	GetEWayBill(ctx context.Context, req *Request[model.EWayBillLookup]) (*model.EWayBill, error)
+}
+
 // EWayBillExtender serves extend_eway_bill.
 type EWayBillExtender interface {
 	ExtendEWayBill(ctx context.Context, req *Request[model.EWayBillExtension]) (*model.EWayBill, error)

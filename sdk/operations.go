@@ -25,6 +25,7 @@ const (
 	OpGenerateEWayBill      Operation = "generate_eway_bill"
 	OpUpdateEWayBillVehicle Operation = "update_eway_bill_vehicle"
 	OpCancelEWayBill        Operation = "cancel_eway_bill"
+	OpGetEWayBill           Operation = "get_eway_bill"
 	OpExtendEWayBill        Operation = "extend_eway_bill"
 	OpGenerateEInvoice      Operation = "generate_einvoice"
 	OpLookupVehicle         Operation = "lookup_vehicle"
@@ -120,6 +121,7 @@ var operations = []OperationSpec{
 	spec(OpGenerateEWayBill, "Generate an e-way bill.", true, EWayBillGenerator.GenerateEWayBill),
 	spec(OpUpdateEWayBillVehicle, "Update an e-way bill's vehicle (Part-B).", false, EWayBillVehicleUpdater.UpdateEWayBillVehicle),
 	spec(OpCancelEWayBill, "Cancel an e-way bill.", false, EWayBillCanceller.CancelEWayBill),
+	spec(OpGetEWayBill, "Read an e-way bill by its number: its status, validity and current vehicle as NIC has them now.", false, EWayBillGetter.GetEWayBill),
 	spec(OpExtendEWayBill, "Extend an e-way bill's validity (NIC accepts it from 8 hours before its expiry to 8 hours after).", false, EWayBillExtender.ExtendEWayBill),
 	spec(OpGenerateEInvoice, "Register an invoice with an IRP and get its IRN.", true, EInvoiceGenerator.GenerateEInvoice),
 	spec(OpLookupVehicle, "Look a vehicle up in VAHAN.", false, VehicleLookup.LookupVehicle),

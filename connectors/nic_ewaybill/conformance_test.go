@@ -2,6 +2,7 @@ package nicewaybill_test
 
 import (
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 
 	nicewaybill "github.com/carrierhub/hub/connectors/nic_ewaybill"
@@ -13,15 +14,18 @@ import (
 
 // TestConformance runs the SDK's contract kit with the connector out of
 // process against the NIC simulator: an e-way bill generated, its vehicle
-// updated, its validity extended (the simulator's bill lives a day, so it is
-// inside NIC's 8-hour window only later: an early extension is refused with
-// NIC's 382), and cancelled, then cancelled again (312).
+// updated and read back, its validity extended (the simulator's bill lives a
+// day, so it is inside NIC's 8-hour window only later: an early extension is
+// refused with NIC's 382), cancelled and read back, then cancelled again (312);
+// an unknown bill is not found (325). The concurrency check repeats the read
+// 50 times at once, sharing one login.
 func TestConformance(t *testing.T) {
 	sim, err := simulator.New()
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(sim.Close)
+	var cancelled atomic.Bool
 	number := func(earlier map[string][]byte) string {
 		var b model.EWayBill
 		if err := json.Unmarshal(earlier["generate"], &b); err != nil || b.Number == "" {
@@ -48,6 +52,19 @@ func TestConformance(t *testing.T) {
 					t.Errorf("vehicle update answered %s (%v)", out, err)
 				}
 			}},
+			{Name: "get", Operation: sdk.OpGetEWayBill, Build: func(t *testing.T, earlier map[string][]byte) any {
+				return model.EWayBillLookup{Number: number(earlier)}
+			}, Check: func(t *testing.T, out []byte) {
+				// The concurrency check repeats this read after the bill was cancelled.
+				want := "active"
+				if cancelled.Load() {
+					want = "cancelled"
+				}
+				var b model.EWayBill
+				if err := json.Unmarshal(out, &b); err != nil || b.Status != want || b.VehicleNumber != "KA01AB1234" || b.ValidUntil == nil || b.GeneratedAt.IsZero() {
+					t.Errorf("get answered %s (%v), want status %s", out, err, want)
+				}
+			}},
 			{Name: "extend_too_early", Operation: sdk.OpExtendEWayBill, WantCode: sdk.CodeInvalidRequest, Build: func(t *testing.T, earlier map[string][]byte) any {
 				return extension(number(earlier))
 			}},
@@ -58,7 +75,17 @@ func TestConformance(t *testing.T) {
 				if err := json.Unmarshal(out, &b); err != nil || b.Status != "cancelled" {
 					t.Errorf("cancel answered %s (%v)", out, err)
 				}
+				cancelled.Store(true)
 			}},
+			{Name: "get_cancelled", Operation: sdk.OpGetEWayBill, Build: func(t *testing.T, earlier map[string][]byte) any {
+				return model.EWayBillLookup{Number: number(earlier)}
+			}, Check: func(t *testing.T, out []byte) {
+				var b model.EWayBill
+				if err := json.Unmarshal(out, &b); err != nil || b.Status != "cancelled" {
+					t.Errorf("get after cancelling answered %s (%v)", out, err)
+				}
+			}},
+			{Name: "get_unknown", Operation: sdk.OpGetEWayBill, WantCode: sdk.CodeNotFound, Request: model.EWayBillLookup{Number: "391001234567"}},
 			{Name: "cancel_again", Operation: sdk.OpCancelEWayBill, WantCode: sdk.CodeInvalidRequest, Build: func(t *testing.T, earlier map[string][]byte) any {
 				return model.EWayBillCancel{Number: number(earlier), ReasonCode: 2}
 			}},

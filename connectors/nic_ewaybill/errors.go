@@ -8,7 +8,7 @@ import (
 )
 
 // errorTexts are NIC's own words for the e-Way Bill error codes the four
-// actions and the login can answer, from NIC's API error code list (see the
+// actions, the GetEwayBill read and the login can answer, from NIC's API error code list (see the
 // manifest's sources). NIC sends only the codes; the texts make an error
 // readable. Codes missing here keep the kernel's "NIC reported error N".
 var errorTexts = map[string]string{
@@ -71,6 +71,7 @@ var errorTexts = map[string]string{
 	"315": "Validity period lapsed, you cannot cancel this eway bill",
 	"316": "Eway bill is already verified, you cannot cancel it",
 	"317": "Could not cancel eway bill, please contact helpdesk",
+	"325": "Could not retrieve data",
 	"358": "GSTIN passed in request header is not matching with the user gstin mentioned in payload JSON",
 	"359": "User GSTIN should match to GSTIN(from) for outward transactions",
 	"360": "User GSTIN should match to GSTIN(to) for inward transactions",

@@ -1,7 +1,7 @@
 // Package nicewaybill is the hub's direct connector to NIC's e-Way Bill system
 // (EWB API v1.03): it generates e-way bills (GENEWAYBILL), updates their Part-B
-// vehicle (VEHEWB), extends their validity (EXTENDVALIDITY) and cancels them
-// (CANEWB), all through the NIC session kernel sdk/transport/nic, which does the
+// vehicle (VEHEWB), extends their validity (EXTENDVALIDITY), cancels them
+// (CANEWB) and reads them (GetEwayBill), all through the NIC session kernel sdk/transport/nic, which does the
 // RSA login envelope, the session key (SEK), the AES payloads, the token cache
 // and NIC's login-rate guard.
 //
@@ -16,6 +16,7 @@ import (
 	"context"
 	"embed"
 	"io/fs"
+	"net/url"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -41,6 +42,8 @@ const (
 	ActionVehicle  = "VEHEWB"
 	ActionExtend   = "EXTENDVALIDITY"
 	ActionCancel   = "CANEWB"
+	// MethodGet is the read GET <base>/ewayapi/GetEwayBill?ewbNo=...
+	MethodGet = "GetEwayBill"
 )
 
 // Options tune a connector; the zero value is what New uses.
@@ -66,6 +69,7 @@ var (
 	_ sdk.EWayBillVehicleUpdater = (*Connector)(nil)
 	_ sdk.EWayBillExtender       = (*Connector)(nil)
 	_ sdk.EWayBillCanceller      = (*Connector)(nil)
+	_ sdk.EWayBillGetter         = (*Connector)(nil)
 	_ sdk.HealthChecker          = (*Connector)(nil)
 )
 
@@ -136,6 +140,25 @@ func (c *Connector) CancelEWayBill(ctx context.Context, req *sdk.Request[model.E
 	}
 	var out cancelAnswer
 	if err := c.call(ctx, req.Account, ActionCancel, payload, &out); err != nil {
+		return nil, err
+	}
+	return out.bill(req.Body.Number), nil
+}
+
+// GetEWayBill reads an e-way bill as NIC has it now (GET GetEwayBill, whose
+// answer NIC encrypts under a fresh key, REK, sealed with the session key and
+// signed with an HMAC; the kernel opens it).
+func (c *Connector) GetEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillLookup]) (*model.EWayBill, error) {
+	no, err := ewbNo(req.Body.Number, "/number")
+	if err != nil {
+		return nil, err
+	}
+	m, creds, err := c.accounts.Resolve(req.Account)
+	if err != nil {
+		return nil, err
+	}
+	var out getAnswer
+	if err := explain(MethodGet, m.EWBGet(ctx, creds, MethodGet, url.Values{"ewbNo": {string(no)}}, &out)); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Number), nil

@@ -171,6 +171,62 @@ func TestCancel(t *testing.T) {
 	}
 }
 
+// TestGet reads a bill through its life (GET GetEwayBill, its answer sealed
+// under a fresh REK with an HMAC): as generated, after a new vehicle (the latest
+// Part-B's), cancelled; an unknown number is not_found (325), a malformed one
+// is refused before anything is sent.
+func TestGet(t *testing.T) {
+	clk := &clock{t: time.Date(2026, 12, 1, 9, 30, 0, 0, nicewaybill.IST)}
+	sim, err := simulator.NewWithOptions(nicsim.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Close()
+	c := nicewaybill.NewWithOptions(nicewaybill.Options{Manager: func(cfg *nic.Config) { cfg.Now = clk.Now }})
+	acct, ctx := sim.SDKAccount(), context.Background()
+	get := func(number string) (*model.EWayBill, error) {
+		return c.GetEWayBill(ctx, &sdk.Request[model.EWayBillLookup]{Account: acct, Body: model.EWayBillLookup{Number: number}})
+	}
+	gen, err := c.GenerateEWayBill(ctx, &sdk.Request[model.EWayBillRequest]{Account: acct, Body: generateRequest("INV/26/7")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := get(gen.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Number != gen.Number || got.Status != "active" || !got.GeneratedAt.Equal(gen.GeneratedAt) ||
+		got.ValidUntil == nil || !got.ValidUntil.Equal(*gen.ValidUntil) || got.VehicleNumber != "PVC1234" {
+		t.Fatalf("read after generation %+v, generated %+v", got, gen)
+	}
+	clk.Set(clk.Now().Add(time.Hour))
+	if _, err := c.UpdateEWayBillVehicle(ctx, &sdk.Request[model.EWayBillVehicleUpdate]{Account: acct, Body: model.EWayBillVehicleUpdate{
+		Number: gen.Number, FromPlace: "Hubli", FromStateCode: "29", ReasonCode: 1,
+		Transport: model.Transport{Mode: "road", VehicleNumber: "KA01AB1234"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = get(gen.Number); err != nil || got.VehicleNumber != "KA01AB1234" || !got.GeneratedAt.Equal(gen.GeneratedAt) {
+		t.Fatalf("read after the vehicle update %+v, %v", got, err)
+	}
+	if _, err := c.CancelEWayBill(ctx, &sdk.Request[model.EWayBillCancel]{Account: acct, Body: model.EWayBillCancel{Number: gen.Number, ReasonCode: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err = get(gen.Number); err != nil || got.Status != "cancelled" {
+		t.Fatalf("read after cancelling %+v, %v", got, err)
+	}
+	_, err = get("391001234567")
+	if e := code(t, err); e.Code != sdk.CodeNotFound || e.CarrierCode != "325" || e.CarrierMessage != "325: Could not retrieve data" {
+		t.Errorf("unknown bill: %+v", e)
+	}
+	_, err = get("39100123456")
+	if e := code(t, err); e.Code != sdk.CodeInvalidRequest || e.Field != "/number" || !e.NotSent {
+		t.Errorf("11 digits: %+v", e)
+	}
+	if n := sim.Server().Logins(simulator.GSTIN); n != 1 {
+		t.Errorf("%d logins, want 1", n)
+	}
+}
+
 // TestRefusedBeforeSending checks requests NIC would refuse are refused
 // locally, naming the field, and that account problems are auth_failed.
 func TestRefusedBeforeSending(t *testing.T) {

@@ -537,6 +537,65 @@ func (a *cancelAnswer) bill(number string) *model.EWayBill {
 	return &model.EWayBill{Number: number, Status: "cancelled"}
 }
 
+// getAnswer is GetEwayBill's decrypted answer: the bill as generated plus its
+// state. Only the fields the canonical bill carries are read; each is taken as
+// a string, a number or null (nic.Digits), trimmed, as NIC's samples pad some
+// values with spaces ("ACT ").
+type getAnswer struct {
+	EwbNo        nic.Digits   `json:"ewbNo"`
+	EwayBillDate nic.Digits   `json:"ewayBillDate"`
+	ValidUpto    nic.Digits   `json:"validUpto"`
+	Status       nic.Digits   `json:"status"`
+	Vehicles     []getVehicle `json:"VehiclListDetails"`
+}
+
+// getVehicle is one Part-B entry of GetEwayBill's VehiclListDetails (NIC's
+// spelling), the bill's vehicle history.
+type getVehicle struct {
+	VehicleNo   nic.Digits `json:"vehicleNo"`
+	EnteredDate nic.Digits `json:"enteredDate"`
+}
+
+// ewbStatuses are GetEwayBill's status codes: ACT active, CNL cancelled.
+var ewbStatuses = map[string]string{"ACT": "active", "CNL": "cancelled"}
+
+func (a *getAnswer) bill(number string) *model.EWayBill {
+	if a.EwbNo != "" {
+		number = string(a.EwbNo)
+	}
+	b := &model.EWayBill{Number: number, Status: ewbStatuses[strings.ToUpper(string(a.Status))]}
+	if t, ok := ParseNICTime(string(a.EwayBillDate)); ok {
+		b.GeneratedAt = t
+	}
+	if t, ok := ParseNICTime(string(a.ValidUpto)); ok {
+		b.ValidUntil = &t
+	}
+	if v := a.latestPartB(); v != nil {
+		b.VehicleNumber = strings.ToUpper(strings.ReplaceAll(string(v.VehicleNo), " ", ""))
+	}
+	return b
+}
+
+// latestPartB is the Part-B entry entered last: the one with the latest
+// enteredDate, the earlier in the list on a tie (NIC lists the newest first, and
+// the first entry stands when no date reads); an entry whose date does not read
+// loses to one whose date does. nil when the answer lists none.
+func (a *getAnswer) latestPartB() *getVehicle {
+	var best *getVehicle
+	var bestAt time.Time
+	for i := range a.Vehicles {
+		v := &a.Vehicles[i]
+		at, ok := ParseNICTime(string(v.EnteredDate))
+		if best == nil || (ok && at.After(bestAt)) {
+			best = v
+			if ok {
+				bestAt = at
+			}
+		}
+	}
+	return best
+}
+
 // nicTimeRE reads NIC's times: dd/MM/yyyy hh:mm[:ss] with AM/PM, as its
 // answers write them, tolerating the variants its published samples show (a
 // dot or dash between parts, a 24-hour clock with or without AM/PM).

@@ -41,3 +41,42 @@ func TestTaxValues(t *testing.T) {
 		t.Errorf("no stated amounts: %+v %v", p, err)
 	}
 }
+
+// TestGetAnswer checks GetEwayBill's reading: padded values trimmed, the
+// vehicle of the Part-B entered last whatever the list's order, no vehicle
+// without a list, and a status NIC does not document left out.
+func TestGetAnswer(t *testing.T) {
+	read := func(js string) *model.EWayBill {
+		t.Helper()
+		var a getAnswer
+		if err := json.Unmarshal([]byte(js), &a); err != nil {
+			t.Fatal(err)
+		}
+		return a.bill("111111111111")
+	}
+	b := read(`{"ewbNo": "131001298692 ", "ewayBillDate": "26/09/2018 02:40:00 PM", "status": "ACT ", "validUpto": "27/09/2018 11:59:00 PM",
+		"VehiclListDetails": [
+			{"vehicleNo": "PVC1234", "enteredDate": "26/09/2018 02:40:00 PM"},
+			{"vehicleNo": "ka 01 ab 1234", "enteredDate": "27/09/2018 10:15:00 AM"},
+			{"vehicleNo": "OLD1234", "enteredDate": "not a date"}]}`)
+	if b.Number != "131001298692" || b.Status != "active" || b.VehicleNumber != "KA01AB1234" || b.ValidUntil == nil ||
+		b.GeneratedAt.Format("2006-01-02 15:04") != "2018-09-26 14:40" {
+		t.Errorf("read %+v", b)
+	}
+	// Equal dates: the earlier in the list (NIC lists the newest first).
+	b = read(`{"status": "CNL", "validUpto": 0, "VehiclListDetails": [
+		{"vehicleNo": "NEW1234", "enteredDate": "27/09/2018 10:15:00 AM"},
+		{"vehicleNo": "OLD1234", "enteredDate": "27/09/2018 10:15:00 AM"}]}`)
+	if b.Number != "111111111111" || b.Status != "cancelled" || b.VehicleNumber != "NEW1234" || b.ValidUntil != nil {
+		t.Errorf("read %+v", b)
+	}
+	// A latest Part-B by rail names no vehicle.
+	b = read(`{"status": "XYZ", "VehiclListDetails": [{"vehicleNo": "", "transDocNo": "R1", "enteredDate": "28/09/2018 10:15:00 AM"},
+		{"vehicleNo": "OLD1234", "enteredDate": "27/09/2018 10:15:00 AM"}]}`)
+	if b.Status != "" || b.VehicleNumber != "" {
+		t.Errorf("read %+v", b)
+	}
+	if b = read(`{"status": "ACT"}`); b.VehicleNumber != "" || b.Status != "active" {
+		t.Errorf("read %+v", b)
+	}
+}

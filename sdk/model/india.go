@@ -177,6 +177,14 @@ type EWayBillCancel struct {
 	Remarks string `json:"remarks,omitempty"`
 }
 
+// EWayBillLookup reads an e-way bill as NIC has it now (NIC's GetEwayBill):
+// its status, validity and the vehicle of its latest Part-B. It changes
+// nothing.
+type EWayBillLookup struct {
+	// Number is the 12-digit e-way bill number.
+	Number string `json:"number" jsonschema:"pattern=^[0-9]{12}$"`
+}
+
 // EInvoiceRequest asks an IRP to register an invoice and return its IRN.
 type EInvoiceRequest struct {
 	// DocType is INV, CRN (credit note) or DBN (debit note).

@@ -3,7 +3,7 @@
 // encrypted payloads) behind the account a test or hub connector test needs.
 //
 // On its own it keeps bills in memory and serves GENEWAYBILL, VEHEWB,
-// EXTENDVALIDITY and CANEWB as NIC does (nicsim's rules). Select makes it
+// EXTENDVALIDITY, CANEWB and the GetEwayBill read as NIC does (nicsim's rules). Select makes it
 // replay one of the connector's recorded exchanges instead: the recorded
 // provider payloads (decrypted JSON in the files) are what the connector must
 // send, and the recorded answers are sealed with the session key and sent back.
@@ -80,23 +80,38 @@ func (s *Simulator) SDKAccount() *sdk.Account {
 		Credentials: creds, Settings: settings}
 }
 
-// replies reads a recorded file's provider exchanges as nicsim replies: the
-// request body {"action": ..., "data": <decrypted JSON>} and the answer
-// {"status": "1", "data": <decrypted JSON>} or {"status": "0", "error":
-// {"errorCodes": "..."}}.
+// replies reads a recorded file's provider exchanges as nicsim replies. A
+// write (POST /ewayapi/) has the request body {"action": ..., "data":
+// <decrypted JSON>}; a read (GET /ewayapi/GetEwayBill) has its query (ewbNo)
+// and no body. Both are answered {"status": "1", "data": <decrypted JSON>} or
+// {"status": "0", "error": {"errorCodes": "..."}}; a read's data is sealed
+// under a fresh REK, signed with its HMAC, as NIC answers reads.
 func replies(f *exchanges.File) ([]nicsim.Reply, error) {
 	file := f.Name
 	var out []nicsim.Reply
 	for i, x := range f.Exchanges {
-		if x.Request.Method != http.MethodPost || strings.TrimRight(x.Request.Path, "/") != "/ewayapi" {
-			return nil, fmt.Errorf("%s: exchanges[%d]: only e-Way Bill writes (POST /ewayapi/) are replayed, not %s %s", file, i, x.Request.Method, x.Request.Path)
-		}
-		var req struct {
-			Action string          `json:"action"`
-			Data   json.RawMessage `json:"data"`
-		}
-		if err := json.Unmarshal([]byte(x.Request.Body), &req); err != nil || req.Action == "" {
-			return nil, fmt.Errorf("%s: exchanges[%d].request.body is not {\"action\": ..., \"data\": {...}}", file, i)
+		var r nicsim.Reply
+		switch path := strings.TrimRight(x.Request.Path, "/"); {
+		case x.Request.Method == http.MethodPost && path == "/ewayapi":
+			var req struct {
+				Action string          `json:"action"`
+				Data   json.RawMessage `json:"data"`
+			}
+			if err := json.Unmarshal([]byte(x.Request.Body), &req); err != nil || req.Action == "" {
+				return nil, fmt.Errorf("%s: exchanges[%d].request.body is not {\"action\": ..., \"data\": {...}}", file, i)
+			}
+			r = nicsim.Reply{Method: http.MethodPost, Action: req.Action, Request: req.Data}
+		case x.Request.Method == http.MethodGet && path == "/ewayapi/"+nicewaybill.MethodGet:
+			if strings.TrimSpace(x.Request.Body) != "" {
+				return nil, fmt.Errorf("%s: exchanges[%d]: a GET %s has no body", file, i, nicewaybill.MethodGet)
+			}
+			if x.Request.Query["ewbNo"] == "" {
+				return nil, fmt.Errorf("%s: exchanges[%d].request.query: GET %s needs ewbNo", file, i, nicewaybill.MethodGet)
+			}
+			r = nicsim.Reply{Method: http.MethodGet, Action: nicewaybill.MethodGet, Query: x.Request.Query}
+		default:
+			return nil, fmt.Errorf("%s: exchanges[%d]: only e-Way Bill writes (POST /ewayapi/) and GET /ewayapi/%s are replayed, not %s %s",
+				file, i, nicewaybill.MethodGet, x.Request.Method, x.Request.Path)
 		}
 		var resp struct {
 			Status string          `json:"status"`
@@ -108,7 +123,6 @@ func replies(f *exchanges.File) ([]nicsim.Reply, error) {
 		if err := json.Unmarshal([]byte(x.Response.Body), &resp); err != nil {
 			return nil, fmt.Errorf("%s: exchanges[%d].response.body is not NIC's answer: %v", file, i, err)
 		}
-		r := nicsim.Reply{Method: http.MethodPost, Action: req.Action, Request: req.Data}
 		switch resp.Status {
 		case "1":
 			r.Data = resp.Data

@@ -43,9 +43,10 @@ func New(s Store, notify func()) *Recorder { return &Recorder{store: s, notify: 
 // e-way bill with its validity and vehicle (store.EWayBillStore.RecordEWayBill: an
 // event once per distinct response), and cancel_eway_bill its cancellation
 // (eway_bill.cancelled), which stops its expiry notices; e-invoice
-// generation and proofs of delivery append their events. Other operations record
-// nothing. A response that does not decode is an error; for track, the results that
-// could be applied are applied and the others reported together.
+// generation and proofs of delivery append their events. Other operations
+// record nothing (reads such as get_eway_bill included). A response that does
+// not decode is an error; for track, the results that could be applied are
+// applied and the others reported together.
 func (r *Recorder) AfterCall(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) ([]events.Stored, error) {
 	out, err := r.record(ctx, tenantID, connectorID, accountID, op, response)
 	if len(out) > 0 && r.notify != nil {

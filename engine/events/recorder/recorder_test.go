@@ -173,6 +173,15 @@ func TestAfterCallEWayBills(t *testing.T) {
 	if b, _ := s.GetEWayBill(t.Context(), tn.ID, "331001234568"); b.Status != store.EWayBillCancelled {
 		t.Fatalf("cancelled bill %+v", b)
 	}
+	// get_eway_bill is a read: it records nothing, whatever it reports.
+	read := fmt.Sprintf(`{"number":"331001234568","generated_at":"2030-01-01T10:00:00Z","valid_until":%q,"status":"active","vehicle_number":"KA01AB9999"}`,
+		again.Format(time.RFC3339))
+	if evs := call(sdk.OpGetEWayBill, read); len(evs) != 0 {
+		t.Fatalf("get_eway_bill recorded %+v", evs)
+	}
+	if b, _ := s.GetEWayBill(t.Context(), tn.ID, "331001234568"); b.Status != store.EWayBillCancelled || b.Vehicle == "KA01AB9999" {
+		t.Fatalf("a read changed the bill: %+v", b)
+	}
 	if n := claim(valid.Add(-7 * time.Hour)); n != 0 {
 		t.Fatalf("%d notices for a cancelled bill", n)
 	}

@@ -91,6 +91,7 @@ type ewb struct {
 	status    string // ACT or CNL
 	vehicle   string
 	extended  int
+	partB     []map[string]any // GetEwayBill's VehiclListDetails, newest first
 }
 
 // Server is a running simulator. Its methods are safe for concurrent use.
@@ -627,6 +628,9 @@ func (s *Server) generate(ss *session, js []byte) (any, string) {
 	// NIC starts the validity with Part-B; the simulator starts it at once, so a
 	// bill generated without a vehicle can be extended in tests too.
 	e := &ewb{gstin: ss.gstin, doc: doc, generated: now, distance: km, status: "ACT", vehicle: str("vehicleNo"), valid: validity(now, km)}
+	if str("vehicleNo") != "" || str("transDocNo") != "" {
+		e.addPartB(now, ss.gstin, str("fromPlace"), doc["fromStateCode"], str("transMode"), str("vehicleNo"), str("transDocNo"), str("transDocDate"), str("vehicleType"))
+	}
 	doc["ewbNo"] = s.nextEWB
 	doc["ewayBillDate"] = fmtNIC(now)
 	doc["genMode"] = "API"
@@ -636,8 +640,20 @@ func (s *Server) generate(ss *session, js []byte) (any, string) {
 	return map[string]any{"ewayBillNo": json.Number(no), "ewayBillDate": fmtNIC(now), "validUpto": fmtNIC(e.valid), "alert": ""}, ""
 }
 
+// addPartB records a Part-B entry as GetEwayBill lists it in VehiclListDetails
+// (field names as public clients read them), newest first.
+func (e *ewb) addPartB(at time.Time, gstin, fromPlace string, fromState any, mode, vehicle, docNo, docDate, vehicleType string) {
+	entry := map[string]any{"updMode": "API", "vehicleNo": vehicle, "fromPlace": fromPlace, "fromState": fromState,
+		"tripshtNo": 0, "userGSTINTransin": gstin, "enteredDate": fmtNIC(at), "transMode": mode,
+		"transDocNo": docNo, "transDocDate": docDate, "vehicleType": vehicleType, "groupNo": "0"}
+	e.partB = append([]map[string]any{entry}, e.partB...)
+}
+
 // sync writes the bill's state into its GetEwayBill document.
 func (e *ewb) sync() {
+	if len(e.partB) > 0 {
+		e.doc["VehiclListDetails"] = e.partB
+	}
 	e.doc["status"] = e.status
 	if !e.valid.IsZero() {
 		e.doc["validUpto"] = fmtNIC(e.valid)
@@ -663,13 +679,15 @@ func (s *Server) ownBill(ss *session, no nic.Digits) (*ewb, string) {
 
 func (s *Server) updateVehicle(ss *session, js []byte) (any, string) {
 	var req struct {
-		EwbNo      nic.Digits `json:"ewbNo"`
-		VehicleNo  string     `json:"vehicleNo"`
-		FromPlace  string     `json:"fromPlace"`
-		FromState  nic.Digits `json:"fromState"`
-		ReasonCode nic.Digits `json:"reasonCode"`
-		TransDocNo string     `json:"transDocNo"`
-		TransMode  nic.Digits `json:"transMode"`
+		EwbNo        nic.Digits `json:"ewbNo"`
+		VehicleNo    string     `json:"vehicleNo"`
+		FromPlace    string     `json:"fromPlace"`
+		FromState    nic.Digits `json:"fromState"`
+		ReasonCode   nic.Digits `json:"reasonCode"`
+		TransDocNo   string     `json:"transDocNo"`
+		TransDocDate string     `json:"transDocDate"`
+		TransMode    nic.Digits `json:"transMode"`
+		VehicleType  string     `json:"vehicleType"`
 	}
 	if err := json.Unmarshal(js, &req); err != nil {
 		return nil, "100"
@@ -702,6 +720,8 @@ func (s *Server) updateVehicle(ss *session, js []byte) (any, string) {
 		return nil, "311"
 	}
 	e.vehicle = req.VehicleNo
+	st, _ := req.FromState.Int()
+	e.addPartB(now, ss.gstin, req.FromPlace, st, string(req.TransMode), req.VehicleNo, req.TransDocNo, req.TransDocDate, req.VehicleType)
 	e.sync()
 	return map[string]any{"vehUpdDate": fmtNIC(now), "validUpto": fmtNIC(e.valid)}, ""
 }
@@ -711,8 +731,10 @@ func (s *Server) extend(ss *session, js []byte) (any, string) {
 		EwbNo             nic.Digits `json:"ewbNo"`
 		VehicleNo         string     `json:"vehicleNo"`
 		FromPlace         string     `json:"fromPlace"`
+		FromState         nic.Digits `json:"fromState"`
 		RemainingDistance nic.Digits `json:"remainingDistance"`
 		TransDocNo        string     `json:"transDocNo"`
+		TransDocDate      string     `json:"transDocDate"`
 		TransMode         nic.Digits `json:"transMode"`
 		ExtnRsnCode       nic.Digits `json:"extnRsnCode"`
 		ExtnRemarks       string     `json:"extnRemarks"`
@@ -767,6 +789,10 @@ func (s *Server) extend(ss *session, js []byte) (any, string) {
 	e.extended++
 	if req.VehicleNo != "" {
 		e.vehicle = req.VehicleNo
+	}
+	if req.VehicleNo != "" || req.TransDocNo != "" {
+		st, _ := req.FromState.Int()
+		e.addPartB(now, ss.gstin, req.FromPlace, st, string(req.TransMode), req.VehicleNo, req.TransDocNo, req.TransDocDate, "")
 	}
 	e.sync()
 	return map[string]any{"ewayBillNo": string(req.EwbNo), "updatedDate": fmtNIC(now), "validUpto": fmtNIC(e.valid)}, ""
