@@ -23,6 +23,7 @@ import (
 	"github.com/carrierhub/hub/connectors/bluedart/simulator"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files in testdata/")
@@ -30,12 +31,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 // TestMain admits loopback through the SDK's egress guard: the simulators the
 // tests drive listen on 127.0.0.1. The variable is set before the tests run, so
 // the connector processes conformance starts from this binary set it too.
-func TestMain(m *testing.M) {
-	if err := os.Setenv("HUB_EGRESS_ALLOW", "127.0.0.0/8,::1/128"); err != nil {
-		panic(err)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { egresstest.Main(m) }
 
 // fixedNow keeps the default pickup date independent of the wall clock.
 var fixedNow = func() time.Time { return time.Date(2026, 11, 24, 10, 0, 0, 0, bluedart.IST) }

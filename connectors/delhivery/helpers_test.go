@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,17 +12,13 @@ import (
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
 )
 
 // TestMain admits loopback through the SDK's egress guard: the simulators the
 // tests drive listen on 127.0.0.1. The variable is set before the tests run, so
 // the connector processes conformance starts from this binary have it too.
-func TestMain(m *testing.M) {
-	if err := os.Setenv("HUB_EGRESS_ALLOW", "127.0.0.0/8,::1/128"); err != nil {
-		panic(err)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { egresstest.Main(m) }
 
 // env is a connector driven in process through the SDK dispatcher against a simulator.
 type env struct {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -13,18 +12,14 @@ import (
 	"github.com/carrierhub/hub/connectors/nic_ewaybill/simulator"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
 	"github.com/carrierhub/hub/sdk/transport/nic"
 	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
 )
 
 // TestMain lets the in-process tests reach the simulator on loopback through
 // the egress guard, as the hub's egress.allow would.
-func TestMain(m *testing.M) {
-	if err := os.Setenv("HUB_EGRESS_ALLOW", "127.0.0.0/8,::1/128"); err != nil {
-		panic(err)
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { egresstest.Main(m) }
 
 func generateRequest(doc string) model.EWayBillRequest {
 	return model.EWayBillRequest{

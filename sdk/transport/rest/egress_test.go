@@ -4,22 +4,19 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/transport/egress"
+	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
 )
 
 // TestMain admits loopback through the egress guard, because these tests talk
 // to httptest servers on 127.0.0.1; TestEgressGuard checks the default refuses
 // them.
-func TestMain(m *testing.M) {
-	os.Setenv(egress.EnvVar, "127.0.0.0/8,::1")
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { egresstest.Main(m) }
 
 // TestEgressGuard: with the default policy a Client's request to 127.0.0.1
 // (the account's token with it) never leaves, and the caller gets the guard's

@@ -3,21 +3,18 @@ package sftp
 import (
 	"context"
 	"net"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/transport/egress"
+	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
 )
 
 // TestMain admits loopback through the egress guard, because these tests talk
 // to sshd on 127.0.0.1; TestEgressGuard checks the default refuses it.
-func TestMain(m *testing.M) {
-	os.Setenv(egress.EnvVar, "127.0.0.0/8,::1")
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { egresstest.Main(m) }
 
 // TestEgressGuard: Dial's TCP connection goes through the guard, with the
 // Config's policy or, without one, the process's.

@@ -4,22 +4,19 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/transport/egress"
+	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
 )
 
 // TestMain admits loopback through the egress guard, because these tests talk
 // to httptest servers on 127.0.0.1; TestEgressGuard checks the default refuses
 // them.
-func TestMain(m *testing.M) {
-	os.Setenv(egress.EnvVar, "127.0.0.0/8,::1")
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { egresstest.Main(m) }
 
 // TestEgressGuard: a Client without an HTTP client of its own dials through
 // the guard, so by default loopback is refused before anything is sent.
