@@ -14,19 +14,10 @@ import (
 	"github.com/carrierhub/hub/connectors/nic_ewaybill/simulator"
 	"github.com/carrierhub/hub/engine/api"
 	"github.com/carrierhub/hub/engine/events"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
 )
-
-// ewbClock is the NIC simulator's clock, which the test moves to NIC's
-// extension window; the hub keeps the real one.
-type ewbClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *ewbClock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *ewbClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 
 // TestEWayBillThroughTheHub: an e-way bill generated through hub serve and the
 // nic_ewaybill connector against NIC's simulator is recorded, raises
@@ -36,7 +27,7 @@ func (c *ewbClock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
 // reaches a tenant's webhook endpoint.
 func TestEWayBillThroughTheHub(t *testing.T) {
 	t.Parallel()
-	clk := &ewbClock{t: time.Now()}
+	clk := testclock.New(time.Now()) // the NIC simulator's clock, moved to NIC's extension window; the hub keeps the real one
 	sim, err := simulator.NewWithOptions(nicsim.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

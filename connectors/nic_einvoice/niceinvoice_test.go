@@ -13,6 +13,7 @@ import (
 
 	niceinvoice "github.com/carrierhub/hub/connectors/nic_einvoice"
 	"github.com/carrierhub/hub/connectors/nic_einvoice/simulator"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
@@ -38,15 +39,6 @@ func invoiceRequest(doc string) model.EInvoiceRequest {
 
 func ptr(v float64) *float64 { return &v }
 
-// clock is a fake clock shared by the simulator and the connector.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
 func code(t *testing.T, err error) *sdk.Error {
 	t.Helper()
 	var e *sdk.Error
@@ -61,7 +53,7 @@ func code(t *testing.T, err error) *sdk.Error {
 // encrypted payloads), its signed QR code readable, a repeat refused as a
 // conflict, and a new login only once the token has run out.
 func TestGenerate(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 12, 1, 9, 30, 0, 0, niceinvoice.IST)}
+	clk := testclock.New(time.Date(2026, 12, 1, 9, 30, 0, 0, niceinvoice.IST))
 	sim, err := simulator.NewWithOptions(nicsim.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

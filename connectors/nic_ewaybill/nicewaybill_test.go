@@ -10,6 +10,7 @@ import (
 
 	nicewaybill "github.com/carrierhub/hub/connectors/nic_ewaybill"
 	"github.com/carrierhub/hub/connectors/nic_ewaybill/simulator"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
@@ -40,15 +41,6 @@ func extension(number string) model.EWayBillExtension {
 		Transport: model.Transport{Mode: "road", VehicleNumber: "PVC1234"}}
 }
 
-// clock is a fake clock shared by the simulator and the connector.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time  { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Set(t time.Time) { c.mu.Lock(); c.t = t; c.mu.Unlock() }
-
 func code(t *testing.T, err error) *sdk.Error {
 	t.Helper()
 	var e *sdk.Error
@@ -64,7 +56,7 @@ func code(t *testing.T, err error) *sdk.Error {
 // window after being refused outside it, and finally no longer cancellable
 // after 24 hours; one login throughout.
 func TestGenerateThenExtend(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 12, 1, 9, 30, 0, 0, nicewaybill.IST)}
+	clk := testclock.New(time.Date(2026, 12, 1, 9, 30, 0, 0, nicewaybill.IST))
 	sim, err := simulator.NewWithOptions(nicsim.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -171,7 +163,7 @@ func TestCancel(t *testing.T) {
 // Part-B's), cancelled; an unknown number is not_found (325), a malformed one
 // is refused before anything is sent.
 func TestGet(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 12, 1, 9, 30, 0, 0, nicewaybill.IST)}
+	clk := testclock.New(time.Date(2026, 12, 1, 9, 30, 0, 0, nicewaybill.IST))
 	sim, err := simulator.NewWithOptions(nicsim.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
 )
@@ -28,29 +29,11 @@ import (
 // give the harness one connector per kind of authentication, whose
 // receive_push only counts the pushes that reach it.
 
-// inboundClock is a settable clock for the API's Now.
-type inboundClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *inboundClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *inboundClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
-
 // inboundEnv is a harness with push connectors and a counter of the pushes
 // that reached them, per connector.
 type inboundEnv struct {
 	*harness
-	clock *inboundClock
+	clock *testclock.Clock
 	mu    sync.Mutex
 	seen  map[string]int
 	n     int
@@ -72,7 +55,7 @@ func pushManifest(id string, creds []string, in *sdk.InboundAuth) *sdk.Manifest 
 
 func newInboundEnv(t *testing.T, manifests []*sdk.Manifest, opts ...harnessOpt) *inboundEnv {
 	t.Helper()
-	clock := &inboundClock{now: time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC)}
+	clock := testclock.New(time.Date(2026, 3, 4, 10, 0, 0, 0, time.UTC))
 	opts = append([]harnessOpt{func(c *Config) { c.Now = clock.Now }}, opts...)
 	e := &inboundEnv{harness: newHarness(t, opts...), clock: clock, seen: map[string]int{}}
 	for _, m := range manifests {
@@ -319,7 +302,7 @@ func TestInboundHMAC(t *testing.T) {
 	}
 
 	// The window follows the hub's clock: the first push, replayed later, is refused.
-	e.clock.add(6 * time.Minute)
+	e.clock.Add(6 * time.Minute)
 	expectRefused(t, "the first push replayed 6 minutes later", e.push("signy", id, "", body, signed(now, secret, body)...))
 
 	// Standard Webhooks: base64, a header in the message, several signatures.
@@ -474,7 +457,7 @@ func TestInboundRateLimit(t *testing.T) {
 		expectRefused(t, "unknown account", e.push("pushy", unknown, "", "P", good))
 	}
 	limited("an unknown account's fourth push", e.push("pushy", unknown, "", "P", good))
-	e.clock.add(2 * time.Second)
+	e.clock.Add(2 * time.Second)
 	if r := e.push("pushy", id, "", "P", good); r.status != http.StatusOK {
 		t.Errorf("after the refill: %d %s", r.status, r.body)
 	}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/engine/idempotency"
-	"github.com/carrierhub/hub/engine/internal/testclock"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/engine/idempotency"
-	"github.com/carrierhub/hub/engine/internal/testclock"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/store/storetest"
 )

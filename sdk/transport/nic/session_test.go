@@ -14,23 +14,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/transport/nic"
 	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
 )
-
-// clock is a fake clock shared by the manager and the simulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 var creds = nic.Credentials{
 	ClientID: "cid-123", ClientSecret: "csecret-456", GSTIN: "29AKLPM8755F1Z2",
@@ -40,13 +28,13 @@ var creds = nic.Credentials{
 type rig struct {
 	sim  *nicsim.Server
 	m    *nic.Manager
-	clk  *clock
+	clk  *testclock.Clock
 	logs *bytes.Buffer
 }
 
 func newRig(t *testing.T, flavor nic.Flavor, simOpts nicsim.Options) *rig {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)}
+	clk := testclock.New(time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC))
 	if simOpts.Now == nil {
 		simOpts.Now = clk.Now
 	}
@@ -203,7 +191,7 @@ func TestLoginRateGuard(t *testing.T) {
 			t.Fatalf("after call %d: %d logins", i, got)
 		}
 		r.sim.RevokeTokens() // NIC drops the session: the next call must re-login
-		r.clk.Advance(time.Minute)
+		r.clk.Add(time.Minute)
 	}
 	err := r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("R/6"), nil)
 	e := sdkErr(t, err)
@@ -221,12 +209,12 @@ func TestLoginRateGuard(t *testing.T) {
 		t.Fatalf("LoginsInWindow = %d", got)
 	}
 	// Still refused a moment before the window slides...
-	r.clk.Advance(10*time.Minute - time.Second)
+	r.clk.Add(10*time.Minute - time.Second)
 	if err := r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("R/7"), nil); sdkErr(t, err).Code != sdk.CodeRateLimited {
 		t.Fatalf("before the window slides: %v", err)
 	}
 	// ...and allowed once it has.
-	r.clk.Advance(time.Second)
+	r.clk.Add(time.Second)
 	if err := r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("R/8"), nil); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
@@ -276,11 +264,11 @@ func TestTokenExpiryRenews(t *testing.T) {
 	if want := r.clk.Now().Add(360 * time.Minute); !s1.Expiry().Equal(want) {
 		t.Fatalf("expiry %s, want %s", s1.Expiry(), want)
 	}
-	r.clk.Advance(357 * time.Minute)
+	r.clk.Add(357 * time.Minute)
 	if s, _ := r.m.Session(ctx, creds); s != s1 {
 		t.Fatal("session renewed before RefreshBefore")
 	}
-	r.clk.Advance(2 * time.Minute) // 359 min: inside the 2-minute refresh margin
+	r.clk.Add(2 * time.Minute) // 359 min: inside the 2-minute refresh margin
 	s2, err := r.m.Session(ctx, creds)
 	if err != nil || s2 == s1 {
 		t.Fatalf("session not renewed near expiry: %v", err)

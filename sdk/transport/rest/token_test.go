@@ -102,7 +102,7 @@ func TestOAuth2SingleFlightOnExpiredToken(t *testing.T) {
 	if err := c.GetJSON(ctx, "/api/whoami", nil, &first); err != nil {
 		t.Fatal(err)
 	}
-	clock.Advance(2 * time.Hour) // the token has expired
+	clock.Add(2 * time.Hour) // the token has expired
 
 	const n = 100
 	var wg sync.WaitGroup
@@ -157,11 +157,11 @@ func TestOAuth2RefreshesAheadOfExpiry(t *testing.T) {
 		return w.Token
 	}
 	t1 := get()
-	clock.Advance(3600*time.Second - 91*time.Second)
+	clock.Add(3600*time.Second - 91*time.Second)
 	if got := get(); got != t1 || p.tokenHits.Load() != 1 {
 		t.Fatalf("91 s before expiry: token %s after %d fetches; want the first token", got, p.tokenHits.Load())
 	}
-	clock.Advance(2 * time.Second) // 89 s left: inside the skew
+	clock.Add(2 * time.Second) // 89 s left: inside the skew
 	t2 := get()
 	if t2 == t1 || p.tokenHits.Load() != 2 {
 		t.Fatalf("89 s before expiry: token %s after %d fetches; want a fresh token", t2, p.tokenHits.Load())
@@ -185,7 +185,7 @@ func TestOAuth2ShortLivedTokenRefreshesAtHalfLife(t *testing.T) {
 	if p.tokenHits.Load() != 1 {
 		t.Fatalf("token requests = %d; a 60 s token with a 60 s skew must still be reused", p.tokenHits.Load())
 	}
-	clock.Advance(31 * time.Second)
+	clock.Add(31 * time.Second)
 	if err := c.GetJSON(context.Background(), "/api/whoami", nil, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -371,11 +371,11 @@ func TestTokenLoginCachePerAccount(t *testing.T) {
 		t.Fatalf("after a password change ana got %s", got)
 	}
 	// Refreshed ahead of expiry: 240 h less the 60 s skew.
-	clock.Advance(240*time.Hour - 61*time.Second)
+	clock.Add(240*time.Hour - 61*time.Second)
 	if got := call(login("raj@example.com", "pw-r")); got != "raj@example.com-jwt-1" {
 		t.Fatalf("before the skew raj got %s", got)
 	}
-	clock.Advance(2 * time.Second)
+	clock.Add(2 * time.Second)
 	if got := call(login("raj@example.com", "pw-r")); got != "raj@example.com-jwt-2" {
 		t.Fatalf("inside the skew raj got %s", got)
 	}

@@ -1,5 +1,5 @@
-// Package testclock is a settable clock for tests of engine code that takes a
-// Now func: the test moves time instead of waiting for it.
+// Package testclock is a settable clock for tests of code that takes a Now
+// func: the test moves time instead of waiting for it.
 package testclock
 
 import (
