@@ -57,8 +57,6 @@ type Options struct {
 // for concurrent use by every tenant's accounts.
 type Connector struct {
 	sdk.Unimplemented
-	opts Options
-
 	accounts *nic.Accounts
 }
 
@@ -72,7 +70,7 @@ func New() sdk.Connector { return NewWithOptions(Options{}) }
 
 // NewWithOptions returns the connector tuned by opts.
 func NewWithOptions(opts Options) *Connector {
-	return &Connector{opts: opts, accounts: &nic.Accounts{Flavor: nic.EInvoice, AuthPath: AuthPath, Adjust: opts.Manager}}
+	return &Connector{accounts: &nic.Accounts{Flavor: nic.EInvoice, AuthPath: AuthPath, Adjust: opts.Manager}}
 }
 
 // Describe returns the embedded manifest.
@@ -103,10 +101,5 @@ func (c *Connector) CheckHealth(ctx context.Context, a *sdk.Account) error {
 	if a == nil {
 		return nil
 	}
-	m, creds, err := c.accounts.Resolve(a)
-	if err != nil {
-		return err
-	}
-	_, err = m.Session(ctx, creds)
-	return explain("login", err)
+	return explain("login", c.accounts.Login(ctx, a))
 }

@@ -18,9 +18,7 @@ import (
 	"net/http"
 
 	niceinvoice "github.com/carrierhub/hub/connectors/nic_einvoice"
-	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/exchanges"
-	"github.com/carrierhub/hub/sdk/transport/nic"
 	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
 )
 
@@ -34,52 +32,17 @@ const (
 	Password     = "sim-irp-password"
 )
 
-// Simulator is a running NIC IRP simulator.
-type Simulator struct {
-	sim *nicsim.Server
-	// Replayer answers from the recorded exchanges: Select and Unmatched.
-	*nicsim.Replayer
-}
+// Simulator is a running NIC simulator for the connector (nicsim.Fixture):
+// the IRP's base URL on the simulator is its host, under which /eivital/v1.04/auth and /eicore/v1.03/Invoice are served.
+type Simulator = nicsim.Fixture
 
 // New starts a simulator with the real clock; Close it when done.
 func New() (*Simulator, error) { return NewWithOptions(nicsim.Options{}) }
 
 // NewWithOptions starts a simulator with nicsim's options (a clock, token lifetimes).
 func NewWithOptions(opts nicsim.Options) (*Simulator, error) {
-	sim, err := nicsim.New(opts)
-	if err != nil {
-		return nil, err
-	}
-	sim.AddUser(nicsim.User{ClientID: ClientID, ClientSecret: ClientSecret, GSTIN: GSTIN, Username: Username, Password: Password})
-	return &Simulator{sim: sim, Replayer: &nicsim.Replayer{Server: sim, Files: niceinvoice.Folder(), Replies: replies}}, nil
-}
-
-// URL is the IRP's base URL on the simulator: the host, under which
-// /eivital/v1.04/auth and /eicore/v1.03/Invoice are served.
-func (s *Simulator) URL() string { return s.sim.URL }
-
-// Close stops the simulator.
-func (s *Simulator) Close() { s.sim.Close() }
-
-// Server is the underlying NIC session simulator.
-func (s *Simulator) Server() *nicsim.Server { return s.sim }
-
-// Account returns the credentials and settings of the simulator's API user,
-// with the simulator's public key as the public_key setting.
-func (s *Simulator) Account() (credentials, settings map[string]string) {
-	return map[string]string{
-			nic.CredClientID: ClientID, nic.CredClientSecret: ClientSecret,
-			nic.CredUsername: Username, nic.CredPassword: Password,
-		}, map[string]string{
-			nic.SettingGSTIN: GSTIN, nic.SettingPublicKey: string(s.sim.PublicKeyPEM()),
-		}
-}
-
-// SDKAccount is Account as an *sdk.Account for the sandbox environment.
-func (s *Simulator) SDKAccount() *sdk.Account {
-	creds, settings := s.Account()
-	return &sdk.Account{ID: "acc_irp_sim", TenantID: "ten_irp_sim", Environment: "sandbox", BaseURL: s.URL(),
-		Credentials: creds, Settings: settings}
+	user := nicsim.User{ClientID: ClientID, ClientSecret: ClientSecret, GSTIN: GSTIN, Username: Username, Password: Password}
+	return nicsim.NewFixture(opts, user, "", niceinvoice.Folder(), replies)
 }
 
 // replies reads a recorded file's provider exchanges as nicsim replies: the

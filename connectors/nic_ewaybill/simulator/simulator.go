@@ -17,9 +17,7 @@ import (
 	"strings"
 
 	nicewaybill "github.com/carrierhub/hub/connectors/nic_ewaybill"
-	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/exchanges"
-	"github.com/carrierhub/hub/sdk/transport/nic"
 	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
 )
 
@@ -33,51 +31,17 @@ const (
 	Password     = "sim-api-password"
 )
 
-// Simulator is a running NIC e-Way Bill simulator.
-type Simulator struct {
-	sim *nicsim.Server
-	// Replayer answers from the recorded exchanges: Select and Unmatched.
-	*nicsim.Replayer
-}
+// Simulator is a running NIC simulator for the connector (nicsim.Fixture):
+// the e-Way Bill API's base URL on the simulator is its URL plus …/ewaybillapi/v1.03.
+type Simulator = nicsim.Fixture
 
 // New starts a simulator with the real clock; Close it when done.
 func New() (*Simulator, error) { return NewWithOptions(nicsim.Options{}) }
 
 // NewWithOptions starts a simulator with nicsim's options (a clock, token lifetimes).
 func NewWithOptions(opts nicsim.Options) (*Simulator, error) {
-	sim, err := nicsim.New(opts)
-	if err != nil {
-		return nil, err
-	}
-	sim.AddUser(nicsim.User{ClientID: ClientID, ClientSecret: ClientSecret, GSTIN: GSTIN, Username: Username, Password: Password})
-	return &Simulator{sim: sim, Replayer: &nicsim.Replayer{Server: sim, Files: nicewaybill.Folder(), Replies: replies}}, nil
-}
-
-// URL is the e-Way Bill API's base URL on the simulator (…/ewaybillapi/v1.03).
-func (s *Simulator) URL() string { return s.sim.URL + nicsim.EWBBase }
-
-// Close stops the simulator.
-func (s *Simulator) Close() { s.sim.Close() }
-
-// Server is the underlying NIC session simulator.
-func (s *Simulator) Server() *nicsim.Server { return s.sim }
-
-// Account returns the credentials and settings of the simulator's API user,
-// with the simulator's public key as the public_key setting.
-func (s *Simulator) Account() (credentials, settings map[string]string) {
-	return map[string]string{
-			nic.CredClientID: ClientID, nic.CredClientSecret: ClientSecret,
-			nic.CredUsername: Username, nic.CredPassword: Password,
-		}, map[string]string{
-			nic.SettingGSTIN: GSTIN, nic.SettingPublicKey: string(s.sim.PublicKeyPEM()),
-		}
-}
-
-// SDKAccount is Account as an *sdk.Account for the sandbox environment.
-func (s *Simulator) SDKAccount() *sdk.Account {
-	creds, settings := s.Account()
-	return &sdk.Account{ID: "acc_nic_sim", TenantID: "ten_nic_sim", Environment: "sandbox", BaseURL: s.URL(),
-		Credentials: creds, Settings: settings}
+	user := nicsim.User{ClientID: ClientID, ClientSecret: ClientSecret, GSTIN: GSTIN, Username: Username, Password: Password}
+	return nicsim.NewFixture(opts, user, nicsim.EWBBase, nicewaybill.Folder(), replies)
 }
 
 // replies reads a recorded file's provider exchanges as nicsim replies. A

@@ -1,6 +1,7 @@
 package nic
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"strings"
@@ -75,6 +76,18 @@ func (s *Accounts) Resolve(a *sdk.Account) (*Manager, Credentials, error) {
 	}
 	m, err := s.manager(base, pemText)
 	return m, creds, err
+}
+
+// Login logs an account in, or finds its cached session: NIC has no ping, and
+// a login proves the host, the public key and the credentials. A cached
+// session costs nothing; a new login counts against the login-rate guard.
+func (s *Accounts) Login(ctx context.Context, a *sdk.Account) error {
+	m, creds, err := s.Resolve(a)
+	if err != nil {
+		return err
+	}
+	_, err = m.Session(ctx, creds)
+	return err
 }
 
 func (s *Accounts) manager(base, pemText string) (*Manager, error) {
