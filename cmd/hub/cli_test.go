@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
@@ -19,6 +18,7 @@ import (
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/internal/syncbuf"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -41,24 +41,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// syncBuffer is an output sink safe for concurrent writers.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type result struct {
 	code        int
 	stdout, err string
@@ -67,7 +49,7 @@ type result struct {
 // hub runs the CLI in-process.
 func hub(t testing.TB, stdin string, args ...string) result {
 	t.Helper()
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	code := run(t.Context(), args, streams{in: strings.NewReader(stdin), out: &out, err: &errb})
 	return result{code: code, stdout: out.String(), err: errb.String()}
 }
@@ -423,7 +405,7 @@ func TestConnectorHealthWatchAndFilter(t *testing.T) {
 	}
 
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"connector-health", "--hub-url", srv.URL, "--watch", "--interval", "10ms"}, streams{in: strings.NewReader(""), out: &out, err: &errb})

@@ -16,6 +16,7 @@ import (
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
 	"github.com/carrierhub/hub/engine/api"
 	"github.com/carrierhub/hub/engine/config"
+	"github.com/carrierhub/hub/internal/syncbuf"
 )
 
 // TestServeEndToEnd runs "hub serve" in-process on a temp SQLite data dir with the
@@ -39,7 +40,7 @@ func TestServeEndToEnd(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, streams{in: strings.NewReader(""), out: logs, err: logs})
@@ -186,7 +187,7 @@ func TestServeStopsOnSIGTERM(t *testing.T) {
 type hubProcess struct {
 	cmd    *exec.Cmd
 	exited chan error
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 	url    string
 }
 
@@ -198,7 +199,7 @@ func startHub(t testing.TB, dir string, extra ...string) *hubProcess {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &hubProcess{exited: make(chan error, 1), logs: &syncBuffer{}}
+	h := &hubProcess{exited: make(chan error, 1), logs: &syncbuf.Buffer{}}
 	h.cmd = exec.Command(exe, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dir}, extra...)...)
 	h.cmd.Env = append(os.Environ(), "HUB_TEST_RUN_MAIN=1")
 	h.cmd.Stdout, h.cmd.Stderr = h.logs, h.logs

@@ -7,12 +7,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/carrierhub/hub/internal/syncbuf"
 )
 
 func TestSimulateServesUntilInterrupted(t *testing.T) {
 	t.Parallel()
 	ctx, cancel := context.WithCancel(t.Context())
-	var out, errb syncBuffer
+	var out, errb syncbuf.Buffer
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"simulate", "delhivery_express"}, streams{in: strings.NewReader(""), out: &out, err: &errb})

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,7 @@ import (
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/internal/syncbuf"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -38,30 +38,12 @@ var boltManifest = &sdk.Manifest{
 	Account:    sdk.AccountSchema{Environments: map[string]string{"sandbox": "https://bolt.test"}},
 }
 
-// syncBuffer is a log sink safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 type harness struct {
 	t     *testing.T
 	srv   *httptest.Server
 	store *memStore
 	conns *fakeConnectors
-	logs  *syncBuffer
+	logs  *syncbuf.Buffer
 	// adminKey belongs to tenant A and is admin; keyA and keyB are plain keys of
 	// tenants A and B; opKey is a hub-wide operator key.
 	adminKey, keyA, keyB, opKey string
@@ -75,7 +57,7 @@ type harnessOpt func(*Config)
 
 func newHarness(t *testing.T, opts ...harnessOpt) *harness {
 	t.Helper()
-	h := &harness{t: t, store: newMemStore(), logs: &syncBuffer{}}
+	h := &harness{t: t, store: newMemStore(), logs: &syncbuf.Buffer{}}
 	h.conns = &fakeConnectors{
 		infos: []plugins.Info{
 			{Manifest: boltManifest, Status: plugins.Status{State: plugins.StateIdle}},

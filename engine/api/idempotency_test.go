@@ -20,11 +20,12 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/engine/idempotency"
-	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/store/storetest"
+	"github.com/carrierhub/hub/internal/syncbuf"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -48,23 +49,9 @@ func newIdemHarness(t *testing.T) *idemHarness { return newIdemHarnessOn(t, "sql
 // uses a fresh database on the server at HUB_POSTGRES_URL and skips when it is unset.
 func newIdemHarnessOn(t *testing.T, backend string) *idemHarness {
 	t.Helper()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	cfg := store.Config{DataDir: t.TempDir(), Key: key, Logger: slog.New(slog.DiscardHandler)}
-	if backend == "postgres" {
-		admin := os.Getenv("HUB_POSTGRES_URL")
-		if admin == "" {
-			t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres")
-		}
-		cfg.PostgresURL = storetest.FreshPostgresDB(t, admin)
-	}
-	st, err := store.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openStore(t, backend)
 	h := &idemHarness{
-		harness: &harness{t: t, logs: &syncBuffer{}},
+		harness: &harness{t: t, logs: &syncbuf.Buffer{}},
 		clock:   testclock.New(time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)),
 	}
 	h.createFn = func(context.Context, *sdk.Call) ([]byte, error) {
@@ -482,4 +469,27 @@ func TestIdempotentCallOutlivesTheClient(t *testing.T) {
 	if n := h.calls.Load(); n != 1 {
 		t.Fatalf("connector called %d times, want 1", n)
 	}
+}
+
+// openStore opens a store for a test on backend "sqlite" (a temporary data
+// directory) or "postgres" (a fresh database on the server at
+// HUB_POSTGRES_URL; the test is skipped when it is unset), closed with the test.
+func openStore(t *testing.T, backend string) store.Store {
+	t.Helper()
+	key := make([]byte, 32)
+	_, _ = rand.Read(key)
+	cfg := store.Config{DataDir: t.TempDir(), Key: key, Logger: slog.New(slog.DiscardHandler)}
+	if backend == "postgres" {
+		admin := os.Getenv("HUB_POSTGRES_URL")
+		if admin == "" {
+			t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres")
+		}
+		cfg.PostgresURL = storetest.FreshPostgresDB(t, admin)
+	}
+	st, err := store.Open(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/store/storetest"
+	"github.com/carrierhub/hub/internal/syncbuf"
 )
 
 // keysHarness serves the API over a real SQLite store, so the store's own rules
@@ -33,7 +34,7 @@ type keysHarness struct {
 func newKeysHarness(t *testing.T) *keysHarness {
 	t.Helper()
 	st := storetest.OpenSQLite(t)
-	h := &keysHarness{harness: &harness{t: t, logs: &syncBuffer{}, conns: &fakeConnectors{}}, st: st, now: time.Now()}
+	h := &keysHarness{harness: &harness{t: t, logs: &syncbuf.Buffer{}, conns: &fakeConnectors{}}, st: st, now: time.Now()}
 	ctx := context.Background()
 	ta, err := st.CreateTenant(ctx, "tenant-a")
 	if err != nil {

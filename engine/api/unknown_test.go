@@ -2,11 +2,9 @@ package api
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"log/slog"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -14,12 +12,12 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/engine/idempotency"
-	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/engine/plugins"
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
-	"github.com/carrierhub/hub/engine/store/storetest"
+	"github.com/carrierhub/hub/internal/syncbuf"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
 )
 
@@ -52,22 +50,8 @@ const settleAfter = 3 * time.Second
 
 func newUnknownHarness(t *testing.T, backend string) *unknownHarness {
 	t.Helper()
-	key := make([]byte, 32)
-	_, _ = rand.Read(key)
-	cfg := store.Config{DataDir: t.TempDir(), Key: key, Logger: slog.New(slog.DiscardHandler)}
-	if backend == "postgres" {
-		admin := os.Getenv("HUB_POSTGRES_URL")
-		if admin == "" {
-			t.Skip("HUB_POSTGRES_URL is not set; run `source .ci/postgres.sh` to start a throw-away Postgres")
-		}
-		cfg.PostgresURL = storetest.FreshPostgresDB(t, admin)
-	}
-	st, err := store.Open(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	h := &unknownHarness{harness: &harness{t: t, logs: &syncBuffer{}}, st: st,
+	st := openStore(t, backend)
+	h := &unknownHarness{harness: &harness{t: t, logs: &syncbuf.Buffer{}}, st: st,
 		clock: testclock.New(time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)),
 		calls: map[sdk.Operation]*atomic.Int64{sdk.OpCreateShipment: {}, sdk.OpFindShipment: {}}}
 	h.create = func(*sdk.Call) ([]byte, error) {

@@ -15,6 +15,7 @@ import (
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/store/storetest"
 	"github.com/carrierhub/hub/engine/webhooks"
+	"github.com/carrierhub/hub/internal/syncbuf"
 )
 
 type webhookStore interface {
@@ -27,7 +28,7 @@ func newWebhookHarness(t *testing.T) (*harness, webhookStore) {
 	t.Helper()
 	st := storetest.OpenSQLite(t)
 	ws := st.(webhookStore)
-	h := &harness{t: t, logs: &syncBuffer{}, conns: &fakeConnectors{}}
+	h := &harness{t: t, logs: &syncbuf.Buffer{}, conns: &fakeConnectors{}}
 	ctx := context.Background()
 	ta, _ := st.CreateTenant(ctx, "tenant-a")
 	tb, _ := st.CreateTenant(ctx, "tenant-b")

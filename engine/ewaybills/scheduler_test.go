@@ -14,9 +14,9 @@ import (
 
 	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/ewaybills"
-	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/store/storetest"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk/model"
 )
 

@@ -10,11 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/carrierhub/hub/engine/config"
+	"github.com/carrierhub/hub/internal/syncbuf"
 )
 
 // testConfig is the default configuration on a temporary SQLite data
@@ -34,7 +34,7 @@ func testConfig(t *testing.T) config.Config {
 // shutdown.
 func TestRunServesUntilCancelled(t *testing.T) {
 	cfg := testConfig(t)
-	logs := &syncBuffer{}
+	logs := &syncbuf.Buffer{}
 	h, err := New(t.Context(), cfg, Options{Logger: slog.New(slog.NewJSONHandler(logs, nil)), Version: "v0.0.0-test"})
 	if err != nil {
 		t.Fatal(err)
@@ -240,22 +240,4 @@ func TestOpenStoreBootstrapsTheKey(t *testing.T) {
 	if again, _ := os.ReadFile(filepath.Join(dir, KeyFileName)); !bytes.Equal(key, again) {
 		t.Fatal("the key file changed on the second open")
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger and a reader at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -12,9 +12,9 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/engine/idempotency"
-	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/store/storetest"
+	"github.com/carrierhub/hub/internal/testclock"
 )
 
 type fullStore interface {

@@ -23,6 +23,7 @@ import (
 	"github.com/carrierhub/hub/engine/inbound"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/internal/syncbuf"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/egress"
@@ -102,13 +103,13 @@ type inboxEnv struct {
 	srv    *sshd
 	conn   *csvConnector
 	rec    *eventRecorder
-	logs   *syncBuffer
+	logs   *syncbuf.Buffer
 }
 
 func newInboxEnv(t *testing.T) *inboxEnv {
 	t.Helper()
 	st, tenant := testStore(t)
-	e := &inboxEnv{st: st, tenant: tenant, srv: startSSHD(t), logs: &syncBuffer{}}
+	e := &inboxEnv{st: st, tenant: tenant, srv: startSSHD(t), logs: &syncbuf.Buffer{}}
 	e.rec = &eventRecorder{rec: recorder.New(st, nil)}
 	rec := &inbound.Recording{Recorder: e.rec}
 	e.conn = &csvConnector{after: rec.AfterCall, calls: map[string]int{}}
@@ -142,24 +143,6 @@ func (e *inboxEnv) inbox(t *testing.T, owner string, edit func(*inbound.InboxCon
 		t.Fatal(err)
 	}
 	return in
-}
-
-// syncBuffer is a log sink safe for the inbox's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func pass(t *testing.T, in *inbound.Inbox) inbound.InboxPass {

@@ -19,9 +19,9 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 
 	"github.com/carrierhub/hub/engine/events"
-	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/webhooks"
+	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
