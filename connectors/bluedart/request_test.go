@@ -317,25 +317,7 @@ func legacyParty(a *model.Address, ptr string) (*legacyPartyFields, error) {
 	if !ok {
 		return nil, sdk.InvalidField(ptr+"/lines", "the address does not fit Blue Dart's three lines of 30 characters")
 	}
-	return &legacyPartyFields{name: legacyClip(firstNonEmpty(a.Company, a.Name), nameMax), phone: legacyMobile(a.Phone), lines: lines}, nil
-}
-
-// legacyMobile is the old reduction of a phone number to its ten national digits.
-func legacyMobile(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	d := b.String()
-	switch {
-	case len(d) == 12 && strings.HasPrefix(d, "91"):
-		d = d[2:]
-	case len(d) == 11 && strings.HasPrefix(d, "0"):
-		d = d[1:]
-	}
-	return d
+	return &legacyPartyFields{name: legacyClip(firstNonEmpty(a.Company, a.Name), nameMax), phone: nationalDigits(a.Phone), lines: lines}, nil
 }
 
 // legacyAddressLines is the Go packing the mapping's wrap(30) replaced: three

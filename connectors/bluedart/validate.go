@@ -173,9 +173,13 @@ func hasWords(texts []string) bool {
 	return false
 }
 
-// indianMobile reports whether a phone number reduces to ten national digits
-// (+91 and a leading 0 dropped), as the request mapping reduces it.
-func indianMobile(s string) bool {
+// indianMobile reports whether a phone number reduces to ten national digits,
+// as the request mapping reduces it.
+func indianMobile(s string) bool { return len(nationalDigits(s)) == 10 }
+
+// nationalDigits reduces a phone number to its digits without the +91 or the
+// leading 0 of a national call.
+func nationalDigits(s string) string {
 	var b strings.Builder
 	for _, r := range s {
 		if r >= '0' && r <= '9' {
@@ -189,7 +193,7 @@ func indianMobile(s string) bool {
 	case len(d) == 11 && strings.HasPrefix(d, "0"):
 		d = d[1:]
 	}
-	return len(d) == 10
+	return d
 }
 
 func firstNonEmpty(s ...string) string {
