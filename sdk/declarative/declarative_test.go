@@ -420,7 +420,8 @@ operations:
 // Every fan-out unit carries the call's other fields: an aggregator's
 // courier_id reaches each batch and each single-number request.
 func TestFanOutUnitsCarryTheCallsFields(t *testing.T) {
-	ex := &exchanger{call: &sdk.Call{Payload: []byte(`{"tracking_numbers": ["A", "B"], "courier_id": "6"}`)}}
+	payload := []byte(`{"tracking_numbers": ["A", "B"], "courier_id": "6"}`)
+	ex := &exchanger{call: &sdk.Call{Payload: payload}, unitFields: otherFields(payload)}
 	for field, v := range map[string]any{"tracking_numbers": []string{"A"}, "tracking_number": "B"} {
 		got := ex.unitRequest(field, v)
 		if gjson.GetBytes(got, "courier_id").String() != "6" || !gjson.GetBytes(got, field).Exists() ||

@@ -64,6 +64,9 @@ type exchanger struct {
 	api  *rest.Client
 	// secrets are the account's credentials, redacted from every error.
 	secrets []string
+	// unitFields are the call's other members, which every fan-out unit
+	// carries (an aggregator's courier_id); see otherFields.
+	unitFields string
 }
 
 func (c *Connector) exchanger(o *operation, call *sdk.Call) (*exchanger, error) {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/tidwall/gjson"
-	"github.com/tidwall/sjson"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -64,6 +63,7 @@ func (ex *exchanger) track(ctx context.Context, fan *sdk.FanOut) ([]byte, error)
 		return nil, err
 	}
 	uniq := distinct(numbers)
+	ex.unitFields = otherFields(ex.call.Payload)
 	t := &tracked{results: map[string][]string{}, refused: map[string]*sdk.Error{}}
 	par := fan.Parallelism
 	if par <= 0 {
@@ -150,23 +150,37 @@ func parallel(n, par int, f func(i int)) {
 	wg.Wait()
 }
 
-// unitRequest is the canonical request one fan-out exchange's mapping reads.
+// unitRequest is the canonical request one fan-out exchange's mapping reads:
+// field (its number or numbers) and the call's other members.
 func (ex *exchanger) unitRequest(field string, v any) []byte {
 	b, _ := json.Marshal(map[string]any{field: v})
-	rest := gjson.ParseBytes(ex.call.Payload)
-	if !rest.IsObject() || len(rest.Map()) <= 1 {
+	if ex.unitFields == "" {
 		return b // tracking_numbers alone, as nearly every call
 	}
-	// The call's other fields (an aggregator's courier_id) go with every
-	// unit; canonical field names are plain snake case, no path syntax.
-	out := b
-	rest.ForEach(func(k, val gjson.Result) bool {
-		if name := k.String(); name != "tracking_numbers" && name != field {
-			out, _ = sjson.SetRawBytes(out, name, []byte(val.Raw))
+	out := make([]byte, 0, len(b)+len(ex.unitFields)+1)
+	out = append(out, b[:len(b)-1]...)
+	out = append(out, ',')
+	out = append(out, ex.unitFields...)
+	return append(out, '}')
+}
+
+// otherFields is the call's members other than tracking_numbers, as JSON
+// object members ("courier_id":"6"), written once per call for its units.
+func otherFields(payload []byte) string {
+	var b strings.Builder
+	gjson.ParseBytes(payload).ForEach(func(k, val gjson.Result) bool {
+		if k.String() == "tracking_numbers" {
+			return true
 		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(k.Raw)
+		b.WriteByte(':')
+		b.WriteString(val.Raw)
 		return true
 	})
-	return out
+	return b.String()
 }
 
 // trackingNumbers reads and checks the call's tracking numbers.

@@ -2,8 +2,6 @@ package nic
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 	"sync"
 
@@ -91,8 +89,7 @@ func (s *Accounts) Login(ctx context.Context, a *sdk.Account) error {
 }
 
 func (s *Accounts) manager(base, pemText string) (*Manager, error) {
-	sum := sha256.Sum256([]byte(pemText))
-	key := base + "\x00" + hex.EncodeToString(sum[:])
+	key := base + "\x00" + pemText // the key is public: it keys the cache as it is
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m := s.managers[key]; m != nil {

@@ -706,7 +706,8 @@ func (s *Server) updateVehicle(ss *session, js []byte) (any, string) {
 	case rc < 1 || rc > 4:
 		return nil, "307"
 	}
-	if st, ok := req.FromState.Int(); !ok || st < 1 || st > 99 {
+	st, ok := req.FromState.Int()
+	if !ok || st < 1 || st > 99 {
 		return nil, "306"
 	}
 	now := s.opts.Now()
@@ -720,7 +721,6 @@ func (s *Server) updateVehicle(ss *session, js []byte) (any, string) {
 		return nil, "311"
 	}
 	e.vehicle = req.VehicleNo
-	st, _ := req.FromState.Int()
 	e.addPartB(now, ss.gstin, req.FromPlace, st, string(req.TransMode), req.VehicleNo, req.TransDocNo, req.TransDocDate, req.VehicleType)
 	e.sync()
 	return map[string]any{"vehUpdDate": fmtNIC(now), "validUpto": fmtNIC(e.valid)}, ""
