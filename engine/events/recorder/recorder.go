@@ -58,6 +58,13 @@ func (r *Recorder) AfterCall(ctx context.Context, tenantID, connectorID, account
 	return out, err
 }
 
+// eWayBillChanges is the event each e-way bill write appends.
+var eWayBillChanges = map[sdk.Operation]events.Type{
+	sdk.OpGenerateEWayBill:      events.EWayBillGenerated,
+	sdk.OpUpdateEWayBillVehicle: events.EWayBillVehicleUpdated,
+	sdk.OpExtendEWayBill:        events.EWayBillExtended,
+}
+
 func (r *Recorder) record(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) ([]events.Stored, error) {
 	decode := func(v any) error {
 		if err := json.Unmarshal(response, v); err != nil {
@@ -126,8 +133,7 @@ func (r *Recorder) record(ctx context.Context, tenantID, connectorID, accountID 
 		if err := decode(&resp); err != nil {
 			return nil, err
 		}
-		change := map[sdk.Operation]events.Type{sdk.OpGenerateEWayBill: events.EWayBillGenerated,
-			sdk.OpUpdateEWayBillVehicle: events.EWayBillVehicleUpdated, sdk.OpExtendEWayBill: events.EWayBillExtended}[op]
+		change := eWayBillChanges[op]
 		b := store.EWayBill{TenantID: tenantID, Number: resp.Number, ConnectorID: connectorID, AccountID: accountID,
 			ValidUntil: resp.ValidUntil, Vehicle: resp.VehicleNumber}
 		if !resp.GeneratedAt.IsZero() {
