@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/sdktest"
 	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
 	"github.com/carrierhub/hub/sdk/transport/nic"
 	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
@@ -38,15 +38,6 @@ func invoiceRequest(doc string) model.EInvoiceRequest {
 }
 
 func ptr(v float64) *float64 { return &v }
-
-func code(t *testing.T, err error) *sdk.Error {
-	t.Helper()
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not an *sdk.Error", err, err)
-	}
-	return e
-}
 
 // TestGenerate is the end-to-end check: an invoice registered through the
 // connector against the simulator (v1.04 login with the RSA envelope, SEK,
@@ -92,12 +83,12 @@ func TestGenerate(t *testing.T) {
 	}
 
 	_, err = c.GenerateEInvoice(ctx, &sdk.Request[model.EInvoiceRequest]{Account: acct, Body: invoiceRequest("INV/26/1")})
-	if e := code(t, err); e.Code != sdk.CodeConflict || e.CarrierCode != "2150" || e.CarrierMessage != "2150: Duplicate IRN" || e.NotSent {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeConflict || e.CarrierCode != "2150" || e.CarrierMessage != "2150: Duplicate IRN" || e.NotSent {
 		t.Errorf("duplicate: %+v", e)
 	}
 	// NIC treats document numbers case-insensitively.
 	_, err = c.GenerateEInvoice(ctx, &sdk.Request[model.EInvoiceRequest]{Account: acct, Body: invoiceRequest("inv/26/1")})
-	if e := code(t, err); e.Code != sdk.CodeConflict {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeConflict {
 		t.Errorf("duplicate in lower case: %+v", e)
 	}
 	if n := sim.Server().Logins(simulator.GSTIN); n != 1 {
@@ -200,7 +191,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 		{"/other_charges", func(r *model.EInvoiceRequest) { r.OtherCharges = ptr(-1) }},
 		{"/round_off", func(r *model.EInvoiceRequest) { r.RoundOff = ptr(-99.995) }},
 	} {
-		e := code(t, gen(sim.SDKAccount(), tc.mut))
+		e := sdktest.Error(t, gen(sim.SDKAccount(), tc.mut))
 		if e.Code != sdk.CodeInvalidRequest || e.Field != tc.field || !e.NotSent {
 			t.Errorf("%s: %+v", tc.field, e)
 		}
@@ -213,13 +204,13 @@ func TestRefusedBeforeSending(t *testing.T) {
 	} {
 		a := sim.SDKAccount()
 		mut(a)
-		if e := code(t, gen(a, func(*model.EInvoiceRequest) {})); e.Code != sdk.CodeAuthFailed || !e.NotSent {
+		if e := sdktest.Error(t, gen(a, func(*model.EInvoiceRequest) {})); e.Code != sdk.CodeAuthFailed || !e.NotSent {
 			t.Errorf("%s: %+v", name, e)
 		}
 	}
 	wrong := sim.SDKAccount()
 	wrong.Credentials[nic.CredPassword] = "wrong"
-	if e := code(t, gen(wrong, func(*model.EInvoiceRequest) {})); e.Code != sdk.CodeAuthFailed || e.CarrierCode == "" {
+	if e := sdktest.Error(t, gen(wrong, func(*model.EInvoiceRequest) {})); e.Code != sdk.CodeAuthFailed || e.CarrierCode == "" {
 		t.Errorf("wrong password: %+v", e)
 	}
 	if sim.Server().Logins(simulator.GSTIN) != 1 {
@@ -252,7 +243,7 @@ func TestCarrierErrors(t *testing.T) {
 	} {
 		sim.Server().Script([]nicsim.Reply{{Method: "POST", Action: niceinvoice.InvoicePath, ErrorCodes: tc.codes, ErrorMessages: tc.msgs}})
 		_, err := c.GenerateEInvoice(context.Background(), &sdk.Request[model.EInvoiceRequest]{Account: sim.SDKAccount(), Body: invoiceRequest("E/1")})
-		e := code(t, err)
+		e := sdktest.Error(t, err)
 		if e.Code != tc.want || e.CarrierCode != tc.codes || e.CarrierMessage != tc.text || e.Source != sdk.SourceCarrier {
 			t.Errorf("%s: %+v", tc.codes, e)
 		}

@@ -2,7 +2,6 @@ package nicewaybill_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
+	"github.com/carrierhub/hub/sdk/sdktest"
 	"github.com/carrierhub/hub/sdk/transport/egress/egresstest"
 	"github.com/carrierhub/hub/sdk/transport/nic"
 	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
@@ -39,15 +39,6 @@ func extension(number string) model.EWayBillExtension {
 	return model.EWayBillExtension{Number: number, FromPlace: "Nagpur", FromStateCode: "27", FromPincode: "440001",
 		RemainingDistanceKm: 100, ReasonCode: 1, Remarks: "Flood", ConsignmentStatus: "in_movement",
 		Transport: model.Transport{Mode: "road", VehicleNumber: "PVC1234"}}
-}
-
-func code(t *testing.T, err error) *sdk.Error {
-	t.Helper()
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not an *sdk.Error", err, err)
-	}
-	return e
 }
 
 // TestGenerateThenExtend is the end-to-end check: an e-way bill generated
@@ -85,7 +76,7 @@ func TestGenerateThenExtend(t *testing.T) {
 	}
 
 	_, err = c.GenerateEWayBill(ctx, &sdk.Request[model.EWayBillRequest]{Account: acct, Body: generateRequest("INV/26/1")})
-	if e := code(t, err); e.Code != sdk.CodeConflict || e.CarrierCode != "604" || e.Source != sdk.SourceCarrier {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeConflict || e.CarrierCode != "604" || e.Source != sdk.SourceCarrier {
 		t.Errorf("duplicate: %+v", e)
 	}
 
@@ -101,7 +92,7 @@ func TestGenerateThenExtend(t *testing.T) {
 
 	// Too early: NIC extends only from 8 hours before expiry.
 	_, err = c.ExtendEWayBill(ctx, &sdk.Request[model.EWayBillExtension]{Account: acct, Body: extension(gen.Number)})
-	if e := code(t, err); e.Code != sdk.CodeInvalidRequest || e.CarrierCode != "382" || e.CarrierMessage == "" {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeInvalidRequest || e.CarrierCode != "382" || e.CarrierMessage == "" {
 		t.Errorf("early extension: %+v", e)
 	}
 	clk.Set(gen.ValidUntil.Add(-3 * time.Hour))
@@ -126,7 +117,7 @@ func TestGenerateThenExtend(t *testing.T) {
 	}
 
 	_, err = c.CancelEWayBill(ctx, &sdk.Request[model.EWayBillCancel]{Account: acct, Body: model.EWayBillCancel{Number: gen.Number, ReasonCode: 2}})
-	if e := code(t, err); e.Code != sdk.CodeInvalidRequest || e.CarrierCode != "315" {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeInvalidRequest || e.CarrierCode != "315" {
 		t.Errorf("cancel after 24 hours: %+v", e)
 	}
 	// One login, then one more each time the clock passed the 6-hour token.
@@ -153,7 +144,7 @@ func TestCancel(t *testing.T) {
 		t.Fatalf("cancel: %+v, %v", got, err)
 	}
 	_, err = c.CancelEWayBill(ctx, req)
-	if e := code(t, err); e.Code != sdk.CodeInvalidRequest || e.CarrierCode != "312" {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeInvalidRequest || e.CarrierCode != "312" {
 		t.Errorf("second cancel: %+v", e)
 	}
 }
@@ -202,11 +193,11 @@ func TestGet(t *testing.T) {
 		t.Fatalf("read after cancelling %+v, %v", got, err)
 	}
 	_, err = get("391001234567")
-	if e := code(t, err); e.Code != sdk.CodeNotFound || e.CarrierCode != "325" || e.CarrierMessage != "325: Could not retrieve data" {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeNotFound || e.CarrierCode != "325" || e.CarrierMessage != "325: Could not retrieve data" {
 		t.Errorf("unknown bill: %+v", e)
 	}
 	_, err = get("39100123456")
-	if e := code(t, err); e.Code != sdk.CodeInvalidRequest || e.Field != "/number" || !e.NotSent {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeInvalidRequest || e.Field != "/number" || !e.NotSent {
 		t.Errorf("11 digits: %+v", e)
 	}
 	if n := sim.Server().Logins(simulator.GSTIN); n != 1 {
@@ -243,7 +234,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 		{"/transport/mode", func(r *model.EWayBillRequest) { r.Transport.Mode = "pipeline" }},
 		{"/transport/vehicle_type", func(r *model.EWayBillRequest) { r.Transport.VehicleType = "truck" }},
 	} {
-		e := code(t, gen(tc.mut))
+		e := sdktest.Error(t, gen(tc.mut))
 		if e.Code != sdk.CodeInvalidRequest || e.Field != tc.field || !e.NotSent {
 			t.Errorf("%s: %+v", tc.field, e)
 		}
@@ -251,12 +242,12 @@ func TestRefusedBeforeSending(t *testing.T) {
 	ext := extension("123456789012")
 	ext.ConsignmentStatus = "in_transit"
 	_, err = c.ExtendEWayBill(ctx, &sdk.Request[model.EWayBillExtension]{Account: sim.SDKAccount(), Body: ext})
-	if e := code(t, err); e.Field != "/transit_type" {
+	if e := sdktest.Error(t, err); e.Field != "/transit_type" {
 		t.Errorf("in_transit without a transit type: %+v", e)
 	}
 	upd := model.EWayBillVehicleUpdate{Number: "123456789012", FromPlace: "X", FromStateCode: "29", ReasonCode: 1, Transport: model.Transport{Mode: "rail"}}
 	_, err = c.UpdateEWayBillVehicle(ctx, &sdk.Request[model.EWayBillVehicleUpdate]{Account: sim.SDKAccount(), Body: upd})
-	if e := code(t, err); e.Field != "/transport/doc_number" {
+	if e := sdktest.Error(t, err); e.Field != "/transport/doc_number" {
 		t.Errorf("rail without a transport document: %+v", e)
 	}
 
@@ -269,14 +260,14 @@ func TestRefusedBeforeSending(t *testing.T) {
 		a := sim.SDKAccount()
 		mut(a)
 		_, err := c.CancelEWayBill(ctx, &sdk.Request[model.EWayBillCancel]{Account: a, Body: model.EWayBillCancel{Number: "123456789012", ReasonCode: 1}})
-		if e := code(t, err); e.Code != sdk.CodeAuthFailed || !e.NotSent {
+		if e := sdktest.Error(t, err); e.Code != sdk.CodeAuthFailed || !e.NotSent {
 			t.Errorf("%s: %+v", name, e)
 		}
 	}
 	wrong := sim.SDKAccount()
 	wrong.Credentials[nic.CredPassword] = "wrong"
 	_, err = c.CancelEWayBill(ctx, &sdk.Request[model.EWayBillCancel]{Account: wrong, Body: model.EWayBillCancel{Number: "123456789012", ReasonCode: 1}})
-	if e := code(t, err); e.Code != sdk.CodeAuthFailed || e.CarrierCode != "108" {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeAuthFailed || e.CarrierCode != "108" {
 		t.Errorf("wrong password: %+v", e)
 	}
 	if sim.Server().Logins(simulator.GSTIN) != 1 {

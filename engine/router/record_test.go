@@ -7,6 +7,7 @@ import (
 
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 // TestMustRecord checks a failure to record a call's outcome is logged only,
@@ -26,7 +27,7 @@ func TestMustRecord(t *testing.T) {
 	}
 	rt.MustRecord = true
 	out, err := r.Invoke(context.Background(), rt, []byte(`{"tracking_numbers":["A"]}`))
-	if e := codeOf(t, err); out != nil || e.Code != sdk.CodeInternal || e.Source != sdk.SourceHub {
+	if e := sdktest.Error(t, err); out != nil || e.Code != sdk.CodeInternal || e.Source != sdk.SourceHub {
 		t.Fatalf("with MustRecord: %s, %+v; want an internal hub error", out, e)
 	}
 	if recorded != 2 {

@@ -12,6 +12,7 @@ import (
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 type fakeConnectors struct {
@@ -93,15 +94,6 @@ func newTestRouter(t *testing.T, accts *fakeAccounts, invoke func(ctx context.Co
 	return r
 }
 
-func codeOf(t *testing.T, err error) *sdk.Error {
-	t.Helper()
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not an *sdk.Error", err, err)
-	}
-	return e
-}
-
 func TestInvokeErrors(t *testing.T) {
 	t.Parallel()
 	accts := memAccounts(
@@ -132,7 +124,7 @@ func TestInvokeErrors(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := r.Invoke(t.Context(), c.route, []byte(`{}`))
-			e := codeOf(t, err)
+			e := sdktest.Error(t, err)
 			if e.Code != c.code || e.Source != sdk.SourceHub || !strings.Contains(e.Message, c.message) {
 				t.Fatalf("got %s/%s %q, want %s/hub containing %q", e.Code, e.Source, e.Message, c.code, c.message)
 			}
@@ -190,13 +182,13 @@ func TestInvokeConnectorErrorsPassThrough(t *testing.T) {
 	want := &sdk.Error{Code: sdk.CodeRateLimited, Source: sdk.SourceCarrier, RetryAfter: 30 * time.Second, CarrierCode: "429"}
 	r := newTestRouter(t, accts, func(context.Context, string, *sdk.Call) ([]byte, error) { return nil, want }, nil)
 	_, err := r.Invoke(t.Context(), Route{TenantID: "t1", ConnectorID: "acme", Operation: sdk.OpTrack}, []byte(`{}`))
-	if e := codeOf(t, err); e != want {
+	if e := sdktest.Error(t, err); e != want {
 		t.Fatalf("got %+v, want the connector's error intact", e)
 	}
 	// A plain error from a misbehaving Connectors implementation is still classified.
 	r = newTestRouter(t, accts, func(context.Context, string, *sdk.Call) ([]byte, error) { return nil, errors.New("boom") }, nil)
 	_, err = r.Invoke(t.Context(), Route{TenantID: "t1", ConnectorID: "acme", Operation: sdk.OpTrack}, []byte(`{}`))
-	if e := codeOf(t, err); e.Code != sdk.CodeInternal {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeInternal {
 		t.Fatalf("got %+v", e)
 	}
 }
@@ -236,7 +228,7 @@ func TestInvokeRunsUnderPolicy(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = r.Invoke(t.Context(), Route{TenantID: "t1", ConnectorID: "acme", Operation: c.op, IdempotencyKey: c.key}, []byte(`{}`))
-		if e := codeOf(t, err); e.Code != sdk.CodeCarrierUnavailable || calls.Load() != c.calls {
+		if e := sdktest.Error(t, err); e.Code != sdk.CodeCarrierUnavailable || calls.Load() != c.calls {
 			t.Errorf("%s: %v after %d calls, want carrier_unavailable after %d", c.name, e, calls.Load(), c.calls)
 		}
 		// Five straight failures open the account's breaker (the default
@@ -268,11 +260,11 @@ func TestInvokeValidation(t *testing.T) {
 	if !errors.As(err, &ve) || len(ve.Fields) != 2 || ve.Err.Field != "/tracking_numbers" || !strings.Contains(ve.Err.Message, "and 1 more") {
 		t.Fatalf("got %#v", err)
 	}
-	if e := codeOf(t, err); e.Code != sdk.CodeInvalidRequest || e.Source != sdk.SourceHub {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeInvalidRequest || e.Source != sdk.SourceHub {
 		t.Fatalf("got %+v", e)
 	}
 	_, err = r.Invoke(t.Context(), Route{TenantID: "t1", ConnectorID: "acme", Operation: sdk.OpCreateShipment}, []byte(`{}`))
-	if e := codeOf(t, err); e.Code != sdk.CodeInternal || e.Source != sdk.SourceHub {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeInternal || e.Source != sdk.SourceHub {
 		t.Fatalf("validator failure: got %+v", e)
 	}
 	if called {
@@ -332,7 +324,7 @@ func TestAccountCache(t *testing.T) {
 	// Errors are not cached: another tenant's id stays not found and asks each time.
 	for range 2 {
 		_, err := r.Invoke(t.Context(), Route{TenantID: "t2", ConnectorID: "acme", Operation: sdk.OpTrack, AccountID: "a1"}, nil)
-		if e := codeOf(t, err); e.Code != sdk.CodeNotFound {
+		if e := sdktest.Error(t, err); e.Code != sdk.CodeNotFound {
 			t.Fatalf("got %+v", e)
 		}
 	}
@@ -351,7 +343,7 @@ func TestStoreFailureIsClassified(t *testing.T) {
 	}
 	r := newTestRouter(t, accts, nil, nil)
 	_, err := r.Invoke(t.Context(), Route{TenantID: "t1", ConnectorID: "acme", Operation: sdk.OpTrack, AccountID: "a1"}, nil)
-	e := codeOf(t, err)
+	e := sdktest.Error(t, err)
 	if e.Code != sdk.CodeInternal || e.Source != sdk.SourceHub || strings.Contains(e.Message, "/var/lib") {
 		t.Fatalf("got %+v", e)
 	}

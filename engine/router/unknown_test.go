@@ -11,6 +11,7 @@ import (
 	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 // findManifest serves create_shipment and can look bookings up.
@@ -120,7 +121,7 @@ func TestUnknownOutcomes(t *testing.T) {
 					key = ""
 				}
 				_, err := r.Invoke(t.Context(), Route{TenantID: "t1", ConnectorID: "seek", Operation: c.op, IdempotencyKey: key, RequestID: "req-1"}, []byte(body))
-				e := codeOf(t, err)
+				e := sdktest.Error(t, err)
 				want := c.unknown
 				if c.name == "answered, then unanswered" && key == "" {
 					want = false // the answered failure of a create without a key is not retried
@@ -220,7 +221,7 @@ func TestSettle(t *testing.T) {
 	set(func(*sdk.Call) ([]byte, error) {
 		return nil, sdk.CarrierError(sdk.CodeCarrierUnavailable, "503", "down")
 	})
-	if _, _, err := r.Settle(ctx, create, body); codeOf(t, err).Code != sdk.CodeCarrierUnavailable {
+	if _, _, err := r.Settle(ctx, create, body); sdktest.Error(t, err).Code != sdk.CodeCarrierUnavailable {
 		t.Fatalf("lookup failed: %v", err)
 	}
 	gone := create

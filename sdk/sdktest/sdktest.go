@@ -13,6 +13,9 @@
 //
 // CreateShipment echoes every parcel's description back in Messages, so a
 // benchmark controls both the request and the response size.
+//
+// Error is the check every connector and transport test makes of a failure:
+// that it is an *sdk.Error.
 package sdktest
 
 import (

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 	"github.com/carrierhub/hub/sdk/transport/nic"
 	"github.com/carrierhub/hub/sdk/transport/nic/nicsim"
 )
@@ -93,15 +93,6 @@ type genResp struct {
 	ValidUpto    string `json:"validUpto"`
 }
 
-func sdkErr(t *testing.T, err error) *sdk.Error {
-	t.Helper()
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %v (%T) is not *sdk.Error", err, err)
-	}
-	return e
-}
-
 func TestEWBGenerateAndGet(t *testing.T) {
 	r := newRig(t, nic.EWayBill, nicsim.Options{})
 	ctx := context.Background()
@@ -130,15 +121,15 @@ func TestEWBGenerateAndGet(t *testing.T) {
 
 	// NIC's error shapes come back classified, with NIC's codes kept.
 	err := r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("INV/2026/1"), nil)
-	if e := sdkErr(t, err); e.Code != sdk.CodeConflict || e.Source != sdk.SourceCarrier || e.CarrierCode != "604" {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeConflict || e.Source != sdk.SourceCarrier || e.CarrierCode != "604" {
 		t.Fatalf("duplicate: %+v", e)
 	}
 	err = r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("this doc number is far too long"), nil)
-	if e := sdkErr(t, err); e.Code != sdk.CodeInvalidRequest || e.CarrierCode != "206" {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeInvalidRequest || e.CarrierCode != "206" {
 		t.Fatalf("bad docNo: %+v", e)
 	}
 	err = r.m.EWBGet(ctx, creds, "GetEwayBill", url.Values{"ewbNo": {"999999999999"}}, nil)
-	if e := sdkErr(t, err); e.Code != sdk.CodeNotFound || e.CarrierCode != "325" {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeNotFound || e.CarrierCode != "325" {
 		t.Fatalf("unknown ewb: %+v", e)
 	}
 	if n := r.sim.Logins(creds.GSTIN); n != 1 {
@@ -194,7 +185,7 @@ func TestLoginRateGuard(t *testing.T) {
 		r.clk.Add(time.Minute)
 	}
 	err := r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("R/6"), nil)
-	e := sdkErr(t, err)
+	e := sdktest.Error(t, err)
 	if e.Code != sdk.CodeRateLimited || !e.NotSent {
 		t.Fatalf("sixth login: %+v", e)
 	}
@@ -210,7 +201,7 @@ func TestLoginRateGuard(t *testing.T) {
 	}
 	// Still refused a moment before the window slides...
 	r.clk.Add(10*time.Minute - time.Second)
-	if err := r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("R/7"), nil); sdkErr(t, err).Code != sdk.CodeRateLimited {
+	if err := r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("R/7"), nil); sdktest.Error(t, err).Code != sdk.CodeRateLimited {
 		t.Fatalf("before the window slides: %v", err)
 	}
 	// ...and allowed once it has.
@@ -288,7 +279,7 @@ func TestBadCredentials(t *testing.T) {
 	bad := creds
 	bad.Password = "wrong-Password-42"
 	err := r.m.EWBAction(ctx, bad, "GENEWAYBILL", ewbDoc("B/1"), nil)
-	e := sdkErr(t, err)
+	e := sdktest.Error(t, err)
 	if e.Code != sdk.CodeAuthFailed || e.CarrierCode != "108" || e.Source != sdk.SourceCarrier {
 		t.Fatalf("bad password: %+v", e)
 	}
@@ -302,7 +293,7 @@ func TestBadCredentials(t *testing.T) {
 	}
 	missing := creds
 	missing.Password = ""
-	if e := sdkErr(t, r.m.EWBAction(ctx, missing, "GENEWAYBILL", ewbDoc("B/2"), nil)); e.Code != sdk.CodeAuthFailed || !e.NotSent {
+	if e := sdktest.Error(t, r.m.EWBAction(ctx, missing, "GENEWAYBILL", ewbDoc("B/2"), nil)); e.Code != sdk.CodeAuthFailed || !e.NotSent {
 		t.Fatalf("missing password: %+v", e)
 	}
 }
@@ -334,7 +325,7 @@ func TestContextCancelDuringLogin(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	r := newRig(t, nic.EWayBill, nicsim.Options{OnLogin: func(string, string) { cancel() }})
 	err := r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("D/1"), nil)
-	if e := sdkErr(t, err); e.Code != sdk.CodeTimeout {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeTimeout {
 		t.Fatalf("cancelled login: %+v", e)
 	}
 }
@@ -376,11 +367,11 @@ func TestIRPLoginAndInvoice(t *testing.T) {
 	bad := creds
 	bad.Password = "nope"
 	_, err = r.m.Session(ctx, bad)
-	if e := sdkErr(t, err); e.Code != sdk.CodeAuthFailed || e.CarrierCode != "1010" {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodeAuthFailed || e.CarrierCode != "1010" {
 		t.Fatalf("IRP bad password: %+v", e)
 	}
 	// Wrong-flavor helpers are refused before anything is sent.
-	if e := sdkErr(t, r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("X"), nil)); e.Code != sdk.CodeInternal {
+	if e := sdktest.Error(t, r.m.EWBAction(ctx, creds, "GENEWAYBILL", ewbDoc("X"), nil)); e.Code != sdk.CodeInternal {
 		t.Fatalf("EWBAction on IRP manager: %+v", e)
 	}
 }
@@ -398,7 +389,7 @@ func TestCarrierOutageClassified(t *testing.T) {
 	r := newRig(t, nic.EWayBill, nicsim.Options{})
 	r.sim.Close() // nothing listens any more
 	err := r.m.EWBAction(context.Background(), creds, "GENEWAYBILL", ewbDoc("O/1"), nil)
-	e := sdkErr(t, err)
+	e := sdktest.Error(t, err)
 	if e.Code != sdk.CodeCarrierUnavailable || !e.NotSent {
 		t.Fatalf("connection refused: %+v", e)
 	}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 	"github.com/carrierhub/hub/sdk/transport/odata"
 )
 
@@ -51,13 +52,7 @@ func client(t *testing.T, s *sim, v odata.Version, mod func(*odata.Options)) *od
 
 func asSDK(t *testing.T, err error) *sdk.Error {
 	t.Helper()
-	if err == nil {
-		t.Fatal("want an error, got nil")
-	}
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T %v is not an *sdk.Error", err, err)
-	}
+	e := sdktest.Error(t, err)
 	if strings.Contains(e.Error(), "s3cret") {
 		t.Fatalf("error leaks the password: %v", e)
 	}

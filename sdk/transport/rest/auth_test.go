@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 // verifySignature is the server's side of the ready-made canonical form, written
@@ -81,7 +82,7 @@ func TestHMACSignatureVerifiedByServer(t *testing.T) {
 	bad := newClient(t, srv.URL, func(cfg *Config) {
 		cfg.Auth = &HMAC{Secret: []byte("wrong"), Header: "X-Acme-Signature", Prefix: "v1=", TimestampHeader: "X-Acme-Date", Now: clock.Now}
 	})
-	if e := asSDK(t, bad.GetJSON(ctx, "/v2/track", nil, nil)); e.Code != sdk.CodeAuthFailed {
+	if e := sdktest.Error(t, bad.GetJSON(ctx, "/v2/track", nil, nil)); e.Code != sdk.CodeAuthFailed {
 		t.Fatalf("wrong secret: %v", e)
 	}
 }
@@ -140,7 +141,7 @@ func TestStaticAuths(t *testing.T) {
 		}
 	}
 	c := newClient(t, srv.URL, func(cfg *Config) { cfg.Auth = APIKey{} })
-	if e := asSDK(t, c.GetJSON(context.Background(), "/x", nil, nil)); e.Code != sdk.CodeAuthFailed || !e.NotSent {
+	if e := sdktest.Error(t, c.GetJSON(context.Background(), "/x", nil, nil)); e.Code != sdk.CodeAuthFailed || !e.NotSent {
 		t.Errorf("empty key: %+v", e)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/carrierhub/hub/internal/testclock"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 func newClock() *testclock.Clock { return testclock.New(time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)) }
@@ -35,18 +36,6 @@ func newClient(t testing.TB, base string, mod func(*Config)) *Client {
 		t.Fatal(err)
 	}
 	return c
-}
-
-func asSDK(t *testing.T, err error) *sdk.Error {
-	t.Helper()
-	if err == nil {
-		t.Fatal("got no error")
-	}
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("error %T %v is not an *sdk.Error", err, err)
-	}
-	return e
 }
 
 func TestClassification(t *testing.T) {
@@ -101,7 +90,7 @@ func TestClassification(t *testing.T) {
 			defer srv.Close()
 			c := newClient(t, srv.URL, func(cfg *Config) { cfg.Now = clock.Now })
 			resp, err := c.Do(context.Background(), &Request{Method: "POST", Path: "/v1/orders", Body: []byte(`{}`)})
-			e := asSDK(t, err)
+			e := sdktest.Error(t, err)
 			if resp == nil || resp.Status != r.status {
 				t.Fatalf("response = %+v, want status %d alongside the error", resp, r.status)
 			}
@@ -138,7 +127,7 @@ func TestExtractErrorHook(t *testing.T) {
 			return "P12", "Consignee pincode missing", true
 		}
 	})
-	e := asSDK(t, c.GetJSON(context.Background(), "/x", nil, nil))
+	e := sdktest.Error(t, c.GetJSON(context.Background(), "/x", nil, nil))
 	if e.CarrierCode != "P12" || e.CarrierMessage != "Consignee pincode missing" {
 		t.Fatalf("carrier code, message = %q, %q", e.CarrierCode, e.CarrierMessage)
 	}
@@ -151,7 +140,7 @@ func TestQuotedBodyIsTruncated(t *testing.T) {
 		io.WriteString(w, long)
 	}))
 	defer srv.Close()
-	e := asSDK(t, newClient(t, srv.URL, nil).GetJSON(context.Background(), "/x", nil, nil))
+	e := sdktest.Error(t, newClient(t, srv.URL, nil).GetJSON(context.Background(), "/x", nil, nil))
 	if len(e.CarrierMessage) > QuoteLimit+len("…") {
 		t.Fatalf("quoted %d bytes, limit %d", len(e.CarrierMessage), QuoteLimit)
 	}
@@ -172,7 +161,7 @@ func TestHTMLInsteadOfJSON(t *testing.T) {
 			}))
 			defer srv.Close()
 			var out map[string]any
-			e := asSDK(t, newClient(t, srv.URL, nil).GetJSON(context.Background(), "/track", nil, &out))
+			e := sdktest.Error(t, newClient(t, srv.URL, nil).GetJSON(context.Background(), "/track", nil, &out))
 			if e.Code != sdk.CodeCarrierUnavailable || e.Source != sdk.SourceCarrier {
 				t.Fatalf("code, source = %s, %s", e.Code, e.Source)
 			}
@@ -193,7 +182,7 @@ func TestMalformedJSON(t *testing.T) {
 	}))
 	defer srv.Close()
 	var out map[string]any
-	e := asSDK(t, newClient(t, srv.URL, nil).GetJSON(context.Background(), "/x", nil, &out))
+	e := sdktest.Error(t, newClient(t, srv.URL, nil).GetJSON(context.Background(), "/x", nil, &out))
 	if e.Code != sdk.CodePermanent || e.CarrierMessage != `{"data": [1, 2` {
 		t.Fatalf("error = %+v", e)
 	}
@@ -224,7 +213,7 @@ func TestResponseSizeLimit(t *testing.T) {
 	c := newClient(t, srv.URL, func(cfg *Config) { cfg.MaxResponseBytes = 1024 })
 	for _, path := range []string{"/declared", "/endless"} {
 		resp, err := c.Do(context.Background(), &Request{Path: path})
-		e := asSDK(t, err)
+		e := sdktest.Error(t, err)
 		if resp != nil {
 			t.Errorf("%s: got a response with the error", path)
 		}
@@ -248,7 +237,7 @@ func TestNotSentOnConnectionRefused(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	c := newClient(t, "http://"+addr, func(cfg *Config) { cfg.Auth = APIKey{Query: "api_key", Key: "sekret-key-123"} })
-	e := asSDK(t, c.PostJSON(context.Background(), "/v1/shipments", map[string]int{"n": 1}, nil))
+	e := sdktest.Error(t, c.PostJSON(context.Background(), "/v1/shipments", map[string]int{"n": 1}, nil))
 	if !e.NotSent || e.Code != sdk.CodeCarrierUnavailable {
 		t.Fatalf("error = %+v, want carrier_unavailable with NotSent", e)
 	}
@@ -265,7 +254,7 @@ func TestNotSentOnTLSHandshakeFailure(t *testing.T) {
 	srv.StartTLS()
 	defer srv.Close()
 	c := newClient(t, srv.URL, nil) // the default client does not trust the test certificate
-	e := asSDK(t, c.PostJSON(context.Background(), "/v1/shipments", map[string]int{"n": 1}, nil))
+	e := sdktest.Error(t, c.PostJSON(context.Background(), "/v1/shipments", map[string]int{"n": 1}, nil))
 	if !e.NotSent || e.Code != sdk.CodeCarrierUnavailable {
 		t.Fatalf("error = %+v, want carrier_unavailable with NotSent", e)
 	}
@@ -294,7 +283,7 @@ func TestMaybeSentOnReset(t *testing.T) {
 		conn.Close()
 	}()
 	c := newClient(t, "http://"+ln.Addr().String(), nil)
-	e := asSDK(t, c.PostJSON(context.Background(), "/v1/shipments", map[string]string{"ref": "A1"}, nil))
+	e := sdktest.Error(t, c.PostJSON(context.Background(), "/v1/shipments", map[string]string{"ref": "A1"}, nil))
 	if body := <-got; body != `{"ref":"A1"}` {
 		t.Fatalf("server read %q", body)
 	}
@@ -318,7 +307,7 @@ func TestContextDeadline(t *testing.T) {
 	defer close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	e := asSDK(t, newClient(t, srv.URL, nil).GetJSON(ctx, "/hang", nil, nil))
+	e := sdktest.Error(t, newClient(t, srv.URL, nil).GetJSON(ctx, "/hang", nil, nil))
 	if e.Code != sdk.CodeTimeout || e.NotSent {
 		t.Fatalf("error = %+v, want a timeout that may have been sent", e)
 	}
@@ -329,7 +318,7 @@ func TestContextDeadline(t *testing.T) {
 	// A context already over never sends anything.
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	cancel2()
-	e = asSDK(t, newClient(t, srv.URL, nil).GetJSON(ctx2, "/hang", nil, nil))
+	e = sdktest.Error(t, newClient(t, srv.URL, nil).GetJSON(ctx2, "/hang", nil, nil))
 	if e.Code != sdk.CodeTimeout || !e.NotSent {
 		t.Fatalf("error = %+v, want a timeout with NotSent", e)
 	}
@@ -379,7 +368,7 @@ func TestRequestShape(t *testing.T) {
 
 func TestConfigErrors(t *testing.T) {
 	for _, base := range []string{"", "ftp://x", "/relative", "https://"} {
-		if _, err := New(Config{BaseURL: base}); asSDK(t, err).Code != sdk.CodeInvalidRequest {
+		if _, err := New(Config{BaseURL: base}); sdktest.Error(t, err).Code != sdk.CodeInvalidRequest {
 			t.Errorf("base %q: %v", base, err)
 		}
 	}
@@ -387,7 +376,7 @@ func TestConfigErrors(t *testing.T) {
 	if _, err := c.For("https://user:pw@:bad", nil); err == nil || strings.Contains(err.Error(), "pw") {
 		t.Errorf("For with a bad URL: %v", err)
 	}
-	if _, err := NewJSON("POST", "/x", map[string]any{"f": func() {}}); asSDK(t, err).Code != sdk.CodeInternal || !asSDK(t, err).NotSent {
+	if _, err := NewJSON("POST", "/x", map[string]any{"f": func() {}}); sdktest.Error(t, err).Code != sdk.CodeInternal || !sdktest.Error(t, err).NotSent {
 		t.Errorf("NewJSON: %v", err)
 	}
 }
@@ -426,7 +415,7 @@ func TestSecretsStayOut(t *testing.T) {
 		req, _ := NewJSON("POST", "/v1/x", map[string]string{"echo": "body"})
 		req.Auth = a
 		_, err := c.Do(context.Background(), req)
-		e := asSDK(t, err)
+		e := sdktest.Error(t, err)
 		all := strings.Join([]string{e.Error(), e.Message, e.CarrierCode, e.CarrierMessage}, "|")
 		for _, s := range secrets {
 			if strings.Contains(all, s) {

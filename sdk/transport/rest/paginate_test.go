@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 type item struct {
@@ -136,7 +137,7 @@ func TestPaginationMaxPages(t *testing.T) {
 	srv, hits := listing(t, 1000, "link")
 	p := &Pager[item]{Client: newClient(t, srv.URL, nil), First: &Request{Path: "/items"}, Next: LinkNext(), Items: JSONItems[item]("data.items"), MaxPages: 4}
 	got, err := collect(t, p)
-	e := asSDK(t, err)
+	e := sdktest.Error(t, err)
 	if e.Code != sdk.CodePermanent || len(got) != 40 || hits.Load() != 4 {
 		t.Fatalf("error %v after %d items and %d requests; want permanent after 40 and 4", e, len(got), hits.Load())
 	}
@@ -166,7 +167,7 @@ func TestPaginationGuards(t *testing.T) {
 	}))
 	defer stuck.Close()
 	p := &Pager[item]{Client: newClient(t, stuck.URL, nil), First: &Request{Path: "/"}, Next: CursorJSON("cursor", "next"), Items: JSONItems[item]("items")}
-	if _, err := collect(t, p); asSDK(t, err).Code != sdk.CodePermanent {
+	if _, err := collect(t, p); sdktest.Error(t, err).Code != sdk.CodePermanent {
 		t.Fatalf("stuck cursor: %v", err)
 	}
 	// A next link to another host is not followed with our credentials.
@@ -180,14 +181,14 @@ func TestPaginationGuards(t *testing.T) {
 	defer hop.Close()
 	p2 := &Pager[item]{Client: newClient(t, hop.URL, nil), First: &Request{Path: "/"}, Next: LinkNext(), Items: JSONItems[item]("@this")}
 	got, err := collect(t, p2)
-	if asSDK(t, err).Code != sdk.CodePermanent || len(got) != 1 || elsewhereHits.Load() != 0 {
+	if sdktest.Error(t, err).Code != sdk.CodePermanent || len(got) != 1 || elsewhereHits.Load() != 0 {
 		t.Fatalf("cross-host link: %v, %d items, %d foreign requests", err, len(got), elsewhereHits.Load())
 	}
 	// A failing page ends the walk with its classified error.
 	fail := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(503) }))
 	defer fail.Close()
 	p3 := &Pager[item]{Client: newClient(t, fail.URL, nil), First: &Request{Path: "/"}, Next: LinkNext(), Items: JSONItems[item]("@this")}
-	if _, err := collect(t, p3); asSDK(t, err).Code != sdk.CodeCarrierUnavailable {
+	if _, err := collect(t, p3); sdktest.Error(t, err).Code != sdk.CodeCarrierUnavailable {
 		t.Fatalf("failing page: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 // dropSecond is a provider on loopback that answers the first request on each
@@ -117,7 +118,7 @@ func TestNoTransportReplayOfCreates(t *testing.T) {
 			}
 			_, err := c.Do(ctx, &Request{Method: tc.method, Path: "/create", Body: tc.body, ContentType: "application/json",
 				Header: http.Header{tc.header: {"key-1"}}})
-			e := asSDK(t, err)
+			e := sdktest.Error(t, err)
 			if n := p.count(tc.method + " /create"); n != 1 {
 				t.Fatalf("the provider received the %s %d times, want once (error %v)", tc.method, n, e)
 			}

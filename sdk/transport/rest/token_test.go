@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 // oauthProvider is a token endpoint plus an API that accepts only the newest
@@ -223,7 +224,7 @@ func TestOAuth2RenewsOnceAfter401(t *testing.T) {
 		cfg.Auth = p.auth(cache, "c1")
 		cfg.HTTP = &http.Client{Transport: countingTransport{&denied}}
 	})
-	e := asSDK(t, c2.GetJSON(ctx, "/x", nil, nil))
+	e := sdktest.Error(t, c2.GetJSON(ctx, "/x", nil, nil))
 	if e.Code != sdk.CodeAuthFailed || e.CarrierCode != "invalid_token" {
 		t.Fatalf("error = %+v", e)
 	}
@@ -298,7 +299,7 @@ func TestOAuth2TokensPerAccount(t *testing.T) {
 	wrong := p.auth(cache, "c1")
 	wrong.ClientSecret = "not-the-secret"
 	c, _ := base.For("", wrong)
-	e := asSDK(t, c.GetJSON(ctx, "/api/whoami", nil, nil))
+	e := sdktest.Error(t, c.GetJSON(ctx, "/api/whoami", nil, nil))
 	if e.Code != sdk.CodeAuthFailed || !e.NotSent || e.CarrierCode != "invalid_client" {
 		t.Fatalf("wrong secret: %+v", e)
 	}
@@ -317,7 +318,7 @@ func TestOAuth2TokenEndpointDown(t *testing.T) {
 	c := newClient(t, down.URL, func(cfg *Config) {
 		cfg.Auth = &OAuth2{TokenURL: down.URL + "/token", ClientID: "c", ClientSecret: "s3cr3t-value", Cache: NewTokenCache(nil, nil)}
 	})
-	e := asSDK(t, c.GetJSON(context.Background(), "/x", nil, nil))
+	e := sdktest.Error(t, c.GetJSON(context.Background(), "/x", nil, nil))
 	if e.Code != sdk.CodeCarrierUnavailable || !e.NotSent || e.RetryAfter != 30*time.Second || e.CarrierMessage != "Maintenance" {
 		t.Fatalf("error = %+v", e)
 	}
@@ -423,7 +424,7 @@ func TestTokenLoginFailureIsNotSent(t *testing.T) {
 		Cache: NewTokenCache(nil, nil),
 	}
 	c := newClient(t, srv.URL, func(cfg *Config) { cfg.Auth = a })
-	e := asSDK(t, c.GetJSON(context.Background(), "/x", nil, nil))
+	e := sdktest.Error(t, c.GetJSON(context.Background(), "/x", nil, nil))
 	if e.Code != sdk.CodeAuthFailed || !e.NotSent || e.CarrierCode != "E401" || strings.Contains(e.Error(), "pw-secret-9") {
 		t.Fatalf("error = %+v", e)
 	}
@@ -458,7 +459,7 @@ func TestTokenWaiterOutlivesLeader(t *testing.T) {
 	r2, _ := http.NewRequest("GET", "http://127.0.0.1/", nil)
 	go func() { waiterErr <- a.Apply(context.Background(), r2) }()
 	cancel()
-	if err := <-leaderErr; asSDK(t, err).Code != sdk.CodeTimeout {
+	if err := <-leaderErr; sdktest.Error(t, err).Code != sdk.CodeTimeout {
 		t.Fatalf("leader: %v", err)
 	}
 	if err := <-waiterErr; err != nil || r2.Header.Get("Authorization") != "Bearer tok" {

@@ -15,17 +15,9 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 	"github.com/carrierhub/hub/sdk/transport/xmlhttp"
 )
-
-func sdkErr(t *testing.T, err error) *sdk.Error {
-	t.Helper()
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("want *sdk.Error, got %T %v", err, err)
-	}
-	return e
-}
 
 var fixedNow = func() time.Time { return time.Date(2026, 3, 14, 15, 9, 26, 535e6, time.FixedZone("IST", 19800)) }
 
@@ -219,7 +211,7 @@ func TestFaults(t *testing.T) {
 				Security: &UsernameToken{Username: "u", Password: "hunter2-secret"}}
 			var out trackResponse
 			err := c.Call(context.Background(), "urn:a", &trackRequest{Number: []string{"1"}}, &out)
-			e := sdkErr(t, err)
+			e := sdktest.Error(t, err)
 			if e.Code != tc.want {
 				t.Fatalf("code %s, want %s: %v", e.Code, tc.want, e)
 			}
@@ -250,7 +242,7 @@ func TestOversizeRefused(t *testing.T) {
 	defer srv.Close()
 	c := &Client{URL: srv.URL, HTTP: xmlhttp.Client{MaxResponseBytes: 16 << 10}}
 	var out trackResponse
-	e := sdkErr(t, c.Call(context.Background(), "urn:a", &trackRequest{}, &out))
+	e := sdktest.Error(t, c.Call(context.Background(), "urn:a", &trackRequest{}, &out))
 	if e.Code != sdk.CodePermanent || e.NotSent {
 		t.Fatalf("got %+v", e)
 	}
@@ -269,7 +261,7 @@ func TestDepthLimit(t *testing.T) {
 	var out struct {
 		XMLName xml.Name `xml:"a"`
 	}
-	e := sdkErr(t, c.Call(context.Background(), "urn:a", &trackRequest{}, &out))
+	e := sdktest.Error(t, c.Call(context.Background(), "urn:a", &trackRequest{}, &out))
 	if e.Code != sdk.CodePermanent || !strings.Contains(e.Message, "deeper") {
 		t.Fatalf("got %+v", e)
 	}
@@ -288,7 +280,7 @@ func TestDeadline(t *testing.T) {
 	defer close(release)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	e := sdkErr(t, (&Client{URL: srv.URL}).Call(ctx, "urn:a", &trackRequest{}, nil))
+	e := sdktest.Error(t, (&Client{URL: srv.URL}).Call(ctx, "urn:a", &trackRequest{}, nil))
 	if e.Code != sdk.CodeTimeout || e.NotSent {
 		t.Fatalf("got %+v, want a timeout that may have reached the server", e)
 	}
@@ -302,18 +294,18 @@ func TestNotSent(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	e := sdkErr(t, (&Client{URL: "http://" + addr + "/svc"}).Call(context.Background(), "urn:a", &trackRequest{}, nil))
+	e := sdktest.Error(t, (&Client{URL: "http://" + addr + "/svc"}).Call(context.Background(), "urn:a", &trackRequest{}, nil))
 	if e.Code != sdk.CodeCarrierUnavailable || !e.NotSent {
 		t.Fatalf("got %+v", e)
 	}
 	// A body encoding/xml cannot marshal fails before anything is sent.
-	e = sdkErr(t, (&Client{URL: "http://" + addr}).Call(context.Background(), "urn:a", map[string]int{"x": 1}, nil))
+	e = sdktest.Error(t, (&Client{URL: "http://" + addr}).Call(context.Background(), "urn:a", map[string]int{"x": 1}, nil))
 	if e.Code != sdk.CodeInternal || !e.NotSent {
 		t.Fatalf("unmarshalable body: %+v", e)
 	}
 	// A failing nonce source too.
 	c := &Client{URL: "http://" + addr, Security: &UsernameToken{Username: "u", Password: "p", Digest: true, Rand: failingReader{}}}
-	e = sdkErr(t, c.Call(context.Background(), "urn:a", &trackRequest{}, nil))
+	e = sdktest.Error(t, c.Call(context.Background(), "urn:a", &trackRequest{}, nil))
 	if e.Code != sdk.CodeInternal || !e.NotSent {
 		t.Fatalf("nonce failure: %+v", e)
 	}
@@ -344,7 +336,7 @@ func TestFaultHook(t *testing.T) {
 		}
 		return nil
 	}}
-	if e := sdkErr(t, c.Call(context.Background(), "urn:a", &trackRequest{}, nil)); e.Code != sdk.CodeConflict {
+	if e := sdktest.Error(t, c.Call(context.Background(), "urn:a", &trackRequest{}, nil)); e.Code != sdk.CodeConflict {
 		t.Fatalf("got %+v", e)
 	}
 }

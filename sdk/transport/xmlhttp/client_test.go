@@ -15,6 +15,7 @@ import (
 	"unicode/utf16"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/sdktest"
 )
 
 // tallyEnvelope is the shape of a Tally request, enough for the tests.
@@ -52,15 +53,6 @@ func utf16le(s string, bom bool) []byte {
 	return out
 }
 
-func code(t *testing.T, err error) *sdk.Error {
-	t.Helper()
-	var e *sdk.Error
-	if !errors.As(err, &e) {
-		t.Fatalf("want *sdk.Error, got %T %v", err, err)
-	}
-	return e
-}
-
 // A Tally Prime import answer: one voucher created, one refused with a LINEERROR.
 const tallyPartial = `<ENVELOPE><HEADER><VERSION>1</VERSION><STATUS>1</STATUS></HEADER>` +
 	`<BODY><DATA><IMPORTRESULT><CREATED>1</CREATED><ALTERED>0</ALTERED><DELETED>0</DELETED>` +
@@ -86,7 +78,7 @@ func TestTallyImportPartialLineError(t *testing.T) {
 
 	c := &Client{Provider: "Tally", Errors: TallyErrors}
 	err := c.Post(context.Background(), srv.URL, importRequest(), nil)
-	e := code(t, err)
+	e := sdktest.Error(t, err)
 	if e.Code != sdk.CodeInvalidRequest || e.Source != sdk.SourceCarrier {
 		t.Fatalf("code %s source %s, want invalid_request from carrier", e.Code, e.Source)
 	}
@@ -253,7 +245,7 @@ func TestCanadaPostMessages(t *testing.T) {
 			c := &Client{Provider: "Canada Post", ContentType: CanadaPostMediaType("shipment", 8),
 				Accept: CanadaPostMediaType("shipment", 8), Auth: BasicAuth("key", "secret"), Errors: CanadaPostErrors}
 			err := c.Post(context.Background(), srv.URL+"/rs/0001234567/0001234567/shipment", `<shipment/>`, nil)
-			e := code(t, err)
+			e := sdktest.Error(t, err)
 			if e.Code != tc.want || e.CarrierCode != tc.cc || e.Source != sdk.SourceCarrier || e.CarrierMessage == "" {
 				t.Fatalf("got %s %q %q, want %s %q", e.Code, e.CarrierCode, e.CarrierMessage, tc.want, tc.cc)
 			}
@@ -301,7 +293,7 @@ func TestClassification(t *testing.T) {
 				A string `xml:"a"`
 			}
 			err := (&Client{Provider: "P"}).Post(context.Background(), srv.URL, "<q/>", &out)
-			if e := code(t, err); e.Code != tc.want {
+			if e := sdktest.Error(t, err); e.Code != tc.want {
 				t.Fatalf("code %s, want %s (%v)", e.Code, tc.want, e)
 			}
 		})
@@ -327,7 +319,7 @@ func TestOversizeRefused(t *testing.T) {
 	}))
 	defer srv.Close()
 	err := (&Client{MaxResponseBytes: 1024}).Post(context.Background(), srv.URL, "<q/>", nil)
-	if e := code(t, err); e.Code != sdk.CodePermanent || e.NotSent || !strings.Contains(e.Message, "1024-byte limit") {
+	if e := sdktest.Error(t, err); e.Code != sdk.CodePermanent || e.NotSent || !strings.Contains(e.Message, "1024-byte limit") {
 		t.Fatalf("got %+v", e)
 	}
 	// Exactly at the limit is fine.
@@ -350,7 +342,7 @@ func TestDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
 	err := (&Client{Provider: "Tally"}).Post(ctx, srv.URL, "<q/>", nil)
-	e := code(t, err)
+	e := sdktest.Error(t, err)
 	if e.Code != sdk.CodeTimeout || e.NotSent {
 		t.Fatalf("got %+v, want a timeout that may have been sent", e)
 	}
@@ -365,7 +357,7 @@ func TestNotSentOnRefusedConnection(t *testing.T) {
 	addr := l.Addr().String()
 	l.Close()
 	err = (&Client{Provider: "Tally"}).Post(context.Background(), "http://"+addr+"/?key=topsecret", "<q/>", nil)
-	e := code(t, err)
+	e := sdktest.Error(t, err)
 	if e.Code != sdk.CodeCarrierUnavailable || !e.NotSent {
 		t.Fatalf("got %+v, want not-sent unavailable", e)
 	}
@@ -373,7 +365,7 @@ func TestNotSentOnRefusedConnection(t *testing.T) {
 		t.Errorf("error echoes the URL: %v", e)
 	}
 	err = (&Client{}).Post(context.Background(), "http://bad host/", "<q/>", nil)
-	if e := code(t, err); !e.NotSent || e.Code != sdk.CodeInvalidRequest {
+	if e := sdktest.Error(t, err); !e.NotSent || e.Code != sdk.CodeInvalidRequest {
 		t.Fatalf("bad URL: %+v", e)
 	}
 }
