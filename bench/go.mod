@@ -6,7 +6,7 @@ require (
 	github.com/carrierhub/hub v0.0.0
 	github.com/itchyny/gojq v0.12.20
 	github.com/redpanda-data/benthos/v4 v4.60.0
-	github.com/tidwall/gjson v1.20.1
+	github.com/tidwall/gjson v1.20.4
 )
 
 require (
@@ -51,7 +51,7 @@ require (
 	github.com/segmentio/ksuid v1.0.4 // indirect
 	github.com/sirupsen/logrus v1.9.3 // indirect
 	github.com/tidwall/match v1.1.1 // indirect
-	github.com/tidwall/pretty v1.2.0 // indirect
+	github.com/tidwall/pretty v1.3.0 // indirect
 	github.com/tilinna/z85 v1.0.0 // indirect
 	github.com/urfave/cli/v2 v2.27.7 // indirect
 	github.com/xeipuuv/gojsonpointer v0.0.0-20190905194746-02993c407bfb // indirect
