@@ -52,7 +52,6 @@ func loadTable(fsys fs.FS, name string) (*table, error) {
 	}
 	t := &table{name: name, header: header, rows: map[string][]string{}}
 	for {
-		line, _ := r.FieldPos(0)
 		row, err := r.Read()
 		if err == io.EOF {
 			break
@@ -60,7 +59,7 @@ func loadTable(fsys fs.FS, name string) (*table, error) {
 		if err != nil {
 			return nil, &CompileError{File: name, Pos: csvPos(err), Msg: err.Error()}
 		}
-		line, _ = r.FieldPos(0)
+		line, _ := r.FieldPos(0)
 		for i := range row {
 			row[i] = strings.TrimSpace(row[i])
 		}

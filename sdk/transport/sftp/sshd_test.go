@@ -39,7 +39,6 @@ func startSSHD(t *testing.T, withEncryptedKey ...bool) *sshdServer {
 }
 
 func (s *sshdServer) addr() string    { return s.Addr() }
-func (s *sshdServer) pid() int        { return s.PID() }
 func (s *sshdServer) stop()           { s.Stop() }
 func (s *sshdServer) sessions() []int { return s.Sessions() }
 
