@@ -258,10 +258,10 @@ func (c *Connector) checkServiceability(ctx context.Context, call *sdk.Call, bou
 		return nil, err
 	}
 	dest, origin := strings.TrimSpace(req.DestinationPostalCode), strings.TrimSpace(req.OriginPostalCode)
-	if !pinPattern.MatchString(dest) {
+	if !model.IsPINCode(dest) {
 		return nil, sdk.InvalidField("/destination_postal_code", "%q is not a six-digit Indian PIN code", req.DestinationPostalCode)
 	}
-	if origin != "" && !pinPattern.MatchString(origin) {
+	if origin != "" && !model.IsPINCode(origin) {
 		return nil, sdk.InvalidField("/origin_postal_code", "%q is not a six-digit Indian PIN code", req.OriginPostalCode)
 	}
 	acct, err := loadAccount(call.Account)

@@ -29,7 +29,6 @@ type settings struct {
 }
 
 var (
-	pinPattern     = regexp.MustCompile(`^[1-9][0-9]{5}$`)
 	awbPattern     = regexp.MustCompile(`^[0-9]{8,12}$`)
 	productPattern = regexp.MustCompile(`^[A-Z]{1,2}$`)
 	areaPattern    = regexp.MustCompile(`^[A-Z]{3}$`)
@@ -148,7 +147,7 @@ func party(a *model.Address, ptr string) error {
 	if firstNonEmpty(a.Company, a.Name) == "" {
 		return sdk.InvalidField(ptr+"/name", "a name or company is required")
 	}
-	if !pinPattern.MatchString(a.PostalCode) {
+	if !model.IsPINCode(a.PostalCode) {
 		return sdk.InvalidField(ptr+"/postal_code", "postal_code %q is not a six-digit Indian PIN code", a.PostalCode)
 	}
 	if a.CountryCode != "" && a.CountryCode != "IN" {

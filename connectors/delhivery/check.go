@@ -21,7 +21,6 @@ import (
 const ewayBillThreshold = 50000
 
 var (
-	pinPattern  = regexp.MustCompile(`^[1-9][0-9]{5}$`)
 	nonDigits   = regexp.MustCompile(`[^0-9]`)
 	ewbnPattern = regexp.MustCompile(`^[0-9]{12}$`)
 )
@@ -75,7 +74,7 @@ func checkCreate(req *model.ShipmentRequest, accountPickup string) (createDerive
 	if err := checkIndia(to.CountryCode, at+"/country_code"); err != nil {
 		return none, err
 	}
-	if !pinPattern.MatchString(to.PostalCode) {
+	if !model.IsPINCode(to.PostalCode) {
 		return none, sdk.InvalidField(at+"/postal_code", "postal_code %q is not a six-digit Indian PIN code", to.PostalCode)
 	}
 	phone, err := indianPhone(to.Phone, at+"/phone", true)
@@ -147,7 +146,7 @@ func checkCreate(req *model.ShipmentRequest, accountPickup string) (createDerive
 		if err := checkIndia(rt.CountryCode, rat+"/country_code"); err != nil {
 			return none, err
 		}
-		if rt.PostalCode != "" && !pinPattern.MatchString(rt.PostalCode) {
+		if rt.PostalCode != "" && !model.IsPINCode(rt.PostalCode) {
 			return none, sdk.InvalidField(rat+"/postal_code", "postal_code %q is not a six-digit Indian PIN code", rt.PostalCode)
 		}
 		if rphone, err = indianPhone(rt.Phone, rat+"/phone", false); err != nil {

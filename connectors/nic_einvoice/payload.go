@@ -23,7 +23,6 @@ var (
 	// digits, / and -, not starting with 0, / or -.
 	docNoRE  = regexp.MustCompile(`^[a-zA-Z1-9][a-zA-Z0-9/-]{0,15}$`)
 	gstinRE  = regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`)
-	pinRE    = regexp.MustCompile(`^[1-9][0-9]{5}$`)
 	stateRE  = regexp.MustCompile(`^[0-9]{2}$`)
 	hsnRE    = regexp.MustCompile(`^[0-9]{4}([0-9]{2}){0,2}$`)
 	nonDigit = regexp.MustCompile(`[^0-9]`)
@@ -214,7 +213,7 @@ func readParty(a model.Address, pointer string, needGSTIN, export bool) (partyDt
 		if !stateRE.MatchString(a.StateCode) {
 			return p, bad(pointer+"/state_code", "%s/state_code must be the two-digit GST state code, not %q", pointer, a.StateCode)
 		}
-		if !pinRE.MatchString(a.PostalCode) {
+		if !model.IsPINCode(a.PostalCode) {
 			return p, bad(pointer+"/postal_code", "%s/postal_code must be a six-digit PIN code, not %q", pointer, a.PostalCode)
 		}
 		p.Stcd = a.StateCode

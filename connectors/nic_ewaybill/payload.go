@@ -21,7 +21,6 @@ var (
 	ewbNoRE   = regexp.MustCompile(`^[0-9]{12}$`)
 	docNoRE   = regexp.MustCompile(`^[A-Za-z0-9/-]{1,16}$`)
 	gstinRE   = regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`)
-	pinRE     = regexp.MustCompile(`^[1-9][0-9]{5}$`)
 	stateRE   = regexp.MustCompile(`^[0-9]{2}$`)
 	hsnRE     = regexp.MustCompile(`^[0-9]{4}([0-9]{2}){0,2}$`)
 	vehicleRE = regexp.MustCompile(`^[A-Z0-9]{4,12}$`)
@@ -64,7 +63,7 @@ func stateCode(s, pointer string) (int, error) {
 }
 
 func pincode(s, pointer string) (int, error) {
-	if !pinRE.MatchString(s) {
+	if !model.IsPINCode(s) {
 		return 0, bad(pointer, "%s must be a six-digit PIN code, not %q", pointer, s)
 	}
 	n, _ := strconv.Atoi(s)

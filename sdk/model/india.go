@@ -336,3 +336,17 @@ type TollCrossing struct {
 	// Direction is the lane direction as reported.
 	Direction string `json:"direction,omitempty"`
 }
+
+// IsPINCode reports whether s is an Indian postal index number: six digits,
+// the first not 0 (the pattern the canonical schema gives PIN code fields).
+func IsPINCode(s string) bool {
+	if len(s) != 6 || s[0] == '0' {
+		return false
+	}
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
