@@ -169,7 +169,7 @@ func (c *Connector) createShipment(ctx context.Context, call *sdk.Call, bound ha
 	if err := validateWayBill(&req, acct.settings); err != nil {
 		return nil, err
 	}
-	today := c.now().In(IST).Format(time.DateOnly)
+	today := c.now().In(model.IST).Format(time.DateOnly)
 	in, err := wayBillInput(call.Payload, acct, today)
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ var update = flag.Bool("update", false, "rewrite golden files in testdata/")
 func TestMain(m *testing.M) { egresstest.Main(m) }
 
 // fixedNow keeps the default pickup date independent of the wall clock.
-var fixedNow = func() time.Time { return time.Date(2026, 11, 24, 10, 0, 0, 0, bluedart.IST) }
+var fixedNow = func() time.Time { return time.Date(2026, 11, 24, 10, 0, 0, 0, model.IST) }
 
 type env struct {
 	sim  *simulator.Simulator

@@ -99,7 +99,7 @@ func toWayBillRequest(r *model.ShipmentRequest, s legacySettings, now time.Time)
 	if err != nil {
 		return nil, err
 	}
-	in, err := wayBillInput(payload, &account{loginID: "SIMBOM01", licenceKey: "sim-licence-7f3a9c"}, now.In(IST).Format(time.DateOnly))
+	in, err := wayBillInput(payload, &account{loginID: "SIMBOM01", licenceKey: "sim-licence-7f3a9c"}, now.In(model.IST).Format(time.DateOnly))
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +269,7 @@ func legacyToWayBillRequest(r *model.ShipmentRequest, s legacySettings, now time
 	}
 	day := now
 	if r.ShipDate != "" {
-		d, err := r.ShipDate.Time(IST)
+		d, err := r.ShipDate.Time(model.IST)
 		if err != nil {
 			return nil, sdk.InvalidField("/ship_date", "ship_date %q is not a YYYY-MM-DD date", r.ShipDate)
 		}
@@ -442,7 +442,7 @@ func TestGenerateMappingMatchesGoBuilder(t *testing.T) {
 		n = min(n, 500)
 	}
 	set := legacySettings{CustomerCode: "099960", OriginArea: "BOM", ProductCode: "A", PickupTime: "1600"}
-	now := time.Date(2026, 11, 24, 10, 0, 0, 0, IST)
+	now := time.Date(2026, 11, 24, 10, 0, 0, 0, model.IST)
 	built, refused, halfCent, repacked := 0, 0, 0, 0
 	for i := range n {
 		req := randomWayBill(r)

@@ -5,7 +5,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -15,10 +14,6 @@ import (
 // request mapping's fail() reaches the caller as a message without the field,
 // so every refusal of a canonical request is decided here, before the runtime
 // builds the SOAP body. No I/O, no clock, safe for concurrent use.
-
-// IST is India Standard Time, in which Blue Dart writes every date and time. India
-// keeps no daylight saving, so a fixed zone equals Asia/Kolkata without tzdata.
-var IST = time.FixedZone("IST", 5*3600+30*60)
 
 // settings are the account settings the checks need.
 type settings struct {
@@ -102,7 +97,7 @@ func validateWayBill(r *model.ShipmentRequest, s settings) error {
 		return sdk.InvalidField("/payment_mode", "payment mode %q is not supported by Blue Dart waybill generation", r.PaymentMode)
 	}
 	if r.ShipDate != "" {
-		if _, err := r.ShipDate.Time(IST); err != nil {
+		if _, err := r.ShipDate.Time(model.IST); err != nil {
 			return sdk.InvalidField("/ship_date", "ship_date %q is not a YYYY-MM-DD date", r.ShipDate)
 		}
 	}
@@ -127,7 +122,7 @@ func validatePickup(r *model.PickupRequest, s settings) error {
 	if err := party(&r.Address, "/address"); err != nil {
 		return err
 	}
-	if _, err := r.Date.Time(IST); r.Date == "" || err != nil {
+	if _, err := r.Date.Time(model.IST); r.Date == "" || err != nil {
 		return sdk.InvalidField("/date", "date %q is not a YYYY-MM-DD date", r.Date)
 	}
 	for ptr, t := range map[string]string{"/ready_time": r.ReadyTime, "/close_time": r.CloseTime} {

@@ -20,10 +20,7 @@ import (
 // an e-way bill number.
 const ewayBillThreshold = 50000
 
-var (
-	nonDigits   = regexp.MustCompile(`[^0-9]`)
-	ewbnPattern = regexp.MustCompile(`^[0-9]{12}$`)
-)
+var nonDigits = regexp.MustCompile(`[^0-9]`)
 
 // createInput is the envelope mappings/create-request.mapping reads (the
 // runtime adds the account's settings as "settings").
@@ -120,7 +117,7 @@ func checkCreate(req *model.ShipmentRequest, accountPickup string) (createDerive
 	if total > ewayBillThreshold && req.EWayBillNumber == "" {
 		return none, sdk.InvalidField("/eway_bill_number", "an e-way bill number is required for consignments worth more than INR %d (this one is worth %.2f)", ewayBillThreshold, total)
 	}
-	if req.EWayBillNumber != "" && !ewbnPattern.MatchString(req.EWayBillNumber) {
+	if req.EWayBillNumber != "" && !model.IsEWayBillNumber(req.EWayBillNumber) {
 		return none, sdk.InvalidField("/eway_bill_number", "e-way bill number must be 12 digits")
 	}
 

@@ -44,7 +44,7 @@ func ptr(v float64) *float64 { return &v }
 // encrypted payloads), its signed QR code readable, a repeat refused as a
 // conflict, and a new login only once the token has run out.
 func TestGenerate(t *testing.T) {
-	clk := testclock.New(time.Date(2026, 12, 1, 9, 30, 0, 0, niceinvoice.IST))
+	clk := testclock.New(time.Date(2026, 12, 1, 9, 30, 0, 0, model.IST))
 	sim, err := simulator.NewWithOptions(nicsim.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +145,7 @@ func TestPayload(t *testing.T) {
 		t.Fatal(err)
 	}
 	if inv.AckNumber != "112610000000001" || inv.EWayBillNumber != "391001234567" ||
-		!inv.AckDate.Equal(time.Date(2026, 12, 1, 10, 0, 0, 0, niceinvoice.IST)) {
+		!inv.AckDate.Equal(time.Date(2026, 12, 1, 10, 0, 0, 0, model.IST)) {
 		t.Errorf("answer %+v", inv)
 	}
 }
@@ -252,7 +252,7 @@ func TestCarrierErrors(t *testing.T) {
 }
 
 func TestParseAckTime(t *testing.T) {
-	ist := niceinvoice.IST
+	ist := model.IST
 	for in, want := range map[string]time.Time{
 		"2020-08-18 13:04:00":    time.Date(2020, 8, 18, 13, 4, 0, 0, ist),
 		"2020-08-18T13:04:00":    time.Date(2020, 8, 18, 13, 4, 0, 0, ist),

@@ -15,16 +15,10 @@ import (
 	"github.com/carrierhub/hub/sdk/model"
 )
 
-// IST is India Standard Time, the zone NIC writes its times in.
-var IST = time.FixedZone("IST", 5*3600+1800)
-
 var (
 	// docNoRE is NIC's pattern for DocDtls.No: 1 to 16 characters, letters,
 	// digits, / and -, not starting with 0, / or -.
 	docNoRE  = regexp.MustCompile(`^[a-zA-Z1-9][a-zA-Z0-9/-]{0,15}$`)
-	gstinRE  = regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`)
-	stateRE  = regexp.MustCompile(`^[0-9]{2}$`)
-	hsnRE    = regexp.MustCompile(`^[0-9]{4}([0-9]{2}){0,2}$`)
 	nonDigit = regexp.MustCompile(`[^0-9]`)
 )
 
@@ -185,7 +179,7 @@ func readParty(a model.Address, pointer string, needGSTIN, export bool) (partyDt
 	var p partyDtls
 	p.Gstin = strings.ToUpper(strings.TrimSpace(a.GSTIN))
 	switch {
-	case p.Gstin != "" && !gstinRE.MatchString(p.Gstin):
+	case p.Gstin != "" && !model.IsGSTIN(p.Gstin):
 		return p, bad(pointer+"/gstin", "%s/gstin must be a 15-character GSTIN, not %q", pointer, a.GSTIN)
 	case p.Gstin == "" && needGSTIN:
 		return p, bad(pointer+"/gstin", "%s/gstin is required: the IRP registers invoices between GST-registered parties", pointer)
@@ -210,7 +204,7 @@ func readParty(a model.Address, pointer string, needGSTIN, export bool) (partyDt
 	if export && p.Gstin == "" {
 		p.Gstin, p.Stcd, p.Pin = "URP", "96", 999999
 	} else {
-		if !stateRE.MatchString(a.StateCode) {
+		if !model.IsStateCode(a.StateCode) {
 			return p, bad(pointer+"/state_code", "%s/state_code must be the two-digit GST state code, not %q", pointer, a.StateCode)
 		}
 		if !model.IsPINCode(a.PostalCode) {
@@ -243,7 +237,7 @@ func invoicePayload(r *model.EInvoiceRequest) (*invoiceRequest, error) {
 	case r.TotalValue < 0:
 		return nil, bad("/total_value", "total_value must not be negative")
 	}
-	dt, err := r.DocDate.Time(IST)
+	dt, err := r.DocDate.Time(model.IST)
 	if err != nil {
 		return nil, bad("/doc_date", "doc_date must be a date (YYYY-MM-DD), not %q", string(r.DocDate))
 	}
@@ -270,7 +264,7 @@ func invoicePayload(r *model.EInvoiceRequest) (*invoiceRequest, error) {
 	var assAmts, igst, cgst, sgst, cess []float64
 	for i, it := range r.Items {
 		p := fmt.Sprintf("/items/%d", i)
-		if !hsnRE.MatchString(it.HSNCode) {
+		if !model.IsHSNCode(it.HSNCode) {
 			return nil, bad(p+"/hsn_code", "%s/hsn_code must be a 4, 6 or 8-digit HSN code, not %q", p, it.HSNCode)
 		}
 		if it.TaxableAmount < 0 {
@@ -413,7 +407,7 @@ var ackLayouts = []string{"2006-01-02 15:04:05", "2006-01-02T15:04:05", "2006-01
 func ParseAckTime(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
 	for _, l := range ackLayouts {
-		if t, err := time.ParseInLocation(l, s, IST); err == nil {
+		if t, err := time.ParseInLocation(l, s, model.IST); err == nil {
 			return t, true
 		}
 	}

@@ -47,7 +47,7 @@ func extension(number string) model.EWayBillExtension {
 // window after being refused outside it, and finally no longer cancellable
 // after 24 hours; one login throughout.
 func TestGenerateThenExtend(t *testing.T) {
-	clk := testclock.New(time.Date(2026, 12, 1, 9, 30, 0, 0, nicewaybill.IST))
+	clk := testclock.New(time.Date(2026, 12, 1, 9, 30, 0, 0, model.IST))
 	sim, err := simulator.NewWithOptions(nicsim.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func TestGenerateThenExtend(t *testing.T) {
 		t.Errorf("generated_at %v is not in India time", gen.GeneratedAt)
 	}
 	// 150 km is one day for the simulator: valid to the next day, 23:59 IST.
-	if want := time.Date(2026, 12, 2, 23, 59, 0, 0, nicewaybill.IST); !gen.ValidUntil.Equal(want) {
+	if want := time.Date(2026, 12, 2, 23, 59, 0, 0, model.IST); !gen.ValidUntil.Equal(want) {
 		t.Errorf("valid_until %v, want %v", gen.ValidUntil, want)
 	}
 
@@ -154,7 +154,7 @@ func TestCancel(t *testing.T) {
 // Part-B's), cancelled; an unknown number is not_found (325), a malformed one
 // is refused before anything is sent.
 func TestGet(t *testing.T) {
-	clk := testclock.New(time.Date(2026, 12, 1, 9, 30, 0, 0, nicewaybill.IST))
+	clk := testclock.New(time.Date(2026, 12, 1, 9, 30, 0, 0, model.IST))
 	sim, err := simulator.NewWithOptions(nicsim.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +279,7 @@ func TestRefusedBeforeSending(t *testing.T) {
 }
 
 func TestParseNICTime(t *testing.T) {
-	ist := nicewaybill.IST
+	ist := model.IST
 	for in, want := range map[string]time.Time{
 		"15/12/2017 11:35:00 AM":  time.Date(2017, 12, 15, 11, 35, 0, 0, ist),
 		"06/05/2024 11:59:00 PM":  time.Date(2024, 5, 6, 23, 59, 0, 0, ist),

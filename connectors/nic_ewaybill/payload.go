@@ -14,15 +14,8 @@ import (
 	"github.com/carrierhub/hub/sdk/transport/nic"
 )
 
-// IST is India Standard Time, the zone NIC writes its times in.
-var IST = time.FixedZone("IST", 5*3600+1800)
-
 var (
-	ewbNoRE   = regexp.MustCompile(`^[0-9]{12}$`)
 	docNoRE   = regexp.MustCompile(`^[A-Za-z0-9/-]{1,16}$`)
-	gstinRE   = regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`)
-	stateRE   = regexp.MustCompile(`^[0-9]{2}$`)
-	hsnRE     = regexp.MustCompile(`^[0-9]{4}([0-9]{2}){0,2}$`)
 	vehicleRE = regexp.MustCompile(`^[A-Z0-9]{4,12}$`)
 	digitsRE  = regexp.MustCompile(`^[0-9]{1,2}$`)
 )
@@ -45,7 +38,7 @@ func bad(pointer, format string, args ...any) error {
 
 // nicDate writes a canonical date as NIC's dd/mm/yyyy.
 func nicDate(d model.Date, pointer string) (string, error) {
-	t, err := d.Time(IST)
+	t, err := d.Time(model.IST)
 	if err != nil {
 		return "", bad(pointer, "%s must be a date (YYYY-MM-DD), not %q", pointer, string(d))
 	}
@@ -55,7 +48,7 @@ func nicDate(d model.Date, pointer string) (string, error) {
 func number(s string) json.Number { return json.Number(strings.TrimLeft(s, "0")) }
 
 func stateCode(s, pointer string) (int, error) {
-	if !stateRE.MatchString(s) {
+	if !model.IsStateCode(s) {
 		return 0, bad(pointer, "%s must be the two-digit GST state code, not %q", pointer, s)
 	}
 	n, _ := strconv.Atoi(s)
@@ -71,7 +64,7 @@ func pincode(s, pointer string) (int, error) {
 }
 
 func ewbNo(s, pointer string) (json.Number, error) {
-	if !ewbNoRE.MatchString(s) {
+	if !model.IsEWayBillNumber(s) {
 		return "", bad(pointer, "%s must be the 12-digit e-way bill number, not %q", pointer, s)
 	}
 	return json.Number(s), nil
@@ -145,7 +138,7 @@ type party struct {
 func readParty(bill model.Address, actual *model.Address, pointer, actualPointer string) (party, error) {
 	var p party
 	p.gstin = strings.ToUpper(strings.TrimSpace(bill.GSTIN))
-	if !gstinRE.MatchString(p.gstin) {
+	if !model.IsGSTIN(p.gstin) {
 		return p, bad(pointer+"/gstin", "%s/gstin must be a 15-character GSTIN, not %q", pointer, bill.GSTIN)
 	}
 	p.name = bill.Company
@@ -217,7 +210,7 @@ func generatePayload(r *model.EWayBillRequest) (*generateRequest, error) {
 	}
 	for i, it := range r.Items {
 		p := fmt.Sprintf("/items/%d", i)
-		if !hsnRE.MatchString(it.HSNCode) {
+		if !model.IsHSNCode(it.HSNCode) {
 			return nil, bad(p+"/hsn_code", "%s/hsn_code must be a 4, 6 or 8-digit HSN code, not %q", p, it.HSNCode)
 		}
 		if it.TaxableAmount < 0 {
@@ -624,7 +617,7 @@ func ParseNICTime(s string) (time.Time, bool) {
 	if month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, IST)
+	t := time.Date(year, time.Month(month), day, hour, minute, sec, 0, model.IST)
 	if t.Day() != day {
 		return time.Time{}, false // 31/02 and the like
 	}

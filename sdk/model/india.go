@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"regexp"
+	"time"
+)
 
 // EWayBillRequest asks NIC (directly or through a GSP) to generate an e-way bill.
 // Field names follow the canonical model; connectors map them onto NIC's
@@ -337,12 +340,34 @@ type TollCrossing struct {
 	Direction string `json:"direction,omitempty"`
 }
 
+// IST is India Standard Time (UTC+05:30), the zone Indian providers and NIC
+// write local times in.
+var IST = time.FixedZone("IST", 5*3600+30*60)
+
 // IsPINCode reports whether s is an Indian postal index number: six digits,
 // the first not 0 (the pattern the canonical schema gives PIN code fields).
-func IsPINCode(s string) bool {
-	if len(s) != 6 || s[0] == '0' {
-		return false
-	}
+func IsPINCode(s string) bool { return len(s) == 6 && s[0] != '0' && digits(s) }
+
+// IsEWayBillNumber reports whether s is an e-way bill number: twelve digits
+// (the pattern the canonical schema gives them).
+func IsEWayBillNumber(s string) bool { return len(s) == 12 && digits(s) }
+
+// IsHSNCode reports whether s is an HSN code of 4, 6 or 8 digits.
+func IsHSNCode(s string) bool { return (len(s) == 4 || len(s) == 6 || len(s) == 8) && digits(s) }
+
+// IsStateCode reports whether s is a GST state code: two digits.
+func IsStateCode(s string) bool { return len(s) == 2 && digits(s) }
+
+// gstinPattern is the canonical schema's pattern for a GSTIN: state code, PAN,
+// entity number, Z, check character.
+var gstinPattern = regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`)
+
+// IsGSTIN reports whether s has a GSTIN's form (the check character is not
+// verified; NIC does that).
+func IsGSTIN(s string) bool { return gstinPattern.MatchString(s) }
+
+// digits reports whether s is ASCII digits only.
+func digits(s string) bool {
 	for i := range len(s) {
 		if s[i] < '0' || s[i] > '9' {
 			return false

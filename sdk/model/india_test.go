@@ -5,16 +5,33 @@ import (
 	"testing"
 )
 
-// IsPINCode agrees with the pattern the canonical schema gives PIN code fields
-// (go test runs the seeds; -fuzz FuzzIsPINCode explores beyond them).
-func FuzzIsPINCode(f *testing.F) {
-	schema := regexp.MustCompile(`^[1-9][0-9]{5}$`)
-	for _, s := range []string{"560001", "110001", "999999", "100000", "", "0", "012345", "56000", "5600011", "56000a", "５60001", " 56000", "560001\n", "-56000", "56.001"} {
+// The India checks agree with the patterns the canonical schema gives the
+// fields they check (go test runs the seeds; -fuzz FuzzIndiaChecks explores
+// beyond them).
+func FuzzIndiaChecks(f *testing.F) {
+	checks := []struct {
+		name  string
+		check func(string) bool
+		want  *regexp.Regexp
+	}{
+		{"IsPINCode", IsPINCode, regexp.MustCompile(`^[1-9][0-9]{5}$`)},
+		{"IsEWayBillNumber", IsEWayBillNumber, regexp.MustCompile(`^[0-9]{12}$`)},
+		{"IsHSNCode", IsHSNCode, regexp.MustCompile(`^[0-9]{4}([0-9]{2}){0,2}$`)},
+		{"IsStateCode", IsStateCode, regexp.MustCompile(`^[0-9]{2}$`)},
+		{"IsGSTIN", IsGSTIN, regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`)},
+	}
+	for _, s := range []string{
+		"560001", "110001", "999999", "100000", "", "0", "012345", "56000", "5600011", "56000a", "５60001", " 56000", "560001\n", "-56000", "56.001",
+		"331009223441", "33100922344", "3310092234411", "33100922344x", "1001", "100110", "10011020", "100", "10011", "1001102", "100110201",
+		"29", "07", "2", "291", "2a", "29AKLPM8755F1ZJ", "29aklpm8755f1zj", "29AKLPM8755F1YJ", "29AKLPM8755F1Z",
+	} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		if got, want := IsPINCode(s), schema.MatchString(s); got != want {
-			t.Errorf("IsPINCode(%q) = %v, the schema's pattern says %v", s, got, want)
+		for _, c := range checks {
+			if got, want := c.check(s), c.want.MatchString(s); got != want {
+				t.Errorf("%s(%q) = %v, the schema's pattern says %v", c.name, s, got, want)
+			}
 		}
 	})
 }

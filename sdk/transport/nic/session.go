@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
@@ -425,9 +426,6 @@ type irpLogin struct {
 	ForceRefreshAccessToken bool   `json:"ForceRefreshAccessToken"`
 }
 
-// ist is India Standard Time, in which IRP writes TokenExpiry.
-var ist = time.FixedZone("IST", 5*3600+1800)
-
 func (m *Manager) login(ctx context.Context, c Credentials, forced bool) (*Session, error) {
 	appKey, err := NewAppKey(m.cfg.Rand)
 	if err != nil {
@@ -495,7 +493,7 @@ func (m *Manager) login(ctx context.Context, c Credentials, forced bool) (*Sessi
 		}
 		token, encSEK = r.Data.AuthToken, r.Data.Sek
 		expiry = now.Add(m.cfg.TokenTTL)
-		if t, err := time.ParseInLocation("2006-01-02 15:04:05", r.Data.TokenExpiry, ist); err == nil {
+		if t, err := time.ParseInLocation("2006-01-02 15:04:05", r.Data.TokenExpiry, model.IST); err == nil {
 			expiry = t
 		}
 	}

@@ -358,7 +358,6 @@ func (s *Server) irpAuth(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	encSEK, _ := nic.EncryptECB(appKey, ss.sek)
-	ist := time.FixedZone("IST", 5*3600+1800)
 	writeJSON(w, map[string]any{"Status": 1, "Data": map[string]any{
 		"ClientId": u.ClientID, "UserName": u.Username, "AuthToken": ss.token,
 		"Sek": base64.StdEncoding.EncodeToString(encSEK), "TokenExpiry": ss.expiry.In(ist).Format("2006-01-02 15:04:05"),
