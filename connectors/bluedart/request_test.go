@@ -317,7 +317,7 @@ func legacyParty(a *model.Address, ptr string) (*legacyPartyFields, error) {
 	if !ok {
 		return nil, sdk.InvalidField(ptr+"/lines", "the address does not fit Blue Dart's three lines of 30 characters")
 	}
-	return &legacyPartyFields{name: legacyClip(firstNonEmpty(a.Company, a.Name), nameMax), phone: nationalDigits(a.Phone), lines: lines}, nil
+	return &legacyPartyFields{name: legacyClip(firstNonEmpty(a.Company, a.Name), nameMax), phone: model.NationalNumber(a.Phone), lines: lines}, nil
 }
 
 // legacyAddressLines is the Go packing the mapping's wrap(30) replaced: three

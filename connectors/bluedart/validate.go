@@ -169,26 +169,7 @@ func hasWords(texts []string) bool {
 
 // indianMobile reports whether a phone number reduces to ten national digits,
 // as the request mapping reduces it.
-func indianMobile(s string) bool { return len(nationalDigits(s)) == 10 }
-
-// nationalDigits reduces a phone number to its digits without the +91 or the
-// leading 0 of a national call.
-func nationalDigits(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		}
-	}
-	d := b.String()
-	switch {
-	case len(d) == 12 && strings.HasPrefix(d, "91"):
-		d = d[2:]
-	case len(d) == 11 && strings.HasPrefix(d, "0"):
-		d = d[1:]
-	}
-	return d
-}
+func indianMobile(s string) bool { return len(model.NationalNumber(s)) == 10 }
 
 func firstNonEmpty(s ...string) string {
 	for _, v := range s {

@@ -3,7 +3,6 @@ package delhivery
 import (
 	"fmt"
 	"math"
-	"regexp"
 	"strings"
 
 	"github.com/carrierhub/hub/sdk"
@@ -19,8 +18,6 @@ import (
 // ewayBillThreshold is the consignment value (INR) above which Delhivery requires
 // an e-way bill number.
 const ewayBillThreshold = 50000
-
-var nonDigits = regexp.MustCompile(`[^0-9]`)
 
 // createInput is the envelope mappings/create-request.mapping reads (the
 // runtime adds the account's settings as "settings").
@@ -224,13 +221,7 @@ func indianPhone(raw, pointer string, required bool) (string, error) {
 		}
 		return "", nil
 	}
-	d := nonDigits.ReplaceAllString(raw, "")
-	switch {
-	case len(d) == 12 && strings.HasPrefix(d, "91"):
-		d = d[2:]
-	case len(d) == 11 && strings.HasPrefix(d, "0"):
-		d = d[1:]
-	}
+	d := model.NationalNumber(raw)
 	if len(d) != 10 {
 		return "", sdk.InvalidField(pointer, "phone %q is not a ten-digit Indian number", raw)
 	}

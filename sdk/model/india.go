@@ -358,6 +358,25 @@ func IsHSNCode(s string) bool { return (len(s) == 4 || len(s) == 6 || len(s) == 
 // IsStateCode reports whether s is a GST state code: two digits.
 func IsStateCode(s string) bool { return len(s) == 2 && digits(s) }
 
+// NationalNumber reduces an Indian phone number to its digits, without the
+// +91 of an international call or the leading 0 of a national one: a mobile
+// number comes out as its ten digits.
+func NationalNumber(phone string) string {
+	d := make([]byte, 0, len(phone))
+	for i := range len(phone) {
+		if c := phone[i]; c >= '0' && c <= '9' {
+			d = append(d, c)
+		}
+	}
+	switch {
+	case len(d) == 12 && d[0] == '9' && d[1] == '1':
+		d = d[2:]
+	case len(d) == 11 && d[0] == '0':
+		d = d[1:]
+	}
+	return string(d)
+}
+
 // gstinPattern is the canonical schema's pattern for a GSTIN: state code, PAN,
 // entity number, Z, check character.
 var gstinPattern = regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`)

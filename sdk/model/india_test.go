@@ -35,3 +35,23 @@ func FuzzIndiaChecks(f *testing.F) {
 		}
 	})
 }
+
+func TestNationalNumber(t *testing.T) {
+	for in, want := range map[string]string{
+		"9876543210":        "9876543210",
+		"+91 98765 43210":   "9876543210",
+		"+91-98765-43210":   "9876543210",
+		"098765 43210":      "9876543210",
+		"(080) 2345 6789":   "8023456789",
+		"919876543210":      "9876543210",
+		"91 9876 5432":      "9198765432",
+		"12345":             "12345",
+		"":                  "",
+		"+1 (415) 555-0100": "14155550100",
+		"९८७६५४३२१०":        "",
+	} {
+		if got := NationalNumber(in); got != want {
+			t.Errorf("NationalNumber(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
