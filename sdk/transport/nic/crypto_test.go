@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/carrierhub/hub/sdk"
 )
@@ -373,5 +374,11 @@ func TestClassifyCodes(t *testing.T) {
 	}
 	if c, _ := ewbErrorCodes(json.RawMessage(`{"errorCodes":"105"}`)); c != "105" {
 		t.Errorf("object form = %q", c)
+	}
+	// A long plain-text error (here in Hindi, 3 bytes a letter) is cut on a
+	// letter, never inside one.
+	long, _ := json.Marshal(strings.Repeat("त्रुटि ", 40))
+	if c, text := ewbErrorCodes(long); c != "" || len(text) > 200+len("…") || !utf8.ValidString(text) || !strings.HasSuffix(text, "…") {
+		t.Errorf("long plain-text error: codes %q, text %q (valid UTF-8: %v)", c, text, utf8.ValidString(text))
 	}
 }

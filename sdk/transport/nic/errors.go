@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/xmlhttp"
 )
 
 // NIC e-Way Bill error codes that mean the session (token or SEK) is no longer
@@ -99,7 +100,7 @@ func (d *Digits) UnmarshalJSON(b []byte) error {
 	default:
 		var num json.Number
 		if err := json.Unmarshal(b, &num); err != nil {
-			return fmt.Errorf("%s is neither a number nor a string", truncate(string(b), 20))
+			return fmt.Errorf("%s is neither a number nor a string", xmlhttp.Truncate(string(b), 20))
 		}
 		*d = Digits(num.String())
 	}
@@ -137,7 +138,7 @@ func ewbErrorCodes(raw json.RawMessage) (codes, text string) {
 	if dec, err := base64.StdEncoding.DecodeString(s); err == nil && json.Unmarshal(dec, &obj) == nil {
 		return obj.ErrorCodes, obj.Message
 	}
-	return "", truncate(s, 200)
+	return "", xmlhttp.Truncate(s, 200)
 }
 
 // irpErrorDetails reads the IRP ErrorDetails list.
@@ -157,13 +158,6 @@ func irpError(details []irpErrorDetail) *sdk.Error {
 		}
 	}
 	return ClassifyCodes(strings.Join(codes, ","), strings.Join(texts, "; "))
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }
 
 // httpStatusError classifies a non-200 answer whose body is not NIC's JSON.
