@@ -1,7 +1,7 @@
 // Package egresstest admits loopback through the egress guard for tests
 // whose providers are httptest servers and simulators on 127.0.0.1, as a
 // laptop trying the hub would with egress.allow. Tests that check the guard
-// itself narrow it again with t.Setenv.
+// itself narrow it again with t.Setenv; CheckGuard does so for an HTTP client.
 package egresstest
 
 import (
