@@ -58,9 +58,11 @@ import (
 //go:embed all:shipmozo
 //go:embed all:shiprocket
 //go:embed all:smartship
+//go:embed all:ulip_ewaybill
 //go:embed all:ulip_fastag
 //go:embed all:ulip_ldb
 //go:embed all:ulip_sarathi
+//go:embed all:ulip_tgvahan
 //go:embed all:ulip_vahan
 //go:embed all:velocity_shipfast
 //go:embed all:vtrans
@@ -147,6 +149,46 @@ var goBuiltins = []Builtin{
 	{ID: "nic_einvoice", Files: niceinvoice.Folder(), New: niceinvoice.New, Simulate: nicEInvoiceSim, OwnSimulatorReplays: true},
 }
 
+// overNIC names the data folders of GST Suvidha Providers' APIs that pass
+// NIC's JSON on, each with the NIC connector whose translation runs around it
+// (nic.Bindings): the folder says only what differs on the GSP's wire.
+var overNIC = map[string]func(fs.FS) (sdk.Connector, error){}
+
+// eWayBillOverNIC is nic_ewaybill's translation around a GSP's folder.
+func eWayBillOverNIC(f fs.FS) (sdk.Connector, error) {
+	c, err := nicewaybill.OverBindings(f)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// eInvoiceOverNIC is nic_einvoice's translation around a GSP's folder.
+func eInvoiceOverNIC(f fs.FS) (sdk.Connector, error) {
+	c, err := niceinvoice.OverBindings(f)
+	if err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// dataBuiltin is the built-in of an embedded data folder: run by the
+// declarative runtime, or by a NIC translation around it (overNIC).
+func dataBuiltin(name string) Builtin {
+	b := Builtin{ID: name, Files: folder(name)}
+	if over, ok := overNIC[name]; ok {
+		files := b.Files
+		b.New = func() sdk.Connector {
+			c, err := over(files)
+			if err != nil {
+				panic(fmt.Sprintf("connector %s: %v", name, err)) // an embedded folder that does not load: a build defect
+			}
+			return c
+		}
+	}
+	return b
+}
+
 // builtins lists every built-in connector once: those with Go, then one per
 // embedded data folder.
 var builtins = func() []Builtin {
@@ -157,7 +199,7 @@ var builtins = func() []Builtin {
 	}
 	for _, d := range dirs {
 		if d.IsDir() && d.Name() != declarative.SharedDir {
-			out = append(out, Builtin{ID: d.Name(), Files: folder(d.Name())})
+			out = append(out, dataBuiltin(d.Name()))
 		}
 	}
 	return out

@@ -142,6 +142,16 @@ type EInvoiceGenerator interface {
 	GenerateEInvoice(ctx context.Context, req *Request[model.EInvoiceRequest]) (*model.EInvoice, error)
 }
 
+// EInvoiceCanceller serves cancel_einvoice.
+type EInvoiceCanceller interface {
+	CancelEInvoice(ctx context.Context, req *Request[model.EInvoiceCancel]) (*model.EInvoiceCancellation, error)
+}
+
+// EInvoiceGetter serves get_einvoice.
+type EInvoiceGetter interface {
+	GetEInvoice(ctx context.Context, req *Request[model.EInvoiceLookup]) (*model.EInvoice, error)
+}
+
 // VehicleLookup serves lookup_vehicle.
 type VehicleLookup interface {
 	LookupVehicle(ctx context.Context, req *Request[model.VehicleRequest]) (*model.Vehicle, error)

@@ -28,6 +28,8 @@ const (
 	OpGetEWayBill           Operation = "get_eway_bill"
 	OpExtendEWayBill        Operation = "extend_eway_bill"
 	OpGenerateEInvoice      Operation = "generate_einvoice"
+	OpCancelEInvoice        Operation = "cancel_einvoice"
+	OpGetEInvoice           Operation = "get_einvoice"
 	OpLookupVehicle         Operation = "lookup_vehicle"
 	OpLookupDriverLicence   Operation = "lookup_driver_licence"
 	OpListTollCrossings     Operation = "list_toll_crossings"
@@ -124,6 +126,8 @@ var operations = []OperationSpec{
 	spec(OpGetEWayBill, "Read an e-way bill by its number: its status, validity and current vehicle as NIC has them now.", false, EWayBillGetter.GetEWayBill),
 	spec(OpExtendEWayBill, "Extend an e-way bill's validity (NIC accepts it from 8 hours before its expiry to 8 hours after).", false, EWayBillExtender.ExtendEWayBill),
 	spec(OpGenerateEInvoice, "Register an invoice with an IRP and get its IRN.", true, EInvoiceGenerator.GenerateEInvoice),
+	spec(OpCancelEInvoice, "Cancel an e-invoice by its IRN (the IRP accepts it within 24 hours, and not while the IRN has an active e-way bill).", false, EInvoiceCanceller.CancelEInvoice),
+	spec(OpGetEInvoice, "Read an e-invoice as the IRP has it now, by its IRN or by the invoice's type, number and date.", false, EInvoiceGetter.GetEInvoice),
 	spec(OpLookupVehicle, "Look a vehicle up in VAHAN.", false, VehicleLookup.LookupVehicle),
 	spec(OpLookupDriverLicence, "Look a driving licence up in SARATHI.", false, DriverLicenceLookup.LookupDriverLicence),
 	spec(OpListTollCrossings, "List a vehicle's FASTag toll-plaza crossings.", false, TollCrossingLister.ListTollCrossings),

@@ -52,11 +52,11 @@ type Options struct {
 	Manager func(*nic.Config)
 }
 
-// Connector serves NIC e-Invoice (IRP) accounts. It keeps one nic.Manager per
-// base URL and public key, whose session cache is keyed by GSTIN, and is safe
-// for concurrent use by every tenant's accounts.
+// Connector serves NIC e-Invoice (IRP) accounts directly. It keeps one
+// nic.Manager per base URL and public key, whose session cache is keyed by
+// GSTIN, and is safe for concurrent use by every tenant's accounts.
 type Connector struct {
-	sdk.Unimplemented
+	translation
 	accounts *nic.Accounts
 }
 
@@ -70,24 +70,35 @@ func New() sdk.Connector { return NewWithOptions(Options{}) }
 
 // NewWithOptions returns the connector tuned by opts.
 func NewWithOptions(opts Options) *Connector {
-	return &Connector{accounts: &nic.Accounts{Flavor: nic.EInvoice, AuthPath: AuthPath, Adjust: opts.Manager}}
+	accounts := &nic.Accounts{Flavor: nic.EInvoice, AuthPath: AuthPath, Adjust: opts.Manager}
+	return &Connector{translation: translation{describe: manifest, wire: directWire{accounts}}, accounts: accounts}
 }
 
-// Describe returns the embedded manifest.
-func (c *Connector) Describe() *sdk.Manifest { return manifest() }
+// translation is the canonical e-invoice operations over a wire: each
+// request checked and written as NIC's request data, NIC's answer data read
+// back, NIC's codes explained. Both connectors embed it.
+type translation struct {
+	sdk.Unimplemented
+	describe func() *sdk.Manifest
+	wire     wire
+}
+
+// Describe returns the connector's manifest.
+func (t *translation) Describe() *sdk.Manifest { return t.describe() }
+
+// callOf is the call a request makes, without its payload.
+func callOf[T any](op sdk.Operation, req *sdk.Request[T]) *sdk.Call {
+	return &sdk.Call{Operation: op, Account: req.Account, IdempotencyKey: req.IdempotencyKey, RequestID: req.RequestID}
+}
 
 // GenerateEInvoice registers an invoice with the IRP (Generate IRN).
-func (c *Connector) GenerateEInvoice(ctx context.Context, req *sdk.Request[model.EInvoiceRequest]) (*model.EInvoice, error) {
+func (t *translation) GenerateEInvoice(ctx context.Context, req *sdk.Request[model.EInvoiceRequest]) (*model.EInvoice, error) {
 	payload, err := invoicePayload(&req.Body)
 	if err != nil {
 		return nil, err
 	}
-	m, creds, err := c.accounts.Resolve(req.Account)
-	if err != nil {
-		return nil, err
-	}
 	var out irnAnswer
-	if err := explain("Generate IRN", m.IRPPost(ctx, creds, InvoicePath, payload, &out)); err != nil {
+	if err := explain("Generate IRN", t.wire.Exchange(ctx, callOf(sdk.OpGenerateEInvoice, req), payload, &out)); err != nil {
 		return nil, err
 	}
 	return out.invoice()

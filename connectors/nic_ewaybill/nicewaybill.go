@@ -16,7 +16,6 @@ import (
 	"context"
 	"embed"
 	"io/fs"
-	"net/url"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -54,11 +53,11 @@ type Options struct {
 	Manager func(*nic.Config)
 }
 
-// Connector serves NIC e-Way Bill accounts. It keeps one nic.Manager per base
-// URL and public key, whose session cache is keyed by GSTIN, and is safe for
-// concurrent use by every tenant's accounts.
+// Connector serves NIC e-Way Bill accounts directly. It keeps one nic.Manager
+// per base URL and public key, whose session cache is keyed by GSTIN, and is
+// safe for concurrent use by every tenant's accounts.
 type Connector struct {
-	sdk.Unimplemented
+	translation
 	accounts *nic.Accounts
 }
 
@@ -76,87 +75,95 @@ func New() sdk.Connector { return NewWithOptions(Options{}) }
 
 // NewWithOptions returns the connector tuned by opts.
 func NewWithOptions(opts Options) *Connector {
-	return &Connector{accounts: &nic.Accounts{Flavor: nic.EWayBill, Adjust: opts.Manager}}
+	accounts := &nic.Accounts{Flavor: nic.EWayBill, Adjust: opts.Manager}
+	return &Connector{translation: translation{describe: manifest, wire: directWire{accounts}}, accounts: accounts}
 }
 
-// Describe returns the embedded manifest.
-func (c *Connector) Describe() *sdk.Manifest { return manifest() }
+// translation is the canonical e-way bill operations over a wire: each
+// request checked and written as NIC's request data, NIC's answer data read
+// back, NIC's codes explained. Both connectors embed it.
+type translation struct {
+	sdk.Unimplemented
+	describe func() *sdk.Manifest
+	wire     wire
+}
 
-// call sends one write after the request has been checked.
-func (c *Connector) call(ctx context.Context, a *sdk.Account, action string, payload, out any) error {
-	m, creds, err := c.accounts.Resolve(a)
-	if err != nil {
-		return err
-	}
-	return explain(action, m.EWBAction(ctx, creds, action, payload, out))
+// Describe returns the connector's manifest.
+func (t *translation) Describe() *sdk.Manifest { return t.describe() }
+
+// exchange sends one operation's request data after the request has been
+// checked, and explains NIC's codes in a refusal.
+func (t *translation) exchange(ctx context.Context, call *sdk.Call, payload, out any) error {
+	return explain(names[call.Operation], t.wire.Exchange(ctx, call, payload, out))
+}
+
+// callOf is the call a request makes, without its payload.
+func callOf[T any](op sdk.Operation, req *sdk.Request[T]) *sdk.Call {
+	return &sdk.Call{Operation: op, Account: req.Account, IdempotencyKey: req.IdempotencyKey, RequestID: req.RequestID}
 }
 
 // GenerateEWayBill generates an e-way bill (GENEWAYBILL).
-func (c *Connector) GenerateEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillRequest]) (*model.EWayBill, error) {
+func (t *translation) GenerateEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillRequest]) (*model.EWayBill, error) {
 	payload, err := generatePayload(&req.Body)
 	if err != nil {
 		return nil, err
 	}
 	var out generateAnswer
-	if err := c.call(ctx, req.Account, ActionGenerate, payload, &out); err != nil {
+	if err := t.exchange(ctx, callOf(sdk.OpGenerateEWayBill, req), payload, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Transport.VehicleNumber), nil
 }
 
 // UpdateEWayBillVehicle updates an e-way bill's Part-B (VEHEWB).
-func (c *Connector) UpdateEWayBillVehicle(ctx context.Context, req *sdk.Request[model.EWayBillVehicleUpdate]) (*model.EWayBill, error) {
+func (t *translation) UpdateEWayBillVehicle(ctx context.Context, req *sdk.Request[model.EWayBillVehicleUpdate]) (*model.EWayBill, error) {
 	payload, err := vehiclePayload(&req.Body)
 	if err != nil {
 		return nil, err
 	}
 	var out vehicleAnswer
-	if err := c.call(ctx, req.Account, ActionVehicle, payload, &out); err != nil {
+	if err := t.exchange(ctx, callOf(sdk.OpUpdateEWayBillVehicle, req), payload, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Number, req.Body.Transport.VehicleNumber), nil
 }
 
 // ExtendEWayBill extends an e-way bill's validity (EXTENDVALIDITY).
-func (c *Connector) ExtendEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillExtension]) (*model.EWayBill, error) {
+func (t *translation) ExtendEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillExtension]) (*model.EWayBill, error) {
 	payload, err := extendPayload(&req.Body)
 	if err != nil {
 		return nil, err
 	}
 	var out extendAnswer
-	if err := c.call(ctx, req.Account, ActionExtend, payload, &out); err != nil {
+	if err := t.exchange(ctx, callOf(sdk.OpExtendEWayBill, req), payload, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Number, req.Body.Transport.VehicleNumber), nil
 }
 
 // CancelEWayBill cancels an e-way bill (CANEWB).
-func (c *Connector) CancelEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillCancel]) (*model.EWayBill, error) {
+func (t *translation) CancelEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillCancel]) (*model.EWayBill, error) {
 	payload, err := cancelPayload(&req.Body)
 	if err != nil {
 		return nil, err
 	}
 	var out cancelAnswer
-	if err := c.call(ctx, req.Account, ActionCancel, payload, &out); err != nil {
+	if err := t.exchange(ctx, callOf(sdk.OpCancelEWayBill, req), payload, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Number), nil
 }
 
-// GetEWayBill reads an e-way bill as NIC has it now (GET GetEwayBill, whose
-// answer NIC encrypts under a fresh key, REK, sealed with the session key and
-// signed with an HMAC; the kernel opens it).
-func (c *Connector) GetEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillLookup]) (*model.EWayBill, error) {
+// GetEWayBill reads an e-way bill as NIC has it now (GetEwayBill; directly,
+// NIC answers a read with data encrypted under a fresh key, REK, sealed with
+// the session key and signed with an HMAC, which the kernel opens).
+func (t *translation) GetEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillLookup]) (*model.EWayBill, error) {
 	no, err := ewbNo(req.Body.Number, "/number")
 	if err != nil {
 		return nil, err
 	}
-	m, creds, err := c.accounts.Resolve(req.Account)
-	if err != nil {
-		return nil, err
-	}
 	var out getAnswer
-	if err := explain(MethodGet, m.EWBGet(ctx, creds, MethodGet, url.Values{"ewbNo": {string(no)}}, &out)); err != nil {
+	if err := t.exchange(ctx, callOf(sdk.OpGetEWayBill, req), &lookupRequest{EwbNo: no}, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Number), nil

@@ -339,10 +339,11 @@ func dedupe(s []string) []string {
 // patternExamples are values that match each pattern of the model, for
 // synthesising valid bodies.
 var patternExamples = map[string]string{
-	`^[0-9]{12}$`: "391001234567",
-	`^[0-9]{2}$`:  "27",
-	`^[A-Z]{2}$`:  "IN",
-	`^[A-Z]{3}$`:  "INR",
+	`^[0-9]{12}$`:    "391001234567",
+	`^[0-9a-f]{64}$`: "a5c12dca80e743321740b001fd70953e8738d109865d28ba4013750f2046f229",
+	`^[0-9]{2}$`:     "27",
+	`^[A-Z]{2}$`:     "IN",
+	`^[A-Z]{3}$`:     "INR",
 	`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`: "27AAPFU0939F1ZV",
 	`^[0-9]{4}([0-9]{2}){0,2}$`:               "85094010",
 	`^[A-Z0-9]{4,12}$`:                        "MH12AB1234",

@@ -244,6 +244,47 @@ type EInvoice struct {
 	EWayBillNumber string `json:"eway_bill_number,omitempty"`
 }
 
+// EInvoiceCancel asks the IRP to cancel an e-invoice by its IRN. The IRP
+// accepts it within 24 hours of the registration, and not while the IRN has
+// an active e-way bill.
+type EInvoiceCancel struct {
+	// IRN is the 64-character invoice reference number.
+	IRN string `json:"irn" jsonschema:"pattern=^[0-9a-f]{64}$"`
+	// Reason is duplicate, data_entry_mistake, order_cancelled or other
+	// (the IRP's cancel reasons 1 to 4, in that order).
+	Reason string `json:"reason" jsonschema:"enum=duplicate,enum=data_entry_mistake,enum=order_cancelled,enum=other"`
+	// Remarks explain the reason (the IRP takes up to 100 characters).
+	Remarks string `json:"remarks" jsonschema:"minLength=1,maxLength=100"`
+}
+
+// EInvoiceCancellation is the IRP's record of a cancelled e-invoice.
+type EInvoiceCancellation struct {
+	// IRN is the cancelled invoice reference number.
+	IRN string `json:"irn"`
+	// CancelledAt is when the IRP cancelled it.
+	CancelledAt time.Time `json:"cancelled_at"`
+}
+
+// EInvoiceLookup reads an e-invoice as the IRP has it now: by its IRN, or
+// by the invoice it registered (document type, number and date). Exactly
+// one of the two is given. It changes nothing.
+type EInvoiceLookup struct {
+	// IRN is the 64-character invoice reference number.
+	IRN string `json:"irn,omitempty" jsonschema:"pattern=^[0-9a-f]{64}$"`
+	// Document is the registered invoice, when the IRN is not known.
+	Document *EInvoiceDocument `json:"document,omitempty"`
+}
+
+// EInvoiceDocument names a registered invoice by its document.
+type EInvoiceDocument struct {
+	// Type is INV, CRN (credit note) or DBN (debit note).
+	Type string `json:"type" jsonschema:"enum=INV,enum=CRN,enum=DBN"`
+	// Number is the invoice number.
+	Number string `json:"number" jsonschema:"minLength=1,maxLength=16"`
+	// Date is the invoice date.
+	Date Date `json:"date" jsonschema:"format=date"`
+}
+
 // VehicleRequest looks a vehicle up in VAHAN by registration number.
 type VehicleRequest struct {
 	// RegistrationNumber is the plate, without spaces (MH12AB1234).

@@ -1,0 +1,61 @@
+package niceinvoice
+
+import (
+	"context"
+	"io/fs"
+
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/transport/nic"
+)
+
+// wire carries NIC's e-Invoice JSON for one canonical operation: the
+// translation writes the canonical request as NIC's request data (payload)
+// and reads NIC's answer data (out) back into the canonical answer, and a
+// wire moves them. Two exist: directly to the IRP through the session kernel
+// (New), and through a GST Suvidha Provider whose API passes NIC's JSON on,
+// described by a connector folder's bindings (nic.Bindings, OverBindings).
+type wire interface {
+	// Exchange sends payload for call's operation (call.Payload is unused)
+	// and decodes NIC's answer data into out. A refusal carrying NIC's codes
+	// has them in CarrierCode.
+	Exchange(ctx context.Context, call *sdk.Call, payload, out any) error
+}
+
+// paths are the IRP's paths of the operations, under the account's base URL.
+var paths = map[sdk.Operation]string{
+	sdk.OpGenerateEInvoice: InvoicePath,
+}
+
+// directWire is the IRP's own API through the session kernel.
+type directWire struct{ accounts *nic.Accounts }
+
+func (w directWire) Exchange(ctx context.Context, call *sdk.Call, payload, out any) error {
+	m, creds, err := w.accounts.Resolve(call.Account)
+	if err != nil {
+		return err
+	}
+	path, ok := paths[call.Operation]
+	if !ok {
+		return sdk.Errorf(sdk.CodeInternal, "nic_einvoice: no IRP path for %s", call.Operation)
+	}
+	return m.IRPPost(ctx, creds, path, payload, out)
+}
+
+// OverBindings returns the connector whose wire is the folder's bindings: a
+// GSP's e-invoice API that passes NIC's JSON on. The canonical requests and
+// answers are translated as for the IRP's own API; the folder says only what
+// differs on the GSP's wire (base URLs, auth, paths, envelopes, refusals).
+func OverBindings(folder fs.FS) (*GSPConnector, error) {
+	b, err := nic.LoadBindings(folder)
+	if err != nil {
+		return nil, err
+	}
+	return &GSPConnector{translation{describe: b.Describe, wire: b}}, nil
+}
+
+// GSPConnector serves the accounts of a GSP's e-invoice API (OverBindings).
+// It has no health check: a GSP's API has no ping, and its login is the first
+// call's. It keeps no per-tenant state beyond the runtime's token cache.
+type GSPConnector struct{ translation }
+
+var _ sdk.EInvoiceGenerator = (*GSPConnector)(nil)

@@ -1,0 +1,79 @@
+package nic
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"regexp"
+
+	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/declarative"
+)
+
+// Bindings is a GST Suvidha Provider's API that passes NIC's JSON on, as a
+// connector folder describes it: the GSP's base URLs, auth, paths and
+// envelopes are data, and a NIC connector's translation (canonical request to
+// NIC's request data, NIC's answer data to the canonical answer) runs around
+// it. Each operation's binding takes NIC's request data as its input (its
+// body mapping places it in the GSP's envelope), and its response mapping
+// gives NIC's answer data back; its error mapping finds NIC's codes in the
+// GSP's refusals and puts them in carrier_code. A Bindings is safe for
+// concurrent use.
+type Bindings struct{ folder *declarative.Connector }
+
+// LoadBindings loads a GSP's connector folder.
+func LoadBindings(folder fs.FS) (*Bindings, error) {
+	d, err := declarative.Load(folder, declarative.Options{})
+	if err != nil {
+		return nil, err
+	}
+	return &Bindings{folder: d}, nil
+}
+
+// Describe returns the folder's manifest.
+func (b *Bindings) Describe() *sdk.Manifest { return b.folder.Describe() }
+
+// codeList is a list of NIC's numeric error codes ("238" or "702,238,").
+var codeList = regexp.MustCompile(`^\d+(\s*,\s*\d+)*\s*,?$`)
+
+// Exchange runs call's operation with payload (NIC's request data; the
+// call's own Payload is ignored) as the binding's input, and decodes the
+// binding's answer (NIC's answer data) into out. A refusal that carries NIC's
+// codes is given the class NIC's codes have (ClassifyCodes), whatever the
+// folder's error mapping guessed: the codes are NIC's, and so is their
+// meaning. The GSP's words stay.
+func (b *Bindings) Exchange(ctx context.Context, call *sdk.Call, payload, out any) error {
+	bound, ok := b.folder.RawHandler(call.Operation)
+	if !ok {
+		return &sdk.Error{Code: sdk.CodeNotFound, Source: sdk.SourceConnector, NotSent: true,
+			Message: fmt.Sprintf("connector %s does not serve %s", b.Describe().ID, call.Operation)}
+	}
+	js, err := marshalPayload(payload)
+	if err != nil {
+		return err
+	}
+	sent := *call
+	sent.Payload = js
+	answer, err := bound(ctx, &sent)
+	if err != nil {
+		return nicClass(err)
+	}
+	if err := json.Unmarshal(answer, out); err != nil {
+		return &sdk.Error{Code: sdk.CodeCarrierUnavailable, Source: sdk.SourceCarrier,
+			Message: fmt.Sprintf("%s's answer to %s does not hold NIC's answer data: %v", b.Describe().Name, call.Operation, err)}
+	}
+	return nil
+}
+
+// nicClass reclassifies a carrier refusal whose code is a list of NIC's codes.
+func nicClass(err error) error {
+	var e *sdk.Error
+	if !errors.As(err, &e) || e.Source != sdk.SourceCarrier || !codeList.MatchString(e.CarrierCode) {
+		return err
+	}
+	out := *e
+	out.Code = ClassifyCodes(e.CarrierCode, e.CarrierMessage).Code
+	return &out
+}
