@@ -36,6 +36,7 @@ import (
 // shared directory (declarative.SharedDir) holds files several of them read.
 //
 //go:embed all:shared
+//go:embed all:adaequare_ewaybill
 //go:embed all:amazon_shipping_in
 //go:embed all:bluedart_rest
 //go:embed all:borzo
@@ -60,8 +61,10 @@ import (
 //go:embed all:smartship
 //go:embed all:ulip_ewaybill
 //go:embed all:ulip_fastag
+//go:embed all:ulip_fois
 //go:embed all:ulip_ldb
 //go:embed all:ulip_sarathi
+//go:embed all:ulip_tgsarathi
 //go:embed all:ulip_tgvahan
 //go:embed all:ulip_vahan
 //go:embed all:velocity_shipfast
@@ -152,7 +155,9 @@ var goBuiltins = []Builtin{
 // overNIC names the data folders of GST Suvidha Providers' APIs that pass
 // NIC's JSON on, each with the NIC connector whose translation runs around it
 // (nic.Bindings): the folder says only what differs on the GSP's wire.
-var overNIC = map[string]func(fs.FS) (sdk.Connector, error){}
+var overNIC = map[string]func(fs.FS) (sdk.Connector, error){
+	"adaequare_ewaybill": eWayBillOverNIC,
+}
 
 // eWayBillOverNIC is nic_ewaybill's translation around a GSP's folder.
 func eWayBillOverNIC(f fs.FS) (sdk.Connector, error) {

@@ -18,8 +18,11 @@ import (
 // Text fields that reach the provider (Path, query and header values, auth
 // fields) are templates: {credential.NAME}, {setting.NAME}, {input.PATH} (a
 // gjson path into the canonical request), {item} (the tracking number of a
-// per-item fan-out), {values.NAME} (a value an earlier step named) and
-// {account.id|environment}. Placeholders in Path are path-escaped.
+// per-item fan-out), {values.NAME} (a value an earlier step named),
+// {account.id|tenant_id|environment}, {host.NAME} (another of the provider's
+// base URLs, at a path's start) and {request.id} (a new random id for each
+// request sent, for providers that want one: Adaequare's requestid).
+// Placeholders in Path are path-escaped.
 type Binding struct {
 	// Auth names the entry of the manifest's auth map that signs the requests;
 	// empty means the only entry when there is exactly one, else none.
@@ -191,7 +194,7 @@ const TokenIsBody = "@body"
 const maxBatchSize = 50
 
 // placeholderRE finds {kind.name} and {item} placeholders in templates.
-var placeholderRE = regexp.MustCompile(`\{(item|(credential|setting|input|values|account|host)\.([^{}]+))\}`)
+var placeholderRE = regexp.MustCompile(`\{(item|(credential|setting|input|values|account|host|request)\.([^{}]+))\}`)
 
 // Placeholders returns the placeholders of a template as kind and name pairs
 // ({item} is kind "item" with no name).
@@ -407,7 +410,7 @@ func validateRequest(at string, r *RequestBinding, fan *FanOut) error {
 func checkTemplate(t string, fan *FanOut) error {
 	rest := placeholderRE.ReplaceAllString(t, "")
 	if strings.ContainsAny(rest, "{}") {
-		return fmt.Errorf("template %q has a brace that is not a placeholder ({credential.X}, {setting.X}, {input.X}, {values.X}, {account.id}, {host.X}, {item})", t)
+		return fmt.Errorf("template %q has a brace that is not a placeholder ({credential.X}, {setting.X}, {input.X}, {values.X}, {account.id}, {host.X}, {request.id}, {item})", t)
 	}
 	if _, rest := PathHost(t); strings.Contains(rest, "{host.") {
 		return fmt.Errorf("template %q: {host.NAME} may only begin a path or a token URL", t)
@@ -418,6 +421,9 @@ func checkTemplate(t string, fan *FanOut) error {
 		}
 		if p[0] == "account" && p[1] != "id" && p[1] != "environment" && p[1] != "tenant_id" {
 			return fmt.Errorf("template %q: {account.%s} is not id, tenant_id or environment", t, p[1])
+		}
+		if p[0] == "request" && p[1] != "id" {
+			return fmt.Errorf("template %q: {request.%s} is not id", t, p[1])
 		}
 	}
 	return nil

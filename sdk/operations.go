@@ -127,7 +127,7 @@ var operations = []OperationSpec{
 	spec(OpExtendEWayBill, "Extend an e-way bill's validity (NIC accepts it from 8 hours before its expiry to 8 hours after).", false, EWayBillExtender.ExtendEWayBill),
 	spec(OpGenerateEInvoice, "Register an invoice with an IRP and get its IRN.", true, EInvoiceGenerator.GenerateEInvoice),
 	spec(OpCancelEInvoice, "Cancel an e-invoice by its IRN (the IRP accepts it within 24 hours, and not while the IRN has an active e-way bill).", false, EInvoiceCanceller.CancelEInvoice),
-	spec(OpGetEInvoice, "Read an e-invoice as the IRP has it now, by its IRN or by the invoice's type, number and date.", false, EInvoiceGetter.GetEInvoice),
+	spec(OpGetEInvoice, "Read an e-invoice as the IRP has it now, by its IRN: its acknowledgement, status, signed QR code and e-way bill.", false, EInvoiceGetter.GetEInvoice),
 	spec(OpLookupVehicle, "Look a vehicle up in VAHAN.", false, VehicleLookup.LookupVehicle),
 	spec(OpLookupDriverLicence, "Look a driving licence up in SARATHI.", false, DriverLicenceLookup.LookupDriverLicence),
 	spec(OpListTollCrossings, "List a vehicle's FASTag toll-plaza crossings.", false, TollCrossingLister.ListTollCrossings),

@@ -104,6 +104,32 @@ func (t *translation) GenerateEInvoice(ctx context.Context, req *sdk.Request[mod
 	return out.invoice()
 }
 
+// CancelEInvoice cancels an e-invoice by its IRN (Cancel IRN).
+func (t *translation) CancelEInvoice(ctx context.Context, req *sdk.Request[model.EInvoiceCancel]) (*model.EInvoiceCancellation, error) {
+	payload, err := cancelPayload(&req.Body)
+	if err != nil {
+		return nil, err
+	}
+	var out cancelAnswer
+	if err := explain("Cancel IRN", t.wire.Exchange(ctx, callOf(sdk.OpCancelEInvoice, req), payload, &out)); err != nil {
+		return nil, err
+	}
+	return out.cancellation(payload.Irn)
+}
+
+// GetEInvoice reads an e-invoice by its IRN (Get IRN details).
+func (t *translation) GetEInvoice(ctx context.Context, req *sdk.Request[model.EInvoiceLookup]) (*model.EInvoice, error) {
+	irn, err := checkIRN(req.Body.IRN, "/irn")
+	if err != nil {
+		return nil, err
+	}
+	var out irnAnswer
+	if err := explain("Get IRN details", t.wire.Exchange(ctx, callOf(sdk.OpGetEInvoice, req), &lookupRequest{Irn: irn}, &out)); err != nil {
+		return nil, err
+	}
+	return out.invoice()
+}
+
 // CheckHealth logs the account in (or finds its cached session): the IRP has
 // no ping, and a login proves the host, the public key and the credentials. A
 // cached session costs nothing; a new login counts against the kernel's guard

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -386,7 +387,7 @@ type irnAnswer struct {
 func (a *irnAnswer) invoice() (*model.EInvoice, error) {
 	if strings.TrimSpace(a.Irn) == "" {
 		return nil, &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceCarrier,
-			Message: "NIC answered Generate IRN with success but no Irn"}
+			Message: "NIC's answer says success but carries no Irn"}
 	}
 	inv := &model.EInvoice{IRN: strings.TrimSpace(a.Irn), AckNumber: string(a.AckNo), SignedInvoice: a.SignedInvoice,
 		SignedQRCode: a.SignedQRCode, Status: strings.ToUpper(strings.TrimSpace(a.Status)), EWayBillNumber: string(a.EwbNo)}
@@ -412,4 +413,67 @@ func ParseAckTime(s string) (time.Time, bool) {
 		}
 	}
 	return time.Time{}, false
+}
+
+// cancelRequest is Cancel IRN's request data.
+type cancelRequest struct {
+	Irn    string `json:"Irn"`
+	CnlRsn string `json:"CnlRsn"`
+	CnlRem string `json:"CnlRem"`
+}
+
+// cancelReasons are the IRP's cancel reason codes (CnlRsn) of the canonical
+// reasons. The e-way bill system numbers its reasons differently (2 is an
+// order cancelled there, a data-entry mistake here).
+var cancelReasons = map[string]string{"duplicate": "1", "data_entry_mistake": "2", "order_cancelled": "3", "other": "4"}
+
+// irnRE is an IRN: 64 lower-case hexadecimal characters (a SHA-256).
+var irnRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+
+func checkIRN(irn, pointer string) (string, error) {
+	irn = strings.TrimSpace(irn)
+	if !irnRE.MatchString(irn) {
+		return "", bad(pointer, "an IRN is 64 lower-case hexadecimal characters")
+	}
+	return irn, nil
+}
+
+func cancelPayload(r *model.EInvoiceCancel) (*cancelRequest, error) {
+	irn, err := checkIRN(r.IRN, "/irn")
+	if err != nil {
+		return nil, err
+	}
+	reason, ok := cancelReasons[r.Reason]
+	if !ok {
+		return nil, bad("/reason", "reason %q is not duplicate, data_entry_mistake, order_cancelled or other", r.Reason)
+	}
+	remarks := strings.TrimSpace(r.Remarks)
+	if remarks == "" || utf8.RuneCountInString(remarks) > 100 {
+		return nil, bad("/remarks", "the IRP takes remarks of 1 to 100 characters")
+	}
+	return &cancelRequest{Irn: irn, CnlRsn: reason, CnlRem: remarks}, nil
+}
+
+// cancelAnswer is Cancel IRN's answer data.
+type cancelAnswer struct {
+	Irn        string `json:"Irn"`
+	CancelDate string `json:"CancelDate"`
+}
+
+func (a *cancelAnswer) cancellation(irn string) (*model.EInvoiceCancellation, error) {
+	at, ok := ParseAckTime(a.CancelDate)
+	if !ok {
+		return nil, &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceCarrier,
+			Message: fmt.Sprintf("NIC's answer to Cancel IRN says success but its CancelDate %q does not read", a.CancelDate)}
+	}
+	if got := strings.TrimSpace(a.Irn); got != "" {
+		irn = got
+	}
+	return &model.EInvoiceCancellation{IRN: irn, CancelledAt: at}, nil
+}
+
+// lookupRequest is Get IRN details' request data: the IRN (NIC takes it in
+// the path).
+type lookupRequest struct {
+	Irn string `json:"Irn"`
 }

@@ -2,8 +2,11 @@ package niceinvoice
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
 )
 
@@ -93,5 +96,41 @@ func TestRound(t *testing.T) {
 	}
 	if got := sum(0.1, 0.2); got != 0.3 {
 		t.Errorf("sum(0.1, 0.2) = %v", got)
+	}
+}
+
+// A cancellation goes out with the IRP's reason code (its own numbering,
+// not the e-way bill system's) and is refused before sending when its IRN or
+// remarks could not be the IRP's.
+func TestCancelPayload(t *testing.T) {
+	const irn = "a5c12dca80e743321740b001fd70953e8738d109865d28ba4013750f2046f229"
+	got, err := cancelPayload(&model.EInvoiceCancel{IRN: irn, Reason: "data_entry_mistake", Remarks: " Wrong entry "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := json.Marshal(got); string(b) != `{"Irn":"`+irn+`","CnlRsn":"2","CnlRem":"Wrong entry"}` {
+		t.Fatalf("payload %s", b)
+	}
+	for name, c := range map[string]model.EInvoiceCancel{
+		"upper-case IRN": {IRN: strings.ToUpper(irn), Reason: "other", Remarks: "x"},
+		"short IRN":      {IRN: irn[:63], Reason: "other", Remarks: "x"},
+		"unknown reason": {IRN: irn, Reason: "mistake", Remarks: "x"},
+		"no remarks":     {IRN: irn, Reason: "other", Remarks: " "},
+		"long remarks":   {IRN: irn, Reason: "other", Remarks: strings.Repeat("क", 101)},
+	} {
+		if _, err := cancelPayload(&c); sdk.AsError(err) == nil || sdk.AsError(err).Code != sdk.CodeInvalidRequest {
+			t.Errorf("%s: %v, want invalid_request", name, err)
+		}
+	}
+	var a cancelAnswer
+	if err := json.Unmarshal([]byte(`{"Irn":"`+irn+`","CancelDate":"2019-12-05 14:26:00"}`), &a); err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.cancellation(irn)
+	if err != nil || c.CancelledAt.Format(time.RFC3339) != "2019-12-05T14:26:00+05:30" {
+		t.Fatalf("cancellation %+v, %v", c, err)
+	}
+	if _, err := (&cancelAnswer{Irn: irn}).cancellation(irn); err == nil {
+		t.Fatal("an answer without a readable CancelDate was taken as a cancellation")
 	}
 }

@@ -21,7 +21,8 @@ type wire interface {
 	Exchange(ctx context.Context, call *sdk.Call, payload, out any) error
 }
 
-// paths are the IRP's paths of the operations, under the account's base URL.
+// paths are the IRP's paths of the operations the direct connector serves,
+// under the account's base URL.
 var paths = map[sdk.Operation]string{
 	sdk.OpGenerateEInvoice: InvoicePath,
 }
@@ -58,4 +59,8 @@ func OverBindings(folder fs.FS) (*GSPConnector, error) {
 // call's. It keeps no per-tenant state beyond the runtime's token cache.
 type GSPConnector struct{ translation }
 
-var _ sdk.EInvoiceGenerator = (*GSPConnector)(nil)
+var (
+	_ sdk.EInvoiceGenerator = (*GSPConnector)(nil)
+	_ sdk.EInvoiceCanceller = (*GSPConnector)(nil)
+	_ sdk.EInvoiceGetter    = (*GSPConnector)(nil)
+)

@@ -112,7 +112,7 @@ func (t *translation) GenerateEWayBill(ctx context.Context, req *sdk.Request[mod
 	if err := t.exchange(ctx, callOf(sdk.OpGenerateEWayBill, req), payload, &out); err != nil {
 		return nil, err
 	}
-	return out.bill(req.Body.Transport.VehicleNumber), nil
+	return out.bill(req.Body.Transport.VehicleNumber)
 }
 
 // UpdateEWayBillVehicle updates an e-way bill's Part-B (VEHEWB).

@@ -472,7 +472,13 @@ type generateAnswer struct {
 	Alert        string     `json:"alert"`
 }
 
-func (a *generateAnswer) bill(vehicle string) *model.EWayBill {
+func (a *generateAnswer) bill(vehicle string) (*model.EWayBill, error) {
+	if strings.TrimSpace(string(a.EwayBillNo)) == "" {
+		// A GSP has been seen answering a generation with success and no
+		// data: nothing says a bill exists, so none is reported.
+		return nil, &sdk.Error{Code: sdk.CodePermanent, Source: sdk.SourceCarrier,
+			Message: "NIC's answer to GENEWAYBILL says success but carries no e-way bill number"}
+	}
 	b := &model.EWayBill{Number: string(a.EwayBillNo), Status: "active", Alert: strings.TrimSpace(a.Alert),
 		VehicleNumber: strings.ToUpper(strings.ReplaceAll(vehicle, " ", ""))}
 	if t, ok := ParseNICTime(a.EwayBillDate); ok {
@@ -481,7 +487,7 @@ func (a *generateAnswer) bill(vehicle string) *model.EWayBill {
 	if t, ok := ParseNICTime(a.ValidUpto); ok {
 		b.ValidUntil = &t
 	}
-	return b
+	return b, nil
 }
 
 // vehicleAnswer is VEHEWB's decrypted answer.

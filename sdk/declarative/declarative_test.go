@@ -430,3 +430,65 @@ func TestFanOutUnitsCarryTheCallsFields(t *testing.T) {
 		}
 	}
 }
+
+// {request.id} is a new random id for each request a call sends (Adaequare
+// wants a unique requestid header on every one), the same wherever one
+// request's templates use it.
+func TestRequestIDIsNewForEachRequest(t *testing.T) {
+	ids := make(chan [2]string, 2)
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /orders", func(w http.ResponseWriter, r *http.Request) {
+		ids <- [2]string{r.Header.Get("requestid"), r.URL.Query().Get("rid")}
+		io.WriteString(w, `{"data": {"id": "O-7"}}`)
+	})
+	mux.HandleFunc("POST /awb", func(w http.ResponseWriter, r *http.Request) {
+		ids <- [2]string{r.Header.Get("requestid"), r.URL.Query().Get("rid")}
+		io.WriteString(w, `{"awb": "AWB1"}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	files := fstest.MapFS{
+		"manifest.yaml": {Data: []byte(`
+id: ids
+name: Ids
+version: 0.1.0
+category: aggregator
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials: []
+  environments: {sandbox: https://sandbox.example.com}
+operations:
+  - name: create_shipment
+    idempotent: false
+    binding:
+      steps:
+        - name: order
+          request: {method: POST, path: /orders, query: {rid: "{request.id}"}, headers: {requestid: "{request.id}"}}
+          response: {values: {order_id: data.id}}
+        - name: awb
+          request: {method: POST, path: /awb, query: {rid: "{request.id}"}, headers: {requestid: "{request.id}"}}
+          response: {mapping: mappings/create.mapping}
+`)},
+		"mappings/create.mapping": {Data: []byte("mapping s.create\nfrom json\ndirection response\n{ tracking_number: input.awb }\n")},
+	}
+	d := loadFolder(t, files)
+	if _, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCreateShipment, Account: &sdk.Account{BaseURL: srv.URL},
+		Payload: []byte(`{"reference": "ORD-1"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	first, second := <-ids, <-ids
+	for _, got := range [][2]string{first, second} {
+		if len(got[0]) != 32 || got[0] != got[1] {
+			t.Fatalf("request carried requestid %q and rid %q, want one 32-digit id in both", got[0], got[1])
+		}
+	}
+	if first[0] == second[0] {
+		t.Fatalf("both requests carried id %s, want a new one for each", first[0])
+	}
+
+	files["manifest.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(string(files["manifest.yaml"].Data), "{request.id}", "{request.uuid}", 1))}
+	if _, err := Load(files, Options{}); err == nil || !strings.Contains(err.Error(), "{request.uuid} is not id") {
+		t.Fatalf("{request.uuid}: %v, want it refused", err)
+	}
+}

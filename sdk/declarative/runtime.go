@@ -3,6 +3,8 @@ package declarative
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -91,9 +93,11 @@ func (c *Connector) exchanger(o *operation, call *sdk.Call) (*exchanger, error) 
 	return ex, nil
 }
 
-// lookup resolves one template placeholder.
+// lookup resolves one template placeholder for one request: {request.id}
+// is the same throughout it and new for the next.
 func (ex *exchanger) lookup(input []byte, item string, values map[string]string) func(kind, name string) string {
 	acct := ex.call.Account
+	var requestID string
 	return func(kind, name string) string {
 		switch kind {
 		case "credential":
@@ -117,6 +121,11 @@ func (ex *exchanger) lookup(input []byte, item string, values map[string]string)
 			}
 		case "host":
 			return ex.host(name)
+		case "request":
+			if name == "id" && requestID == "" {
+				requestID = newRequestID()
+			}
+			return requestID
 		}
 		return ""
 	}
@@ -462,4 +471,13 @@ func unsent(err error) error {
 	e := sdk.AsError(err)
 	e.NotSent = true
 	return e
+}
+
+// newRequestID is a random identifier for one request ({request.id}): 32
+// hexadecimal digits, for providers that want each request to carry a new
+// one (Adaequare's requestid header).
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
 }

@@ -265,24 +265,11 @@ type EInvoiceCancellation struct {
 	CancelledAt time.Time `json:"cancelled_at"`
 }
 
-// EInvoiceLookup reads an e-invoice as the IRP has it now: by its IRN, or
-// by the invoice it registered (document type, number and date). Exactly
-// one of the two is given. It changes nothing.
+// EInvoiceLookup reads an e-invoice as the IRP has it now, by its IRN
+// (NIC's Get IRN details). It changes nothing.
 type EInvoiceLookup struct {
 	// IRN is the 64-character invoice reference number.
-	IRN string `json:"irn,omitempty" jsonschema:"pattern=^[0-9a-f]{64}$"`
-	// Document is the registered invoice, when the IRN is not known.
-	Document *EInvoiceDocument `json:"document,omitempty"`
-}
-
-// EInvoiceDocument names a registered invoice by its document.
-type EInvoiceDocument struct {
-	// Type is INV, CRN (credit note) or DBN (debit note).
-	Type string `json:"type" jsonschema:"enum=INV,enum=CRN,enum=DBN"`
-	// Number is the invoice number.
-	Number string `json:"number" jsonschema:"minLength=1,maxLength=16"`
-	// Date is the invoice date.
-	Date Date `json:"date" jsonschema:"format=date"`
+	IRN string `json:"irn" jsonschema:"pattern=^[0-9a-f]{64}$"`
 }
 
 // VehicleRequest looks a vehicle up in VAHAN by registration number.

@@ -83,7 +83,6 @@ var mainTypes = []reflect.Type{
 	reflect.TypeFor[model.Transport](),
 	reflect.TypeFor[model.DocumentLine](),
 	reflect.TypeFor[model.TollCrossing](),
-	reflect.TypeFor[model.EInvoiceDocument](),
 }
 
 // types lists every type with a schema file, sorted by file name; files maps each to its file.
