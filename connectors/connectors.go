@@ -59,9 +59,12 @@ import (
 //go:embed all:shipmozo
 //go:embed all:shiprocket
 //go:embed all:smartship
+//go:embed all:ulip_aaiclas
+//go:embed all:ulip_acmes
 //go:embed all:ulip_ewaybill
 //go:embed all:ulip_fastag
 //go:embed all:ulip_fois
+//go:embed all:ulip_kale
 //go:embed all:ulip_ldb
 //go:embed all:ulip_sarathi
 //go:embed all:ulip_tgsarathi
@@ -87,7 +90,7 @@ type Builtin struct {
 	// testdata/exchanges. Nil for a Go connector that keeps its manifest to itself.
 	Files fs.FS
 	// New builds a connector that needs Go; nil means the folder alone, run by
-	// the declarative runtime.
+	// the declarative runtime or the translation its manifest names (Load).
 	New func() sdk.Connector
 	// Simulate starts the connector's own simulator; nil means the generic one
 	// from the folder's exchanges, when it has any.
@@ -104,7 +107,7 @@ func (b *Builtin) Connector() (sdk.Connector, error) {
 	if b.New != nil {
 		return b.New(), nil
 	}
-	return declarative.Load(b.Files, declarative.Options{})
+	return Load(b.Files)
 }
 
 // StartSimulator starts the connector's simulator: its own, or the generic one.
@@ -152,46 +155,53 @@ var goBuiltins = []Builtin{
 	{ID: "nic_einvoice", Files: niceinvoice.Folder(), New: niceinvoice.New, Simulate: nicEInvoiceSim, OwnSimulatorReplays: true},
 }
 
-// overNIC names the data folders of GST Suvidha Providers' APIs that pass
-// NIC's JSON on, each with the NIC connector whose translation runs around it
-// (nic.Bindings): the folder says only what differs on the GSP's wire.
-var overNIC = map[string]func(fs.FS) (sdk.Connector, error){
-	"adaequare_ewaybill": eWayBillOverNIC,
-}
-
-// eWayBillOverNIC is nic_ewaybill's translation around a GSP's folder.
-func eWayBillOverNIC(f fs.FS) (sdk.Connector, error) {
-	c, err := nicewaybill.OverBindings(f)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// eInvoiceOverNIC is nic_einvoice's translation around a GSP's folder.
-func eInvoiceOverNIC(f fs.FS) (sdk.Connector, error) {
-	c, err := niceinvoice.OverBindings(f)
-	if err != nil {
-		return nil, err
-	}
-	return c, nil
-}
-
-// dataBuiltin is the built-in of an embedded data folder: run by the
-// declarative runtime, or by a NIC translation around it (overNIC).
-func dataBuiltin(name string) Builtin {
-	b := Builtin{ID: name, Files: folder(name)}
-	if over, ok := overNIC[name]; ok {
-		files := b.Files
-		b.New = func() sdk.Connector {
-			c, err := over(files)
-			if err != nil {
-				panic(fmt.Sprintf("connector %s: %v", name, err)) // an embedded folder that does not load: a build defect
-			}
-			return c
+// translations are the Go translations a folder's manifest can name
+// (sdk.Manifest.Translation): each runs around the folder's bindings.
+var translations = map[string]func(fs.FS) (sdk.Connector, error){
+	"nic_ewaybill": func(f fs.FS) (sdk.Connector, error) {
+		c, err := nicewaybill.OverBindings(f)
+		if err != nil {
+			return nil, err
 		}
+		return c, nil
+	},
+	"nic_einvoice": func(f fs.FS) (sdk.Connector, error) {
+		c, err := niceinvoice.OverBindings(f)
+		if err != nil {
+			return nil, err
+		}
+		return c, nil
+	},
+}
+
+// Load returns the connector a folder describes: the declarative runtime
+// over its bindings, or the translation its manifest names around them.
+func Load(fsys fs.FS) (sdk.Connector, error) {
+	m, err := declarative.LoadManifest(fsys)
+	if err != nil {
+		return nil, err
 	}
-	return b
+	if m.Translation == "" {
+		return declarative.Load(fsys, declarative.Options{})
+	}
+	translate, ok := translations[m.Translation]
+	if !ok {
+		return nil, fmt.Errorf("%s: translation %q is not one of the hub's", m.ID, m.Translation)
+	}
+	return translate(fsys)
+}
+
+// LoadDir loads a connector folder from disk (declarative.LoadDir, which
+// checks it binds every operation it declares) as Load does.
+func LoadDir(dir string) (sdk.Connector, error) {
+	if _, err := declarative.LoadDir(dir); err != nil {
+		return nil, err
+	}
+	c, err := Load(declarative.FolderFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", dir, err)
+	}
+	return c, nil
 }
 
 // builtins lists every built-in connector once: those with Go, then one per
@@ -204,7 +214,7 @@ var builtins = func() []Builtin {
 	}
 	for _, d := range dirs {
 		if d.IsDir() && d.Name() != declarative.SharedDir {
-			out = append(out, dataBuiltin(d.Name()))
+			out = append(out, Builtin{ID: d.Name(), Files: folder(d.Name())})
 		}
 	}
 	return out

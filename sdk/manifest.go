@@ -52,6 +52,14 @@ type Manifest struct {
 	// mapping, one carrier's tracking table for two of its APIs. Their paths
 	// in bindings and mappings start with shared/FAMILY/.
 	Shared []string `yaml:"shared,omitempty" json:"shared,omitempty"`
+	// Translation names the Go translation that runs around the bindings,
+	// for a provider whose API carries another system's JSON: nic_ewaybill
+	// or nic_einvoice, a GST Suvidha Provider passing NIC's e-way bill or
+	// e-invoice JSON on. The bindings then take that system's request data
+	// as their input and answer its answer data, and the translation writes
+	// and reads the canonical requests and answers (package connectors).
+	// Empty: the bindings' mappings translate.
+	Translation string `yaml:"translation,omitempty" json:"translation,omitempty" jsonschema:"enum=nic_ewaybill,enum=nic_einvoice"`
 	// Inbound is how the provider's pushes authenticate (InboundAuth):
 	// required when the connector serves receive_push, and checked by the
 	// engine before the connector sees a push.

@@ -7,7 +7,6 @@ import (
 
 	"github.com/carrierhub/hub/connectors"
 	"github.com/carrierhub/hub/sdk"
-	"github.com/carrierhub/hub/sdk/declarative"
 )
 
 // connectorProcessCmd is the hidden entry point of a connector process: the
@@ -24,7 +23,7 @@ func connectorProcessCmd() *cobra.Command {
 			var c sdk.Connector
 			switch {
 			case dir != "" && len(args) == 0:
-				dc, err := declarative.LoadDir(dir)
+				dc, err := connectors.LoadDir(dir)
 				if err != nil {
 					return err
 				}
