@@ -280,6 +280,9 @@ func (m *Manifest) Validate() error {
 		if err := validateAuth(name, m.Auth[name]); err != nil {
 			return fmt.Errorf("manifest %s: %w", m.ID, err)
 		}
+		if err := m.validateLoginAuth(name); err != nil {
+			return fmt.Errorf("manifest %s: %w", m.ID, err)
+		}
 	}
 	if err := m.validateInbound(); err != nil {
 		return fmt.Errorf("manifest %s: %w", m.ID, err)
@@ -423,4 +426,30 @@ func (d *Duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	*d = Duration(v)
 	return err
+}
+
+// validateLoginAuth checks an entry's login_auth: only a token_login has
+// one, and it names another entry that is not itself signed by a login_auth
+// (one level: an account login, then a session).
+func (m *Manifest) validateLoginAuth(name string) error {
+	a := m.Auth[name]
+	if a.LoginAuth == "" {
+		return nil
+	}
+	at := "auth." + name + ".login_auth"
+	if a.Type != AuthTokenLogin {
+		return fmt.Errorf("%s: only a token_login's login is signed by another entry", at)
+	}
+	inner, ok := m.Auth[a.LoginAuth]
+	switch {
+	case a.LoginAuth == name:
+		return fmt.Errorf("%s: an entry cannot sign its own login", at)
+	case !ok:
+		return fmt.Errorf("%s: no auth entry %q", at, a.LoginAuth)
+	case inner.Type == AuthWSSecurity || inner.Type == AuthBody:
+		return fmt.Errorf("%s: %q is a %s entry, which signs bodies, not a login", at, a.LoginAuth, inner.Type)
+	case inner.LoginAuth != "":
+		return fmt.Errorf("%s: %q has a login_auth of its own; one level is allowed", at, a.LoginAuth)
+	}
+	return nil
 }

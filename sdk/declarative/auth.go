@@ -93,7 +93,9 @@ func (ex *exchanger) absolute(u string) string {
 // credentials; a 401 drops it and logs in again (rest.TokenLogin).
 func (ex *exchanger) tokenLogin(a *sdk.AuthSpec, look func(kind, name string) string) (rest.Auth, error) {
 	acct := ex.call.Account
-	key := []string{ex.c.manifest.ID, acct.BaseURL}
+	// The login's route keys the token with the account: two token_login
+	// entries of one manifest (an account login and a session) keep theirs apart.
+	key := []string{ex.c.manifest.ID, acct.BaseURL, a.Login.Method, a.Login.Path}
 	for _, kv := range []map[string]string{acct.Credentials, acct.Settings} {
 		names := make([]string, 0, len(kv))
 		for name := range kv {
@@ -113,7 +115,13 @@ func (ex *exchanger) tokenLogin(a *sdk.AuthSpec, look func(kind, name string) st
 		if err != nil {
 			return "", 0, err
 		}
-		plain, err := ex.api.For("", rest.AuthFunc(func(context.Context, *http.Request) error { return nil }))
+		var signer rest.Auth = rest.AuthFunc(func(context.Context, *http.Request) error { return nil })
+		if a.LoginAuth != "" {
+			if signer, err = ex.buildAuth(ex.c.manifest.Auth[a.LoginAuth]); err != nil {
+				return "", 0, err
+			}
+		}
+		plain, err := ex.api.For("", signer)
 		if err != nil {
 			return "", 0, err
 		}

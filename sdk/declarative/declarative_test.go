@@ -492,3 +492,96 @@ operations:
 		t.Fatalf("{request.uuid}: %v, want it refused", err)
 	}
 }
+
+// A token_login whose login_auth names another entry asks for its session
+// with that entry's token: an account login first (cached), then the
+// session, whose token signs the calls; the two tokens are cached apart.
+func TestLoginSignedByAnotherLogin(t *testing.T) {
+	var platformLogins, sessionLogins atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /authenticate", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("x-api-key") != "key-1" || r.Header.Get("x-api-secret") != "secret-1" {
+			w.WriteHeader(401)
+			return
+		}
+		platformLogins.Add(1)
+		io.WriteString(w, `{"data": {"access_token": "platform-tok"}}`)
+	})
+	mux.HandleFunc("POST /tax-payer/authenticate", func(w http.ResponseWriter, r *http.Request) {
+		var body struct{ Username, Password string }
+		_ = json.NewDecoder(r.Body).Decode(&body)
+		if r.Header.Get("Authorization") != "platform-tok" || body.Username != "ewb-user" || body.Password != "ewb-pass" {
+			w.WriteHeader(403)
+			return
+		}
+		sessionLogins.Add(1)
+		io.WriteString(w, `{"data": {"access_token": "session-tok"}}`)
+	})
+	mux.HandleFunc("DELETE /bills/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "session-tok" || r.Header.Get("x-api-key") != "key-1" {
+			w.WriteHeader(401)
+			return
+		}
+		io.WriteString(w, `{"id": "`+r.PathValue("id")+`", "ok": true}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	files := fstest.MapFS{
+		"manifest.yaml": {Data: []byte(`
+id: chained
+name: Chained
+version: 0.1.0
+category: government
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials: [{name: api_key}, {name: api_secret}, {name: username}, {name: password}]
+  environments: {sandbox: https://sandbox.example.com}
+auth:
+  platform:
+    type: token_login
+    login: {method: POST, path: /authenticate, headers: {x-api-key: "{credential.api_key}", x-api-secret: "{credential.api_secret}"}}
+    token: data.access_token
+    ttl: 24h
+    header: Authorization
+  session:
+    type: token_login
+    login_auth: platform
+    login: {method: POST, path: /tax-payer/authenticate, headers: {x-api-key: "{credential.api_key}"}, body: {mapping: mappings/login.mapping}}
+    token: data.access_token
+    ttl: 1h
+    header: Authorization
+operations:
+  - name: cancel_shipment
+    idempotent: true
+    binding:
+      auth: session
+      request: {method: DELETE, path: "/bills/{input.tracking_number}", headers: {x-api-key: "{credential.api_key}"}}
+      response: {mapping: mappings/cancel.mapping}
+`)},
+		"mappings/login.mapping":  {Data: []byte("mapping c.login\nfrom json\ndirection request\n{ username: input.credentials.username, password: input.credentials.password }\n")},
+		"mappings/cancel.mapping": {Data: []byte("mapping c.cancel\nfrom json\ndirection response\n{ tracking_number: input.id, cancelled: input.ok }\n")},
+	}
+	d := loadFolder(t, files)
+	acct := &sdk.Account{ID: "A", BaseURL: srv.URL, Credentials: map[string]string{"api_key": "key-1", "api_secret": "secret-1", "username": "ewb-user", "password": "ewb-pass"}}
+	for _, n := range []string{"B1", "B2"} {
+		out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number": "` + n + `"}`)})
+		if err != nil || string(out) != `{"tracking_number":"`+n+`","cancelled":true}` {
+			t.Fatalf("cancel %s: %s, %v", n, out, err)
+		}
+	}
+	if platformLogins.Load() != 1 || sessionLogins.Load() != 1 {
+		t.Fatalf("%d platform and %d session logins for two calls, want one of each", platformLogins.Load(), sessionLogins.Load())
+	}
+
+	for _, bad := range []struct{ from, to, want string }{
+		{"login_auth: platform", "login_auth: session", "cannot sign its own login"},
+		{"login_auth: platform", "login_auth: nothing", `no auth entry "nothing"`},
+	} {
+		m := strings.Replace(string(files["manifest.yaml"].Data), bad.from, bad.to, 1)
+		if _, err := Load(fstest.MapFS{"manifest.yaml": {Data: []byte(m)}, "mappings/login.mapping": files["mappings/login.mapping"],
+			"mappings/cancel.mapping": files["mappings/cancel.mapping"]}, Options{}); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: %v, want %q", bad.to, err, bad.want)
+		}
+	}
+}

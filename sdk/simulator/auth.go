@@ -144,7 +144,7 @@ func (s *Simulator) issue(w http.ResponseWriter, r *http.Request, a *authEntry, 
 		w.Header().Set("Cache-Control", "no-store")
 		(&answer{status: http.StatusOK, header: jsonHeader, body: string(b)}).write(w)
 	case sdk.AuthTokenLogin:
-		if !s.loginAccepted(a, r, in) {
+		if !s.loginAccepted(a, r, in) || !s.loginSigned(a, r, body) {
 			s.refusal(in).write(w)
 			return
 		}
@@ -212,6 +212,22 @@ func (s *Simulator) loginAccepted(a *authEntry, r *http.Request, in *request) bo
 		}
 	}
 	return true
+}
+
+// loginSigned checks a login whose entry names a login_auth: it must carry
+// that entry's credentials (the token the simulator issued to it).
+func (s *Simulator) loginSigned(a *authEntry, r *http.Request, body []byte) bool {
+	if a.spec.LoginAuth == "" {
+		return true
+	}
+	for _, inner := range s.auths {
+		if inner.name == a.spec.LoginAuth {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			return s.accepts(inner, r, body)
+		}
+	}
+	return false
 }
 
 // authorized checks r against the auth of the binding t's file runs under.
