@@ -40,6 +40,7 @@ import (
 //go:embed all:amazon_shipping_in
 //go:embed all:bluedart_rest
 //go:embed all:borzo
+//go:embed all:cleartax_einvoice
 //go:embed all:clickpost
 //go:embed all:dtdc
 //go:embed all:ecom_express

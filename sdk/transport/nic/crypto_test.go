@@ -356,7 +356,7 @@ func TestClassifyCodes(t *testing.T) {
 	cases := map[string]sdk.Code{
 		"238": sdk.CodeAuthFailed, "106,": sdk.CodeAuthFailed, "108": sdk.CodeAuthFailed,
 		"604": sdk.CodeConflict, "2150": sdk.CodeConflict, "240": sdk.CodeCarrierUnavailable,
-		"325": sdk.CodeNotFound, "206,208,": sdk.CodeInvalidRequest, "": sdk.CodeCarrierUnavailable,
+		"325": sdk.CodeNotFound, "2148": sdk.CodeNotFound, "206,208,": sdk.CodeInvalidRequest, "": sdk.CodeCarrierUnavailable,
 	}
 	for codes, want := range cases {
 		e := ClassifyCodes(codes, "")

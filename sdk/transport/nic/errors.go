@@ -31,8 +31,10 @@ var conflictCodes = map[string]bool{"604": true, "2150": true}
 // EWB codes meaning NIC failed internally ("please contact helpdesk").
 var unavailableCodes = map[string]bool{"240": true, "309": true, "317": true, "322": true, "350": true, "357": true, "383": true}
 
-// EWB codes for a record that does not exist: 325 could not retrieve data.
-var notFoundCodes = map[string]bool{"325": true}
+// Codes for a record that does not exist: EWB 325 could not retrieve data;
+// IRP 2148 requested IRN data is not available (NIC's e-invoice error list,
+// as ClearTax passes it on for a Get IRN of an unknown IRN).
+var notFoundCodes = map[string]bool{"325": true, "2148": true}
 
 // IsStaleSession reports whether err is NIC saying the token or SEK is no longer
 // valid (as opposed to wrong credentials), so the Manager re-logs in once.
