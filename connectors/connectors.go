@@ -73,6 +73,8 @@ import (
 //go:embed all:ulip_vahan
 //go:embed all:velocity_shipfast
 //go:embed all:vtrans
+//go:embed all:whitebooks_einvoice
+//go:embed all:whitebooks_ewaybill
 var dataFolders embed.FS
 
 // Simulator is a provider simulator on loopback: its URL, and the credentials
