@@ -36,6 +36,7 @@ import (
 // shared directory (declarative.SharedDir) holds files several of them read.
 //
 //go:embed all:shared
+//go:embed all:adaequare_einvoice
 //go:embed all:adaequare_ewaybill
 //go:embed all:amazon_shipping_in
 //go:embed all:bluedart_rest

@@ -72,10 +72,20 @@ func explain(what string, err error) error {
 		}
 	}
 	// NIC's text, code by code: its own ErrorMessage when it sent one for each
-	// code, else the code list's.
+	// code, else the code list's. Words that do not split into one text per
+	// code (a text of NIC's own holds a "; ") are kept whole.
 	nicTexts := strings.Split(e.CarrierMessage, "; ")
-	if strings.HasPrefix(e.CarrierMessage, "NIC reported error") || e.CarrierMessage == "" || len(nicTexts) != len(codes) {
+	ownWords := e.CarrierMessage != "" && !strings.HasPrefix(e.CarrierMessage, "NIC reported error")
+	if !ownWords || len(nicTexts) != len(codes) {
 		nicTexts = nil
+	}
+	if ownWords && nicTexts == nil {
+		out.CarrierMessage = e.CarrierMessage
+		out.Message = "NIC refused " + what + " (" + strings.Join(codes, ", ") + "): " + out.CarrierMessage
+		if out.Code == sdk.CodeAuthFailed {
+			out.Message = "NIC refused the account's login or session (" + what + "): " + out.CarrierMessage
+		}
+		return &out
 	}
 	var texts []string
 	for i, c := range codes {

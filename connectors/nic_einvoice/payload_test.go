@@ -134,3 +134,19 @@ func TestCancelPayload(t *testing.T) {
 		t.Fatal("an answer without a readable CancelDate was taken as a cancellation")
 	}
 }
+
+// explain keeps NIC's own words: one text per code when they split so, and
+// whole when one of NIC's texts holds the separator itself.
+func TestExplainKeepsNICsWords(t *testing.T) {
+	const text2174 = "For inter-state transaction, CGST and SGST amounts are not applicable; only IGST amount is applicable"
+	for name, tc := range map[string]struct{ codes, words, want string }{
+		"one text per code": {"2150,2258", "Duplicate IRN; Supplier GSTIN state code does not match", "2150: Duplicate IRN; 2258: Supplier GSTIN state code does not match"},
+		"a text with ; in it": {"2174,3095", text2174 + "; Supplier GSTIN is inactive", text2174 + "; Supplier GSTIN is inactive"},
+		"no words":            {"2150", "", "2150: Duplicate IRN"},
+	} {
+		err := explain("Generate IRN", &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceCarrier, CarrierCode: tc.codes, CarrierMessage: tc.words})
+		if e := sdk.AsError(err); e == nil || e.CarrierMessage != tc.want || e.CarrierCode != tc.codes {
+			t.Errorf("%s: %+v, want carrier message %q", name, e, tc.want)
+		}
+	}
+}

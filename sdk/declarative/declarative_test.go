@@ -585,3 +585,64 @@ operations:
 		}
 	}
 }
+
+// A provider that refuses an expired session in a 200 answer (a GSP passing
+// NIC's 1005 "invalid token" on) gets one new login when the error mapping
+// calls the refusal auth_failed; a refusal that persists is returned.
+func TestAuthFailedIn200RenewsTheToken(t *testing.T) {
+	var logins atomic.Int32
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		n := logins.Add(1)
+		io.WriteString(w, `{"token": "tok-`+strconv.Itoa(int(n))+`"}`)
+	})
+	mux.HandleFunc("DELETE /bills/{id}", func(w http.ResponseWriter, r *http.Request) {
+		// The first token has expired at the provider; "NEVER" is refused whatever the token.
+		if r.Header.Get("auth-token") == "tok-1" || r.PathValue("id") == "NEVER" {
+			io.WriteString(w, `{"status_cd": "0", "error": {"code": "1005"}}`)
+			return
+		}
+		io.WriteString(w, `{"status_cd": "1", "id": "`+r.PathValue("id")+`"}`)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	files := fstest.MapFS{
+		"manifest.yaml": {Data: []byte(`
+id: stale
+name: Stale
+version: 0.1.0
+category: government
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials: [{name: password}]
+  environments: {sandbox: https://sandbox.example.com}
+auth:
+  session:
+    type: token_login
+    login: {method: POST, path: /login, headers: {password: "{credential.password}"}}
+    token: token
+    ttl: 6h
+    header: auth-token
+operations:
+  - name: cancel_shipment
+    idempotent: true
+    binding:
+      request: {method: DELETE, path: "/bills/{input.tracking_number}"}
+      response: {mapping: mappings/cancel.mapping, error: mappings/error.mapping}
+`)},
+		"mappings/cancel.mapping": {Data: []byte("mapping s.cancel\nfrom json\ndirection response\n{ tracking_number: input.id, cancelled: true }\n")},
+		"mappings/error.mapping": {Data: []byte("mapping s.error\nfrom json\ndirection response\n" +
+			"{ error: if input.status_cd == \"0\" then { code: if input.error.code == \"1005\" then \"auth_failed\" else \"invalid_request\", carrier_code: input.error.code } else null }\n")},
+	}
+	d := loadFolder(t, files)
+	acct := &sdk.Account{ID: "A", BaseURL: srv.URL, Credentials: map[string]string{"password": "p"}}
+	out, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number": "B1"}`)})
+	if err != nil || string(out) != `{"tracking_number":"B1","cancelled":true}` || logins.Load() != 2 {
+		t.Fatalf("got %s, %v after %d logins; want B1 cancelled after a second login", out, err, logins.Load())
+	}
+	_, err = d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number": "NEVER"}`)})
+	if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeAuthFailed || e.CarrierCode != "1005" || logins.Load() != 3 {
+		t.Fatalf("a refusal that persists: %v after %d logins; want auth_failed 1005 after one more login", err, logins.Load())
+	}
+}

@@ -211,25 +211,35 @@ func (ex *exchanger) send(ctx context.Context, st *step, input []byte, item stri
 			return nil, err
 		}
 	}
-	look := ex.lookup(input, item, values)
-	req, err := ex.request(st.req, st.body, input, values, look)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := ex.api.Do(ctx, req)
-	if err != nil {
-		e := sdk.AsError(err)
-		if resp != nil {
-			ex.refine(st, resp, e)
+	for renewed := false; ; renewed = true {
+		look := ex.lookup(input, item, values)
+		req, err := ex.request(st.req, st.body, input, values, look)
+		if err != nil {
+			return nil, err
 		}
-		return nil, e
-	}
-	if st.errorMap != nil {
-		if e := ex.refused(st, resp); e != nil {
+		resp, err := ex.api.Do(ctx, req)
+		if err != nil {
+			e := sdk.AsError(err)
+			if resp != nil {
+				ex.refine(st, resp, e)
+			}
+			return nil, e
+		}
+		if st.errorMap == nil {
+			return resp, nil
+		}
+		e := ex.refused(st, resp)
+		if e == nil {
+			return resp, nil
+		}
+		// A refusal the error mapping calls auth_failed in a 2xx answer (an
+		// expired session refused with a code rather than a 401) drops a
+		// token login's token and goes once more with a new one, as a 401
+		// does in the rest client.
+		if renewed || e.Code != sdk.CodeAuthFailed || resp.Status >= 300 || !resp.Renew() {
 			return nil, e
 		}
 	}
-	return resp, nil
 }
 
 // request builds one provider request from a request binding.

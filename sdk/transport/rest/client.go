@@ -250,8 +250,20 @@ type Response struct {
 	client *Client
 	method string
 	// sent is the request as it went out, credentials included, so a Renewer can
-	// tell which token the provider refused.
+	// tell which token the provider refused; auth is what signed it.
 	sent *http.Request
+	auth Auth
+}
+
+// Renew drops the credentials this answer's request was sent with, when they
+// came from a Renewer (a token login, OAuth2), and reports whether it did, so
+// that the caller sends the request once more with new ones. Do does this
+// itself after a 401; Renew is for a provider that refuses an expired
+// session in a 2xx answer with a code of its own (a GST Suvidha Provider
+// passing NIC's "invalid token" on).
+func (r *Response) Renew() bool {
+	renewer, ok := r.auth.(Renewer)
+	return ok && r.sent != nil && renewer.Renew(r.sent)
 }
 
 // DecodeJSON decodes the body into v. An HTML page (Content-Type text/html or a
@@ -498,7 +510,7 @@ func (c *Client) send(ctx context.Context, r *Request, auth Auth, accept string)
 		return nil, e
 	}
 	defer hresp.Body.Close()
-	resp := &Response{Status: hresp.StatusCode, Header: hresp.Header, URL: u, client: c, method: method, sent: hreq}
+	resp := &Response{Status: hresp.StatusCode, Header: hresp.Header, URL: u, client: c, method: method, sent: hreq, auth: auth}
 	if hresp.ContentLength > c.max {
 		e := c.tooLarge(method, u, hresp.StatusCode)
 		c.logCall(ctx, method, u, hresp.StatusCode, 0, start, e)
