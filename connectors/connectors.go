@@ -51,6 +51,8 @@ import (
 //go:embed all:freight_tiger
 //go:embed all:gati_kwe
 //go:embed all:ithink_logistics
+//go:embed all:mastersindia_einvoice
+//go:embed all:mastersindia_ewaybill
 //go:embed all:nimbuspost
 //go:embed all:parcelx
 //go:embed all:pidge
