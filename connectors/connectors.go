@@ -58,6 +58,8 @@ import (
 //go:embed all:pidge
 //go:embed all:porter
 //go:embed all:rapidshyp
+//go:embed all:sandbox_einvoice
+//go:embed all:sandbox_ewaybill
 //go:embed all:shadowfax
 //go:embed all:shadowfax_flash
 //go:embed all:shipmozo

@@ -16,8 +16,10 @@ import (
 // connector folder describes it: the GSP's base URLs, auth, paths and
 // envelopes are data, and a NIC connector's translation (canonical request to
 // NIC's request data, NIC's answer data to the canonical answer) runs around
-// it. Each operation's binding takes NIC's request data as its input (its
-// body mapping places it in the GSP's envelope), and its response mapping
+// it. Each operation's binding takes NIC's request data as its input's
+// "data" ({"data": {...}}: the runtime adds the account's settings beside it,
+// so a body mapping sends input.data, never input whole; templates read
+// {input.data.ewbNo}), its body mapping placing it in the GSP's envelope, and its response mapping
 // gives NIC's answer data back; its error mapping finds NIC's codes in the
 // GSP's refusals and puts them in carrier_code. A Bindings is safe for
 // concurrent use.
@@ -55,7 +57,7 @@ func (b *Bindings) Exchange(ctx context.Context, call *sdk.Call, payload, out an
 		return err
 	}
 	sent := *call
-	sent.Payload = js
+	sent.Payload = append(append([]byte(`{"data":`), js...), '}')
 	answer, err := bound(ctx, &sent)
 	if err != nil {
 		return nicClass(err)
