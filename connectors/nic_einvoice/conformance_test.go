@@ -2,6 +2,8 @@ package niceinvoice_test
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"testing"
 
 	niceinvoice "github.com/carrierhub/hub/connectors/nic_einvoice"
@@ -13,7 +15,9 @@ import (
 
 // TestConformance runs the SDK's contract kit with the connector out of
 // process against the IRP simulator: an invoice registered, registered again
-// (2150, conflict), and a request the connector refuses before sending.
+// (2150, conflict), read back by its IRN, cancelled, read back cancelled and
+// cancelled again (9999, not active); an IRN the IRP does not hold (2148, not
+// found), and a request the connector refuses before sending.
 func TestConformance(t *testing.T) {
 	sim, err := simulator.New()
 	if err != nil {
@@ -21,6 +25,23 @@ func TestConformance(t *testing.T) {
 	}
 	t.Cleanup(sim.Close)
 	badDoc := invoiceRequest("0DOC")
+	irn := func(t *testing.T, earlier map[string][]byte) string {
+		var inv model.EInvoice
+		if err := json.Unmarshal(earlier["generate"], &inv); err != nil || inv.IRN == "" {
+			t.Fatalf("generate gave %s (%v)", earlier["generate"], err)
+		}
+		return inv.IRN
+	}
+	// The kit repeats the first read at the end, concurrently, when the IRN
+	// has been cancelled: "get" takes either status, "get_cancelled" only CNL.
+	status := func(want ...string) func(t *testing.T, out []byte) {
+		return func(t *testing.T, out []byte) {
+			var inv model.EInvoice
+			if err := json.Unmarshal(out, &inv); err != nil || !slices.Contains(want, inv.Status) || inv.AckNumber == "" || inv.SignedQRCode == "" {
+				t.Errorf("get answered status %q, ack %q (%v), want status %v with the acknowledgement and QR code", inv.Status, inv.AckNumber, err, want)
+			}
+		}
+	}
 	conformance.Run(t, niceinvoice.New(), conformance.Options{
 		Account: func(t *testing.T) *sdk.Account { return sim.SDKAccount() },
 		Cases: []conformance.Case{
@@ -32,6 +53,24 @@ func TestConformance(t *testing.T) {
 				}
 			}},
 			{Name: "duplicate", Operation: sdk.OpGenerateEInvoice, Request: invoiceRequest("CONF/1"), WantCode: sdk.CodeConflict},
+			{Name: "get", Operation: sdk.OpGetEInvoice, Build: func(t *testing.T, earlier map[string][]byte) any {
+				return model.EInvoiceLookup{IRN: irn(t, earlier)}
+			}, Check: status("ACT", "CNL")},
+			{Name: "cancel", Operation: sdk.OpCancelEInvoice, Build: func(t *testing.T, earlier map[string][]byte) any {
+				return model.EInvoiceCancel{IRN: irn(t, earlier), Reason: "data_entry_mistake", Remarks: "Wrong buyer"}
+			}, Check: func(t *testing.T, out []byte) {
+				var c model.EInvoiceCancellation
+				if err := json.Unmarshal(out, &c); err != nil || len(c.IRN) != 64 || c.CancelledAt.IsZero() {
+					t.Errorf("cancel answered %s (%v)", out, err)
+				}
+			}},
+			{Name: "get_cancelled", Operation: sdk.OpGetEInvoice, Build: func(t *testing.T, earlier map[string][]byte) any {
+				return model.EInvoiceLookup{IRN: irn(t, earlier)}
+			}, Check: status("CNL")},
+			{Name: "cancel_again", Operation: sdk.OpCancelEInvoice, Build: func(t *testing.T, earlier map[string][]byte) any {
+				return model.EInvoiceCancel{IRN: irn(t, earlier), Reason: "duplicate", Remarks: "Again"}
+			}, WantCode: sdk.CodeInvalidRequest},
+			{Name: "unknown_irn", Operation: sdk.OpGetEInvoice, Request: model.EInvoiceLookup{IRN: strings.Repeat("0", 64)}, WantCode: sdk.CodeNotFound},
 			{Name: "bad_doc_number", Operation: sdk.OpGenerateEInvoice, Request: badDoc, WantCode: sdk.CodeInvalidRequest},
 		},
 	})

@@ -42,6 +42,10 @@ const (
 	AuthPath = "/eivital/v1.04/auth"
 	// InvoicePath is Generate IRN.
 	InvoicePath = "/eicore/v1.03/Invoice"
+	// CancelPath is Cancel IRN.
+	CancelPath = "/eicore/v1.03/Invoice/Cancel"
+	// IRNPath is Get IRN details, the IRN following it.
+	IRNPath = "/eicore/v1.03/Invoice/irn/"
 )
 
 // Options tune a connector; the zero value is what New uses.
@@ -62,6 +66,8 @@ type Connector struct {
 
 var (
 	_ sdk.EInvoiceGenerator = (*Connector)(nil)
+	_ sdk.EInvoiceCanceller = (*Connector)(nil)
+	_ sdk.EInvoiceGetter    = (*Connector)(nil)
 	_ sdk.HealthChecker     = (*Connector)(nil)
 )
 

@@ -140,7 +140,7 @@ func TestCancelPayload(t *testing.T) {
 func TestExplainKeepsNICsWords(t *testing.T) {
 	const text2174 = "For inter-state transaction, CGST and SGST amounts are not applicable; only IGST amount is applicable"
 	for name, tc := range map[string]struct{ codes, words, want string }{
-		"one text per code": {"2150,2258", "Duplicate IRN; Supplier GSTIN state code does not match", "2150: Duplicate IRN; 2258: Supplier GSTIN state code does not match"},
+		"one text per code":   {"2150,2258", "Duplicate IRN; Supplier GSTIN state code does not match", "2150: Duplicate IRN; 2258: Supplier GSTIN state code does not match"},
 		"a text with ; in it": {"2174,3095", text2174 + "; Supplier GSTIN is inactive", text2174 + "; Supplier GSTIN is inactive"},
 		"no words":            {"2150", "", "2150: Duplicate IRN"},
 	} {

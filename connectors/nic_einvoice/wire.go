@@ -3,6 +3,7 @@ package niceinvoice
 import (
 	"context"
 	"io/fs"
+	"net/url"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/transport/nic"
@@ -21,12 +22,6 @@ type wire interface {
 	Exchange(ctx context.Context, call *sdk.Call, payload, out any) error
 }
 
-// paths are the IRP's paths of the operations the direct connector serves,
-// under the account's base URL.
-var paths = map[sdk.Operation]string{
-	sdk.OpGenerateEInvoice: InvoicePath,
-}
-
 // directWire is the IRP's own API through the session kernel.
 type directWire struct{ accounts *nic.Accounts }
 
@@ -35,11 +30,19 @@ func (w directWire) Exchange(ctx context.Context, call *sdk.Call, payload, out a
 	if err != nil {
 		return err
 	}
-	path, ok := paths[call.Operation]
-	if !ok {
-		return sdk.Errorf(sdk.CodeInternal, "nic_einvoice: no IRP path for %s", call.Operation)
+	switch call.Operation {
+	case sdk.OpGenerateEInvoice:
+		return m.IRPPost(ctx, creds, InvoicePath, payload, out)
+	case sdk.OpCancelEInvoice:
+		return m.IRPPost(ctx, creds, CancelPath, payload, out)
+	case sdk.OpGetEInvoice:
+		lookup, ok := payload.(*lookupRequest)
+		if !ok {
+			return sdk.Errorf(sdk.CodeInternal, "nic_einvoice: a read's payload is %T", payload)
+		}
+		return m.IRPGet(ctx, creds, IRNPath+url.PathEscape(lookup.Irn), out)
 	}
-	return m.IRPPost(ctx, creds, path, payload, out)
+	return sdk.Errorf(sdk.CodeInternal, "nic_einvoice: no IRP call for %s", call.Operation)
 }
 
 // OverBindings returns the connector whose wire is the folder's bindings: a

@@ -16,6 +16,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	niceinvoice "github.com/carrierhub/hub/connectors/nic_einvoice"
 	"github.com/carrierhub/hub/sdk/exchanges"
@@ -33,7 +34,8 @@ const (
 )
 
 // Simulator is a running NIC simulator for the connector (nicsim.Fixture):
-// the IRP's base URL on the simulator is its host, under which /eivital/v1.04/auth and /eicore/v1.03/Invoice are served.
+// the IRP's base URL on the simulator is its host, under which /eivital/v1.04/auth,
+// /eicore/v1.03/Invoice, /eicore/v1.03/Invoice/Cancel and /eicore/v1.03/Invoice/irn/{irn} are served.
 type Simulator = nicsim.Fixture
 
 // New starts a simulator with the real clock; Close it when done.
@@ -45,21 +47,28 @@ func NewWithOptions(opts nicsim.Options) (*Simulator, error) {
 	return nicsim.NewFixture(opts, user, "", niceinvoice.Folder(), replies)
 }
 
-// replies reads a recorded file's provider exchanges as nicsim replies: the
-// request body {"Data": <decrypted invoice JSON>} and the answer {"Status": 1,
-// "Data": <decrypted JSON>} or {"Status": 0, "ErrorDetails": [...], "InfoDtls": ...}.
+// replies reads a recorded file's provider exchanges as nicsim replies: a
+// write's request body {"Data": <decrypted JSON>} (Generate IRN, Cancel IRN),
+// a read's path (Get IRN details), and the answer {"Status": 1, "Data":
+// <decrypted JSON>} or {"Status": 0, "ErrorDetails": [...], "InfoDtls": ...}.
 func replies(f *exchanges.File) ([]nicsim.Reply, error) {
 	file := f.Name
 	var out []nicsim.Reply
 	for i, x := range f.Exchanges {
-		if x.Request.Method != http.MethodPost || x.Request.Path != niceinvoice.InvoicePath {
-			return nil, fmt.Errorf("%s: exchanges[%d]: only Generate IRN (POST %s) is replayed, not %s %s", file, i, niceinvoice.InvoicePath, x.Request.Method, x.Request.Path)
-		}
-		var req struct {
-			Data json.RawMessage `json:"Data"`
-		}
-		if err := json.Unmarshal([]byte(x.Request.Body), &req); err != nil || len(req.Data) == 0 {
-			return nil, fmt.Errorf("%s: exchanges[%d].request.body is not {\"Data\": {...}}", file, i)
+		r := nicsim.Reply{Method: x.Request.Method, Action: x.Request.Path}
+		switch {
+		case x.Request.Method == http.MethodPost && (x.Request.Path == niceinvoice.InvoicePath || x.Request.Path == niceinvoice.CancelPath):
+			var req struct {
+				Data json.RawMessage `json:"Data"`
+			}
+			if err := json.Unmarshal([]byte(x.Request.Body), &req); err != nil || len(req.Data) == 0 {
+				return nil, fmt.Errorf("%s: exchanges[%d].request.body is not {\"Data\": {...}}", file, i)
+			}
+			r.Request = req.Data
+		case x.Request.Method == http.MethodGet && strings.HasPrefix(x.Request.Path, niceinvoice.IRNPath):
+		default:
+			return nil, fmt.Errorf("%s: exchanges[%d]: only Generate IRN and Cancel IRN (POST %s, %s) and Get IRN details (GET %s...) are replayed, not %s %s",
+				file, i, niceinvoice.InvoicePath, niceinvoice.CancelPath, niceinvoice.IRNPath, x.Request.Method, x.Request.Path)
 		}
 		var resp struct {
 			Status       json.Number     `json:"Status"`
@@ -73,7 +82,6 @@ func replies(f *exchanges.File) ([]nicsim.Reply, error) {
 		if err := json.Unmarshal([]byte(x.Response.Body), &resp); err != nil {
 			return nil, fmt.Errorf("%s: exchanges[%d].response.body is not the IRP's answer: %v", file, i, err)
 		}
-		r := nicsim.Reply{Method: http.MethodPost, Action: niceinvoice.InvoicePath, Request: req.Data}
 		switch resp.Status {
 		case "1":
 			r.Data = resp.Data

@@ -97,28 +97,45 @@ func (m *Manager) EWBGet(ctx context.Context, c Credentials, method string, quer
 // {"Data": Seal(JSON(payload))} and the IRP headers, then decrypts the response's
 // Data with the SEK into out. Stale sessions are renewed once (see Do).
 func (m *Manager) IRPPost(ctx context.Context, c Credentials, path string, payload, out any) error {
-	if m.cfg.Flavor != EInvoice {
-		return sdk.Errorf(sdk.CodeInternal, "nic: IRPPost on a %s manager", m.cfg.Flavor)
-	}
-	if !strings.HasPrefix(path, "/") || strings.Contains(path, "..") {
-		return sdk.InvalidField("/path", "nic: IRP path %q must start with / and stay under the base URL", path)
-	}
 	plain, err := marshalPayload(payload)
 	if err != nil {
 		return err
 	}
+	return m.irpCall(ctx, c, http.MethodPost, path, plain, out)
+}
+
+// IRPGet performs an e-Invoice read: GET <BaseURL><path> (the IRN or the
+// document in the path or query) with the IRP headers, then decrypts the
+// response's Data with the SEK into out, as for a write.
+func (m *Manager) IRPGet(ctx context.Context, c Credentials, path string, out any) error {
+	return m.irpCall(ctx, c, http.MethodGet, path, nil, out)
+}
+
+// irpCall sends one IRP call, its payload (nil for a read) sealed with the
+// session key, and opens the answer's Data.
+func (m *Manager) irpCall(ctx context.Context, c Credentials, method, path string, plain []byte, out any) error {
+	if m.cfg.Flavor != EInvoice {
+		return sdk.Errorf(sdk.CodeInternal, "nic: an IRP call on a %s manager", m.cfg.Flavor)
+	}
+	if !strings.HasPrefix(path, "/") || strings.Contains(path, "..") {
+		return sdk.InvalidField("/path", "nic: IRP path %q must start with / and stay under the base URL", path)
+	}
+	what, _, _ := strings.Cut(path, "?")
 	return m.Do(ctx, c, func(ctx context.Context, s *Session) error {
-		data, err := s.Seal(plain)
-		if err != nil {
-			return err
+		var body []byte
+		if plain != nil {
+			data, err := s.Seal(plain)
+			if err != nil {
+				return err
+			}
+			body, _ = json.Marshal(map[string]string{"Data": data})
 		}
-		body, _ := json.Marshal(map[string]string{"Data": data})
 		var r struct {
 			Status       Digits           `json:"Status"`
 			Data         string           `json:"Data"`
 			ErrorDetails []irpErrorDetail `json:"ErrorDetails"`
 		}
-		if err := m.exchange(ctx, c, s, http.MethodPost, m.cfg.BaseURL+path, body, path, &r); err != nil {
+		if err := m.exchange(ctx, c, s, method, m.cfg.BaseURL+path, body, what, &r); err != nil {
 			return err
 		}
 		if !r.Status.ok() {
@@ -128,7 +145,7 @@ func (m *Manager) IRPPost(ctx context.Context, c Credentials, path string, paylo
 		if err != nil {
 			return err
 		}
-		return decodeOut(js, out, path)
+		return decodeOut(js, out, what)
 	})
 }
 

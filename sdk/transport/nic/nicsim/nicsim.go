@@ -50,6 +50,14 @@ const (
 	// registered is refused as NIC does: 2150 Duplicate IRN, with the IRN issued
 	// in InfoDtls (DUPIRN).
 	IRPInvoiceV103Path = "/eicore/v1.03/Invoice"
+	// IRPCancelPath is Cancel IRN: an IRN of the caller's GSTIN, active and at
+	// most 24 hours old, is cancelled; otherwise NIC's refusal (2143 not the
+	// caller's, 9999 not active, 2270 past the 24 hours).
+	IRPCancelPath = "/eicore/v1.03/Invoice/Cancel"
+	// IRPIRNPath is Get IRN details, the IRN following it: the IRP's answer
+	// for the IRN as it stands (Status CNL once cancelled), or 2148 for an
+	// IRN the IRP does not hold.
+	IRPIRNPath = "/eicore/v1.03/Invoice/irn/"
 )
 
 // User is one API user the simulator accepts.
@@ -148,6 +156,8 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("POST "+IRPAuthPath, s.irpAuth)
 	mux.HandleFunc("POST "+IRPInvoicePath, s.irpInvoice)
 	mux.HandleFunc("POST "+IRPInvoiceV103Path, s.irpInvoice)
+	mux.HandleFunc("POST "+IRPCancelPath, s.irpCancel)
+	mux.HandleFunc("GET "+IRPIRNPath+"{irn}", s.irpGetIRN)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	return s, nil
@@ -872,36 +882,131 @@ func (s *Server) ewbGet(w http.ResponseWriter, r *http.Request) {
 
 // --- e-Invoice ---
 
-func (s *Server) irpInvoice(w http.ResponseWriter, r *http.Request) {
+// irpSession finds an IRP call's session, or answers NIC's refusal.
+func (s *Server) irpSession(w http.ResponseWriter, r *http.Request) *session {
 	ss := s.session(w, "irp", r.Header.Get("AuthToken"), r.Header.Get("Gstin"))
 	if ss == nil {
-		return
+		return nil
 	}
 	if r.Header.Get("user_name") != ss.username {
 		irpError(w, "1005", "Invalid Token") // NIC ties the token to the user_name header
-		return
+		return nil
 	}
+	return ss
+}
+
+// irpOpen reads an IRP write's {"Data": ...} and opens it with the session key.
+func (s *Server) irpOpen(w http.ResponseWriter, r *http.Request, ss *session) ([]byte, bool) {
 	var body struct {
 		Data string `json:"Data"`
 	}
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&body); err != nil {
 		irpError(w, "2000", "Invalid JSON")
-		return
+		return nil, false
 	}
 	js, err := nic.Open(ss.sek, body.Data)
 	if err != nil {
 		irpError(w, "2000", "Decryption of data failed")
+		return nil, false
+	}
+	return js, true
+}
+
+// irpScripted answers an IRP call from the script, when one is set.
+func (s *Server) irpScripted(w http.ResponseWriter, r *http.Request, ss *session, js []byte) bool {
+	reply, ok, mismatch := s.scripted(r.Method, r.URL.Path, js, nil)
+	if !ok {
+		return false
+	}
+	switch {
+	case mismatch != "":
+		irpError(w, "2000", "simulator: the request differs from the recorded exchange")
+	case reply.ErrorCodes != "":
+		irpErrors(w, reply.ErrorCodes, reply.ErrorMessages, reply.Info)
+	default:
+		s.irpSealed(w, ss, reply.Data)
+	}
+	return true
+}
+
+// irnOf finds a registered invoice by its IRN, with the GSTIN it was
+// registered for. The caller holds s.mu.
+func (s *Server) irnOf(irn string) (map[string]any, string) {
+	for key, inv := range s.irns {
+		if inv["Irn"] == irn {
+			gstin, _, _ := strings.Cut(key, "|")
+			return inv, gstin
+		}
+	}
+	return nil, ""
+}
+
+func (s *Server) irpCancel(w http.ResponseWriter, r *http.Request) {
+	ss := s.irpSession(w, r)
+	if ss == nil {
 		return
 	}
-	if reply, ok, mismatch := s.scripted(http.MethodPost, r.URL.Path, js, nil); ok {
-		switch {
-		case mismatch != "":
-			irpError(w, "2000", "simulator: the request differs from the recorded exchange")
-		case reply.ErrorCodes != "":
-			irpErrors(w, reply.ErrorCodes, reply.ErrorMessages, reply.Info)
-		default:
-			s.irpSealed(w, ss, reply.Data)
+	js, ok := s.irpOpen(w, r, ss)
+	if !ok || s.irpScripted(w, r, ss, js) {
+		return
+	}
+	var req struct{ Irn, CnlRsn, CnlRem string }
+	if err := json.Unmarshal(js, &req); err != nil || len(req.Irn) != 64 {
+		irpError(w, "2000", "Invalid cancel JSON")
+		return
+	}
+	now := s.opts.Now().In(ist)
+	s.mu.Lock()
+	inv, gstin := s.irnOf(req.Irn)
+	var code, msg string
+	switch {
+	case inv == nil || gstin != ss.gstin:
+		code, msg = "2143", "Invoice does not belongs to the user GSTIN"
+	case inv["Status"] != "ACT":
+		code, msg = "9999", "Invoice is not active"
+	default:
+		if at, err := time.ParseInLocation("2006-01-02 15:04:05", inv["AckDt"].(string), ist); err == nil && now.Sub(at) > 24*time.Hour {
+			code, msg = "2270", "The allowed cancellation time limit is crossed, you cannot cancel the IRN"
 		}
+	}
+	if code == "" {
+		inv["Status"] = "CNL"
+	}
+	s.mu.Unlock()
+	if code != "" {
+		irpError(w, code, msg)
+		return
+	}
+	out, _ := json.Marshal(map[string]any{"Irn": req.Irn, "CancelDate": now.Format("2006-01-02 15:04:05")})
+	s.irpSealed(w, ss, out)
+}
+
+func (s *Server) irpGetIRN(w http.ResponseWriter, r *http.Request) {
+	ss := s.irpSession(w, r)
+	if ss == nil || s.irpScripted(w, r, ss, nil) {
+		return
+	}
+	s.mu.Lock()
+	inv, gstin := s.irnOf(r.PathValue("irn"))
+	var out []byte
+	if inv != nil && gstin == ss.gstin {
+		out, _ = json.Marshal(inv)
+	}
+	s.mu.Unlock()
+	if out == nil {
+		irpError(w, "2148", "Requested IRN data is not available")
+		return
+	}
+	s.irpSealed(w, ss, out)
+}
+
+func (s *Server) irpInvoice(w http.ResponseWriter, r *http.Request) {
+	ss := s.irpSession(w, r)
+	if ss == nil {
+		return
+	}
+	js, ok := s.irpOpen(w, r, ss)
+	if !ok || s.irpScripted(w, r, ss, js) {
 		return
 	}
 	var inv struct {
