@@ -76,6 +76,7 @@ import (
 //go:embed all:ulip_tgsarathi
 //go:embed all:ulip_tgvahan
 //go:embed all:ulip_vahan
+//go:embed all:vayana_einvoice
 //go:embed all:velocity_shipfast
 //go:embed all:vtrans
 //go:embed all:whitebooks_einvoice

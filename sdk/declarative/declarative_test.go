@@ -587,8 +587,9 @@ operations:
 }
 
 // A provider that refuses an expired session in a 200 answer (a GSP passing
-// NIC's 1005 "invalid token" on) gets one new login when the error mapping
-// calls the refusal auth_failed; a refusal that persists is returned.
+// NIC's 1005 "invalid token" on) or with a 403 (Vayana) gets one new login
+// when the error mapping calls the refusal auth_failed; a refusal that
+// persists is returned.
 func TestAuthFailedIn200RenewsTheToken(t *testing.T) {
 	var logins atomic.Int32
 	mux := http.NewServeMux()
@@ -597,9 +598,15 @@ func TestAuthFailedIn200RenewsTheToken(t *testing.T) {
 		io.WriteString(w, `{"token": "tok-`+strconv.Itoa(int(n))+`"}`)
 	})
 	mux.HandleFunc("DELETE /bills/{id}", func(w http.ResponseWriter, r *http.Request) {
-		// The first token has expired at the provider; "NEVER" is refused whatever the token.
-		if r.Header.Get("auth-token") == "tok-1" || r.PathValue("id") == "NEVER" {
+		// The first token has expired at the provider; "NEVER" is refused whatever the token;
+		// the third token is refused with a 403, as Vayana refuses an expired one.
+		switch {
+		case r.Header.Get("auth-token") == "tok-1" || r.PathValue("id") == "NEVER":
 			io.WriteString(w, `{"status_cd": "0", "error": {"code": "1005"}}`)
+			return
+		case r.Header.Get("auth-token") == "tok-3":
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"status_cd": "0", "error": {"code": "err-expired-token"}}`)
 			return
 		}
 		io.WriteString(w, `{"status_cd": "1", "id": "`+r.PathValue("id")+`"}`)
@@ -633,7 +640,7 @@ operations:
 `)},
 		"mappings/cancel.mapping": {Data: []byte("mapping s.cancel\nfrom json\ndirection response\n{ tracking_number: input.id, cancelled: true }\n")},
 		"mappings/error.mapping": {Data: []byte("mapping s.error\nfrom json\ndirection response\n" +
-			"{ error: if input.status_cd == \"0\" then { code: if input.error.code == \"1005\" then \"auth_failed\" else \"invalid_request\", carrier_code: input.error.code } else null }\n")},
+			"{ error: if input.status_cd == \"0\" then { code: if input.error.code == \"1005\" || input.error.code == \"err-expired-token\" then \"auth_failed\" else \"invalid_request\", carrier_code: input.error.code } else null }\n")},
 	}
 	d := loadFolder(t, files)
 	acct := &sdk.Account{ID: "A", BaseURL: srv.URL, Credentials: map[string]string{"password": "p"}}
@@ -644,5 +651,10 @@ operations:
 	_, err = d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number": "NEVER"}`)})
 	if e := sdk.AsError(err); e == nil || e.Code != sdk.CodeAuthFailed || e.CarrierCode != "1005" || logins.Load() != 3 {
 		t.Fatalf("a refusal that persists: %v after %d logins; want auth_failed 1005 after one more login", err, logins.Load())
+	}
+	// The session holds the third token now, which the provider refuses with a 403.
+	out, err = d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number": "B2"}`)})
+	if err != nil || string(out) != `{"tracking_number":"B2","cancelled":true}` || logins.Load() != 4 {
+		t.Fatalf("after a 403 the binding calls auth_failed: %s, %v after %d logins; want B2 cancelled after a fourth login", out, err, logins.Load())
 	}
 }

@@ -218,25 +218,24 @@ func (ex *exchanger) send(ctx context.Context, st *step, input []byte, item stri
 			return nil, err
 		}
 		resp, err := ex.api.Do(ctx, req)
-		if err != nil {
-			e := sdk.AsError(err)
+		var e *sdk.Error
+		switch {
+		case err != nil:
+			e = sdk.AsError(err)
 			if resp != nil {
 				ex.refine(st, resp, e)
 			}
-			return nil, e
+		case st.errorMap != nil:
+			e = ex.refused(st, resp)
 		}
-		if st.errorMap == nil {
-			return resp, nil
-		}
-		e := ex.refused(st, resp)
 		if e == nil {
 			return resp, nil
 		}
-		// A refusal the error mapping calls auth_failed in a 2xx answer (an
-		// expired session refused with a code rather than a 401) drops a
+		// A refusal the binding calls auth_failed other than a 401 (an expired
+		// session refused with a 403 or in a 2xx answer with a code) drops a
 		// token login's token and goes once more with a new one, as a 401
 		// does in the rest client.
-		if renewed || e.Code != sdk.CodeAuthFailed || resp.Status >= 300 || !resp.Renew() {
+		if renewed || e.Code != sdk.CodeAuthFailed || resp == nil || resp.Status == http.StatusUnauthorized || !resp.Renew() {
 			return nil, e
 		}
 	}
