@@ -157,16 +157,16 @@ type AuthSpec struct {
 	// when the whole answer is the token in plain text (DTDC's tracking
 	// login); TTL is how long a token lives when TTLPath (a gjson path to
 	// seconds) does not say.
-	Login *RequestBinding `yaml:"login,omitempty" json:"login,omitempty"`
+	Login   *RequestBinding `yaml:"login,omitempty" json:"login,omitempty"`
+	Token   string          `yaml:"token,omitempty" json:"token,omitempty"`
+	TTL     Duration        `yaml:"ttl,omitempty" json:"ttl,omitempty"`
+	TTLPath string          `yaml:"ttl_path,omitempty" json:"ttl_path,omitempty"`
 	// LoginAuth names another auth entry that signs a token_login's login
 	// request: a provider whose session is asked for with the token of an
 	// account-level login (Sandbox.co.in: the platform's token first, then
 	// the taxpayer's session with it). That entry is not a token_login with
 	// a login_auth of its own.
 	LoginAuth string `yaml:"login_auth,omitempty" json:"login_auth,omitempty"`
-	Token   string          `yaml:"token,omitempty" json:"token,omitempty"`
-	TTL     Duration        `yaml:"ttl,omitempty" json:"ttl,omitempty"`
-	TTLPath string          `yaml:"ttl_path,omitempty" json:"ttl_path,omitempty"`
 	// Secret, TimestampHeader and Base64 configure hmac: HMAC-SHA256 of the
 	// canonical request, in Header after Prefix.
 	Secret          string `yaml:"secret,omitempty" json:"secret,omitempty"`

@@ -49,6 +49,13 @@ type Request[T any] struct {
 	Body T
 }
 
+// Call is the call a request makes for operation op, without its payload:
+// for a connector that hands a request on to another handler (a translation
+// around a folder's bindings).
+func (r *Request[T]) Call(op Operation) *Call {
+	return &Call{Operation: op, Account: r.Account, IdempotencyKey: r.IdempotencyKey, RequestID: r.RequestID}
+}
+
 // HealthChecker is implemented by connectors that can check an account against the
 // provider cheaply (a token login, a ping endpoint). A nil account asks whether the
 // connector itself is fine.

@@ -86,16 +86,11 @@ func NewWithOptions(opts Options) *Connector {
 type translation struct {
 	sdk.Unimplemented
 	describe func() *sdk.Manifest
-	wire     wire
+	wire     nic.Wire
 }
 
 // Describe returns the connector's manifest.
 func (t *translation) Describe() *sdk.Manifest { return t.describe() }
-
-// callOf is the call a request makes, without its payload.
-func callOf[T any](op sdk.Operation, req *sdk.Request[T]) *sdk.Call {
-	return &sdk.Call{Operation: op, Account: req.Account, IdempotencyKey: req.IdempotencyKey, RequestID: req.RequestID}
-}
 
 // GenerateEInvoice registers an invoice with the IRP (Generate IRN).
 func (t *translation) GenerateEInvoice(ctx context.Context, req *sdk.Request[model.EInvoiceRequest]) (*model.EInvoice, error) {
@@ -104,7 +99,7 @@ func (t *translation) GenerateEInvoice(ctx context.Context, req *sdk.Request[mod
 		return nil, err
 	}
 	var out irnAnswer
-	if err := explain("Generate IRN", t.wire.Exchange(ctx, callOf(sdk.OpGenerateEInvoice, req), payload, &out)); err != nil {
+	if err := explain("Generate IRN", t.wire.Exchange(ctx, req.Call(sdk.OpGenerateEInvoice), payload, &out)); err != nil {
 		return nil, err
 	}
 	return out.invoice()
@@ -117,7 +112,7 @@ func (t *translation) CancelEInvoice(ctx context.Context, req *sdk.Request[model
 		return nil, err
 	}
 	var out cancelAnswer
-	if err := explain("Cancel IRN", t.wire.Exchange(ctx, callOf(sdk.OpCancelEInvoice, req), payload, &out)); err != nil {
+	if err := explain("Cancel IRN", t.wire.Exchange(ctx, req.Call(sdk.OpCancelEInvoice), payload, &out)); err != nil {
 		return nil, err
 	}
 	return out.cancellation(payload.Irn)
@@ -130,7 +125,7 @@ func (t *translation) GetEInvoice(ctx context.Context, req *sdk.Request[model.EI
 		return nil, err
 	}
 	var out irnAnswer
-	if err := explain("Get IRN details", t.wire.Exchange(ctx, callOf(sdk.OpGetEInvoice, req), &lookupRequest{Irn: irn}, &out)); err != nil {
+	if err := explain("Get IRN details", t.wire.Exchange(ctx, req.Call(sdk.OpGetEInvoice), &lookupRequest{Irn: irn}, &out)); err != nil {
 		return nil, err
 	}
 	return out.invoice()

@@ -85,7 +85,7 @@ func NewWithOptions(opts Options) *Connector {
 type translation struct {
 	sdk.Unimplemented
 	describe func() *sdk.Manifest
-	wire     wire
+	wire     nic.Wire
 }
 
 // Describe returns the connector's manifest.
@@ -97,11 +97,6 @@ func (t *translation) exchange(ctx context.Context, call *sdk.Call, payload, out
 	return explain(names[call.Operation], t.wire.Exchange(ctx, call, payload, out))
 }
 
-// callOf is the call a request makes, without its payload.
-func callOf[T any](op sdk.Operation, req *sdk.Request[T]) *sdk.Call {
-	return &sdk.Call{Operation: op, Account: req.Account, IdempotencyKey: req.IdempotencyKey, RequestID: req.RequestID}
-}
-
 // GenerateEWayBill generates an e-way bill (GENEWAYBILL).
 func (t *translation) GenerateEWayBill(ctx context.Context, req *sdk.Request[model.EWayBillRequest]) (*model.EWayBill, error) {
 	payload, err := generatePayload(&req.Body)
@@ -109,7 +104,7 @@ func (t *translation) GenerateEWayBill(ctx context.Context, req *sdk.Request[mod
 		return nil, err
 	}
 	var out generateAnswer
-	if err := t.exchange(ctx, callOf(sdk.OpGenerateEWayBill, req), payload, &out); err != nil {
+	if err := t.exchange(ctx, req.Call(sdk.OpGenerateEWayBill), payload, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Transport.VehicleNumber)
@@ -122,7 +117,7 @@ func (t *translation) UpdateEWayBillVehicle(ctx context.Context, req *sdk.Reques
 		return nil, err
 	}
 	var out vehicleAnswer
-	if err := t.exchange(ctx, callOf(sdk.OpUpdateEWayBillVehicle, req), payload, &out); err != nil {
+	if err := t.exchange(ctx, req.Call(sdk.OpUpdateEWayBillVehicle), payload, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Number, req.Body.Transport.VehicleNumber), nil
@@ -135,7 +130,7 @@ func (t *translation) ExtendEWayBill(ctx context.Context, req *sdk.Request[model
 		return nil, err
 	}
 	var out extendAnswer
-	if err := t.exchange(ctx, callOf(sdk.OpExtendEWayBill, req), payload, &out); err != nil {
+	if err := t.exchange(ctx, req.Call(sdk.OpExtendEWayBill), payload, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Number, req.Body.Transport.VehicleNumber), nil
@@ -148,7 +143,7 @@ func (t *translation) CancelEWayBill(ctx context.Context, req *sdk.Request[model
 		return nil, err
 	}
 	var out cancelAnswer
-	if err := t.exchange(ctx, callOf(sdk.OpCancelEWayBill, req), payload, &out); err != nil {
+	if err := t.exchange(ctx, req.Call(sdk.OpCancelEWayBill), payload, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Number), nil
@@ -163,7 +158,7 @@ func (t *translation) GetEWayBill(ctx context.Context, req *sdk.Request[model.EW
 		return nil, err
 	}
 	var out getAnswer
-	if err := t.exchange(ctx, callOf(sdk.OpGetEWayBill, req), &lookupRequest{EwbNo: no}, &out); err != nil {
+	if err := t.exchange(ctx, req.Call(sdk.OpGetEWayBill), &lookupRequest{EwbNo: no}, &out); err != nil {
 		return nil, err
 	}
 	return out.bill(req.Body.Number), nil

@@ -10,19 +10,6 @@ import (
 	"github.com/carrierhub/hub/sdk/transport/nic"
 )
 
-// wire carries NIC's e-Way Bill JSON for one canonical operation: the
-// translation writes the canonical request as NIC's request data (payload)
-// and reads NIC's answer data (out) back into the canonical answer, and a
-// wire moves them. Two exist: directly to NIC through the session kernel
-// (New), and through a GST Suvidha Provider whose API passes NIC's JSON on,
-// described by a connector folder's bindings (nic.Bindings, OverBindings).
-type wire interface {
-	// Exchange sends payload for call's operation (call.Payload is unused)
-	// and decodes NIC's answer data into out. A refusal carrying NIC's codes
-	// has them in CarrierCode.
-	Exchange(ctx context.Context, call *sdk.Call, payload, out any) error
-}
-
 // names are the NIC calls behind the operations, as refusals name them.
 var names = map[sdk.Operation]string{
 	sdk.OpGenerateEWayBill:      ActionGenerate,
@@ -38,7 +25,8 @@ type lookupRequest struct {
 	EwbNo json.Number `json:"ewbNo"`
 }
 
-// directWire is NIC's own API through the session kernel.
+// directWire is NIC's own API through the session kernel (a nic.Wire; GSP
+// folders use nic.Bindings, OverBindings).
 type directWire struct{ accounts *nic.Accounts }
 
 func (w directWire) Exchange(ctx context.Context, call *sdk.Call, payload, out any) error {

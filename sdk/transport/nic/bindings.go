@@ -12,6 +12,20 @@ import (
 	"github.com/carrierhub/hub/sdk/declarative"
 )
 
+// Wire carries NIC's JSON for one canonical operation: a NIC connector's
+// translation writes the canonical request as NIC's request data (payload)
+// and reads NIC's answer data (out) back into the canonical answer, and a
+// Wire moves them: directly to NIC through the session kernel (each
+// connector's own), or through a GST Suvidha Provider's API (Bindings).
+type Wire interface {
+	// Exchange sends payload for call's operation (call.Payload is unused)
+	// and decodes NIC's answer data into out. A refusal carrying NIC's codes
+	// has them in CarrierCode.
+	Exchange(ctx context.Context, call *sdk.Call, payload, out any) error
+}
+
+var _ Wire = (*Bindings)(nil)
+
 // Bindings is a GST Suvidha Provider's API that passes NIC's JSON on, as a
 // connector folder describes it: the GSP's base URLs, auth, paths and
 // envelopes are data, and a NIC connector's translation (canonical request to
