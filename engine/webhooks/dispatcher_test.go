@@ -643,11 +643,25 @@ func TestRunDeliversAndStopsCleanly(t *testing.T) {
 		for i := range 8 {
 			evs = append(evs, h.event(fmt.Sprint("AWB", i)))
 		}
-		h.publish(evs...)
+		// Five deliveries are answered and recorded first; only then come the
+		// three the receiver holds until the stop, so no answered delivery is
+		// still on its way back when the dispatcher stops (a loaded machine).
+		h.publish(evs[:5]...)
 		d := h.dispatcher(func(c *webhooks.Config) { c.Loops = 2; c.BatchSize = 4; c.Idle = time.Millisecond })
 		ctx, cancel := context.WithCancel(t.Context())
 		done := make(chan error)
 		go func() { done <- d.Run(ctx) }()
+		for {
+			n, err := h.st.CountWebhookDeliveries(t.Context(), ep.ID, store.DeliverySucceeded)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 5 {
+				break
+			}
+			time.Sleep(time.Millisecond)
+		}
+		h.publish(evs[5:]...)
 		for calls.Load() < 8 {
 			time.Sleep(time.Millisecond)
 		}
