@@ -167,20 +167,19 @@ var goBuiltins = []Builtin{
 // translations are the Go translations a folder's manifest can name
 // (sdk.Manifest.Translation): each runs around the folder's bindings.
 var translations = map[string]func(fs.FS) (sdk.Connector, error){
-	"nic_ewaybill": func(f fs.FS) (sdk.Connector, error) {
-		c, err := nicewaybill.OverBindings(f)
+	"nic_ewaybill": translation(nicewaybill.OverBindings),
+	"nic_einvoice": translation(niceinvoice.OverBindings),
+}
+
+// translation adapts a translation's constructor to the map's type.
+func translation[C sdk.Connector](over func(fs.FS) (C, error)) func(fs.FS) (sdk.Connector, error) {
+	return func(f fs.FS) (sdk.Connector, error) {
+		c, err := over(f)
 		if err != nil {
-			return nil, err
+			return nil, err // not a nil *C in an interface
 		}
 		return c, nil
-	},
-	"nic_einvoice": func(f fs.FS) (sdk.Connector, error) {
-		c, err := niceinvoice.OverBindings(f)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	},
+	}
 }
 
 // Load returns the connector a folder describes: the declarative runtime
