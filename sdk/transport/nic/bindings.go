@@ -31,12 +31,12 @@ var _ Wire = (*Bindings)(nil)
 // envelopes are data, and a NIC connector's translation (canonical request to
 // NIC's request data, NIC's answer data to the canonical answer) runs around
 // it. Each operation's binding takes NIC's request data as its input's
-// "data" ({"data": {...}}: the runtime adds the account's settings beside it,
-// so a body mapping sends input.data, never input whole; templates read
-// {input.data.ewbNo}), its body mapping placing it in the GSP's envelope, and its response mapping
-// gives NIC's answer data back; its error mapping finds NIC's codes in the
-// GSP's refusals and puts them in carrier_code. A Bindings is safe for
-// concurrent use.
+// "data" ({"data": {...}}; the runtime adds the account's settings beside it,
+// so a body mapping sends input.data, never input whole, and templates read
+// {input.data.ewbNo}); its body mapping places the data in the GSP's
+// envelope, its response mapping gives NIC's answer data back, and its error
+// mapping finds NIC's codes in the GSP's refusals and puts them in
+// carrier_code. A Bindings is safe for concurrent use.
 type Bindings struct{ folder *declarative.Connector }
 
 // LoadBindings loads a GSP's connector folder.
@@ -55,7 +55,7 @@ func (b *Bindings) Describe() *sdk.Manifest { return b.folder.Describe() }
 var codeList = regexp.MustCompile(`^\d+(\s*,\s*\d+)*\s*,?$`)
 
 // Exchange runs call's operation with payload (NIC's request data; the
-// call's own Payload is ignored) as the binding's input, and decodes the
+// call's own Payload is ignored) as the binding's input's data, and decodes the
 // binding's answer (NIC's answer data) into out. A refusal that carries NIC's
 // codes is given the class NIC's codes have (ClassifyCodes), whatever the
 // folder's error mapping guessed: the codes are NIC's, and so is their
