@@ -27,7 +27,7 @@ type Address struct {
 	// CountryCode is the ISO 3166-1 alpha-2 country code.
 	CountryCode string `json:"country_code,omitempty" jsonschema:"pattern=^[A-Z]{2}$"`
 	// GSTIN is the party's 15-character GST identification number.
-	GSTIN string `json:"gstin,omitempty" jsonschema:"pattern=^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$"`
+	GSTIN string `json:"gstin,omitempty" jsonschema:"pattern=^[0-9]{2}[A-Z0-9]{13}$"`
 	// Residential marks a residential delivery address.
 	Residential bool `json:"residential,omitempty"`
 	// Point is the geocoded position, when known.

@@ -405,9 +405,13 @@ func NationalNumber(phone string) string {
 	return string(d)
 }
 
-// gstinPattern is the canonical schema's pattern for a GSTIN: state code, PAN,
-// entity number, Z, check character.
-var gstinPattern = regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{10}[0-9A-Z]Z[0-9A-Z]$`)
+// gstinPattern is the canonical schema's pattern for a GSTIN: two digits of
+// state code, then 13 capital letters and digits (PAN, entity number, a
+// character that is Z for most registrations, check character). The 14th
+// character is not held to Z: NIC's and GSPs' sandbox test GSTINs
+// (29AAFCD5862R000, 01AMBPG7773M002) and special registrations carry other
+// characters there, and NIC checks a GSTIN itself.
+var gstinPattern = regexp.MustCompile(`^[0-9]{2}[A-Z0-9]{13}$`)
 
 // IsGSTIN reports whether s has a GSTIN's form (the check character is not
 // verified; NIC does that).
