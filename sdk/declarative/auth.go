@@ -133,6 +133,13 @@ func (ex *exchanger) tokenLogin(a *sdk.AuthSpec, look func(kind, name string) st
 		if a.Token == sdk.TokenIsBody {
 			tok = strings.TrimSpace(string(resp.Body))
 		}
+		if tok == "" {
+			// A login answered in 2xx with no token refused the account in
+			// its own words (a GSP passing NIC's 108 "invalid login" on):
+			// not a passing outage, so not worth a blind retry.
+			return "", 0, &sdk.Error{Code: sdk.CodeAuthFailed, Source: sdk.SourceCarrier,
+				Message: fmt.Sprintf("%s's login answered without a token at %s: %s", ex.c.manifest.Name, a.Token, redact(snippet(resp.Body), ex.secrets))}
+		}
 		ttl := time.Duration(a.TTL)
 		if a.TTLPath != "" {
 			if s := gjson.GetBytes(resp.Body, a.TTLPath); s.Exists() && s.Int() > 0 {

@@ -658,3 +658,46 @@ operations:
 		t.Fatalf("after a 403 the binding calls auth_failed: %s, %v after %d logins; want B2 cancelled after a fourth login", out, err, logins.Load())
 	}
 }
+
+// A login answered in 2xx without a token (a GSP passing NIC's 108 "invalid
+// login" on) is auth_failed, quoting the provider's words without a secret.
+func TestLoginWithoutTokenIsAuthFailed(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"code": 200, "data": {"error": {"errorCodes": "108"}, "info": "", "status": "0"}, "user": "`+r.Header.Get("password")+`"}`)
+	}))
+	defer srv.Close()
+	files := fstest.MapFS{
+		"manifest.yaml": {Data: []byte(`
+id: refused
+name: Refused
+version: 0.1.0
+category: government
+protocols: [rest_json]
+docs: https://example.com/docs
+account:
+  credentials: [{name: password}]
+  environments: {sandbox: https://sandbox.example.com}
+auth:
+  session:
+    type: token_login
+    login: {method: POST, path: /login, headers: {password: "{credential.password}"}}
+    token: data.access_token
+    ttl: 1h
+    header: Authorization
+operations:
+  - name: cancel_shipment
+    idempotent: true
+    binding:
+      request: {method: DELETE, path: "/bills/{input.tracking_number}"}
+      response: {mapping: mappings/cancel.mapping}
+`)},
+		"mappings/cancel.mapping": {Data: []byte("mapping r.cancel\nfrom json\ndirection response\n{ tracking_number: input.id, cancelled: true }\n")},
+	}
+	d := loadFolder(t, files)
+	acct := &sdk.Account{ID: "A", BaseURL: srv.URL, Credentials: map[string]string{"password": "wrong-secret"}}
+	_, err := d.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpCancelShipment, Account: acct, Payload: []byte(`{"tracking_number": "B1"}`)})
+	e := sdk.AsError(err)
+	if e == nil || e.Code != sdk.CodeAuthFailed || !strings.Contains(e.Message, `"errorCodes": "108"`) || strings.Contains(e.Error(), "wrong-secret") {
+		t.Fatalf("a login answered without a token: %v; want auth_failed quoting the answer, the password redacted", err)
+	}
+}

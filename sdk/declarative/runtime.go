@@ -22,6 +22,7 @@ import (
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/rest"
+	"github.com/carrierhub/hub/sdk/transport/xmlhttp"
 )
 
 // invoke runs one call of a bound operation.
@@ -465,15 +466,8 @@ func redact(s string, secrets []string) string {
 	return s
 }
 
-// snippet quotes the start of a body for an error.
-func snippet(b []byte) string {
-	const max = 300
-	s := strings.TrimSpace(string(b))
-	if len(s) > max {
-		s = s[:max] + "..."
-	}
-	return s
-}
+// snippet quotes the start of a body for an error, cut on a rune boundary.
+func snippet(b []byte) string { return xmlhttp.Truncate(string(b), 300) }
 
 // unsent marks an error raised before anything was sent.
 func unsent(err error) error {
