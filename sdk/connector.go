@@ -144,6 +144,11 @@ type EWayBillExtender interface {
 	ExtendEWayBill(ctx context.Context, req *Request[model.EWayBillExtension]) (*model.EWayBill, error)
 }
 
+// GSTINLooker serves lookup_gstin.
+type GSTINLooker interface {
+	LookupGSTIN(ctx context.Context, req *Request[model.GSTINLookup]) (*model.GSTINDetails, error)
+}
+
 // EInvoiceGenerator serves generate_einvoice.
 type EInvoiceGenerator interface {
 	GenerateEInvoice(ctx context.Context, req *Request[model.EInvoiceRequest]) (*model.EInvoice, error)

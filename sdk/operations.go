@@ -27,6 +27,7 @@ const (
 	OpCancelEWayBill        Operation = "cancel_eway_bill"
 	OpGetEWayBill           Operation = "get_eway_bill"
 	OpExtendEWayBill        Operation = "extend_eway_bill"
+	OpLookupGSTIN           Operation = "lookup_gstin"
 	OpGenerateEInvoice      Operation = "generate_einvoice"
 	OpCancelEInvoice        Operation = "cancel_einvoice"
 	OpGetEInvoice           Operation = "get_einvoice"
@@ -125,6 +126,7 @@ var operations = []OperationSpec{
 	spec(OpCancelEWayBill, "Cancel an e-way bill.", false, EWayBillCanceller.CancelEWayBill),
 	spec(OpGetEWayBill, "Read an e-way bill by its number: its status, validity and current vehicle as NIC has them now.", false, EWayBillGetter.GetEWayBill),
 	spec(OpExtendEWayBill, "Extend an e-way bill's validity (NIC accepts it from 8 hours before its expiry to 8 hours after).", false, EWayBillExtender.ExtendEWayBill),
+	spec(OpLookupGSTIN, "Look a GSTIN up in the GST system: its legal and trade names, address, status, and whether e-way bill generation is blocked for it.", false, GSTINLooker.LookupGSTIN),
 	spec(OpGenerateEInvoice, "Register an invoice with an IRP and get its IRN.", true, EInvoiceGenerator.GenerateEInvoice),
 	spec(OpCancelEInvoice, "Cancel an e-invoice by its IRN (the IRP accepts it within 24 hours, and not while the IRN has an active e-way bill).", false, EInvoiceCanceller.CancelEInvoice),
 	spec(OpGetEInvoice, "Read an e-invoice as the IRP has it now, by its IRN: its acknowledgement, status, signed QR code and e-way bill.", false, EInvoiceGetter.GetEInvoice),

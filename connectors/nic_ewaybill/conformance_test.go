@@ -86,6 +86,19 @@ func TestConformance(t *testing.T) {
 				}
 			}},
 			{Name: "get_unknown", Operation: sdk.OpGetEWayBill, WantCode: sdk.CodeNotFound, Request: model.EWayBillLookup{Number: "391001234567"}},
+			{Name: "gstin_own", Operation: sdk.OpLookupGSTIN, Request: model.GSTINLookup{GSTIN: simulator.GSTIN}, Check: func(t *testing.T, out []byte) {
+				var d model.GSTINDetails
+				if err := json.Unmarshal(out, &d); err != nil || d.GSTIN != simulator.GSTIN || d.Status != "active" || d.RawStatus != "ACT" || d.EWayBillBlocked {
+					t.Errorf("lookup_gstin answered %s (%v), want the account's GSTIN active and not blocked", out, err)
+				}
+			}},
+			{Name: "gstin_consignee", Operation: sdk.OpLookupGSTIN, Request: model.GSTINLookup{GSTIN: "02EHFPS5910D2ZM"}, Check: func(t *testing.T, out []byte) {
+				var d model.GSTINDetails
+				if err := json.Unmarshal(out, &d); err != nil || d.LegalName != "sthuthya" || d.StateCode != "02" || d.PostalCode != "171001" {
+					t.Errorf("lookup_gstin answered %s (%v), want the consignee of the bill generated above", out, err)
+				}
+			}},
+			{Name: "gstin_unknown", Operation: sdk.OpLookupGSTIN, WantCode: sdk.CodeNotFound, Request: model.GSTINLookup{GSTIN: "27AAPFU0939F1ZV"}},
 			{Name: "cancel_again", Operation: sdk.OpCancelEWayBill, WantCode: sdk.CodeInvalidRequest, Build: func(t *testing.T, earlier map[string][]byte) any {
 				return model.EWayBillCancel{Number: number(earlier), ReasonCode: 2}
 			}},

@@ -16,6 +16,7 @@ import (
 	"context"
 	"embed"
 	"io/fs"
+	"strings"
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/model"
@@ -43,6 +44,8 @@ const (
 	ActionCancel   = "CANEWB"
 	// MethodGet is the read GET <base>/ewayapi/GetEwayBill?ewbNo=...
 	MethodGet = "GetEwayBill"
+	// MethodGSTIN is the master lookup GET <base>/Master/GetGSTINDetails?GSTIN=...
+	MethodGSTIN = "GetGSTINDetails"
 )
 
 // Options tune a connector; the zero value is what New uses.
@@ -67,6 +70,7 @@ var (
 	_ sdk.EWayBillExtender       = (*Connector)(nil)
 	_ sdk.EWayBillCanceller      = (*Connector)(nil)
 	_ sdk.EWayBillGetter         = (*Connector)(nil)
+	_ sdk.GSTINLooker            = (*Connector)(nil)
 	_ sdk.HealthChecker          = (*Connector)(nil)
 )
 
@@ -162,6 +166,20 @@ func (t *translation) GetEWayBill(ctx context.Context, req *sdk.Request[model.EW
 		return nil, err
 	}
 	return out.bill(req.Body.Number), nil
+}
+
+// LookupGSTIN reads a GSTIN's registration (GetGSTINDetails, a master
+// lookup whose answer NIC seals under a fresh REK, as a bill's read).
+func (t *translation) LookupGSTIN(ctx context.Context, req *sdk.Request[model.GSTINLookup]) (*model.GSTINDetails, error) {
+	gstin := strings.ToUpper(strings.TrimSpace(req.Body.GSTIN))
+	if !model.IsGSTIN(gstin) {
+		return nil, bad("/gstin", "a GSTIN is two digits and 13 capital letters and digits")
+	}
+	var out gstinAnswer
+	if err := t.exchange(ctx, req.Call(sdk.OpLookupGSTIN), &gstinRequest{GSTIN: gstin}, &out); err != nil {
+		return nil, err
+	}
+	return out.details(gstin), nil
 }
 
 // CheckHealth logs the account in (or finds its cached session): NIC has no

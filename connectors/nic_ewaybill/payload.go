@@ -629,3 +629,52 @@ func ParseNICTime(s string) (time.Time, bool) {
 	}
 	return t, true
 }
+
+// gstinRequest is GetGSTINDetails' request data: the GSTIN (NIC takes it in
+// the query).
+type gstinRequest struct {
+	GSTIN string `json:"GSTIN"`
+}
+
+// gstinAnswer is GetGSTINDetails' answer data (NIC's v1.03 page): the
+// registration, its status and its e-way bill block. Each field is read as a
+// string or a number (nic.Digits), trimmed: NIC's sample pads txpType.
+type gstinAnswer struct {
+	GSTIN     nic.Digits `json:"gstin"`
+	TradeName nic.Digits `json:"tradeName"`
+	LegalName nic.Digits `json:"legalName"`
+	Address1  nic.Digits `json:"address1"`
+	Address2  nic.Digits `json:"address2"`
+	StateCode nic.Digits `json:"stateCode"`
+	PinCode   nic.Digits `json:"pinCode"`
+	TxpType   nic.Digits `json:"txpType"`
+	Status    nic.Digits `json:"status"`
+	BlkStatus nic.Digits `json:"blkStatus"`
+}
+
+// gstinStatuses are GetGSTINDetails' status codes (NIC: ACT, CNL, INA, PRO).
+var gstinStatuses = map[string]string{"ACT": "active", "CNL": "cancelled", "INA": "inactive", "PRO": "provisional"}
+
+func (a *gstinAnswer) details(gstin string) *model.GSTINDetails {
+	trim := func(d nic.Digits) string { return strings.TrimSpace(string(d)) }
+	if g := trim(a.GSTIN); g != "" {
+		gstin = g
+	}
+	raw := strings.ToUpper(trim(a.Status))
+	status, ok := gstinStatuses[raw]
+	if !ok {
+		status = "unknown"
+	}
+	d := &model.GSTINDetails{GSTIN: gstin, LegalName: trim(a.LegalName), TradeName: trim(a.TradeName),
+		StateCode: trim(a.StateCode), PostalCode: trim(a.PinCode), TaxpayerType: trim(a.TxpType),
+		Status: status, RawStatus: raw, EWayBillBlocked: strings.EqualFold(trim(a.BlkStatus), "B")}
+	if len(d.StateCode) == 1 {
+		d.StateCode = "0" + d.StateCode // Vayana's copy writes Uttarakhand as "5"
+	}
+	for _, l := range []string{trim(a.Address1), trim(a.Address2)} {
+		if l != "" {
+			d.AddressLines = append(d.AddressLines, l)
+		}
+	}
+	return d
+}

@@ -17,6 +17,7 @@ var names = map[sdk.Operation]string{
 	sdk.OpExtendEWayBill:        ActionExtend,
 	sdk.OpCancelEWayBill:        ActionCancel,
 	sdk.OpGetEWayBill:           MethodGet,
+	sdk.OpLookupGSTIN:           MethodGSTIN,
 }
 
 // lookupRequest is the read's request data: the bill number, as NIC's
@@ -33,6 +34,13 @@ func (w directWire) Exchange(ctx context.Context, call *sdk.Call, payload, out a
 	m, creds, err := w.accounts.Resolve(call.Account)
 	if err != nil {
 		return err
+	}
+	if call.Operation == sdk.OpLookupGSTIN {
+		lookup, ok := payload.(*gstinRequest)
+		if !ok {
+			return sdk.Errorf(sdk.CodeInternal, "nic_ewaybill: a GSTIN lookup's payload is %T", payload)
+		}
+		return m.EWBMaster(ctx, creds, MethodGSTIN, url.Values{"GSTIN": {lookup.GSTIN}}, out)
 	}
 	if call.Operation == sdk.OpGetEWayBill {
 		lookup, ok := payload.(*lookupRequest)
@@ -71,4 +79,5 @@ var (
 	_ sdk.EWayBillExtender       = (*GSPConnector)(nil)
 	_ sdk.EWayBillCanceller      = (*GSPConnector)(nil)
 	_ sdk.EWayBillGetter         = (*GSPConnector)(nil)
+	_ sdk.GSTINLooker            = (*GSPConnector)(nil)
 )

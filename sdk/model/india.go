@@ -188,6 +188,41 @@ type EWayBillLookup struct {
 	Number string `json:"number" jsonschema:"pattern=^[0-9]{12}$"`
 }
 
+// GSTINLookup asks the GST system what it holds for a GSTIN (NIC's
+// GetGSTINDetails): a consignee or transporter checked before a bill names
+// it. It changes nothing.
+type GSTINLookup struct {
+	// GSTIN is the 15-character GST identification number looked up.
+	GSTIN string `json:"gstin" jsonschema:"pattern=^[0-9]{2}[A-Z0-9]{13}$"`
+}
+
+// GSTINDetails is a GSTIN's registration as the GST system holds it.
+type GSTINDetails struct {
+	// GSTIN is the number looked up.
+	GSTIN string `json:"gstin"`
+	// LegalName is the registered legal name.
+	LegalName string `json:"legal_name,omitempty"`
+	// TradeName is the trade name, when one is registered.
+	TradeName string `json:"trade_name,omitempty"`
+	// AddressLines are the registered address, as the system writes it.
+	AddressLines []string `json:"address_lines,omitempty"`
+	// StateCode is the two-digit GST state code.
+	StateCode string `json:"state_code,omitempty"`
+	// PostalCode is the PIN code.
+	PostalCode string `json:"postal_code,omitempty"`
+	// TaxpayerType is the registration type as the system names it (REG,
+	// COM, ...), verbatim.
+	TaxpayerType string `json:"taxpayer_type,omitempty"`
+	// Status is active, cancelled, inactive or provisional (NIC's ACT, CNL,
+	// INA, PRO), or unknown for a code NIC does not document.
+	Status string `json:"status" jsonschema:"enum=active,enum=cancelled,enum=inactive,enum=provisional,enum=unknown"`
+	// RawStatus is the system's own status code.
+	RawStatus string `json:"raw_status,omitempty"`
+	// EWayBillBlocked is set when NIC blocks e-way bill generation for the
+	// GSTIN (blkStatus B: returns not filed for two periods).
+	EWayBillBlocked bool `json:"eway_bill_blocked"`
+}
+
 // EInvoiceRequest asks an IRP to register an invoice and return its IRN.
 type EInvoiceRequest struct {
 	// DocType is INV, CRN (credit note) or DBN (debit note).

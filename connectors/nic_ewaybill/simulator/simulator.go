@@ -73,9 +73,14 @@ func replies(f *exchanges.File) ([]nicsim.Reply, error) {
 				return nil, fmt.Errorf("%s: exchanges[%d].request.query: GET %s needs ewbNo", file, i, nicewaybill.MethodGet)
 			}
 			r = nicsim.Reply{Method: http.MethodGet, Action: nicewaybill.MethodGet, Query: x.Request.Query}
+		case x.Request.Method == http.MethodGet && path == "/Master/"+nicewaybill.MethodGSTIN:
+			if x.Request.Query["GSTIN"] == "" {
+				return nil, fmt.Errorf("%s: exchanges[%d].request.query: GET %s needs GSTIN", file, i, nicewaybill.MethodGSTIN)
+			}
+			r = nicsim.Reply{Method: http.MethodGet, Action: nicewaybill.MethodGSTIN, Query: x.Request.Query}
 		default:
-			return nil, fmt.Errorf("%s: exchanges[%d]: only e-Way Bill writes (POST /ewayapi/) and GET /ewayapi/%s are replayed, not %s %s",
-				file, i, nicewaybill.MethodGet, x.Request.Method, x.Request.Path)
+			return nil, fmt.Errorf("%s: exchanges[%d]: only e-Way Bill writes (POST /ewayapi/), GET /ewayapi/%s and GET /Master/%s are replayed, not %s %s",
+				file, i, nicewaybill.MethodGet, nicewaybill.MethodGSTIN, x.Request.Method, x.Request.Path)
 		}
 		var resp struct {
 			Status string          `json:"status"`

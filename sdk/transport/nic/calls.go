@@ -61,13 +61,25 @@ func (m *Manager) EWBAction(ctx context.Context, c Credentials, action string, p
 // EWBGet performs an e-Way Bill read: GET <BaseURL>/ewayapi/<method>?<query>, then
 // opens the REK-encrypted response (checking its HMAC) into out.
 func (m *Manager) EWBGet(ctx context.Context, c Credentials, method string, query url.Values, out any) error {
+	return m.ewbRead(ctx, c, "/ewayapi/", method, query, out)
+}
+
+// EWBMaster performs an e-Way Bill master lookup (GetGSTINDetails,
+// GetTransporterDetails, GetHsnDetailsByHsnCode): GET
+// <BaseURL>/Master/<method>?<query>, its answer opened as EWBGet's.
+func (m *Manager) EWBMaster(ctx context.Context, c Credentials, method string, query url.Values, out any) error {
+	return m.ewbRead(ctx, c, "/Master/", method, query, out)
+}
+
+// ewbRead sends one e-Way Bill read under prefix and opens its REK-sealed answer.
+func (m *Manager) ewbRead(ctx context.Context, c Credentials, prefix, method string, query url.Values, out any) error {
 	if m.cfg.Flavor != EWayBill {
-		return sdk.Errorf(sdk.CodeInternal, "nic: EWBGet on a %s manager", m.cfg.Flavor)
+		return sdk.Errorf(sdk.CodeInternal, "nic: an e-way bill read on a %s manager", m.cfg.Flavor)
 	}
 	if method == "" || strings.ContainsAny(method, "?#") || strings.Contains(method, "..") {
 		return sdk.InvalidField("/method", "nic: e-way bill GET method %q is not a plain path", method)
 	}
-	u := m.cfg.BaseURL + "/ewayapi/" + strings.TrimLeft(method, "/")
+	u := m.cfg.BaseURL + prefix + strings.TrimLeft(method, "/")
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}

@@ -153,6 +153,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("POST "+EWBBase+"/auth/", s.ewbAuth)
 	mux.HandleFunc("POST "+EWBBase+"/ewayapi/", s.ewbWrite)
 	mux.HandleFunc("GET "+EWBBase+"/ewayapi/GetEwayBill", s.ewbGet)
+	mux.HandleFunc("GET "+EWBBase+"/Master/GetGSTINDetails", s.ewbGSTIN)
 	mux.HandleFunc("POST "+IRPAuthPath, s.irpAuth)
 	mux.HandleFunc("POST "+IRPInvoicePath, s.irpInvoice)
 	mux.HandleFunc("POST "+IRPInvoiceV103Path, s.irpInvoice)
@@ -834,6 +835,69 @@ func (s *Server) cancel(ss *session, js []byte) (any, string) {
 	return map[string]any{"ewayBillNo": json.Number(req.EwbNo), "cancelDate": fmtNIC(now)}, ""
 }
 
+// ewbGSTIN answers GetGSTINDetails: the caller's own GSTIN, and the parties
+// of the bills generated here, as NIC's v1.03 page shapes the answer (status
+// ACT, not blocked); a GSTIN the simulator has not met is 325 (could not
+// retrieve data: the simulator's choice, NIC documents no code for it).
+func (s *Server) ewbGSTIN(w http.ResponseWriter, r *http.Request) {
+	ss := s.session(w, "ewb", r.Header.Get("authtoken"), r.Header.Get("gstin"))
+	if ss == nil {
+		return
+	}
+	gstin := r.URL.Query().Get("GSTIN")
+	var js []byte
+	if reply, ok, mismatch := s.scripted(http.MethodGet, "GetGSTINDetails", nil, r.URL.Query()); ok {
+		switch {
+		case mismatch != "":
+			ewbError(w, "100")
+			return
+		case reply.ErrorCodes != "":
+			ewbError(w, reply.ErrorCodes)
+			return
+		}
+		js = reply.Data
+	} else {
+		found := map[string]any(nil)
+		if gstin == ss.gstin {
+			found = map[string]any{"legalName": ss.username, "stateCode": gstin[:2]}
+		}
+		s.mu.Lock()
+		for _, e := range s.ewbs {
+			for _, side := range []string{"from", "to"} {
+				if e.doc[side+"Gstin"] == gstin {
+					found = map[string]any{"legalName": e.doc[side+"TrdName"], "tradeName": e.doc[side+"TrdName"],
+						"address1": e.doc[side+"Addr1"], "address2": e.doc[side+"Addr2"],
+						"stateCode": e.doc[side+"StateCode"], "pinCode": e.doc[side+"Pincode"]}
+				}
+			}
+		}
+		s.mu.Unlock()
+		if found == nil {
+			ewbError(w, "325")
+			return
+		}
+		found["gstin"], found["txpType"], found["status"], found["blkStatus"] = gstin, "REG", "ACT", ""
+		js, _ = json.Marshal(found)
+	}
+	s.sealedREK(w, ss, js)
+}
+
+// sealedREK answers a read: its data sealed under a fresh REK, itself sealed
+// with the session key, and the data's HMAC.
+func (s *Server) sealedREK(w http.ResponseWriter, ss *session, js []byte) {
+	rek := make([]byte, nic.KeySize)
+	if _, err := rand.Read(rek); err != nil {
+		http.Error(w, "internal", http.StatusInternalServerError)
+		return
+	}
+	enc, err := nic.SealREK(ss.sek, rek, js)
+	if err != nil {
+		http.Error(w, "internal", http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, map[string]any{"status": "1", "data": enc.Data, "rek": enc.Rek, "hmac": enc.HMAC})
+}
+
 func (s *Server) ewbGet(w http.ResponseWriter, r *http.Request) {
 	ss := s.session(w, "ewb", r.Header.Get("authtoken"), r.Header.Get("gstin"))
 	if ss == nil {
@@ -867,17 +931,7 @@ func (s *Server) ewbGet(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	rek := make([]byte, nic.KeySize)
-	if _, err := rand.Read(rek); err != nil {
-		http.Error(w, "internal", http.StatusInternalServerError)
-		return
-	}
-	enc, err := nic.SealREK(ss.sek, rek, js)
-	if err != nil {
-		http.Error(w, "internal", http.StatusInternalServerError)
-		return
-	}
-	writeJSON(w, map[string]any{"status": "1", "data": enc.Data, "rek": enc.Rek, "hmac": enc.HMAC})
+	s.sealedREK(w, ss, js)
 }
 
 // --- e-Invoice ---
