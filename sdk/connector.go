@@ -159,6 +159,11 @@ type EInvoiceCanceller interface {
 	CancelEInvoice(ctx context.Context, req *Request[model.EInvoiceCancel]) (*model.EInvoiceCancellation, error)
 }
 
+// EInvoiceFinder serves find_einvoice.
+type EInvoiceFinder interface {
+	FindEInvoice(ctx context.Context, req *Request[model.EInvoiceFind]) (*model.EInvoice, error)
+}
+
 // EInvoiceGetter serves get_einvoice.
 type EInvoiceGetter interface {
 	GetEInvoice(ctx context.Context, req *Request[model.EInvoiceLookup]) (*model.EInvoice, error)

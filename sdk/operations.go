@@ -31,6 +31,7 @@ const (
 	OpGenerateEInvoice      Operation = "generate_einvoice"
 	OpCancelEInvoice        Operation = "cancel_einvoice"
 	OpGetEInvoice           Operation = "get_einvoice"
+	OpFindEInvoice          Operation = "find_einvoice"
 	OpLookupVehicle         Operation = "lookup_vehicle"
 	OpLookupDriverLicence   Operation = "lookup_driver_licence"
 	OpListTollCrossings     Operation = "list_toll_crossings"
@@ -129,6 +130,7 @@ var operations = []OperationSpec{
 	spec(OpLookupGSTIN, "Look a GSTIN up in the GST system: its legal and trade names, address, status, and whether e-way bill generation is blocked for it.", false, GSTINLooker.LookupGSTIN),
 	spec(OpGenerateEInvoice, "Register an invoice with an IRP and get its IRN.", true, EInvoiceGenerator.GenerateEInvoice),
 	spec(OpCancelEInvoice, "Cancel an e-invoice by its IRN (the IRP accepts it within 24 hours, and not while the IRN has an active e-way bill).", false, EInvoiceCanceller.CancelEInvoice),
+	spec(OpFindEInvoice, "Look an e-invoice up by its document's type, number and date: the way back to an IRN whose Generate IRN answer was lost.", false, EInvoiceFinder.FindEInvoice),
 	spec(OpGetEInvoice, "Read an e-invoice as the IRP has it now, by its IRN: its acknowledgement, status, signed QR code and e-way bill.", false, EInvoiceGetter.GetEInvoice),
 	spec(OpLookupVehicle, "Look a vehicle up in VAHAN.", false, VehicleLookup.LookupVehicle),
 	spec(OpLookupDriverLicence, "Look a driving licence up in SARATHI.", false, DriverLicenceLookup.LookupDriverLicence),

@@ -70,6 +70,14 @@ func TestConformance(t *testing.T) {
 			{Name: "cancel_again", Operation: sdk.OpCancelEInvoice, Build: func(t *testing.T, earlier map[string][]byte) any {
 				return model.EInvoiceCancel{IRN: irn(t, earlier), Reason: "duplicate", Remarks: "Again"}
 			}, WantCode: sdk.CodeInvalidRequest},
+			{Name: "find", Operation: sdk.OpFindEInvoice, Request: model.EInvoiceFind{DocType: "INV", DocNumber: "CONF/1", DocDate: "2026-12-01"},
+				Check: func(t *testing.T, out []byte) {
+					var inv model.EInvoice
+					if err := json.Unmarshal(out, &inv); err != nil || len(inv.IRN) != 64 || inv.AckNumber == "" {
+						t.Errorf("find answered %s (%v), want the IRN registered for CONF/1", out, err)
+					}
+				}},
+			{Name: "find_unknown", Operation: sdk.OpFindEInvoice, Request: model.EInvoiceFind{DocType: "INV", DocNumber: "NEVER/1", DocDate: "2026-12-01"}, WantCode: sdk.CodeNotFound},
 			{Name: "unknown_irn", Operation: sdk.OpGetEInvoice, Request: model.EInvoiceLookup{IRN: strings.Repeat("0", 64)}, WantCode: sdk.CodeNotFound},
 			{Name: "bad_doc_number", Operation: sdk.OpGenerateEInvoice, Request: badDoc, WantCode: sdk.CodeInvalidRequest},
 		},

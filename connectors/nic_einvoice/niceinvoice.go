@@ -46,6 +46,8 @@ const (
 	CancelPath = "/eicore/v1.03/Invoice/Cancel"
 	// IRNPath is Get IRN details, the IRN following it.
 	IRNPath = "/eicore/v1.03/Invoice/irn/"
+	// FindPath is Get IRN by document details (doctype, docnum, docdate in the query).
+	FindPath = "/eicore/v1.03/Invoice/irnbydocdetails"
 )
 
 // Options tune a connector; the zero value is what New uses.
@@ -68,6 +70,7 @@ var (
 	_ sdk.EInvoiceGenerator = (*Connector)(nil)
 	_ sdk.EInvoiceCanceller = (*Connector)(nil)
 	_ sdk.EInvoiceGetter    = (*Connector)(nil)
+	_ sdk.EInvoiceFinder    = (*Connector)(nil)
 	_ sdk.HealthChecker     = (*Connector)(nil)
 )
 
@@ -126,6 +129,20 @@ func (t *translation) GetEInvoice(ctx context.Context, req *sdk.Request[model.EI
 	}
 	var out irnAnswer
 	if err := explain("Get IRN details", t.wire.Exchange(ctx, req.Call(sdk.OpGetEInvoice), &lookupRequest{Irn: irn}, &out)); err != nil {
+		return nil, err
+	}
+	return out.invoice()
+}
+
+// FindEInvoice reads an e-invoice by its document (Get IRN by document
+// details), as Get IRN details answers.
+func (t *translation) FindEInvoice(ctx context.Context, req *sdk.Request[model.EInvoiceFind]) (*model.EInvoice, error) {
+	payload, err := findPayload(&req.Body)
+	if err != nil {
+		return nil, err
+	}
+	var out irnAnswer
+	if err := explain("Get IRN by document details", t.wire.Exchange(ctx, req.Call(sdk.OpFindEInvoice), payload, &out)); err != nil {
 		return nil, err
 	}
 	return out.invoice()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -476,4 +477,31 @@ func (a *cancelAnswer) cancellation(irn string) (*model.EInvoiceCancellation, er
 // the path).
 type lookupRequest struct {
 	Irn string `json:"Irn"`
+}
+
+// findRequest is Get IRN by document details' request data: the document
+// (NIC takes it in the query).
+type findRequest struct {
+	DocType string `json:"doctype"`
+	DocNum  string `json:"docnum"`
+	DocDate string `json:"docdate"`
+}
+
+// query is the read's query, as NIC names its parameters.
+func (f *findRequest) query() url.Values {
+	return url.Values{"doctype": {f.DocType}, "docnum": {f.DocNum}, "docdate": {f.DocDate}}
+}
+
+func findPayload(r *model.EInvoiceFind) (*findRequest, error) {
+	switch {
+	case r.DocType != "INV" && r.DocType != "CRN" && r.DocType != "DBN":
+		return nil, bad("/doc_type", "doc_type must be INV, CRN or DBN, not %q", r.DocType)
+	case !docNoRE.MatchString(r.DocNumber):
+		return nil, bad("/doc_number", "doc_number must be 1 to 16 letters, digits, / or -, not starting with 0, / or -, not %q", r.DocNumber)
+	}
+	dt, err := r.DocDate.Time(model.IST)
+	if err != nil {
+		return nil, bad("/doc_date", "doc_date must be a date (YYYY-MM-DD), not %q", string(r.DocDate))
+	}
+	return &findRequest{DocType: r.DocType, DocNum: r.DocNumber, DocDate: dt.Format("02/01/2006")}, nil
 }

@@ -29,6 +29,12 @@ func (w directWire) Exchange(ctx context.Context, call *sdk.Call, payload, out a
 			return sdk.Errorf(sdk.CodeInternal, "nic_einvoice: a read's payload is %T", payload)
 		}
 		return m.IRPGet(ctx, creds, IRNPath+url.PathEscape(lookup.Irn), out)
+	case sdk.OpFindEInvoice:
+		find, ok := payload.(*findRequest)
+		if !ok {
+			return sdk.Errorf(sdk.CodeInternal, "nic_einvoice: a find's payload is %T", payload)
+		}
+		return m.IRPGet(ctx, creds, FindPath+"?"+find.query().Encode(), out)
 	}
 	return sdk.Errorf(sdk.CodeInternal, "nic_einvoice: no IRP call for %s", call.Operation)
 }
@@ -54,4 +60,5 @@ var (
 	_ sdk.EInvoiceGenerator = (*GSPConnector)(nil)
 	_ sdk.EInvoiceCanceller = (*GSPConnector)(nil)
 	_ sdk.EInvoiceGetter    = (*GSPConnector)(nil)
+	_ sdk.EInvoiceFinder    = (*GSPConnector)(nil)
 )

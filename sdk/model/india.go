@@ -307,6 +307,19 @@ type EInvoiceLookup struct {
 	IRN string `json:"irn" jsonschema:"pattern=^[0-9a-f]{64}$"`
 }
 
+// EInvoiceFind looks an e-invoice up by the document it registered (NIC's
+// Get IRN by document details): the way back to an IRN whose Generate IRN
+// answer was lost. The IRP answers for documents registered in the last few
+// days. It changes nothing.
+type EInvoiceFind struct {
+	// DocType is INV, CRN (credit note) or DBN (debit note).
+	DocType string `json:"doc_type" jsonschema:"enum=INV,enum=CRN,enum=DBN"`
+	// DocNumber is the document's number as registered.
+	DocNumber string `json:"doc_number" jsonschema:"minLength=1,maxLength=16"`
+	// DocDate is the document's date.
+	DocDate Date `json:"doc_date" jsonschema:"format=date"`
+}
+
 // VehicleRequest looks a vehicle up in VAHAN by registration number.
 type VehicleRequest struct {
 	// RegistrationNumber is the plate, without spaces (MH12AB1234).

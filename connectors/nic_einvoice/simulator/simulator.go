@@ -66,9 +66,11 @@ func replies(f *exchanges.File) ([]nicsim.Reply, error) {
 			}
 			r.Request = req.Data
 		case x.Request.Method == http.MethodGet && strings.HasPrefix(x.Request.Path, niceinvoice.IRNPath):
+		case x.Request.Method == http.MethodGet && x.Request.Path == niceinvoice.FindPath:
+			r.Query = x.Request.Query
 		default:
-			return nil, fmt.Errorf("%s: exchanges[%d]: only Generate IRN and Cancel IRN (POST %s, %s) and Get IRN details (GET %s...) are replayed, not %s %s",
-				file, i, niceinvoice.InvoicePath, niceinvoice.CancelPath, niceinvoice.IRNPath, x.Request.Method, x.Request.Path)
+			return nil, fmt.Errorf("%s: exchanges[%d]: only Generate IRN and Cancel IRN (POST %s, %s), Get IRN details (GET %s...) and by document (GET %s) are replayed, not %s %s",
+				file, i, niceinvoice.InvoicePath, niceinvoice.CancelPath, niceinvoice.IRNPath, niceinvoice.FindPath, x.Request.Method, x.Request.Path)
 		}
 		var resp struct {
 			Status       json.Number     `json:"Status"`

@@ -58,6 +58,10 @@ const (
 	// for the IRN as it stands (Status CNL once cancelled), or 2148 for an
 	// IRN the IRP does not hold.
 	IRPIRNPath = "/eicore/v1.03/Invoice/irn/"
+	// IRPFindPath is Get IRN by document details (doctype, docnum, docdate):
+	// the caller's document's IRP answer, or 2148 for a document it did not
+	// register.
+	IRPFindPath = "/eicore/v1.03/Invoice/irnbydocdetails"
 )
 
 // User is one API user the simulator accepts.
@@ -159,6 +163,7 @@ func New(opts Options) (*Server, error) {
 	mux.HandleFunc("POST "+IRPInvoiceV103Path, s.irpInvoice)
 	mux.HandleFunc("POST "+IRPCancelPath, s.irpCancel)
 	mux.HandleFunc("GET "+IRPIRNPath+"{irn}", s.irpGetIRN)
+	mux.HandleFunc("GET "+IRPFindPath, s.irpFind)
 	s.srv = httptest.NewServer(mux)
 	s.URL = s.srv.URL
 	return s, nil
@@ -968,7 +973,7 @@ func (s *Server) irpOpen(w http.ResponseWriter, r *http.Request, ss *session) ([
 
 // irpScripted answers an IRP call from the script, when one is set.
 func (s *Server) irpScripted(w http.ResponseWriter, r *http.Request, ss *session, js []byte) bool {
-	reply, ok, mismatch := s.scripted(r.Method, r.URL.Path, js, nil)
+	reply, ok, mismatch := s.scripted(r.Method, r.URL.Path, js, r.URL.Query())
 	if !ok {
 		return false
 	}
@@ -1044,6 +1049,26 @@ func (s *Server) irpGetIRN(w http.ResponseWriter, r *http.Request) {
 	inv, gstin := s.irnOf(r.PathValue("irn"))
 	var out []byte
 	if inv != nil && gstin == ss.gstin {
+		out, _ = json.Marshal(inv)
+	}
+	s.mu.Unlock()
+	if out == nil {
+		irpError(w, "2148", "Requested IRN data is not available")
+		return
+	}
+	s.irpSealed(w, ss, out)
+}
+
+func (s *Server) irpFind(w http.ResponseWriter, r *http.Request) {
+	ss := s.irpSession(w, r)
+	if ss == nil || s.irpScripted(w, r, ss, nil) {
+		return
+	}
+	q := r.URL.Query()
+	key := ss.gstin + "|" + strings.ToUpper(q.Get("doctype")) + "|" + strings.ToUpper(q.Get("docnum"))
+	s.mu.Lock()
+	var out []byte
+	if inv := s.irns[key]; inv != nil {
 		out, _ = json.Marshal(inv)
 	}
 	s.mu.Unlock()
