@@ -35,14 +35,14 @@ func (w directWire) Exchange(ctx context.Context, call *sdk.Call, payload, out a
 	if err != nil {
 		return err
 	}
-	if call.Operation == sdk.OpLookupGSTIN {
+	switch call.Operation {
+	case sdk.OpLookupGSTIN:
 		lookup, ok := payload.(*gstinRequest)
 		if !ok {
 			return sdk.Errorf(sdk.CodeInternal, "nic_ewaybill: a GSTIN lookup's payload is %T", payload)
 		}
 		return m.EWBMaster(ctx, creds, MethodGSTIN, url.Values{"GSTIN": {lookup.GSTIN}}, out)
-	}
-	if call.Operation == sdk.OpGetEWayBill {
+	case sdk.OpGetEWayBill:
 		lookup, ok := payload.(*lookupRequest)
 		if !ok {
 			return sdk.Errorf(sdk.CodeInternal, "nic_ewaybill: a read's payload is %T", payload)

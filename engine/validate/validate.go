@@ -214,18 +214,18 @@ func syntaxMessage(body []byte) string {
 
 // patternHints describe the model's patterns in words.
 var patternHints = map[string]string{
-	`^[0-9]{12}$`:    "12 digits",
-	`^[0-9a-f]{64}$`: "64 lower-case hexadecimal characters (an IRN)",
-	`^[0-9]{2}$`:     "a two-digit GST state code such as \"27\"",
-	`^[A-Z]{2}$`:     "an ISO 3166-1 alpha-2 country code such as \"IN\"",
-	`^[A-Z]{3}$`:     "an ISO 4217 currency code such as \"INR\"",
-	`^[0-9]{2}[A-Z0-9]{13}$`: "a 15-character GSTIN such as \"27AAPFU0939F1ZV\"",
-	`^[0-9]{4}([0-9]{2}){0,2}$`:               "an HSN code of 4, 6 or 8 digits",
-	`^[A-Z0-9]{4,12}$`:                        "a registration number of 4 to 12 capital letters and digits, without spaces",
-	`^[0-2][0-9]:[0-5][0-9]$`:                 "a time written HH:MM",
-	`^[0-9+]{10,15}$`:                         "a phone number of 10 to 15 digits, optionally with +",
-	`^[A-Za-z0-9/-]{1,16}$`:                   "at most 16 letters, digits, - or /",
-	`^[1-9][0-9]{5}$`:                         "a six-digit PIN code not starting with 0",
+	`^[0-9]{12}$`:               "12 digits",
+	`^[0-9a-f]{64}$`:            "64 lower-case hexadecimal characters (an IRN)",
+	`^[0-9]{2}$`:                "a two-digit GST state code such as \"27\"",
+	`^[A-Z]{2}$`:                "an ISO 3166-1 alpha-2 country code such as \"IN\"",
+	`^[A-Z]{3}$`:                "an ISO 4217 currency code such as \"INR\"",
+	`^[0-9]{2}[A-Z0-9]{13}$`:    "a 15-character GSTIN such as \"27AAPFU0939F1ZV\"",
+	`^[0-9]{4}([0-9]{2}){0,2}$`: "an HSN code of 4, 6 or 8 digits",
+	`^[A-Z0-9]{4,12}$`:          "a registration number of 4 to 12 capital letters and digits, without spaces",
+	`^[0-2][0-9]:[0-5][0-9]$`:   "a time written HH:MM",
+	`^[0-9+]{10,15}$`:           "a phone number of 10 to 15 digits, optionally with +",
+	`^[A-Za-z0-9/-]{1,16}$`:     "at most 16 letters, digits, - or /",
+	`^[1-9][0-9]{5}$`:           "a six-digit PIN code not starting with 0",
 }
 
 // escape escapes one JSON pointer token (RFC 6901).
