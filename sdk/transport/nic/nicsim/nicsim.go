@@ -156,8 +156,8 @@ func New(opts Options) (*Server, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+EWBBase+"/auth/", s.ewbAuth)
 	mux.HandleFunc("POST "+EWBBase+"/ewayapi/", s.ewbWrite)
-	mux.HandleFunc("GET "+EWBBase+"/ewayapi/GetEwayBill", s.ewbGet)
-	mux.HandleFunc("GET "+EWBBase+"/Master/GetGSTINDetails", s.ewbGSTIN)
+	mux.HandleFunc("GET "+EWBBase+"/ewayapi/GetEwayBill", s.ewbRead("GetEwayBill", s.ewbGet))
+	mux.HandleFunc("GET "+EWBBase+"/Master/GetGSTINDetails", s.ewbRead("GetGSTINDetails", s.ewbGSTIN))
 	mux.HandleFunc("POST "+IRPAuthPath, s.irpAuth)
 	mux.HandleFunc("POST "+IRPInvoicePath, s.irpInvoice)
 	mux.HandleFunc("POST "+IRPInvoiceV103Path, s.irpInvoice)
@@ -844,47 +844,58 @@ func (s *Server) cancel(ss *session, js []byte) (any, string) {
 // of the bills generated here, as NIC's v1.03 page shapes the answer (status
 // ACT, not blocked); a GSTIN the simulator has not met is 325 (could not
 // retrieve data: the simulator's choice, NIC documents no code for it).
-func (s *Server) ewbGSTIN(w http.ResponseWriter, r *http.Request) {
-	ss := s.session(w, "ewb", r.Header.Get("authtoken"), r.Header.Get("gstin"))
-	if ss == nil {
-		return
-	}
+func (s *Server) ewbGSTIN(w http.ResponseWriter, r *http.Request, ss *session) []byte {
 	gstin := r.URL.Query().Get("GSTIN")
-	var js []byte
-	if reply, ok, mismatch := s.scripted(http.MethodGet, "GetGSTINDetails", nil, r.URL.Query()); ok {
-		switch {
-		case mismatch != "":
-			ewbError(w, "100")
-			return
-		case reply.ErrorCodes != "":
-			ewbError(w, reply.ErrorCodes)
-			return
-		}
-		js = reply.Data
-	} else {
-		found := map[string]any(nil)
-		if gstin == ss.gstin {
-			found = map[string]any{"legalName": ss.username, "stateCode": gstin[:2]}
-		}
-		s.mu.Lock()
-		for _, e := range s.ewbs {
-			for _, side := range []string{"from", "to"} {
-				if e.doc[side+"Gstin"] == gstin {
-					found = map[string]any{"legalName": e.doc[side+"TrdName"], "tradeName": e.doc[side+"TrdName"],
-						"address1": e.doc[side+"Addr1"], "address2": e.doc[side+"Addr2"],
-						"stateCode": e.doc[side+"StateCode"], "pinCode": e.doc[side+"Pincode"]}
-				}
+	found := map[string]any(nil)
+	if gstin == ss.gstin {
+		found = map[string]any{"legalName": ss.username, "stateCode": gstin[:2]}
+	}
+	s.mu.Lock()
+	for _, e := range s.ewbs {
+		for _, side := range []string{"from", "to"} {
+			if e.doc[side+"Gstin"] == gstin {
+				found = map[string]any{"legalName": e.doc[side+"TrdName"], "tradeName": e.doc[side+"TrdName"],
+					"address1": e.doc[side+"Addr1"], "address2": e.doc[side+"Addr2"],
+					"stateCode": e.doc[side+"StateCode"], "pinCode": e.doc[side+"Pincode"]}
 			}
 		}
-		s.mu.Unlock()
-		if found == nil {
-			ewbError(w, "325")
+	}
+	s.mu.Unlock()
+	if found == nil {
+		ewbError(w, "325")
+		return nil
+	}
+	found["gstin"], found["txpType"], found["status"], found["blkStatus"] = gstin, "REG", "ACT", ""
+	js, _ := json.Marshal(found)
+	return js
+}
+
+// ewbRead serves an e-Way Bill read (GET) named method: from the script when
+// one is set, else from own, the simulator's state, which returns the data to
+// seal or writes NIC's refusal and returns nil. The data goes sealed under a
+// fresh REK, as NIC answers reads.
+func (s *Server) ewbRead(method string, own func(w http.ResponseWriter, r *http.Request, ss *session) []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ss := s.session(w, "ewb", r.Header.Get("authtoken"), r.Header.Get("gstin"))
+		if ss == nil {
 			return
 		}
-		found["gstin"], found["txpType"], found["status"], found["blkStatus"] = gstin, "REG", "ACT", ""
-		js, _ = json.Marshal(found)
+		var js []byte
+		if reply, ok, mismatch := s.scripted(http.MethodGet, method, nil, r.URL.Query()); ok {
+			switch {
+			case mismatch != "":
+				ewbError(w, "100")
+				return
+			case reply.ErrorCodes != "":
+				ewbError(w, reply.ErrorCodes)
+				return
+			}
+			js = reply.Data
+		} else if js = own(w, r, ss); js == nil {
+			return
+		}
+		s.sealedREK(w, ss, js)
 	}
-	s.sealedREK(w, ss, js)
 }
 
 // sealedREK answers a read: its data sealed under a fresh REK, itself sealed
@@ -903,40 +914,26 @@ func (s *Server) sealedREK(w http.ResponseWriter, ss *session, js []byte) {
 	writeJSON(w, map[string]any{"status": "1", "data": enc.Data, "rek": enc.Rek, "hmac": enc.HMAC})
 }
 
-func (s *Server) ewbGet(w http.ResponseWriter, r *http.Request) {
-	ss := s.session(w, "ewb", r.Header.Get("authtoken"), r.Header.Get("gstin"))
-	if ss == nil {
-		return
+// ewbGet answers GetEwayBill from the simulator's bills: 301 for a number
+// that is not 12 digits, 325 for a bill it does not hold for the caller.
+func (s *Server) ewbGet(w http.ResponseWriter, r *http.Request, ss *session) []byte {
+	no := r.URL.Query().Get("ewbNo")
+	if len(no) != 12 || strings.Trim(no, "0123456789") != "" {
+		ewbError(w, "301")
+		return nil
 	}
+	s.mu.Lock()
 	var js []byte
-	if reply, ok, mismatch := s.scripted(http.MethodGet, "GetEwayBill", nil, r.URL.Query()); ok {
-		switch {
-		case mismatch != "":
-			ewbError(w, "100")
-			return
-		case reply.ErrorCodes != "":
-			ewbError(w, reply.ErrorCodes)
-			return
-		}
-		js = reply.Data
-	} else {
-		no := r.URL.Query().Get("ewbNo")
-		if len(no) != 12 || strings.Trim(no, "0123456789") != "" {
-			ewbError(w, "301")
-			return
-		}
-		s.mu.Lock()
-		e := s.ewbs[no]
-		if e != nil {
-			js, _ = json.Marshal(e.doc)
-		}
-		s.mu.Unlock()
-		if e == nil || e.gstin != ss.gstin {
-			ewbError(w, "325")
-			return
-		}
+	e := s.ewbs[no]
+	if e != nil {
+		js, _ = json.Marshal(e.doc)
 	}
-	s.sealedREK(w, ss, js)
+	s.mu.Unlock()
+	if e == nil || e.gstin != ss.gstin {
+		ewbError(w, "325")
+		return nil
+	}
+	return js
 }
 
 // --- e-Invoice ---
