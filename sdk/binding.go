@@ -21,7 +21,8 @@ import (
 // per-item fan-out), {values.NAME} (a value an earlier step named),
 // {account.id|tenant_id|environment}, {host.NAME} (another of the provider's
 // base URLs, at a path's start) and {request.id} (a new random id for each
-// request sent, for providers that want one: Adaequare's requestid).
+// request sent, for providers that want one: Adaequare's requestid; in a
+// request's path, query and headers, not in an auth entry).
 // Placeholders in Path are path-escaped.
 type Binding struct {
 	// Auth names the entry of the manifest's auth map that signs the requests;
@@ -411,6 +412,44 @@ func validateRequest(at string, r *RequestBinding, fan *FanOut) error {
 	return nil
 }
 
+// requestIDPlaceholder is the placeholder of a new random id per request sent.
+const requestIDPlaceholder = "{request.id}"
+
+// UsesRequestID reports whether the request's templates (path, query,
+// headers) use {request.id}; a nil request uses none.
+func (r *RequestBinding) UsesRequestID() bool {
+	if r == nil {
+		return false
+	}
+	if strings.Contains(r.Path, requestIDPlaceholder) {
+		return true
+	}
+	for _, m := range []map[string]string{r.Query, r.Headers} {
+		for _, t := range m {
+			if strings.Contains(t, requestIDPlaceholder) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// usesRequestID reports whether an auth entry's templates, its login's
+// included, use {request.id}.
+func (a *AuthSpec) usesRequestID() bool {
+	for _, t := range []string{a.Value, a.Username, a.Password, a.TokenURL, a.ClientID, a.ClientSecret, a.Secret} {
+		if strings.Contains(t, requestIDPlaceholder) {
+			return true
+		}
+	}
+	for _, t := range a.Fields {
+		if strings.Contains(t, requestIDPlaceholder) {
+			return true
+		}
+	}
+	return a.Login.UsesRequestID()
+}
+
 // checkTemplate refuses braces that are not placeholders, and {item} outside a
 // per-item fan-out.
 func checkTemplate(t string, fan *FanOut) error {
@@ -454,6 +493,9 @@ func validateAuth(name string, a *AuthSpec) error {
 	}
 	if name == NoAuth {
 		return fmt.Errorf("%s: %q is the name a binding uses to send no auth; call the entry something else", at, NoAuth)
+	}
+	if a.usesRequestID() {
+		return fmt.Errorf("%s: %s is a request's (its path, query and headers), not an auth entry's", at, requestIDPlaceholder)
 	}
 	for _, path := range slices.Sorted(maps.Keys(a.Fields)) {
 		if err := need("fields."+path, a.Fields[path]); err != nil {

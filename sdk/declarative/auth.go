@@ -23,7 +23,7 @@ func (ex *exchanger) buildAuth(a *sdk.AuthSpec) (rest.Auth, error) {
 	if a == nil {
 		return nil, nil
 	}
-	look := ex.lookup(ex.call.Payload, "", nil)
+	look := ex.lookup(ex.call.Payload, "", nil, "")
 	field := func(name, template string) (string, error) {
 		v := sdk.ExpandTemplate(template, look, nil)
 		if v == "" {

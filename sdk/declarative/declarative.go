@@ -70,6 +70,9 @@ type step struct {
 	resp     *sdk.ResponseBinding
 	response *mappings.Program
 	errorMap *mappings.Program
+	// requestID says its request's templates use {request.id}, so each
+	// request sent draws a new one (and no other request pays for it).
+	requestID bool
 }
 
 // Options configure Load.
@@ -116,7 +119,7 @@ func Load(fsys fs.FS, opts Options) (*Connector, error) {
 		op := &operation{name: info.Name, fan: b.FanOut, idemp: info.Idempotent, connID: m.ID}
 		op.auth = m.BindingAuth(b)
 		for _, s := range b.StepList() {
-			st := &step{name: s.Name, req: s.Request, resp: s.Response}
+			st := &step{name: s.Name, req: s.Request, resp: s.Response, requestID: s.Request.UsesRequestID()}
 			if s.Request != nil && s.Request.Values != "" {
 				if st.values, err = compile(s.Request.Values, "request"); err != nil {
 					return nil, err

@@ -487,9 +487,16 @@ operations:
 		t.Fatalf("both requests carried id %s, want a new one for each", first[0])
 	}
 
-	files["manifest.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(string(files["manifest.yaml"].Data), "{request.id}", "{request.uuid}", 1))}
+	manifest := string(files["manifest.yaml"].Data)
+	files["manifest.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(manifest, "{request.id}", "{request.uuid}", 1))}
 	if _, err := Load(files, Options{}); err == nil || !strings.Contains(err.Error(), "{request.uuid} is not id") {
 		t.Fatalf("{request.uuid}: %v, want it refused", err)
+	}
+	// An auth entry is built once per call, not per request: no {request.id} there.
+	files["manifest.yaml"] = &fstest.MapFile{Data: []byte(strings.Replace(manifest, "operations:",
+		"auth:\n  key: {type: api_key, header: X-Key, value: \"{request.id}\"}\noperations:", 1))}
+	if _, err := Load(files, Options{}); err == nil || !strings.Contains(err.Error(), "not an auth entry's") {
+		t.Fatalf("{request.id} in an auth entry: %v, want it refused", err)
 	}
 }
 

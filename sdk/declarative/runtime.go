@@ -94,11 +94,10 @@ func (c *Connector) exchanger(o *operation, call *sdk.Call) (*exchanger, error) 
 	return ex, nil
 }
 
-// lookup resolves one template placeholder for one request: {request.id}
-// is the same throughout it and new for the next.
-func (ex *exchanger) lookup(input []byte, item string, values map[string]string) func(kind, name string) string {
+// lookup resolves one template placeholder for one request; requestID is
+// that request's {request.id} (empty when its templates use none).
+func (ex *exchanger) lookup(input []byte, item string, values map[string]string, requestID string) func(kind, name string) string {
 	acct := ex.call.Account
-	var requestID string
 	return func(kind, name string) string {
 		switch kind {
 		case "credential":
@@ -123,9 +122,6 @@ func (ex *exchanger) lookup(input []byte, item string, values map[string]string)
 		case "host":
 			return ex.host(name)
 		case "request":
-			if name == "id" && requestID == "" {
-				requestID = newRequestID()
-			}
 			return requestID
 		}
 		return ""
@@ -213,7 +209,11 @@ func (ex *exchanger) send(ctx context.Context, st *step, input []byte, item stri
 		}
 	}
 	for renewed := false; ; renewed = true {
-		look := ex.lookup(input, item, values)
+		var requestID string
+		if st.requestID {
+			requestID = newRequestID() // a new one for each request sent, a resend's too
+		}
+		look := ex.lookup(input, item, values, requestID)
 		req, err := ex.request(st.req, st.body, input, values, look)
 		if err != nil {
 			return nil, err
