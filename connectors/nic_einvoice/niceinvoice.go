@@ -80,20 +80,13 @@ func New() sdk.Connector { return NewWithOptions(Options{}) }
 // NewWithOptions returns the connector tuned by opts.
 func NewWithOptions(opts Options) *Connector {
 	accounts := &nic.Accounts{Flavor: nic.EInvoice, AuthPath: AuthPath, Adjust: opts.Manager}
-	return &Connector{translation: translation{describe: manifest, wire: directWire{accounts}}, accounts: accounts}
+	return &Connector{translation: translation{nic.Translation{Manifest: manifest, Wire: directWire{accounts}}}, accounts: accounts}
 }
 
 // translation is the canonical e-invoice operations over a wire: each
 // request checked and written as NIC's request data, NIC's answer data read
 // back, NIC's codes explained. Both connectors embed it.
-type translation struct {
-	sdk.Unimplemented
-	describe func() *sdk.Manifest
-	wire     nic.Wire
-}
-
-// Describe returns the connector's manifest.
-func (t *translation) Describe() *sdk.Manifest { return t.describe() }
+type translation struct{ nic.Translation }
 
 // GenerateEInvoice registers an invoice with the IRP (Generate IRN).
 func (t *translation) GenerateEInvoice(ctx context.Context, req *sdk.Request[model.EInvoiceRequest]) (*model.EInvoice, error) {
@@ -102,7 +95,7 @@ func (t *translation) GenerateEInvoice(ctx context.Context, req *sdk.Request[mod
 		return nil, err
 	}
 	var out irnAnswer
-	if err := explain("Generate IRN", t.wire.Exchange(ctx, req.Call(sdk.OpGenerateEInvoice), payload, &out)); err != nil {
+	if err := explain("Generate IRN", t.Wire.Exchange(ctx, req.Call(sdk.OpGenerateEInvoice), payload, &out)); err != nil {
 		return nil, err
 	}
 	return out.invoice()
@@ -115,7 +108,7 @@ func (t *translation) CancelEInvoice(ctx context.Context, req *sdk.Request[model
 		return nil, err
 	}
 	var out cancelAnswer
-	if err := explain("Cancel IRN", t.wire.Exchange(ctx, req.Call(sdk.OpCancelEInvoice), payload, &out)); err != nil {
+	if err := explain("Cancel IRN", t.Wire.Exchange(ctx, req.Call(sdk.OpCancelEInvoice), payload, &out)); err != nil {
 		return nil, err
 	}
 	return out.cancellation(payload.Irn)
@@ -128,7 +121,7 @@ func (t *translation) GetEInvoice(ctx context.Context, req *sdk.Request[model.EI
 		return nil, err
 	}
 	var out irnAnswer
-	if err := explain("Get IRN details", t.wire.Exchange(ctx, req.Call(sdk.OpGetEInvoice), &lookupRequest{Irn: irn}, &out)); err != nil {
+	if err := explain("Get IRN details", t.Wire.Exchange(ctx, req.Call(sdk.OpGetEInvoice), &lookupRequest{Irn: irn}, &out)); err != nil {
 		return nil, err
 	}
 	return out.invoice()
@@ -142,7 +135,7 @@ func (t *translation) FindEInvoice(ctx context.Context, req *sdk.Request[model.E
 		return nil, err
 	}
 	var out irnAnswer
-	if err := explain("Get IRN by document details", t.wire.Exchange(ctx, req.Call(sdk.OpFindEInvoice), payload, &out)); err != nil {
+	if err := explain("Get IRN by document details", t.Wire.Exchange(ctx, req.Call(sdk.OpFindEInvoice), payload, &out)); err != nil {
 		return nil, err
 	}
 	return out.invoice()

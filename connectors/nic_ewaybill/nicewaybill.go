@@ -80,25 +80,18 @@ func New() sdk.Connector { return NewWithOptions(Options{}) }
 // NewWithOptions returns the connector tuned by opts.
 func NewWithOptions(opts Options) *Connector {
 	accounts := &nic.Accounts{Flavor: nic.EWayBill, Adjust: opts.Manager}
-	return &Connector{translation: translation{describe: manifest, wire: directWire{accounts}}, accounts: accounts}
+	return &Connector{translation: translation{nic.Translation{Manifest: manifest, Wire: directWire{accounts}}}, accounts: accounts}
 }
 
 // translation is the canonical e-way bill operations over a wire: each
 // request checked and written as NIC's request data, NIC's answer data read
 // back, NIC's codes explained. Both connectors embed it.
-type translation struct {
-	sdk.Unimplemented
-	describe func() *sdk.Manifest
-	wire     nic.Wire
-}
-
-// Describe returns the connector's manifest.
-func (t *translation) Describe() *sdk.Manifest { return t.describe() }
+type translation struct{ nic.Translation }
 
 // exchange sends one operation's request data after the request has been
 // checked, and explains NIC's codes in a refusal.
 func (t *translation) exchange(ctx context.Context, call *sdk.Call, payload, out any) error {
-	return explain(names[call.Operation], t.wire.Exchange(ctx, call, payload, out))
+	return explain(names[call.Operation], t.Wire.Exchange(ctx, call, payload, out))
 }
 
 // GenerateEWayBill generates an e-way bill (GENEWAYBILL).

@@ -61,11 +61,11 @@ func (w directWire) Exchange(ctx context.Context, call *sdk.Call, payload, out a
 // answers are translated as for NIC's own API; the folder says only what
 // differs on the GSP's wire (base URLs, auth, paths, envelopes, refusals).
 func OverBindings(folder fs.FS) (*GSPConnector, error) {
-	b, err := nic.LoadBindings(folder)
+	t, err := nic.OverBindings(folder)
 	if err != nil {
 		return nil, err
 	}
-	return &GSPConnector{translation{describe: b.Describe, wire: b}}, nil
+	return &GSPConnector{translation{t}}, nil
 }
 
 // GSPConnector serves the accounts of a GSP's e-way bill API (OverBindings).

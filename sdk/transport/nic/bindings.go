@@ -26,6 +26,31 @@ type Wire interface {
 
 var _ Wire = (*Bindings)(nil)
 
+// Translation is what a NIC connector's canonical operations run over: the
+// manifest the connector describes itself with and the wire NIC's JSON
+// travels on. Each NIC connector embeds it in its own translation, whose
+// methods write NIC's request data and read NIC's answer data.
+type Translation struct {
+	sdk.Unimplemented
+	// Manifest returns the connector's manifest.
+	Manifest func() *sdk.Manifest
+	// Wire carries NIC's JSON.
+	Wire Wire
+}
+
+// Describe returns the connector's manifest.
+func (t *Translation) Describe() *sdk.Manifest { return t.Manifest() }
+
+// OverBindings is the translation over a GSP's folder: its bindings as the
+// wire, its manifest as the connector's.
+func OverBindings(folder fs.FS) (Translation, error) {
+	b, err := LoadBindings(folder)
+	if err != nil {
+		return Translation{}, err
+	}
+	return Translation{Manifest: b.Describe, Wire: b}, nil
+}
+
 // Bindings is a GST Suvidha Provider's API that passes NIC's JSON on, as a
 // connector folder describes it: the GSP's base URLs, auth, paths and
 // envelopes are data, and a NIC connector's translation (canonical request to
