@@ -226,12 +226,28 @@ func readParty(a model.Address, pointer string, needGSTIN, export bool) (partyDt
 	return p, nil
 }
 
-func invoicePayload(r *model.EInvoiceRequest) (*invoiceRequest, error) {
+// document checks a document's type and number and writes its date as NIC
+// takes it (dd/MM/yyyy).
+func document(docType, docNumber string, docDate model.Date) (string, error) {
 	switch {
-	case r.DocType != "INV" && r.DocType != "CRN" && r.DocType != "DBN":
-		return nil, bad("/doc_type", "doc_type must be INV, CRN or DBN, not %q", r.DocType)
-	case !docNoRE.MatchString(r.DocNumber):
-		return nil, bad("/doc_number", "doc_number must be 1 to 16 letters, digits, / or -, not starting with 0, / or -, not %q", r.DocNumber)
+	case docType != "INV" && docType != "CRN" && docType != "DBN":
+		return "", bad("/doc_type", "doc_type must be INV, CRN or DBN, not %q", docType)
+	case !docNoRE.MatchString(docNumber):
+		return "", bad("/doc_number", "doc_number must be 1 to 16 letters, digits, / or -, not starting with 0, / or -, not %q", docNumber)
+	}
+	dt, err := docDate.Time(model.IST)
+	if err != nil {
+		return "", bad("/doc_date", "doc_date must be a date (YYYY-MM-DD), not %q", string(docDate))
+	}
+	return dt.Format("02/01/2006"), nil
+}
+
+func invoicePayload(r *model.EInvoiceRequest) (*invoiceRequest, error) {
+	dt, err := document(r.DocType, r.DocNumber, r.DocDate)
+	if err != nil {
+		return nil, err
+	}
+	switch {
 	case !supplyTypes[r.SupplyType]:
 		return nil, bad("/supply_type", "supply_type must be B2B, SEZWP, SEZWOP, EXPWP, EXPWOP or DEXP, not %q", r.SupplyType)
 	case len(r.Items) == 0:
@@ -239,13 +255,9 @@ func invoicePayload(r *model.EInvoiceRequest) (*invoiceRequest, error) {
 	case r.TotalValue < 0:
 		return nil, bad("/total_value", "total_value must not be negative")
 	}
-	dt, err := r.DocDate.Time(model.IST)
-	if err != nil {
-		return nil, bad("/doc_date", "doc_date must be a date (YYYY-MM-DD), not %q", string(r.DocDate))
-	}
 	export := isExport(r.SupplyType)
 	out := &invoiceRequest{Version: "1.1", TranDtls: tranDtls{TaxSch: "GST", SupTyp: r.SupplyType},
-		DocDtls: docDtls{Typ: r.DocType, No: r.DocNumber, Dt: dt.Format("02/01/2006")}}
+		DocDtls: docDtls{Typ: r.DocType, No: r.DocNumber, Dt: dt}}
 	if out.SellerDtls, err = readParty(r.Seller, "/seller", true, false); err != nil {
 		return nil, err
 	}
@@ -493,15 +505,9 @@ func (f *findRequest) query() url.Values {
 }
 
 func findPayload(r *model.EInvoiceFind) (*findRequest, error) {
-	switch {
-	case r.DocType != "INV" && r.DocType != "CRN" && r.DocType != "DBN":
-		return nil, bad("/doc_type", "doc_type must be INV, CRN or DBN, not %q", r.DocType)
-	case !docNoRE.MatchString(r.DocNumber):
-		return nil, bad("/doc_number", "doc_number must be 1 to 16 letters, digits, / or -, not starting with 0, / or -, not %q", r.DocNumber)
-	}
-	dt, err := r.DocDate.Time(model.IST)
+	dt, err := document(r.DocType, r.DocNumber, r.DocDate)
 	if err != nil {
-		return nil, bad("/doc_date", "doc_date must be a date (YYYY-MM-DD), not %q", string(r.DocDate))
+		return nil, err
 	}
-	return &findRequest{DocType: r.DocType, DocNum: r.DocNumber, DocDate: dt.Format("02/01/2006")}, nil
+	return &findRequest{DocType: r.DocType, DocNum: r.DocNumber, DocDate: dt}, nil
 }
