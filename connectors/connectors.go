@@ -165,51 +165,48 @@ var goBuiltins = []Builtin{
 }
 
 // translations are the Go translations a folder's manifest can name
-// (sdk.Manifest.Translation): each runs around the folder's bindings.
-var translations = map[string]func(fs.FS) (sdk.Connector, error){
-	"nic_ewaybill": translation(nicewaybill.OverBindings),
-	"nic_einvoice": translation(niceinvoice.OverBindings),
-}
-
-// translation adapts a translation's constructor to the map's type.
-func translation[C sdk.Connector](over func(fs.FS) (C, error)) func(fs.FS) (sdk.Connector, error) {
-	return func(f fs.FS) (sdk.Connector, error) {
-		c, err := over(f)
-		if err != nil {
-			return nil, err // not a nil *C in an interface
-		}
-		return c, nil
-	}
+// (sdk.Manifest.Translation): each runs around the loaded folder's bindings.
+var translations = map[string]func(*declarative.Connector) sdk.Connector{
+	"nic_ewaybill": func(d *declarative.Connector) sdk.Connector { return nicewaybill.OverBindings(d) },
+	"nic_einvoice": func(d *declarative.Connector) sdk.Connector { return niceinvoice.OverBindings(d) },
 }
 
 // Load returns the connector a folder describes: the declarative runtime
 // over its bindings, or the translation its manifest names around them.
 func Load(fsys fs.FS) (sdk.Connector, error) {
-	m, err := declarative.LoadManifest(fsys)
+	d, err := declarative.Load(fsys, declarative.Options{})
 	if err != nil {
 		return nil, err
 	}
-	if m.Translation == "" {
-		return declarative.Load(fsys, declarative.Options{})
-	}
-	translate, ok := translations[m.Translation]
-	if !ok {
-		return nil, fmt.Errorf("%s: translation %q is not one of the hub's", m.ID, m.Translation)
-	}
-	return translate(fsys)
+	return translated(d)
 }
 
 // LoadDir loads a connector folder from disk (declarative.LoadDir, which
 // checks it binds every operation it declares) as Load does.
 func LoadDir(dir string) (sdk.Connector, error) {
-	if _, err := declarative.LoadDir(dir); err != nil {
+	d, err := declarative.LoadDir(dir)
+	if err != nil {
 		return nil, err
 	}
-	c, err := Load(declarative.FolderFS(dir))
+	c, err := translated(d)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", dir, err)
 	}
 	return c, nil
+}
+
+// translated is a loaded folder as its manifest's translation runs it, or
+// as it is when it names none.
+func translated(d *declarative.Connector) (sdk.Connector, error) {
+	name := d.Describe().Translation
+	if name == "" {
+		return d, nil
+	}
+	translate, ok := translations[name]
+	if !ok {
+		return nil, fmt.Errorf("%s: translation %q is not one of the hub's", d.Describe().ID, name)
+	}
+	return translate(d), nil
 }
 
 // builtins lists every built-in connector once: those with Go, then one per

@@ -3,10 +3,10 @@ package nicewaybill
 import (
 	"context"
 	"encoding/json"
-	"io/fs"
 	"net/url"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/declarative"
 	"github.com/carrierhub/hub/sdk/transport/nic"
 )
 
@@ -56,16 +56,12 @@ func (w directWire) Exchange(ctx context.Context, call *sdk.Call, payload, out a
 	return m.EWBAction(ctx, creds, action, payload, out)
 }
 
-// OverBindings returns the connector whose wire is the folder's bindings: a
+// OverBindings returns the connector whose wire is a loaded folder's bindings: a
 // GSP's e-way bill API that passes NIC's JSON on. The canonical requests and
 // answers are translated as for NIC's own API; the folder says only what
 // differs on the GSP's wire (base URLs, auth, paths, envelopes, refusals).
-func OverBindings(folder fs.FS) (*GSPConnector, error) {
-	t, err := nic.OverBindings(folder)
-	if err != nil {
-		return nil, err
-	}
-	return &GSPConnector{translation{t}}, nil
+func OverBindings(folder *declarative.Connector) *GSPConnector {
+	return &GSPConnector{translation{nic.OverBindings(folder)}}
 }
 
 // GSPConnector serves the accounts of a GSP's e-way bill API (OverBindings).

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"regexp"
 
 	"github.com/carrierhub/hub/sdk"
@@ -41,14 +40,11 @@ type Translation struct {
 // Describe returns the connector's manifest.
 func (t *Translation) Describe() *sdk.Manifest { return t.Manifest() }
 
-// OverBindings is the translation over a GSP's folder: its bindings as the
-// wire, its manifest as the connector's.
-func OverBindings(folder fs.FS) (Translation, error) {
-	b, err := LoadBindings(folder)
-	if err != nil {
-		return Translation{}, err
-	}
-	return Translation{Manifest: b.Describe, Wire: b}, nil
+// OverBindings is the translation over a GSP's loaded folder: its bindings
+// as the wire, its manifest as the connector's.
+func OverBindings(folder *declarative.Connector) Translation {
+	b := NewBindings(folder)
+	return Translation{Manifest: b.Describe, Wire: b}
 }
 
 // Bindings is a GST Suvidha Provider's API that passes NIC's JSON on, as a
@@ -64,14 +60,8 @@ func OverBindings(folder fs.FS) (Translation, error) {
 // carrier_code. A Bindings is safe for concurrent use.
 type Bindings struct{ folder *declarative.Connector }
 
-// LoadBindings loads a GSP's connector folder.
-func LoadBindings(folder fs.FS) (*Bindings, error) {
-	d, err := declarative.Load(folder, declarative.Options{})
-	if err != nil {
-		return nil, err
-	}
-	return &Bindings{folder: d}, nil
-}
+// NewBindings is a GSP's connector folder, loaded by the declarative runtime.
+func NewBindings(folder *declarative.Connector) *Bindings { return &Bindings{folder: folder} }
 
 // Describe returns the folder's manifest.
 func (b *Bindings) Describe() *sdk.Manifest { return b.folder.Describe() }

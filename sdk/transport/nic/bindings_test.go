@@ -10,6 +10,7 @@ import (
 	"testing/fstest"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/declarative"
 	"github.com/carrierhub/hub/sdk/transport/nic"
 )
 
@@ -60,10 +61,11 @@ operations:
 		"mappings/error.mapping": {Data: []byte("mapping g.error\nfrom json\ndirection response\n" +
 			`{ error: if input.success == false then { code: "invalid_request", carrier_code: input.message.capture("^(\\d+) :"), carrier_message: input.message } else null }` + "\n")},
 	}
-	b, err := nic.LoadBindings(folder)
+	d, err := declarative.Load(folder, declarative.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
+	b := nic.NewBindings(d)
 	acct := &sdk.Account{ID: "A", BaseURL: srv.URL, Settings: map[string]string{"gstin": "29AKLPM8755F1ZJ"}}
 	call := &sdk.Call{Operation: sdk.OpGenerateEWayBill, Account: acct}
 
