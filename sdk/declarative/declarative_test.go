@@ -338,13 +338,7 @@ func TestStepsValuesAndEnvelope(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	files := fstest.MapFS{
-		"manifest.yaml": {Data: []byte(`
-id: steps
-name: Steps
-version: 0.1.0
-category: aggregator
-protocols: [rest_json]
-docs: https://example.com/docs
+		"manifest.yaml": {Data: folderManifest("steps", "aggregator", `
 account:
   credentials: []
   environments: {sandbox: https://sandbox.example.com}
@@ -389,13 +383,7 @@ func TestEmptyAnswerReadsAsNull(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))
 	defer srv.Close()
 	files := fstest.MapFS{
-		"manifest.yaml": {Data: []byte(`
-id: empty
-name: Empty
-version: 0.1.0
-category: carrier_parcel
-protocols: [rest_json]
-docs: https://example.com/docs
+		"manifest.yaml": {Data: folderManifest("empty", "carrier_parcel", `
 account:
   credentials: []
   environments: {sandbox: https://sandbox.example.com}
@@ -448,13 +436,7 @@ func TestRequestIDIsNewForEachRequest(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	files := fstest.MapFS{
-		"manifest.yaml": {Data: []byte(`
-id: ids
-name: Ids
-version: 0.1.0
-category: aggregator
-protocols: [rest_json]
-docs: https://example.com/docs
+		"manifest.yaml": {Data: folderManifest("ids", "aggregator", `
 account:
   credentials: []
   environments: {sandbox: https://sandbox.example.com}
@@ -534,13 +516,7 @@ func TestLoginSignedByAnotherLogin(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	files := fstest.MapFS{
-		"manifest.yaml": {Data: []byte(`
-id: chained
-name: Chained
-version: 0.1.0
-category: government
-protocols: [rest_json]
-docs: https://example.com/docs
+		"manifest.yaml": {Data: folderManifest("chained", "government", `
 account:
   credentials: [{name: api_key}, {name: api_secret}, {name: username}, {name: password}]
   environments: {sandbox: https://sandbox.example.com}
@@ -621,13 +597,7 @@ func TestAuthFailedIn200RenewsTheToken(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	files := fstest.MapFS{
-		"manifest.yaml": {Data: []byte(`
-id: stale
-name: Stale
-version: 0.1.0
-category: government
-protocols: [rest_json]
-docs: https://example.com/docs
+		"manifest.yaml": {Data: folderManifest("stale", "government", `
 account:
   credentials: [{name: password}]
   environments: {sandbox: https://sandbox.example.com}
@@ -674,13 +644,7 @@ func TestLoginWithoutTokenIsAuthFailed(t *testing.T) {
 	}))
 	defer srv.Close()
 	files := fstest.MapFS{
-		"manifest.yaml": {Data: []byte(`
-id: refused
-name: Refused
-version: 0.1.0
-category: government
-protocols: [rest_json]
-docs: https://example.com/docs
+		"manifest.yaml": {Data: folderManifest("refused", "government", `
 account:
   credentials: [{name: password}]
   environments: {sandbox: https://sandbox.example.com}
@@ -707,4 +671,11 @@ operations:
 	if e == nil || e.Code != sdk.CodeAuthFailed || !strings.Contains(e.Message, `"errorCodes": "108"`) || strings.Contains(e.Error(), "wrong-secret") {
 		t.Fatalf("a login answered without a token: %v; want auth_failed quoting the answer, the password redacted", err)
 	}
+}
+
+// folderManifest is a test folder's manifest: the header every one carries
+// (id, its name capitalised, version, category, REST, docs) and the rest.
+func folderManifest(id, category, rest string) []byte {
+	return []byte("id: " + id + "\nname: " + strings.ToUpper(id[:1]) + id[1:] + "\nversion: 0.1.0\ncategory: " + category +
+		"\nprotocols: [rest_json]\ndocs: https://example.com/docs\n" + strings.TrimPrefix(rest, "\n"))
 }
