@@ -7,6 +7,7 @@ import (
 	"io"
 	"log"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -83,6 +84,7 @@ func serve(c Connector) error {
 	}
 
 	srv := &rpcServer{d: d, manifestJSON: manifestJSON}
+	srv.serveDataPlane(os.Getenv(pluginrpc.EnvDataSocket))
 	go srv.calls.drainOnSIGTERM()
 
 	plugin.Serve(&plugin.ServeConfig{
@@ -217,10 +219,30 @@ type rpcServer struct {
 	d            *Dispatcher
 	manifestJSON []byte
 	calls        callTracker
+	// dataPlane is the socket path the data plane listens on; empty when it
+	// serves none.
+	dataPlane string
+}
+
+// serveDataPlane listens for protocol version 3's data plane at path, which
+// the hub names when it offers that version, and serves it for the process's
+// life. When it cannot listen the hub is not told of a data plane and calls
+// over the gRPC stream instead.
+func (s *rpcServer) serveDataPlane(path string) {
+	if path == "" {
+		return
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		slog.Warn("calls will travel over gRPC: the data plane's socket could not be opened", "err", err)
+		return
+	}
+	s.dataPlane = path
+	go func() { _ = pluginrpc.ServeData(l, s.invoke, &s.calls.inflight) }()
 }
 
 func (s *rpcServer) Describe(context.Context, *pluginrpc.DescribeRequest) (*pluginrpc.DescribeResponse, error) {
-	return &pluginrpc.DescribeResponse{ManifestJson: s.manifestJSON, SdkVersion: Version}, nil
+	return &pluginrpc.DescribeResponse{ManifestJson: s.manifestJSON, SdkVersion: Version, DataPlane: s.dataPlane}, nil
 }
 
 func (s *rpcServer) Invoke(ctx context.Context, req *pluginrpc.InvokeRequest) (*pluginrpc.InvokeResponse, error) {
@@ -296,7 +318,7 @@ func (s *rpcServer) CheckHealth(ctx context.Context, req *pluginrpc.CheckHealthR
 // callTracker counts calls from their arrival until their answer is written, so
 // a SIGTERM can wait for exactly those: unary calls of the connector service
 // through gRPC stats (Begin to End), calls on a version 2 call stream through
-// pluginrpc.ServeCalls. Long-lived streams, go-plugin's own and the call
+// pluginrpc.ServeCalls and on version 3's data plane through pluginrpc.ServeData. Long-lived streams, go-plugin's own and the call
 // stream, are not counted.
 type callTracker struct {
 	inflight atomic.Int64

@@ -5,11 +5,14 @@
 //
 // The hub offers the connector every protocol version it speaks and the
 // connector picks the newest it shares (go-plugin's VersionedPlugins). Under
-// version 2 a Process multiplexes its calls over one long-lived gRPC stream,
-// reopened after it breaks; under version 1, which connectors built with older
-// SDKs speak, each call is a unary RPC. Either way a call's error is an
-// *sdk.Error, its deadline and cancellation reach the connector, and a
-// process that dies fails every call it had.
+// version 3 a Process carries its calls in frames over a Unix socket of their
+// own (the data plane), with no gRPC on the way; under version 2 it
+// multiplexes them over one long-lived gRPC stream, which is also where
+// version 3 falls back to when the connector serves no data plane; under
+// version 1, which connectors built with older SDKs speak, each call is a
+// unary RPC. Connections and streams are reopened after they break. Either
+// way a call's error is an *sdk.Error, its deadline and cancellation reach the
+// connector, and a process that dies fails every call it had.
 package host
 
 import (
@@ -24,6 +27,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -61,7 +65,8 @@ type Config struct {
 	StartTimeout time.Duration
 	// MaxProtocol caps the protocol versions offered to the connector, which
 	// picks the newest it shares with the hub; zero offers every version this
-	// hub speaks. Version 2 multiplexes calls over one stream; version 1, one
+	// hub speaks. Version 3 carries calls over the data plane's framed Unix
+	// socket; version 2 multiplexes them over one gRPC stream; version 1, one
 	// unary call each, is what connectors built with older SDKs speak.
 	MaxProtocol int
 }
@@ -110,10 +115,13 @@ func connectorGODEBUG(hub string) string {
 
 // Process is a running connector.
 type Process struct {
-	cmd      *exec.Cmd
-	client   *plugin.Client
-	rpc      pluginrpc.ConnectorClient
-	mux      *pluginrpc.Mux // nil under protocol version 1
+	cmd    *exec.Cmd
+	client *plugin.Client
+	rpc    pluginrpc.ConnectorClient
+	mux    *pluginrpc.Mux        // nil under protocol version 1
+	data   *pluginrpc.DataClient // nil unless the data plane is in use
+	// dataDir holds the data plane's socket; removed when the process ends.
+	dataDir  string
 	protocol int
 	manifest *sdk.Manifest
 	lifeline *os.File
@@ -149,15 +157,21 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, fmt.Errorf("creating lifeline pipe: %w", err)
 	}
 
-	out := &lineLogger{logger: logger, stream: "stdout"}
-	errOut := &lineLogger{logger: logger, stream: "stderr"}
-	cmd := exec.Command(cfg.Path, cfg.Args...)
-	cmd.Env = environment(append([]string{
+	protoEnv := []string{
 		pluginrpc.Handshake.MagicCookieKey + "=" + pluginrpc.Handshake.MagicCookieValue,
 		"PLUGIN_PROTOCOL_VERSIONS=" + offeredVersions(cfg.MaxProtocol),
 		pluginrpc.EnvHandshakeFD + "=3",
 		pluginrpc.EnvLifelineFD + "=4",
-	}, cfg.Env...))
+	}
+	dataDir, dataSocket := dataPlaneSocket(cfg.MaxProtocol, logger)
+	if dataSocket != "" {
+		protoEnv = append(protoEnv, pluginrpc.EnvDataSocket+"="+dataSocket)
+	}
+
+	out := &lineLogger{logger: logger, stream: "stdout"}
+	errOut := &lineLogger{logger: logger, stream: "stderr"}
+	cmd := exec.Command(cfg.Path, cfg.Args...)
+	cmd.Env = environment(append(protoEnv, cfg.Env...))
 	cmd.ExtraFiles = []*os.File{hsW, lifeR}
 	cmd.Stdout = out
 	cmd.Stderr = errOut
@@ -166,12 +180,13 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		hsW.Close()
 		lifeR.Close()
 		lifeW.Close()
+		removeDataDir(dataDir)
 		return nil, fmt.Errorf("starting connector %s: %w", cfg.Path, err)
 	}
 	hsW.Close()
 	lifeR.Close()
 
-	p := &Process{cmd: cmd, lifeline: lifeW, done: make(chan struct{}), logger: logger}
+	p := &Process{cmd: cmd, lifeline: lifeW, done: make(chan struct{}), logger: logger, dataDir: dataDir}
 	go func() {
 		p.waitErr = cmd.Wait()
 		lifeW.Close()
@@ -191,6 +206,38 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 		return nil, err
 	}
 	return p, nil
+}
+
+// maxSocketPath is the longest Unix socket path every platform accepts
+// (sun_path is 104 bytes on the BSDs and macOS, 108 on Linux).
+const maxSocketPath = 100
+
+// dataPlaneSocket makes a directory only this user can enter and returns it
+// with the data plane's socket path in it, when the versions offered reach 3;
+// without one (an old cap, or a temporary directory whose path is too long
+// for a socket) calls travel over gRPC.
+func dataPlaneSocket(maxProtocol int, logger *slog.Logger) (dir, socket string) {
+	if maxProtocol > 0 && maxProtocol < 3 {
+		return "", ""
+	}
+	dir, err := os.MkdirTemp("", "hub-connector-")
+	if err != nil {
+		logger.Warn("connector calls will travel over gRPC: no directory for the data plane's socket", "err", err)
+		return "", ""
+	}
+	socket = filepath.Join(dir, "calls.sock")
+	if len(socket) > maxSocketPath {
+		logger.Warn("connector calls will travel over gRPC: the temporary directory's path is too long for a Unix socket (set TMPDIR to a shorter one)", "path", socket)
+		removeDataDir(dir)
+		return "", ""
+	}
+	return dir, socket
+}
+
+func removeDataDir(dir string) {
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // offeredVersions lists the protocol versions the hub offers, oldest first.
@@ -308,7 +355,27 @@ func (p *Process) attach(ctx context.Context, line string, logger *slog.Logger) 
 		return err
 	}
 	p.manifest = &m
+	p.useDataPlane(ctx, resp.GetDataPlane(), logger)
 	return nil
+}
+
+// useDataPlane moves calls onto the data plane when the connector serves one
+// at the socket the hub named; otherwise they stay on the gRPC stream.
+func (p *Process) useDataPlane(ctx context.Context, served string, logger *slog.Logger) {
+	if p.protocol < 3 || served == "" || p.dataDir == "" {
+		return
+	}
+	if served != filepath.Join(p.dataDir, "calls.sock") {
+		logger.Warn("connector calls will travel over gRPC: the connector serves its data plane at a path the hub did not name", "path", served)
+		return
+	}
+	dc := pluginrpc.NewDataClient(served)
+	if err := dc.Connect(ctx); err != nil {
+		logger.Warn("connector calls will travel over gRPC: the data plane did not answer", "err", err)
+		dc.Close()
+		return
+	}
+	p.data = dc
 }
 
 // PID returns the connector's process id.
@@ -316,6 +383,10 @@ func (p *Process) PID() int { return p.cmd.Process.Pid }
 
 // Protocol returns the protocol version the connector negotiated.
 func (p *Process) Protocol() int { return p.protocol }
+
+// DataPlane reports whether calls travel over the data plane's framed Unix
+// socket rather than gRPC.
+func (p *Process) DataPlane() bool { return p.data != nil }
 
 // Manifest returns the manifest the connector described itself with.
 func (p *Process) Manifest() *sdk.Manifest { return p.manifest }
@@ -346,7 +417,11 @@ func (p *Process) Invoke(ctx context.Context, call *sdk.Call) ([]byte, error) {
 	ctx, span := otel.GetTracerProvider().Tracer(tracerScope).Start(ctx, invokeSpanName, clientSpan...)
 	defer span.End()
 	if span.IsRecording() {
-		span.SetAttributes(rpcSystem, rpcService, rpcMethod, telemetry.AttrOperation.String(string(call.Operation)),
+		system := rpcSystem
+		if p.data != nil {
+			system = rpcSystemDataPlane
+		}
+		span.SetAttributes(system, rpcService, rpcMethod, telemetry.AttrOperation.String(string(call.Operation)),
 			attribute.Int("hub.connector.protocol", p.protocol))
 	}
 	req := &pluginrpc.InvokeRequest{
@@ -371,9 +446,10 @@ func (p *Process) Invoke(ctx context.Context, call *sdk.Call) ([]byte, error) {
 var (
 	clientSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient)}
 
-	rpcSystem  = attribute.String("rpc.system", "grpc")
-	rpcService = attribute.String("rpc.service", "hub.connector.v1.Connector")
-	rpcMethod  = attribute.String("rpc.method", "Invoke")
+	rpcSystem          = attribute.String("rpc.system", "grpc")
+	rpcSystemDataPlane = attribute.String("rpc.system", "hub.dataplane")
+	rpcService         = attribute.String("rpc.service", "hub.connector.v1.Connector")
+	rpcMethod          = attribute.String("rpc.method", "Invoke")
 )
 
 const (
@@ -392,9 +468,12 @@ func (p *Process) invoke(ctx context.Context, req *pluginrpc.InvokeRequest) ([]b
 	defer p.inFlight.Add(-1)
 	var resp *pluginrpc.InvokeResponse
 	var err error
-	if p.mux != nil {
+	switch {
+	case p.data != nil:
+		resp, err = p.data.Invoke(ctx, req)
+	case p.mux != nil:
 		resp, err = p.mux.Invoke(ctx, req)
-	} else {
+	default:
 		resp, err = p.rpc.Invoke(ctx, req)
 	}
 	if err != nil {
@@ -516,6 +595,10 @@ func (p *Process) Kill() {
 // process exits, go-plugin notices only at its next one-second poll.
 func (p *Process) release() {
 	p.stopOnce.Do(func() {
+		if p.data != nil {
+			p.data.Close()
+		}
+		removeDataDir(p.dataDir)
 		if p.mux != nil {
 			p.mux.Close()
 		}

@@ -37,7 +37,7 @@ func TestMain(m *testing.M) {
 }
 
 // protocols are the protocol versions every behaviour test runs under.
-var protocols = []int{1, 2}
+var protocols = []int{1, 2, 3}
 
 // start runs the sdktest connector, offering it protocol versions up to
 // version, and checks it negotiated that version.
@@ -59,6 +59,10 @@ func startArgs(t testing.TB, version int, args ...string) *host.Process {
 	if p.Protocol() != version {
 		p.Kill()
 		t.Fatalf("connector negotiated protocol %d, want %d", p.Protocol(), version)
+	}
+	if want := version >= 3 && args[0] != "connector-process-nodataplane"; p.DataPlane() != want {
+		p.Kill()
+		t.Fatalf("protocol %d: data plane in use %v, want %v", version, p.DataPlane(), want)
 	}
 	t.Cleanup(func() {
 		// A graceful stop lets a connector write its EnvCPUProfile profile.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -24,6 +25,10 @@ import (
 var connectorMains = map[string]func(){
 	"connector-process-v1sdk":    serveAsOlderSDK,
 	"connector-process-deadline": func() { sdk.Serve(&deadlineConnector{sdktest.New("test_deadline")}) },
+	"connector-process-nodataplane": func() {
+		os.Unsetenv(pluginrpc.EnvDataSocket)
+		sdk.Serve(sdktest.New("test_nodataplane"))
+	},
 }
 
 // deadlineConnector answers Track with its context's deadline in Unix
@@ -102,21 +107,38 @@ func TestOlderSDKConnectorNegotiatesProtocol1(t *testing.T) {
 	}
 }
 
-func TestProtocol2CarriesTheAbsoluteDeadline(t *testing.T) {
-	p := startArgs(t, 2, "connector-process-deadline", "x")
-	want := time.Now().Add(time.Hour)
-	ctx, cancel := context.WithDeadline(context.Background(), want)
-	defer cancel()
-	resp, err := track(ctx, p, "ok")
-	if err != nil {
-		t.Fatal(err)
+func TestProtocols2And3CarryTheAbsoluteDeadline(t *testing.T) {
+	for _, version := range []int{2, 3} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			p := startArgs(t, version, "connector-process-deadline", "x")
+			want := time.Now().Add(time.Hour)
+			ctx, cancel := context.WithDeadline(context.Background(), want)
+			defer cancel()
+			resp, err := track(ctx, p, "ok")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.Results[0].TrackingNumber; got != strconv.FormatInt(want.UnixNano(), 10) {
+				t.Fatalf("connector's deadline %s, hub's %d", got, want.UnixNano())
+			}
+			resp, err = track(context.Background(), p, "ok")
+			if err != nil || resp.Results[0].TrackingNumber != "none" {
+				t.Fatalf("call without a deadline: %+v, %v", resp, err)
+			}
+		})
 	}
-	if got := resp.Results[0].TrackingNumber; got != strconv.FormatInt(want.UnixNano(), 10) {
-		t.Fatalf("connector's deadline %s, hub's %d", got, want.UnixNano())
+}
+
+// A connector that negotiates version 3 but serves no data plane (one that
+// could not open its socket) still runs, its calls on the gRPC stream.
+func TestProtocol3FallsBackToTheStream(t *testing.T) {
+	p := startArgs(t, 3, "connector-process-nodataplane", "x")
+	if p.DataPlane() {
+		t.Fatal("data plane in use though the connector serves none")
 	}
-	resp, err = track(context.Background(), p, "ok")
-	if err != nil || resp.Results[0].TrackingNumber != "none" {
-		t.Fatalf("call without a deadline: %+v, %v", resp, err)
+	resp, err := track(context.Background(), p, "ok")
+	if err != nil || len(resp.Results) != 1 {
+		t.Fatalf("call over the stream: %+v, %v", resp, err)
 	}
 }
 
@@ -169,15 +191,19 @@ func TestCrashFailsEveryPendingCall(t *testing.T) {
 }
 
 func TestOversizedCallIsRefusedBeforeSending(t *testing.T) {
-	p := start(t, 2)
-	huge := make([]byte, pluginrpc.MaxMessageSize+1)
-	_, err := p.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: account, Payload: huge})
-	var e *sdk.Error
-	if !errors.As(err, &e) || e.Code != sdk.CodeInvalidRequest || e.Source != sdk.SourceHub || !e.NotSent {
-		t.Fatalf("oversized call got %v", err)
-	}
-	// The stream other calls share is intact.
-	if _, err := track(context.Background(), p, "ok"); err != nil {
-		t.Fatal(err)
+	for _, version := range []int{2, 3} {
+		t.Run(fmt.Sprintf("v%d", version), func(t *testing.T) {
+			p := start(t, version)
+			huge := make([]byte, pluginrpc.MaxMessageSize+1)
+			_, err := p.Invoke(context.Background(), &sdk.Call{Operation: sdk.OpTrack, Account: account, Payload: huge})
+			var e *sdk.Error
+			if !errors.As(err, &e) || e.Code != sdk.CodeInvalidRequest || e.Source != sdk.SourceHub || !e.NotSent {
+				t.Fatalf("oversized call got %v", err)
+			}
+			// The stream or connection other calls share is intact.
+			if _, err := track(context.Background(), p, "ok"); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -11,8 +11,10 @@ import (
 // ProtocolVersion is the newest connector protocol this SDK speaks. go-plugin
 // negotiates it through VersionedPlugins: a hub offers every version it knows and
 // the connector picks the newest it shares. Version 1 calls Invoke once per
-// call; version 2 multiplexes calls over a CallStream stream.
-const ProtocolVersion = 2
+// call; version 2 multiplexes calls over a CallStream stream; version 3 carries
+// them over the framed Unix socket of dataplane.go, and keeps the stream for a
+// connector that serves no data plane.
+const ProtocolVersion = 3
 
 // PluginName is the key of the connector service in the plugin set.
 const PluginName = "connector"
@@ -47,6 +49,10 @@ const (
 	// process exits on SIGTERM or when the hub goes away; a killed process
 	// writes none.
 	EnvCPUProfile = "HUB_CONNECTOR_CPUPROFILE"
+	// EnvDataSocket names the path, in a directory only the hub's user can
+	// enter, where a connector speaking protocol version 3 listens for the
+	// data plane; it reports the path back in its DescribeResponse.
+	EnvDataSocket = "HUB_CONNECTOR_DATA_SOCKET"
 )
 
 // Clients are the hub's clients of one connector process. Stream is nil when
@@ -80,8 +86,8 @@ func (p *GRPCPlugin) GRPCClient(_ context.Context, _ *plugin.GRPCBroker, c *grpc
 	return &Clients{Connector: NewConnectorClient(c)}, nil
 }
 
-// GRPCPluginV2 adapts protocol version 2, the connector service plus the call
-// stream, to go-plugin.
+// GRPCPluginV2 adapts protocol versions 2 and 3, the connector service plus
+// the call stream, to go-plugin.
 type GRPCPluginV2 struct {
 	plugin.NetRPCUnsupportedPlugin
 	// Impl is set in the connector process.
@@ -106,6 +112,8 @@ func VersionedPlugins(server Server) map[int]plugin.PluginSet {
 	return map[int]plugin.PluginSet{
 		1: {PluginName: &GRPCPlugin{Impl: server}},
 		2: {PluginName: &GRPCPluginV2{Impl: server}},
+		// Version 3 serves the same services; its calls move to the data plane.
+		3: {PluginName: &GRPCPluginV2{Impl: server}},
 	}
 }
 

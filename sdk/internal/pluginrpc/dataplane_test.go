@@ -1,0 +1,367 @@
+package pluginrpc
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+)
+
+// serveDataPlane serves invoke on a data-plane socket in a temporary
+// directory and returns its path and the server's in-flight count.
+func serveDataPlane(t *testing.T, invoke func(context.Context, *InvokeRequest) *InvokeResponse) (string, *atomic.Int64) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "calls.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inflight := new(atomic.Int64)
+	go func() { _ = ServeData(l, invoke, inflight) }()
+	t.Cleanup(func() { l.Close() })
+	return path, inflight
+}
+
+func newDataClient(t *testing.T, path string) *DataClient {
+	t.Helper()
+	c := NewDataClient(path)
+	t.Cleanup(c.Close)
+	return c
+}
+
+// waitZero waits until n is zero: the server has answered or cancelled every call.
+func waitZero(t *testing.T, n *atomic.Int64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); n.Load() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d calls still in flight", n.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestCallHeaderIsTheProtobufEncoding(t *testing.T) {
+	for _, req := range []*InvokeRequest{
+		{},
+		{Operation: "track"},
+		{Operation: "create_shipment", IdempotencyKey: "k-1", RequestId: "req_1",
+			Trace: map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": ""},
+			Account: &Account{Id: "acc_1", TenantId: "ten_1", Environment: "sandbox", BaseUrl: "https://example.test/ä",
+				Credentials: map[string]string{"api_key": "s3cr3t", "": "empty key", "token": ""},
+				Settings:    map[string]string{"client_code": "ACME"}}},
+		{Account: &Account{}},
+	} {
+		got := &InvokeRequest{}
+		if err := proto.Unmarshal(appendCallHeader(nil, req), got); err != nil {
+			t.Fatalf("%v: %v", req, err)
+		}
+		if !proto.Equal(got, req) {
+			t.Fatalf("decoded %v, want %v", got, req)
+		}
+	}
+}
+
+func TestCallFrameRoundTrip(t *testing.T) {
+	req := &InvokeRequest{Operation: "track", Payload: []byte(`{"tracking_numbers":["1"]}`),
+		Account: &Account{Id: "acc_1", Credentials: map[string]string{"api_key": "k"}}}
+	frame, err := appendCall([]byte("before"), 7, 1234, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame = append(frame, req.Payload...)
+	var hdr [frameHeaderSize]byte
+	kind, id, body, err := readFrame(bytes.NewReader(frame[len("before"):]), &hdr)
+	if err != nil || kind != frameCall || id != 7 {
+		t.Fatalf("frame kind %d id %d: %v", kind, id, err)
+	}
+	deadline, got, err := parseCall(body)
+	if err != nil || deadline != 1234 || !proto.Equal(got, req) {
+		t.Fatalf("parsed deadline %d, %v (%v), want %v", deadline, got, err, req)
+	}
+}
+
+func TestDataClientMatchesResultsToCalls(t *testing.T) {
+	path, inflight := serveDataPlane(t, echo)
+	c := newDataClient(t, path)
+	var wg sync.WaitGroup
+	for i := range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			want := []byte(strconv.Itoa(i))
+			resp, err := c.Invoke(context.Background(), &InvokeRequest{Operation: fmt.Sprintf("%dms", 40-i), Payload: want})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if !bytes.Equal(resp.GetPayload(), want) {
+				t.Errorf("call %d got %q", i, resp.GetPayload())
+			}
+		}()
+	}
+	wg.Wait()
+	waitZero(t, inflight)
+	// Connections are kept for later calls.
+	c.mu.Lock()
+	idle := len(c.idle)
+	c.mu.Unlock()
+	if idle == 0 {
+		t.Fatal("no connection kept after the calls")
+	}
+}
+
+func TestDataClientCarriesErrorsAndLargePayloads(t *testing.T) {
+	path, _ := serveDataPlane(t, func(_ context.Context, req *InvokeRequest) *InvokeResponse {
+		if req.GetOperation() == "fail" {
+			return &InvokeResponse{Error: &Error{Code: "rate_limited", Source: "carrier", RetryAfterMs: 7000, CarrierCode: "E42", NotSent: true}}
+		}
+		return &InvokeResponse{Payload: req.GetPayload()}
+	})
+	c := newDataClient(t, path)
+	resp, err := c.Invoke(context.Background(), &InvokeRequest{Operation: "fail"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Error{Code: "rate_limited", Source: "carrier", RetryAfterMs: 7000, CarrierCode: "E42", NotSent: true}
+	if !proto.Equal(resp.GetError(), want) || resp.GetPayload() != nil {
+		t.Fatalf("error answer %v", resp)
+	}
+	// Larger than the read buffer and the sockets' buffers, both ways.
+	big := bytes.Repeat([]byte("0123456789"), 300_000)
+	resp, err = c.Invoke(context.Background(), &InvokeRequest{Operation: "echo", Payload: big})
+	if err != nil || !bytes.Equal(resp.GetPayload(), big) {
+		t.Fatalf("3 MB echo: %d bytes, %v", len(resp.GetPayload()), err)
+	}
+	// An empty answer is an empty payload, not an error.
+	resp, err = c.Invoke(context.Background(), &InvokeRequest{Operation: "echo"})
+	if err != nil || resp.GetError() != nil || len(resp.GetPayload()) != 0 {
+		t.Fatalf("empty echo: %v, %v", resp, err)
+	}
+}
+
+func TestDataClientCancellationReachesTheConnector(t *testing.T) {
+	cancelled := make(chan error, 1)
+	path, inflight := serveDataPlane(t, func(ctx context.Context, req *InvokeRequest) *InvokeResponse {
+		<-ctx.Done()
+		cancelled <- ctx.Err()
+		return &InvokeResponse{}
+	})
+	c := newDataClient(t, path)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := c.Invoke(ctx, &InvokeRequest{Operation: "wait"}); done <- err }()
+	for inflight.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != context.Canceled {
+		t.Fatalf("cancelled call returned %v", err)
+	}
+	if err := <-cancelled; err != context.Canceled {
+		t.Fatalf("the connector's context ended with %v", err)
+	}
+	waitZero(t, inflight)
+}
+
+func TestDataClientDeadline(t *testing.T) {
+	path, inflight := serveDataPlane(t, echo)
+	c := newDataClient(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	resp, err := c.Invoke(ctx, &InvokeRequest{Operation: "1h"})
+	// Either side may see the deadline first: the hub's read, or the
+	// connector's context (echo then answers a timeout error).
+	if err != context.DeadlineExceeded && resp.GetError().GetCode() != "timeout" {
+		t.Fatalf("call past its deadline returned %v, %v", resp, err)
+	}
+	waitZero(t, inflight)
+	if _, err := c.Invoke(context.Background(), &InvokeRequest{Operation: "echo"}); err != nil {
+		t.Fatalf("call after a deadline: %v", err)
+	}
+}
+
+func TestDataClientFailsWhenTheConnectorGoes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calls.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		conn, err := l.Accept()
+		if err == nil {
+			accepted <- conn
+		}
+	}()
+	c := newDataClient(t, path)
+	done := make(chan error, 1)
+	go func() { _, err := c.Invoke(context.Background(), &InvokeRequest{Operation: "x"}); done <- err }()
+	conn := <-accepted
+	// Read the call, then hang up without answering.
+	r := bufio.NewReader(conn)
+	if _, err := io.ReadFull(r, make([]byte, len(dataMagic))); err != nil {
+		t.Fatal(err)
+	}
+	var hdr [frameHeaderSize]byte
+	if _, _, _, err := readFrame(r, &hdr); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close()
+	var se *StreamError
+	if err := <-done; !errors.As(err, &se) {
+		t.Fatalf("call on a closed connection returned %v, want a *StreamError", err)
+	}
+	c.Close()
+	if _, err := c.Invoke(context.Background(), &InvokeRequest{}); !errors.As(err, &se) || !errors.Is(err, ErrMuxClosed) {
+		t.Fatalf("call after Close returned %v", err)
+	}
+}
+
+// A connector that stops reading (frozen) cannot hold a call past its
+// deadline, however large the call.
+func TestDataClientWriteToAFrozenConnectorEndsAtTheDeadline(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "calls.sock")
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		conn, err := l.Accept()
+		if err == nil {
+			defer conn.Close()
+			time.Sleep(time.Hour) // never reads
+		}
+	}()
+	c := newDataClient(t, path)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err = c.Invoke(ctx, &InvokeRequest{Operation: "x", Payload: make([]byte, 8<<20)})
+	if err != context.DeadlineExceeded {
+		t.Fatalf("call to a frozen connector returned %v", err)
+	}
+}
+
+// rawConn opens a data-plane connection by hand, as a client that multiplexes.
+func rawConn(t *testing.T, path string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if _, err := conn.Write(dataMagic[:]); err != nil {
+		t.Fatal(err)
+	}
+	return conn, bufio.NewReader(conn)
+}
+
+func writeCall(t *testing.T, conn net.Conn, id uint64, op string) {
+	t.Helper()
+	frame, err := appendCall(nil, id, 0, &InvokeRequest{Operation: op})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(frame); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// The connector serves calls multiplexed on one connection: a later call is
+// answered while an earlier one still runs, and a cancel frame ends a
+// running call.
+func TestServeDataMultiplexesAndCancels(t *testing.T) {
+	path, inflight := serveDataPlane(t, echo)
+	conn, r := rawConn(t, path)
+	writeCall(t, conn, 1, "1h")
+	for inflight.Load() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	writeCall(t, conn, 2, "0s")
+	var hdr [frameHeaderSize]byte
+	kind, id, _, err := readFrame(r, &hdr)
+	if err != nil || kind != frameResult || id != 2 {
+		t.Fatalf("first answer: kind %d id %d %v, want call 2's result", kind, id, err)
+	}
+	var cancel [frameHeaderSize]byte
+	putHeader(cancel[:], frameCancel, 1, 0)
+	if _, err := conn.Write(cancel[:]); err != nil {
+		t.Fatal(err)
+	}
+	kind, id, body, err := readFrame(r, &hdr)
+	if err != nil || kind != frameError || id != 1 {
+		t.Fatalf("second answer: kind %d id %d %v, want call 1's error", kind, id, err)
+	}
+	e := &Error{}
+	if err := proto.Unmarshal(body, e); err != nil || e.GetCode() != "timeout" {
+		t.Fatalf("cancelled call answered %v (%v)", e, err)
+	}
+	waitZero(t, inflight)
+}
+
+// A connection that breaks the rules is closed, and the calls it carried are
+// cancelled; others are untouched.
+func TestServeDataClosesAConnectionThatBreaksTheRules(t *testing.T) {
+	path, inflight := serveDataPlane(t, echo)
+	for name, frame := range map[string][]byte{
+		"oversized frame": func() []byte {
+			var h [frameHeaderSize]byte
+			putHeader(h[:], frameCall, 1, MaxMessageSize+1)
+			return h[:]
+		}(),
+		"unknown kind": func() []byte {
+			var h [frameHeaderSize]byte
+			putHeader(h[:], 9, 1, 0)
+			return h[:]
+		}(),
+		"short call body": func() []byte {
+			var h [frameHeaderSize + 3]byte
+			putHeader(h[:], frameCall, 1, 3)
+			return h[:]
+		}(),
+	} {
+		t.Run(name, func(t *testing.T) {
+			conn, r := rawConn(t, path)
+			writeCall(t, conn, 1, "1h")
+			for inflight.Load() != 1 {
+				time.Sleep(time.Millisecond)
+			}
+			if _, err := conn.Write(frame); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := r.ReadByte(); err != io.EOF {
+				t.Fatalf("connection still open after %s: %v", name, err)
+			}
+			waitZero(t, inflight)
+		})
+	}
+	t.Run("wrong opening", func(t *testing.T) {
+		conn, err := net.Dial("unix", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte("GET / HTTP/1.1\r\n\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := bufio.NewReader(conn).ReadByte(); err != io.EOF {
+			t.Fatalf("connection with a foreign opening still open: %v", err)
+		}
+	})
+	c := newDataClient(t, path)
+	if resp, err := c.Invoke(context.Background(), &InvokeRequest{Operation: "0s", Payload: []byte("ok")}); err != nil || string(resp.GetPayload()) != "ok" {
+		t.Fatalf("a good connection after the bad ones: %v, %v", resp, err)
+	}
+}
