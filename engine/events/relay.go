@@ -49,8 +49,9 @@ type RelayConfig struct {
 	// (default 1 s): the fallback for appends made by other replicas.
 	PollInterval time.Duration
 	// LeaseTTL is how long a sink's lease lasts without renewal (default 30 s); the
-	// relay renews it before every batch. A replica that dies mid-batch delays the
-	// sink by at most this long.
+	// relay renews it before a batch once a third of it has passed, so every batch
+	// starts with at least two thirds of it left. A replica that dies mid-batch
+	// delays the sink by at most this long.
 	LeaseTTL time.Duration
 	// MinBackoff and MaxBackoff bound the wait after a sink error (defaults 100 ms
 	// and 30 s): exponential, with full jitter.
@@ -166,8 +167,10 @@ func (r *Relay) runSink(ctx context.Context, s Sink, wake <-chan struct{}) {
 		}
 	}()
 	failures := 0
+	var lease sinkLease
 	for ctx.Err() == nil {
-		n, err := r.step(ctx, s, &held)
+		n, err := r.step(ctx, s, &lease)
+		held = lease.held
 		switch {
 		case ctx.Err() != nil:
 			return
@@ -185,17 +188,29 @@ func (r *Relay) runSink(ctx context.Context, s Sink, wake <-chan struct{}) {
 	}
 }
 
+// sinkLease is what a sink's loop knows of its lease: whether it holds it,
+// and when it last renewed it (the lease lasts at least LeaseTTL from then).
+type sinkLease struct {
+	held    bool
+	renewed time.Time
+}
+
 // step delivers at most one batch and returns how many events it delivered.
-// Without the lease it delivers nothing.
-func (r *Relay) step(ctx context.Context, s Sink, held *bool) (int, error) {
+// Without the lease it delivers nothing. The lease is renewed only once a
+// third of its TTL has passed: a renewal is a write transaction, and renewing
+// before every batch of a busy outbox cost as many as the batches themselves.
+func (r *Relay) step(ctx context.Context, s Sink, lease *sinkLease) (int, error) {
 	name := s.Name()
-	ok, err := r.outbox.AcquireSinkLease(ctx, name, r.cfg.Owner, r.cfg.Now(), r.cfg.LeaseTTL)
-	if err != nil {
-		return 0, fmt.Errorf("acquiring lease: %w", err)
-	}
-	*held = ok
-	if !ok {
-		return 0, nil
+	if now := r.cfg.Now(); !lease.held || now.Sub(lease.renewed) >= r.cfg.LeaseTTL/3 || now.Before(lease.renewed) {
+		ok, err := r.outbox.AcquireSinkLease(ctx, name, r.cfg.Owner, now, r.cfg.LeaseTTL)
+		if err != nil {
+			lease.renewed = time.Time{} // try again at the next step
+			return 0, fmt.Errorf("acquiring lease: %w", err)
+		}
+		lease.held, lease.renewed = ok, now
+		if !ok {
+			return 0, nil
+		}
 	}
 	cursor, err := r.outbox.GetCursor(ctx, name)
 	if err != nil {

@@ -214,3 +214,62 @@ func TestNewRelayRejectsBadSinks(t *testing.T) {
 		t.Fatal("nil outbox accepted")
 	}
 }
+
+// leaseCounter counts lease acquisitions and renewals.
+type leaseCounter struct {
+	outboxStore
+	mu    sync.Mutex
+	calls int
+}
+
+func (c *leaseCounter) AcquireSinkLease(ctx context.Context, sink, owner string, now time.Time, ttl time.Duration) (bool, error) {
+	c.mu.Lock()
+	c.calls++
+	c.mu.Unlock()
+	return c.outboxStore.AcquireSinkLease(ctx, sink, owner, now, ttl)
+}
+
+func (c *leaseCounter) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.calls
+}
+
+// The lease is renewed once a third of its TTL has passed, not before every
+// batch: a renewal is a write transaction.
+func TestRelayRenewsTheLeaseOnlyAfterAThirdOfItsTTL(t *testing.T) {
+	s := &leaseCounter{outboxStore: openStore(t)}
+	tn, _ := s.CreateTenant(t.Context(), "Acme")
+	var clock sync.Mutex
+	now := time.Now()
+	cfg := quick
+	cfg.LeaseTTL = 30 * time.Second
+	cfg.Now = func() time.Time { clock.Lock(); defer clock.Unlock(); return now }
+	sink := newSink("test", 250, 0)
+	first := sink.expect(200)
+	r, err := events.NewRelay(s, []events.Sink{sink}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, tn.ID, 200)
+	stop := startRelay(t, r)
+	defer stop()
+	<-first // five batches of 40
+	if n := s.count(); n != 1 {
+		t.Fatalf("lease acquired %d times for five batches within its first third", n)
+	}
+	clock.Lock()
+	now = now.Add(10 * time.Second)
+	clock.Unlock()
+	rest := sink.expect(250)
+	appendN(t, s, tn.ID, 50)
+	r.Notify()
+	<-rest
+	if n := s.count(); n != 2 {
+		t.Fatalf("lease acquired %d times, want a renewal once a third of the TTL passed", n)
+	}
+	// Another owner still cannot take it.
+	if ok, err := s.outboxStore.AcquireSinkLease(t.Context(), "test", "other", now, time.Minute); err != nil || ok {
+		t.Fatalf("another owner took a held lease: %v, %v", ok, err)
+	}
+}
