@@ -458,10 +458,9 @@ const (
 )
 
 func (p *Process) invoke(ctx context.Context, req *pluginrpc.InvokeRequest) ([]byte, error) {
-	if n := proto.Size(req); n > pluginrpc.MaxMessageSize {
-		return nil, &sdk.Error{
-			Code: sdk.CodeInvalidRequest, Source: sdk.SourceHub, NotSent: true,
-			Message: fmt.Sprintf("the call of %d bytes exceeds the connector protocol's limit of %d bytes", n, pluginrpc.MaxMessageSize),
+	if p.data == nil { // the data plane measures the call as it encodes it
+		if n := proto.Size(req); n > pluginrpc.MaxMessageSize {
+			return nil, tooLarge(&pluginrpc.TooLargeError{Size: n})
 		}
 	}
 	p.inFlight.Add(1)
@@ -477,12 +476,20 @@ func (p *Process) invoke(ctx context.Context, req *pluginrpc.InvokeRequest) ([]b
 		resp, err = p.rpc.Invoke(ctx, req)
 	}
 	if err != nil {
+		if tl, ok := errors.AsType[*pluginrpc.TooLargeError](err); ok {
+			return nil, tooLarge(tl)
+		}
 		return nil, p.transportError(ctx, err)
 	}
 	if e := resp.GetError(); e != nil {
 		return nil, errorFromProto(e)
 	}
 	return resp.GetPayload(), nil
+}
+
+// tooLarge is the refusal of a call the protocol cannot carry.
+func tooLarge(e *pluginrpc.TooLargeError) *sdk.Error {
+	return &sdk.Error{Code: sdk.CodeInvalidRequest, Source: sdk.SourceHub, NotSent: true, Message: e.Error()}
 }
 
 // CheckHealth runs the connector's own health check for account (nil for the
@@ -520,7 +527,9 @@ const exitWait = time.Second
 // died is the connector's failure; a broken connection to a live process, or
 // any other failure of the protocol, is the hub's.
 func (p *Process) transportError(ctx context.Context, err error) *sdk.Error {
-	if ctx.Err() == context.DeadlineExceeded || status.Code(err) == codes.DeadlineExceeded {
+	// The data plane's read deadline may see the call's deadline pass a
+	// moment before ctx does.
+	if ctx.Err() == context.DeadlineExceeded || errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded {
 		return &sdk.Error{Code: sdk.CodeTimeout, Source: sdk.SourceHub, Message: "the connector did not answer before the deadline"}
 	}
 	if ctx.Err() == context.Canceled {

@@ -1,11 +1,14 @@
 package pluginrpc
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
@@ -29,19 +32,32 @@ import (
 //	call    the deadline in Unix nanoseconds (8 bytes, 0 for none), the length
 //	        of the call header (4 bytes), the call header (an InvokeRequest
 //	        without its payload, protobuf), then the payload as it is
-//	cancel  empty: cancel the running call id (it is still answered)
+//	cancel  empty: cancel the running call id; a call cancelled so is not
+//	        answered (an answer already on its way is dropped by the hub)
 //	result  the canonical answer's JSON as the connector wrote it
 //	error   an Error, protobuf
 //
-// The connector serves any number of calls at once on a connection, in any
-// order, and always has a goroutine reading it: the one that reads a call
-// hands the reading to a worker and runs the call itself. So a connector
-// always drains its sockets, cancellations reach running calls, and a writer
-// waits only for a peer that has stopped reading altogether (frozen), which a
-// write deadline bounds. A connection that fails a write or breaks a rule is
-// closed; in the connector that cancels every call it carried. The hub's
-// DataClient sends one call at a time on each connection it holds, and
-// cancels a call by closing its connection.
+// Both sides multiplex: any number of calls travel on one connection at once,
+// answered in any order. Neither side keeps a goroutine just for moving bytes:
+//
+//   - Writes combine. A goroutine with a frame to send appends it to the
+//     connection's queue; if no write is under way it writes the queue itself
+//     until it is empty, so frames that pile up under load leave in one
+//     system call (frameWriter).
+//   - In the hub, a waiting caller reads. The first caller to wait reads
+//     frames for everyone, hands each result to its caller, and when its own
+//     has come passes the reading to another waiting caller (DataClient). A
+//     lone call reads its own answer: no goroutine has to wake for it.
+//   - In the connector, the goroutine that reads a call runs it itself while
+//     no other call is running, and goes on reading after it; a call that
+//     arrives while others run, or one still running after followerDelay, gets
+//     a reader or worker of its own (ServeData).
+//
+// So each side drains its socket whenever a frame can be waiting for it, a
+// cancellation reaches its call within followerDelay, and a writer waits only
+// for a peer that has stopped reading altogether (frozen), which a write
+// deadline bounds. A connection that fails a write or breaks a rule is closed:
+// the hub fails the calls it carried and the connector cancels them.
 
 // Frame kinds.
 const (
@@ -57,6 +73,14 @@ const frameHeaderSize = 16
 // connector's data plane (or one of another protocol revision) fails at once.
 var dataMagic = [8]byte{'H', 'U', 'B', 'D', 'P', 0, 0, 3}
 
+// TooLargeError refuses a call larger than MaxMessageSize before it is sent.
+type TooLargeError struct{ Size int }
+
+// Error implements error.
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("the call of %d bytes exceeds the connector protocol's limit of %d bytes", e.Size, MaxMessageSize)
+}
+
 // errProtocol reports a frame that breaks the rules above.
 var errProtocol = errors.New("data plane: protocol violation")
 
@@ -66,28 +90,6 @@ func putHeader(b []byte, kind byte, id uint64, bodyLen int) {
 	b[4] = kind
 	b[5], b[6], b[7] = 0, 0, 0
 	binary.BigEndian.PutUint64(b[8:16], id)
-}
-
-// readFrame reads one frame's header and body from r. The body is a new slice
-// the caller owns.
-func readFrame(r io.Reader, hdr *[frameHeaderSize]byte) (kind byte, id uint64, body []byte, err error) {
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, 0, nil, err
-	}
-	n := binary.BigEndian.Uint32(hdr[0:4])
-	kind = hdr[4]
-	id = binary.BigEndian.Uint64(hdr[8:16])
-	if n > MaxMessageSize || hdr[5]|hdr[6]|hdr[7] != 0 {
-		return 0, 0, nil, fmt.Errorf("%w: frame of %d bytes, header %x", errProtocol, n, hdr[4:8])
-	}
-	body = make([]byte, n)
-	if _, err := io.ReadFull(r, body); err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		return 0, 0, nil, err
-	}
-	return kind, id, body, nil
 }
 
 // callPrefix is the fixed part of a call body before the call header.
@@ -102,7 +104,7 @@ func appendCall(b []byte, id uint64, deadline int64, req *InvokeRequest) ([]byte
 	callHeader := len(b) - start - frameHeaderSize - callPrefix
 	body := callPrefix + callHeader + len(req.Payload)
 	if body > MaxMessageSize {
-		return nil, fmt.Errorf("the call of %d bytes exceeds the connector protocol's limit of %d bytes", body, MaxMessageSize)
+		return nil, &TooLargeError{Size: body}
 	}
 	putHeader(b[start:], frameCall, id, body)
 	binary.BigEndian.PutUint64(b[start+frameHeaderSize:], uint64(deadline))
@@ -194,7 +196,7 @@ func parseCall(body []byte) (deadline int64, req *InvokeRequest, err error) {
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 // maxPooledBuf keeps a rare huge frame's buffer out of the pool.
-const maxPooledBuf = 64 << 10
+const maxPooledBuf = 256 << 10
 
 func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
 
@@ -205,3 +207,121 @@ func putBuf(b *[]byte) {
 	*b = (*b)[:0]
 	bufPool.Put(b)
 }
+
+// frameReader reads frames from a connection, and resumes a frame cut short by
+// a read deadline where it stopped: the hub's reading caller sets deadlines
+// to notice its own cancellation, and the next reader carries on.
+type frameReader struct {
+	r     *bufio.Reader
+	hdr   [frameHeaderSize]byte
+	hdrN  int
+	body  []byte // allocated once the header is whole
+	sized bool
+	bodyN int
+}
+
+func newFrameReader(r io.Reader) *frameReader {
+	return &frameReader{r: bufio.NewReaderSize(r, readBuffer)}
+}
+
+// next returns the next whole frame; its body is a new slice the caller owns.
+// After an error other than a protocol violation it may be called again.
+func (fr *frameReader) next() (kind byte, id uint64, body []byte, err error) {
+	for fr.hdrN < frameHeaderSize {
+		n, err := fr.r.Read(fr.hdr[fr.hdrN:])
+		fr.hdrN += n
+		if err != nil && fr.hdrN < frameHeaderSize {
+			if err == io.EOF && fr.hdrN > 0 {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, 0, nil, err
+		}
+	}
+	if !fr.sized {
+		n := binary.BigEndian.Uint32(fr.hdr[0:4])
+		if n > MaxMessageSize || fr.hdr[5]|fr.hdr[6]|fr.hdr[7] != 0 {
+			return 0, 0, nil, fmt.Errorf("%w: frame of %d bytes, header %x", errProtocol, n, fr.hdr[4:8])
+		}
+		fr.body = make([]byte, n)
+		fr.sized = true
+	}
+	for fr.bodyN < len(fr.body) {
+		n, err := fr.r.Read(fr.body[fr.bodyN:])
+		fr.bodyN += n
+		if err != nil && fr.bodyN < len(fr.body) {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, 0, nil, err
+		}
+	}
+	kind, id, body = fr.hdr[4], binary.BigEndian.Uint64(fr.hdr[8:16]), fr.body
+	fr.hdrN, fr.body, fr.sized, fr.bodyN = 0, nil, false, 0
+	return kind, id, body, nil
+}
+
+// frameWriter combines the frames of concurrent senders into as few writes
+// as it can: the first sender writes what is queued, its own frame and those
+// queued meanwhile, until the queue is empty; the others only queue.
+type frameWriter struct {
+	conn net.Conn
+
+	mu      sync.Mutex
+	queue   []byte
+	spare   []byte
+	writing bool
+	err     error
+}
+
+// send writes frame, or queues it when another sender is writing; a sender
+// that writes goes on with what was queued meanwhile until the queue is
+// empty. It returns the error of the writes it made; a frame another sender
+// failed to write is lost with the connection, which that sender closes.
+//
+// A write waits for a peer that does not read for writeStall, whatever the
+// deadline of the sender's call: it carries other calls' frames too, and a
+// frame cut short would break the connection for all of them. Peers always
+// read, so only a frozen one holds a write up.
+func (w *frameWriter) send(frame []byte) error {
+	w.mu.Lock()
+	if w.err != nil {
+		err := w.err
+		w.mu.Unlock()
+		return err
+	}
+	if w.writing {
+		w.queue = append(w.queue, frame...)
+		w.mu.Unlock()
+		return nil
+	}
+	w.writing = true
+	out, queued := frame, false // the sender's own frame is written without a copy
+	var err error
+	for {
+		w.mu.Unlock()
+		err = w.conn.SetWriteDeadline(time.Now().Add(writeStall))
+		if err == nil {
+			_, err = w.conn.Write(out)
+		}
+		w.mu.Lock()
+		if queued && cap(out) <= maxQueueBuf {
+			w.spare = out[:0]
+		}
+		if err != nil || len(w.queue) == 0 {
+			break
+		}
+		out, queued = w.queue, true
+		w.queue = w.spare[:0]
+		w.spare = nil
+	}
+	w.writing = false
+	if err != nil {
+		w.err = err
+		w.queue = nil
+	}
+	w.mu.Unlock()
+	return err
+}
+
+// maxQueueBuf is the largest queue buffer a connection keeps for reuse.
+const maxQueueBuf = 1 << 20

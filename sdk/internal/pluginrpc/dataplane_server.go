@@ -1,7 +1,6 @@
 package pluginrpc
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -24,7 +23,7 @@ func ServeData(l net.Listener, invoke func(context.Context, *InvokeRequest) *Inv
 		if err != nil {
 			return err
 		}
-		sc := &servedConn{conn: conn, r: bufio.NewReaderSize(conn, readBuffer), invoke: invoke, inflight: inflight,
+		sc := &servedConn{conn: conn, fr: newFrameReader(conn), w: frameWriter{conn: conn}, invoke: invoke, inflight: inflight,
 			running: make(map[uint64]context.CancelFunc)}
 		go sc.start()
 	}
@@ -35,34 +34,34 @@ func ServeData(l net.Listener, invoke func(context.Context, *InvokeRequest) *Inv
 // goroutines that ran the calls.
 type servedConn struct {
 	conn     net.Conn
-	r        *bufio.Reader
-	hdr      [frameHeaderSize]byte
+	fr       *frameReader
+	w        frameWriter
 	invoke   func(context.Context, *InvokeRequest) *InvokeResponse
 	inflight *atomic.Int64
-	wmu      sync.Mutex
 	// follow hands the reading over when the reader's own call runs long.
 	follow *time.Timer
 
 	mu      sync.Mutex
 	running map[uint64]context.CancelFunc
-	// inline is set while the reader runs a call itself; handedOff once
-	// follow gave the reading to another goroutine during that call.
-	inline, handedOff bool
+	// inline is set while the reader runs a call itself; epoch counts the
+	// times follow took the reading from such a reader, so the goroutine
+	// that ran the call knows, once it is done, whether it still reads.
+	inline bool
+	epoch  uint64
 }
 
 // followerDelay is how long the reader runs a call of its own before another
-// goroutine takes over the reading. The hub sends one call at a time on a
-// connection and cancels by closing it, so most calls finish before anyone
-// needs to read behind them, and a call runs without waiting for a goroutine
-// to wake (40 us of a 1 KB round trip on a 2-core VM, measured with
-// BenchmarkRoundTrip); a cancellation, or a multiplexing client's next frame,
-// is read within this delay.
-const followerDelay = 100 * time.Millisecond
+// goroutine takes over the reading. A call that arrives while no other runs
+// starts without waiting for a goroutine to wake (about 40 us of a 1 KB
+// round trip on a 2-core VM, BenchmarkRoundTrip), and most such calls that
+// are quick end before anyone needs to read behind them; a cancellation, or a
+// call that arrives meanwhile, is read within this delay.
+const followerDelay = time.Millisecond
 
 // start checks the connection's opening and becomes its reader.
 func (sc *servedConn) start() {
 	var magic [len(dataMagic)]byte
-	if _, err := io.ReadFull(sc.r, magic[:]); err != nil || magic != dataMagic {
+	if _, err := io.ReadFull(sc.fr.r, magic[:]); err != nil || magic != dataMagic {
 		sc.conn.Close()
 		return
 	}
@@ -72,13 +71,13 @@ func (sc *servedConn) start() {
 }
 
 // read reads frames until the connection ends or breaks a rule; it then closes
-// it and cancels the calls still running, whose results are not written. It
-// runs a call itself, and goes on reading after it, unless more frames are
-// waiting already or the call outlasts followerDelay: then another goroutine
-// reads on and this one only finishes its call.
+// it and cancels the calls still running, whose results are not written. A
+// call that arrives while others run goes to a worker; one that arrives alone
+// runs here, and the reading goes on after it unless the call outlasted
+// followerDelay, in which case another goroutine has taken the reading over.
 func (sc *servedConn) read() {
 	for {
-		kind, id, body, err := readFrame(sc.r, &sc.hdr)
+		kind, id, body, err := sc.fr.next()
 		if err != nil {
 			sc.end()
 			return
@@ -99,24 +98,25 @@ func (sc *servedConn) read() {
 			}
 			sc.mu.Lock()
 			sc.running[id] = cancel // only the reader ends the connection, so running is not nil
-			if sc.r.Buffered() > 0 {
+			if len(sc.running) > 1 || sc.fr.r.Buffered() > 0 {
 				sc.mu.Unlock()
-				workers.run(sc.read)
-				sc.run(ctx, cancel, id, req)
-				return
+				workers.run(func() { sc.run(ctx, cancel, id, req) })
+				continue
 			}
-			sc.inline, sc.handedOff = true, false
+			sc.inline = true
+			epoch := sc.epoch
 			sc.mu.Unlock()
 			sc.follow.Reset(followerDelay)
 			sc.run(ctx, cancel, id, req)
-			sc.follow.Stop()
 			sc.mu.Lock()
-			sc.inline = false
-			handedOff := sc.handedOff
-			sc.mu.Unlock()
-			if handedOff {
+			if sc.epoch != epoch {
+				// Another goroutine reads now; the timer is its reader's.
+				sc.mu.Unlock()
 				return
 			}
+			sc.inline = false
+			sc.follow.Stop()
+			sc.mu.Unlock()
 		default:
 			sc.end()
 			return
@@ -125,25 +125,33 @@ func (sc *servedConn) read() {
 }
 
 // handOff gives the reading to a worker while the reader runs a long call.
+// A timer that fires late may hand over the reader's next call early, which
+// costs only the wake-up inline running saves.
 func (sc *servedConn) handOff() {
 	sc.mu.Lock()
-	if !sc.inline || sc.handedOff {
+	if !sc.inline {
 		sc.mu.Unlock()
 		return
 	}
-	sc.handedOff = true
+	sc.inline = false
+	sc.epoch++
 	sc.mu.Unlock()
 	workers.run(sc.read)
 }
 
-// run runs one call and writes its result.
+// run runs one call and writes its result, unless the hub cancelled the call
+// (a cancel frame, or the connection's end): nobody waits for it then, and
+// answers no one reads could fill the socket.
 func (sc *servedConn) run(ctx context.Context, cancel context.CancelFunc, id uint64, req *InvokeRequest) {
 	resp := sc.invoke(ctx, req)
 	sc.mu.Lock()
 	delete(sc.running, id)
 	sc.mu.Unlock()
+	cancelled := ctx.Err() == context.Canceled
 	cancel()
-	sc.answer(id, resp)
+	if !cancelled {
+		sc.answer(id, resp)
+	}
 	sc.inflight.Add(-1)
 }
 
@@ -164,13 +172,7 @@ func (sc *servedConn) end() {
 func (sc *servedConn) answer(id uint64, resp *InvokeResponse) {
 	bp := getBuf()
 	b := appendResult((*bp)[:0], id, resp)
-	sc.wmu.Lock()
-	err := sc.conn.SetWriteDeadline(time.Now().Add(writeStall))
-	if err == nil {
-		_, err = sc.conn.Write(b)
-	}
-	sc.wmu.Unlock()
-	if err != nil {
+	if err := sc.w.send(b); err != nil {
 		sc.conn.Close()
 	}
 	*bp = b

@@ -80,8 +80,7 @@ func TestCallFrameRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	frame = append(frame, req.Payload...)
-	var hdr [frameHeaderSize]byte
-	kind, id, body, err := readFrame(bytes.NewReader(frame[len("before"):]), &hdr)
+	kind, id, body, err := newFrameReader(bytes.NewReader(frame[len("before"):])).next()
 	if err != nil || kind != frameCall || id != 7 {
 		t.Fatalf("frame kind %d id %d: %v", kind, id, err)
 	}
@@ -112,12 +111,66 @@ func TestDataClientMatchesResultsToCalls(t *testing.T) {
 	}
 	wg.Wait()
 	waitZero(t, inflight)
-	// Connections are kept for later calls.
+	// One connection carried them all, and no caller is left reading it.
 	c.mu.Lock()
-	idle := len(c.idle)
+	dc := c.cur
 	c.mu.Unlock()
-	if idle == 0 {
+	if dc == nil {
 		t.Fatal("no connection kept after the calls")
+	}
+	dc.mu.Lock()
+	defer dc.mu.Unlock()
+	if len(dc.pending) != 0 || dc.reading {
+		t.Fatalf("after every call: %d pending, reading %v", len(dc.pending), dc.reading)
+	}
+}
+
+// The caller that reads for the others may go (cancelled, or past its
+// deadline): the reading passes to a call still waiting.
+func TestDataClientReaderLeavingPassesTheReadingOn(t *testing.T) {
+	for _, how := range []string{"cancelled", "deadline"} {
+		t.Run(how, func(t *testing.T) {
+			path, inflight := serveDataPlane(t, echo)
+			c := newDataClient(t, path)
+			var ctx context.Context
+			var cancel context.CancelFunc
+			if how == "cancelled" {
+				ctx, cancel = context.WithCancel(context.Background())
+			} else {
+				ctx, cancel = context.WithTimeout(context.Background(), 100*time.Millisecond)
+			}
+			defer cancel()
+			first := make(chan error, 1)
+			go func() { _, err := c.Invoke(ctx, &InvokeRequest{Operation: "1h"}); first <- err }()
+			// The first call waits alone, so it reads; then the others wait.
+			for inflight.Load() != 1 {
+				time.Sleep(time.Millisecond)
+			}
+			others := make(chan error, 5)
+			for i := range 5 {
+				go func() {
+					want := strconv.Itoa(i)
+					resp, err := c.Invoke(context.Background(), &InvokeRequest{Operation: "300ms", Payload: []byte(want)})
+					if err == nil && string(resp.GetPayload()) != want {
+						err = fmt.Errorf("call %d got %q", i, resp.GetPayload())
+					}
+					others <- err
+				}()
+			}
+			for inflight.Load() != 6 {
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+			if err := <-first; err != context.Canceled && err != context.DeadlineExceeded {
+				t.Fatalf("the reader's call returned %v", err)
+			}
+			for range 5 {
+				if err := <-others; err != nil {
+					t.Fatal(err)
+				}
+			}
+			waitZero(t, inflight)
+		})
 	}
 }
 
@@ -210,12 +263,11 @@ func TestDataClientFailsWhenTheConnectorGoes(t *testing.T) {
 	go func() { _, err := c.Invoke(context.Background(), &InvokeRequest{Operation: "x"}); done <- err }()
 	conn := <-accepted
 	// Read the call, then hang up without answering.
-	r := bufio.NewReader(conn)
-	if _, err := io.ReadFull(r, make([]byte, len(dataMagic))); err != nil {
+	fr := newFrameReader(conn)
+	if _, err := io.ReadFull(fr.r, make([]byte, len(dataMagic))); err != nil {
 		t.Fatal(err)
 	}
-	var hdr [frameHeaderSize]byte
-	if _, _, _, err := readFrame(r, &hdr); err != nil {
+	if _, _, _, err := fr.next(); err != nil {
 		t.Fatal(err)
 	}
 	conn.Close()
@@ -229,8 +281,8 @@ func TestDataClientFailsWhenTheConnectorGoes(t *testing.T) {
 	}
 }
 
-// A connector that stops reading (frozen) cannot hold a call past its
-// deadline, however large the call.
+// A connector that stops reading (frozen) holds a write up for writeStall at
+// most, however large the call; the call then ends with its deadline's error.
 func TestDataClientWriteToAFrozenConnectorEndsAtTheDeadline(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "calls.sock")
 	l, err := net.Listen("unix", path)
@@ -245,6 +297,9 @@ func TestDataClientWriteToAFrozenConnectorEndsAtTheDeadline(t *testing.T) {
 			time.Sleep(time.Hour) // never reads
 		}
 	}()
+	stall := writeStall
+	writeStall = 100 * time.Millisecond
+	defer func() { writeStall = stall }()
 	c := newDataClient(t, path)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
@@ -254,8 +309,8 @@ func TestDataClientWriteToAFrozenConnectorEndsAtTheDeadline(t *testing.T) {
 	}
 }
 
-// rawConn opens a data-plane connection by hand, as a client that multiplexes.
-func rawConn(t *testing.T, path string) (net.Conn, *bufio.Reader) {
+// rawConn opens a data-plane connection by hand.
+func rawConn(t *testing.T, path string) (net.Conn, *frameReader) {
 	t.Helper()
 	conn, err := net.Dial("unix", path)
 	if err != nil {
@@ -265,7 +320,7 @@ func rawConn(t *testing.T, path string) (net.Conn, *bufio.Reader) {
 	if _, err := conn.Write(dataMagic[:]); err != nil {
 		t.Fatal(err)
 	}
-	return conn, bufio.NewReader(conn)
+	return conn, newFrameReader(conn)
 }
 
 func writeCall(t *testing.T, conn net.Conn, id uint64, op string) {
@@ -290,8 +345,7 @@ func TestServeDataMultiplexesAndCancels(t *testing.T) {
 		time.Sleep(time.Millisecond)
 	}
 	writeCall(t, conn, 2, "0s")
-	var hdr [frameHeaderSize]byte
-	kind, id, _, err := readFrame(r, &hdr)
+	kind, id, _, err := r.next()
 	if err != nil || kind != frameResult || id != 2 {
 		t.Fatalf("first answer: kind %d id %d %v, want call 2's result", kind, id, err)
 	}
@@ -300,15 +354,13 @@ func TestServeDataMultiplexesAndCancels(t *testing.T) {
 	if _, err := conn.Write(cancel[:]); err != nil {
 		t.Fatal(err)
 	}
-	kind, id, body, err := readFrame(r, &hdr)
-	if err != nil || kind != frameError || id != 1 {
-		t.Fatalf("second answer: kind %d id %d %v, want call 1's error", kind, id, err)
-	}
-	e := &Error{}
-	if err := proto.Unmarshal(body, e); err != nil || e.GetCode() != "timeout" {
-		t.Fatalf("cancelled call answered %v (%v)", e, err)
-	}
+	// The cancelled call ends, unanswered: the next frame answers call 3.
 	waitZero(t, inflight)
+	writeCall(t, conn, 3, "0s")
+	kind, id, _, err = r.next()
+	if err != nil || kind != frameResult || id != 3 {
+		t.Fatalf("after the cancellation: kind %d id %d %v, want call 3's result", kind, id, err)
+	}
 }
 
 // A connection that breaks the rules is closed, and the calls it carried are
@@ -341,7 +393,7 @@ func TestServeDataClosesAConnectionThatBreaksTheRules(t *testing.T) {
 			if _, err := conn.Write(frame); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := r.ReadByte(); err != io.EOF {
+			if _, err := r.r.ReadByte(); err != io.EOF {
 				t.Fatalf("connection still open after %s: %v", name, err)
 			}
 			waitZero(t, inflight)
@@ -363,5 +415,59 @@ func TestServeDataClosesAConnectionThatBreaksTheRules(t *testing.T) {
 	c := newDataClient(t, path)
 	if resp, err := c.Invoke(context.Background(), &InvokeRequest{Operation: "0s", Payload: []byte("ok")}); err != nil || string(resp.GetPayload()) != "ok" {
 		t.Fatalf("a good connection after the bad ones: %v, %v", resp, err)
+	}
+}
+
+// Many callers at once, with small and large payloads, quick calls and calls
+// longer than followerDelay, and calls cancelled by short deadlines: every
+// answer reaches its own caller, and no goroutine of either side reads a
+// connection another reads (the race detector watches the buffers).
+func TestDataPlaneUnderMixedLoad(t *testing.T) {
+	path, inflight := serveDataPlane(t, echo)
+	c := newDataClient(t, path)
+	large := bytes.Repeat([]byte("x"), 100<<10)
+	var wg sync.WaitGroup
+	var answered, timedOut atomic.Int64
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 150 {
+				payload := []byte(fmt.Sprintf("%d/%d", g, i))
+				if i%5 == 0 {
+					payload = append(append([]byte{}, large...), payload...)
+				}
+				op := "0s"
+				if i%3 == 0 {
+					op = "2ms"
+				}
+				ctx, cancel := context.Background(), context.CancelFunc(func() {})
+				if i%7 == 0 {
+					ctx, cancel = context.WithTimeout(ctx, time.Millisecond)
+				}
+				resp, err := c.Invoke(ctx, &InvokeRequest{Operation: op, Payload: payload})
+				cancel()
+				switch {
+				case err == context.DeadlineExceeded || resp.GetError().GetCode() == "timeout":
+					if i%7 != 0 {
+						t.Errorf("call %d/%d without a deadline timed out: %v", g, i, err)
+					}
+					timedOut.Add(1)
+				case err != nil:
+					t.Errorf("call %d/%d: %v", g, i, err)
+					return
+				case !bytes.Equal(resp.GetPayload(), payload):
+					t.Errorf("call %d/%d got %d bytes not its own", g, i, len(resp.GetPayload()))
+					return
+				default:
+					answered.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	waitZero(t, inflight)
+	if answered.Load() < 8*150*6/7-8 {
+		t.Fatalf("%d answered, %d timed out", answered.Load(), timedOut.Load())
 	}
 }
