@@ -44,6 +44,14 @@ func (r *eventRecorder) AfterCall(ctx context.Context, tenantID, connectorID, ac
 	return evs, err
 }
 
+func (r *eventRecorder) AfterCreate(ctx context.Context, tenantID, connectorID, accountID string, response []byte, firstPoll *time.Time) ([]events.Stored, error) {
+	evs, err := r.rec.AfterCreate(ctx, tenantID, connectorID, accountID, response, firstPoll)
+	r.mu.Lock()
+	r.all = append(r.all, evs...)
+	r.mu.Unlock()
+	return evs, err
+}
+
 func (r *eventRecorder) take() []events.Type {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -138,6 +146,13 @@ func TestRecordingSchedulesTheFirstPoll(t *testing.T) {
 	}
 	if sh, _ := st.GetShipment(t.Context(), tenant, "delhivery_express", "AWB7"); sh.NextPollAt == nil || !sh.NextPollAt.Equal(t0.Add(10*time.Minute/3)) {
 		t.Errorf("out for delivery: %v", sh.NextPollAt)
+	}
+	// Its booking, recorded after, keeps the poll already scheduled.
+	if err := r.AfterCall(t.Context(), tenant, "delhivery_express", "acc_1", sdk.OpCreateShipment, []byte(`{"tracking_number":"AWB7"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if sh, _ := st.GetShipment(t.Context(), tenant, "delhivery_express", "AWB7"); !sh.Booked || sh.NextPollAt == nil || !sh.NextPollAt.Equal(t0.Add(10*time.Minute/3)) {
+		t.Errorf("booked after tracking: booked %v, next poll %v", sh.Booked, sh.NextPollAt)
 	}
 }
 

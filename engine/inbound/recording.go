@@ -19,6 +19,10 @@ import (
 type Recorder interface {
 	// AfterCall records the response of operation op and returns the events appended.
 	AfterCall(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) ([]events.Stored, error)
+	// AfterCreate records a create_shipment response and, in the same
+	// transaction, schedules the shipment's first poll at firstPoll (nil for
+	// none) unless one is scheduled already.
+	AfterCreate(ctx context.Context, tenantID, connectorID, accountID string, response []byte, firstPoll *time.Time) ([]events.Stored, error)
 }
 
 // Scheduler is the part of the store that keeps shipments' poll times.
@@ -57,14 +61,9 @@ func (r *Recording) AfterCall(ctx context.Context, tenantID, connectorID, accoun
 	case sdk.OpReceivePush:
 		return r.recordPush(ctx, tenantID, connectorID, accountID, response)
 	case sdk.OpCreateShipment:
-		if _, err := r.Recorder.AfterCall(ctx, tenantID, connectorID, accountID, op, response); err != nil {
-			return err
-		}
-		number := gjson.GetBytes(response, "tracking_number")
-		if number.Type != gjson.String || number.Str == "" {
-			return nil // the recorder has already reported an unreadable response
-		}
-		return r.schedule(ctx, tenantID, connectorID, []string{number.Str}, 0)
+		// The booking and its first poll are one transaction.
+		_, err := r.Recorder.AfterCreate(ctx, tenantID, connectorID, accountID, response, r.firstPoll(connectorID))
+		return err
 	case sdk.OpTrack:
 		_, err := r.Recorder.AfterCall(ctx, tenantID, connectorID, accountID, op, response)
 		if r.polls(connectorID) {
@@ -137,6 +136,24 @@ func applied(results []model.Tracking) []string {
 		}
 	}
 	return out
+}
+
+// firstPoll is when a new booking of connectorID is first polled; nil when
+// its shipments are not polled.
+func (r *Recording) firstPoll(connectorID string) *time.Time {
+	if !r.polls(connectorID) {
+		return nil
+	}
+	wait, ok := r.Schedule.Next(model.StatusPending)
+	if !ok {
+		return nil
+	}
+	now := time.Now
+	if r.Now != nil {
+		now = r.Now
+	}
+	at := now().Add(wait)
+	return &at
 }
 
 // schedule sets the next poll of shipments that are not terminal: at now+defer

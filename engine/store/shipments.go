@@ -54,6 +54,8 @@ type ShipmentStore interface {
 	// and appends shipment.created with data, the connector's ShipmentResponse as
 	// JSON. A shipment already tracked becomes booked and keeps its status when that
 	// is further along; one already booked is left alone and no event is appended.
+	// NextPollAt, when set, is the first tracking poll, in the same transaction,
+	// unless a poll is scheduled already or the status is terminal.
 	RecordShipment(ctx context.Context, sh Shipment, data json.RawMessage) ([]events.Stored, error)
 	// CancelShipment records a cancellation the carrier confirmed and appends
 	// shipment.cancelled with data, the connector's CancelResponse as JSON. The
@@ -260,7 +262,7 @@ func (s *sqlStore) RecordShipment(ctx context.Context, in Shipment, data json.Ra
 		if sh.Status == model.StatusUnknown || (sh.Status != in.Status && sh.Status.Advances(in.Status) && in.Status != model.StatusException) {
 			sh.Status, sh.SubStatus = in.Status, in.SubStatus
 		}
-		if in.NextPollAt != nil && !sh.Status.Terminal() {
+		if in.NextPollAt != nil && sh.NextPollAt == nil && !sh.Status.Terminal() {
 			sh.NextPollAt = in.NextPollAt
 		}
 		if err := saveShipment(ctx, q, sh); err != nil {

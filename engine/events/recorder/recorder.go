@@ -58,6 +58,30 @@ func (r *Recorder) AfterCall(ctx context.Context, tenantID, connectorID, account
 	return out, err
 }
 
+// AfterCreate records a create_shipment response as AfterCall does, and
+// schedules the shipment's first tracking poll at firstPoll (nil for none) in
+// the same transaction, unless a poll is scheduled already.
+func (r *Recorder) AfterCreate(ctx context.Context, tenantID, connectorID, accountID string, response []byte, firstPoll *time.Time) ([]events.Stored, error) {
+	out, err := r.recordBooking(ctx, tenantID, connectorID, accountID, response, firstPoll)
+	if len(out) > 0 && r.notify != nil {
+		r.notify()
+	}
+	if out == nil {
+		out = []events.Stored{}
+	}
+	return out, err
+}
+
+// recordBooking records a create_shipment response.
+func (r *Recorder) recordBooking(ctx context.Context, tenantID, connectorID, accountID string, response []byte, firstPoll *time.Time) ([]events.Stored, error) {
+	var resp model.ShipmentResponse
+	if err := json.Unmarshal(response, &resp); err != nil {
+		return nil, fmt.Errorf("recording %s: decoding response: %w", sdk.OpCreateShipment, err)
+	}
+	return r.store.RecordShipment(ctx, store.Shipment{TenantID: tenantID, ConnectorID: connectorID, AccountID: accountID,
+		TrackingNumber: resp.TrackingNumber, Reference: resp.Reference, NextPollAt: firstPoll}, response)
+}
+
 // eWayBillChanges is the event each e-way bill write appends.
 var eWayBillChanges = map[sdk.Operation]events.Type{
 	sdk.OpGenerateEWayBill:      events.EWayBillGenerated,
@@ -78,12 +102,7 @@ func (r *Recorder) record(ctx context.Context, tenantID, connectorID, accountID 
 	}
 	switch op {
 	case sdk.OpCreateShipment:
-		var resp model.ShipmentResponse
-		if err := decode(&resp); err != nil {
-			return nil, err
-		}
-		return r.store.RecordShipment(ctx, store.Shipment{TenantID: tenantID, ConnectorID: connectorID,
-			AccountID: accountID, TrackingNumber: resp.TrackingNumber, Reference: resp.Reference}, response)
+		return r.recordBooking(ctx, tenantID, connectorID, accountID, response, nil)
 	case sdk.OpCancelShipment:
 		var resp model.CancelResponse
 		if err := decode(&resp); err != nil {
