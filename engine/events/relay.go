@@ -53,6 +53,11 @@ type RelayConfig struct {
 	// starts with at least two thirds of it left. A replica that dies mid-batch
 	// delays the sink by at most this long.
 	LeaseTTL time.Duration
+	// Linger is how long a sink's loop, woken by Notify, waits before reading
+	// the outbox (default 10 ms; negative for not at all), so that events
+	// appended meanwhile travel in one batch: under load every event would
+	// otherwise be a batch of its own, each with a cursor write.
+	Linger time.Duration
 	// MinBackoff and MaxBackoff bound the wait after a sink error (defaults 100 ms
 	// and 30 s): exponential, with full jitter.
 	MinBackoff time.Duration
@@ -102,6 +107,9 @@ func NewRelay(outbox Outbox, sinks []Sink, cfg RelayConfig) (*Relay, error) {
 	}
 	if cfg.PollInterval <= 0 {
 		cfg.PollInterval = time.Second
+	}
+	if cfg.Linger == 0 {
+		cfg.Linger = 10 * time.Millisecond
 	}
 	if cfg.LeaseTTL <= 0 {
 		cfg.LeaseTTL = 30 * time.Second
@@ -183,7 +191,9 @@ func (r *Relay) runSink(ctx context.Context, s Sink, wake <-chan struct{}) {
 			failures = 0 // more is waiting: go on at once
 		default:
 			failures = 0
-			sleep(ctx, r.cfg.PollInterval, wake)
+			if sleep(ctx, r.cfg.PollInterval, wake) && r.cfg.Linger > 0 {
+				sleep(ctx, r.cfg.Linger, nil)
+			}
 		}
 	}
 }
@@ -242,13 +252,15 @@ func backoff(lo, hi time.Duration, n int) time.Duration {
 	return lo/2 + rand.N(c-lo/2+1)
 }
 
-// sleep waits for d, a wake-up or ctx.
-func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) {
+// sleep waits for d, a wake-up or ctx; it reports whether a wake-up ended it.
+func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 	case <-t.C:
 	case <-wake:
+		return true
 	}
+	return false
 }

@@ -273,3 +273,30 @@ func TestRelayRenewsTheLeaseOnlyAfterAThirdOfItsTTL(t *testing.T) {
 		t.Fatalf("another owner took a held lease: %v, %v", ok, err)
 	}
 }
+
+// Events appended one by one, each with a Notify, within the linger travel in
+// fewer batches than events.
+func TestRelayLingersToBatchEventsAppendedTogether(t *testing.T) {
+	s := openStore(t)
+	tn, _ := s.CreateTenant(t.Context(), "Acme")
+	cfg := quick
+	cfg.Linger = time.Second
+	sink := newSink("test", 10, 0)
+	done := sink.expect(10)
+	r, err := events.NewRelay(s, []events.Sink{sink}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startRelay(t, r)
+	defer stop()
+	for range 10 {
+		appendN(t, s, tn.ID, 1)
+		r.Notify()
+	}
+	<-done
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if sink.calls >= 10 {
+		t.Fatalf("10 events in %d batches", sink.calls)
+	}
+}
