@@ -263,17 +263,26 @@ type usage struct {
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	// PeakIsLifetime says VmHWM could not be reset at the phase's start.
 	PeakIsLifetime bool `json:"peak_is_lifetime,omitempty"`
+	// WindowCPUSeconds is user plus system time over the measured window
+	// alone (ramp-up and warm-up left out), the part per-request CPU is
+	// computed from; zero when the phase had no window mark.
+	WindowCPUSeconds float64 `json:"window_cpu_s,omitempty"`
 }
 
-// meter measures a set of processes over a phase.
+// meter measures a set of processes over a phase, and over its measured
+// window when markWindow is called.
 type meter struct {
 	pids  map[string]int
 	cpu0  map[string]time.Duration
 	reset map[string]bool
+
+	mu     sync.Mutex
+	window map[string]time.Duration // CPU time at the window's start
+	stopCh chan struct{}
 }
 
 func startMeter(pids map[string]int) *meter {
-	m := &meter{pids: pids, cpu0: map[string]time.Duration{}, reset: map[string]bool{}}
+	m := &meter{pids: pids, cpu0: map[string]time.Duration{}, reset: map[string]bool{}, stopCh: make(chan struct{})}
 	for name, pid := range pids {
 		if pid == 0 {
 			continue
@@ -284,7 +293,34 @@ func startMeter(pids map[string]int) *meter {
 	return m
 }
 
+// markWindow takes each process's CPU time once after has passed: the start
+// of the phase's measured window.
+func (m *meter) markWindow(after time.Duration) {
+	go func() {
+		t := time.NewTimer(after)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-m.stopCh:
+			return
+		}
+		at := map[string]time.Duration{}
+		for name, pid := range m.pids {
+			if pid != 0 {
+				at[name], _ = cpuTime(pid)
+			}
+		}
+		m.mu.Lock()
+		m.window = at
+		m.mu.Unlock()
+	}()
+}
+
 func (m *meter) stop() map[string]usage {
+	close(m.stopCh)
+	m.mu.Lock()
+	window := m.window
+	m.mu.Unlock()
 	out := map[string]usage{}
 	for name, pid := range m.pids {
 		if pid == 0 {
@@ -295,7 +331,11 @@ func (m *meter) stop() map[string]usage {
 			continue
 		}
 		hwm, _ := statusKB(pid, "VmHWM")
-		out[name] = usage{CPUSeconds: (cpu - m.cpu0[name]).Seconds(), PeakRSSMB: float64(hwm) / 1024, PeakIsLifetime: !m.reset[name]}
+		u := usage{CPUSeconds: (cpu - m.cpu0[name]).Seconds(), PeakRSSMB: float64(hwm) / 1024, PeakIsLifetime: !m.reset[name]}
+		if w, ok := window[name]; ok {
+			u.WindowCPUSeconds = (cpu - w).Seconds()
+		}
+		out[name] = u
 	}
 	return out
 }

@@ -144,6 +144,7 @@ func (h *harness) scenario(ctx context.Context, name string) (_ *scenarioResult,
 	logf("users: %d users, one request every %s ±%.0f%%, ramp-up %s, warm-up %s, measuring %s",
 		o.Users, o.Period, max(o.Jitter, 0)*100, o.Period, o.Warmup, o.Duration)
 	m := startMeter(pids)
+	m.markWindow(o.Period + o.Warmup) // loadgen's measured window starts after the ramp-up and warm-up
 	prof := h.profileDuringUsers(ctx, res)
 	res.Users, err = loadgen.RunUsers(ctx, loadgen.UsersConfig{Addr: addr, Users: o.Users, Period: o.Period, Jitter: o.Jitter,
 		Warmup: o.Warmup, Duration: o.Duration, Timeout: o.Timeout, Workload: wl.next, Progress: os.Stderr})
