@@ -48,7 +48,12 @@ func New(s Store, notify func()) *Recorder { return &Recorder{store: s, notify: 
 // not decode is an error; for track, the results that could be applied are
 // applied and the others reported together.
 func (r *Recorder) AfterCall(ctx context.Context, tenantID, connectorID, accountID string, op sdk.Operation, response []byte) ([]events.Stored, error) {
-	out, err := r.record(ctx, tenantID, connectorID, accountID, op, response)
+	return r.appended(r.record(ctx, tenantID, connectorID, accountID, op, response))
+}
+
+// appended tells the relay of the events a record appended, and returns them
+// (an empty list rather than nil).
+func (r *Recorder) appended(out []events.Stored, err error) ([]events.Stored, error) {
 	if len(out) > 0 && r.notify != nil {
 		r.notify()
 	}
@@ -62,14 +67,7 @@ func (r *Recorder) AfterCall(ctx context.Context, tenantID, connectorID, account
 // schedules the shipment's first tracking poll at firstPoll (nil for none) in
 // the same transaction, unless a poll is scheduled already.
 func (r *Recorder) AfterCreate(ctx context.Context, tenantID, connectorID, accountID string, response []byte, firstPoll *time.Time) ([]events.Stored, error) {
-	out, err := r.recordBooking(ctx, tenantID, connectorID, accountID, response, firstPoll)
-	if len(out) > 0 && r.notify != nil {
-		r.notify()
-	}
-	if out == nil {
-		out = []events.Stored{}
-	}
-	return out, err
+	return r.appended(r.recordBooking(ctx, tenantID, connectorID, accountID, response, firstPoll))
 }
 
 // recordBooking records a create_shipment response.

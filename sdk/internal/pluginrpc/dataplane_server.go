@@ -23,8 +23,7 @@ func ServeData(l net.Listener, invoke func(context.Context, *InvokeRequest) *Inv
 		if err != nil {
 			return err
 		}
-		sc := &servedConn{conn: conn, fr: newFrameReader(conn), w: frameWriter{conn: conn}, invoke: invoke, inflight: inflight,
-			running: make(map[uint64]context.CancelFunc)}
+		sc := &servedConn{conn: conn, fr: newFrameReader(conn), w: frameWriter{conn: conn}, invoke: invoke, inflight: inflight}
 		go sc.start()
 	}
 }
@@ -39,10 +38,10 @@ type servedConn struct {
 	invoke   func(context.Context, *InvokeRequest) *InvokeResponse
 	inflight *atomic.Int64
 	// follow hands the reading over when the reader's own call runs long.
-	follow *time.Timer
+	follow  *time.Timer
+	running runningCalls
 
-	mu      sync.Mutex
-	running map[uint64]context.CancelFunc
+	mu sync.Mutex
 	// inline is set while the reader runs a call itself; epoch counts the
 	// times follow took the reading from such a reader, so the goroutine
 	// that ran the call knows, once it is done, whether it still reads.
@@ -84,7 +83,7 @@ func (sc *servedConn) read() {
 		}
 		switch kind {
 		case frameCancel:
-			sc.cancel(id)
+			sc.running.cancel(id)
 		case frameCall:
 			deadline, req, err := parseCall(body)
 			if err != nil {
@@ -92,17 +91,12 @@ func (sc *servedConn) read() {
 				return
 			}
 			sc.inflight.Add(1)
-			ctx, cancel := context.WithCancel(context.Background())
-			if deadline != 0 {
-				ctx, cancel = context.WithDeadline(context.Background(), time.Unix(0, deadline))
-			}
-			sc.mu.Lock()
-			sc.running[id] = cancel // only the reader ends the connection, so running is not nil
-			if len(sc.running) > 1 || sc.fr.r.Buffered() > 0 {
-				sc.mu.Unlock()
+			ctx, cancel, running := sc.running.start(context.Background(), id, deadline)
+			if running > 1 || sc.fr.r.Buffered() > 0 {
 				workers.run(func() { sc.run(ctx, cancel, id, req) })
 				continue
 			}
+			sc.mu.Lock()
 			sc.inline = true
 			epoch := sc.epoch
 			sc.mu.Unlock()
@@ -144,9 +138,7 @@ func (sc *servedConn) handOff() {
 // answers no one reads could fill the socket.
 func (sc *servedConn) run(ctx context.Context, cancel context.CancelFunc, id uint64, req *InvokeRequest) {
 	resp := sc.invoke(ctx, req)
-	sc.mu.Lock()
-	delete(sc.running, id)
-	sc.mu.Unlock()
+	sc.running.done(id)
 	cancelled := ctx.Err() == context.Canceled
 	cancel()
 	if !cancelled {
@@ -158,12 +150,7 @@ func (sc *servedConn) run(ctx context.Context, cancel context.CancelFunc, id uin
 // end closes the connection and cancels its running calls.
 func (sc *servedConn) end() {
 	sc.conn.Close()
-	sc.mu.Lock()
-	defer sc.mu.Unlock()
-	for _, cancel := range sc.running {
-		cancel()
-	}
-	sc.running = nil
+	sc.running.cancelAll()
 }
 
 // answer writes call id's result: the payload as it is, or the error. A
@@ -202,13 +189,4 @@ func appendResult(b []byte, id uint64, resp *InvokeResponse) []byte {
 	}
 	putHeader(b[start:], frameError, id, len(b)-start-frameHeaderSize)
 	return b
-}
-
-func (sc *servedConn) cancel(id uint64) {
-	sc.mu.Lock()
-	cancel := sc.running[id]
-	sc.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
 }

@@ -93,23 +93,7 @@ func TestCallFrameRoundTrip(t *testing.T) {
 func TestDataClientMatchesResultsToCalls(t *testing.T) {
 	path, inflight := serveDataPlane(t, echo)
 	c := newDataClient(t, path)
-	var wg sync.WaitGroup
-	for i := range 40 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			want := []byte(strconv.Itoa(i))
-			resp, err := c.Invoke(context.Background(), &InvokeRequest{Operation: fmt.Sprintf("%dms", 40-i), Payload: want})
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if !bytes.Equal(resp.GetPayload(), want) {
-				t.Errorf("call %d got %q", i, resp.GetPayload())
-			}
-		}()
-	}
-	wg.Wait()
+	callsOutOfOrder(t, c.Invoke)
 	waitZero(t, inflight)
 	// One connection carried them all, and no caller is left reading it.
 	c.mu.Lock()

@@ -198,9 +198,9 @@ func (m *Mux) Close() {
 // ends. inflight counts the calls from their arrival until their result is
 // handed to gRPC, so a draining process waits for exactly those.
 func ServeCalls(stream CallStream_CallsServer, invoke func(context.Context, *InvokeRequest) *InvokeResponse, inflight *atomic.Int64) error {
-	sc := &servedStream{stream: stream, running: make(map[uint64]context.CancelFunc)}
+	sc := &servedStream{stream: stream}
 	base := stream.Context()
-	defer sc.cancelAll()
+	defer sc.running.cancelAll()
 	for {
 		f, err := stream.Recv()
 		if err == io.EOF {
@@ -211,7 +211,7 @@ func ServeCalls(stream CallStream_CallsServer, invoke func(context.Context, *Inv
 		}
 		id := f.GetId()
 		if f.GetCancel() {
-			sc.cancel(id)
+			sc.running.cancel(id)
 			continue
 		}
 		inflight.Add(1)
@@ -220,18 +220,10 @@ func ServeCalls(stream CallStream_CallsServer, invoke func(context.Context, *Inv
 			sc.answer(id, &InvokeResponse{Error: &Error{Code: "internal", Source: "hub", NotSent: true, Message: fmt.Sprintf("call frame %d carries neither a call nor a cancellation", id)}}, inflight)
 			continue
 		}
-		ctx, cancel := context.WithCancel(base)
-		if d := f.GetDeadlineUnixNano(); d != 0 {
-			ctx, cancel = context.WithDeadline(base, time.Unix(0, d))
-		}
-		sc.mu.Lock()
-		sc.running[id] = cancel
-		sc.mu.Unlock()
+		ctx, cancel, _ := sc.running.start(base, id, f.GetDeadlineUnixNano())
 		workers.run(func() {
 			resp := invoke(ctx, req)
-			sc.mu.Lock()
-			delete(sc.running, id)
-			sc.mu.Unlock()
+			sc.running.done(id)
 			cancel()
 			sc.answer(id, resp, inflight)
 		})
@@ -240,11 +232,59 @@ func ServeCalls(stream CallStream_CallsServer, invoke func(context.Context, *Inv
 
 // servedStream is the connector's state of one stream.
 type servedStream struct {
-	stream CallStream_CallsServer
-	sendMu sync.Mutex
+	stream  CallStream_CallsServer
+	sendMu  sync.Mutex
+	running runningCalls
+}
 
-	mu      sync.Mutex
-	running map[uint64]context.CancelFunc
+// runningCalls are the calls a stream or a data-plane connection runs, by
+// id, with what cancels each.
+type runningCalls struct {
+	mu sync.Mutex
+	m  map[uint64]context.CancelFunc
+}
+
+// start returns call id's context, which carries its deadline (Unix
+// nanoseconds, 0 for none) and ends when the call is cancelled or base ends,
+// and how many calls run now, this one included.
+func (r *runningCalls) start(base context.Context, id uint64, deadline int64) (context.Context, context.CancelFunc, int) {
+	ctx, cancel := context.WithCancel(base)
+	if deadline != 0 {
+		ctx, cancel = context.WithDeadline(base, time.Unix(0, deadline))
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m == nil {
+		r.m = make(map[uint64]context.CancelFunc)
+	}
+	r.m[id] = cancel
+	return ctx, cancel, len(r.m)
+}
+
+// done forgets call id, which has ended.
+func (r *runningCalls) done(id uint64) {
+	r.mu.Lock()
+	delete(r.m, id)
+	r.mu.Unlock()
+}
+
+// cancel cancels call id if it still runs.
+func (r *runningCalls) cancel(id uint64) {
+	r.mu.Lock()
+	cancel := r.m[id]
+	r.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+}
+
+// cancelAll cancels every call still running.
+func (r *runningCalls) cancelAll() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, cancel := range r.m {
+		cancel()
+	}
 }
 
 // answer sends call id's result, then counts the call out. A failed send
@@ -267,23 +307,6 @@ func fitFrame(f *ResultFrame, limit int) *ResultFrame {
 		}}}
 	}
 	return f
-}
-
-func (s *servedStream) cancel(id uint64) {
-	s.mu.Lock()
-	cancel := s.running[id]
-	s.mu.Unlock()
-	if cancel != nil {
-		cancel()
-	}
-}
-
-func (s *servedStream) cancelAll() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, cancel := range s.running {
-		cancel()
-	}
 }
 
 // workerIdle is how long a pooled goroutine waits for more work.

@@ -101,15 +101,22 @@ func TestMuxMatchesResultsToCalls(t *testing.T) {
 	_, conn := serve(t, echo)
 	m := NewMux(NewCallStreamClient(conn))
 	defer m.Close()
+	callsOutOfOrder(t, m.Invoke)
+}
+
+// callsOutOfOrder makes 40 concurrent calls through invoke, the later ones
+// pausing less in the connector so that results come back out of order, and
+// checks each gets its own answer.
+func callsOutOfOrder(t *testing.T, invoke func(context.Context, *InvokeRequest) (*InvokeResponse, error)) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for i := range 40 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Later calls pause less, so results come back out of order.
 			op := fmt.Sprintf("%dms", 40-i)
 			want := []byte(strconv.Itoa(i))
-			resp, err := m.Invoke(context.Background(), &InvokeRequest{Operation: op, Payload: want})
+			resp, err := invoke(context.Background(), &InvokeRequest{Operation: op, Payload: want})
 			if err != nil {
 				t.Error(err)
 				return
