@@ -25,6 +25,7 @@ import (
 var connectorMains = map[string]func(){
 	"connector-process-v1sdk":    serveAsOlderSDK,
 	"connector-process-deadline": func() { sdk.Serve(&deadlineConnector{sdktest.New("test_deadline")}) },
+	"pingpong-echo":              pingPongEcho,
 	"connector-process-nodataplane": func() {
 		os.Unsetenv(pluginrpc.EnvDataSocket)
 		sdk.Serve(sdktest.New("test_nodataplane"))
