@@ -40,9 +40,9 @@ import (
 // Both sides multiplex: any number of calls travel on one connection at once,
 // answered in any order. Neither side keeps a goroutine just for moving bytes:
 //
-//   - Writes combine. A goroutine with a frame to send appends it to the
-//     connection's queue; if no write is under way it writes the queue itself
-//     until it is empty, so frames that pile up under load leave in one
+//   - Writes combine. A goroutine with a frame to send writes it itself when
+//     no write is under way, and then whatever other senders queued meanwhile,
+//     until the queue is empty; so frames that pile up under load leave in one
 //     system call (frameWriter).
 //   - In the hub, a waiting caller reads. The first caller to wait reads
 //     frames for everyone, hands each result to its caller, and when its own

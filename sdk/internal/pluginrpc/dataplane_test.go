@@ -228,20 +228,36 @@ func TestDataClientDeadline(t *testing.T) {
 	}
 }
 
-func TestDataClientFailsWhenTheConnectorGoes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "calls.sock")
+// fakeConnector listens where a connector's data plane would and hands over
+// the first connection the hub makes, to be driven by hand; it is closed when
+// the test ends.
+func fakeConnector(t *testing.T) (path string, accepted <-chan net.Conn) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "calls.sock")
 	l, err := net.Listen("unix", path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	accepted := make(chan net.Conn, 1)
+	ch := make(chan net.Conn, 1)
 	go func() {
 		conn, err := l.Accept()
 		if err == nil {
-			accepted <- conn
+			ch <- conn
 		}
 	}()
+	t.Cleanup(func() {
+		l.Close()
+		select {
+		case conn := <-ch:
+			conn.Close()
+		default:
+		}
+	})
+	return path, ch
+}
+
+func TestDataClientFailsWhenTheConnectorGoes(t *testing.T) {
+	path, accepted := fakeConnector(t)
 	c := newDataClient(t, path)
 	done := make(chan error, 1)
 	go func() { _, err := c.Invoke(context.Background(), &InvokeRequest{Operation: "x"}); done <- err }()
@@ -268,29 +284,18 @@ func TestDataClientFailsWhenTheConnectorGoes(t *testing.T) {
 // A connector that stops reading (frozen) holds a write up for writeStall at
 // most, however large the call; the call then ends with its deadline's error.
 func TestDataClientWriteToAFrozenConnectorEndsAtTheDeadline(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "calls.sock")
-	l, err := net.Listen("unix", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	go func() {
-		conn, err := l.Accept()
-		if err == nil {
-			defer conn.Close()
-			time.Sleep(time.Hour) // never reads
-		}
-	}()
+	path, accepted := fakeConnector(t) // accepts and never reads
 	stall := writeStall
 	writeStall = 100 * time.Millisecond
 	defer func() { writeStall = stall }()
 	c := newDataClient(t, path)
 	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 	defer cancel()
-	_, err = c.Invoke(ctx, &InvokeRequest{Operation: "x", Payload: make([]byte, 8<<20)})
+	_, err := c.Invoke(ctx, &InvokeRequest{Operation: "x", Payload: make([]byte, 8<<20)})
 	if err != context.DeadlineExceeded {
 		t.Fatalf("call to a frozen connector returned %v", err)
 	}
+	(<-accepted).Close()
 }
 
 // rawConn opens a data-plane connection by hand.
