@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -97,6 +98,7 @@ func serve(c Connector) error {
 		Logger: hclog.New(&hclog.LoggerOptions{Level: hclog.Warn, Output: stderr, JSONFormat: true}),
 	})
 	flushTelemetry()
+	removeDataPlane()
 	return nil
 }
 
@@ -173,7 +175,21 @@ func exit(code int) {
 		(*stop)()
 	}
 	flushTelemetry()
+	removeDataPlane()
 	os.Exit(code)
+}
+
+// dataPlaneSocket is the data plane's socket path once it listens.
+var dataPlaneSocket atomic.Pointer[string]
+
+// removeDataPlane removes the data plane's socket and the directory the hub
+// made for it, which the hub removes too when it outlives the connector; a
+// hub killed first would otherwise leave them behind.
+func removeDataPlane() {
+	if path := dataPlaneSocket.Swap(nil); path != nil {
+		_ = os.Remove(*path)
+		_ = os.Remove(filepath.Dir(*path)) // only when empty
+	}
 }
 
 func envFD(name string) (int, bool) {
@@ -238,6 +254,7 @@ func (s *rpcServer) serveDataPlane(path string) {
 		return
 	}
 	s.dataPlane = path
+	dataPlaneSocket.Store(&path)
 	go func() { _ = pluginrpc.ServeData(l, s.invoke, &s.calls.inflight) }()
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk/host"
+	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
 )
 
 // fakeHub starts a connector, prints its pid and waits to be killed.
@@ -60,6 +62,10 @@ func TestConnectorDiesWithTheHub(t *testing.T) {
 	if !alive(pid) {
 		t.Fatalf("connector %d not running while the hub lives", pid)
 	}
+	socket := envOf(t, pid, pluginrpc.EnvDataSocket)
+	if _, err := os.Stat(socket); err != nil {
+		t.Fatalf("connector's data plane socket: %v", err)
+	}
 	if err := hub.Process.Kill(); err != nil { // SIGKILL: the hub gets no chance to clean up
 		t.Fatal(err)
 	}
@@ -72,4 +78,25 @@ func TestConnectorDiesWithTheHub(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// The hub had no chance to remove the data plane's directory: the
+	// connector did, on its way out.
+	if _, err := os.Stat(filepath.Dir(socket)); !os.IsNotExist(err) {
+		t.Fatalf("data plane directory %s left behind: %v", filepath.Dir(socket), err)
+	}
+}
+
+// envOf returns the variable name of process pid's environment.
+func envOf(t *testing.T, pid int, name string) string {
+	t.Helper()
+	env, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range strings.Split(string(env), "\x00") {
+		if v, ok := strings.CutPrefix(kv, name+"="); ok {
+			return v
+		}
+	}
+	t.Fatalf("process %d has no %s", pid, name)
+	return ""
 }
