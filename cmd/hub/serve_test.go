@@ -86,6 +86,12 @@ func TestServeEndToEnd(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &created); err != nil || created.TrackingNumber == "" {
 		t.Fatalf("create_shipment answer: %v %s", err, r.stdout)
 	}
+	// The same create again is answered from the stored answer (written in
+	// the booking's transaction), byte for byte, without a second booking.
+	again := hub(t, shipment, append([]string{"invoke", "delhivery_express", "create_shipment", "--idempotency-key", "E2E-1"}, client...)...)
+	if again.code != 0 || again.stdout != r.stdout {
+		t.Fatalf("create_shipment replayed: %d %q, want %q\n%s", again.code, again.stdout, r.stdout, again.err)
+	}
 	r = hub(t, `{"tracking_numbers":["`+created.TrackingNumber+`"]}`, append([]string{"invoke", "delhivery_express", "track"}, client...)...)
 	if r.code != 0 || !strings.Contains(r.stdout, created.TrackingNumber) {
 		t.Fatalf("track: %d %s %s", r.code, r.stdout, r.err)

@@ -282,7 +282,10 @@ func (s *server) callOnce(w http.ResponseWriter, r *http.Request, rt router.Rout
 	detached := context.WithoutCancel(r.Context())
 	callCtx, cancel := context.WithDeadline(detached, claim.Deadline())
 	defer cancel()
-	out, err := s.router.Invoke(callCtx, rt, body)
+	// A create's answer is stored with the booking it records, in one
+	// transaction, when the call succeeds.
+	pending := claim.Pending(http.StatusOK, "application/json")
+	out, err := s.router.Invoke(store.WithPendingAnswer(callCtx, pending), rt, body)
 	storeCtx, cancelStore := context.WithTimeout(detached, storeAnswerTimeout)
 	defer cancelStore()
 
@@ -315,9 +318,11 @@ func (s *server) callOnce(w http.ResponseWriter, r *http.Request, rt router.Rout
 			return
 		}
 	}
-	if cerr := claim.Complete(storeCtx, answer); cerr != nil {
-		s.log.ErrorContext(r.Context(), "storing idempotent answer", "connector", rt.ConnectorID,
-			"operation", rt.Operation, "request_id", rt.RequestID, "status", answer.Status, "error", cerr)
+	if err != nil || !pending.Stored() {
+		if cerr := claim.Complete(storeCtx, answer); cerr != nil {
+			s.log.ErrorContext(r.Context(), "storing idempotent answer", "connector", rt.ConnectorID,
+				"operation", rt.Operation, "request_id", rt.RequestID, "status", answer.Status, "error", cerr)
+		}
 	}
 	for k, v := range header {
 		w.Header()[k] = v

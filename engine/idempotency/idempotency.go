@@ -307,6 +307,15 @@ func (c *Claim) Complete(ctx context.Context, r Response) error {
 	return c.k.st.CompleteIdempotencyKey(ctx, c.scope, c.token, out)
 }
 
+// Pending returns the answer a successful call will give, to be stored in
+// the transaction that records the booking it makes (store.WithPendingAnswer
+// on the call's context). When it reports Stored after the call, Complete is
+// not needed; otherwise Complete as usual.
+func (c *Claim) Pending(status int, contentType string) *store.PendingAnswer {
+	return &store.PendingAnswer{Scope: c.scope, Token: c.token, MaxBody: c.k.maxBody,
+		Outcome: store.IdempotencyOutcome{Status: status, ContentType: contentType, ExpiresAt: c.k.now().Add(c.k.ttl)}}
+}
+
 // CompleteUnknown stores an outcome_unknown answer: the call may have reached the
 // provider without an answer coming back. It is kept for the TTL but never
 // replayed as final: after hold (the Retry-After sent with it), a retry of the same

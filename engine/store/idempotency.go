@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sync/atomic"
 	"time"
 )
 
@@ -287,6 +288,20 @@ func (s *sqlStore) CompleteIdempotencyKey(ctx context.Context, sc IdempotencySco
 	if token == "" {
 		return fmt.Errorf("idempotency claim: %w", ErrNotFound)
 	}
+	n, err := completeIdempotencyKey(ctx, s.db, sc, token, out)
+	if err != nil {
+		return s.dbErr("completing idempotency key", err)
+	}
+	if n == 0 {
+		return fmt.Errorf("idempotency claim: %w", ErrNotFound)
+	}
+	return nil
+}
+
+// completeIdempotencyKey stores a checked outcome for the claim holding token,
+// in q (the database, or a transaction); it returns how many rows it changed:
+// 0 when the claim was lost.
+func completeIdempotencyKey(ctx context.Context, q querier, sc IdempotencyScope, token string, out IdempotencyOutcome) (int64, error) {
 	body := out.Body
 	if body == nil && !out.BodyOmitted {
 		body = []byte{}
@@ -295,20 +310,67 @@ func (s *sqlStore) CompleteIdempotencyKey(ctx context.Context, sc IdempotencySco
 	if out.Unknown && !out.HoldUntil.IsZero() {
 		hold = millis(out.HoldUntil)
 	}
-	n, err := s.db.exec(ctx, `UPDATE idempotency_keys SET state = 'completed', http_status = $1,
+	return q.exec(ctx, `UPDATE idempotency_keys SET state = 'completed', http_status = $1,
 		content_type = $2, body = $3, body_omitted = $4, expires_at = $5, outcome_unknown = $6,
 		lease_until = $7, token = ''
 		WHERE tenant_id = $8 AND connector_id = $9 AND operation = $10 AND idem_key = $11
 		AND token = $12 AND (state = 'in_progress' OR outcome_unknown)`,
 		int64(out.Status), out.ContentType, body, out.BodyOmitted, millis(out.ExpiresAt), out.Unknown, hold,
 		sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key, token)
-	if err != nil {
-		return s.dbErr("completing idempotency key", err)
+}
+
+// PendingAnswer is a create's final idempotent answer, to be stored in the
+// transaction that records the booking it answers (RecordShipment under
+// WithPendingAnswer): the booking, its first poll and the stored answer are
+// then one transaction. The answer's body is the response RecordShipment
+// records, which for a create is the answer the API sends.
+type PendingAnswer struct {
+	// Scope and Token name the claim, as for CompleteIdempotencyKey.
+	Scope IdempotencyScope
+	Token string
+	// Outcome is the answer but for its body; Body and BodyOmitted are set
+	// from the recorded response.
+	Outcome IdempotencyOutcome
+	// MaxBody is the longest body kept for replay; a longer one is omitted.
+	MaxBody int
+
+	stored atomic.Bool
+}
+
+// Stored reports whether the answer was stored, its transaction committed.
+// When it was not (the call failed, or recorded nothing, or the claim was
+// lost meanwhile), the caller completes the key itself.
+func (p *PendingAnswer) Stored() bool { return p.stored.Load() }
+
+type pendingAnswerKey struct{}
+
+// WithPendingAnswer returns a context under which RecordShipment stores p in
+// its own transaction.
+func WithPendingAnswer(ctx context.Context, p *PendingAnswer) context.Context {
+	return context.WithValue(ctx, pendingAnswerKey{}, p)
+}
+
+// storePendingAnswer stores ctx's pending answer, if any, with body, in q (a
+// transaction). A lost claim, or an answer that does not check, is left for
+// the caller to complete (and report) as it would without one.
+func storePendingAnswer(ctx context.Context, q querier, body []byte) (*PendingAnswer, error) {
+	p, _ := ctx.Value(pendingAnswerKey{}).(*PendingAnswer)
+	if p == nil || p.stored.Load() {
+		return nil, nil
 	}
-	if n == 0 {
-		return fmt.Errorf("idempotency claim: %w", ErrNotFound)
+	out := p.Outcome
+	out.Body, out.BodyOmitted = body, false
+	if len(body) > p.MaxBody || len(body) > MaxIdempotencyBody {
+		out.Body, out.BodyOmitted = nil, true
 	}
-	return nil
+	if checkScope(p.Scope) != nil || checkOutcome(out) != nil || p.Token == "" {
+		return nil, nil
+	}
+	n, err := completeIdempotencyKey(ctx, q, p.Scope, p.Token, out)
+	if err != nil || n == 0 {
+		return nil, err
+	}
+	return p, nil
 }
 
 // ReleaseIdempotencyKey drops an in-progress claim; see IdempotencyStore.

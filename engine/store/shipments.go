@@ -55,7 +55,8 @@ type ShipmentStore interface {
 	// JSON. A shipment already tracked becomes booked and keeps its status when that
 	// is further along; one already booked is left alone and no event is appended.
 	// NextPollAt, when set, is the first tracking poll, in the same transaction,
-	// unless a poll is scheduled already or the status is terminal.
+	// unless a poll is scheduled already or the status is terminal; so is a
+	// PendingAnswer the context carries (WithPendingAnswer).
 	RecordShipment(ctx context.Context, sh Shipment, data json.RawMessage) ([]events.Stored, error)
 	// CancelShipment records a cancellation the carrier confirmed and appends
 	// shipment.cancelled with data, the connector's CancelResponse as JSON. The
@@ -247,9 +248,14 @@ func (s *sqlStore) RecordShipment(ctx context.Context, in Shipment, data json.Ra
 	now, nowMS := s.stamp()
 	defer s.ships.forget(shipmentKey{in.TenantID, in.ConnectorID, in.TrackingNumber})
 	var out []events.Stored
+	var answered *PendingAnswer
 	err := s.db.inTx(ctx, func(q querier) error {
+		answered = nil // a transaction may run again
 		sh, err := s.lockShipment(ctx, q, in.TenantID, in.ConnectorID, in.AccountID, in.TrackingNumber, nowMS)
 		if err != nil {
+			return err
+		}
+		if answered, err = storePendingAnswer(ctx, q, data); err != nil {
 			return err
 		}
 		if sh.Booked {
@@ -273,6 +279,9 @@ func (s *sqlStore) RecordShipment(ctx context.Context, in Shipment, data json.Ra
 	})
 	if err != nil {
 		return nil, s.shipmentErr("recording shipment", in.TenantID, err)
+	}
+	if answered != nil {
+		answered.stored.Store(true)
 	}
 	return nonNil(out), nil
 }

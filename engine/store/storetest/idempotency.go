@@ -351,3 +351,67 @@ func testIdempotencyValidation(t *testing.T, s store.Store) {
 		t.Fatalf("claim after refused completions = %+v, %v", g, err)
 	}
 }
+
+// A create's answer pending under WithPendingAnswer is stored by the
+// transaction that records its booking; a lost claim leaves the answer to
+// the caller and still records the booking; a body over MaxBody is omitted.
+func testIdempotencyAnswerWithBooking(t *testing.T, s store.Store) {
+	ctx := ctxFor(t)
+	is := idem(t, s)
+	ss, ok := s.(store.ShipmentStore)
+	if !ok {
+		t.Fatalf("%T does not implement store.ShipmentStore", s)
+	}
+	tn := mustTenant(t, s, "Acme")
+	lease := t0.Add(90 * time.Second)
+	book := func(awb string, p *store.PendingAnswer) []byte {
+		t.Helper()
+		data := []byte(`{"tracking_number":"` + awb + `","label":"` + strings.Repeat("x", 40) + `"}`)
+		if _, err := ss.RecordShipment(store.WithPendingAnswer(ctx, p), store.Shipment{TenantID: tn.ID, ConnectorID: "delhivery",
+			AccountID: "acc_1", TrackingNumber: awb}, data); err != nil {
+			t.Fatalf("RecordShipment(%s): %v", awb, err)
+		}
+		if sh, err := ss.GetShipment(ctx, tn.ID, "delhivery", awb); err != nil || !sh.Booked {
+			t.Fatalf("booking %s not recorded: %+v, %v", awb, sh, err)
+		}
+		return data
+	}
+	pending := func(sc store.IdempotencyScope, token string, maxBody int) *store.PendingAnswer {
+		return &store.PendingAnswer{Scope: sc, Token: token, MaxBody: maxBody,
+			Outcome: store.IdempotencyOutcome{Status: 200, ContentType: "application/json", ExpiresAt: t0.Add(24 * time.Hour)}}
+	}
+
+	sc := scopeFor(tn.ID, "answered-with-booking")
+	rec := mustClaim(t, is, sc, fp("req"), t0, lease)
+	p := pending(sc, rec.Token, 1<<20)
+	data := book("AWB-P1", p)
+	if !p.Stored() {
+		t.Fatal("the answer pending with the booking was not stored")
+	}
+	if g, err := is.GetIdempotencyKey(ctx, sc); err != nil || g.State != store.IdempotencyCompleted || g.Status != 200 ||
+		g.ContentType != "application/json" || !bytes.Equal(g.Body, data) || g.BodyOmitted || !g.ExpiresAt.Equal(t0.Add(24*time.Hour)) {
+		t.Fatalf("key after the booking = %+v, %v", g, err)
+	}
+
+	// The claim was lost (another token): the booking is recorded, the
+	// answer left to the caller, and the key untouched.
+	lost := scopeFor(tn.ID, "lost")
+	mustClaim(t, is, lost, fp("lost"), t0, lease)
+	p = pending(lost, "not-the-token", 1<<20)
+	book("AWB-P2", p)
+	if p.Stored() {
+		t.Fatal("an answer for a lost claim was stored")
+	}
+	if g, err := is.GetIdempotencyKey(ctx, lost); err != nil || g.State != store.IdempotencyInProgress {
+		t.Fatalf("lost claim's key = %+v, %v", g, err)
+	}
+
+	// A body longer than MaxBody is kept as omitted.
+	big := scopeFor(tn.ID, "big-answer")
+	rec = mustClaim(t, is, big, fp("big"), t0, lease)
+	p = pending(big, rec.Token, 10)
+	book("AWB-P3", p)
+	if g, err := is.GetIdempotencyKey(ctx, big); !p.Stored() || err != nil || !g.BodyOmitted || g.Body != nil {
+		t.Fatalf("oversize answer: stored %v, key %+v, %v", p.Stored(), g, err)
+	}
+}

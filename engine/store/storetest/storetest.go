@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"IdempotencyConcurrentClaims", testIdempotencyConcurrentClaims},
 		{"IdempotencyValidation", testIdempotencyValidation},
 		{"IdempotencyUnknown", testIdempotencyUnknown},
+		{"IdempotencyAnswerWithBooking", testIdempotencyAnswerWithBooking},
 		{"Unconfirmed", testUnconfirmed},
 		{"EWayBills", testEWayBills},
 		{"SFTPInbox", testSFTPInbox},
