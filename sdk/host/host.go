@@ -120,7 +120,7 @@ type Process struct {
 	rpc    pluginrpc.ConnectorClient
 	mux    *pluginrpc.Mux        // nil under protocol version 1
 	data   *pluginrpc.DataClient // nil unless the data plane is in use
-	// dataDir holds the data plane's socket; removed when the process ends.
+	// dataDir holds the data plane's socket; removed when the process exits.
 	dataDir  string
 	protocol int
 	manifest *sdk.Manifest
@@ -190,6 +190,9 @@ func Start(ctx context.Context, cfg Config) (*Process, error) {
 	go func() {
 		p.waitErr = cmd.Wait()
 		lifeW.Close()
+		// The data plane's directory goes with the process, however it ended
+		// (a crash included, after which nobody calls Kill or Stop).
+		removeDataDir(dataDir)
 		close(p.done)
 	}()
 
@@ -607,7 +610,6 @@ func (p *Process) release() {
 		if p.data != nil {
 			p.data.Close()
 		}
-		removeDataDir(p.dataDir)
 		if p.mux != nil {
 			p.mux.Close()
 		}

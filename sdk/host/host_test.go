@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/carrierhub/hub/sdk"
 	"github.com/carrierhub/hub/sdk/host"
+	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/sdktest"
 )
@@ -170,6 +172,10 @@ func TestDeadlineReachesTheConnector(t *testing.T) {
 func TestCrashMidCallIsClassified(t *testing.T) {
 	forEachProtocol(t, func(t *testing.T, version int) {
 		p := start(t, version)
+		var socket string
+		if version >= 3 {
+			socket = envOf(t, p.PID(), pluginrpc.EnvDataSocket)
+		}
 		_, err := track(context.Background(), p, "crash")
 		var e *sdk.Error
 		if !errors.As(err, &e) || e.Code != sdk.CodeInternal || e.Source != sdk.SourceConnector {
@@ -179,6 +185,13 @@ func TestCrashMidCallIsClassified(t *testing.T) {
 		case <-p.Done():
 		case <-time.After(10 * time.Second):
 			t.Fatal("process still running after crash")
+		}
+		// A crash removes nothing itself; the hub removes the data plane's
+		// directory once the process has exited, before Done.
+		if socket != "" {
+			if _, err := os.Stat(filepath.Dir(socket)); !os.IsNotExist(err) {
+				t.Fatalf("data plane directory left after the crash: %v", err)
+			}
 		}
 	})
 }
