@@ -1038,34 +1038,31 @@ func (s *Server) irpCancel(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) irpGetIRN(w http.ResponseWriter, r *http.Request) {
-	ss := s.irpSession(w, r)
-	if ss == nil || s.irpScripted(w, r, ss, nil) {
-		return
-	}
-	s.mu.Lock()
-	inv, gstin := s.irnOf(r.PathValue("irn"))
-	var out []byte
-	if inv != nil && gstin == ss.gstin {
-		out, _ = json.Marshal(inv)
-	}
-	s.mu.Unlock()
-	if out == nil {
-		irpError(w, "2148", "Requested IRN data is not available")
-		return
-	}
-	s.irpSealed(w, ss, out)
+	s.irpRead(w, r, func(ss *session) map[string]any {
+		if inv, gstin := s.irnOf(r.PathValue("irn")); gstin == ss.gstin {
+			return inv
+		}
+		return nil
+	})
 }
 
 func (s *Server) irpFind(w http.ResponseWriter, r *http.Request) {
+	s.irpRead(w, r, func(ss *session) map[string]any {
+		q := r.URL.Query()
+		return s.irns[ss.gstin+"|"+strings.ToUpper(q.Get("doctype"))+"|"+strings.ToUpper(q.Get("docnum"))]
+	})
+}
+
+// irpRead answers an IRP read with the invoice find returns (called under
+// s.mu; nil for none, which is NIC's 2148), sealed for the caller's session.
+func (s *Server) irpRead(w http.ResponseWriter, r *http.Request, find func(ss *session) map[string]any) {
 	ss := s.irpSession(w, r)
 	if ss == nil || s.irpScripted(w, r, ss, nil) {
 		return
 	}
-	q := r.URL.Query()
-	key := ss.gstin + "|" + strings.ToUpper(q.Get("doctype")) + "|" + strings.ToUpper(q.Get("docnum"))
 	s.mu.Lock()
 	var out []byte
-	if inv := s.irns[key]; inv != nil {
+	if inv := find(ss); inv != nil {
 		out, _ = json.Marshal(inv)
 	}
 	s.mu.Unlock()
