@@ -94,11 +94,7 @@ func (t *translation) GenerateEInvoice(ctx context.Context, req *sdk.Request[mod
 	if err != nil {
 		return nil, err
 	}
-	var out irnAnswer
-	if err := explain("Generate IRN", t.Wire.Exchange(ctx, req.Call(sdk.OpGenerateEInvoice), payload, &out)); err != nil {
-		return nil, err
-	}
-	return out.invoice()
+	return t.invoiceExchange(ctx, req.Call(sdk.OpGenerateEInvoice), "Generate IRN", payload)
 }
 
 // CancelEInvoice cancels an e-invoice by its IRN (Cancel IRN).
@@ -120,11 +116,7 @@ func (t *translation) GetEInvoice(ctx context.Context, req *sdk.Request[model.EI
 	if err != nil {
 		return nil, err
 	}
-	var out irnAnswer
-	if err := explain("Get IRN details", t.Wire.Exchange(ctx, req.Call(sdk.OpGetEInvoice), &lookupRequest{Irn: irn}, &out)); err != nil {
-		return nil, err
-	}
-	return out.invoice()
+	return t.invoiceExchange(ctx, req.Call(sdk.OpGetEInvoice), "Get IRN details", &lookupRequest{Irn: irn})
 }
 
 // FindEInvoice reads an e-invoice by its document (Get IRN by document
@@ -134,8 +126,14 @@ func (t *translation) FindEInvoice(ctx context.Context, req *sdk.Request[model.E
 	if err != nil {
 		return nil, err
 	}
+	return t.invoiceExchange(ctx, req.Call(sdk.OpFindEInvoice), "Get IRN by document details", payload)
+}
+
+// invoiceExchange sends payload as NIC's step what and reads the invoice NIC
+// answers (Generate IRN and both Get IRN reads answer alike).
+func (t *translation) invoiceExchange(ctx context.Context, call *sdk.Call, what string, payload any) (*model.EInvoice, error) {
 	var out irnAnswer
-	if err := explain("Get IRN by document details", t.Wire.Exchange(ctx, req.Call(sdk.OpFindEInvoice), payload, &out)); err != nil {
+	if err := explain(what, t.Wire.Exchange(ctx, call, payload, &out)); err != nil {
 		return nil, err
 	}
 	return out.invoice()
