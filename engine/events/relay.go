@@ -163,9 +163,9 @@ func (r *Relay) Run(ctx context.Context) error {
 func (r *Relay) runSink(ctx context.Context, s Sink, wake <-chan struct{}) {
 	name := s.Name()
 	log := r.cfg.Logger.With("sink", name, "owner", r.cfg.Owner)
-	held := false
+	var lease sinkLease
 	defer func() {
-		if held {
+		if lease.held {
 			// The run's context is done; the release must still reach the store.
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
@@ -175,10 +175,8 @@ func (r *Relay) runSink(ctx context.Context, s Sink, wake <-chan struct{}) {
 		}
 	}()
 	failures := 0
-	var lease sinkLease
 	for ctx.Err() == nil {
 		n, err := r.step(ctx, s, &lease)
-		held = lease.held
 		switch {
 		case ctx.Err() != nil:
 			return

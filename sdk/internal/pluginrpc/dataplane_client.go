@@ -113,7 +113,7 @@ func (c *DataClient) Invoke(ctx context.Context, req *InvokeRequest) (*InvokeRes
 		// passed, is the reason it gets.
 		c.fail(dc, werr)
 		if errors.Is(werr, os.ErrDeadlineExceeded) && (ctx.Err() != nil || !deadline.IsZero() && !time.Now().Before(deadline)) {
-			return nil, c.callError(ctx)
+			return nil, callError(ctx)
 		}
 	}
 
@@ -181,7 +181,7 @@ func (c *DataClient) read(ctx context.Context, dc *dataConn, id uint64, call *da
 			}
 			if ctx.Err() != nil || (!deadline.IsZero() && !time.Now().Before(deadline)) {
 				c.abandon(dc, id, call, true)
-				return nil, c.callError(ctx)
+				return nil, callError(ctx)
 			}
 			// A cancellation of an earlier reader cut this read short: go on.
 			if err := dc.conn.SetReadDeadline(deadline); err != nil {
@@ -276,7 +276,7 @@ var aLongTimeAgo = time.Unix(1, 0)
 // callError is what a call whose read ran past its deadline or cancellation
 // returns: ctx's own error (a deadline the connection saw first counts as
 // ctx's).
-func (c *DataClient) callError(ctx context.Context) error {
+func callError(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
