@@ -597,24 +597,10 @@ func TestAuthFailedIn200RenewsTheToken(t *testing.T) {
 	srv := httptest.NewServer(mux)
 	defer srv.Close()
 	files := fstest.MapFS{
-		"manifest.yaml": {Data: folderManifest("stale", "government", `
-account:
-  credentials: [{name: password}]
-  environments: {sandbox: https://sandbox.example.com}
-auth:
-  session:
-    type: token_login
-    login: {method: POST, path: /login, headers: {password: "{credential.password}"}}
+		"manifest.yaml": {Data: folderManifest("stale", "government", passwordLoginCancel(`
     token: token
     ttl: 6h
-    header: auth-token
-operations:
-  - name: cancel_shipment
-    idempotent: true
-    binding:
-      request: {method: DELETE, path: "/bills/{input.tracking_number}"}
-      response: {mapping: mappings/cancel.mapping, error: mappings/error.mapping}
-`)},
+    header: auth-token`, ", error: mappings/error.mapping"))},
 		"mappings/cancel.mapping": {Data: []byte("mapping s.cancel\nfrom json\ndirection response\n{ tracking_number: input.id, cancelled: true }\n")},
 		"mappings/error.mapping": {Data: []byte("mapping s.error\nfrom json\ndirection response\n" +
 			"{ error: if input.status_cd == \"0\" then { code: if input.error.code == \"1005\" || input.error.code == \"err-expired-token\" then \"auth_failed\" else \"invalid_request\", carrier_code: input.error.code } else null }\n")},
@@ -644,24 +630,10 @@ func TestLoginWithoutTokenIsAuthFailed(t *testing.T) {
 	}))
 	defer srv.Close()
 	files := fstest.MapFS{
-		"manifest.yaml": {Data: folderManifest("refused", "government", `
-account:
-  credentials: [{name: password}]
-  environments: {sandbox: https://sandbox.example.com}
-auth:
-  session:
-    type: token_login
-    login: {method: POST, path: /login, headers: {password: "{credential.password}"}}
+		"manifest.yaml": {Data: folderManifest("refused", "government", passwordLoginCancel(`
     token: data.access_token
     ttl: 1h
-    header: Authorization
-operations:
-  - name: cancel_shipment
-    idempotent: true
-    binding:
-      request: {method: DELETE, path: "/bills/{input.tracking_number}"}
-      response: {mapping: mappings/cancel.mapping}
-`)},
+    header: Authorization`, ""))},
 		"mappings/cancel.mapping": {Data: []byte("mapping r.cancel\nfrom json\ndirection response\n{ tracking_number: input.id, cancelled: true }\n")},
 	}
 	d := loadFolder(t, files)
@@ -671,6 +643,29 @@ operations:
 	if e == nil || e.Code != sdk.CodeAuthFailed || !strings.Contains(e.Message, `"errorCodes": "108"`) || strings.Contains(e.Error(), "wrong-secret") {
 		t.Fatalf("a login answered without a token: %v; want auth_failed quoting the answer, the password redacted", err)
 	}
+}
+
+// passwordLoginCancel is the rest of a manifest whose session is a token
+// login sending the password credential, with session (the token's path, ttl
+// and header, indented under session) and cancel_shipment over DELETE
+// /bills/{number}, answered by mappings/cancel.mapping and whatever response
+// adds (", error: ...").
+func passwordLoginCancel(session, response string) string {
+	return `
+account:
+  credentials: [{name: password}]
+  environments: {sandbox: https://sandbox.example.com}
+auth:
+  session:
+    type: token_login
+    login: {method: POST, path: /login, headers: {password: "{credential.password}"}}` + session + `
+operations:
+  - name: cancel_shipment
+    idempotent: true
+    binding:
+      request: {method: DELETE, path: "/bills/{input.tracking_number}"}
+      response: {mapping: mappings/cancel.mapping` + response + `}
+`
 }
 
 // folderManifest is a test folder's manifest: the header every one carries
