@@ -27,7 +27,7 @@ func (e *env) pathFor(n node, depth int) string {
 	if depth > 20 {
 		return ""
 	}
-	switch n := n.(type) {
+	switch n := unmemo(n).(type) {
 	case *pathNode, *varNode, *rootNode:
 		v, err := e.eval(n)
 		if err != nil {
@@ -200,7 +200,7 @@ func isPlainName(s string) bool {
 // missingPath describes the input path a path expression looked for and did
 // not find: the path of the deepest value that exists, then the rest.
 func (e *env) missingPath(n node) string {
-	pn, ok := n.(*pathNode)
+	pn, ok := unmemo(n).(*pathNode)
 	if !ok {
 		return ""
 	}
@@ -347,6 +347,8 @@ func (e *env) eval(n node) (Value, error) {
 		return e.root, nil
 	case *varNode:
 		return e.slots[n.slot], nil
+	case *memoNode:
+		return e.evalMemo(n)
 	case *pathNode:
 		cur, err := e.eval(n.base)
 		if err != nil {
@@ -454,19 +456,19 @@ func (e *env) binary(n *binNode) (Value, error) {
 	if err != nil {
 		return missing, err
 	}
-	switch n.op {
-	case "??":
+	switch n.code {
+	case opDefault:
 		if !l.absent() {
 			return l, nil
 		}
 		return e.eval(n.r)
-	case "&&":
+	case opAnd:
 		if !truthy(l) {
 			return boolean(false), nil
 		}
 		r, err := e.eval(n.r)
 		return boolean(truthy(r)), err
-	case "||":
+	case opOr:
 		if truthy(l) {
 			return boolean(true), nil
 		}
@@ -477,12 +479,12 @@ func (e *env) binary(n *binNode) (Value, error) {
 	if err != nil {
 		return missing, err
 	}
-	switch n.op {
-	case "==":
+	switch n.code {
+	case opEq:
 		return boolean(equal(l, r)), nil
-	case "!=":
+	case opNe:
 		return boolean(!equal(l, r)), nil
-	case "<", "<=", ">", ">=":
+	case opLt, opLe, opGt, opGe:
 		c, ok := compare(l, r)
 		if !ok {
 			if l.absent() || r.absent() {
@@ -490,16 +492,16 @@ func (e *env) binary(n *binNode) (Value, error) {
 			}
 			return missing, e.fail(n, l, "cannot compare %s with %s", typeName(l), typeName(r))
 		}
-		switch n.op {
-		case "<":
+		switch n.code {
+		case opLt:
 			return boolean(c < 0), nil
-		case "<=":
+		case opLe:
 			return boolean(c <= 0), nil
-		case ">":
+		case opGt:
 			return boolean(c > 0), nil
 		}
 		return boolean(c >= 0), nil
-	case "+":
+	case opAdd:
 		if l.k == kStr || r.k == kStr {
 			if l.absent() || r.absent() {
 				return missing, nil
@@ -524,19 +526,19 @@ func (e *env) binary(n *binNode) (Value, error) {
 		return missing, e.fail(n, r, "%s needs numbers, got %s", n.op, typeName(r))
 	}
 	var f float64
-	switch n.op {
-	case "+":
+	switch n.code {
+	case opAdd:
 		f = a + b
-	case "-":
+	case opSub:
 		f = a - b
-	case "*":
+	case opMul:
 		f = a * b
-	case "/":
+	case opDiv:
 		if b == 0 {
 			return missing, e.fail(n, r, "division by zero")
 		}
 		f = a / b
-	case "%":
+	case opMod:
 		if b == 0 {
 			return missing, e.fail(n, r, "division by zero")
 		}
@@ -579,7 +581,7 @@ func (e *env) emit(n node) (bool, error) {
 				if err != nil {
 					return false, err
 				}
-				e.slots[en.slot] = v
+				e.bind(en.slot, v)
 				continue
 			}
 			mark := len(e.out)

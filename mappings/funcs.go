@@ -144,7 +144,7 @@ func (e *env) arg(c *callNode, i int) (Value, error) {
 
 // call binds the lambda's parameter to x and evaluates its body.
 func (e *env) call(l *lambda, x Value) (Value, error) {
-	e.slots[l.slot] = x
+	e.bind(l.slot, x)
 	return e.eval(l.body)
 }
 
@@ -176,7 +176,7 @@ func mapEmit(e *env, c *callNode) (bool, error) {
 	e.out = append(e.out, '[')
 	first := true
 	present, err := e.iter(c.args[0], func(x Value) error {
-		e.slots[c.lam.slot] = x
+		e.bind(c.lam.slot, x)
 		m := len(e.out)
 		if !first {
 			e.out = append(e.out, ',')

@@ -83,6 +83,7 @@ type Program struct {
 	lets      []objEntry // top-level let bindings, evaluated per document
 	body      node
 	nslots    int
+	nmemos    int // memoNodes: expressions written more than once
 	limits    Limits
 	envs      sync.Pool
 }
@@ -207,6 +208,7 @@ func Compile(file string, src []byte, opts Options) (*Program, error) {
 	}
 	prog.body = body
 	prog.nslots = p.nslots
+	prog.nmemos = shareRepeats(prog)
 	return prog, nil
 }
 
@@ -319,26 +321,30 @@ done:
 
 // env is the per-application state: variable slots and the output buffer.
 type env struct {
-	p     *Program
-	input string
-	slots []Value
-	out   []byte
-	root  Value
-	steps int
-	base  int               // len(out) before this document
-	index map[int]*objIndex // large input objects by src
-	spare []*objIndex
+	p       *Program
+	input   string
+	slots   []Value
+	boundAt []uint64 // the generation at which each slot was last bound
+	gen     uint64   // bindings so far
+	memos   []memo   // shared results of repeated expressions, per memoNode id
+	out     []byte
+	root    Value
+	steps   int
+	base    int               // len(out) before this document
+	index   map[int]*objIndex // large input objects by src
+	spare   []*objIndex
 }
 
 func (p *Program) getEnv() *env {
 	if e, ok := p.envs.Get().(*env); ok {
 		return e
 	}
-	return &env{p: p, slots: make([]Value, p.nslots)}
+	return &env{p: p, slots: make([]Value, p.nslots), boundAt: make([]uint64, p.nslots), memos: make([]memo, p.nmemos)}
 }
 
 func (p *Program) putEnv(e *env) {
 	clear(e.slots)
+	clear(e.memos)
 	e.input = ""
 	e.out = nil
 	e.root = Value{}
@@ -393,7 +399,7 @@ func (p *Program) run(e *env, root Value, dst []byte) ([]byte, error) {
 		if err != nil {
 			return dst, err
 		}
-		e.slots[p.lets[i].slot] = v
+		e.bind(p.lets[i].slot, v)
 	}
 	ok, err := e.emit(p.body)
 	if err != nil {

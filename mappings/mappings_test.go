@@ -423,3 +423,42 @@ func TestParseErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRepeatedExpressionsAreShared checks that an expression written more than
+// once is computed once per binding of the variables it reads: the shared
+// value follows each element of a list, a nested list and a let bound again per
+// element, and a required field's error still names the input path.
+func TestRepeatedExpressionsAreShared(t *testing.T) {
+	p := compile(t, hdr+`let total = input.items.map(x -> x.v).sum()
+{
+  a: input.items.map(x -> {
+    let k = x.k.upper()
+    twice: x.v * 2
+    again: x.v * 2
+    key: k + "/" + (x.v * 2).string()
+    keys: input.items.map(y -> k + "/" + (x.v * 2).string() + "/" + y.k)
+    share: x.v * 100 / total
+  })
+  b: (input.items.map(x -> x.v).sum())
+  total: total
+}`)
+	if p.nmemos == 0 {
+		t.Fatal("no repeated expression found")
+	}
+	got := apply(t, p, `{"items":[{"k":"p","v":1},{"k":"q","v":3}]}`)
+	want := `{"a":[{"twice":2,"again":2,"key":"P/2","keys":["P/2/p","P/2/q"],"share":25},` +
+		`{"twice":6,"again":6,"key":"Q/6","keys":["Q/6/p","Q/6/q"],"share":75}],"b":4,"total":4}`
+	if got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+	// The same program again on another document: nothing carries over.
+	if got := apply(t, p, `{"items":[{"k":"r","v":5}]}`); got != `{"a":[{"twice":10,"again":10,"key":"R/10","keys":["R/10/r"],"share":100}],"b":5,"total":5}` {
+		t.Errorf("second document: got %s", got)
+	}
+
+	p = compile(t, hdr+`input.list.map(r -> { id!: r.info.id, again: r.info.id })`)
+	_, err := p.ApplyJSON(nil, []byte(`{"list":[{"info":{"id":"1"}},{"info":{}}]}`))
+	if want := `required field "id": list[1].info.id is missing or empty`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("got %v, want %s", err, want)
+	}
+}

@@ -70,7 +70,33 @@ type callNode struct {
 type binNode struct {
 	p    Pos
 	op   string
+	code binOp // op, decoded once
 	l, r node
+}
+
+// binOp is a binary operator.
+type binOp uint8
+
+const (
+	opDefault binOp = iota // ??
+	opAnd
+	opOr
+	opEq
+	opNe
+	opLt
+	opLe
+	opGt
+	opGe
+	opAdd
+	opSub
+	opMul
+	opDiv
+	opMod
+)
+
+var binOps = map[string]binOp{
+	"??": opDefault, "&&": opAnd, "||": opOr, "==": opEq, "!=": opNe, "<": opLt, "<=": opLe,
+	">": opGt, ">=": opGe, "+": opAdd, "-": opSub, "*": opMul, "/": opDiv, "%": opMod,
 }
 
 type unNode struct {
@@ -275,7 +301,11 @@ func (p *parser) parseBinary(level int) (node, error) {
 		if err != nil {
 			return nil, err
 		}
-		l = &binNode{t.pos, t.text, l, r}
+		code, ok := binOps[t.text]
+		if !ok {
+			return nil, p.errAt(t.pos, "unknown operator %s", t.text)
+		}
+		l = &binNode{p: t.pos, op: t.text, code: code, l: l, r: r}
 		if level == 3 { // comparisons do not chain
 			return l, nil
 		}
