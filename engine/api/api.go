@@ -112,6 +112,12 @@ type Config struct {
 	// InboundBurst is how many pushes an account id may send at once above
 	// InboundRateLimit; inbound.DefaultPushBurst when zero.
 	InboundBurst int
+	// Console, when set, is served at /console/ (engine/console's Handler):
+	// the browser console, which signs in through /v1/console/sessions.
+	Console http.Handler
+	// ConsoleSessionTTL is how long a console sign-in lasts (unless its key
+	// expires first); DefaultConsoleSessionTTL when zero.
+	ConsoleSessionTTL time.Duration
 }
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is zero.
@@ -148,6 +154,8 @@ type server struct {
 	mux     *http.ServeMux
 	openapi []byte
 	egress  *egress.Policy
+	// consoleTTL is how long a console sign-in lasts.
+	consoleTTL time.Duration
 	// pushLimit rate-limits the inbound route per account id.
 	pushLimit *inbound.PushLimiter
 }
@@ -194,10 +202,18 @@ func New(cfg Config) http.Handler {
 		}
 		s.idem = k
 	}
+	s.consoleTTL = cfg.ConsoleSessionTTL
+	if s.consoleTTL <= 0 {
+		s.consoleTTL = DefaultConsoleSessionTTL
+	}
 	s.mux = http.NewServeMux()
 	routes := s.routes()
 	for _, rt := range routes {
 		s.mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	if cfg.Console != nil {
+		// The console's files are public: what they show comes from /v1.
+		s.mux.Handle("GET /console/", routeHandler(cfg.Console.ServeHTTP))
 	}
 	doc, err := buildOpenAPI(routes, s.version)
 	if err != nil {

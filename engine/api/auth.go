@@ -72,6 +72,12 @@ func (c *authCache) get(h [32]byte, now time.Time) (store.APIKey, bool) {
 }
 
 func (c *authCache) put(h [32]byte, k store.APIKey, now time.Time) {
+	c.putUntil(h, k, now, time.Time{})
+}
+
+// putUntil is put for a credential that ends at until (a console session's
+// expiry) unless until is zero.
+func (c *authCache) putUntil(h [32]byte, k store.APIKey, now, until time.Time) {
 	if c == nil {
 		return
 	}
@@ -84,7 +90,20 @@ func (c *authCache) put(h [32]byte, k store.APIKey, now time.Time) {
 	if k.ExpiresAt != nil && k.ExpiresAt.Before(expires) {
 		expires = *k.ExpiresAt // an expiring key is not trusted past its expiry
 	}
+	if !until.IsZero() && until.Before(expires) {
+		expires = until
+	}
 	c.entries[h] = authEntry{key: k, expires: expires}
+}
+
+// drop forgets one credential (a console session signed out).
+func (c *authCache) drop(h [32]byte) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.entries, h)
 }
 
 // revoke drops a key from the cache so its revocation takes effect at once.
@@ -104,12 +123,16 @@ func (c *authCache) revoke(keyID string) {
 // authenticate finds the caller's key or writes a 401/403/503 problem and
 // returns false. A secret of the operator form (hub_op_) is looked up among the
 // operator keys, any other among the tenants' keys; unknown, revoked and expired
-// keys of either kind get the same 401. Then the route's access rule: tenant
-// routes refuse operator keys and operator routes tenants' keys, with 403.
+// keys of either kind get the same 401. A request without an Authorization
+// header may carry the console's session cookie instead (authenticateSession).
+// Then the route's access rule (admit).
 func (s *server) authenticate(w http.ResponseWriter, r *http.Request, need access) (store.APIKey, bool) {
 	const challenge = bearerChallenge
 	authz := r.Header.Get("Authorization")
 	if authz == "" {
+		if c, err := r.Cookie(sessionCookie); err == nil && c.Value != "" {
+			return s.authenticateSession(w, r, need, c.Value)
+		}
 		w.Header().Set("WWW-Authenticate", challenge)
 		writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthenticated, "send an API key as Authorization: Bearer <secret>"))
 		return store.APIKey{}, false
@@ -146,8 +169,14 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, need acces
 		key = k
 		s.auth.put(h, key, now)
 	}
-	// The store compares expiry with its own clock; the API's clock decides too,
-	// so a key is refused once expired by either.
+	return s.admit(w, r, need, key, now)
+}
+
+// admit applies the route's access rule to an authenticated key: tenant routes
+// refuse operator keys and operator routes tenants' keys, with 403. The store
+// compares expiry with its own clock; the API's clock decides too, so a key is
+// refused once expired by either.
+func (s *server) admit(w http.ResponseWriter, r *http.Request, need access, key store.APIKey, now time.Time) (store.APIKey, bool) {
 	if key.ExpiresAt != nil && !now.Before(*key.ExpiresAt) {
 		unknownKey(w, r)
 		return store.APIKey{}, false

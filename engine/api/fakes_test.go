@@ -39,6 +39,7 @@ type memStore struct {
 	store.WebhookStore
 	store.StatsStore
 	store.SFTPInboxStore
+	store.ConsoleSessionStore
 }
 
 var _ store.Store = (*memStore)(nil)

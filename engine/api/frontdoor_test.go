@@ -22,7 +22,7 @@ import (
 // surrounding spaces or a control character, a base URL with a user) is a 422
 // naming the field, not a 503 saying the store did not answer.
 func TestStoreRefusalIs422(t *testing.T) {
-	h, st := newWebhookHarness(t)
+	h, st := newStoreHarness(t)
 	h.conns.infos = []plugins.Info{{Manifest: acmeManifest}}
 	_, opKey, err := st.CreateOperatorKey(t.Context(), "ops")
 	if err != nil {

@@ -52,6 +52,29 @@ type ConnectorView struct {
 	LastError string `json:"last_error,omitempty"`
 	// StartedAt is when the current process started.
 	StartedAt *time.Time `json:"started_at,omitempty"`
+	// Region is the country or region the provider serves (IN, global).
+	Region string `json:"region,omitempty"`
+	// Description says in a sentence what the connector does.
+	Description string `json:"description,omitempty"`
+	// Protocols are the wire styles it speaks (rest_json, soap_xml, ...).
+	Protocols []string `json:"protocols"`
+	// Docs is the provider's API documentation.
+	Docs string `json:"docs,omitempty"`
+	// Sources are where the connector's facts come from, with how sure we are.
+	Sources []sdk.FactSource `json:"sources"`
+	// Resilience is the call policy the manifest declares; the hub's
+	// configuration may override it, and what neither sets is the engine's default.
+	Resilience sdk.Policy `json:"resilience"`
+	// Account is what an account of this connector holds: the names of its
+	// credentials (write-only) and settings, and its environments.
+	Account AccountSchemaView `json:"account"`
+}
+
+// AccountSchemaView is a connector's account schema, as forms are built from it.
+type AccountSchemaView struct {
+	Credentials  []sdk.Field       `json:"credentials"`
+	Settings     []sdk.Field       `json:"settings"`
+	Environments map[string]string `json:"environments"`
 }
 
 // OperationView is one operation a connector serves.
@@ -368,12 +391,27 @@ func connectorView(info plugins.Info) ConnectorView {
 		Operations: make([]OperationView, 0, len(m.Operations)),
 		State:      info.Status.State, PID: info.Status.PID, Restarts: info.Status.Restarts,
 		LastError: info.Status.LastError, StartedAt: timePtr(info.Status.StartedAt),
+		Region: m.Region, Description: m.Description, Protocols: nonNil(m.Protocols), Docs: m.Docs,
+		Sources: nonNil(m.Sources), Resilience: m.Resilience,
+		Account: AccountSchemaView{Credentials: nonNil(m.Account.Credentials), Settings: nonNil(m.Account.Settings),
+			Environments: m.Account.Environments},
+	}
+	if v.Account.Environments == nil {
+		v.Account.Environments = map[string]string{}
 	}
 	for _, o := range m.Operations {
 		spec, _ := sdk.LookupOperation(o.Name)
 		v.Operations = append(v.Operations, OperationView{Name: o.Name, Idempotent: o.Idempotent, Creates: spec.Creates})
 	}
 	return v
+}
+
+// nonNil returns list, or an empty list for nil, so JSON shows [] rather than null.
+func nonNil[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
 }
 
 func (s *server) sortedConnectors() []plugins.Info {
@@ -441,6 +479,10 @@ func (s *server) connectorHealth(w http.ResponseWriter, r *http.Request, key sto
 	}
 	var acct *sdk.Account
 	accountID := r.URL.Query().Get("account")
+	if accountID != "" && isOperator(key) {
+		writeProblem(w, r, newProblem(http.StatusForbidden, codeForbidden, "accounts belong to tenants: check an account's connection with one of its tenant's keys"))
+		return
+	}
 	if accountID != "" {
 		a, err := s.router.Account(r.Context(), key.TenantID, id, accountID)
 		if err != nil {

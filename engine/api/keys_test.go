@@ -210,8 +210,11 @@ func TestTenantKeysSeeOnlyTheirTenant(t *testing.T) {
 		t.Fatalf("the new tenant's admin key: %d %s", r.status, r.body)
 	}
 
-	// Operator keys see no tenant's data.
-	for _, path := range []string{"/v1/accounts", "/v1/api-keys", "/v1/connectors", "/v1/webhooks/endpoints"} {
+	// Operator keys see no tenant's data; the catalogue is not a tenant's.
+	if r := h.do("GET", "/v1/connectors", h.opKey, ""); r.status != http.StatusOK {
+		t.Fatalf("operator key on the catalogue: %d %s", r.status, r.body)
+	}
+	for _, path := range []string{"/v1/accounts", "/v1/api-keys", "/v1/webhooks/endpoints"} {
 		wantProblem(t, "operator key on "+path, h.do("GET", path, h.opKey, ""), http.StatusForbidden, codeForbidden, "tenant's API keys")
 	}
 	wantProblem(t, "operator key creating an API key", h.do("POST", "/v1/api-keys", h.opKey, `{"name":"x","admin":true}`),

@@ -152,6 +152,9 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 	for name, s := range webhookSchemas() {
 		schemas[name] = s
 	}
+	for name, s := range consoleSchemas() {
+		schemas[name] = s
+	}
 	schemas["UnconfirmedShipment"] = unconfirmedSchema()
 	problemResponses := map[string]any{
 		"Problem": map[string]any{"description": "An error, as RFC 9457 problem details.",
@@ -238,7 +241,16 @@ func managementSchemas() map[string]any {
 			"id": str, "name": str, "category": str, "version": str, "builtin": schema{"type": "boolean"},
 			"operations": arrayOf(ref("Operation")), "state": state, "pid": schema{"type": "integer"},
 			"restarts": schema{"type": "integer"}, "last_error": str, "started_at": timeStr,
+			"region": str, "description": str, "protocols": arrayOf(str), "docs": str,
+			"sources":    arrayOf(obj([]string{"url"}, schema{"url": str, "covers": str, "confidence": str})),
+			"resilience": schema{"type": "object", "description": "The call policy the manifest declares (fields as in connector manifests' resilience)."},
+			"account": obj([]string{"credentials", "settings", "environments"}, schema{
+				"credentials":  arrayOf(ref("AccountField")),
+				"settings":     arrayOf(ref("AccountField")),
+				"environments": strMap,
+			}),
 		}),
+		"AccountField": obj([]string{"name"}, schema{"name": str, "description": str, "required": schema{"type": "boolean"}}),
 		"ConnectorProcess": obj([]string{"id", "state", "restarts", "uptime_seconds"}, schema{
 			"id": str, "state": state, "pid": schema{"type": "integer"}, "started_at": timeStr,
 			"uptime_seconds": schema{"type": "integer"}, "restarts": schema{"type": "integer"}, "last_error": str,

@@ -90,17 +90,17 @@ func (s *server) routes() []route {
 		{Method: "GET", Pattern: "/openapi.json", ID: "openapi", Summary: "This OpenAPI 3.1 document.", Auth: public,
 			Responses: []response{{200, "The OpenAPI document.", schema{"type": "object"}}},
 			handler:   s.openAPI},
-		{Method: "GET", Pattern: "/v1/connectors", ID: "listConnectors", Summary: "List connectors with their operations and process status.", Auth: tenant,
+		{Method: "GET", Pattern: "/v1/connectors", ID: "listConnectors", Summary: "List connectors with their operations, account schema, sources and process status (tenant or operator keys).", Auth: tenantOrOperator,
 			Responses: []response{{200, "Every connector, by id.", arrayOf(ref("Connector"))}},
 			handler:   s.listConnectors},
-		{Method: "GET", Pattern: "/v1/connectors/{id}", ID: "getConnector", Summary: "Get one connector.", Auth: tenant,
+		{Method: "GET", Pattern: "/v1/connectors/{id}", ID: "getConnector", Summary: "Get one connector (tenant or operator keys).", Auth: tenantOrOperator,
 			Responses: []response{{200, "The connector.", ref("Connector")}}, Errors: []int{404},
 			handler: s.getConnector},
 		{Method: "GET", Pattern: "/v1/connectors/{id}/health", ID: "connectorHealth",
-			Summary: "Probe a connector: its process state and its own health check, with an account when one is named. Starts the process.", Auth: tenant,
+			Summary: "Probe a connector: its process state and its own health check, with an account when one is named (tenant keys only). Starts the process.", Auth: tenantOrOperator,
 			Query:     []param{accountParam},
 			Responses: []response{{200, "The probe's outcome; healthy says whether all is well.", ref("ConnectorHealth")}},
-			Errors:    []int{404, 422, 424, 502, 503, 504}, handler: s.connectorHealth},
+			Errors:    []int{403, 404, 422, 424, 502, 503, 504}, handler: s.connectorHealth},
 		{Method: "POST", Pattern: "/v1/connectors/{id}/{operation}", ID: "invoke",
 			Summary: "Run a canonical operation through a connector. The body is the operation's canonical request; the answer its canonical response.", Auth: tenant,
 			Query: []param{accountParam}, Headers: []param{hubAccountHdr, idemHdr, confirmHdr},
@@ -146,5 +146,5 @@ func (s *server) routes() []route {
 			Body:      ref("TenantInput"),
 			Responses: []response{{201, "The tenant and its first (admin) key, whose secret is shown only here.", ref("TenantCreated")}},
 			Errors:    []int{409}, handler: s.createTenant},
-	}, append(append(s.webhookRoutes(), s.inboundRoutes()...), s.unconfirmedRoutes()...)...)
+	}, append(append(append(s.webhookRoutes(), s.inboundRoutes()...), s.unconfirmedRoutes()...), s.consoleRoutes()...)...)
 }

@@ -23,8 +23,9 @@ type webhookStore interface {
 	store.WebhookStore
 }
 
-// newWebhookHarness serves the API over a real SQLite store, with tenants A and B.
-func newWebhookHarness(t *testing.T) (*harness, webhookStore) {
+// newStoreHarness serves the API over a real SQLite store, with tenants A and B,
+// for the routes the in-memory fake does not cover (webhooks, console sessions).
+func newStoreHarness(t *testing.T, opts ...harnessOpt) (*harness, webhookStore) {
 	t.Helper()
 	st := storetest.OpenSQLite(t)
 	ws := st.(webhookStore)
@@ -39,14 +40,18 @@ func newWebhookHarness(t *testing.T) (*harness, webhookStore) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.srv = httptest.NewServer(New(Config{Store: st, Router: rt, Connectors: h.conns, Version: "test",
-		Logger: slog.New(slog.NewJSONHandler(h.logs, nil))}))
+	cfg := Config{Store: st, Router: rt, Connectors: h.conns, Version: "test",
+		Logger: slog.New(slog.NewJSONHandler(h.logs, nil))}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	h.srv = httptest.NewServer(New(cfg))
 	t.Cleanup(h.srv.Close)
 	return h, ws
 }
 
 func TestWebhookEndpointsAPI(t *testing.T) {
-	h, _ := newWebhookHarness(t)
+	h, _ := newStoreHarness(t)
 	r := h.do("POST", "/v1/webhooks/endpoints", h.keyA, `{"url":"https://erp.example.com/hooks","event_types":["shipment.*"],
 		"filter":{"connector":"delhivery"},"rate_limit":10,"ordered":true}`)
 	if r.status != http.StatusCreated {
@@ -106,7 +111,7 @@ func TestWebhookEndpointsAPI(t *testing.T) {
 }
 
 func TestWebhookAttemptsAndReplayAPI(t *testing.T) {
-	h, ws := newWebhookHarness(t)
+	h, ws := newStoreHarness(t)
 	ctx := t.Context()
 	ep, err := ws.CreateWebhookEndpoint(ctx, store.WebhookEndpoint{TenantID: h.tenantA, URL: "https://erp.example.com",
 		Enabled: true, Secret: webhooks.NewSecret()})
@@ -173,7 +178,7 @@ func TestWebhookAttemptsAndReplayAPI(t *testing.T) {
 }
 
 func TestWebhookRoutesInOpenAPI(t *testing.T) {
-	h, _ := newWebhookHarness(t)
+	h, _ := newStoreHarness(t)
 	r := h.do("GET", "/openapi.json", "", "")
 	var doc struct {
 		Paths      map[string]map[string]any `json:"paths"`

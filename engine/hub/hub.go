@@ -14,6 +14,7 @@ import (
 
 	"github.com/carrierhub/hub/engine/api"
 	"github.com/carrierhub/hub/engine/config"
+	"github.com/carrierhub/hub/engine/console"
 	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/metrics"
 	"github.com/carrierhub/hub/engine/plugins"
@@ -173,7 +174,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 	}
 	h.handler = api.New(api.Config{Store: h.store, Router: h.router, Connectors: h.plugins, Logger: log, Version: opts.Version,
 		Idempotency: h.keeper, MaxBodyBytes: cfg.Server.MaxBodyBytes, ObserveRequest: met.ObserveRequest, ObserveReplay: met.ObserveReplay,
-		Egress: cfg.Egress.Policy(), InboundRateLimit: cfg.Inbound.RateLimit, InboundBurst: cfg.Inbound.Burst})
+		Egress: cfg.Egress.Policy(), InboundRateLimit: cfg.Inbound.RateLimit, InboundBurst: cfg.Inbound.Burst,
+		Console: console.Handler()})
 	if met != nil {
 		met.Watch(h.plugins, h.router)
 		mux := http.NewServeMux()

@@ -175,6 +175,8 @@ type Store interface {
 	SFTPInboxStore
 	// OperatorKeyStore keeps the hub-wide operator keys.
 	OperatorKeyStore
+	// ConsoleSessionStore keeps the operators' console's sign-in sessions.
+	ConsoleSessionStore
 
 	// CreateTenant makes a tenant; a taken name is ErrConflict.
 	CreateTenant(ctx context.Context, name string) (Tenant, error)

@@ -54,6 +54,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"LastAdminKey", testLastAdminKey},
 		{"LastAdminKeyRace", testLastAdminKeyRace},
 		{"OperatorKeys", testOperatorKeys},
+		{"ConsoleSessions", testConsoleSessions},
 		{"Accounts", testAccounts},
 		{"AccountConflicts", testAccountConflicts},
 		{"AccountValidation", testAccountValidation},

@@ -1,0 +1,423 @@
+// The hub's operators' console. Everything it shows and does goes through the
+// hub's /v1 API, signed in with a console session cookie: the page never holds
+// an API key after signing in, and it sends the session's CSRF token with every
+// change. Pages are built with DOM calls, never from HTML strings, so nothing a
+// provider or a tenant wrote can run as script.
+
+const state = { session: null, connectors: null };
+
+// --- API ---------------------------------------------------------------------
+
+class APIError extends Error {
+  constructor(message, status, problem) {
+    super(message);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+// problemText turns an RFC 9457 problem into one readable sentence, with the
+// offending fields.
+function problemText(problem, res) {
+  if (!problem || typeof problem !== 'object') return `The hub answered ${res.status} ${res.statusText}.`;
+  let text = problem.detail || problem.title || `The hub answered ${res.status}.`;
+  if (Array.isArray(problem.errors) && problem.errors.length) {
+    text += ' ' + problem.errors.map((e) => `${e.pointer || e.name || ''}: ${e.message || e.reason || ''}`.trim()).join('; ');
+  }
+  if (problem.request_id) text += ` (request ${problem.request_id})`;
+  return text;
+}
+
+async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && state.session) headers['X-CSRF-Token'] = state.session.csrf_token;
+  const res = await fetch(path, {
+    method, headers, credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 204) return null;
+  const data = await res.json().catch(() => null);
+  if (!res.ok) {
+    if (res.status === 401 && state.session && !path.startsWith('/v1/console/')) {
+      // The session ended under us (expired, signed out elsewhere, key revoked).
+      state.session = null;
+      showSignIn('Your session has ended; sign in again.');
+    }
+    throw new APIError(problemText(data, res), res.status, data);
+  }
+  return data;
+}
+
+// --- DOM helpers ----------------------------------------------------------------
+
+// h builds an element: h('a', {href: '#'}, 'text', child, ...). Attributes
+// starting with "on" are event listeners; false and null attributes are left out.
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === false || v === null || v === undefined) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'class') el.className = v;
+    else el.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const main = () => document.getElementById('main');
+
+// show replaces the page's content, names it in the title and moves focus to
+// it, so keyboard and screen-reader users land on the new page.
+function show(title, ...content) {
+  document.title = `${title} · Hub console`;
+  const m = main();
+  m.replaceChildren(h('h1', {}, title), ...content.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  m.focus();
+}
+
+function say(text) {
+  document.getElementById('status').textContent = text;
+}
+
+function errorBox(err) {
+  return h('p', { class: 'error', role: 'alert' }, err instanceof Error ? err.message : String(err));
+}
+
+function stateText(s) {
+  return h('span', { class: `state-${s}` }, s.replace('_', ' '));
+}
+
+// --- Sign-in ----------------------------------------------------------------------
+
+function showSignIn(message) {
+  document.getElementById('nav').hidden = true;
+  document.getElementById('who').hidden = true;
+  const input = h('input', { id: 'api-key', name: 'api_key', type: 'password', autocomplete: 'off', required: true, spellcheck: 'false' });
+  const problem = h('div', {});
+  const button = h('button', { type: 'submit' }, 'Sign in');
+  const form = h('form', {
+    class: 'stack', 'aria-describedby': 'sign-in-help',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      button.disabled = true;
+      problem.replaceChildren();
+      try {
+        state.session = await api('POST', '/v1/console/sessions', { api_key: input.value.trim() });
+        input.value = '';
+        signedIn();
+      } catch (err) {
+        problem.replaceChildren(errorBox(err));
+        input.focus();
+      } finally {
+        button.disabled = false;
+      }
+    },
+  },
+  h('label', { for: 'api-key' }, 'API key',
+    h('span', { class: 'hint' }, "A tenant's key (hub_sk_…) sees that tenant; an operator key (hub_op_…) manages tenants.")),
+  input, problem, button);
+  show('Sign in', message ? h('p', { class: 'error', role: 'alert' }, message) : null,
+    h('p', { id: 'sign-in-help', class: 'muted' }, 'The key is exchanged for a session cookie and not kept by this page.'), form);
+  input.focus();
+}
+
+function signedIn() {
+  const s = state.session;
+  document.getElementById('nav').hidden = false;
+  document.getElementById('who').hidden = false;
+  const who = document.getElementById('who-name');
+  who.textContent = s.operator ? `Operator · ${s.key.name}` : `${s.tenant_id} · ${s.key.name}`;
+  if (!s.operator) {
+    // The tenant's name reads better than its id; the id stays in the tooltip.
+    api('GET', `/v1/tenants/${encodeURIComponent(s.tenant_id)}`).then((t) => {
+      who.textContent = `${t.name} · ${s.key.name}`;
+      who.title = s.tenant_id;
+    }, () => {});
+  }
+  if (!location.hash || location.hash === '#/' || location.hash === '#/sign-in') location.hash = '#/overview';
+  else route();
+}
+
+async function signOut() {
+  try {
+    await api('DELETE', '/v1/console/session');
+  } catch (err) {
+    // Already ended: signing out is done either way.
+  }
+  state.session = null;
+  state.connectors = null;
+  say('Signed out.');
+  location.hash = '#/sign-in';
+  showSignIn();
+}
+
+// --- Connectors --------------------------------------------------------------------
+
+async function loadConnectors() {
+  if (!state.connectors) state.connectors = await api('GET', '/v1/connectors');
+  return state.connectors;
+}
+
+function options(values, all) {
+  return [h('option', { value: '' }, all), ...[...new Set(values)].filter(Boolean).sort().map((v) => h('option', { value: v }, v))];
+}
+
+function select(id, label, values, all, value) {
+  const el = h('select', { id }, options(values, all));
+  el.value = value || '';
+  return [h('label', { for: id }, label), el];
+}
+
+async function showConnectors(params) {
+  let list;
+  try {
+    list = await loadConnectors();
+  } catch (err) {
+    show('Connectors', errorBox(err));
+    return;
+  }
+  const q = h('input', { id: 'q', type: 'search', value: params.get('q') || '', placeholder: 'name, id or description', autocomplete: 'off' });
+  const [catLabel, cat] = select('category', 'Category', list.map((c) => c.category), 'All categories', params.get('category'));
+  const [regLabel, reg] = select('region', 'Region', list.map((c) => c.region), 'All regions', params.get('region'));
+  const [opLabel, op] = select('operation', 'Operation', list.flatMap((c) => c.operations.map((o) => o.name)), 'All operations', params.get('operation'));
+  const [protoLabel, proto] = select('protocol', 'Protocol', list.flatMap((c) => c.protocols || []), 'All protocols', params.get('protocol'));
+  const count = h('p', { id: 'count', role: 'status', 'aria-live': 'polite' });
+  const body = h('tbody');
+  const table = h('div', { class: 'table-wrap' }, h('table', {},
+    h('caption', { class: 'muted' }, 'Connectors matching the filters'),
+    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Connector'), h('th', { scope: 'col' }, 'Category'),
+      h('th', { scope: 'col' }, 'Region'), h('th', { scope: 'col' }, 'Operations'), h('th', { scope: 'col' }, 'Process'))),
+    body));
+  const render = () => {
+    const text = q.value.trim().toLowerCase();
+    const rows = list.filter((c) =>
+      (!text || [c.id, c.name, c.description || ''].some((s) => s.toLowerCase().includes(text))) &&
+      (!cat.value || c.category === cat.value) && (!reg.value || c.region === reg.value) &&
+      (!op.value || c.operations.some((o) => o.name === op.value)) &&
+      (!proto.value || (c.protocols || []).includes(proto.value)));
+    body.replaceChildren(...rows.map((c) => h('tr', {},
+      h('td', {}, h('a', { href: `#/connectors/${encodeURIComponent(c.id)}` }, c.name), h('br'), h('span', { class: 'muted' }, c.id)),
+      h('td', {}, c.category), h('td', {}, c.region || '—'),
+      h('td', {}, h('ul', { class: 'tags' }, c.operations.map((o) => h('li', {}, o.name)))),
+      h('td', {}, stateText(c.state)))));
+    count.textContent = rows.length === 1 ? '1 connector' : `${rows.length} connectors`;
+    if (!rows.length) body.append(h('tr', {}, h('td', { colspan: 5 }, 'No connector matches these filters.')));
+    // Keep the filters in the address, so a search can be shared and survives a reload.
+    const p = new URLSearchParams();
+    for (const [k, el] of [['q', q], ['category', cat], ['region', reg], ['operation', op], ['protocol', proto]]) if (el.value) p.set(k, el.value);
+    history.replaceState(null, '', `#/connectors${p.toString() ? '?' + p : ''}`);
+  };
+  for (const el of [q, cat, reg, op, proto]) el.addEventListener('input', render);
+  show('Connectors',
+    h('form', { class: 'filters', role: 'search', onsubmit: (ev) => ev.preventDefault() },
+      h('div', {}, h('label', { for: 'q' }, 'Search'), q),
+      h('div', {}, catLabel, cat), h('div', {}, regLabel, reg), h('div', {}, opLabel, op), h('div', {}, protoLabel, proto)),
+    count, table);
+  render();
+}
+
+// policyFacts lists the call policy the manifest declares; what it leaves out
+// the engine's defaults (or the hub's configuration) decide.
+function policyFacts(p) {
+  const rows = Object.entries(p || {}).filter(([, v]) => v !== '' && v !== 0 && v !== null && v !== undefined)
+    .flatMap(([k, v]) => [h('dt', {}, k.replaceAll('_', ' ')), h('dd', {}, String(v))]);
+  return rows.length ? h('dl', { class: 'facts' }, rows) : h('p', { class: 'muted' }, "The engine's defaults.");
+}
+
+async function showConnector(id) {
+  let c;
+  try {
+    c = (await loadConnectors()).find((x) => x.id === id);
+  } catch (err) {
+    show('Connector', errorBox(err));
+    return;
+  }
+  if (!c) {
+    show('Connector not found', h('p', {}, `No connector ${id}. `, h('a', { href: '#/connectors' }, 'All connectors')));
+    return;
+  }
+  const healthBox = h('div', { id: 'health', 'aria-live': 'polite' });
+  const accountsBox = h('div', {});
+  show(c.name,
+    h('p', {}, h('a', { href: '#/connectors' }, '← All connectors')),
+    c.description ? h('p', {}, c.description) : null,
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Id'), h('dd', {}, c.id), h('dt', {}, 'Category'), h('dd', {}, c.category),
+      h('dt', {}, 'Region'), h('dd', {}, c.region || '—'), h('dt', {}, 'Protocols'), h('dd', {}, (c.protocols || []).join(', ') || '—'),
+      h('dt', {}, 'Version'), h('dd', {}, c.version),
+      h('dt', {}, 'Documentation'), h('dd', {}, c.docs ? h('a', { href: c.docs, rel: 'noreferrer noopener', target: '_blank' }, c.docs) : '—'),
+      h('dt', {}, 'Process'), h('dd', {}, stateText(c.state), c.restarts ? ` · ${c.restarts} restarts` : '', c.last_error ? ` · last exit: ${c.last_error}` : '')),
+    h('h2', {}, 'Operations'),
+    h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Operation'), h('th', { scope: 'col' }, 'Safe to repeat'), h('th', { scope: 'col' }, 'Takes an Idempotency-Key'))),
+      h('tbody', {}, c.operations.map((o) => h('tr', {}, h('td', {}, o.name), h('td', {}, o.idempotent ? 'yes' : 'no'), h('td', {}, o.creates ? 'yes' : 'no')))))),
+    h('h2', {}, 'Call policy'), policyFacts(c.resilience),
+    h('h2', {}, 'Sources'),
+    c.sources && c.sources.length
+      ? h('details', { class: 'sources' }, h('summary', {}, `${c.sources.length} documents the connector's facts come from`),
+        h('ul', {}, c.sources.map((s) => h('li', {}, h('a', { href: s.url, rel: 'noreferrer noopener', target: '_blank' }, s.url),
+          s.covers ? ` — ${s.covers}` : '', s.confidence ? ` (${s.confidence} confidence)` : ''))))
+      : h('p', { class: 'muted' }, 'No sources listed.'),
+    h('h2', {}, 'Health'), healthBox,
+    h('h2', {}, 'Accounts'), accountsBox);
+  checkHealth(c, healthBox, '');
+  if (state.session.operator) {
+    accountsBox.replaceChildren(h('p', { class: 'muted' }, "Accounts belong to tenants: sign in with a tenant's key to see and add them."));
+  } else {
+    showAccounts(c, accountsBox, healthBox);
+  }
+}
+
+async function checkHealth(c, box, accountID) {
+  box.replaceChildren(h('p', { class: 'muted' }, accountID ? `Checking the connection of account ${accountID}…` : 'Checking the connector…'));
+  try {
+    const q = accountID ? `?account=${encodeURIComponent(accountID)}` : '';
+    const v = await api('GET', `/v1/connectors/${encodeURIComponent(c.id)}/health${q}`);
+    const facts = [h('dt', {}, 'Result'), h('dd', {}, h('span', { class: v.healthy ? 'ok' : 'bad' }, v.healthy ? 'healthy' : 'not healthy')),
+      h('dt', {}, 'Process'), h('dd', {}, stateText(v.state))];
+    if (accountID) facts.push(h('dt', {}, 'Account'), h('dd', {}, accountID));
+    if (accountID && !v.check_supported) facts.push(h('dt', {}, 'Connection check'), h('dd', {}, 'this connector has no check of its own; the process answered'));
+    if (v.check_error) facts.push(h('dt', {}, 'Problem'), h('dd', {}, v.check_error.detail || v.check_error.title));
+    box.replaceChildren(h('dl', { class: 'facts' }, facts));
+  } catch (err) {
+    box.replaceChildren(errorBox(err));
+  }
+}
+
+async function showAccounts(c, box, healthBox) {
+  let accounts;
+  try {
+    accounts = await api('GET', `/v1/accounts?connector=${encodeURIComponent(c.id)}`);
+  } catch (err) {
+    box.replaceChildren(errorBox(err));
+    return;
+  }
+  const list = accounts.length
+    ? h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Environment'), h('th', { scope: 'col' }, 'Id'), h('th', { scope: 'col' }, 'Connection'))),
+      h('tbody', {}, accounts.map((a) => h('tr', {}, h('td', {}, a.name), h('td', {}, a.environment), h('td', {}, a.id),
+        h('td', {}, h('button', { type: 'button', class: 'secondary', 'aria-label': `Check connection of ${a.name}`,
+          onclick: () => checkHealth(c, healthBox, a.id) }, 'Check connection')))))))
+    : h('p', { class: 'muted' }, 'No account of this connector yet.');
+  box.replaceChildren(list, h('h2', {}, 'Add an account'), accountForm(c, () => showAccounts(c, box, healthBox)));
+}
+
+// accountForm is generated from the connector's account schema: credentials
+// are password fields the console never shows again, settings plain text.
+function accountForm(c, done) {
+  const schema = c.account || {};
+  const envs = Object.keys(schema.environments || {}).sort();
+  const field = (kind, f) => {
+    const id = `${kind}-${f.name}`;
+    return h('div', {},
+      h('label', { for: id }, f.name, f.required ? ' (required)' : '', f.description ? h('span', { class: 'hint' }, f.description) : null),
+      h('input', { id, name: `${kind}.${f.name}`, type: kind === 'credentials' ? 'password' : 'text', required: !!f.required,
+        autocomplete: kind === 'credentials' ? 'new-password' : 'off', spellcheck: 'false' }));
+  };
+  const problem = h('div', {});
+  const button = h('button', { type: 'submit' }, 'Create account');
+  const form = h('form', {
+    class: 'stack', 'aria-label': `Add a ${c.name} account`,
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const data = new FormData(form);
+      const body = { connector_id: c.id, name: String(data.get('name')).trim(), environment: String(data.get('environment')), credentials: {}, settings: {} };
+      const base = String(data.get('base_url') || '').trim();
+      if (base) body.base_url = base;
+      for (const [k, v] of data.entries()) {
+        const [kind, name] = k.split('.', 2);
+        if ((kind === 'credentials' || kind === 'settings') && String(v) !== '') body[kind][name] = String(v);
+      }
+      button.disabled = true;
+      problem.replaceChildren();
+      try {
+        const a = await api('POST', '/v1/accounts', body);
+        form.reset();
+        say(`Account ${a.name} created (${a.id}). Its credentials are stored encrypted and are never shown again.`);
+        done();
+      } catch (err) {
+        problem.replaceChildren(errorBox(err));
+      } finally {
+        button.disabled = false;
+      }
+    },
+  },
+  h('div', {}, h('label', { for: 'account-name' }, 'Name'), h('input', { id: 'account-name', name: 'name', required: true, autocomplete: 'off' })),
+  h('div', {}, h('label', { for: 'account-env' }, 'Environment'),
+    h('select', { id: 'account-env', name: 'environment', required: true }, envs.map((e) => h('option', { value: e }, `${e} (${schema.environments[e]})`)))),
+  h('div', {}, h('label', { for: 'account-base' }, 'Base URL', h('span', { class: 'hint' }, "Optional: overrides the environment's address.")),
+    h('input', { id: 'account-base', name: 'base_url', type: 'url', autocomplete: 'off' })),
+  (schema.credentials || []).map((f) => field('credentials', f)),
+  (schema.settings || []).map((f) => field('settings', f)),
+  problem, button);
+  return form;
+}
+
+// --- Overview -----------------------------------------------------------------------
+
+async function showOverview() {
+  let list;
+  try {
+    list = await api('GET', '/v1/connectors');
+    state.connectors = list;
+  } catch (err) {
+    show('Overview', errorBox(err));
+    return;
+  }
+  const by = (s) => list.filter((c) => c.state === s).length;
+  const troubled = list.filter((c) => c.state === 'crashed' || c.state === 'gave_up' || c.restarts > 0);
+  show('Overview',
+    h('div', { class: 'cards' },
+      h('section', { class: 'card', 'aria-labelledby': 'card-conn' }, h('h2', { id: 'card-conn' }, 'Connectors'),
+        h('p', { class: 'big' }, list.length), h('p', { class: 'muted' }, `${by('running')} running, ${by('idle')} idle`)),
+      h('section', { class: 'card', 'aria-labelledby': 'card-trouble' }, h('h2', { id: 'card-trouble' }, 'Processes in trouble'),
+        h('p', { class: 'big' }, troubled.length), h('p', { class: 'muted' }, 'crashed, given up, or restarted'))),
+    h('h2', {}, 'Connector processes'),
+    troubled.length
+      ? h('div', { class: 'table-wrap' }, h('table', {},
+        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Connector'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Restarts'), h('th', { scope: 'col' }, 'Last exit'))),
+        h('tbody', {}, troubled.map((c) => h('tr', {}, h('td', {}, h('a', { href: `#/connectors/${encodeURIComponent(c.id)}` }, c.name)),
+          h('td', {}, stateText(c.state)), h('td', {}, c.restarts), h('td', {}, c.last_error || '—'))))))
+      : h('p', {}, 'Every connector process is running or idle, with no restarts.'));
+}
+
+// --- Routing --------------------------------------------------------------------------
+
+function markNav(path) {
+  for (const a of document.querySelectorAll('#nav a')) {
+    if (path.startsWith(a.getAttribute('href').slice(1))) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+}
+
+function route() {
+  if (!state.session) {
+    showSignIn();
+    return;
+  }
+  say('');
+  const [path, query] = location.hash.slice(1).split('?', 2);
+  const params = new URLSearchParams(query || '');
+  markNav(path);
+  const parts = path.split('/').filter(Boolean);
+  if (parts[0] === 'connectors' && parts[1]) showConnector(decodeURIComponent(parts[1]));
+  else if (parts[0] === 'connectors') showConnectors(params);
+  else showOverview();
+}
+
+async function start() {
+  document.getElementById('sign-out').addEventListener('click', signOut);
+  window.addEventListener('hashchange', route);
+  try {
+    state.session = await api('GET', '/v1/console/session');
+    signedIn();
+  } catch (err) {
+    showSignIn();
+  }
+}
+
+start();
