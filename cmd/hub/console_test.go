@@ -8,8 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"net/http/httptest"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -154,6 +156,23 @@ func (b *browser) audit(page string) {
 	}
 }
 
+// waitAttempts refreshes the endpoint's attempt log until it shows want.
+func (b *browser) waitAttempts(want string) {
+	b.t.Helper()
+	b.waitAttemptCount(want, 1)
+}
+
+// waitAttemptCount refreshes the endpoint's attempt log until want appears n times.
+func (b *browser) waitAttemptCount(want string, n int) {
+	b.t.Helper()
+	eval[bool](b, fmt.Sprintf("waiting for %d × %q in the attempt log", n, want), fmt.Sprintf(`new Promise((ok) => { const f = () => {
+		const log = document.querySelector('#attempts');
+		if (log && log.textContent.split(%q).length - 1 >= %d) { ok(true); return; }
+		const refresh = [...document.querySelectorAll('button')].find((x) => x.textContent === 'Refresh attempts');
+		if (refresh) refresh.click();
+		setTimeout(f, 300); }; f(); })`, want, n))
+}
+
 // noWiderThanWindow fails when the page scrolls sideways.
 func (b *browser) noWiderThanWindow(page string) {
 	b.t.Helper()
@@ -205,7 +224,23 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatalf("tenants create: %v %s %s", err, r.stdout, r.err)
 	}
 	t.Setenv("HUB_EGRESS_ALLOW", "127.0.0.0/8") // the simulator listens on loopback
-	h := startHub(t, dir)
+	// The webhook receiver listens on loopback too; a failed delivery is tried
+	// again after a second.
+	cfg := filepath.Join(dir, "hub.yaml")
+	if err := os.WriteFile(cfg, []byte("webhooks:\n  allow_list: [127.0.0.1]\n  retry_schedule: [0s, 1s, 1s, 1s, 1s]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// The receiver fails the first two deliveries, then takes them.
+	var received atomic.Int32
+	receiver := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if received.Add(1) <= 2 {
+			http.Error(w, "receiver down for maintenance", http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer receiver.Close()
+	h := startHub(t, dir, "--config", cfg)
 	b := newBrowser(t, chromium, axe)
 
 	// Sign-in: a wrong key is refused on the page, the right one signs in.
@@ -273,6 +308,72 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.shot("connector")
 	b.noWiderThanWindow("the connector's page")
 
+	// Webhooks: an endpoint added in the console gets the booking's events; its
+	// failures show in the attempt log, then its recovery, then a replay.
+	b.do("opening webhooks", chromedp.Navigate(h.url+"/console/#/webhooks"), chromedp.WaitVisible(chromedp.CSS("#hook-url")))
+	b.do("adding an endpoint", chromedp.SendKeys(chromedp.CSS("#hook-url"), receiver.URL+"/hooks"),
+		chromedp.SendKeys(chromedp.CSS("#hook-types"), "shipment.*"), chromedp.Click(chromedp.CSS(`form[aria-label="Add a webhook endpoint"] button[type=submit]`)))
+	b.waitText("#new-secret", "whsec_")
+	b.audit("webhooks")
+	b.shot("webhooks")
+
+	shipment := `{"reference": "CONSOLE-1",
+		"ship_from": {"name": "Dock 3", "phone": "9810000001", "lines": ["Plot 7, Udyog Vihar"], "city": "Gurugram", "state": "Haryana", "postal_code": "122016", "country_code": "IN"},
+		"ship_to": {"name": "R. Iyer", "phone": "9876500000", "lines": ["12 Residency Road"], "city": "Bengaluru", "state": "Karnataka", "postal_code": "560025", "country_code": "IN"},
+		"parcels": [{"weight": {"value": 0.8, "unit": "kg"}, "items": [{"description": "Books", "quantity": 3}]}],
+		"payment_mode": "prepaid"}`
+	req, err := http.NewRequest("POST", h.url+"/v1/connectors/delhivery_express/create_shipment?account="+accountID, strings.NewReader(shipment))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+tc.APIKey.Secret)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", "CONSOLE-1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var booked struct {
+		TrackingNumber string `json:"tracking_number"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&booked)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || err != nil || booked.TrackingNumber == "" {
+		t.Fatalf("create_shipment: %d %v", resp.StatusCode, err)
+	}
+
+	b.do("opening the endpoint", chromedp.Click(chromedp.CSS(`a[href^="#/webhooks/whe_"], a[href^="#/webhooks/"]`)))
+	b.waitAttempts("HTTP 500")
+	b.waitAttempts("HTTP 204")
+	b.audit("webhook endpoint")
+	b.shot("webhook-endpoint")
+	b.do("asking for a replay of the last hour", chromedp.WaitVisible(chromedp.CSS("#replay-since")))
+	eval[bool](b, "setting the replay's start", `(() => { const d = new Date(Date.now() - 3600e3); d.setMinutes(d.getMinutes() - d.getTimezoneOffset());
+		const e = document.querySelector('#replay-since'); e.value = d.toISOString().slice(0, 19); return e.value !== ''; })()`)
+	before := received.Load()
+	b.do("replaying", chromedp.Click(chromedp.CSS(`form[aria-label="Replay a time range"] button[type=submit]`)))
+	b.waitText("#replay-result", "Replay queued")
+	if got := b.text("#replay-result"); strings.Contains(got, "queued 0 ") {
+		t.Fatalf("the replay queued nothing: %s", got)
+	}
+	b.waitAttemptCount("HTTP 204", 2)
+	if received.Load() <= before {
+		t.Errorf("the receiver got nothing after the replay (%d requests before, %d after)", before, received.Load())
+	}
+
+	// Shipments: found by the shipper's reference, tracked now, with the
+	// carrier's own codes in the timeline.
+	b.do("opening shipments", chromedp.Navigate(h.url+"/console/#/shipments"), chromedp.WaitVisible(chromedp.CSS("#ship-q")))
+	b.do("finding the booking", chromedp.SendKeys(chromedp.CSS("#ship-q"), "CONSOLE-1"), chromedp.Click(chromedp.CSS(`form[role=search] button[type=submit]`)))
+	b.waitText("main", booked.TrackingNumber)
+	b.do("tracking it", chromedp.Click(chromedp.CSS(`button[aria-label="Track now `+booked.TrackingNumber+`"]`)))
+	b.waitText("#timeline", "Provider code")
+	if tl := b.text("#timeline"); !strings.Contains(tl, "UD/") {
+		t.Errorf("the timeline shows no Delhivery status code (UD/...):\n%s", tl)
+	}
+	b.audit("shipments")
+	b.shot("shipments")
+
 	// Phone width: nothing wider than the screen.
 	b.do("narrowing to a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(h.url+"/console/#/connectors"),
 		chromedp.WaitVisible(chromedp.CSS("#q")))
@@ -298,12 +399,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.do("signing out", chromedp.Click(chromedp.CSS("#sign-out")))
 	b.waitText("h1", "Sign in")
-	req, err := http.NewRequest("GET", h.url+"/v1/connectors", nil)
+	req, err = http.NewRequest("GET", h.url+"/v1/connectors", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	req.AddCookie(&http.Cookie{Name: session.Name, Value: session.Value})
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

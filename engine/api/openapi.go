@@ -156,6 +156,7 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 		schemas[name] = s
 	}
 	schemas["UnconfirmedShipment"] = unconfirmedSchema()
+	schemas["Shipment"] = shipmentSchema()
 	problemResponses := map[string]any{
 		"Problem": map[string]any{"description": "An error, as RFC 9457 problem details.",
 			"content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}},

@@ -78,6 +78,10 @@ type ShipmentStore interface {
 	TrackingIsNews(ctx context.Context, tenantID, connectorID string, tr model.Tracking) (bool, error)
 	// GetShipment returns a shipment, or ErrNotFound.
 	GetShipment(ctx context.Context, tenantID, connectorID, trackingNumber string) (Shipment, error)
+	// FindShipments returns a tenant's shipments, of any connector, whose
+	// tracking number or reference is q exactly, newest first, at most limit
+	// (1 to MaxEventBatch).
+	FindShipments(ctx context.Context, tenantID, q string, limit int) ([]Shipment, error)
 	// DueForPoll returns up to limit shipments whose NextPollAt is not after now,
 	// earliest first.
 	DueForPoll(ctx context.Context, now time.Time, limit int) ([]Shipment, error)
@@ -480,6 +484,32 @@ func (s *sqlStore) GetShipment(ctx context.Context, tenantID, connectorID, track
 		return Shipment{}, s.dbErr("getting shipment", err)
 	}
 	return sh, nil
+}
+
+// FindShipments looks shipments up by tracking number or reference; see ShipmentStore.
+func (s *sqlStore) FindShipments(ctx context.Context, tenantID, q string, limit int) ([]Shipment, error) {
+	out := []Shipment{}
+	if limit < 1 || limit > MaxEventBatch {
+		return nil, invalid("limit", "must be 1 to %d, not %d", MaxEventBatch, limit)
+	}
+	if !validID(tenantPrefix, tenantID) || q == "" {
+		return out, nil
+	}
+	err := s.db.query(ctx, `SELECT `+shipmentColumns+` FROM shipments
+		WHERE tenant_id = $1 AND (tracking_number = $2 OR reference = $2)
+		ORDER BY created_at DESC, connector_id, tracking_number LIMIT $3`,
+		[]any{tenantID, q, limit}, func(scan func(...any) error) error {
+			sh, err := scanShipment(scan)
+			if err != nil {
+				return err
+			}
+			out = append(out, sh)
+			return nil
+		})
+	if err != nil {
+		return nil, s.dbErr("finding shipments", err)
+	}
+	return out, nil
 }
 
 // DueForPoll lists shipments to poll; see ShipmentStore.

@@ -129,6 +129,8 @@ function signedIn() {
   const s = state.session;
   document.getElementById('nav').hidden = false;
   document.getElementById('who').hidden = false;
+  // Shipments and webhooks belong to tenants: an operator's session has neither.
+  for (const a of document.querySelectorAll('#nav .tenant-only')) a.parentElement.hidden = s.operator;
   const who = document.getElementById('who-name');
   who.textContent = s.operator ? `Operator · ${s.key.name}` : `${s.tenant_id} · ${s.key.name}`;
   if (!s.operator) {
@@ -357,6 +359,262 @@ function accountForm(c, done) {
   return form;
 }
 
+// --- Shipments ------------------------------------------------------------------------
+
+function when(t) {
+  return t ? new Date(t).toLocaleString() : '—';
+}
+
+function whereText(l) {
+  if (!l) return '—';
+  return [l.facility, l.city, l.state, l.country_code].filter(Boolean).join(', ') || '—';
+}
+
+async function showShipments(params) {
+  const q = h('input', { id: 'ship-q', name: 'q', required: true, autocomplete: 'off', spellcheck: 'false', value: params.get('q') || '' });
+  const results = h('div', { 'aria-live': 'polite' });
+  const timeline = h('section', { id: 'timeline', 'aria-live': 'polite' });
+  const find = async () => {
+    const text = q.value.trim();
+    if (!text) return;
+    history.replaceState(null, '', `#/shipments?q=${encodeURIComponent(text)}`);
+    results.replaceChildren(h('p', { class: 'muted' }, 'Searching…'));
+    timeline.replaceChildren();
+    try {
+      const found = await api('GET', `/v1/shipments?q=${encodeURIComponent(text)}`);
+      results.replaceChildren(found.length
+        ? h('div', { class: 'table-wrap' }, h('table', {},
+          h('caption', { class: 'muted' }, `${found.length === 1 ? '1 shipment' : found.length + ' shipments'} for ${text}`),
+          h('thead', {}, h('tr', {}, ['Tracking number', 'Connector', 'Reference', 'Status', 'Last scan', 'Next poll', ''].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, found.map((sh) => h('tr', {},
+            h('td', {}, sh.tracking_number), h('td', {}, sh.connector), h('td', {}, sh.reference || '—'),
+            h('td', {}, sh.status, sh.sub_status ? ` (${sh.sub_status})` : ''), h('td', {}, when(sh.last_event_at)), h('td', {}, when(sh.next_poll_at)),
+            h('td', {}, h('button', { type: 'button', 'aria-label': `Track now ${sh.tracking_number}`, onclick: () => track(sh, timeline) }, 'Track now')))))))
+        : h('p', {}, `No shipment has the tracking number or reference ${text}.`));
+    } catch (err) {
+      results.replaceChildren(errorBox(err));
+    }
+  };
+  show('Shipments',
+    h('form', { class: 'stack', role: 'search', onsubmit: (ev) => { ev.preventDefault(); find(); } },
+      h('label', { for: 'ship-q' }, 'Tracking number or reference', h('span', { class: 'hint' }, 'Exactly as the carrier or the shipper wrote it.')),
+      q, h('button', { type: 'submit' }, 'Find')),
+    results, timeline);
+  if (q.value) find();
+}
+
+// track asks the carrier now (the hub's track operation, with the shipment's
+// account) and shows the canonical timeline with the provider's own codes.
+async function track(sh, box) {
+  box.replaceChildren(h('p', { class: 'muted' }, `Tracking ${sh.tracking_number} with ${sh.connector}…`));
+  try {
+    const ans = await api('POST', `/v1/connectors/${encodeURIComponent(sh.connector)}/track?account=${encodeURIComponent(sh.account)}`,
+      { tracking_numbers: [sh.tracking_number] });
+    const r = (ans.results || []).find((x) => x.tracking_number === sh.tracking_number) || (ans.results || [])[0];
+    if (!r) {
+      box.replaceChildren(h('p', {}, 'The carrier answered with no result for this number.'));
+      return;
+    }
+    if (r.error) {
+      box.replaceChildren(h('h2', {}, `Timeline of ${sh.tracking_number}`), errorBox(r.error.message || r.error.code || 'The carrier refused this number.'));
+      return;
+    }
+    const evs = [...(r.events || [])].sort((a, b) => (a.time < b.time ? 1 : -1));
+    box.replaceChildren(
+      h('h2', {}, `Timeline of ${sh.tracking_number}`),
+      h('dl', { class: 'facts' },
+        h('dt', {}, 'Status'), h('dd', {}, r.status, r.sub_status ? ` (${r.sub_status})` : ''),
+        h('dt', {}, 'Provider code'), h('dd', {}, h('code', {}, r.raw_code || '—')),
+        h('dt', {}, 'Provider text'), h('dd', {}, r.raw_text || '—'),
+        h('dt', {}, 'Where'), h('dd', {}, whereText(r.location)),
+        r.estimated_delivery ? [h('dt', {}, 'Expected'), h('dd', {}, when(r.estimated_delivery))] : null,
+        h('dt', {}, 'Tracked'), h('dd', {}, new Date().toLocaleString())),
+      evs.length
+        ? h('div', { class: 'table-wrap' }, h('table', {},
+          h('caption', { class: 'muted' }, 'Scans, newest first'),
+          h('thead', {}, h('tr', {}, ['Time', 'Status', 'Provider code', 'Provider text', 'Where'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, evs.map((e) => h('tr', {}, h('td', {}, when(e.time)), h('td', {}, e.status, e.sub_status ? ` (${e.sub_status})` : ''),
+            h('td', {}, h('code', {}, e.raw_code || '—')), h('td', {}, e.raw_text || '—'), h('td', {}, whereText(e.location)))))))
+        : h('p', { class: 'muted' }, 'The carrier reports no scans yet.'));
+    say(`Tracked ${sh.tracking_number}: ${r.status}.`);
+  } catch (err) {
+    box.replaceChildren(errorBox(err));
+  }
+}
+
+// --- Webhooks -------------------------------------------------------------------------
+
+function secretNotice(what, secret) {
+  return h('div', { class: 'status', role: 'alert' },
+    h('p', {}, `${what} Copy the signing secret now: it is not shown again.`),
+    h('p', {}, h('code', { id: 'new-secret' }, secret)));
+}
+
+function endpointHealth(e) {
+  if (!e.enabled) return h('span', { class: 'bad' }, `disabled${e.disabled_reason ? ': ' + e.disabled_reason : ''}`);
+  if (e.failing_since) return h('span', { class: 'bad' }, `failing since ${when(e.failing_since)}`);
+  return h('span', { class: 'ok' }, 'delivering');
+}
+
+async function showWebhooks() {
+  let list;
+  try {
+    list = await api('GET', '/v1/webhooks/endpoints');
+  } catch (err) {
+    show('Webhooks', errorBox(err));
+    return;
+  }
+  const notice = h('div', {});
+  const problem = h('div', {});
+  const form = h('form', {
+    class: 'stack', 'aria-label': 'Add a webhook endpoint',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const data = new FormData(form);
+      const body = { url: String(data.get('url')).trim() };
+      const types = String(data.get('event_types') || '').split(',').map((x) => x.trim()).filter(Boolean);
+      if (types.length) body.event_types = types;
+      const desc = String(data.get('description') || '').trim();
+      if (desc) body.description = desc;
+      problem.replaceChildren();
+      try {
+        const created = await api('POST', '/v1/webhooks/endpoints', body);
+        await showWebhooks();
+        main().prepend(secretNotice(`Endpoint ${created.url} added.`, created.secret));
+      } catch (err) {
+        problem.replaceChildren(errorBox(err));
+      }
+    },
+  },
+  h('div', {}, h('label', { for: 'hook-url' }, 'URL', h('span', { class: 'hint' }, 'Where the hub POSTs signed events (Standard Webhooks).')),
+    h('input', { id: 'hook-url', name: 'url', type: 'url', required: true, autocomplete: 'off' })),
+  h('div', {}, h('label', { for: 'hook-types' }, 'Event types', h('span', { class: 'hint' }, 'Comma-separated, such as shipment.* or eway_bill.expiring; empty for all.')),
+    h('input', { id: 'hook-types', name: 'event_types', autocomplete: 'off' })),
+  h('div', {}, h('label', { for: 'hook-desc' }, 'Description'), h('input', { id: 'hook-desc', name: 'description', autocomplete: 'off' })),
+  problem, h('button', { type: 'submit' }, 'Add endpoint'));
+  show('Webhooks', notice,
+    list.length
+      ? h('div', { class: 'table-wrap' }, h('table', {},
+        h('caption', { class: 'muted' }, 'Endpoints'),
+        h('thead', {}, h('tr', {}, ['Endpoint', 'Health', 'Events'].map((c) => h('th', { scope: 'col' }, c)))),
+        h('tbody', {}, list.map((e) => h('tr', {},
+          h('td', {}, h('a', { href: `#/webhooks/${encodeURIComponent(e.id)}` }, e.url), e.description ? h('br') : null, e.description ? h('span', { class: 'muted' }, e.description) : null),
+          h('td', {}, endpointHealth(e)), h('td', {}, (e.event_types || []).join(', ') || 'all'))))))
+      : h('p', {}, 'No webhook endpoint yet: events are kept in the outbox until one is added.'),
+    h('h2', {}, 'Add an endpoint'), form);
+}
+
+async function showEndpoint(id) {
+  const path = `/v1/webhooks/endpoints/${encodeURIComponent(id)}`;
+  let e;
+  try {
+    e = await api('GET', path);
+  } catch (err) {
+    show('Webhook endpoint', h('p', {}, h('a', { href: '#/webhooks' }, '← All endpoints')), errorBox(err));
+    return;
+  }
+  const notice = h('div', {});
+  const attempts = h('div', { id: 'attempts', 'aria-live': 'polite' });
+  const loadAttempts = async () => {
+    try {
+      const list = await api('GET', `${path}/attempts?limit=50`);
+      attempts.replaceChildren(list.length
+        ? h('div', { class: 'table-wrap' }, h('table', {},
+          h('caption', { class: 'muted' }, 'Delivery attempts, newest first'),
+          h('thead', {}, h('tr', {}, ['When', 'Event', 'Attempt', 'Answer', 'Took', 'Error or answer excerpt'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('tbody', {}, list.map((a) => h('tr', {}, h('td', {}, when(a.at)), h('td', {}, a.event_id), h('td', {}, a.attempt),
+            h('td', {}, h('span', { class: a.status >= 200 && a.status < 300 ? 'ok' : 'bad' }, a.status ? `HTTP ${a.status}` : 'no answer')),
+            h('td', {}, `${a.duration_ms} ms`), h('td', {}, a.error || a.response || '—'))))))
+        : h('p', { class: 'muted' }, 'No delivery attempt yet.'));
+    } catch (err) {
+      attempts.replaceChildren(errorBox(err));
+    }
+  };
+  const toggle = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    try {
+      await api('PATCH', path, { enabled: !e.enabled });
+      say(e.enabled ? 'Endpoint disabled: its deliveries wait.' : 'Endpoint enabled: its pending deliveries resume.');
+      showEndpoint(id);
+    } catch (err) {
+      notice.replaceChildren(errorBox(err));
+    }
+  } }, e.enabled ? 'Disable' : 'Enable');
+  const rotate = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    try {
+      const r = await api('POST', `${path}/rotate-secret`, {});
+      notice.replaceChildren(secretNotice('Secret rotated; the old one keeps signing beside it for a day.', r.secret));
+    } catch (err) {
+      notice.replaceChildren(errorBox(err));
+    }
+  } }, 'Rotate secret');
+  const remove = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    if (!window.confirm(`Delete ${e.url} with its deliveries and attempt log?`)) return;
+    try {
+      await api('DELETE', path);
+      say(`Endpoint ${e.url} deleted.`);
+      location.hash = '#/webhooks';
+    } catch (err) {
+      notice.replaceChildren(errorBox(err));
+    }
+  } }, 'Delete');
+  show(e.url,
+    h('p', {}, h('a', { href: '#/webhooks' }, '← All endpoints')), notice,
+    h('dl', { class: 'facts' },
+      h('dt', {}, 'Health'), h('dd', {}, endpointHealth(e)),
+      h('dt', {}, 'Events'), h('dd', {}, (e.event_types || []).join(', ') || 'all'),
+      h('dt', {}, 'Ordered'), h('dd', {}, e.ordered ? 'yes, per subject' : 'no'),
+      h('dt', {}, 'Rate limit'), h('dd', {}, e.rate_limit ? `${e.rate_limit} per second` : 'none'),
+      e.previous_secret_expires_at ? [h('dt', {}, 'Previous secret'), h('dd', {}, `signs until ${when(e.previous_secret_expires_at)}`)] : null,
+      h('dt', {}, 'Id'), h('dd', {}, e.id)),
+    h('div', { class: 'actions' }, toggle, rotate, remove),
+    h('h2', {}, 'Attempts'), h('button', { type: 'button', class: 'secondary', onclick: loadAttempts }, 'Refresh attempts'), attempts,
+    h('h2', {}, 'Replay'), replayForm(path, loadAttempts));
+  loadAttempts();
+}
+
+// replayForm re-queues the endpoint's deliveries of events in a time range,
+// a page at a time, showing the progress.
+function replayForm(path, done) {
+  const since = h('input', { id: 'replay-since', name: 'since', type: 'datetime-local', step: '1', required: true });
+  const until = h('input', { id: 'replay-until', name: 'until', type: 'datetime-local', step: '1' });
+  const bar = h('progress', { id: 'replay-progress', max: '1', value: '0', 'aria-label': 'Replay progress', hidden: true });
+  const out = h('p', { id: 'replay-result', role: 'status', 'aria-live': 'polite' });
+  const button = h('button', { type: 'submit' }, 'Replay');
+  const form = h('form', {
+    class: 'stack', 'aria-label': 'Replay a time range',
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const body = { since: new Date(since.value).toISOString(), limit: 100 };
+      if (until.value) body.until = new Date(until.value).toISOString();
+      button.disabled = true;
+      bar.hidden = false;
+      let queued = 0;
+      try {
+        for (;;) {
+          const page = await api('POST', `${path}/replay`, body);
+          queued += page.queued;
+          const total = queued + (page.remaining || 0);
+          bar.max = String(Math.max(total, 1));
+          bar.value = String(queued);
+          out.textContent = `Queued ${queued} of ${total} deliveries…`;
+          if (!page.next) break;
+          body.after = page.next;
+        }
+        out.textContent = `Replay queued ${queued} ${queued === 1 ? 'delivery' : 'deliveries'}.`;
+        done();
+      } catch (err) {
+        out.textContent = err.message;
+      } finally {
+        button.disabled = false;
+      }
+    },
+  },
+  h('div', {}, h('label', { for: 'replay-since' }, 'From', h('span', { class: 'hint' }, 'Events at or after this time (your local time).')), since),
+  h('div', {}, h('label', { for: 'replay-until' }, 'Until', h('span', { class: 'hint' }, 'Optional: events before this time.')), until),
+  button, bar, out);
+  return form;
+}
+
 // --- Overview -----------------------------------------------------------------------
 
 async function showOverview() {
@@ -406,6 +664,9 @@ function route() {
   const parts = path.split('/').filter(Boolean);
   if (parts[0] === 'connectors' && parts[1]) showConnector(decodeURIComponent(parts[1]));
   else if (parts[0] === 'connectors') showConnectors(params);
+  else if (parts[0] === 'shipments' && !state.session.operator) showShipments(params);
+  else if (parts[0] === 'webhooks' && parts[1] && !state.session.operator) showEndpoint(decodeURIComponent(parts[1]));
+  else if (parts[0] === 'webhooks' && !state.session.operator) showWebhooks();
   else showOverview();
 }
 

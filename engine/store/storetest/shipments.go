@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"encoding/json"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +87,24 @@ func testShipmentsRecord(t *testing.T, s EventsStore) {
 	}
 	if all := readAll(t, s); len(all) != 3 {
 		t.Fatalf("outbox holds %d events, want 3", len(all))
+	}
+
+	// Found by tracking number or reference, exactly, within the tenant only.
+	for q, want := range map[string]string{"AWB1": "AWB1", "PO-9": "AWB1", "AWB2": "AWB2", "AWB": "", "po-9": ""} {
+		found, err := s.FindShipments(ctx, tn.ID, q, 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (want == "") != (len(found) == 0) || (want != "" && (len(found) != 1 || found[0].TrackingNumber != want)) {
+			t.Errorf("FindShipments(%q) = %+v, want %q", q, found, want)
+		}
+	}
+	other := mustTenant(t, s, "Other")
+	if found, err := s.FindShipments(ctx, other.ID, "AWB1", 10); err != nil || len(found) != 0 {
+		t.Errorf("another tenant finds %+v, %v", found, err)
+	}
+	if _, err := s.FindShipments(ctx, tn.ID, "AWB1", 0); !errors.Is(err, store.ErrInvalid) {
+		t.Errorf("FindShipments with limit 0: %v", err)
 	}
 }
 
