@@ -258,9 +258,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	if cookies := eval[string](b, "reading document.cookie", `document.cookie`); strings.Contains(cookies, "hub_session") {
 		t.Error("the session cookie is readable by the page's scripts; it must be HttpOnly")
 	}
-	b.waitText("main", "Connector processes")
+	b.waitText("#overview-updated", "Live: updated")
 	b.audit("overview")
-	b.shot("overview")
 
 	// The catalogue: searching narrows it, the filters combine.
 	b.do("opening connectors", chromedp.Navigate(h.url+"/console/#/connectors"), chromedp.WaitVisible(chromedp.CSS("#q")))
@@ -360,6 +359,15 @@ func TestConsoleInBrowser(t *testing.T) {
 	if received.Load() <= before {
 		t.Errorf("the receiver got nothing after the replay (%d requests before, %d after)", before, received.Load())
 	}
+	var testEvent string
+	b.do("sending a test event", chromedp.Click(chromedp.CSS(`.actions button:first-child`)))
+	b.waitText("#test-queued", "queued")
+	if f := strings.Fields(b.text("#test-queued")); len(f) > 2 && strings.HasPrefix(f[2], "evt_") {
+		testEvent = f[2]
+	} else {
+		t.Fatalf("the test event's notice names no event: %q", b.text("#test-queued"))
+	}
+	b.waitAttempts(testEvent)
 
 	// Shipments: found by the shipper's reference, tracked now, with the
 	// carrier's own codes in the timeline.
@@ -373,6 +381,18 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	b.audit("shipments")
 	b.shot("shipments")
+
+	// The overview, live: the connector the console used is at work, and the
+	// stream brings a fresh overview without a reload.
+	b.do("opening the overview", chromedp.Navigate(h.url+"/console/#/overview"), chromedp.WaitVisible(chromedp.CSS("#overview-updated")))
+	b.waitText("#overview-updated", "Live: updated")
+	b.waitText("#overview", "delhivery_express")
+	b.waitText("#overview", " ms") // the P95 of its latest calls
+	first := b.text("#overview-updated")
+	eval[bool](b, "waiting for a live update", fmt.Sprintf(`new Promise((ok) => { const f = () => {
+		if (document.querySelector('#overview-updated').textContent !== %q) ok(true); else setTimeout(f, 100); }; f(); })`, first))
+	b.audit("overview at work")
+	b.shot("overview")
 
 	// Phone width: nothing wider than the screen.
 	b.do("narrowing to a phone", chromedp.EmulateViewport(390, 844), chromedp.Navigate(h.url+"/console/#/connectors"),

@@ -118,6 +118,16 @@ type Config struct {
 	// ConsoleSessionTTL is how long a console sign-in lasts (unless its key
 	// expires first); DefaultConsoleSessionTTL when zero.
 	ConsoleSessionTTL time.Duration
+	// OutboxSinks names the event relay's sinks, whose backlogs the overview
+	// shows operators.
+	OutboxSinks []string
+	// Draining, when closed, ends the overview's event streams: the server
+	// closes it as it starts shutting down, so no stream holds the shutdown up.
+	Draining <-chan struct{}
+	// CallLatency, when set, gives a connector's P95 over its latest calls and
+	// how many calls that is (metrics.RecentLatency), for the process summary
+	// and the overview.
+	CallLatency func(connector string) (time.Duration, int)
 }
 
 // DefaultMaxBodyBytes is the request body limit when Config.MaxBodyBytes is zero.
@@ -156,6 +166,10 @@ type server struct {
 	egress  *egress.Policy
 	// consoleTTL is how long a console sign-in lasts.
 	consoleTTL time.Duration
+	// outboxSinks and draining: see Config.
+	outboxSinks []string
+	draining    <-chan struct{}
+	latency     func(connector string) (time.Duration, int)
 	// pushLimit rate-limits the inbound route per account id.
 	pushLimit *inbound.PushLimiter
 }
@@ -202,6 +216,7 @@ func New(cfg Config) http.Handler {
 		}
 		s.idem = k
 	}
+	s.outboxSinks, s.draining, s.latency = cfg.OutboxSinks, cfg.Draining, cfg.CallLatency
 	s.consoleTTL = cfg.ConsoleSessionTTL
 	if s.consoleTTL <= 0 {
 		s.consoleTTL = DefaultConsoleSessionTTL

@@ -134,6 +134,11 @@ type CallSummary struct {
 	Queued int `json:"queued"`
 	// RetriesRefused counts retries the retry budget refused in its window.
 	RetriesRefused int `json:"retries_refused"`
+	// P95Millis is the 95th percentile of the connector's latest calls' time
+	// end to end (retries and waits included), over LatencySamples calls;
+	// absent when the hub keeps no such figure.
+	P95Millis      float64 `json:"p95_ms,omitempty"`
+	LatencySamples int     `json:"latency_samples,omitempty"`
 }
 
 // summarize sums a connector's resilience state over its accounts.
@@ -421,6 +426,11 @@ func (s *server) sortedConnectors() []plugins.Info {
 }
 
 func (s *server) processSummary(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	writeJSON(w, http.StatusOK, s.processes())
+}
+
+// processes is every connector's process state with its recent calls.
+func (s *server) processes() []ProcessView {
 	now := s.now()
 	out := []ProcessView{}
 	for _, info := range s.sortedConnectors() {
@@ -433,10 +443,15 @@ func (s *server) processSummary(w http.ResponseWriter, r *http.Request, _ store.
 		}
 		if h, ok := s.router.Resilience(info.Manifest.ID); ok {
 			v.Calls = summarize(h)
+			if s.latency != nil {
+				if p95, n := s.latency(info.Manifest.ID); n > 0 {
+					v.Calls.P95Millis, v.Calls.LatencySamples = float64(p95.Microseconds())/1000, n
+				}
+			}
 		}
 		out = append(out, v)
 	}
-	writeJSON(w, http.StatusOK, out)
+	return out
 }
 
 func (s *server) listConnectors(w http.ResponseWriter, r *http.Request, _ store.APIKey) {

@@ -157,6 +157,7 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 	}
 	schemas["UnconfirmedShipment"] = unconfirmedSchema()
 	schemas["Shipment"] = shipmentSchema()
+	schemas["Overview"] = overviewSchema()
 	problemResponses := map[string]any{
 		"Problem": map[string]any{"description": "An error, as RFC 9457 problem details.",
 			"content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}},
@@ -258,7 +259,9 @@ func managementSchemas() map[string]any {
 			"calls": ref("CallSummary"),
 		}),
 		"CallSummary": obj([]string{"accounts", "breakers_open", "breakers_half_open", "requests", "failures", "error_rate", "rejected", "in_flight", "queued", "retries_refused"}, schema{
-			"accounts": integer, "breakers_open": integer, "breakers_half_open": integer,
+			"p95_ms":          schema{"type": "number", "description": "The 95th percentile of the connector's latest calls (up to 512), in milliseconds."},
+			"latency_samples": integer,
+			"accounts":        integer, "breakers_open": integer, "breakers_half_open": integer,
 			"requests": schema{"type": "integer", "description": "Attempts that reached providers in the breaker window."},
 			"failures": integer, "error_rate": number, "rejected": schema{"type": "integer", "description": "Calls failed fast by open breakers in the window."},
 			"in_flight": integer, "queued": integer, "retries_refused": integer,

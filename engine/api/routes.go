@@ -147,5 +147,5 @@ func (s *server) routes() []route {
 			Body:      ref("TenantInput"),
 			Responses: []response{{201, "The tenant and its first (admin) key, whose secret is shown only here.", ref("TenantCreated")}},
 			Errors:    []int{409}, handler: s.createTenant},
-	}, slices.Concat(s.webhookRoutes(), s.inboundRoutes(), s.unconfirmedRoutes(), s.consoleRoutes(), s.shipmentRoutes())...)
+	}, slices.Concat(s.webhookRoutes(), s.inboundRoutes(), s.unconfirmedRoutes(), s.consoleRoutes(), s.shipmentRoutes(), s.overviewRoutes())...)
 }

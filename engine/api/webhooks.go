@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/webhooks"
@@ -357,6 +358,7 @@ func webhookSchemas() map[string]any {
 			"since": stamp, "until": stamp, "after": schema{"type": "string", "description": "A previous page's next cursor."},
 			"limit": schema{"type": "integer", "minimum": 1, "maximum": maxReplayPage, "description": "Page size; without it the whole window is queued in one call."},
 		}},
+		"TestEventQueued": schema{"type": "object", "required": []string{"event_id"}, "properties": schema{"event_id": str}},
 		"ReplayResult": schema{"type": "object", "required": []string{"queued"}, "properties": schema{
 			"queued": schema{"type": "integer"}, "remaining": schema{"type": "integer"}, "next": str,
 		}},
@@ -396,9 +398,48 @@ func (s *server) webhookRoutes() []route {
 		{Method: "GET", Pattern: "/v1/webhooks/events/{id}/attempts", ID: "listEventAttempts", Summary: "An event's delivery attempts to all the tenant's endpoints, newest first.", Auth: tenant,
 			Query: []param{{"limit", "At most this many (1 to 1000, default 100)."}}, Responses: []response{{200, "The attempts.", arrayOf(ref("WebhookAttempt"))}},
 			handler: s.eventAttempts},
+		{Method: "POST", Pattern: "/v1/webhooks/endpoints/{id}/test", ID: "testWebhookEndpoint",
+			Summary: "Send the endpoint a webhook.test event, signed and delivered like any other (retries and attempt log included) and to this endpoint only, whatever its event types.", Auth: tenant,
+			Responses: []response{{202, "Queued; the attempt log shows how it went.", ref("TestEventQueued")}}, Errors: []int{404}, handler: s.testWebhookEndpoint},
 		{Method: "POST", Pattern: "/v1/webhooks/endpoints/{id}/replay", ID: "replayWebhookEndpoint",
 			Summary: "Re-queue the endpoint's delivered and dead deliveries of events in [since, until); answers with the count queued.", Auth: tenant,
 			Body: ref("ReplayInput"), Responses: []response{{200, "How many were queued (and, when paged, how many remain).", ref("ReplayResult")}}, Errors: []int{404},
 			handler: s.replayWebhookEndpoint},
 	}
+}
+
+// TestEventQueued answers POST /v1/webhooks/endpoints/{id}/test.
+type TestEventQueued struct {
+	// EventID is the test event's id, as the attempt log and the receiver see it.
+	EventID string `json:"event_id"`
+}
+
+// testWebhookEndpoint queues a webhook.test delivery for one endpoint. It goes
+// straight to the delivery table, not through the outbox, so no other
+// endpoint and no Kafka topic sees it.
+func (s *server) testWebhookEndpoint(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	id := r.PathValue("id")
+	e, err := s.store.GetWebhookEndpoint(r.Context(), key.TenantID, id)
+	if err != nil {
+		writeProblem(w, r, s.webhookProblem(r, err, "webhook endpoint "+id))
+		return
+	}
+	now := s.now().UTC()
+	data, err := json.Marshal(events.TestEvent{EndpointID: e.ID, Message: "A test event from the hub: your endpoint is reachable if this arrived."})
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "test event"))
+		return
+	}
+	ev := events.Event{ID: store.NewEventID(now), Type: events.WebhookTest, TenantID: key.TenantID, Subject: e.ID, Time: now, Data: data}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "test event"))
+		return
+	}
+	if _, err := s.store.InsertWebhookDeliveries(r.Context(), []store.WebhookDelivery{{EventID: ev.ID, EndpointID: e.ID, TenantID: key.TenantID,
+		EventType: string(ev.Type), Subject: ev.Subject, Ordered: e.Ordered, EventTime: now, Body: body}}, now); err != nil {
+		writeProblem(w, r, s.storeProblem(r.Context(), err, "test event"))
+		return
+	}
+	writeJSON(w, http.StatusAccepted, TestEventQueued{EventID: ev.ID})
 }

@@ -99,6 +99,15 @@ func TestWebhookEndpointsAPI(t *testing.T) {
 	if r = h.do("POST", path+"/rotate-secret", h.keyA, `{"overlap_seconds":99999999}`); r.status != 422 {
 		t.Fatalf("long overlap: %d", r.status)
 	}
+	if r = h.do("POST", path+"/test", h.keyB, ""); r.status != 404 {
+		t.Fatalf("another tenant's test event: %d", r.status)
+	}
+	r = h.do("POST", path+"/test", h.keyA, "")
+	var queued TestEventQueued
+	r.decode(t, &queued)
+	if r.status != http.StatusAccepted || !strings.HasPrefix(queued.EventID, "evt_") {
+		t.Fatalf("test event: %d %s", r.status, r.body)
+	}
 	if r = h.do("DELETE", path, h.keyB, ""); r.status != 404 {
 		t.Fatalf("another tenant's DELETE: %d", r.status)
 	}

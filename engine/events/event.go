@@ -53,6 +53,10 @@ const (
 	ConnectorHealthChanged Type = "connector.health_changed"
 	// WebhookEndpointDisabled: an endpoint failing for too long was disabled (data: EndpointDisabled).
 	WebhookEndpointDisabled Type = "webhook.endpoint_disabled"
+	// WebhookTest: a test event, sent to the one endpoint it was asked for
+	// (POST /v1/webhooks/endpoints/{id}/test; data: TestEvent); it never
+	// passes through the outbox.
+	WebhookTest Type = "webhook.test"
 )
 
 // Types lists every canonical event type.
@@ -60,7 +64,7 @@ var Types = []Type{
 	ShipmentCreated, ShipmentCancelled, TrackingUpdated, ShipmentDelivered, ShipmentException,
 	PODReceived, EWayBillGenerated, EWayBillVehicleUpdated, EWayBillExtended, EWayBillCancelled,
 	EWayBillExpiring, EWayBillExpired, EInvoiceGenerated,
-	ConnectorHealthChanged, WebhookEndpointDisabled,
+	ConnectorHealthChanged, WebhookEndpointDisabled, WebhookTest,
 }
 
 // Known reports whether t is a canonical event type.
@@ -134,6 +138,14 @@ type HealthChange struct {
 	To string `json:"to"`
 	// Reason explains the change.
 	Reason string `json:"reason,omitempty"`
+}
+
+// TestEvent is the data of webhook.test.
+type TestEvent struct {
+	// EndpointID is the endpoint the test was sent to.
+	EndpointID string `json:"endpoint_id"`
+	// Message says what the event is.
+	Message string `json:"message"`
 }
 
 // EndpointDisabled is the data of webhook.endpoint_disabled.

@@ -13,7 +13,7 @@ const SchemaBaseID = "https://github.com/carrierhub/hub/engine/events/schemas/"
 const ModelSchemaBaseID = "https://github.com/carrierhub/hub/sdk/modelschema/schema/"
 
 // DataSchemas names, per event type, the sdk/modelschema file its data follows; the
-// types whose data is defined here (HealthChange, EndpointDisabled) are absent.
+// types whose data is defined here (HealthChange, EndpointDisabled, TestEvent) are absent.
 var DataSchemas = map[Type]string{
 	ShipmentCreated:        "shipment_response.json",
 	ShipmentCancelled:      "cancel_response.json",

@@ -54,6 +54,10 @@ func generate() map[string][]byte {
 			"properties": obj{"endpoint_id": obj{"type": "string"}, "url": obj{"type": "string"},
 				"failing_since": obj{"type": "string", "format": "date-time"}, "last_error": obj{"type": "string"}},
 		},
+		events.WebhookTest: {
+			"type": "object", "required": []any{"endpoint_id", "message"},
+			"properties": obj{"endpoint_id": obj{"type": "string"}, "message": obj{"type": "string"}},
+		},
 	}
 	for _, t := range events.Types {
 		data := local[t]

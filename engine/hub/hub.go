@@ -74,6 +74,11 @@ type Hub struct {
 	cfg  config.Config
 	opts Options
 	log  *slog.Logger
+	// draining is closed when Run starts shutting down: it ends the API's
+	// event streams, which would otherwise hold the shutdown up.
+	draining chan struct{}
+	// latency keeps each connector's latest call times for the overview's P95.
+	latency metrics.RecentLatency
 
 	store   store.Store
 	tracer  *tracing.Provider
@@ -113,7 +118,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &Hub{cfg: cfg, opts: opts, log: log, listening: make(chan struct{})}
+	h := &Hub{cfg: cfg, opts: opts, log: log, listening: make(chan struct{}), draining: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			if cerr := h.Close(); cerr != nil {
@@ -163,7 +168,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 	}
 	exec := resilience.NewExecutor(resilience.Options{Logger: log.With("component", "resilience"), Observer: met.Resilience()})
 	h.router, err = router.New(router.Config{Connectors: h.plugins, Accounts: h.store, Validate: validatorFunc(v), Logger: log,
-		Resilience: exec, Overrides: &h.cfg.Resilience, Observe: met.ObserveCall, AfterCall: h.pipe.AfterCall,
+		Resilience: exec, Overrides: &h.cfg.Resilience, Observe: h.observeCall(met), AfterCall: h.pipe.AfterCall,
 		Unknown: h.pipe.Unknown, SettleAfter: cfg.Idempotency.SettleAfter})
 	if err != nil {
 		return nil, err
@@ -175,7 +180,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 	h.handler = api.New(api.Config{Store: h.store, Router: h.router, Connectors: h.plugins, Logger: log, Version: opts.Version,
 		Idempotency: h.keeper, MaxBodyBytes: cfg.Server.MaxBodyBytes, ObserveRequest: met.ObserveRequest, ObserveReplay: met.ObserveReplay,
 		Egress: cfg.Egress.Policy(), InboundRateLimit: cfg.Inbound.RateLimit, InboundBurst: cfg.Inbound.Burst,
-		Console: console.Handler()})
+		Console: console.Handler(), OutboxSinks: h.pipe.sinks, Draining: h.draining, CallLatency: h.latency.P95})
 	if met != nil {
 		met.Watch(h.plugins, h.router)
 		mux := http.NewServeMux()
@@ -184,6 +189,15 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 		h.handler = mux
 	}
 	return h, nil
+}
+
+// observeCall tells the metrics (when enabled) and the recent latencies about
+// every connector call.
+func (h *Hub) observeCall(met *metrics.Metrics) func(string, sdk.Operation, *sdk.Error, time.Duration) {
+	return func(connector string, op sdk.Operation, err *sdk.Error, d time.Duration) {
+		met.ObserveCall(connector, op, err, d)
+		h.latency.Observe(connector, d)
+	}
 }
 
 // validatorFunc adapts engine/validate to the router: its field errors pass on
@@ -286,6 +300,7 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 	case <-ctx.Done():
 	}
 	h.log.Info("hub shutting down")
+	close(h.draining)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.Server.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {

@@ -43,7 +43,9 @@ type pipeline struct {
 	record   *inbound.Recording
 	disp     *webhooks.Dispatcher
 	met      *metrics.Metrics
-	wg       sync.WaitGroup
+	// sinks names the relay's sinks.
+	sinks []string
+	wg    sync.WaitGroup
 }
 
 // newPipeline builds the pipeline; nothing runs until start. On an error the
@@ -73,6 +75,7 @@ func newPipeline(ctx context.Context, cfg config.Config, st store.Store, log *sl
 	for i, s := range sinks {
 		names[i] = s.Name()
 	}
+	p.sinks = names
 	met.WatchPipeline(st, names, busSink.Name())
 	relay, err := events.NewRelay(st, sinks, events.RelayConfig{Logger: log.With("component", "relay")})
 	if err != nil {

@@ -104,6 +104,10 @@ type EWayBillStore interface {
 	ClaimExpiring(ctx context.Context, now time.Time, lead time.Duration, limit int) ([]events.Stored, error)
 	// GetEWayBill returns a tenant's e-way bill, or ErrNotFound.
 	GetEWayBill(ctx context.Context, tenantID, number string) (EWayBill, error)
+	// ExpiringEWayBills returns a tenant's active e-way bills whose validity
+	// ends after now and at or before until, soonest first, at most limit (1 to
+	// MaxEventBatch).
+	ExpiringEWayBills(ctx context.Context, tenantID string, now, until time.Time, limit int) ([]EWayBill, error)
 }
 
 var _ EWayBillStore = (*sqlStore)(nil)
@@ -462,4 +466,30 @@ func (s *sqlStore) GetEWayBill(ctx context.Context, tenantID, number string) (EW
 		return EWayBill{}, s.dbErr("getting e-way bill", err)
 	}
 	return r.EWayBill, nil
+}
+
+// ExpiringEWayBills lists bills about to expire; see EWayBillStore.
+func (s *sqlStore) ExpiringEWayBills(ctx context.Context, tenantID string, now, until time.Time, limit int) ([]EWayBill, error) {
+	out := []EWayBill{}
+	if limit < 1 || limit > MaxEventBatch {
+		return nil, invalid("limit", "must be 1 to %d, not %d", MaxEventBatch, limit)
+	}
+	if !validID(tenantPrefix, tenantID) {
+		return out, nil
+	}
+	err := s.db.query(ctx, `SELECT `+eWayBillColumns+` FROM eway_bills
+		WHERE status = 'active' AND valid_until > $1 AND valid_until <= $2 AND tenant_id = $3
+		ORDER BY valid_until, number LIMIT $4`,
+		[]any{millis(now), millis(until), tenantID, limit}, func(scan func(...any) error) error {
+			r, err := scanEWayBill(scan)
+			if err != nil {
+				return err
+			}
+			out = append(out, r.EWayBill)
+			return nil
+		})
+	if err != nil {
+		return nil, s.dbErr("listing expiring e-way bills", err)
+	}
+	return out, nil
 }

@@ -145,6 +145,7 @@ function signedIn() {
 }
 
 async function signOut() {
+  stopOverviewStream();
   try {
     await api('DELETE', '/v1/console/session');
   } catch (err) {
@@ -547,6 +548,16 @@ async function showEndpoint(id) {
       notice.replaceChildren(errorBox(err));
     }
   } }, 'Rotate secret');
+  const test = h('button', { type: 'button', class: 'secondary', onclick: async () => {
+    try {
+      const q = await api('POST', `${path}/test`);
+      notice.replaceChildren(h('p', { class: 'status', role: 'status', id: 'test-queued' },
+        `Test event ${q.event_id} queued; its attempt shows below once sent.`));
+      setTimeout(loadAttempts, 1000);
+    } catch (err) {
+      notice.replaceChildren(errorBox(err));
+    }
+  } }, 'Send a test event');
   const remove = h('button', { type: 'button', class: 'secondary', onclick: async () => {
     if (!window.confirm(`Delete ${e.url} with its deliveries and attempt log?`)) return;
     try {
@@ -566,7 +577,7 @@ async function showEndpoint(id) {
       h('dt', {}, 'Rate limit'), h('dd', {}, e.rate_limit ? `${e.rate_limit} per second` : 'none'),
       e.previous_secret_expires_at ? [h('dt', {}, 'Previous secret'), h('dd', {}, `signs until ${when(e.previous_secret_expires_at)}`)] : null,
       h('dt', {}, 'Id'), h('dd', {}, e.id)),
-    h('div', { class: 'actions' }, toggle, rotate, remove),
+    h('div', { class: 'actions' }, test, toggle, rotate, remove),
     h('h2', {}, 'Attempts'), h('button', { type: 'button', class: 'secondary', onclick: loadAttempts }, 'Refresh attempts'), attempts,
     h('h2', {}, 'Replay'), replayForm(path, loadAttempts));
   loadAttempts();
@@ -617,30 +628,107 @@ function replayForm(path, done) {
 
 // --- Overview -----------------------------------------------------------------------
 
+// overviewStream is the live overview's server-sent event stream, open only
+// while the overview is on screen.
+let overviewStream = null;
+
+function stopOverviewStream() {
+  if (overviewStream) {
+    overviewStream.close();
+    overviewStream = null;
+  }
+}
+
+function card(id, title, big, note, bad) {
+  return h('section', { class: 'card', 'aria-labelledby': id }, h('h2', { id }, title),
+    h('p', { class: `big${bad ? ' bad' : ''}` }, big), note ? h('p', { class: 'muted' }, note) : null);
+}
+
+function percent(x) {
+  return `${(100 * x).toFixed(x > 0 && x < 0.01 ? 2 : 1)} %`;
+}
+
+function age(seconds) {
+  if (!seconds) return 'none waiting';
+  if (seconds < 120) return `oldest ${Math.round(seconds)} s`;
+  if (seconds < 7200) return `oldest ${Math.round(seconds / 60)} min`;
+  return `oldest ${(seconds / 3600).toFixed(1)} h`;
+}
+
+function overviewContent(v) {
+  const conns = v.connectors || [];
+  const troubled = conns.filter((c) => c.state === 'crashed' || c.state === 'gave_up' || c.restarts > 0);
+  const active = conns.filter((c) => c.calls);
+  const sum = (f) => active.reduce((n, c) => n + f(c.calls), 0);
+  const requests = sum((c) => c.requests);
+  const failures = sum((c) => c.failures);
+  const breakers = sum((c) => c.breakers_open);
+  const cards = [
+    card('card-conn', 'Connectors', conns.length, `${conns.filter((c) => c.state === 'running').length} running, ${conns.filter((c) => c.state === 'idle').length} idle`),
+    card('card-trouble', 'Processes in trouble', troubled.length, 'crashed, given up, or restarted', troubled.length > 0),
+    card('card-breakers', 'Open breakers', breakers, 'accounts failing fast', breakers > 0),
+    card('card-errors', 'Provider error rate', requests ? percent(failures / requests) : '—', requests ? `${failures} of ${requests} recent attempts` : 'no recent calls', requests > 0 && failures / requests > 0.05),
+  ];
+  if (v.outbox) {
+    for (const o of v.outbox) cards.push(card(`card-outbox-${o.sink}`, `Outbox to ${o.sink}`, o.depth, age(o.oldest_age_seconds), o.oldest_age_seconds > 60));
+  }
+  if (v.deliveries) {
+    cards.push(card('card-deliveries', 'Webhook deliveries waiting', v.deliveries.pending,
+      v.deliveries.overdue_seconds ? `${Math.round(v.deliveries.overdue_seconds)} s overdue` : `${v.deliveries.endpoints_enabled} endpoints on, ${v.deliveries.endpoints_disabled} off`,
+      v.deliveries.overdue_seconds > 60));
+  }
+  if (v.endpoints) {
+    cards.push(card('card-endpoints', 'Webhook endpoints in trouble', v.endpoints.failing + v.endpoints.disabled,
+      `${v.endpoints.failing} failing, ${v.endpoints.disabled} disabled, of ${v.endpoints.total}`, v.endpoints.failing + v.endpoints.disabled > 0));
+  }
+  // A tenant's overview has a list of expiring bills, empty ones left out of the JSON.
+  const bills = v.eway_bills_expiring || (v.endpoints ? [] : null);
+  if (bills) cards.push(card('card-ewb', 'E-way bills expiring within 8 h', bills.length, 'extend them before they lapse', bills.length > 0));
+  const out = [h('div', { class: 'cards' }, cards)];
+  const shown = conns.filter((c) => c.calls || troubled.includes(c));
+  out.push(h('h2', {}, 'Connectors at work'));
+  out.push(shown.length
+    ? h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, ['Connector', 'Process', 'Restarts', 'Open breakers', 'Error rate', 'P95', 'In flight', 'Last exit'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, shown.map((c) => h('tr', {},
+        h('td', {}, h('a', { href: `#/connectors/${encodeURIComponent(c.id)}` }, c.id)), h('td', {}, stateText(c.state)), h('td', {}, c.restarts),
+        h('td', {}, c.calls ? c.calls.breakers_open : 0), h('td', {}, c.calls && c.calls.requests ? percent(c.calls.error_rate) : '—'),
+        h('td', {}, c.calls && c.calls.latency_samples ? `${c.calls.p95_ms.toFixed(1)} ms` : '—'),
+        h('td', {}, c.calls ? c.calls.in_flight : 0), h('td', {}, c.last_error || '—'))))))
+    : h('p', {}, 'No connector has been called recently, and every process is running or idle with no restarts.'));
+  if (bills && bills.length) {
+    out.push(h('h2', {}, 'E-way bills expiring soon'), h('div', { class: 'table-wrap' }, h('table', {},
+      h('thead', {}, h('tr', {}, ['Number', 'Valid until', 'Vehicle', 'Connector'].map((c) => h('th', { scope: 'col' }, c)))),
+      h('tbody', {}, bills.map((b) => h('tr', {}, h('td', {}, b.number), h('td', {}, when(b.valid_until)), h('td', {}, b.vehicle || '—'), h('td', {}, b.connector)))))));
+  }
+  return out;
+}
+
 async function showOverview() {
-  let list;
+  const body = h('div', { id: 'overview' });
+  const updated = h('p', { class: 'muted', id: 'overview-updated' }, 'Loading…');
+  show('Overview', updated, body);
+  const render = (v) => {
+    body.replaceChildren(...overviewContent(v));
+    updated.textContent = `Live: updated at ${new Date(v.at).toLocaleTimeString()}.`;
+  };
   try {
-    list = await api('GET', '/v1/connectors');
-    state.connectors = list;
+    render(await api('GET', '/v1/overview'));
   } catch (err) {
-    show('Overview', errorBox(err));
+    body.replaceChildren(errorBox(err));
     return;
   }
-  const by = (s) => list.filter((c) => c.state === s).length;
-  const troubled = list.filter((c) => c.state === 'crashed' || c.state === 'gave_up' || c.restarts > 0);
-  show('Overview',
-    h('div', { class: 'cards' },
-      h('section', { class: 'card', 'aria-labelledby': 'card-conn' }, h('h2', { id: 'card-conn' }, 'Connectors'),
-        h('p', { class: 'big' }, list.length), h('p', { class: 'muted' }, `${by('running')} running, ${by('idle')} idle`)),
-      h('section', { class: 'card', 'aria-labelledby': 'card-trouble' }, h('h2', { id: 'card-trouble' }, 'Processes in trouble'),
-        h('p', { class: 'big' }, troubled.length), h('p', { class: 'muted' }, 'crashed, given up, or restarted'))),
-    h('h2', {}, 'Connector processes'),
-    troubled.length
-      ? h('div', { class: 'table-wrap' }, h('table', {},
-        h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Connector'), h('th', { scope: 'col' }, 'State'), h('th', { scope: 'col' }, 'Restarts'), h('th', { scope: 'col' }, 'Last exit'))),
-        h('tbody', {}, troubled.map((c) => h('tr', {}, h('td', {}, h('a', { href: `#/connectors/${encodeURIComponent(c.id)}` }, c.name)),
-          h('td', {}, stateText(c.state)), h('td', {}, c.restarts), h('td', {}, c.last_error || '—'))))))
-      : h('p', {}, 'Every connector process is running or idle, with no restarts.'));
+  stopOverviewStream();
+  const stream = new EventSource('/v1/overview/stream');
+  overviewStream = stream;
+  stream.addEventListener('overview', (ev) => {
+    const v = JSON.parse(ev.data);
+    if (v.error) updated.textContent = v.error;
+    else render(v);
+  });
+  stream.onerror = () => {
+    if (overviewStream === stream) updated.textContent = 'Live updates paused; reconnecting…';
+  };
 }
 
 // --- Routing --------------------------------------------------------------------------
@@ -658,6 +746,7 @@ function route() {
     return;
   }
   say('');
+  stopOverviewStream();
   const [path, query] = location.hash.slice(1).split('?', 2);
   const params = new URLSearchParams(query || '');
   markNav(path);

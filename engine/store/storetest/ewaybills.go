@@ -193,6 +193,19 @@ func testEWayBillExpiring(t *testing.T, s store.Store, base time.Time) {
 	recordEWB(t, s, tn.ID, events.EWayBillGenerated, "100000000000", "", gen, nil) // no Part-B: no validity yet
 	recordEWB(t, s, other.ID, events.EWayBillGenerated, "100000000001", "", gen, at(base.Add(1*time.Hour)))
 
+	// The console's list: the tenant's own bills ending within the window,
+	// soonest first; bills with no validity and other tenants' are not in it.
+	list, err := s.ExpiringEWayBills(ctx, tn.ID, base, base.Add(lead), 10)
+	if err != nil || len(list) != 1 || list[0].Number != "100000000003" {
+		t.Fatalf("ExpiringEWayBills(8h) = %+v, %v; want 100000000003 only", list, err)
+	}
+	if list, err = s.ExpiringEWayBills(ctx, tn.ID, base, base.Add(12*time.Hour), 10); err != nil || len(list) != 2 || list[1].Number != "100000000010" {
+		t.Fatalf("ExpiringEWayBills(12h) = %+v, %v", list, err)
+	}
+	if _, err := s.ExpiringEWayBills(ctx, tn.ID, base, base.Add(lead), 0); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("ExpiringEWayBills with limit 0: %v", err)
+	}
+
 	// Nothing is due before the lead window.
 	if got := claimSubjects(t, s, base.Add(-8*time.Hour), lead, 10); len(got) != 0 {
 		t.Fatalf("claimed %v before the lead window", got)

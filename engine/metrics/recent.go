@@ -1,0 +1,59 @@
+package metrics
+
+import (
+	"slices"
+	"sync"
+	"time"
+)
+
+// recentCalls is how many of a connector's latest calls RecentLatency keeps.
+const recentCalls = 512
+
+// RecentLatency keeps each connector's latest call durations, for the P95 the
+// console's overview shows: a figure of now, where the Prometheus histogram
+// holds everything since the hub started. Its zero value is ready; it is safe
+// for concurrent use.
+type RecentLatency struct {
+	mu sync.Mutex
+	by map[string]*latencyRing
+}
+
+// latencyRing is one connector's latest durations, oldest overwritten first.
+type latencyRing struct {
+	d    [recentCalls]time.Duration
+	n    int // how many are held, up to recentCalls
+	next int
+}
+
+// Observe records one call of connector that took d.
+func (r *RecentLatency) Observe(connector string, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.by == nil {
+		r.by = map[string]*latencyRing{}
+	}
+	ring := r.by[connector]
+	if ring == nil {
+		ring = &latencyRing{}
+		r.by[connector] = ring
+	}
+	ring.d[ring.next] = d
+	ring.next = (ring.next + 1) % recentCalls
+	ring.n = min(ring.n+1, recentCalls)
+}
+
+// P95 returns the 95th percentile of connector's latest calls (nearest rank)
+// and how many calls it is taken over; 0, 0 before its first call.
+func (r *RecentLatency) P95(connector string) (time.Duration, int) {
+	r.mu.Lock()
+	ring := r.by[connector]
+	if ring == nil || ring.n == 0 {
+		r.mu.Unlock()
+		return 0, 0
+	}
+	held := slices.Clone(ring.d[:ring.n])
+	r.mu.Unlock()
+	slices.Sort(held)
+	rank := (95*len(held) + 99) / 100 // ceil(0.95 n), 1-based
+	return held[rank-1], len(held)
+}
