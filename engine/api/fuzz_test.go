@@ -128,6 +128,15 @@ func fuzzSeeds() []fuzzSeed {
 		{method: "GET", target: "/v1/webhooks/events/evt_1/attempts", auth: authTenant},
 		{method: "POST", target: "/v1/webhooks/endpoints/{endpoint}/replay", auth: authTenant, contentType: js,
 			body: `{"since":"2026-05-01T00:00:00Z","until":"2026-05-02T00:00:00Z","limit":10}`},
+		{method: "POST", target: "/v1/webhooks/endpoints/{endpoint}/test", auth: authTenant},
+		{method: "GET", target: "/v1/overview", auth: authTenant},
+		{method: "GET", target: "/v1/overview", auth: authAdmin},
+		{method: "GET", target: "/v1/overview/stream", auth: authTenant},
+		{method: "GET", target: "/v1/shipments?q=SO-2026-004211", auth: authTenant},
+		{method: "GET", target: "/v1/shipments", auth: authOther},
+		{method: "POST", target: "/v1/console/sessions", contentType: js, body: `{"api_key":"hub_sk_nope"}`},
+		{method: "GET", target: "/v1/console/session", extra: "Cookie: hub_session=hub_cs_" + strings.Repeat("A", 43)},
+		{method: "DELETE", target: "/v1/console/session", extra: "Cookie: hub_session=garbage\nX-CSRF-Token: x\nOrigin: https://evil.example"},
 		{method: "POST", target: "/v1/inbound/pushy/{push_account}?src=pushy", contentType: js,
 			extra: "X-Pushy-Token: " + pushyToken, body: `{"awb":"PX1","status":"in_transit"}`},
 		{method: "POST", target: "/v1/inbound/pushy/{push_account}", contentType: "text/csv", body: "awb,status\nPX1,delivered\n"},
@@ -391,7 +400,15 @@ func (fz *fuzzHub) check(t *testing.T, method, target string, auth uint8, conten
 		return
 	}
 	req.RemoteAddr = "192.0.2.10:40000"
-	req = req.WithContext(t.Context())
+	// A stream (GET /v1/overview/stream) answers until its client leaves:
+	// this client leaves a stream after its first event.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if strings.HasSuffix(req.URL.Path, "/stream") {
+		stop := time.AfterFunc(200*time.Millisecond, cancel)
+		defer stop.Stop()
+	}
+	req = req.WithContext(ctx)
 	credentials := strings.Join(req.Header.Values("Authorization"), "\n")
 
 	fz.logs.reset()
