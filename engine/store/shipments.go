@@ -488,26 +488,29 @@ func (s *sqlStore) GetShipment(ctx context.Context, tenantID, connectorID, track
 
 // FindShipments looks shipments up by tracking number or reference; see ShipmentStore.
 func (s *sqlStore) FindShipments(ctx context.Context, tenantID, q string, limit int) ([]Shipment, error) {
-	out := []Shipment{}
 	if limit < 1 || limit > MaxEventBatch {
 		return nil, invalid("limit", "must be 1 to %d, not %d", MaxEventBatch, limit)
 	}
 	if !validID(tenantPrefix, tenantID) || q == "" {
-		return out, nil
+		return []Shipment{}, nil
 	}
-	err := s.db.query(ctx, `SELECT `+shipmentColumns+` FROM shipments
-		WHERE tenant_id = $1 AND (tracking_number = $2 OR reference = $2)
-		ORDER BY created_at DESC, connector_id, tracking_number LIMIT $3`,
-		[]any{tenantID, q, limit}, func(scan func(...any) error) error {
-			sh, err := scanShipment(scan)
-			if err != nil {
-				return err
-			}
-			out = append(out, sh)
-			return nil
-		})
+	return s.listShipments(ctx, "finding shipments", `WHERE tenant_id = $1 AND (tracking_number = $2 OR reference = $2)
+		ORDER BY created_at DESC, connector_id, tracking_number LIMIT $3`, tenantID, q, limit)
+}
+
+// listShipments runs a query of shipments, where is its clause from WHERE on.
+func (s *sqlStore) listShipments(ctx context.Context, what, where string, args ...any) ([]Shipment, error) {
+	out := []Shipment{}
+	err := s.db.query(ctx, `SELECT `+shipmentColumns+` FROM shipments `+where, args, func(scan func(...any) error) error {
+		sh, err := scanShipment(scan)
+		if err != nil {
+			return err
+		}
+		out = append(out, sh)
+		return nil
+	})
 	if err != nil {
-		return nil, s.dbErr("finding shipments", err)
+		return nil, s.dbErr(what, err)
 	}
 	return out, nil
 }
@@ -517,22 +520,8 @@ func (s *sqlStore) DueForPoll(ctx context.Context, now time.Time, limit int) ([]
 	if limit < 1 || limit > MaxEventBatch {
 		return nil, invalid("limit", "must be 1 to %d, not %d", MaxEventBatch, limit)
 	}
-	out := []Shipment{}
-	err := s.db.query(ctx, `SELECT `+shipmentColumns+` FROM shipments
-		WHERE next_poll_at IS NOT NULL AND next_poll_at <= $1
-		ORDER BY next_poll_at, tenant_id, connector_id, tracking_number LIMIT $2`,
-		[]any{millis(now), int64(limit)}, func(scan func(...any) error) error {
-			sh, err := scanShipment(scan)
-			if err != nil {
-				return err
-			}
-			out = append(out, sh)
-			return nil
-		})
-	if err != nil {
-		return nil, s.dbErr("listing shipments due for polling", err)
-	}
-	return out, nil
+	return s.listShipments(ctx, "listing shipments due for polling", `WHERE next_poll_at IS NOT NULL AND next_poll_at <= $1
+		ORDER BY next_poll_at, tenant_id, connector_id, tracking_number LIMIT $2`, millis(now), int64(limit))
 }
 
 // SetNextPoll schedules a shipment's next poll; see ShipmentStore.
