@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/carrierhub/hub/engine/router"
@@ -19,7 +20,7 @@ import (
 // session cookie in place of the Authorization header: the same routes, the
 // same access rules, the same tenant limits. The cookie is HttpOnly, so a
 // script on the page cannot read it; SameSite=Strict, so other sites' pages do
-// not send it; Secure when the hub serves TLS. A change made with the cookie
+// not send it; Secure when the browser reached the hub over TLS. A change made with the cookie
 // (any method but GET and HEAD) must also carry the session's CSRF token in
 // X-CSRF-Token, which only a page that read GET /v1/console/session knows, and
 // an Origin header, when the browser sends one, must be the hub's own.
@@ -76,14 +77,31 @@ func csrfToken(secret string) string {
 func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead }
 
 // sameOrigin reports whether the request's Origin header, when there is one,
-// names the host the request was sent to.
+// names the host the request was sent to: its Host, or the X-Forwarded-Host a
+// reverse proxy in front of the hub set (nginx passes its upstream's name as
+// Host by default). A page on another site can set neither header, so taking
+// the forwarded one opens nothing; and the CSRF token is checked besides.
 func sameOrigin(r *http.Request) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true
 	}
 	u, err := url.Parse(o)
-	return err == nil && u.Host == r.Host
+	if err != nil {
+		return false
+	}
+	if u.Host == r.Host {
+		return true
+	}
+	fwd, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Host"), ",")
+	return fwd != "" && strings.TrimSpace(fwd) == u.Host
+}
+
+// overTLS reports whether the browser reached the hub over TLS: directly, or
+// through a proxy that says so (X-Forwarded-Proto). It only decides the
+// cookie's Secure flag, which a wrong "https" could only make stricter.
+func overTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // authenticateSession is authenticate for a request that carries the console's
@@ -191,7 +209,7 @@ func (s *server) createConsoleSession(w http.ResponseWriter, r *http.Request, _ 
 		st.tenant = key.TenantID
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: secret, Path: "/", Expires: sess.ExpiresAt,
-		MaxAge: max(1, int(sess.ExpiresAt.Sub(s.now()).Seconds())), HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+		MaxAge: max(1, int(sess.ExpiresAt.Sub(s.now()).Seconds())), HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
 	writeJSON(w, http.StatusCreated, sessionView(sess.ID, sess.ExpiresAt, secret, key))
 }
 
@@ -220,7 +238,7 @@ func (s *server) endConsoleSession(w http.ResponseWriter, r *http.Request, _ sto
 		return
 	}
 	s.auth.drop(sha256.Sum256([]byte(c.Value)))
-	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: overTLS(r), SameSite: http.SameSiteStrictMode})
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -76,6 +76,15 @@ func TestConsoleSessions(t *testing.T) {
 	if r = h.do("POST", "/v1/webhooks/endpoints", "", body, withCookie, "X-CSRF-Token: "+csrf, "Origin: "+h.srv.URL); r.status != http.StatusCreated {
 		t.Fatalf("change with the token from the hub's origin: %d %s", r.status, r.body)
 	}
+	// Behind a reverse proxy the page's origin is the proxy's, which says so.
+	proxied := []string{withCookie, "X-CSRF-Token: " + csrf, "Origin: https://hub.example.com", "X-Forwarded-Host: hub.example.com"}
+	if r = h.do("POST", "/v1/webhooks/endpoints", "", `{"url":"https://erp.example.com/2"}`, proxied...); r.status != http.StatusCreated {
+		t.Fatalf("change through a proxy: %d %s", r.status, r.body)
+	}
+	if r = h.do("POST", "/v1/console/sessions", "", `{"api_key":"`+h.keyA+`"}`, "Origin: https://hub.example.com",
+		"X-Forwarded-Host: hub.example.com", "X-Forwarded-Proto: https"); r.status != http.StatusCreated || !strings.Contains(r.header.Get("Set-Cookie"), "Secure") {
+		t.Fatalf("sign-in through a TLS proxy: %d %s %s", r.status, r.header.Get("Set-Cookie"), r.body)
+	}
 	// Another site cannot sign the browser in to its own tenant.
 	if r = h.do("POST", "/v1/console/sessions", "", `{"api_key":"`+h.keyB+`"}`, "Origin: https://evil.example"); r.status != http.StatusForbidden || r.header.Get("Set-Cookie") != "" {
 		t.Fatalf("cross-site sign-in: %d %s", r.status, r.body)
