@@ -401,6 +401,16 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.noWiderThanWindow("the connectors page at phone width")
 	b.audit("connectors at phone width")
 	b.shot("connectors-phone")
+	for _, page := range []struct{ name, hash, ready string }{
+		{"the overview", "#/overview", "#overview-updated"},
+		{"the shipments page", "#/shipments?q=CONSOLE-1", "#ship-q"},
+		{"the webhooks page", "#/webhooks", "#hook-url"},
+		{"Delhivery's page", "#/connectors/delhivery_express", "#health"},
+	} {
+		b.do("opening "+page.name+" at phone width", chromedp.Navigate(h.url+"/console/"+page.hash), chromedp.WaitVisible(chromedp.CSS(page.ready)))
+		b.noWiderThanWindow(page.name + " at phone width")
+		b.audit(page.name + " at phone width")
+	}
 	b.do("back to a laptop", chromedp.EmulateViewport(1280, 900))
 
 	// The cookie: HttpOnly, SameSite=Strict. Signing out ends the session on
