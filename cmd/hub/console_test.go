@@ -344,6 +344,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.do("opening the endpoint", chromedp.Click(chromedp.CSS(`a[href^="#/webhooks/whe_"], a[href^="#/webhooks/"]`)))
 	b.waitAttempts("HTTP 500")
 	b.waitAttempts("HTTP 204")
+	b.waitText("#attempts", `"type":"shipment.created"`) // the request sent, beside each answer
 	b.audit("webhook endpoint")
 	b.shot("webhook-endpoint")
 	b.do("asking for a replay of the last hour", chromedp.WaitVisible(chromedp.CSS("#replay-since")))

@@ -367,6 +367,7 @@ func webhookSchemas() map[string]any {
 			"status":      schema{"type": "integer", "description": "HTTP status; 0 when no answer came."},
 			"duration_ms": schema{"type": "integer"}, "error": str,
 			"response": schema{"type": "string", "description": "The first 4 KiB of the answer."},
+			"request":  schema{"type": "string", "description": "The first 4 KiB of the body sent (the event as signed); absent once the delivery is purged."},
 		}},
 	}
 }

@@ -169,16 +169,22 @@ type WebhookAttempt struct {
 	Error string `json:"error,omitempty"`
 	// Response is the start of the answer's body, at most MaxWebhookAttemptResponse bytes.
 	Response []byte `json:"response,omitempty"`
+	// Request is the start of the body sent (the event as signed), at most
+	// MaxWebhookAttemptResponse bytes, read from the delivery when the log is
+	// listed; absent once the delivery is purged.
+	Request []byte `json:"request,omitempty"`
 }
 
-// MarshalJSON writes Duration in milliseconds and Response as text.
+// MarshalJSON writes Duration in milliseconds and Response and Request as text.
 func (a WebhookAttempt) MarshalJSON() ([]byte, error) {
 	type plain WebhookAttempt
+	text := func(b []byte) string { return string(bytes.ToValidUTF8(b, []byte("\uFFFD"))) }
 	return json.Marshal(struct {
 		plain
 		Duration int64  `json:"duration_ms"`
 		Response string `json:"response,omitempty"`
-	}{plain(a), a.Duration.Milliseconds(), string(bytes.ToValidUTF8(a.Response, []byte("\uFFFD")))})
+		Request  string `json:"request,omitempty"`
+	}{plain(a), a.Duration.Milliseconds(), text(a.Response), text(a.Request)})
 }
 
 // DeliveryOutcome is what a dispatcher reports for a claimed delivery.
@@ -1231,22 +1237,24 @@ func (s *sqlStore) ListWebhookAttempts(ctx context.Context, tenantID, endpointID
 	if !validID(tenantPrefix, tenantID) {
 		return out, nil
 	}
-	q, args := `SELECT event_id, endpoint_id, tenant_id, attempt, at, status, duration_ms, error, response
-		FROM webhook_attempts WHERE tenant_id = $1`, []any{tenantID}
+	q, args := fmt.Sprintf(`SELECT a.event_id, a.endpoint_id, a.tenant_id, a.attempt, a.at, a.status, a.duration_ms, a.error, a.response,
+		SUBSTR(d.body, 1, %d)
+		FROM webhook_attempts a LEFT JOIN webhook_deliveries d ON d.event_id = a.event_id AND d.endpoint_id = a.endpoint_id
+		WHERE a.tenant_id = $1`, MaxWebhookAttemptResponse), []any{tenantID}
 	if endpointID != "" {
 		args = append(args, endpointID)
-		q += fmt.Sprintf(` AND endpoint_id = $%d`, len(args))
+		q += fmt.Sprintf(` AND a.endpoint_id = $%d`, len(args))
 	}
 	if eventID != "" {
 		args = append(args, eventID)
-		q += fmt.Sprintf(` AND event_id = $%d`, len(args))
+		q += fmt.Sprintf(` AND a.event_id = $%d`, len(args))
 	}
 	args = append(args, int64(limit))
-	q += fmt.Sprintf(` ORDER BY at DESC, attempt DESC LIMIT $%d`, len(args))
+	q += fmt.Sprintf(` ORDER BY a.at DESC, a.attempt DESC LIMIT $%d`, len(args))
 	err := s.db.query(ctx, q, args, func(scan func(...any) error) error {
 		var a WebhookAttempt
 		var attempt, at, status, dur int64
-		if err := scan(&a.EventID, &a.EndpointID, &a.TenantID, &attempt, &at, &status, &dur, &a.Error, &a.Response); err != nil {
+		if err := scan(&a.EventID, &a.EndpointID, &a.TenantID, &attempt, &at, &status, &dur, &a.Error, &a.Response, &a.Request); err != nil {
 			return err
 		}
 		a.Attempt, a.At, a.Status, a.Duration = int(attempt), fromMillis(at), int(status), time.Duration(dur)*time.Millisecond

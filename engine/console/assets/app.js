@@ -522,10 +522,11 @@ async function showEndpoint(id) {
       attempts.replaceChildren(list.length
         ? h('div', { class: 'table-wrap' }, h('table', {},
           h('caption', { class: 'muted' }, 'Delivery attempts, newest first'),
-          h('thead', {}, h('tr', {}, ['When', 'Event', 'Attempt', 'Answer', 'Took', 'Error or answer excerpt'].map((c) => h('th', { scope: 'col' }, c)))),
+          h('thead', {}, h('tr', {}, ['When', 'Event', 'Attempt', 'Answer', 'Took', 'Error or answer excerpt', 'Sent'].map((c) => h('th', { scope: 'col' }, c)))),
           h('tbody', {}, list.map((a) => h('tr', {}, h('td', {}, when(a.at)), h('td', {}, a.event_id), h('td', {}, a.attempt),
             h('td', {}, h('span', { class: a.status >= 200 && a.status < 300 ? 'ok' : 'bad' }, a.status ? `HTTP ${a.status}` : 'no answer')),
-            h('td', {}, `${a.duration_ms} ms`), h('td', {}, a.error || a.response || '—'))))))
+            h('td', {}, `${a.duration_ms} ms`), h('td', {}, a.error || a.response || '—'),
+            h('td', {}, a.request ? h('details', {}, h('summary', {}, 'Request'), h('pre', { class: 'excerpt' }, a.request)) : '—'))))))
         : h('p', { class: 'muted' }, 'No delivery attempt yet.'));
     } catch (err) {
       attempts.replaceChildren(errorBox(err));

@@ -360,6 +360,9 @@ func testWebhookOutcomes(t *testing.T, s store.Store, ws store.WebhookStore) {
 	if err != nil || len(atts) != 1 || atts[0].Status != 500 || string(atts[0].Response) != "boom" || atts[0].Error == "" {
 		t.Fatalf("attempts of the event = %+v, %v", atts, err)
 	}
+	if want := delivery(a.ID, e.ID, 2, "S2").Body; string(atts[0].Request) != string(want) {
+		t.Fatalf("attempt's request = %q, want the delivery's body %q", atts[0].Request, want)
+	}
 	if atts, _ := ws.ListWebhookAttempts(ctx, b.ID, e.ID, "", 10); len(atts) != 0 {
 		t.Fatalf("another tenant sees %d attempts", len(atts))
 	}
