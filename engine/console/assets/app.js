@@ -87,6 +87,12 @@ function errorBox(err) {
   return h('p', { class: 'error', role: 'alert' }, err instanceof Error ? err.message : String(err));
 }
 
+// externalLink links to an http(s) address and shows anything else as text:
+// a manifest's URLs are data, and a javascript: one must not become a link.
+function externalLink(url) {
+  return /^https?:\/\//i.test(url) ? h('a', { href: url, rel: 'noreferrer noopener', target: '_blank' }, url) : h('span', {}, url);
+}
+
 function stateText(s) {
   return h('span', { class: `state-${s}` }, s.replace('_', ' '));
 }
@@ -252,7 +258,7 @@ async function showConnector(id) {
       h('dt', {}, 'Id'), h('dd', {}, c.id), h('dt', {}, 'Category'), h('dd', {}, c.category),
       h('dt', {}, 'Region'), h('dd', {}, c.region || '—'), h('dt', {}, 'Protocols'), h('dd', {}, (c.protocols || []).join(', ') || '—'),
       h('dt', {}, 'Version'), h('dd', {}, c.version),
-      h('dt', {}, 'Documentation'), h('dd', {}, c.docs ? h('a', { href: c.docs, rel: 'noreferrer noopener', target: '_blank' }, c.docs) : '—'),
+      h('dt', {}, 'Documentation'), h('dd', {}, c.docs ? externalLink(c.docs) : '—'),
       h('dt', {}, 'Process'), h('dd', {}, stateText(c.state), c.restarts ? ` · ${c.restarts} restarts` : '', c.last_error ? ` · last exit: ${c.last_error}` : '')),
     h('h2', {}, 'Operations'),
     h('div', { class: 'table-wrap' }, h('table', {},
@@ -262,7 +268,7 @@ async function showConnector(id) {
     h('h2', {}, 'Sources'),
     c.sources && c.sources.length
       ? h('details', { class: 'sources' }, h('summary', {}, `${c.sources.length} documents the connector's facts come from`),
-        h('ul', {}, c.sources.map((s) => h('li', {}, h('a', { href: s.url, rel: 'noreferrer noopener', target: '_blank' }, s.url),
+        h('ul', {}, c.sources.map((s) => h('li', {}, externalLink(s.url),
           s.covers ? ` — ${s.covers}` : '', s.confidence ? ` (${s.confidence} confidence)` : ''))))
       : h('p', { class: 'muted' }, 'No sources listed.'),
     h('h2', {}, 'Health'), healthBox,
