@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+
+	"github.com/carrierhub/hub/sdk/exchange"
 )
 
 // Operation names a canonical operation, the same for every connector that serves it.
@@ -227,6 +229,11 @@ func (d *Dispatcher) Invoke(ctx context.Context, call *Call) (out []byte, err er
 			out, err = nil, Errorf(CodeInternal, "connector %s panicked in %s: %v", d.manifest.ID, call.Operation, r)
 		}
 	}()
+	if call.Account != nil {
+		// The provider exchanges of the call are recorded, for the console.
+		ctx = exchange.WithCall(ctx, exchange.Call{Account: call.Account.ID, Operation: string(call.Operation),
+			RequestID: call.RequestID, Secrets: call.Account.Credentials})
+	}
 	out, err = h(ctx, call)
 	if err != nil {
 		e := AsError(err)

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/stats"
 
+	"github.com/carrierhub/hub/sdk/exchange"
 	"github.com/carrierhub/hub/sdk/internal/pluginrpc"
 	"github.com/carrierhub/hub/sdk/telemetry"
 )
@@ -330,6 +331,20 @@ func (s *rpcServer) CheckHealth(ctx context.Context, req *pluginrpc.CheckHealthR
 		resp.Error = errorToProto(AsError(err))
 	}
 	return resp, nil
+}
+
+// Exchanges answers the account's latest provider exchanges from the
+// process's log (sdk/exchange), redacted as they leave it.
+func (s *rpcServer) Exchanges(_ context.Context, req *pluginrpc.ExchangesRequest) (*pluginrpc.ExchangesResponse, error) {
+	limit := int(req.GetLimit())
+	if limit <= 0 || limit > exchange.PerAccount {
+		limit = exchange.PerAccount
+	}
+	b, err := json.Marshal(exchange.Default.Recent(req.GetAccountId(), limit))
+	if err != nil {
+		return nil, err
+	}
+	return &pluginrpc.ExchangesResponse{RecordsJson: b}, nil
 }
 
 // callTracker counts calls from their arrival until their answer is written, so

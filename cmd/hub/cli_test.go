@@ -162,6 +162,10 @@ func (f fakeManager) Health(context.Context, string, *sdk.Account) (plugins.Heal
 	return plugins.Health{}, nil
 }
 
+func (f fakeManager) Exchanges(context.Context, string, string, int) (json.RawMessage, error) {
+	return json.RawMessage("[]"), nil
+}
+
 func newTestAPI(t *testing.T) *testAPI {
 	t.Helper()
 	a := &testAPI{dataDir: t.TempDir()}

@@ -380,6 +380,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	if tl := b.text("#timeline"); !strings.Contains(tl, "UD/") {
 		t.Errorf("the timeline shows no Delhivery status code (UD/...):\n%s", tl)
 	}
+	// The exchange behind it, from the connector's own record, without the token.
+	b.do("showing the provider exchanges", chromedp.Click(chromedp.CSS(`#timeline button.secondary`)))
+	b.waitText("#exchanges", "/api/v1/packages/json/")
+	if ex := eval[string](b, "reading the exchanges", `document.querySelector('#exchanges').textContent`); strings.Contains(ex, sim.Token()) || !strings.Contains(ex, "[redacted]") {
+		t.Errorf("the exchanges show the account's token, or redact nothing:\n%s", ex)
+	}
 	b.audit("shipments")
 	b.shot("shipments")
 

@@ -16,6 +16,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -63,6 +64,10 @@ type Connectors interface {
 	Manifest(id string) (*sdk.Manifest, bool)
 	// Health probes one connector, starting its process if needed.
 	Health(ctx context.Context, id string, account *sdk.Account) (plugins.Health, error)
+	// Exchanges returns an account's latest provider exchanges as the
+	// connector keeps them, redacted (a JSON list, newest first); a connector
+	// whose process is not running has none.
+	Exchanges(ctx context.Context, id, accountID string, limit int) (json.RawMessage, error)
 }
 
 // Config configures the API handler.

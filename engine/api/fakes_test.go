@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -229,6 +230,8 @@ type fakeConnectors struct {
 	infos  []plugins.Info
 	invoke func(ctx context.Context, id string, call *sdk.Call) ([]byte, error)
 	health func(ctx context.Context, id string, account *sdk.Account) (plugins.Health, error)
+	// exchanges answers Exchanges; nil answers an empty list.
+	exchanges func(ctx context.Context, id, accountID string, limit int) (json.RawMessage, error)
 }
 
 func (f *fakeConnectors) Connectors() []plugins.Info { return append([]plugins.Info(nil), f.infos...) }
@@ -248,6 +251,13 @@ func (f *fakeConnectors) Invoke(ctx context.Context, id string, call *sdk.Call) 
 
 func (f *fakeConnectors) Health(ctx context.Context, id string, account *sdk.Account) (plugins.Health, error) {
 	return f.health(ctx, id, account)
+}
+
+func (f *fakeConnectors) Exchanges(ctx context.Context, id, accountID string, limit int) (json.RawMessage, error) {
+	if f.exchanges == nil {
+		return json.RawMessage("[]"), nil
+	}
+	return f.exchanges(ctx, id, accountID, limit)
 }
 
 // memIdem is an in-memory store.IdempotencyStore for the fake store, with the

@@ -130,6 +130,8 @@ func fuzzSeeds() []fuzzSeed {
 			body: `{"since":"2026-05-01T00:00:00Z","until":"2026-05-02T00:00:00Z","limit":10}`},
 		{method: "POST", target: "/v1/webhooks/endpoints/{endpoint}/test", auth: authTenant},
 		{method: "GET", target: "/v1/overview", auth: authTenant},
+		{method: "GET", target: "/v1/connectors/acme/exchanges?account={account}", auth: authTenant},
+		{method: "GET", target: "/v1/connectors/acme/exchanges?account={other_account}", auth: authTenant},
 		{method: "GET", target: "/v1/overview", auth: authAdmin},
 		{method: "GET", target: "/v1/overview/stream", auth: authTenant},
 		{method: "GET", target: "/v1/shipments?q=SO-2026-004211", auth: authTenant},

@@ -22,6 +22,8 @@ import (
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/exchange"
+	"github.com/carrierhub/hub/sdk/host"
 	"github.com/carrierhub/hub/sdk/transport/egress"
 )
 
@@ -460,6 +462,38 @@ func (s *server) listConnectors(w http.ResponseWriter, r *http.Request, _ store.
 		out = append(out, connectorView(info))
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *server) connectorExchanges(w http.ResponseWriter, r *http.Request, key store.APIKey) {
+	id, accountID := r.PathValue("id"), r.URL.Query().Get("account")
+	if _, ok := s.conns.Manifest(id); !ok {
+		writeProblem(w, r, noConnector(id))
+		return
+	}
+	if accountID == "" {
+		p := newProblem(http.StatusUnprocessableEntity, string(sdk.CodeInvalidRequest), "name the account whose exchanges to show")
+		p.Errors = []ProblemField{{Parameter: "account", Detail: "is required"}}
+		writeProblem(w, r, p)
+		return
+	}
+	// The account must be the caller's: another tenant's is 404, like any unknown one.
+	if _, err := s.router.Account(r.Context(), key.TenantID, id, accountID); err != nil {
+		writeProblem(w, r, problemFromError(err))
+		return
+	}
+	list, err := s.conns.Exchanges(r.Context(), id, accountID, exchange.PerAccount)
+	if errors.Is(err, host.ErrNoExchanges) {
+		writeProblem(w, r, newProblem(http.StatusNotImplemented, string(sdk.CodePermanent), err.Error()))
+		return
+	}
+	if err != nil {
+		writeProblem(w, r, problemFromError(err))
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(list)
 }
 
 func (s *server) findConnector(id string) (plugins.Info, bool) {

@@ -158,6 +158,15 @@ func buildOpenAPI(routes []route, version string) ([]byte, error) {
 	schemas["UnconfirmedShipment"] = unconfirmedSchema()
 	schemas["Shipment"] = shipmentSchema()
 	schemas["Overview"] = overviewSchema()
+	schemas["ProviderExchange"] = schema{"type": "object", "description": "One exchange with a provider, redacted (sdk/exchange.Record).",
+		"required": []string{"at", "account", "method", "url", "duration_ms"}, "properties": schema{
+			"at": schema{"type": "string", "format": "date-time"}, "account": schema{"type": "string"}, "operation": schema{"type": "string"},
+			"request_id": schema{"type": "string"}, "method": schema{"type": "string"}, "url": schema{"type": "string"},
+			"request_headers": schema{"type": "object", "additionalProperties": schema{"type": "string"}}, "request_body": schema{"type": "string"},
+			"status": schema{"type": "integer"}, "response_headers": schema{"type": "object", "additionalProperties": schema{"type": "string"}},
+			"response_body": schema{"type": "string"}, "truncated": schema{"type": "boolean"}, "duration_ms": schema{"type": "integer"},
+			"error": schema{"type": "string"},
+		}}
 	problemResponses := map[string]any{
 		"Problem": map[string]any{"description": "An error, as RFC 9457 problem details.",
 			"content": map[string]any{"application/problem+json": map[string]any{"schema": ref("Problem")}}},

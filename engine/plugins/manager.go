@@ -8,6 +8,7 @@ package plugins
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -335,6 +336,29 @@ func (m *Manager) Health(ctx context.Context, id string, account *sdk.Account) (
 		h.CheckError = sdk.AsError(err)
 	}
 	return h, nil
+}
+
+// Exchanges returns an account's latest provider exchanges as the connector's
+// process keeps them (sdk/exchange records as JSON, newest first, redacted by
+// the connector). A process that is not running has none: it is not started
+// for this, and the answer is an empty list.
+func (m *Manager) Exchanges(ctx context.Context, id, accountID string, limit int) (json.RawMessage, error) {
+	e, ok := m.entries[id]
+	if !ok {
+		return nil, &sdk.Error{Code: sdk.CodeNotFound, Source: sdk.SourceHub, Message: fmt.Sprintf("no connector %q", id)}
+	}
+	e.mu.Lock()
+	p := e.proc
+	running := e.state == StateRunning && p != nil
+	if running {
+		e.inflight++
+	}
+	e.mu.Unlock()
+	if !running {
+		return json.RawMessage("[]"), nil
+	}
+	defer e.done()
+	return p.Exchanges(ctx, accountID, limit)
 }
 
 func unavailable(format string, args ...any) *sdk.Error {

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -40,6 +41,10 @@ func (benchConnectors) Invoke(context.Context, string, *sdk.Call) ([]byte, error
 func (benchConnectors) Connectors() []plugins.Info { return []plugins.Info{{Manifest: benchManifest}} }
 func (benchConnectors) Health(context.Context, string, *sdk.Account) (plugins.Health, error) {
 	return plugins.Health{}, nil
+}
+
+func (benchConnectors) Exchanges(context.Context, string, string, int) (json.RawMessage, error) {
+	return json.RawMessage("[]"), nil
 }
 
 // discard is a span exporter that counts and drops, so a long benchmark does

@@ -6,11 +6,14 @@
 // account, the operation, the request id and the account's secret values);
 // Transport, wrapped around the HTTP transport the connector dials through,
 // records the exchanges of marked requests into a Log, a few per account.
-// Records are redacted as they are made, so the Log never holds a secret: the
-// account's credential values wherever they appear (plain, URL-encoded or
-// base64), credentials-bearing headers, sensitive query parameters, and the
-// values of sensitive fields in JSON, form and XML bodies (a login answer's
-// token is no account credential, but its field name gives it away).
+// Recording costs a call only copies (the start of each body, the headers);
+// redaction happens when records leave the Log (Recent), so nothing leaves it
+// with a secret: the account's credential values wherever they appear (plain,
+// URL-encoded, JSON-escaped or base64), credentials-bearing headers, sensitive
+// query parameters, and the values of sensitive fields in JSON, form and XML
+// bodies (a login answer's token is no account credential, but its field name
+// gives it away). The connector process holds those secrets anyway; the Log
+// holds them no longer than its last PerAccount exchanges.
 package exchange
 
 import (
@@ -19,6 +22,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 )
@@ -56,8 +60,9 @@ type Call struct {
 	Account   string
 	Operation string
 	RequestID string
-	// Secrets are the account's credential values, taken out of every record.
-	Secrets []string
+	// Secrets are the account's credentials (name to value); their values are
+	// taken out of every record. The map is read, never changed.
+	Secrets map[string]string
 }
 
 type callKey struct{}
@@ -72,35 +77,70 @@ func callFrom(ctx context.Context) (*Call, bool) {
 	return c, ok && c.Account != ""
 }
 
-// Log keeps the latest redacted exchanges of each account. Its zero value is
-// ready; it is safe for concurrent use.
+// Default is the connector process's log, which the SDK's HTTP clients record
+// into (Recording) and the plugin protocol reads.
+var Default = &Log{}
+
+// Recording wraps base (the egress guard's transport) so that it records into
+// Default.
+func Recording(base http.RoundTripper) http.RoundTripper {
+	return &Transport{Base: base, Log: Default}
+}
+
+// Log keeps the latest exchanges of each account. Its zero value is ready; it
+// is safe for concurrent use.
 type Log struct {
 	mu sync.Mutex
-	by map[string][]Record // oldest first, at most PerAccount
+	by map[string][]kept // oldest first, at most PerAccount
+}
+
+// kept is an exchange as recorded: references and the bodies' starts, turned
+// into a redacted Record only when Recent reads it, so that recording costs a
+// call as little as it can.
+type kept struct {
+	call                  *Call
+	at                    time.Time
+	method, url           string
+	reqHeader, respHeader http.Header
+	reqBody, respBody     []byte
+	status                int
+	truncated             bool
+	duration              time.Duration
+	err                   string
+}
+
+// record is k as a redacted Record.
+func (k kept) record() Record {
+	r := Record{At: k.at.UTC(), Account: k.call.Account, Operation: k.call.Operation, RequestID: k.call.RequestID,
+		Method: k.method, URL: k.url, RequestHeaders: flatten(k.reqHeader), RequestBody: string(k.reqBody),
+		Status: k.status, ResponseHeaders: flatten(k.respHeader), ResponseBody: string(k.respBody),
+		Truncated: k.truncated, DurationMS: k.duration.Milliseconds(), Error: k.err}
+	return redact(r, k.reqHeader.Get("Content-Type"), k.respHeader.Get("Content-Type"), k.call.Secrets)
 }
 
 // add keeps r as its account's newest record.
-func (l *Log) add(r Record) {
+func (l *Log) add(k kept) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.by == nil {
-		l.by = map[string][]Record{}
+		l.by = map[string][]kept{}
 	}
-	list := append(l.by[r.Account], r)
+	list := append(l.by[k.call.Account], k)
 	if len(list) > PerAccount {
 		list = slices.Delete(list, 0, len(list)-PerAccount)
 	}
-	l.by[r.Account] = list
+	l.by[k.call.Account] = list
 }
 
-// Recent returns an account's latest exchanges, newest first, at most n.
+// Recent returns an account's latest exchanges, newest first, at most n,
+// redacted.
 func (l *Log) Recent(account string, n int) []Record {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	list := l.by[account]
+	list := slices.Clone(l.by[account])
+	l.mu.Unlock()
 	out := make([]Record, 0, min(n, len(list)))
 	for i := len(list) - 1; i >= 0 && len(out) < n; i-- {
-		out = append(out, list[i])
+		out = append(out, list[i].record())
 	}
 	return out
 }
@@ -131,21 +171,23 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		now = t.Now
 	}
 	start := now()
-	reqBody, reqTrunc := peekRequest(req)
-	rec := Record{At: start.UTC(), Account: call.Account, Operation: call.Operation, RequestID: call.RequestID,
-		Method: req.Method, URL: req.URL.String(), RequestHeaders: flatten(req.Header), RequestBody: reqBody, Truncated: reqTrunc}
+	k := &kept{call: call, at: start, method: req.Method, url: req.URL.String(), reqHeader: req.Header}
+	k.reqBody, k.truncated = peekRequest(req)
 	resp, err := base.RoundTrip(req)
 	if err != nil {
-		rec.Error = err.Error()
-		rec.DurationMS = now().Sub(start).Milliseconds()
-		t.Log.add(redact(rec, req.Header.Get("Content-Type"), "", call.Secrets))
+		k.err, k.duration = err.Error(), now().Sub(start)
+		t.Log.add(*k)
 		return resp, err
 	}
-	rec.Status, rec.ResponseHeaders = resp.StatusCode, flatten(resp.Header)
-	resp.Body = &recordingBody{ReadCloser: resp.Body, done: func(body []byte, truncated bool) {
-		rec.ResponseBody, rec.Truncated = string(body), rec.Truncated || truncated
-		rec.DurationMS = now().Sub(start).Milliseconds()
-		t.Log.add(redact(rec, req.Header.Get("Content-Type"), resp.Header.Get("Content-Type"), call.Secrets))
+	k.status, k.respHeader = resp.StatusCode, resp.Header
+	size := 512
+	if resp.ContentLength >= 0 {
+		size = int(min(resp.ContentLength, MaxBody))
+	}
+	resp.Body = &recordingBody{ReadCloser: resp.Body, buf: make([]byte, 0, size), done: func(body []byte, truncated bool) {
+		k.respBody, k.truncated = body, k.truncated || truncated
+		k.duration = now().Sub(start)
+		t.Log.add(*k)
 	}}
 	return resp, nil
 }
@@ -153,25 +195,37 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 // peekRequest returns the start of a request's body without taking it from
 // the request: through GetBody when the request has it, or by reading the
 // start and putting it back in front of the rest.
-func peekRequest(req *http.Request) (string, bool) {
+func peekRequest(req *http.Request) ([]byte, bool) {
 	if req.Body == nil || req.Body == http.NoBody {
-		return "", false
+		return nil, false
 	}
 	if req.GetBody != nil {
 		rc, err := req.GetBody()
 		if err != nil {
-			return "", false
+			return nil, false
 		}
 		defer rc.Close()
-		b, _ := io.ReadAll(io.LimitReader(rc, MaxBody+1))
-		return string(b[:min(len(b), MaxBody)]), len(b) > MaxBody
+		return readStart(rc, req.ContentLength)
 	}
-	b, _ := io.ReadAll(io.LimitReader(req.Body, MaxBody+1))
+	buf := make([]byte, MaxBody+1)
+	n, _ := io.ReadFull(req.Body, buf)
 	req.Body = struct {
 		io.Reader
 		io.Closer
-	}{io.MultiReader(bytes.NewReader(b), req.Body), req.Body}
-	return string(b[:min(len(b), MaxBody)]), len(b) > MaxBody
+	}{io.MultiReader(bytes.NewReader(buf[:n]), req.Body), req.Body}
+	return buf[:min(n, MaxBody)], n > MaxBody
+}
+
+// readStart reads the first MaxBody bytes of r, whose length is size when
+// known (-1 when not), and reports whether there was more.
+func readStart(r io.Reader, size int64) ([]byte, bool) {
+	want := MaxBody + 1
+	if size >= 0 && size < int64(want) {
+		want = int(size) + 1 // the +1 still finds a body longer than announced
+	}
+	buf := make([]byte, want)
+	n, _ := io.ReadFull(r, buf)
+	return buf[:min(n, MaxBody)], n > MaxBody
 }
 
 // recordingBody keeps the start of a response body as the caller reads it
@@ -210,18 +264,7 @@ func flatten(h http.Header) map[string]string {
 	}
 	out := make(map[string]string, len(h))
 	for k, v := range h {
-		out[k] = joinValues(v)
+		out[k] = strings.Join(v, ", ")
 	}
 	return out
-}
-
-func joinValues(v []string) string {
-	s := ""
-	for i, x := range v {
-		if i > 0 {
-			s += ", "
-		}
-		s += x
-	}
-	return s
 }

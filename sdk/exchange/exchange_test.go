@@ -44,7 +44,7 @@ func TestTransportRecordsRedacted(t *testing.T) {
 	defer srv.Close()
 	var log Log
 	client := &http.Client{Transport: &Transport{Log: &log}}
-	ctx := WithCall(context.Background(), Call{Account: "acc_1", Operation: "track", RequestID: "req_1", Secrets: []string{password, apiToken, "ab"}})
+	ctx := WithCall(context.Background(), Call{Account: "acc_1", Operation: "track", RequestID: "req_1", Secrets: map[string]string{"password": password, "api_token": apiToken, "pin": "ab"}})
 	send := func(method, target, contentType, body string, header ...string) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(ctx, method, target, strings.NewReader(body))
@@ -121,9 +121,9 @@ func TestTransportRecordsRedacted(t *testing.T) {
 func TestLogKeepsLatestPerAccount(t *testing.T) {
 	var log Log
 	for i := range PerAccount + 5 {
-		log.add(Record{Account: "a", RequestID: fmt.Sprint(i)})
+		log.add(kept{call: &Call{Account: "a", RequestID: fmt.Sprint(i)}})
 	}
-	log.add(Record{Account: "b", RequestID: "b0"})
+	log.add(kept{call: &Call{Account: "b", RequestID: "b0"}})
 	recs := log.Recent("a", 100)
 	if len(recs) != PerAccount || recs[0].RequestID != fmt.Sprint(PerAccount+4) || recs[len(recs)-1].RequestID != "5" {
 		t.Fatalf("account a: %d records, newest %q, oldest %q", len(recs), recs[0].RequestID, recs[len(recs)-1].RequestID)

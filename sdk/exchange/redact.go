@@ -2,6 +2,7 @@ package exchange
 
 import (
 	"encoding/base64"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -47,12 +48,12 @@ var (
 // redact takes every secret out of a record: sensitive headers and query
 // parameters, sensitive body fields, then the secret values themselves
 // wherever they remain.
-func redact(r Record, reqType, respType string, secrets []string) Record {
+func redact(r Record, reqType, respType string, secrets map[string]string) Record {
 	values := variants(secrets)
 	scrub := func(s string) string { return scrubValues(s, values) }
 	r.URL = scrub(redactURL(r.URL))
-	r.RequestHeaders = redactHeaders(r.RequestHeaders, scrub)
-	r.ResponseHeaders = redactHeaders(r.ResponseHeaders, scrub)
+	r.RequestHeaders = redactHeaders(maps.Clone(r.RequestHeaders), scrub)
+	r.ResponseHeaders = redactHeaders(maps.Clone(r.ResponseHeaders), scrub)
 	r.RequestBody = scrub(redactBody(r.RequestBody, reqType))
 	r.ResponseBody = scrub(redactBody(r.ResponseBody, respType))
 	r.Error = scrub(r.Error)
@@ -62,7 +63,7 @@ func redact(r Record, reqType, respType string, secrets []string) Record {
 // variants are the forms a secret travels in: as is, URL-encoded, JSON-escaped
 // and base64-encoded. Values shorter than 4 bytes are not looked for (they
 // would blank out ordinary text).
-func variants(secrets []string) []string {
+func variants(secrets map[string]string) []string {
 	var out []string
 	for _, s := range secrets {
 		if len(s) < 4 {

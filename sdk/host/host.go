@@ -512,6 +512,23 @@ func (p *Process) CheckHealth(ctx context.Context, account *sdk.Account) (suppor
 	return resp.GetSupported(), nil
 }
 
+// Exchanges returns an account's latest provider exchanges (sdk/exchange's
+// records as JSON, newest first), redacted by the connector. A connector built
+// before the protocol had them answers ErrNoExchanges.
+func (p *Process) Exchanges(ctx context.Context, accountID string, limit int) (json.RawMessage, error) {
+	resp, err := p.rpc.Exchanges(ctx, &pluginrpc.ExchangesRequest{AccountId: accountID, Limit: int32(min(limit, 1<<20))})
+	if status.Code(err) == codes.Unimplemented {
+		return nil, ErrNoExchanges
+	}
+	if err != nil {
+		return nil, p.transportError(ctx, err)
+	}
+	return resp.GetRecordsJson(), nil
+}
+
+// ErrNoExchanges is the answer of a connector that keeps no provider exchanges.
+var ErrNoExchanges = errors.New("this connector keeps no record of its provider exchanges (built with an older SDK)")
+
 // Ping checks the process answers on its connection.
 func (p *Process) Ping(ctx context.Context) error {
 	_, err := p.rpc.Describe(ctx, &pluginrpc.DescribeRequest{})

@@ -444,9 +444,36 @@ async function track(sh, box) {
             h('td', {}, h('code', {}, e.raw_code || '—')), h('td', {}, e.raw_text || '—'), h('td', {}, whereText(e.location)))))))
         : h('p', { class: 'muted' }, 'The carrier reports no scans yet.'));
     say(`Tracked ${sh.tracking_number}: ${r.status}.`);
+    box.append(exchangesSection(sh.connector, sh.account));
   } catch (err) {
     box.replaceChildren(errorBox(err));
   }
+}
+
+// exchangesSection shows the account's latest exchanges with the provider,
+// as the connector keeps them, secrets redacted by the connector.
+function exchangesSection(connector, account) {
+  const list = h('div', { id: 'exchanges', 'aria-live': 'polite' });
+  const headers = (hs) => Object.entries(hs || {}).map(([k, v]) => `${k}: ${v}`).join('\n');
+  const load = async () => {
+    list.replaceChildren(h('p', { class: 'muted' }, 'Loading…'));
+    try {
+      const xs = await api('GET', `/v1/connectors/${encodeURIComponent(connector)}/exchanges?account=${encodeURIComponent(account)}`);
+      list.replaceChildren(xs.length
+        ? h('ul', { class: 'exchanges' }, xs.map((x) => h('li', {}, h('details', {},
+          h('summary', {}, `${when(x.at)} · ${x.operation || ''} · ${x.method} ${x.url} → ${x.status ? 'HTTP ' + x.status : x.error || 'no answer'} (${x.duration_ms} ms)`),
+          h('h3', {}, 'Request'), h('pre', { class: 'excerpt' }, headers(x.request_headers) + (x.request_body ? '\n\n' + x.request_body : '')),
+          h('h3', {}, 'Answer'), h('pre', { class: 'excerpt' }, headers(x.response_headers) + (x.response_body ? '\n\n' + x.response_body : '')),
+          x.truncated ? h('p', { class: 'muted' }, 'Bodies are cut at 4 KiB.') : null))))
+        : h('p', { class: 'muted' }, 'The connector keeps no exchange of this account yet (it keeps them in memory, the latest 20).'));
+    } catch (err) {
+      list.replaceChildren(errorBox(err));
+    }
+  };
+  return h('section', { 'aria-labelledby': 'exchanges-title' },
+    h('h2', { id: 'exchanges-title' }, 'Recent exchanges with the provider'),
+    h('p', { class: 'muted' }, 'What the connector sent and what came back, with credentials, tokens and signatures redacted before they leave it.'),
+    h('button', { type: 'button', class: 'secondary', onclick: load }, 'Show exchanges'), list);
 }
 
 // --- Webhooks -------------------------------------------------------------------------

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/exchange"
 	"github.com/carrierhub/hub/sdk/model"
 	"github.com/carrierhub/hub/sdk/transport/egress"
 )
@@ -181,7 +182,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		return nil, sdk.Errorf(sdk.CodeInternal, "nic: config has no NIC public key")
 	}
 	if cfg.HTTP == nil {
-		cfg.HTTP = &http.Client{Timeout: 60 * time.Second, Transport: egress.Transport()}
+		cfg.HTTP = &http.Client{Timeout: 60 * time.Second, Transport: exchange.Recording(egress.Transport())}
 	}
 	if cfg.RefreshBefore == 0 {
 		cfg.RefreshBefore = 2 * time.Minute

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/exchange"
 	"github.com/carrierhub/hub/sdk/telemetry"
 	"github.com/carrierhub/hub/sdk/transport/egress"
 )
@@ -128,7 +129,7 @@ func New(opts Options) (*Client, error) {
 	}
 	c := &Client{opts: opts, root: u, base: u.String(), hc: opts.HTTPClient}
 	if c.hc == nil {
-		c.hc = &http.Client{Transport: egress.Transport()}
+		c.hc = &http.Client{Transport: exchange.Recording(egress.Transport())}
 	}
 	if c.hc.Jar == nil {
 		c.jar, _ = cookiejar.New(nil) // never fails without options

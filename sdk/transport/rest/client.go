@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/exchange"
 	"github.com/carrierhub/hub/sdk/telemetry"
 	"github.com/carrierhub/hub/sdk/transport/egress"
 )
@@ -98,7 +99,7 @@ func NewHTTPClient() *http.Client {
 	tr.MaxIdleConnsPerHost = 512
 	tr.IdleConnTimeout = 90 * time.Second
 	return &http.Client{
-		Transport:     tr,
+		Transport:     exchange.Recording(tr),
 		Timeout:       2 * time.Minute,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/carrierhub/hub/sdk"
+	"github.com/carrierhub/hub/sdk/exchange"
 	"github.com/carrierhub/hub/sdk/telemetry"
 	"github.com/carrierhub/hub/sdk/transport/egress"
 )
@@ -65,7 +66,7 @@ type Client struct {
 }
 
 // defaultHTTP sends for a Client without an HTTP client of its own.
-var defaultHTTP = &http.Client{Transport: egress.Transport()}
+var defaultHTTP = &http.Client{Transport: exchange.Recording(egress.Transport())}
 
 // Response is a reply as the client read it.
 type Response struct {
