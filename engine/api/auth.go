@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"errors"
 	"net/http"
@@ -32,9 +33,16 @@ const (
 // name, prefix and times, and no tenant.
 func isOperator(key store.APIKey) bool { return store.IsOperatorKeyID(key.ID) }
 
-// operatorView is an operator key as the handlers see the caller.
-func operatorView(k store.OperatorKey) store.APIKey {
-	return store.APIKey{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}
+// lookupKey finds the live key whose secret this is: among the operator keys
+// for a secret of the operator form (hub_op_), among the tenants' keys
+// otherwise. Unknown, revoked and expired keys of either kind are
+// store.ErrNotFound alike.
+func (s *server) lookupKey(ctx context.Context, secret string) (store.APIKey, error) {
+	if store.IsOperatorSecret(secret) {
+		op, err := s.store.AuthenticateOperator(ctx, secret)
+		return op.AsAPIKey(), err
+	}
+	return s.store.Authenticate(ctx, secret)
 }
 
 // authCache remembers authenticated keys by the SHA-256 of their secret, so the
@@ -148,15 +156,7 @@ func (s *server) authenticate(w http.ResponseWriter, r *http.Request, need acces
 	now := s.now()
 	key, ok := s.auth.get(h, now)
 	if !ok {
-		var k store.APIKey
-		var err error
-		if store.IsOperatorSecret(secret) {
-			var op store.OperatorKey
-			op, err = s.store.AuthenticateOperator(r.Context(), secret)
-			k = operatorView(op)
-		} else {
-			k, err = s.store.Authenticate(r.Context(), secret)
-		}
+		k, err := s.lookupKey(r.Context(), secret)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			unknownKey(w, r)

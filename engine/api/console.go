@@ -183,18 +183,10 @@ func (s *server) createConsoleSession(w http.ResponseWriter, r *http.Request, _ 
 		writeProblem(w, r, invalidFields([]router.FieldError{{Pointer: "/api_key", Message: "an API key is required"}}))
 		return
 	}
-	var key store.APIKey
-	var err error
-	if store.IsOperatorSecret(in.APIKey) {
-		var op store.OperatorKey
-		op, err = s.store.AuthenticateOperator(r.Context(), in.APIKey)
-		key = operatorView(op)
-	} else {
-		key, err = s.store.Authenticate(r.Context(), in.APIKey)
-	}
+	key, err := s.lookupKey(r.Context(), in.APIKey)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		writeProblem(w, r, newProblem(http.StatusUnauthorized, codeUnauthenticated, "the API key is unknown, revoked or expired"))
+		unknownKey(w, r)
 		return
 	case err != nil:
 		writeProblem(w, r, s.storeProblem(r.Context(), err, "console session"))

@@ -101,27 +101,31 @@ func (s *sqlStore) AuthenticateConsoleSession(ctx context.Context, secret string
 	}
 	sess.CreatedAt, sess.ExpiresAt = fromMillis(created), fromMillis(expires)
 
+	// The key it acts as must still be live: a revoked or expired key ends it.
 	var key APIKey
 	if IsOperatorKeyID(sess.KeyID) {
 		var op OperatorKey
 		op, err = scanOperatorKey(func(dest ...any) error {
-			return s.db.queryRow(ctx, `SELECT `+operatorKeyColumns+` FROM operator_keys
-				WHERE id = $1 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)`,
-				[]any{sess.KeyID, now}, dest...)
+			return s.db.queryRow(ctx, `SELECT `+operatorKeyColumns+` FROM operator_keys WHERE id = $1`, []any{sess.KeyID}, dest...)
 		})
-		key = APIKey{ID: op.ID, Name: op.Name, Prefix: op.Prefix, CreatedAt: op.CreatedAt, ExpiresAt: op.ExpiresAt}
+		switch {
+		case errors.Is(err, errNoRows), err == nil && !op.Live(fromMillis(now)):
+			err = ErrNotFound
+		case err != nil:
+			err = s.dbErr("reading console session's operator key", err)
+		}
+		key = op.AsAPIKey()
 	} else {
-		key, err = scanAPIKey(func(dest ...any) error {
-			return s.db.queryRow(ctx, `SELECT `+apiKeyColumns+` FROM api_keys
-				WHERE id = $1 AND tenant_id = $2 AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $3)`,
-				[]any{sess.KeyID, sess.TenantID, now}, dest...)
-		})
+		key, err = s.GetAPIKey(ctx, sess.TenantID, sess.KeyID)
+		if err == nil && !key.Live(fromMillis(now)) {
+			err = ErrNotFound
+		}
 	}
-	if errors.Is(err, errNoRows) {
+	if errors.Is(err, ErrNotFound) {
 		return ConsoleSession{}, APIKey{}, none
 	}
 	if err != nil {
-		return ConsoleSession{}, APIKey{}, s.dbErr("authenticating console session's key", err)
+		return ConsoleSession{}, APIKey{}, err // already wrapped by dbErr
 	}
 	return sess, key, nil
 }

@@ -72,6 +72,12 @@ type OperatorKey struct {
 	RevokedAt *time.Time `json:"revoked_at,omitempty"`
 }
 
+// AsAPIKey is the operator key as the API's handlers see a caller: its id,
+// name, prefix and times, and no tenant (IsOperatorKeyID tells it apart).
+func (k OperatorKey) AsAPIKey() APIKey {
+	return APIKey{ID: k.ID, Name: k.Name, Prefix: k.Prefix, CreatedAt: k.CreatedAt, ExpiresAt: k.ExpiresAt}
+}
+
 // Live reports whether the key authenticates at now: not revoked, not expired.
 func (k OperatorKey) Live(now time.Time) bool {
 	return k.RevokedAt == nil && (k.ExpiresAt == nil || now.Before(*k.ExpiresAt))
