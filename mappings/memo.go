@@ -60,8 +60,7 @@ func (e *env) evalMemo(n *memoNode) (Value, error) {
 	if err != nil {
 		return missing, err
 	}
-	m = &e.memos[n.id] // eval may not grow memos, but stay safe
-	*m = memo{v: v, gen: gen, set: true}
+	*m = memo{v: v, gen: gen, set: true} // memos is sized once per program: m still points into it
 	return v, nil
 }
 

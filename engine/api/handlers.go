@@ -491,9 +491,7 @@ func (s *server) connectorExchanges(w http.ResponseWriter, r *http.Request, key 
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(list)
+	writeJSON(w, http.StatusOK, list) // a connector's list is checked to be JSON on the way
 }
 
 func (s *server) findConnector(id string) (plugins.Info, bool) {

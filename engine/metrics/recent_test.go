@@ -31,3 +31,18 @@ func TestRecentLatencyP95(t *testing.T) {
 		t.Fatalf("one call: %v over %d", p, n)
 	}
 }
+
+// BenchmarkRecentLatencyObserve is the cost Observe adds to every connector
+// call, with calls to several connectors in parallel.
+func BenchmarkRecentLatencyObserve(b *testing.B) {
+	var r RecentLatency
+	names := []string{"a", "b", "c", "d"}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		i := 0
+		for pb.Next() {
+			r.Observe(names[i%len(names)], time.Millisecond)
+			i++
+		}
+	})
+}

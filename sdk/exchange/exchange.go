@@ -21,6 +21,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -100,7 +101,8 @@ type Log struct {
 type kept struct {
 	call                  *Call
 	at                    time.Time
-	method, url           string
+	method                string
+	url                   *url.URL // the request's, read when the record is
 	reqHeader, respHeader http.Header
 	reqBody, respBody     []byte
 	status                int
@@ -112,7 +114,7 @@ type kept struct {
 // record is k as a redacted Record.
 func (k kept) record() Record {
 	r := Record{At: k.at.UTC(), Account: k.call.Account, Operation: k.call.Operation, RequestID: k.call.RequestID,
-		Method: k.method, URL: k.url, RequestHeaders: flatten(k.reqHeader), RequestBody: string(k.reqBody),
+		Method: k.method, URL: k.url.String(), RequestHeaders: flatten(k.reqHeader), RequestBody: string(k.reqBody),
 		Status: k.status, ResponseHeaders: flatten(k.respHeader), ResponseBody: string(k.respBody),
 		Truncated: k.truncated, DurationMS: k.duration.Milliseconds(), Error: k.err}
 	return redact(r, k.reqHeader.Get("Content-Type"), k.respHeader.Get("Content-Type"), k.call.Secrets)
@@ -171,7 +173,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		now = t.Now
 	}
 	start := now()
-	k := &kept{call: call, at: start, method: req.Method, url: req.URL.String(), reqHeader: req.Header}
+	k := &kept{call: call, at: start, method: req.Method, url: req.URL, reqHeader: req.Header}
 	k.reqBody, k.truncated = peekRequest(req)
 	resp, err := base.RoundTrip(req)
 	if err != nil {

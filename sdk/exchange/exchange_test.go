@@ -121,9 +121,9 @@ func TestTransportRecordsRedacted(t *testing.T) {
 func TestLogKeepsLatestPerAccount(t *testing.T) {
 	var log Log
 	for i := range PerAccount + 5 {
-		log.add(kept{call: &Call{Account: "a", RequestID: fmt.Sprint(i)}})
+		log.add(kept{call: &Call{Account: "a", RequestID: fmt.Sprint(i)}, url: &url.URL{Path: "/a"}})
 	}
-	log.add(kept{call: &Call{Account: "b", RequestID: "b0"}})
+	log.add(kept{call: &Call{Account: "b", RequestID: "b0"}, url: &url.URL{Path: "/b"}})
 	recs := log.Recent("a", 100)
 	if len(recs) != PerAccount || recs[0].RequestID != fmt.Sprint(PerAccount+4) || recs[len(recs)-1].RequestID != "5" {
 		t.Fatalf("account a: %d records, newest %q, oldest %q", len(recs), recs[0].RequestID, recs[len(recs)-1].RequestID)
