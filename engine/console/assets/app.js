@@ -93,6 +93,21 @@ function externalLink(url) {
   return /^https?:\/\//i.test(url) ? h('a', { href: url, rel: 'noreferrer noopener', target: '_blank' }, url) : h('span', {}, url);
 }
 
+// dataTable lays rows out under column headers, scrolling sideways on its own
+// when wider than the screen; a caption, when given, names it. body is the
+// rows, or a tbody the caller fills later.
+function dataTable(caption, columns, body) {
+  return h('div', { class: 'table-wrap' }, h('table', {},
+    caption ? h('caption', { class: 'muted' }, caption) : null,
+    h('thead', {}, h('tr', {}, columns.map((c) => h('th', { scope: 'col' }, c)))),
+    body instanceof Node ? body : h('tbody', {}, body)));
+}
+
+// row is a table row of one cell per argument (a cell may be a list of parts).
+function row(...cells) {
+  return h('tr', {}, cells.map((c) => h('td', {}, c)));
+}
+
 function stateText(s) {
   return h('span', { class: `state-${s}` }, s.replace('_', ' '));
 }
@@ -196,11 +211,7 @@ async function showConnectors(params) {
   const [protoLabel, proto] = select('protocol', 'Protocol', list.flatMap((c) => c.protocols || []), 'All protocols', params.get('protocol'));
   const count = h('p', { id: 'count', role: 'status', 'aria-live': 'polite' });
   const body = h('tbody');
-  const table = h('div', { class: 'table-wrap' }, h('table', {},
-    h('caption', { class: 'muted' }, 'Connectors matching the filters'),
-    h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Connector'), h('th', { scope: 'col' }, 'Category'),
-      h('th', { scope: 'col' }, 'Region'), h('th', { scope: 'col' }, 'Operations'), h('th', { scope: 'col' }, 'Process'))),
-    body));
+  const table = dataTable('Connectors matching the filters', ['Connector', 'Category', 'Region', 'Operations', 'Process'], body);
   const render = () => {
     const text = q.value.trim().toLowerCase();
     const rows = list.filter((c) =>
@@ -208,11 +219,9 @@ async function showConnectors(params) {
       (!cat.value || c.category === cat.value) && (!reg.value || c.region === reg.value) &&
       (!op.value || c.operations.some((o) => o.name === op.value)) &&
       (!proto.value || (c.protocols || []).includes(proto.value)));
-    body.replaceChildren(...rows.map((c) => h('tr', {},
-      h('td', {}, h('a', { href: `#/connectors/${encodeURIComponent(c.id)}` }, c.name), h('br'), h('span', { class: 'muted' }, c.id)),
-      h('td', {}, c.category), h('td', {}, c.region || '—'),
-      h('td', {}, h('ul', { class: 'tags' }, c.operations.map((o) => h('li', {}, o.name)))),
-      h('td', {}, stateText(c.state)))));
+    body.replaceChildren(...rows.map((c) => row(
+      [h('a', { href: `#/connectors/${encodeURIComponent(c.id)}` }, c.name), h('br'), h('span', { class: 'muted' }, c.id)],
+      c.category, c.region || '—', h('ul', { class: 'tags' }, c.operations.map((o) => h('li', {}, o.name))), stateText(c.state))));
     count.textContent = rows.length === 1 ? '1 connector' : `${rows.length} connectors`;
     if (!rows.length) body.append(h('tr', {}, h('td', { colspan: 5 }, 'No connector matches these filters.')));
     // Keep the filters in the address, so a search can be shared and survives a reload.
@@ -261,9 +270,8 @@ async function showConnector(id) {
       h('dt', {}, 'Documentation'), h('dd', {}, c.docs ? externalLink(c.docs) : '—'),
       h('dt', {}, 'Process'), h('dd', {}, stateText(c.state), c.restarts ? ` · ${c.restarts} restarts` : '', c.last_error ? ` · last exit: ${c.last_error}` : '')),
     h('h2', {}, 'Operations'),
-    h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Operation'), h('th', { scope: 'col' }, 'Safe to repeat'), h('th', { scope: 'col' }, 'Takes an Idempotency-Key'))),
-      h('tbody', {}, c.operations.map((o) => h('tr', {}, h('td', {}, o.name), h('td', {}, o.idempotent ? 'yes' : 'no'), h('td', {}, o.creates ? 'yes' : 'no')))))),
+    dataTable(null, ['Operation', 'Safe to repeat', 'Takes an Idempotency-Key'],
+      c.operations.map((o) => row(o.name, o.idempotent ? 'yes' : 'no', o.creates ? 'yes' : 'no'))),
     h('h2', {}, 'Call policy'), policyFacts(c.resilience),
     h('h2', {}, 'Sources'),
     c.sources && c.sources.length
@@ -306,11 +314,9 @@ async function showAccounts(c, box, healthBox) {
     return;
   }
   const list = accounts.length
-    ? h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, h('th', { scope: 'col' }, 'Name'), h('th', { scope: 'col' }, 'Environment'), h('th', { scope: 'col' }, 'Id'), h('th', { scope: 'col' }, 'Connection'))),
-      h('tbody', {}, accounts.map((a) => h('tr', {}, h('td', {}, a.name), h('td', {}, a.environment), h('td', {}, a.id),
-        h('td', {}, h('button', { type: 'button', class: 'secondary', 'aria-label': `Check connection of ${a.name}`,
-          onclick: () => checkHealth(c, healthBox, a.id) }, 'Check connection')))))))
+    ? dataTable(null, ['Name', 'Environment', 'Id', 'Connection'], accounts.map((a) => row(a.name, a.environment, a.id,
+      h('button', { type: 'button', class: 'secondary', 'aria-label': `Check connection of ${a.name}`,
+        onclick: () => checkHealth(c, healthBox, a.id) }, 'Check connection'))))
     : h('p', { class: 'muted' }, 'No account of this connector yet.');
   box.replaceChildren(list, h('h2', {}, 'Add an account'), accountForm(c, () => showAccounts(c, box, healthBox)));
 }
@@ -390,13 +396,11 @@ async function showShipments(params) {
     try {
       const found = await api('GET', `/v1/shipments?q=${encodeURIComponent(text)}`);
       results.replaceChildren(found.length
-        ? h('div', { class: 'table-wrap' }, h('table', {},
-          h('caption', { class: 'muted' }, `${found.length === 1 ? '1 shipment' : found.length + ' shipments'} for ${text}`),
-          h('thead', {}, h('tr', {}, ['Tracking number', 'Connector', 'Reference', 'Status', 'Last scan', 'Next poll', ''].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, found.map((sh) => h('tr', {},
-            h('td', {}, sh.tracking_number), h('td', {}, sh.connector), h('td', {}, sh.reference || '—'),
-            h('td', {}, sh.status, sh.sub_status ? ` (${sh.sub_status})` : ''), h('td', {}, when(sh.last_event_at)), h('td', {}, when(sh.next_poll_at)),
-            h('td', {}, h('button', { type: 'button', 'aria-label': `Track now ${sh.tracking_number}`, onclick: () => track(sh, timeline) }, 'Track now')))))))
+        ? dataTable(`${found.length === 1 ? '1 shipment' : found.length + ' shipments'} for ${text}`,
+          ['Tracking number', 'Connector', 'Reference', 'Status', 'Last scan', 'Next poll', ''],
+          found.map((sh) => row(sh.tracking_number, sh.connector, sh.reference || '—',
+            [sh.status, sh.sub_status ? ` (${sh.sub_status})` : ''], when(sh.last_event_at), when(sh.next_poll_at),
+            h('button', { type: 'button', 'aria-label': `Track now ${sh.tracking_number}`, onclick: () => track(sh, timeline) }, 'Track now'))))
         : h('p', {}, `No shipment has the tracking number or reference ${text}.`));
     } catch (err) {
       results.replaceChildren(errorBox(err));
@@ -437,11 +441,9 @@ async function track(sh, box) {
         r.estimated_delivery ? [h('dt', {}, 'Expected'), h('dd', {}, when(r.estimated_delivery))] : null,
         h('dt', {}, 'Tracked'), h('dd', {}, new Date().toLocaleString())),
       evs.length
-        ? h('div', { class: 'table-wrap' }, h('table', {},
-          h('caption', { class: 'muted' }, 'Scans, newest first'),
-          h('thead', {}, h('tr', {}, ['Time', 'Status', 'Provider code', 'Provider text', 'Where'].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, evs.map((e) => h('tr', {}, h('td', {}, when(e.time)), h('td', {}, e.status, e.sub_status ? ` (${e.sub_status})` : ''),
-            h('td', {}, h('code', {}, e.raw_code || '—')), h('td', {}, e.raw_text || '—'), h('td', {}, whereText(e.location)))))))
+        ? dataTable('Scans, newest first', ['Time', 'Status', 'Provider code', 'Provider text', 'Where'],
+          evs.map((e) => row(when(e.time), [e.status, e.sub_status ? ` (${e.sub_status})` : ''],
+            h('code', {}, e.raw_code || '—'), e.raw_text || '—', whereText(e.location))))
         : h('p', { class: 'muted' }, 'The carrier reports no scans yet.'));
     say(`Tracked ${sh.tracking_number}: ${r.status}.`);
     box.append(exchangesSection(sh.connector, sh.account));
@@ -528,12 +530,9 @@ async function showWebhooks() {
   problem, h('button', { type: 'submit' }, 'Add endpoint'));
   show('Webhooks', notice,
     list.length
-      ? h('div', { class: 'table-wrap' }, h('table', {},
-        h('caption', { class: 'muted' }, 'Endpoints'),
-        h('thead', {}, h('tr', {}, ['Endpoint', 'Health', 'Events'].map((c) => h('th', { scope: 'col' }, c)))),
-        h('tbody', {}, list.map((e) => h('tr', {},
-          h('td', {}, h('a', { href: `#/webhooks/${encodeURIComponent(e.id)}` }, e.url), e.description ? h('br') : null, e.description ? h('span', { class: 'muted' }, e.description) : null),
-          h('td', {}, endpointHealth(e)), h('td', {}, (e.event_types || []).join(', ') || 'all'))))))
+      ? dataTable('Endpoints', ['Endpoint', 'Health', 'Events'], list.map((e) => row(
+        [h('a', { href: `#/webhooks/${encodeURIComponent(e.id)}` }, e.url), e.description ? [h('br'), h('span', { class: 'muted' }, e.description)] : null],
+        endpointHealth(e), (e.event_types || []).join(', ') || 'all')))
       : h('p', {}, 'No webhook endpoint yet: events are kept in the outbox until one is added.'),
     h('h2', {}, 'Add an endpoint'), form);
 }
@@ -553,13 +552,11 @@ async function showEndpoint(id) {
     try {
       const list = await api('GET', `${path}/attempts?limit=50`);
       attempts.replaceChildren(list.length
-        ? h('div', { class: 'table-wrap' }, h('table', {},
-          h('caption', { class: 'muted' }, 'Delivery attempts, newest first'),
-          h('thead', {}, h('tr', {}, ['When', 'Event', 'Attempt', 'Answer', 'Took', 'Error or answer excerpt', 'Sent'].map((c) => h('th', { scope: 'col' }, c)))),
-          h('tbody', {}, list.map((a) => h('tr', {}, h('td', {}, when(a.at)), h('td', {}, a.event_id), h('td', {}, a.attempt),
-            h('td', {}, h('span', { class: a.status >= 200 && a.status < 300 ? 'ok' : 'bad' }, a.status ? `HTTP ${a.status}` : 'no answer')),
-            h('td', {}, `${a.duration_ms} ms`), h('td', {}, a.error || a.response || '—'),
-            h('td', {}, a.request ? h('details', {}, h('summary', {}, 'Request'), h('pre', { class: 'excerpt' }, a.request)) : '—'))))))
+        ? dataTable('Delivery attempts, newest first', ['When', 'Event', 'Attempt', 'Answer', 'Took', 'Error or answer excerpt', 'Sent'],
+          list.map((a) => row(when(a.at), a.event_id, a.attempt,
+            h('span', { class: a.status >= 200 && a.status < 300 ? 'ok' : 'bad' }, a.status ? `HTTP ${a.status}` : 'no answer'),
+            `${a.duration_ms} ms`, a.error || a.response || '—',
+            a.request ? h('details', {}, h('summary', {}, 'Request'), h('pre', { class: 'excerpt' }, a.request)) : '—')))
         : h('p', { class: 'muted' }, 'No delivery attempt yet.'));
     } catch (err) {
       attempts.replaceChildren(errorBox(err));
@@ -722,18 +719,15 @@ function overviewContent(v) {
   const shown = conns.filter((c) => c.calls || troubled.includes(c));
   out.push(h('h2', {}, 'Connectors at work'));
   out.push(shown.length
-    ? h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, ['Connector', 'Process', 'Restarts', 'Open breakers', 'Error rate', 'P95', 'In flight', 'Last exit'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, shown.map((c) => h('tr', {},
-        h('td', {}, h('a', { href: `#/connectors/${encodeURIComponent(c.id)}` }, c.id)), h('td', {}, stateText(c.state)), h('td', {}, c.restarts),
-        h('td', {}, c.calls ? c.calls.breakers_open : 0), h('td', {}, c.calls && c.calls.requests ? percent(c.calls.error_rate) : '—'),
-        h('td', {}, c.calls && c.calls.latency_samples ? `${c.calls.p95_ms.toFixed(1)} ms` : '—'),
-        h('td', {}, c.calls ? c.calls.in_flight : 0), h('td', {}, c.last_error || '—'))))))
+    ? dataTable(null, ['Connector', 'Process', 'Restarts', 'Open breakers', 'Error rate', 'P95', 'In flight', 'Last exit'],
+      shown.map((c) => row(h('a', { href: `#/connectors/${encodeURIComponent(c.id)}` }, c.id), stateText(c.state), c.restarts,
+        c.calls ? c.calls.breakers_open : 0, c.calls && c.calls.requests ? percent(c.calls.error_rate) : '—',
+        c.calls && c.calls.latency_samples ? `${c.calls.p95_ms.toFixed(1)} ms` : '—',
+        c.calls ? c.calls.in_flight : 0, c.last_error || '—')))
     : h('p', {}, 'No connector has been called recently, and every process is running or idle with no restarts.'));
   if (bills && bills.length) {
-    out.push(h('h2', {}, 'E-way bills expiring soon'), h('div', { class: 'table-wrap' }, h('table', {},
-      h('thead', {}, h('tr', {}, ['Number', 'Valid until', 'Vehicle', 'Connector'].map((c) => h('th', { scope: 'col' }, c)))),
-      h('tbody', {}, bills.map((b) => h('tr', {}, h('td', {}, b.number), h('td', {}, when(b.valid_until)), h('td', {}, b.vehicle || '—'), h('td', {}, b.connector)))))));
+    out.push(h('h2', {}, 'E-way bills expiring soon'), dataTable(null, ['Number', 'Valid until', 'Vehicle', 'Connector'],
+      bills.map((b) => row(b.number, when(b.valid_until), b.vehicle || '—', b.connector))));
   }
   return out;
 }
