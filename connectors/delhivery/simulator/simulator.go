@@ -241,6 +241,22 @@ func (s *Simulator) Calls(path string) int {
 	return s.calls[path]
 }
 
+// Bookings returns how many orders the simulator booked (each order id books
+// once: Delhivery refuses a duplicate order id).
+func (s *Simulator) Bookings() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.orders)
+}
+
+// OrderWaybill returns the waybill an order was booked under, and whether it was.
+func (s *Simulator) OrderWaybill(order string) (string, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	wb, ok := s.orders[order]
+	return wb, ok
+}
+
 // AddScan appends a scan to a shipment and makes it the shipment's current status.
 func (s *Simulator) AddScan(waybill string, sc Scan) error {
 	s.mu.Lock()
