@@ -274,7 +274,7 @@ func (m *memIdem) ClaimIdempotencyKey(_ context.Context, sc store.IdempotencySco
 	if m.rows == nil {
 		m.rows = map[store.IdempotencyScope]store.IdempotencyRecord{}
 	}
-	if r, ok := m.rows[sc]; ok && r.ExpiresAt.After(now) {
+	if r, ok := m.rows[sc]; ok && (r.ExpiresAt.After(now) || r.State == store.IdempotencyInProgress) {
 		r.Token = ""
 		return r, false, nil
 	}
@@ -319,12 +319,45 @@ func (m *memIdem) GetIdempotencyKey(_ context.Context, sc store.IdempotencyScope
 	return r, nil
 }
 
+func (m *memIdem) AbandonIdempotencyKey(_ context.Context, sc store.IdempotencyScope, now time.Time, out store.IdempotencyOutcome) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.abandon(sc, now, out) {
+		return store.ErrNotFound
+	}
+	return nil
+}
+
+func (m *memIdem) AbandonIdempotencyKeys(_ context.Context, now time.Time, out store.IdempotencyOutcome) (int64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var n int64
+	for sc := range m.rows {
+		if m.abandon(sc, now, out) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// abandon turns sc's claim into an unknown outcome when its lease ran out.
+func (m *memIdem) abandon(sc store.IdempotencyScope, now time.Time, out store.IdempotencyOutcome) bool {
+	r, ok := m.rows[sc]
+	if !ok || r.State != store.IdempotencyInProgress || r.ExpiresAt.After(now) {
+		return false
+	}
+	r.State, r.OutcomeUnknown, r.Token = store.IdempotencyCompleted, true, ""
+	r.Status, r.ContentType, r.Body, r.BodyOmitted, r.ExpiresAt = out.Status, out.ContentType, out.Body, out.BodyOmitted, out.ExpiresAt
+	m.rows[sc] = r
+	return true
+}
+
 func (m *memIdem) PurgeIdempotencyKeys(_ context.Context, now time.Time) (int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var n int64
 	for k, r := range m.rows {
-		if !r.ExpiresAt.After(now) {
+		if r.State == store.IdempotencyCompleted && !r.ExpiresAt.After(now) {
 			delete(m.rows, k)
 			n++
 		}

@@ -46,7 +46,7 @@
 //     a different body and never a second call.
 //   - Request bodies are never stored, only their fingerprint; the stored answer is
 //     the hub's own canonical JSON or problem document, which carries no credentials.
-//   - Expired rows are deleted by Keeper.Sweep, which RunSweeper calls periodically.
+//   - Expired answers are deleted by Keeper.Sweep, which RunSweeper calls periodically.
 //
 // # If the hub dies mid-call
 //
@@ -54,13 +54,16 @@
 // margin (LeaseMargin). The handler gives the call a deadline (Claim.Deadline) half a
 // margin before the lease ends, so a live hub always finishes or abandons its call
 // before another request may take the key over. If the hub dies (or its store write
-// fails) after sending the request to the carrier, nothing records the answer; once
-// the lease expires the key may be claimed again and the carrier may be called a
-// second time. (A settlement's claim is a lease too: if the hub dies while settling,
-// the outcome stays unknown and the next retry settles it again.) That is the residual risk: at most one extra call per crash, only after
-// the lease, only if the client retries. The key also travels to the connector
+// fails) after sending the request to the carrier, nothing records the answer. Once
+// the lease expires, the claim is abandoned: the next request for the key (or
+// the sweeper) turns it into an unknown outcome, exactly as if the call had
+// timed out, and a retry of the same request settles it (looks the booking up
+// where the connector can, otherwise asks the caller to confirm that nothing was
+// created) instead of calling the carrier a second time. A settlement's claim is
+// a lease too: if the hub dies while settling, the outcome stays unknown and the
+// next retry settles it again. The key also travels to the connector
 // (sdk.Call.IdempotencyKey), so a carrier that de-duplicates by a client reference
-// protects even that case. A client disconnecting does not abort the call: the handler
+// is protected twice. A client disconnecting does not abort the call: the handler
 // runs it to completion and stores the answer, so the client's retry finds it.
 //
 // The package imports engine/store and the standard library only.
@@ -71,9 +74,11 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"time"
 
 	"github.com/carrierhub/hub/engine/store"
@@ -250,6 +255,15 @@ func (k *Keeper) Begin(ctx context.Context, scope store.IdempotencyScope, finger
 	now := k.now()
 	lease := now.Add(max(callTimeout, 0) + k.margin)
 	rec, claimed, err := k.st.ClaimIdempotencyKey(ctx, scope, fingerprint, now, lease)
+	if err == nil && !claimed && rec.State == store.IdempotencyInProgress && !rec.ExpiresAt.After(now) {
+		// The claim's holder died mid-call (its lease ran out): it may have
+		// reached the provider, so its outcome is unknown, not free to make again.
+		// Turn it into an unknown outcome (whoever does it first) and claim
+		// again: the same request settles it, another is a mismatch.
+		if err = k.st.AbandonIdempotencyKey(ctx, scope, now, k.abandoned(now)); err == nil || errors.Is(err, store.ErrNotFound) {
+			rec, claimed, err = k.st.ClaimIdempotencyKey(ctx, scope, fingerprint, now, lease)
+		}
+	}
 	if err != nil {
 		return Result{}, err
 	}
@@ -342,9 +356,33 @@ func (c *Claim) Release(ctx context.Context) error {
 	return c.k.st.ReleaseIdempotencyKey(ctx, c.scope, c.token)
 }
 
-// Sweep deletes every expired key: answers past their TTL and claims past their lease.
+// abandonedDetail explains the unknown outcome a dead claim becomes.
+const abandonedDetail = "the hub that made the first request with this Idempotency-Key stopped before its answer was stored; the request may have reached the provider. A retry with the same key and body settles it: the hub looks the result up, or asks you to confirm nothing was created"
+
+// abandoned is the unknown outcome a claim whose lease ran out becomes at now:
+// an outcome_unknown problem, kept for the TTL and settled by the next retry
+// (no hold: its holder is gone).
+func (k *Keeper) abandoned(now time.Time) store.IdempotencyOutcome {
+	body, _ := json.Marshal(map[string]any{
+		"type": "urn:carrierhub:problem:outcome_unknown", "title": "The outcome is unknown", "status": http.StatusBadGateway,
+		"code": "outcome_unknown", "source": "hub", "detail": abandonedDetail,
+	})
+	return store.IdempotencyOutcome{Status: http.StatusBadGateway, ContentType: "application/problem+json", Body: body,
+		ExpiresAt: now.Add(k.ttl), Unknown: true}
+}
+
+// Sweep turns every claim past its lease into an unknown outcome (see Begin)
+// and deletes every answer past its TTL; it returns how many rows it deleted.
 func (k *Keeper) Sweep(ctx context.Context) (int64, error) {
-	return k.st.PurgeIdempotencyKeys(ctx, k.now())
+	now := k.now()
+	abandoned, err := k.st.AbandonIdempotencyKeys(ctx, now, k.abandoned(now))
+	if err != nil {
+		return 0, err
+	}
+	if abandoned > 0 {
+		k.log.WarnContext(ctx, "idempotency claims abandoned by a stopped hub are now unknown outcomes", "rows", abandoned)
+	}
+	return k.st.PurgeIdempotencyKeys(ctx, now)
 }
 
 // RunSweeper calls Sweep now and then every interval (DefaultSweepInterval when not

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -164,8 +165,15 @@ func TestLeaseExpiry(t *testing.T) {
 	f.clk.Add(30*time.Second - time.Millisecond) // 20s timeout + 10s margin
 	f.begin(t, fp, idempotency.InProgress)
 	f.clk.Add(time.Millisecond)
-	live := f.begin(t, fp, idempotency.Claimed)
-	// The hub that lost its lease cannot overwrite the new holder's answer.
+	// The hub holding the key died: its call may have reached the carrier, so
+	// the key is not free. Another request is a mismatch; the same one settles
+	// the unknown outcome instead of calling again.
+	f.begin(t, idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{"other":1}`)), idempotency.Mismatch)
+	live := f.begin(t, fp, idempotency.Settle)
+	if !live.Claim.Settling() || live.Response.Status != 502 || problemCode(t, live.Response.Body) != "outcome_unknown" {
+		t.Fatalf("settle claim = %+v, response %d %s", live.Claim, live.Response.Status, live.Response.Body)
+	}
+	// The hub that lost its lease cannot overwrite the settler's answer.
 	if err := dead.Claim.Complete(t.Context(), idempotency.Response{Status: 201, Body: []byte(`{"awb":"old"}`)}); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Complete after the lease ran out = %v, want ErrNotFound", err)
 	}
@@ -175,6 +183,36 @@ func TestLeaseExpiry(t *testing.T) {
 	if got := f.begin(t, fp, idempotency.Replay); string(got.Response.Body) != `{"awb":"new"}` {
 		t.Fatalf("replayed %s", got.Response.Body)
 	}
+}
+
+func TestSweepAbandonsDeadClaims(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, idempotency.Config{LeaseMargin: 10 * time.Second})
+	fp := idempotency.Fingerprint("create_shipment", "acc_1", []byte(`{}`))
+	f.begin(t, fp, idempotency.Claimed)
+	f.clk.Add(time.Minute)
+	// The sweeper finds the dead claim before any retry: it keeps it, as an
+	// unknown outcome the retry settles, for the TTL.
+	if n, err := f.k.Sweep(t.Context()); err != nil || n != 0 {
+		t.Fatalf("Sweep = %d, %v; want nothing deleted", n, err)
+	}
+	rec, err := f.st.GetIdempotencyKey(t.Context(), f.scope)
+	if err != nil || !rec.OutcomeUnknown || rec.State != store.IdempotencyCompleted {
+		t.Fatalf("dead claim after the sweep = %+v, %v", rec, err)
+	}
+	f.begin(t, fp, idempotency.Settle)
+}
+
+// problemCode reads a stored problem answer's code.
+func problemCode(t *testing.T, body []byte) string {
+	t.Helper()
+	var p struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatalf("stored problem %s: %v", body, err)
+	}
+	return p.Code
 }
 
 func TestOversizeAnswer(t *testing.T) {

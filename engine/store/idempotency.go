@@ -109,8 +109,11 @@ type IdempotencyOutcome struct {
 type IdempotencyStore interface {
 	// ClaimIdempotencyKey atomically claims a key for a request with the given
 	// fingerprint, holding it in progress until leaseUntil. It succeeds (claimed true,
-	// the new record with its Token) when no row exists or the existing row's
-	// ExpiresAt is not after now. It also succeeds on an unexpired OutcomeUnknown row
+	// the new record with its Token) when no row exists or the existing row is
+	// completed and its ExpiresAt is not after now. An in-progress row whose lease
+	// ran out is not taken: its holder may have reached the provider before it
+	// died, so it is returned (claimed false) for the caller to abandon
+	// (AbandonIdempotencyKey) and then settle. It also succeeds on an unexpired OutcomeUnknown row
 	// with the same fingerprint whose LeaseUntil is not after now: that is a claim to
 	// settle it, and the record returned is the row as it stands (completed,
 	// OutcomeUnknown, its answer) with a new Token and LeaseUntil set to leaseUntil.
@@ -131,8 +134,18 @@ type IdempotencyStore interface {
 	// GetIdempotencyKey returns a key's row, expired or not (without its Token), or
 	// ErrNotFound.
 	GetIdempotencyKey(ctx context.Context, scope IdempotencyScope) (IdempotencyRecord, error)
-	// PurgeIdempotencyKeys deletes every row whose ExpiresAt is not after now and
-	// returns how many it deleted.
+	// AbandonIdempotencyKey turns the key's in-progress claim whose lease ran out
+	// (ExpiresAt not after now; its holder died or lost its store mid-call) into
+	// the unknown outcome out (out.Unknown is implied): completed, OutcomeUnknown,
+	// until out.ExpiresAt, to be settled by a retry of the same request.
+	// ErrNotFound when the key has no such claim (none, live, or completed).
+	AbandonIdempotencyKey(ctx context.Context, scope IdempotencyScope, now time.Time, out IdempotencyOutcome) error
+	// AbandonIdempotencyKeys does what AbandonIdempotencyKey does for every
+	// in-progress claim whose lease ran out, and returns how many it turned.
+	AbandonIdempotencyKeys(ctx context.Context, now time.Time, out IdempotencyOutcome) (int64, error)
+	// PurgeIdempotencyKeys deletes every completed row whose ExpiresAt is not
+	// after now and returns how many it deleted. In-progress claims are never
+	// purged: one whose lease ran out is abandoned first.
 	PurgeIdempotencyKeys(ctx context.Context, now time.Time) (int64, error)
 }
 
@@ -193,8 +206,9 @@ func checkOutcome(out IdempotencyOutcome) error {
 	return checkText("content_type", out.ContentType)
 }
 
-// idempotencyClaimQuery inserts an in-progress row, or takes over an expired one. The
-// conflict clause makes the claim one atomic statement in both databases: of
+// idempotencyClaimQuery inserts an in-progress row, or takes over a completed one
+// whose replay window closed (an in-progress one whose lease ran out is abandoned
+// instead, never taken over: see AbandonIdempotencyKey). The conflict clause makes the claim one atomic statement in both databases: of
 // concurrent claimants, one inserts and the others see its row, which has not expired,
 // so their update matches nothing.
 const idempotencyClaimQuery = `INSERT INTO idempotency_keys
@@ -206,7 +220,7 @@ const idempotencyClaimQuery = `INSERT INTO idempotency_keys
 		http_status = 0, content_type = '', body = NULL, body_omitted = FALSE,
 		created_at = excluded.created_at, expires_at = excluded.expires_at,
 		outcome_unknown = FALSE, lease_until = NULL
-	WHERE idempotency_keys.expires_at <= $9`
+	WHERE idempotency_keys.expires_at <= $9 AND idempotency_keys.state = 'completed'`
 
 // idempotencySettleQuery takes an unexpired unknown outcome with the same
 // fingerprint and no live lease, to settle it. The conditions make it one atomic
@@ -443,9 +457,56 @@ func (s *sqlStore) getIdempotencyKey(ctx context.Context, sc IdempotencyScope) (
 	return rec, nil
 }
 
-// PurgeIdempotencyKeys deletes expired rows; see IdempotencyStore.
+// AbandonIdempotencyKey turns one dead claim into an unknown outcome; see
+// IdempotencyStore.
+func (s *sqlStore) AbandonIdempotencyKey(ctx context.Context, sc IdempotencyScope, now time.Time, out IdempotencyOutcome) error {
+	if err := checkScope(sc); err != nil {
+		return err
+	}
+	n, err := s.abandonIdempotencyKeys(ctx, now, out, `AND tenant_id = $8 AND connector_id = $9 AND operation = $10 AND idem_key = $11`,
+		sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key)
+	if err == nil && n == 0 {
+		err = fmt.Errorf("idempotency claim whose lease ran out: %w", ErrNotFound)
+	}
+	return err
+}
+
+// AbandonIdempotencyKeys turns every dead claim into an unknown outcome; see
+// IdempotencyStore.
+func (s *sqlStore) AbandonIdempotencyKeys(ctx context.Context, now time.Time, out IdempotencyOutcome) (int64, error) {
+	return s.abandonIdempotencyKeys(ctx, now, out, "")
+}
+
+// abandonIdempotencyKeys runs the abandoning update on the in-progress rows
+// whose lease ended by now and that match where (conditions from $8 on, bound
+// to args).
+func (s *sqlStore) abandonIdempotencyKeys(ctx context.Context, now time.Time, out IdempotencyOutcome, where string, args ...any) (int64, error) {
+	out.Unknown = true
+	if err := checkOutcome(out); err != nil {
+		return 0, err
+	}
+	body := out.Body
+	if body == nil && !out.BodyOmitted {
+		body = []byte{}
+	}
+	var hold any
+	if !out.HoldUntil.IsZero() {
+		hold = millis(out.HoldUntil)
+	}
+	n, err := s.db.exec(ctx, `UPDATE idempotency_keys SET state = 'completed', http_status = $1,
+		content_type = $2, body = $3, body_omitted = $4, expires_at = $5, outcome_unknown = TRUE,
+		lease_until = $6, token = ''
+		WHERE state = 'in_progress' AND expires_at <= $7 `+where,
+		append([]any{int64(out.Status), out.ContentType, body, out.BodyOmitted, millis(out.ExpiresAt), hold, millis(now)}, args...)...)
+	if err != nil {
+		return 0, s.dbErr("abandoning idempotency claims", err)
+	}
+	return n, nil
+}
+
+// PurgeIdempotencyKeys deletes expired answers; see IdempotencyStore.
 func (s *sqlStore) PurgeIdempotencyKeys(ctx context.Context, now time.Time) (int64, error) {
-	n, err := s.db.exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1`, millis(now))
+	n, err := s.db.exec(ctx, `DELETE FROM idempotency_keys WHERE expires_at <= $1 AND state = 'completed'`, millis(now))
 	if err != nil {
 		return 0, s.dbErr("purging idempotency keys", err)
 	}

@@ -189,15 +189,36 @@ func testIdempotencyExpiry(t *testing.T, s store.Store) {
 	is := idem(t, s)
 	tn := mustTenant(t, s, "Acme")
 
-	// A lease that runs out (the hub died mid-call) frees the key; the old holder's
-	// token no longer completes anything.
+	// A lease that runs out (the hub died mid-call) does not free the key: the
+	// dead claim is returned, and is abandoned as an unknown outcome that only
+	// the same request may take, to settle it.
 	sc := scopeFor(tn.ID, "lease")
 	lease := t0.Add(40 * time.Second)
 	first := mustClaim(t, is, sc, fp("a"), t0, lease)
 	wantHeld(t, is, "just before the lease ends", sc, lease.Add(-time.Millisecond))
-	second := mustClaim(t, is, sc, fp("b"), lease, lease.Add(40*time.Second))
+	if err := is.AbandonIdempotencyKey(ctx, sc, lease.Add(-time.Millisecond), abandoned(lease)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("abandoning a live claim = %v, want ErrNotFound", err)
+	}
+	dead, claimed, err := is.ClaimIdempotencyKey(ctx, sc, fp("a"), lease, lease.Add(40*time.Second))
+	if err != nil || claimed || dead.State != store.IdempotencyInProgress || dead.Token != "" || !dead.ExpiresAt.Equal(lease) {
+		t.Fatalf("claim after the lease = %+v, claimed %v, %v; want the dead claim back", dead, claimed, err)
+	}
+	if err := is.AbandonIdempotencyKey(ctx, sc, lease, abandoned(lease)); err != nil {
+		t.Fatal(err)
+	}
+	if err := is.AbandonIdempotencyKey(ctx, sc, lease, abandoned(lease)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("abandoning twice = %v, want ErrNotFound", err)
+	}
 	if err := is.CompleteIdempotencyKey(ctx, sc, first.Token, store.IdempotencyOutcome{Status: 201, ExpiresAt: t0.Add(time.Hour)}); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("completing with an expired lease's token = %v, want ErrNotFound", err)
+		t.Fatalf("completing with an abandoned claim's token = %v, want ErrNotFound", err)
+	}
+	if got := wantHeld(t, is, "abandoned, for another request", sc, lease); got.State != store.IdempotencyCompleted ||
+		!got.OutcomeUnknown || got.Status != 502 || !got.ExpiresAt.Equal(lease.Add(24*time.Hour)) {
+		t.Fatalf("abandoned row = %+v", got)
+	}
+	second, claimed, err := is.ClaimIdempotencyKey(ctx, sc, fp("a"), lease, lease.Add(40*time.Second))
+	if err != nil || !claimed || !second.OutcomeUnknown || second.Token == "" {
+		t.Fatalf("same request after abandonment = %+v, claimed %v, %v; want a claim to settle", second, claimed, err)
 	}
 	if err := is.CompleteIdempotencyKey(ctx, sc, second.Token, store.IdempotencyOutcome{Status: 503, ContentType: "application/problem+json", Body: []byte(`{}`), ExpiresAt: lease.Add(24 * time.Hour)}); err != nil {
 		t.Fatal(err)
@@ -210,9 +231,16 @@ func testIdempotencyExpiry(t *testing.T, s store.Store) {
 	}
 	third := mustClaim(t, is, sc, fp("c"), end, end.Add(time.Minute))
 	if g, err := is.GetIdempotencyKey(ctx, sc); err != nil || g.State != store.IdempotencyInProgress || g.Body != nil ||
-		g.Status != 0 || g.ContentType != "" || g.Fingerprint != fp("c") || !g.ExpiresAt.Equal(third.ExpiresAt) {
+		g.Status != 0 || g.ContentType != "" || g.Fingerprint != fp("c") || !g.ExpiresAt.Equal(third.ExpiresAt) || g.OutcomeUnknown {
 		t.Fatalf("row claimed after its window = %+v, %v", g, err)
 	}
+}
+
+// abandoned is the unknown outcome a dead claim is turned into at now, kept
+// for a day.
+func abandoned(now time.Time) store.IdempotencyOutcome {
+	return store.IdempotencyOutcome{Status: 502, ContentType: "application/problem+json", Body: []byte(`{"code":"outcome_unknown"}`),
+		ExpiresAt: now.Add(24 * time.Hour), Unknown: true}
 }
 
 func testIdempotencyPurge(t *testing.T, s store.Store) {
@@ -220,40 +248,51 @@ func testIdempotencyPurge(t *testing.T, s store.Store) {
 	is := idem(t, s)
 	tn := mustTenant(t, s, "Acme")
 	other := mustTenant(t, s, "Bolt")
-	// expired: a completed row past its window and a dead in-progress claim.
+	// expired: a completed row past its window.
 	done := scopeFor(tn.ID, "done")
 	r := mustClaim(t, is, done, fp("1"), t0, t0.Add(time.Minute))
 	if err := is.CompleteIdempotencyKey(ctx, done, r.Token, store.IdempotencyOutcome{Status: 201, Body: []byte("{}"), ExpiresAt: t0.Add(time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
-	mustClaim(t, is, scopeFor(other.ID, "dead"), fp("2"), t0, t0.Add(30*time.Second))
+	// a dead in-progress claim: never purged, abandoned instead.
+	dead := scopeFor(other.ID, "dead")
+	mustClaim(t, is, dead, fp("2"), t0, t0.Add(30*time.Second))
 	// live: a claim whose lease runs past the purge, a completed row inside its window.
-	mustClaim(t, is, scopeFor(tn.ID, "running"), fp("3"), t0, t0.Add(3*time.Hour))
+	running := scopeFor(tn.ID, "running")
+	mustClaim(t, is, running, fp("3"), t0, t0.Add(3*time.Hour))
 	fresh := scopeFor(other.ID, "fresh")
 	r = mustClaim(t, is, fresh, fp("4"), t0, t0.Add(time.Minute))
 	if err := is.CompleteIdempotencyKey(ctx, fresh, r.Token, store.IdempotencyOutcome{Status: 201, Body: []byte("{}"), ExpiresAt: t0.Add(48 * time.Hour)}); err != nil {
 		t.Fatal(err)
 	}
 
-	n, err := is.PurgeIdempotencyKeys(ctx, t0.Add(time.Hour))
-	if err != nil || n != 2 {
-		t.Fatalf("PurgeIdempotencyKeys = %d, %v; want 2", n, err)
+	at := t0.Add(time.Hour)
+	n, err := is.PurgeIdempotencyKeys(ctx, at)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeIdempotencyKeys = %d, %v; want 1", n, err)
 	}
-	for _, sc := range []store.IdempotencyScope{done, scopeFor(other.ID, "dead")} {
-		if _, err := is.GetIdempotencyKey(ctx, sc); !errors.Is(err, store.ErrNotFound) {
-			t.Fatalf("%s after purge: %v, want ErrNotFound", sc.Key, err)
-		}
+	if _, err := is.GetIdempotencyKey(ctx, done); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("done after purge: %v, want ErrNotFound", err)
 	}
-	for _, sc := range []store.IdempotencyScope{scopeFor(tn.ID, "running"), fresh} {
+	for _, sc := range []store.IdempotencyScope{dead, running, fresh} {
 		if _, err := is.GetIdempotencyKey(ctx, sc); err != nil {
-			t.Fatalf("%s purged too early: %v", sc.Key, err)
+			t.Fatalf("%s purged: %v", sc.Key, err)
 		}
 	}
-	if n, err := is.PurgeIdempotencyKeys(ctx, t0.Add(time.Hour)); err != nil || n != 0 {
+	if n, err := is.AbandonIdempotencyKeys(ctx, at, abandoned(at)); err != nil || n != 1 {
+		t.Fatalf("AbandonIdempotencyKeys = %d, %v; want 1 (the dead claim, not the running one)", n, err)
+	}
+	if g := wantHeld(t, is, "abandoned", dead, at); !g.OutcomeUnknown || !g.ExpiresAt.Equal(at.Add(24*time.Hour)) {
+		t.Fatalf("dead claim after abandoning = %+v", g)
+	}
+	if g := wantHeld(t, is, "running", running, at); g.State != store.IdempotencyInProgress {
+		t.Fatalf("running claim after abandoning = %+v", g)
+	}
+	if n, err := is.PurgeIdempotencyKeys(ctx, at); err != nil || n != 0 {
 		t.Fatalf("second purge = %d, %v; want 0", n, err)
 	}
 	if n, err := is.PurgeIdempotencyKeys(ctx, t0.Add(48*time.Hour)); err != nil || n != 2 {
-		t.Fatalf("purge at the last window's end = %d, %v; want 2", n, err)
+		t.Fatalf("purge at the last window's end = %d, %v; want 2 (fresh and the abandoned claim)", n, err)
 	}
 }
 
@@ -262,8 +301,8 @@ func testIdempotencyConcurrentClaims(t *testing.T, s store.Store) {
 	tn := mustTenant(t, s, "Acme")
 	const n = 24
 	for round, now := range []time.Time{t0, t0.Add(time.Hour)} {
-		// Round 0 races for a fresh key; round 1 for the same key after its lease ran
-		// out, which exercises the takeover path.
+		// Round 0 races for a fresh key; round 1 for the same key after its
+		// answer's window closed, which exercises the takeover path.
 		sc := scopeFor(tn.ID, "race")
 		var wg sync.WaitGroup
 		var mu sync.Mutex
@@ -285,6 +324,9 @@ func testIdempotencyConcurrentClaims(t *testing.T, s store.Store) {
 		wg.Wait()
 		if len(wins) != 1 {
 			t.Fatalf("round %d: %d of %d concurrent claims won, want exactly 1", round, len(wins), n)
+		}
+		if err := is.CompleteIdempotencyKey(ctxFor(t), sc, wins[0], store.IdempotencyOutcome{Status: 201, ExpiresAt: now.Add(time.Hour)}); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -3,7 +3,7 @@
 // checks every method, tenant isolation, credentials sealed at rest, revocation,
 // key expiry, the tenant's last admin key, operator keys, conflicts, validation and
 // concurrent use, and the idempotency keys of
-// store.IdempotencyStore (claim, complete, replay, release, lease expiry, purge),
+// store.IdempotencyStore (claim, complete, replay, release, lease expiry and abandonment, purge),
 // which every backend must implement.
 //
 // It imports the store package and the standard library's testing, and nothing of the
