@@ -126,8 +126,10 @@ type Config struct {
 	// OutboxSinks names the event relay's sinks, whose backlogs the overview
 	// shows operators.
 	OutboxSinks []string
-	// Draining, when closed, ends the overview's event streams: the server
-	// closes it as it starts shutting down, so no stream holds the shutdown up.
+	// Draining, when closed, says the hub is shutting down: /readyz answers
+	// 503, every answer closes its connection (so a load balancer's pooled
+	// connections go before the listener does), and the overview's event
+	// streams end, so none holds the shutdown up.
 	Draining <-chan struct{}
 	// CallLatency, when set, gives a connector's P95 over its latest calls and
 	// how many calls that is (metrics.RecentLatency), for the process summary
@@ -280,6 +282,16 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// isDraining reports whether the hub has started shutting down (Config.Draining).
+func (s *server) isDraining() bool {
+	select {
+	case <-s.draining:
+		return true
+	default:
+		return false
+	}
+}
+
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
@@ -293,6 +305,9 @@ var serverSpan = []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindServer
 // and 405 problems.
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := s.now()
+	if s.isDraining() {
+		w.Header().Set("Connection", "close")
+	}
 	st := &reqState{requestID: requestID(r.Header.Get("X-Request-Id"))}
 	h, pattern := s.mux.Handler(r)
 	// The mux answers a path that is not clean with a redirect of its own (an

@@ -101,6 +101,8 @@ type reply struct {
 	status int
 	header http.Header
 	body   []byte
+	// closed: the server closed the connection after this answer.
+	closed bool
 }
 
 func (r reply) problem(t *testing.T) Problem {
@@ -159,7 +161,7 @@ func (h *harness) do(method, path, key, body string, headers ...string) reply {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return reply{status: resp.StatusCode, header: resp.Header, body: b}
+	return reply{status: resp.StatusCode, header: resp.Header, body: b, closed: resp.Close}
 }
 
 func (h *harness) createAccount(key, body string) string {
@@ -193,6 +195,28 @@ func TestProbes(t *testing.T) {
 	}
 	if strings.Contains(string(r.body), "locked") {
 		t.Fatalf("store error text leaked: %s", r.body)
+	}
+}
+
+// TestDraining checks what a shutting-down hub answers while its load balancer
+// catches up: not ready, but still serving, each answer closing its connection.
+func TestDraining(t *testing.T) {
+	t.Parallel()
+	draining := make(chan struct{})
+	h := newHarness(t, func(c *Config) { c.Draining = draining })
+	if r := h.do("GET", "/readyz", "", ""); r.status != 200 || r.closed {
+		t.Fatalf("readyz before draining: %d %v", r.status, r.header)
+	}
+	close(draining)
+	r := h.do("GET", "/readyz", "", "")
+	if r.status != 503 || r.problem(t).Code != codeUnavailable || !r.closed {
+		t.Fatalf("readyz while draining: %d %v %s", r.status, r.header, r.body)
+	}
+	if r := h.do("GET", "/healthz", "", ""); r.status != 200 || !r.closed {
+		t.Fatalf("healthz while draining: %d %v", r.status, r.header)
+	}
+	if r := h.do("GET", "/v1/connectors", h.keyA, ""); r.status != 200 || !r.closed {
+		t.Fatalf("a request while draining: %d %v", r.status, r.header)
 	}
 }
 

@@ -369,6 +369,10 @@ func (s *server) healthz(w http.ResponseWriter, r *http.Request, _ store.APIKey)
 }
 
 func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ store.APIKey) {
+	if s.isDraining() {
+		writeProblem(w, r, newProblem(http.StatusServiceUnavailable, codeUnavailable, "the hub is shutting down"))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if err := s.store.Ping(ctx); err != nil {

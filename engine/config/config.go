@@ -88,8 +88,12 @@ type Server struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes" doc:"largest request body accepted, in bytes"`
 	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout" doc:"time allowed to read a request's headers"`
+	// DrainDelay is how long the hub keeps serving after SIGTERM, answering
+	// /readyz 503 and closing each connection after its answer, before it stops
+	// accepting requests: the time a load balancer needs to stop sending it any.
+	DrainDelay time.Duration `yaml:"drain_delay" doc:"time the hub keeps serving after SIGTERM with /readyz answering 503 and every connection closed after its answer, so a load balancer takes it out of rotation before it stops accepting (0: stop at once; a Kubernetes Service needs a few seconds)"`
 	// ShutdownGrace is how long in-flight requests may finish on SIGTERM.
-	ShutdownGrace time.Duration `yaml:"shutdown_grace" doc:"time in-flight requests get to finish on SIGTERM"`
+	ShutdownGrace time.Duration `yaml:"shutdown_grace" doc:"time in-flight requests get to finish on SIGTERM, after drain_delay"`
 }
 
 // Store configures the store.
@@ -447,6 +451,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.ReadHeaderTimeout <= 0 {
 		return bad("server.read_header_timeout", "must be positive")
+	}
+	if c.Server.DrainDelay < 0 || c.Server.DrainDelay > 10*time.Minute {
+		return bad("server.drain_delay", "must be 0 to 10m, got %s", c.Server.DrainDelay)
 	}
 	if c.Server.ShutdownGrace < 0 {
 		return bad("server.shutdown_grace", "must not be negative")

@@ -244,7 +244,8 @@ func (h *Hub) URL() string {
 // Run starts the background work (event pipeline, idempotency sweeper, and
 // the profiling endpoints when Options.DebugListen asks), listens on
 // server.listen and serves the API until ctx is done. It then shuts down in
-// order: stop accepting and drain requests (for up to server.shutdown_grace),
+// order: answer /readyz 503 for server.drain_delay while still serving, stop
+// accepting and drain requests (for up to server.shutdown_grace),
 // stop the background work, stop connector processes, flush spans, close the
 // store. It returns nil after a clean shutdown; the hub cannot run again.
 func (h *Hub) Run(ctx context.Context) (err error) {
@@ -299,8 +300,14 @@ func (h *Hub) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("serving: %w", err)
 	case <-ctx.Done():
 	}
-	h.log.Info("hub shutting down")
 	close(h.draining)
+	if d := h.cfg.Server.DrainDelay; d > 0 {
+		// Still serving, but no longer ready: the load balancer takes the
+		// replica out of rotation, and every answer closes its connection.
+		h.log.Info("hub draining: /readyz answers 503 until it stops accepting", "drain_delay", d)
+		time.Sleep(d)
+	}
+	h.log.Info("hub shutting down")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.Server.ShutdownGrace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
