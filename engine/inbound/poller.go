@@ -22,6 +22,9 @@ type PollStore interface {
 	Scheduler
 	// DueForPoll returns up to limit shipments whose next poll is due, earliest first.
 	DueForPoll(ctx context.Context, now time.Time, limit int) ([]store.Shipment, error)
+	// ClaimPoll moves a due poll (NextPollAt due) to until, unless another
+	// replica took it first (store.ErrNotFound).
+	ClaimPoll(ctx context.Context, tenantID, connectorID, trackingNumber string, due, until time.Time) error
 }
 
 // Invoker runs a connector operation (*router.Router satisfies it); the router's
@@ -153,7 +156,9 @@ func (p *Poller) PollOnce(ctx context.Context) (PassStats, error) {
 		}
 		claimed := due[:0]
 		for _, sh := range due {
-			err := p.cfg.Store.SetNextPoll(ctx, sh.TenantID, sh.ConnectorID, sh.TrackingNumber, now.Add(p.cfg.Lease))
+			// Replicas read the same due shipments; the claim is a compare
+			// and set on the due time, so each poll is made by one of them.
+			err := p.cfg.Store.ClaimPoll(ctx, sh.TenantID, sh.ConnectorID, sh.TrackingNumber, *sh.NextPollAt, now.Add(p.cfg.Lease))
 			switch {
 			case errors.Is(err, store.ErrNotFound):
 				continue

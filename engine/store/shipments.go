@@ -88,6 +88,11 @@ type ShipmentStore interface {
 	// SetNextPoll sets when a shipment is next polled; the zero time clears it.
 	// ErrNotFound when there is no such shipment.
 	SetNextPoll(ctx context.Context, tenantID, connectorID, trackingNumber string, at time.Time) error
+	// ClaimPoll takes a due poll for one replica: it moves the shipment's next
+	// poll from due (the NextPollAt DueForPoll returned) to until, only if it
+	// is still due. Of replicas claiming the same poll, one wins; the others
+	// get ErrNotFound, as for a shipment that is gone or was rescheduled.
+	ClaimPoll(ctx context.Context, tenantID, connectorID, trackingNumber string, due, until time.Time) error
 }
 
 var _ ShipmentStore = (*sqlStore)(nil)
@@ -522,6 +527,24 @@ func (s *sqlStore) DueForPoll(ctx context.Context, now time.Time, limit int) ([]
 	}
 	return s.listShipments(ctx, "listing shipments due for polling", `WHERE next_poll_at IS NOT NULL AND next_poll_at <= $1
 		ORDER BY next_poll_at, tenant_id, connector_id, tracking_number LIMIT $2`, millis(now), int64(limit))
+}
+
+// ClaimPoll takes a due poll; see ShipmentStore.
+func (s *sqlStore) ClaimPoll(ctx context.Context, tenantID, connectorID, trackingNumber string, due, until time.Time) error {
+	if err := checkShipmentKey(tenantID, connectorID, trackingNumber); err != nil {
+		return err
+	}
+	defer s.ships.forget(shipmentKey{tenantID, connectorID, trackingNumber})
+	n, err := s.db.exec(ctx, `UPDATE shipments SET next_poll_at = $1
+		WHERE tenant_id = $2 AND connector_id = $3 AND tracking_number = $4 AND next_poll_at = $5`,
+		millis(until), tenantID, connectorID, trackingNumber, millis(due))
+	if err != nil {
+		return s.dbErr("claiming shipment poll", err)
+	}
+	if n == 0 {
+		return notFound("due poll of shipment", trackingNumber)
+	}
+	return nil
 }
 
 // SetNextPoll schedules a shipment's next poll; see ShipmentStore.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -299,6 +300,29 @@ func testShipmentsPolling(t *testing.T, s EventsStore) {
 		t.Fatalf("after delivery, due = %+v", due)
 	}
 	wantErr(t, "SetNextPoll unknown", s.SetNextPoll(ctx, tn.ID, "delhivery", "AWB404", t0), store.ErrNotFound)
+
+	// Replicas that read the same due poll race to claim it: one wins.
+	at := *due[0].NextPollAt
+	var wins atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			switch err := s.ClaimPoll(ctx, tn.ID, "delhivery", "AWB1", at, t0.Add(2*time.Hour)); {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, store.ErrNotFound):
+				t.Errorf("ClaimPoll: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if wins.Load() != 1 {
+		t.Fatalf("%d of 8 concurrent claims of one due poll won, want 1", wins.Load())
+	}
+	if due, _ = s.DueForPoll(ctx, t0.Add(time.Hour), 10); len(due) != 0 {
+		t.Fatalf("a claimed poll is still due: %+v", due)
+	}
+	wantErr(t, "ClaimPoll of a poll already claimed", s.ClaimPoll(ctx, tn.ID, "delhivery", "AWB1", at, t0.Add(3*time.Hour)), store.ErrNotFound)
 	_, err = s.DueForPoll(ctx, t0, 0)
 	wantErr(t, "DueForPoll limit 0", err, store.ErrInvalid)
 }
