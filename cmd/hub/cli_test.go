@@ -25,8 +25,13 @@ import (
 // TestMain lets the test binary stand in for the hub binary: the plugin manager
 // re-executes os.Executable() (this binary) as "connector-process ID", and then
 // it runs main instead of the tests; so it does with HUB_TEST_RUN_MAIN=1, for
-// tests that need the hub as a separate process.
+// tests that need the hub as a separate process. With HUB_TEST_KAFKA_BROKER=1
+// it is a Kafka broker instead (kafkabroker_test.go).
 func TestMain(m *testing.M) {
+	if os.Getenv(kafkaBrokerEnv) == "1" {
+		runKafkaBroker()
+		return
+	}
 	if (len(os.Args) >= 3 && os.Args[1] == "connector-process") || os.Getenv("HUB_TEST_RUN_MAIN") == "1" {
 		main()
 		return

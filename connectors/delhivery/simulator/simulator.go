@@ -129,6 +129,7 @@ type Simulator struct {
 
 	nextWaybill atomic.Int64
 	latency     atomic.Int64 // nanoseconds
+	answerDelay atomic.Int64 // nanoseconds
 
 	mu        sync.Mutex
 	shipments map[string]*shipment
@@ -136,6 +137,18 @@ type Simulator struct {
 	faults    []fault
 	last      map[string]Request
 	calls     map[string]int
+	arrivals  []Arrival
+}
+
+// Arrival is one request as the simulator received it: when, on which path,
+// and for a track, the waybills asked about.
+type Arrival struct {
+	// At is when the request arrived (the real clock, not WithClock's).
+	At time.Time
+	// Path is the request's path.
+	Path string
+	// Waybills are a track request's waybills (or order ids); nil otherwise.
+	Waybills []string
 }
 
 // shipment is the simulator's state for one waybill.
@@ -218,12 +231,32 @@ func (s *Simulator) DropNext(n int) { s.queue(n, fault{drop: true}) }
 // whose client gives up is abandoned.
 func (s *Simulator) SetLatency(d time.Duration) { s.latency.Store(int64(d)) }
 
+// SetAnswerDelay makes the simulator do what each request asks at once and
+// hold its answer back for d (zero removes the delay): a create whose client
+// gives up meanwhile is booked all the same, as a carrier that lost the
+// connection after doing the work.
+func (s *Simulator) SetAnswerDelay(d time.Duration) { s.answerDelay.Store(int64(d)) }
+
 func (s *Simulator) queue(n int, f fault) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for range n {
 		s.faults = append(s.faults, f)
 	}
+}
+
+// ClearFaults drops the queued faults: requests are answered normally again.
+func (s *Simulator) ClearFaults() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = nil
+}
+
+// Arrivals returns every request received so far, in arrival order.
+func (s *Simulator) Arrivals() []Arrival {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.arrivals)
 }
 
 // LastRequest returns the last request made to path, and whether there was one.
@@ -312,7 +345,12 @@ func (s *Simulator) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
+	arrival := Arrival{At: time.Now(), Path: r.URL.Path}
+	if ids := r.URL.Query().Get("waybill") + r.URL.Query().Get("ref_ids"); ids != "" && strings.TrimSuffix(r.URL.Path, "/") == strings.TrimSuffix(PathTrack, "/") {
+		arrival.Waybills = strings.Split(ids, ",")
+	}
 	s.mu.Lock()
+	s.arrivals = append(s.arrivals, arrival)
 	s.calls[r.URL.Path]++
 	s.last[r.URL.Path] = Request{Method: r.Method, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
 	var f *fault
@@ -335,6 +373,22 @@ func (s *Simulator) serve(w http.ResponseWriter, r *http.Request) {
 		s.writeFault(w, *f)
 		return
 	}
+	if d := time.Duration(s.answerDelay.Load()); d > 0 {
+		rec := httptest.NewRecorder()
+		s.answer(rec, r, body)
+		time.Sleep(d)
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		_, _ = w.Write(rec.Body.Bytes())
+		return
+	}
+	s.answer(w, r, body)
+}
+
+// answer answers a request that got past the queued faults.
+func (s *Simulator) answer(w http.ResponseWriter, r *http.Request, body []byte) {
 	if !s.authorized(r) {
 		writeJSON(w, http.StatusUnauthorized, s.p.authFailed)
 		return
