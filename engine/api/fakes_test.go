@@ -41,6 +41,7 @@ type memStore struct {
 	store.StatsStore
 	store.SFTPInboxStore
 	store.ConsoleSessionStore
+	store.RateStore
 }
 
 var _ store.Store = (*memStore)(nil)

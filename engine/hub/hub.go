@@ -166,7 +166,8 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *Hub, err erro
 	if h.pipe, err = newPipeline(ctx, cfg, h.store, log, met); err != nil {
 		return nil, err
 	}
-	exec := resilience.NewExecutor(resilience.Options{Logger: log.With("component", "resilience"), Observer: met.Resilience()})
+	exec := resilience.NewExecutor(resilience.Options{Logger: log.With("component", "resilience"), Observer: met.Resilience(),
+		SharedRate: sharedRate(cfg.Store, h.store)})
 	h.router, err = router.New(router.Config{Connectors: h.plugins, Accounts: h.store, Validate: validatorFunc(v), Logger: log,
 		Resilience: exec, Overrides: &h.cfg.Resilience, Observe: h.observeCall(met), AfterCall: h.pipe.AfterCall,
 		Unknown: h.pipe.Unknown, SettleAfter: cfg.Idempotency.SettleAfter})

@@ -1,9 +1,15 @@
 // Package resilience is the engine's call policy around every connector call:
 // one deadline per call, retries with capped exponential backoff and full jitter
 // (honouring a provider's Retry-After up to a cap), a retry budget per connector,
-// a circuit breaker and a token-bucket rate limit per (connector, account), and a
-// bulkhead per connector. The router resolves a Policy (Resolve) and runs each call
-// through an Executor.
+// a circuit breaker and a rate limit per (connector, account), and a bulkhead per
+// connector. The router resolves a Policy (Resolve) and runs each call through an
+// Executor.
+//
+// Rate limits are token buckets in the process by default, which is exact for one
+// process. Replicas sharing a Postgres store share the limit instead
+// (Options.SharedRate): each attempt reserves its slot in the store by GCRA, one
+// statement per call, so the carrier sees the account's limit across all of them;
+// while the store fails, each replica falls back to its own bucket.
 //
 // Retries happen here and only here: connectors and the SDK's transports call the
 // provider once and classify the outcome (sdk.Error codes, RetryAfter, NotSent);
@@ -22,6 +28,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sort"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -70,7 +77,46 @@ type Options struct {
 	// limiter) are kept; the least recently used closed ones are evicted beyond
 	// it. 10,000 when zero.
 	MaxAccounts int
+	// SharedRate, when set, keeps the accounts' rate limits for every process
+	// sharing it (replicas on one Postgres); the in-process token buckets then
+	// serve only the calls for which it fails. Nil keeps the limits per process.
+	SharedRate SharedRate
 }
+
+// SharedRate is a rate limit kept outside the process, shared by every replica,
+// by the generic cell rate algorithm (GCRA): a key's state is its theoretical
+// arrival time (TAT). The Executor calls Reserve once per attempt of a
+// rate-limited call, from the call's goroutine; implementations must be safe for
+// concurrent use. The hub implements it over the store (store.RateStore).
+type SharedRate interface {
+	// Reserve reserves a slot for one request on key, whose limit admits one
+	// request per interval with tolerance/interval at once. The request's new
+	// TAT is max(TAT, now)+interval and it may go after
+	// max(0, newTAT-tolerance-now): when that is at most maxWait the slot is
+	// taken (OK); otherwise nothing changes and Delay says when it could have
+	// gone. Of concurrent reservations on one key, in any process, no two get
+	// the same slot. An error means the limit could not be consulted.
+	Reserve(ctx context.Context, key string, interval, tolerance time.Duration, now time.Time, maxWait time.Duration) (RateReservation, error)
+}
+
+// RateReservation is what SharedRate.Reserve decided.
+type RateReservation struct {
+	// OK is true when the request was admitted and its slot taken.
+	OK bool
+	// Delay is how long after now the request may go: its slot when OK, the
+	// earliest it could have had otherwise.
+	Delay time.Duration
+	// TAT is the key's theoretical arrival time as the reservation left it.
+	TAT time.Time
+}
+
+// maxSharedWait bounds the wait a shared rate limit is asked to grant when the
+// call has no deadline (Do always sets one, so this is a backstop).
+const maxSharedWait = time.Minute
+
+// sharedWarnEvery is how often, at most, the Executor logs that the shared rate
+// limit failed and a process-local bucket stood in.
+const sharedWarnEvery = time.Minute
 
 // Executor runs connector calls under their policies. It is safe for concurrent use.
 type Executor struct {
@@ -81,6 +127,10 @@ type Executor struct {
 	jitter      func(time.Duration) time.Duration
 	maxAccounts int
 	realClock   bool // now is time.Now, so Do reuses the time it reads for the deadline
+	shared      SharedRate
+	// sharedWarned is when (e.now, Unix nanoseconds) the shared rate limit's
+	// failure was last logged.
+	sharedWarned atomic.Int64
 
 	mu    sync.RWMutex
 	conns map[string]*connState
@@ -101,7 +151,8 @@ type acctState struct {
 	conn     *connState
 	breaker  atomic.Pointer[breaker]
 	limiters sync.Map                     // rateKey -> *rate.Limiter
-	limiter  atomic.Pointer[rate.Limiter] // the most recently used, for Snapshot
+	limiter  atomic.Pointer[rate.Limiter] // the most recently used, for Snapshot; nil when the shared limit decided last
+	shared   atomic.Pointer[sharedView]   // the shared limit as the last reservation left it, for Snapshot
 	lastUsed atomic.Int64
 	openedAt atomic.Int64
 	outcomes window
@@ -123,7 +174,7 @@ type breakerSettings struct {
 // NewExecutor returns an Executor.
 func NewExecutor(o Options) *Executor {
 	e := &Executor{
-		log: o.Logger, obs: o.Observer, now: o.Now, sleep: o.Sleep, jitter: o.Jitter,
+		log: o.Logger, obs: o.Observer, now: o.Now, sleep: o.Sleep, jitter: o.Jitter, shared: o.SharedRate,
 		maxAccounts: o.MaxAccounts,
 		conns:       map[string]*connState{},
 		accts:       map[acctKey]*acctState{},
@@ -185,8 +236,9 @@ func (c *callerGone) Error() string { return c.err.Error() }
 //  2. The connector's bulkhead: a free in-flight slot, or a place in its bounded
 //     queue until one frees; a full queue fails at once (carrier_unavailable,
 //     source hub, NotSent).
-//  3. Per attempt, the account's rate limiter: a token, or a wait for one if it
-//     comes before the deadline; otherwise rate_limited with RetryAfter at once.
+//  3. Per attempt, the account's rate limiter (shared, or the process's bucket): a
+//     slot, or a wait for one if it comes before the deadline; otherwise
+//     rate_limited with RetryAfter at once.
 //  4. Per attempt, the account's circuit breaker: open (or half-open with its
 //     probes taken) fails at once with carrier_unavailable, source hub, RetryAfter
 //     the open time left. Client-side codes (invalid_request, not_found,
@@ -318,8 +370,17 @@ func (e *Executor) retryWait(ctx, parent context.Context, c *Call, se *sdk.Error
 }
 
 // waitRate takes a token from the account's limiter, waiting for one when it comes
-// before ctx's deadline.
+// before ctx's deadline: from the shared limit when there is one and it answers,
+// else from the process's bucket.
 func (e *Executor) waitRate(ctx, parent context.Context, as *acctState, c *Call, now time.Time) *sdk.Error {
+	if c.Policy.RateLimit <= 0 {
+		return nil
+	}
+	if e.shared != nil {
+		if se, decided := e.waitSharedRate(ctx, parent, as, c); decided {
+			return se
+		}
+	}
 	lim := as.limiterFor(&c.Policy)
 	if lim == nil {
 		return nil
@@ -335,9 +396,7 @@ func (e *Executor) waitRate(ctx, parent context.Context, as *acctState, c *Call,
 	d := r.DelayFrom(now)
 	if dl, ok := ctx.Deadline(); ok && d > time.Until(dl) {
 		r.CancelAt(now)
-		e.obs.RateLimitReject(c.Connector, c.Account, d)
-		return &sdk.Error{Code: sdk.CodeRateLimited, Source: sdk.SourceHub, NotSent: true, RetryAfter: d,
-			Message: fmt.Sprintf("connector %s: the account's rate limit (%g/s) has no token before the call's deadline", c.Connector, c.Policy.RateLimit)}
+		return e.rateRejected(c, d)
 	}
 	e.obs.RateLimitWait(c.Connector, c.Account, d)
 	if err := e.sleep(ctx, d); err != nil {
@@ -345,6 +404,90 @@ func (e *Executor) waitRate(ctx, parent context.Context, as *acctState, c *Call,
 		return waitError(parent, "waiting for the account's rate limit", err)
 	}
 	return nil
+}
+
+// rateRejected reports, and returns the error of, a call whose rate limit has no
+// token before its deadline; retryAfter is when one comes.
+func (e *Executor) rateRejected(c *Call, retryAfter time.Duration) *sdk.Error {
+	e.obs.RateLimitReject(c.Connector, c.Account, retryAfter)
+	return &sdk.Error{Code: sdk.CodeRateLimited, Source: sdk.SourceHub, NotSent: true, RetryAfter: retryAfter,
+		Message: fmt.Sprintf("connector %s: the account's rate limit (%g/s) has no token before the call's deadline", c.Connector, c.Policy.RateLimit)}
+}
+
+// waitSharedRate reserves the attempt's slot in the shared rate limit and waits
+// for it. decided is false when the shared limit failed (and the caller's
+// context had not ended): the process's bucket then decides this attempt. A slot
+// reserved and not used (the caller went away while waiting) stays taken, which
+// errs on the carrier's side.
+func (e *Executor) waitSharedRate(ctx, parent context.Context, as *acctState, c *Call) (se *sdk.Error, decided bool) {
+	p := &c.Policy
+	interval := time.Duration(float64(time.Second) / p.RateLimit)
+	if interval < time.Microsecond {
+		return nil, false // above a million a second: no store keeps up; the process's bucket limits it
+	}
+	maxWait := maxSharedWait
+	if dl, ok := ctx.Deadline(); ok {
+		maxWait = max(0, min(maxWait, time.Until(dl)))
+	}
+	// The time is read now, not at the call's start, so time spent queueing in
+	// the bulkhead does not count as the account's idle time.
+	now := e.now()
+	r, err := e.shared.Reserve(ctx, sharedKey(c), interval, time.Duration(p.RateBurst)*interval, now, maxWait)
+	if err != nil {
+		if ctx.Err() != nil {
+			return waitError(parent, "waiting for the account's shared rate limit", err), true
+		}
+		e.warnShared(c, err)
+		return nil, false
+	}
+	as.shared.Store(&sharedView{limit: p.RateLimit, burst: p.RateBurst, interval: interval, tat: r.TAT})
+	as.limiter.Store(nil)
+	if !r.OK {
+		return e.rateRejected(c, r.Delay), true
+	}
+	d := r.Delay - e.now().Sub(now) // the reservation's own round trip is part of the wait
+	if d <= 0 {
+		return nil, true
+	}
+	e.obs.RateLimitWait(c.Connector, c.Account, d)
+	if err := e.sleep(ctx, d); err != nil {
+		return waitError(parent, "waiting for the account's rate limit", err), true
+	}
+	return nil, true
+}
+
+// warnShared logs the shared rate limit's failure, at most once every
+// sharedWarnEvery across the Executor.
+func (e *Executor) warnShared(c *Call, err error) {
+	now := e.now().UnixNano()
+	last := e.sharedWarned.Load()
+	if (last != 0 && now-last < int64(sharedWarnEvery)) || !e.sharedWarned.CompareAndSwap(last, now) {
+		return
+	}
+	e.log.Warn("the shared rate limit failed; this process limits accounts on its own meanwhile",
+		"connector", c.Connector, "account", c.Account, "error", err)
+}
+
+// sharedKey names the call's limit in the SharedRate: its connector, account and
+// rate, since an operation with a rate of its own has a bucket of its own (see
+// limiterFor).
+func sharedKey(c *Call) string {
+	return c.Connector + "/" + c.Account + "/" + strconv.FormatFloat(c.Policy.RateLimit, 'g', -1, 64) +
+		"/" + strconv.Itoa(c.Policy.RateBurst)
+}
+
+// sharedView is an account's shared rate limit as its last reservation left it.
+type sharedView struct {
+	limit    float64
+	burst    int
+	interval time.Duration
+	tat      time.Time
+}
+
+// tokensAt is the headroom at now, had no other process reserved since: the
+// burst less the slots between now and the TAT.
+func (v *sharedView) tokensAt(now time.Time) float64 {
+	return max(0, min(float64(v.burst), float64(v.burst)-float64(v.tat.Sub(now))/float64(v.interval)))
 }
 
 func waitError(parent context.Context, what string, err error) *sdk.Error {
@@ -610,7 +753,9 @@ type AccountHealth struct {
 	RateLimit float64 `json:"rate_limit,omitempty"`
 	// RateBurst is the limiter's bucket size.
 	RateBurst int `json:"rate_burst,omitempty"`
-	// TokensAvailable is the headroom: requests the account may send now without waiting.
+	// TokensAvailable is the headroom: requests the account may send now without
+	// waiting. With a shared limit, it is as this process's last reservation left
+	// it; other replicas may have used some since.
 	TokensAvailable float64 `json:"tokens_available,omitempty"`
 	// LastUsed is when the account last made a call.
 	LastUsed time.Time `json:"last_used"`
@@ -651,6 +796,9 @@ func (e *Executor) Snapshot(connector string) (h ConnectorHealth, ok bool) {
 		if lim := as.limiter.Load(); lim != nil {
 			a.RateLimit, a.RateBurst = float64(lim.Limit()), lim.Burst()
 			a.TokensAvailable = max(0, lim.TokensAt(now))
+		} else if v := as.shared.Load(); v != nil {
+			a.RateLimit, a.RateBurst = v.limit, v.burst
+			a.TokensAvailable = v.tokensAt(now)
 		}
 		h.Accounts = append(h.Accounts, a)
 	}

@@ -183,6 +183,8 @@ type Store interface {
 	OperatorKeyStore
 	// ConsoleSessionStore keeps the operators' console's sign-in sessions.
 	ConsoleSessionStore
+	// RateStore keeps rate limits shared by every process on the database.
+	RateStore
 
 	// CreateTenant makes a tenant; a taken name is ErrConflict.
 	CreateTenant(ctx context.Context, name string) (Tenant, error)

@@ -3,8 +3,8 @@
 // checks every method, tenant isolation, credentials sealed at rest, revocation,
 // key expiry, the tenant's last admin key, operator keys, conflicts, validation and
 // concurrent use, and the idempotency keys of
-// store.IdempotencyStore (claim, complete, replay, release, lease expiry and abandonment, purge),
-// which every backend must implement.
+// store.IdempotencyStore (claim, complete, replay, release, lease expiry and abandonment, purge)
+// and the shared rate limits of store.RateStore, which every backend must implement.
 //
 // It imports the store package and the standard library's testing, and nothing of the
 // hub's engine beyond secretbox's error values.
@@ -75,6 +75,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Unconfirmed", testUnconfirmed},
 		{"EWayBills", testEWayBills},
 		{"SFTPInbox", testSFTPInbox},
+		{"RateReserve", testRateReserve},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
