@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
@@ -18,6 +19,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	"sigs.k8s.io/yaml"
 )
@@ -38,6 +40,7 @@ type manifests struct {
 	serviceAccount *corev1.ServiceAccount
 	pdb            *policyv1.PodDisruptionBudget
 	hpa            *autoscalingv2.HorizontalPodAutoscaler
+	networkPolicy  *networkingv1.NetworkPolicy
 	serviceMonitor map[string]any
 	notes          string
 	kinds          []string
@@ -109,6 +112,9 @@ func renderManifests(t *testing.T, vals map[string]any) *manifests {
 			case "autoscaling/v2/HorizontalPodAutoscaler":
 				m.hpa = &autoscalingv2.HorizontalPodAutoscaler{}
 				target = m.hpa
+			case "networking.k8s.io/v1/NetworkPolicy":
+				m.networkPolicy = &networkingv1.NetworkPolicy{}
+				target = m.networkPolicy
 			case "monitoring.coreos.com/v1/ServiceMonitor":
 				m.serviceMonitor = map[string]any{}
 				target = &m.serviceMonitor
@@ -187,7 +193,7 @@ func TestChartDefaults(t *testing.T) {
 
 	wantKinds := []string{"ConfigMap", "Deployment", "PodDisruptionBudget", "Service", "ServiceAccount"}
 	if !slices.Equal(m.kinds, wantKinds) {
-		t.Errorf("default objects %v, want %v (HPA and ServiceMonitor off by default)", m.kinds, wantKinds)
+		t.Errorf("default objects %v, want %v (HPA, ServiceMonitor and NetworkPolicy off by default)", m.kinds, wantKinds)
 	}
 	d := m.deployment
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
@@ -237,11 +243,26 @@ func TestChartDefaults(t *testing.T) {
 	if a := d.Spec.Template.Spec.AutomountServiceAccountToken; a == nil || *a {
 		t.Error("service account token is mounted; the hub never calls the Kubernetes API")
 	}
-	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g <= 30 {
-		t.Errorf("terminationGracePeriodSeconds %v, want more than the hub's 30s shutdown grace", g)
+	checkGracePeriod(t, m)
+	cfg := configYAML(t, m)
+	if dd := dig(cfg, "server", "drain_delay"); dd != "5s" {
+		t.Errorf("config server.drain_delay %v, want 5s so the Service drops the pod before it stops accepting", dd)
+	}
+	// The allow-lists are spelt out, empty: connectors and webhooks reach the
+	// public internet only.
+	for _, key := range [][]string{{"egress", "allow"}, {"webhooks", "allow_list"}} {
+		if l, ok := dig(cfg, key...).([]any); !ok || len(l) != 0 {
+			t.Errorf("config %s is %#v, want an empty list", strings.Join(key, "."), dig(cfg, key...))
+		}
 	}
 	if !strings.Contains(m.notes, "/readyz") || !strings.Contains(m.notes, "hub-postgres") {
 		t.Errorf("NOTES.txt lacks the readiness path or the Postgres Secret:\n%s", m.notes)
+	}
+	if !strings.Contains(m.notes, "drain_delay (5s)") || strings.Contains(m.notes, "NetworkPolicy:") {
+		t.Errorf("NOTES.txt lacks the drain delay, or describes a NetworkPolicy the chart did not make:\n%s", m.notes)
+	}
+	if m.networkPolicy != nil {
+		t.Error("a NetworkPolicy by default; it needs the cluster's Postgres and Kafka addresses, so it is opt-in")
 	}
 }
 
@@ -365,6 +386,169 @@ func TestChartSingleReplicaSQLite(t *testing.T) {
 	}
 }
 
+func TestChartNetworkPolicy(t *testing.T) {
+	postgres := map[string]any{
+		"to":    []any{map[string]any{"ipBlock": map[string]any{"cidr": "10.20.0.5/32"}}},
+		"ports": []any{map[string]any{"port": 5432, "protocol": "TCP"}},
+	}
+	kafka := map[string]any{
+		"to": []any{map[string]any{
+			"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "kafka"}},
+			"podSelector":       map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "kafka"}},
+		}},
+		"ports": []any{map[string]any{"port": 9092, "protocol": "TCP"}},
+	}
+	vals := withPostgres(map[string]any{
+		"networkPolicy": map[string]any{
+			"enabled":     true,
+			"extraEgress": []any{postgres, kafka},
+		},
+		"config": map[string]any{
+			"egress":   map[string]any{"allow": []any{"10.30.0.0/16", "192.168.7.9"}},
+			"webhooks": map[string]any{"allow_list": []any{"10.40.1.2:8443", "[fd00::7]:443", "erp.internal:443", "fd00:1::/64"}},
+		},
+	})
+	lintChart(t, vals)
+	m := renderManifests(t, vals)
+	np := m.networkPolicy
+	if np == nil {
+		t.Fatalf("networkPolicy.enabled made no NetworkPolicy among %v", m.kinds)
+	}
+	if !selects(np.Spec.PodSelector.MatchLabels, m.deployment.Spec.Template.Labels) {
+		t.Errorf("NetworkPolicy selector %v does not select the pods %v", np.Spec.PodSelector.MatchLabels, m.deployment.Spec.Template.Labels)
+	}
+	if !slices.Equal(np.Spec.PolicyTypes, []networkingv1.PolicyType{networkingv1.PolicyTypeIngress, networkingv1.PolicyTypeEgress}) {
+		t.Errorf("policyTypes %v, want Ingress and Egress", np.Spec.PolicyTypes)
+	}
+
+	// Ingress: the http port (API, /metrics, probes), from anywhere by default.
+	if len(np.Spec.Ingress) != 1 {
+		t.Fatalf("ingress rules %+v, want one", np.Spec.Ingress)
+	}
+	in := np.Spec.Ingress[0]
+	if len(in.From) != 0 || len(in.Ports) != 1 || in.Ports[0].Port == nil || in.Ports[0].Port.String() != "http" ||
+		in.Ports[0].Protocol == nil || *in.Ports[0].Protocol != corev1.ProtocolTCP {
+		t.Errorf("ingress rule %+v, want TCP to the http port from anywhere", in)
+	}
+
+	type rule struct {
+		to    []string // ipBlock CIDRs, "except" ranges after a "-"
+		ports []string // protocol/port
+	}
+	var got []rule
+	for _, r := range np.Spec.Egress {
+		var g rule
+		for _, p := range r.To {
+			switch {
+			case p.IPBlock != nil:
+				g.to = append(g.to, p.IPBlock.CIDR)
+				for _, e := range p.IPBlock.Except {
+					g.to = append(g.to, "-"+e)
+				}
+			default:
+				g.to = append(g.to, "selector")
+			}
+		}
+		for _, p := range r.Ports {
+			g.ports = append(g.ports, fmt.Sprintf("%s/%s", *p.Protocol, p.Port.String()))
+		}
+		got = append(got, g)
+	}
+	want := []rule{
+		{ports: []string{"UDP/53", "TCP/53"}},
+		{to: []string{
+			"0.0.0.0/0", "-10.0.0.0/8", "-100.64.0.0/10", "-127.0.0.0/8", "-169.254.0.0/16", "-172.16.0.0/12", "-192.168.0.0/16",
+			"::/0", "-::1/128", "-fc00::/7", "-fe80::/10",
+		}},
+		// config.egress.allow, then config.webhooks.allow_list; the host name
+		// erp.internal has no address to allow.
+		{to: []string{"10.30.0.0/16"}},
+		{to: []string{"192.168.7.9/32"}},
+		{to: []string{"10.40.1.2/32"}, ports: []string{"TCP/8443"}},
+		{to: []string{"fd00::7/128"}, ports: []string{"TCP/443"}},
+		{to: []string{"fd00:1::/64"}},
+		// networkPolicy.extraEgress as written: Postgres and Kafka.
+		{to: []string{"10.20.0.5/32"}, ports: []string{"TCP/5432"}},
+		{to: []string{"selector"}, ports: []string{"TCP/9092"}},
+	}
+	if len(got) != len(want) {
+		t.Fatalf("egress rules\n%v\nwant\n%v", got, want)
+	}
+	for i := range want {
+		if !slices.Equal(got[i].to, want[i].to) || !slices.Equal(got[i].ports, want[i].ports) {
+			t.Errorf("egress rule %d: to %v ports %v, want to %v ports %v", i, got[i].to, got[i].ports, want[i].to, want[i].ports)
+		}
+	}
+	if !strings.Contains(m.notes, "NetworkPolicy: ingress to the http port from anywhere") || !strings.Contains(m.notes, "2 rules in networkPolicy.extraEgress") {
+		t.Errorf("NOTES.txt does not describe the NetworkPolicy:\n%s", m.notes)
+	}
+
+	// Restricted: ingress from named peers only, and no public internet.
+	vals = withPostgres(map[string]any{
+		"networkPolicy": map[string]any{
+			"enabled":        true,
+			"publicInternet": false,
+			"ingressFrom": []any{map[string]any{
+				"namespaceSelector": map[string]any{"matchLabels": map[string]any{"kubernetes.io/metadata.name": "ingress-nginx"}},
+			}},
+		},
+	})
+	lintChart(t, vals)
+	np = renderManifests(t, vals).networkPolicy
+	if from := np.Spec.Ingress[0].From; len(from) != 1 || from[0].NamespaceSelector == nil ||
+		from[0].NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "ingress-nginx" {
+		t.Errorf("ingress from %+v, want the ingress-nginx namespace", from)
+	}
+	if len(np.Spec.Egress) != 1 || len(np.Spec.Egress[0].To) != 0 {
+		t.Errorf("egress %+v, want DNS only with publicInternet false and empty allow-lists", np.Spec.Egress)
+	}
+}
+
+// TestChartGracePeriodDurations checks the chart's reading of Go durations
+// against time.ParseDuration: terminationGracePeriodSeconds one second above
+// drain_delay + shutdown_grace renders, the whole seconds at or below it are
+// refused.
+func TestChartGracePeriodDurations(t *testing.T) {
+	tests := []struct{ drain, grace string }{
+		{"5s", "30s"},
+		{"0", "1m"},
+		{"1m30s", "1.5m"},
+		{"250ms", "30s"},
+		{".5s", "29.5s"},
+		{"1500us", "10s"},
+		{"2µs", "1h"},
+		{"1h0m0s", "0s"},
+		{"500000000ns", "1m0.25s"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.drain+"+"+tt.grace, func(t *testing.T) {
+			d, err := time.ParseDuration(tt.drain)
+			if err != nil {
+				t.Fatal(err)
+			}
+			g, err := time.ParseDuration(tt.grace)
+			if err != nil {
+				t.Fatal(err)
+			}
+			floor := int((d + g) / time.Second)
+			vals := func(tgps int) map[string]any {
+				return withPostgres(map[string]any{
+					"terminationGracePeriodSeconds": tgps,
+					"config":                        map[string]any{"server": map[string]any{"drain_delay": tt.drain, "shutdown_grace": tt.grace}},
+				})
+			}
+			m := renderManifests(t, vals(floor+1))
+			checkGracePeriod(t, m)
+			if floor < 1 {
+				return
+			}
+			if _, err := render(vals(floor)); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("terminationGracePeriodSeconds (%d) must be above", floor)) {
+				t.Errorf("terminationGracePeriodSeconds %d for %s: render error %v, want a refusal", floor, d+g, err)
+			}
+		})
+	}
+}
+
 // TestChartRefusesUnsafeValues renders values that would deploy a broken or
 // leaky hub and expects the chart's fail message. (helm lint turns fail into
 // an informational log in lint mode, so rendering is what is checked.)
@@ -391,10 +575,25 @@ func TestChartRefusesUnsafeValues(t *testing.T) {
 		{"service monitor without metrics", withPostgres(map[string]any{"serviceMonitor": map[string]any{"enabled": true},
 			"config": map[string]any{"metrics": map[string]any{"enabled": false}}}),
 			"serviceMonitor.enabled needs config.metrics.enabled"},
+		{"grace period not above drain and shutdown", withPostgres(map[string]any{"terminationGracePeriodSeconds": 35}),
+			"terminationGracePeriodSeconds (35) must be above config.server.drain_delay (5s) + config.server.shutdown_grace (30s) = 35s"},
+		{"grace period under a shutdown grace in minutes", withPostgres(map[string]any{"config": map[string]any{"server": map[string]any{"shutdown_grace": "1m"}}}),
+			"terminationGracePeriodSeconds (45) must be above config.server.drain_delay (5s) + config.server.shutdown_grace (1m) = 65s"},
+		{"grace period under the default shutdown grace", withPostgres(map[string]any{"terminationGracePeriodSeconds": 30,
+			"config": map[string]any{"server": map[string]any{"drain_delay": nil, "shutdown_grace": nil}}}),
+			"terminationGracePeriodSeconds (30) must be above config.server.drain_delay (0s) + config.server.shutdown_grace (30s) = 30s"},
 		// values.schema.json catches typos and wrong types before the templates run.
 		{"misspelt key", withPostgres(map[string]any{"replicas": 3}), "additional properties 'replicas' not allowed"},
 		{"replicas as text", withPostgres(map[string]any{"replicaCount": "three"}), "/replicaCount': got string, want integer"},
 		{"broker without port", withPostgres(map[string]any{"kafka": map[string]any{"brokers": []any{"kafka-0"}}}), "/kafka/brokers/0'"},
+		{"duration without unit", withPostgres(map[string]any{"config": map[string]any{"server": map[string]any{"drain_delay": "5"}}}),
+			"/config/server/drain_delay'"},
+		{"duration as number", withPostgres(map[string]any{"config": map[string]any{"server": map[string]any{"shutdown_grace": 30}}}),
+			"/config/server/shutdown_grace': got number, want string"},
+		{"allow-list as text", withPostgres(map[string]any{"config": map[string]any{"egress": map[string]any{"allow": "10.0.0.0/8"}}}),
+			"/config/egress/allow': got string, want array"},
+		{"misspelt network policy key", withPostgres(map[string]any{"networkPolicy": map[string]any{"enable": true}}),
+			"additional properties 'enable' not allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -417,6 +616,30 @@ func checkProbe(t *testing.T, name string, p *corev1.Probe, path string) {
 	}
 	if p.HTTPGet.Path != path || p.HTTPGet.Port.String() != "http" {
 		t.Errorf("%s probe GET %s on port %s, want %s on http", name, p.HTTPGet.Path, p.HTTPGet.Port.String(), path)
+	}
+}
+
+// checkGracePeriod proves Kubernetes waits longer after SIGTERM than the hub
+// takes to leave rotation (server.drain_delay) and drain (server.shutdown_grace),
+// reading both from the rendered config with the hub's defaults.
+func checkGracePeriod(t *testing.T, m *manifests) {
+	t.Helper()
+	cfg := configYAML(t, m)
+	total := time.Duration(0)
+	for key, def := range map[string]string{"drain_delay": "0s", "shutdown_grace": "30s"} {
+		v, ok := dig(cfg, "server", key).(string)
+		if !ok {
+			v = def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.Fatalf("config server.%s: %v", key, err)
+		}
+		total += d
+	}
+	g := m.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds
+	if g == nil || time.Duration(*g)*time.Second <= total {
+		t.Errorf("terminationGracePeriodSeconds %v, want more than drain_delay + shutdown_grace = %s", g, total)
 	}
 }
 

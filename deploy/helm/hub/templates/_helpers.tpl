@@ -55,6 +55,69 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
 {{/*
+hub.durationSeconds is the number of seconds in a Go duration as the hub's
+config takes it ("5s", "1m30s", "1.5h", "250ms", "0"), the units ns, us, µs,
+ms, s, m and h, without a sign. Called with (dict "key" "config.x.y" "value"
+V); it fails on anything else, naming the key. A bare number is refused: the
+hub would read it as nanoseconds.
+*/}}
+{{- define "hub.durationSeconds" -}}
+{{- $d := .value | toString | trim }}
+{{- $num := "([0-9]+(\\.[0-9]*)?|\\.[0-9]+)" }}
+{{- $unit := "(ns|us|µs|μs|ms|s|m|h)" }}
+{{- if not (regexMatch (printf "^(0|(%s%s)+)$" $num $unit) $d) }}
+{{- fail (printf "hub: %s is %q: write a duration with its unit, such as 5s, 1m or 1m30s" .key $d) }}
+{{- end }}
+{{- $per := dict "ns" 0.000000001 "us" 0.000001 "µs" 0.000001 "μs" 0.000001 "ms" 0.001 "s" 1.0 "m" 60.0 "h" 3600.0 }}
+{{- $total := 0.0 }}
+{{- range regexFindAll (printf "%s%s" $num $unit) $d -1 }}
+{{- $n := regexFind (printf "^%s" $num) . }}
+{{- $total = addf $total (mulf ($n | float64) (get $per (trimPrefix $n .))) }}
+{{- end }}
+{{- $total }}
+{{- end }}
+
+{{/*
+hub.allowListEgress renders NetworkPolicy egress rules for the addresses
+config.egress.allow and config.webhooks.allow_list name: a CIDR as written, an
+address as a /32 or /128 on every port, address:port on that TCP port. Host
+names (host:port in webhooks.allow_list) have no address to allow; they need a
+rule in networkPolicy.extraEgress.
+*/}}
+{{- define "hub.allowListEgress" -}}
+{{- $cfg := .Values.config | default dict }}
+{{- $entries := concat (dig "egress" "allow" (list) $cfg | default (list)) (dig "webhooks" "allow_list" (list) $cfg | default (list)) }}
+{{- range $entries }}
+{{- $e := . | toString | trim }}
+{{- $cidr := "" }}
+{{- $port := "" }}
+{{- if contains "/" $e }}
+{{- $cidr = $e }}
+{{- else if regexMatch "^[0-9]+(\\.[0-9]+){3}$" $e }}
+{{- $cidr = printf "%s/32" $e }}
+{{- else if regexMatch "^[0-9]+(\\.[0-9]+){3}:[0-9]+$" $e }}
+{{- $cidr = printf "%s/32" (regexReplaceAll ":[0-9]+$" $e "") }}
+{{- $port = regexFind "[0-9]+$" $e }}
+{{- else if regexMatch "^\\[[0-9A-Fa-f:.]+\\]:[0-9]+$" $e }}
+{{- $cidr = printf "%s/128" (regexReplaceAll "^\\[([^]]+)\\]:[0-9]+$" $e "${1}") }}
+{{- $port = regexFind "[0-9]+$" $e }}
+{{- else if regexMatch "^[0-9A-Fa-f.]*:[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*$" $e }}
+{{- $cidr = printf "%s/128" $e }}
+{{- end }}
+{{- if $cidr }}
+- to:
+    - ipBlock:
+        cidr: {{ $cidr | quote }}
+  {{- if $port }}
+  ports:
+    - port: {{ $port | int }}
+      protocol: TCP
+  {{- end }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
 hub.validate stops rendering on values that would deploy a broken hub. It
 renders nothing when the values are sound.
 */}}
@@ -89,6 +152,16 @@ renders nothing when the values are sound.
 {{- end }}
 {{- if and .Values.persistence.existingClaim (gt $max 1) }}
 {{- fail "hub: persistence.existingClaim holds one replica's SQLite store; with more than one replica use Postgres and leave persistence.existingClaim empty" }}
+{{- end }}
+{{- $server := get (.Values.config | default dict) "server" | default dict }}
+{{- if kindIs "map" $server }}
+{{- $drain := get $server "drain_delay" | default "0s" }}
+{{- $grace := get $server "shutdown_grace" | default "30s" }}
+{{- $need := addf (include "hub.durationSeconds" (dict "key" "config.server.drain_delay" "value" $drain) | float64) (include "hub.durationSeconds" (dict "key" "config.server.shutdown_grace" "value" $grace) | float64) }}
+{{- $tgps := .Values.terminationGracePeriodSeconds | int }}
+{{- if le ($tgps | float64) $need }}
+{{- fail (printf "hub: terminationGracePeriodSeconds (%d) must be above config.server.drain_delay (%v) + config.server.shutdown_grace (%v) = %vs: Kubernetes kills the pod when the grace period ends, cutting off the requests still draining. Raise terminationGracePeriodSeconds or shorten the two" $tgps $drain $grace $need) }}
+{{- end }}
 {{- end }}
 {{- $metrics := get (.Values.config | default dict) "metrics" | default dict }}
 {{- if and .Values.serviceMonitor.enabled (kindIs "map" $metrics) (hasKey $metrics "enabled") (not $metrics.enabled) }}
