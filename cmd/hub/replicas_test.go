@@ -310,14 +310,19 @@ type eventSinks struct {
 	got map[string][]delivery // sink -> deliveries in arrival order
 }
 
+// delivery is an event delivered: its id, and the stream and subject it is
+// ordered in.
 type delivery struct{ id, subject string }
 
-func (e *eventSinks) add(sink, body string) {
+// add records a delivery to sink of an event's JSON; stream names what the
+// sink orders by, with the event's subject: Kafka orders a subject's events
+// within one topic.
+func (e *eventSinks) add(sink, stream, body string) {
 	var ev struct{ ID, Subject string }
 	_ = json.Unmarshal([]byte(body), &ev)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.got[sink] = append(e.got[sink], delivery{ev.ID, ev.Subject})
+	e.got[sink] = append(e.got[sink], delivery{ev.ID, stream + ev.Subject})
 }
 
 func (e *eventSinks) deliveries(sink string) []delivery {
@@ -330,7 +335,7 @@ func (e *eventSinks) deliveries(sink string) []delivery {
 func (e *eventSinks) receiver(t *testing.T) *httptest.Server {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
-		e.add(strings.TrimPrefix(r.URL.Path, "/"), string(body))
+		e.add(strings.TrimPrefix(r.URL.Path, "/"), "", string(body))
 		w.WriteHeader(http.StatusNoContent)
 	}))
 	t.Cleanup(srv.Close)
@@ -383,6 +388,12 @@ func tenantEvents(t *testing.T, pgURL, tenantID string) []storedEvent {
 // failed by the rolling restart; and it measures the carrier's load in a
 // failure storm with per-replica breakers.
 func TestReplicas(t *testing.T) {
+	if raceEnabled {
+		// The hubs are this binary, so they would run under the race detector
+		// too, and the dead claims' leases make it minutes long: .ci/run runs
+		// it in a step of its own, without -race.
+		t.Skip("runs without -race (.ci/run's replica step)")
+	}
 	haproxy := haproxyOrSkip(t)
 	b := postgresBackend(t)
 	sim := simulator.New()
@@ -430,7 +441,9 @@ resilience:
       rate_burst: 1
       operations:
         create_shipment:
-          timeout: 8s
+          timeout: 5s
+        find_shipment:
+          timeout: 5s
 `, replicaDrainDelay, broker, replicaPollInterval, replicaRateLimit)
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -467,8 +480,9 @@ resilience:
 
 	// 0. A replica dies while its create is at the carrier, which books it: the
 	// client's retry on another replica gets that booking (settled by
-	// find_shipment once the dead claim's lease has run out), and the carrier
-	// books nothing twice.
+	// find_shipment once the dead claim's lease, create's and find's 5 s
+	// timeouts and the 30 s margin, has run out), and the carrier books
+	// nothing twice.
 	settled := killMidCreate(t, c, sim, load, "REP-KILLED")
 	t.Logf("a create whose replica was SIGKILLed while the carrier booked it: settled %q on a retry after %s",
 		settled, time.Since(began).Round(time.Millisecond))
@@ -731,7 +745,7 @@ func checkEvents(t *testing.T, pgURL, tenantID, broker string, sinks *eventSinks
 	for f := range families {
 		go func() {
 			_ = k.Subscribe(ctx, "hub.events."+f, "replica-test", func(_ context.Context, m bus.Message) error {
-				sinks.add("kafka", string(m.Value))
+				sinks.add("kafka", m.Topic+" ", string(m.Value))
 				return nil
 			})
 		}()
@@ -789,8 +803,8 @@ func checkEvents(t *testing.T, pgURL, tenantID, broker string, sinks *eventSinks
 		if foreign != 0 {
 			t.Errorf("%s got %d events the outbox does not have (a duplicate under a new id?)", s, foreign)
 		}
-		if s == "ordered" && outOfOrder != 0 {
-			t.Errorf("the ordered endpoint got %d events out of order for their subject", outOfOrder)
+		if s != "unordered" && outOfOrder != 0 {
+			t.Errorf("%s got %d events out of order for their subject", s, outOfOrder)
 		}
 	}
 }

@@ -54,6 +54,10 @@ type Router interface {
 	Forget(tenantID string)
 	// Resilience returns a connector's call-policy state; ok is false before its first call.
 	Resilience(connectorID string) (resilience.ConnectorHealth, bool)
+	// Policy returns the call policy a connector's operation runs under (the
+	// manifest's, with the operator's overrides); ok is false for an unknown
+	// connector.
+	Policy(connectorID string, op sdk.Operation) (resilience.Policy, bool)
 }
 
 // Connectors is the part of *plugins.Manager the API reads connector state from.

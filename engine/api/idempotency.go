@@ -80,10 +80,10 @@ func (s *server) invokeOnce(w http.ResponseWriter, r *http.Request, rt router.Ro
 	}
 	scope := store.IdempotencyScope{TenantID: rt.TenantID, ConnectorID: rt.ConnectorID, Operation: string(rt.Operation), Key: rt.IdempotencyKey}
 	// A claim may have to settle an unknown outcome (a lookup) before its call:
-	// its lease covers both.
-	timeout := m.TimeoutFor(rt.Operation)
+	// its lease covers both, each under the timeout it runs with.
+	timeout := s.callTimeout(m, rt.Operation)
 	if _, ok := m.Operation(sdk.OpFindShipment); ok && rt.Operation == sdk.OpCreateShipment {
-		timeout += m.TimeoutFor(sdk.OpFindShipment)
+		timeout += s.callTimeout(m, sdk.OpFindShipment)
 	}
 	res, err := keeper.Begin(ctx, scope, idempotency.Fingerprint(string(rt.Operation), acct.ID, body), timeout)
 	if err != nil {
@@ -127,6 +127,15 @@ func (s *server) invokeOnce(w http.ResponseWriter, r *http.Request, rt router.Ro
 		writeProblem(w, r, p)
 	}
 	return true
+}
+
+// callTimeout is the whole deadline of a call of op: the resolved policy's
+// (an operator may override the manifest's), the manifest's without one.
+func (s *server) callTimeout(m *sdk.Manifest, op sdk.Operation) time.Duration {
+	if p, ok := s.router.Policy(m.ID, op); ok && p.Timeout > 0 {
+		return p.Timeout
+	}
+	return m.TimeoutFor(op)
 }
 
 // seconds rounds d up to whole seconds, at least one, for Retry-After.

@@ -21,6 +21,7 @@ import (
 
 	"github.com/carrierhub/hub/engine/idempotency"
 	"github.com/carrierhub/hub/engine/plugins"
+	"github.com/carrierhub/hub/engine/resilience"
 	"github.com/carrierhub/hub/engine/router"
 	"github.com/carrierhub/hub/engine/store"
 	"github.com/carrierhub/hub/engine/store/storetest"
@@ -39,6 +40,7 @@ type idemHarness struct {
 	// createFn is what the connector's create_shipment does; guarded by mu.
 	createFn func(ctx context.Context, call *sdk.Call) ([]byte, error)
 	account  string
+	st       store.Store
 }
 
 const shipmentBody = `{"reference":"ORDER-77","parcels":[{"weight_grams":1200}]}`
@@ -48,11 +50,18 @@ func newIdemHarness(t *testing.T) *idemHarness { return newIdemHarnessOn(t, "sql
 // newIdemHarnessOn is newIdemHarness over backend "sqlite" or "postgres"; the latter
 // uses a fresh database on the server at HUB_POSTGRES_URL and skips when it is unset.
 func newIdemHarnessOn(t *testing.T, backend string) *idemHarness {
+	return newIdemHarnessWith(t, backend, oneAttempt)
+}
+
+// newIdemHarnessWith is newIdemHarnessOn with the router's resilience
+// overrides ov.
+func newIdemHarnessWith(t *testing.T, backend string, ov *resilience.Overrides) *idemHarness {
 	t.Helper()
 	st := openStore(t, backend)
 	h := &idemHarness{
 		harness: &harness{t: t, logs: &syncbuf.Buffer{}},
 		clock:   testclock.New(time.Date(2030, 3, 4, 5, 6, 7, 0, time.UTC)),
+		st:      st,
 	}
 	h.createFn = func(context.Context, *sdk.Call) ([]byte, error) {
 		return []byte(`{"awb":"AWB-1","label_url":"https://labels.test/1.pdf"}`), nil
@@ -97,7 +106,7 @@ func newIdemHarnessOn(t *testing.T, backend string) *idemHarness {
 		}
 		return nil
 	}
-	rt, err := router.New(router.Config{Overrides: oneAttempt, Connectors: h.conns, Accounts: st, Validate: validate, Now: h.clock.Now})
+	rt, err := router.New(router.Config{Overrides: ov, Connectors: h.conns, Accounts: st, Validate: validate, Now: h.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -386,6 +395,32 @@ func TestIdempotencyKeyReusedWithDifferentRequest(t *testing.T) {
 	}
 	if n := h.calls.Load(); n != 1 {
 		t.Fatalf("connector called %d times, want 1", n)
+	}
+}
+
+// TestIdempotencyLeaseCoversTheCallTimeout checks a claim's lease runs from
+// the timeout the call runs under, an operator's override included: a lease
+// shorter than the call would let the key be abandoned while the call is
+// still at the carrier.
+func TestIdempotencyLeaseCoversTheCallTimeout(t *testing.T) {
+	t.Parallel()
+	p := oneAttempt.Connectors["acme"].Policy
+	p.Timeout = sdk.Duration(7 * time.Minute)
+	h := newIdemHarnessWith(t, "sqlite", &resilience.Overrides{Connectors: map[string]resilience.ConnectorOverrides{"acme": {Policy: p}}})
+	var lease time.Duration
+	h.createFn = func(ctx context.Context, _ *sdk.Call) ([]byte, error) {
+		rec, err := h.st.GetIdempotencyKey(ctx, store.IdempotencyScope{TenantID: h.tenantA, ConnectorID: "acme", Operation: "create_shipment", Key: "k-lease"})
+		if err != nil {
+			return nil, err
+		}
+		lease = rec.ExpiresAt.Sub(rec.CreatedAt)
+		return []byte(`{"awb":"AWB-1","label_url":"https://labels.test/1.pdf"}`), nil
+	}
+	if r := h.create(shipmentBody, "k-lease"); r.status != 200 {
+		t.Fatalf("create: %d %s", r.status, r.body)
+	}
+	if want := 7*time.Minute + idempotency.DefaultLeaseMargin; lease != want {
+		t.Fatalf("the claim's lease is %s, want the overridden timeout plus the margin, %s", lease, want)
 	}
 }
 
