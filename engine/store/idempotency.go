@@ -74,8 +74,9 @@ type IdempotencyRecord struct {
 	LeaseUntil time.Time
 	// CreatedAt is when the current claim was made.
 	CreatedAt time.Time
-	// ExpiresAt is when the claim's lease ends (in progress) or the replay window
-	// closes (completed). From then on the key may be claimed afresh.
+	// ExpiresAt is when the claim's lease ends (in progress: from then on it may
+	// be abandoned, see AbandonIdempotencyKey) or the replay window closes
+	// (completed: from then on the key may be claimed afresh).
 	ExpiresAt time.Time
 }
 
