@@ -665,6 +665,19 @@ func killMidCreate(t *testing.T, c *replicaCluster, sim *simulator.Simulator, lo
 			if booked, ok := sim.OrderWaybill(order); !ok || booked != answer.TrackingNumber {
 				t.Fatalf("the retry was answered %s, the carrier booked %q", raw, booked)
 			}
+			// The operator sees what happened among the unconfirmed shipments.
+			req, _ := http.NewRequest("GET", c.lb.url+"/v1/unconfirmed-shipments?state=booked", nil)
+			req.Header.Set("Authorization", "Bearer "+load.apiKey)
+			uresp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer uresp.Body.Close()
+			var list []store.UnconfirmedShipment
+			if err := json.NewDecoder(uresp.Body).Decode(&list); err != nil || len(list) != 1 ||
+				list[0].IdempotencyKey != order || list[0].Reference != order || list[0].TrackingNumber != answer.TrackingNumber {
+				t.Fatalf("unconfirmed shipments, booked: %+v, %v; want %s booked as %s", list, err, order, answer.TrackingNumber)
+			}
 			return resp.Header.Get("Hub-Settled")
 		}
 		// 409 while the dead replica's claim lasts; then it is settled.

@@ -178,7 +178,7 @@ func (s *server) settle(w http.ResponseWriter, r *http.Request, rt router.Route,
 		s.observeReplay(rt, "settled_found")
 		var booking model.ShipmentResponse
 		_ = json.Unmarshal(out, &booking) // Settle checked it decodes
-		s.settleRecord(storeCtx, r, rt, store.UnconfirmedBooked, booking.TrackingNumber,
+		s.settleRecord(storeCtx, r, rt, body, store.UnconfirmedBooked, booking.TrackingNumber,
 			"the provider has it: find_shipment found it by its reference")
 		if cerr := claim.Complete(storeCtx, idempotency.Response{Status: http.StatusOK, ContentType: "application/json", Body: out}); cerr != nil {
 			s.log.ErrorContext(r.Context(), "storing idempotent answer", "connector", rt.ConnectorID,
@@ -189,13 +189,13 @@ func (s *server) settle(w http.ResponseWriter, r *http.Request, rt router.Route,
 		_, _ = w.Write(out)
 	case found == router.NotFound:
 		s.observeReplay(rt, "settled_not_found")
-		s.settleRecord(storeCtx, r, rt, store.UnconfirmedNotBooked, "",
+		s.settleRecord(storeCtx, r, rt, body, store.UnconfirmedNotBooked, "",
 			"the provider has none: find_shipment found nothing by its reference; the create was made again under the same Idempotency-Key")
 		w.Header().Set(settledHeader, "not_found")
 		s.callOnce(w, r, rt, body, claim)
 	case confirmed:
 		s.observeReplay(rt, "settled_confirmed")
-		s.settleRecord(storeCtx, r, rt, store.UnconfirmedNotBooked, "",
+		s.settleRecord(storeCtx, r, rt, body, store.UnconfirmedNotBooked, "",
 			"the caller said nothing was created ("+router.ConfirmNotCreatedHeader+"); the create was made again under the same Idempotency-Key")
 		w.Header().Set(settledHeader, "confirmed")
 		s.callOnce(w, r, rt, body, claim)
@@ -264,14 +264,40 @@ func (s *server) giveBack(r *http.Request, rt router.Route, claim *idempotency.C
 	}
 }
 
-// settleRecord records how an unconfirmed shipment was settled. A missing record
-// (the unknown outcome was not recorded) is logged; the answer goes on.
-func (s *server) settleRecord(ctx context.Context, r *http.Request, rt router.Route, state store.UnconfirmedState, number, how string) {
-	if _, err := s.store.SettleUnconfirmed(ctx, rt.TenantID, rt.ConnectorID, string(rt.Operation), rt.IdempotencyKey, state, number, how); err != nil {
+// settleRecord records how an unconfirmed shipment was settled. A create whose
+// replica died mid-call (its claim abandoned) has no record yet: the retry
+// that settles it records it first, from its own request (body). A record
+// that cannot be written is logged; the answer goes on.
+func (s *server) settleRecord(ctx context.Context, r *http.Request, rt router.Route, body []byte, state store.UnconfirmedState, number, how string) {
+	settle := func() error {
+		_, err := s.store.SettleUnconfirmed(ctx, rt.TenantID, rt.ConnectorID, string(rt.Operation), rt.IdempotencyKey, state, number, how)
+		return err
+	}
+	err := settle()
+	if errors.Is(err, store.ErrNotFound) {
+		u := store.UnconfirmedShipment{TenantID: rt.TenantID, ConnectorID: rt.ConnectorID, AccountID: rt.AccountID,
+			Operation: string(rt.Operation), IdempotencyKey: rt.IdempotencyKey, RequestID: rt.RequestID, Reason: abandonedReason}
+		if st := stateOf(r.Context()); st != nil {
+			if id, _ := st.account.Load().(string); id != "" {
+				u.AccountID = id
+			}
+		}
+		if v := gjson.GetBytes(body, "reference"); v.Type == gjson.String {
+			u.Reference = v.Str
+		}
+		if _, err = s.store.RecordUnconfirmed(ctx, u); err == nil {
+			err = settle()
+		}
+	}
+	if err != nil {
 		s.log.WarnContext(r.Context(), "recording how an unconfirmed create was settled", "connector", rt.ConnectorID,
 			"operation", rt.Operation, "request_id", rt.RequestID, "state", state, "error", err)
 	}
 }
+
+// abandonedReason is the reason an unconfirmed shipment recorded on settling
+// an abandoned claim gives.
+const abandonedReason = "outcome_unknown: the hub replica that made the call stopped before its answer was stored"
 
 func idempotencyProblem(status int, code sdk.Code, detail string) *Problem {
 	p := newProblem(status, string(code), detail)

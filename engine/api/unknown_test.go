@@ -235,6 +235,50 @@ func TestUnknownOutcomeSettledByLookup(t *testing.T) {
 	}
 }
 
+// TestAbandonedClaimIsSettled: a create whose hub died mid-call leaves its key
+// in progress. Once that claim's lease has run out, the retry (on any replica)
+// settles it as an unknown outcome, looking the booking up instead of calling
+// create again, and records it among the unconfirmed shipments.
+func TestAbandonedClaimIsSettled(t *testing.T) {
+	t.Parallel()
+	for _, backend := range []string{"sqlite", "postgres"} {
+		t.Run(backend, func(t *testing.T) {
+			t.Parallel()
+			h := newUnknownHarness(t, backend)
+			accts, err := h.st.ListAccounts(t.Context(), h.tenantA, "seek")
+			if err != nil || len(accts) != 1 {
+				t.Fatalf("seek's accounts: %v %v", accts, err)
+			}
+			seek := accts[0].ID
+			// The dead hub's claim, as its Begin made it.
+			scope := store.IdempotencyScope{TenantID: h.tenantA, ConnectorID: "seek", Operation: "create_shipment", Key: "order-77"}
+			now := h.clock.Now()
+			if _, claimed, err := h.st.ClaimIdempotencyKey(t.Context(), scope,
+				idempotency.Fingerprint("create_shipment", seek, []byte(shipmentBody)), now, now.Add(time.Minute)); err != nil || !claimed {
+				t.Fatalf("claim: %v %v", claimed, err)
+			}
+			if r := h.post("seek", "order-77"); r.status != 409 {
+				t.Fatalf("retry while the dead claim's lease lasts: %d %s", r.status, r.body)
+			}
+			h.clock.Add(time.Minute)
+			h.set(nil, func(*sdk.Call) ([]byte, error) {
+				return []byte(`{"tracking_number":"AWB-9","reference":"ORDER-77"}`), nil
+			})
+			settled := h.post("seek", "order-77")
+			if settled.status != 200 || settled.header.Get("Hub-Settled") != "found" || !strings.Contains(string(settled.body), "AWB-9") {
+				t.Fatalf("retry after the lease: %d %v %s", settled.status, settled.header, settled.body)
+			}
+			if h.count(sdk.OpCreateShipment) != 0 || h.count(sdk.OpFindShipment) != 1 {
+				t.Fatalf("calls: create %d, find %d; want one lookup and no create", h.count(sdk.OpCreateShipment), h.count(sdk.OpFindShipment))
+			}
+			if got := h.unconfirmed("booked"); len(got) != 1 || got[0].TrackingNumber != "AWB-9" || got[0].Reference != "ORDER-77" ||
+				got[0].AccountID != seek || !strings.Contains(got[0].Reason, "stopped before its answer was stored") {
+				t.Fatalf("booked = %+v", got)
+			}
+		})
+	}
+}
+
 // TestUnknownOutcomeLookupFindsNothing: when the provider has no shipment with the
 // reference, the settling retry makes the create, once, and its answer is the key's.
 // A lookup that fails leaves the outcome unknown.
