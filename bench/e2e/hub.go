@@ -37,18 +37,29 @@ func buildHub(ctx context.Context, dir string) (string, error) {
 // listens on loopback.
 const egressAllow = "HUB_EGRESS_ALLOW=127.0.0.0/8"
 
-// hubSetup is a data directory with a tenant and an account on the carrier.
+// hubSetup is a data directory, and the Postgres database when not empty,
+// with a tenant and an account on the carrier.
 type hubSetup struct {
-	dataDir string
-	apiKey  string
+	dataDir     string
+	postgresURL string
+	apiKey      string
 }
 
+// storeEnv is the environment that points the hub's CLI and `hub serve` at
+// their store: the Postgres database when postgresURL is set, else (empty)
+// the embedded SQLite store in the data directory. The URL goes through the
+// environment, not the command line, where any process could read it.
+func storeEnv(postgresURL string) string { return "HUB_POSTGRES_URL=" + postgresURL }
+
 // setupHub creates tenant acme and a Delhivery account on the carrier with the
-// CLI, as an operator would.
-func setupHub(ctx context.Context, bin, dataDir, carrierURL, token string) (hubSetup, error) {
+// CLI, as an operator would, in the store postgresURL names (empty: SQLite in
+// dataDir). dataDir also holds the credentials key (secret.key), which `hub
+// serve` on the same directory then reads; a Postgres database must be new,
+// since tenant acme can be created only once.
+func setupHub(ctx context.Context, bin, dataDir, postgresURL, carrierURL, token string) (hubSetup, error) {
 	run := func(args ...string) ([]byte, error) {
 		cmd := exec.CommandContext(ctx, bin, args...)
-		cmd.Env = append(os.Environ(), "HUB_POSTGRES_URL=", egressAllow)
+		cmd.Env = append(os.Environ(), storeEnv(postgresURL), egressAllow)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
@@ -77,7 +88,7 @@ func setupHub(ctx context.Context, bin, dataDir, carrierURL, token string) (hubS
 		"--setting", "pickup_location="+pickupLocation, "-o", "json"); err != nil {
 		return hubSetup{}, err
 	}
-	return hubSetup{dataDir: dataDir, apiKey: tc.APIKey.Secret}, nil
+	return hubSetup{dataDir: dataDir, postgresURL: postgresURL, apiKey: tc.APIKey.Secret}, nil
 }
 
 // defaultHubConfig raises the Delhivery connector's bulkhead above its defaults
@@ -95,15 +106,19 @@ resilience:
 // hubPprofFlag is the serve flag the harness expects a pprof listener under.
 const hubPprofFlag = "--debug-listen"
 
-// startHub runs `hub serve` on a free loopback port. pprofAddr, when not empty,
-// is passed as --debug-listen (only when the binary has that flag).
+// startHub runs `hub serve` on a free loopback port, on the store s was set up
+// in. pprofAddr, when not empty, is passed as --debug-listen (only when the
+// binary has that flag).
 func startHub(ctx context.Context, bin string, s hubSetup, configFile, pprofAddr string, env []string) (*child, string, error) {
-	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir, "--postgres-url=", "--config", configFile}
+	args := []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir, "--config", configFile}
+	if s.postgresURL == "" {
+		args = append(args, "--postgres-url=") // SQLite, whatever the config file says
+	}
 	if pprofAddr != "" {
 		args = append(args, hubPprofFlag, pprofAddr)
 	}
 	var url string
-	c, err := startChild(ctx, "hub", bin, args, append(env, "HUB_LOG_FORMAT=json", egressAllow), func(line string) bool {
+	c, err := startChild(ctx, "hub", bin, args, append(env, "HUB_LOG_FORMAT=json", storeEnv(s.postgresURL), egressAllow), func(line string) bool {
 		var entry struct{ Msg, URL string }
 		if json.Unmarshal([]byte(line), &entry) == nil && entry.Msg == "hub listening" && entry.URL != "" {
 			url = entry.URL

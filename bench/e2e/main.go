@@ -2,9 +2,10 @@
 // 7): the same workload of simulated TMS users, in one run, three ways:
 // straight to a fake carrier, through a bare net/http/httputil.ReverseProxy
 // (the cheapest hop, as a floor), and through `hub serve` on its embedded store
-// with the real Delhivery connector process. It prints the three side by side,
-// with the hub's and the connector's CPU time and peak RSS, and can write the
-// figures as JSON.
+// (or on Postgres, with -postgres-url) with the real Delhivery connector
+// process. It prints the three side by side, with the hub's and the
+// connector's CPU time and peak RSS (and, on Postgres, the database's load and
+// the server's CPU time), and can write the figures as JSON.
 //
 // Run it from the bench module: cd bench && go run ./e2e (-quick for a
 // one-minute smoke run, -h for the flags). The fake carrier and the proxy are
@@ -56,6 +57,8 @@ type options struct {
 	HubConfig      string        `json:"hub_config,omitempty"`
 	HubBin         string        `json:"hub_bin,omitempty"`
 	HubPprof       string        `json:"hub_pprof,omitempty"`
+	PostgresURL    string        `json:"-"`
+	Store          string        `json:"store"` // sqlite or postgres
 	JSON           string        `json:"-"`
 	Keep           bool          `json:"-"`
 	Quick          bool          `json:"quick"`
@@ -118,8 +121,9 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.HubConfig, "hub-config", "", "hub serve --config file to use instead of the harness's (which only raises the connector's bulkhead)")
 	fs.StringVar(&o.HubBin, "hub-bin", "", "hub binary to run instead of building ./cmd/hub")
 	fs.StringVar(&o.HubPprof, "hub-pprof", "", "directory for CPU and allocation profiles of the hub (during its users run) and the connector")
+	fs.StringVar(&o.PostgresURL, "postgres-url", "", "run the hub on Postgres: an admin URL of a server (postgres://...) on which the harness creates, and afterwards drops, a database per hub scenario; empty: the embedded SQLite store")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
-	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (hub binary, data directory)")
+	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (hub binary, data directory) and the Postgres database")
 	fs.BoolVar(&o.Quick, "quick", false, "a smoke run of about a minute: 400 users, 1s period, 8s windows, small rates; explicit flags still win")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: go run ./e2e [flags]   (from the bench module)\n\n"+
@@ -195,6 +199,10 @@ func parseFlags(args []string) (options, error) {
 	if o.Jitter == 0 {
 		o.Jitter = -1 // loadgen's "none"
 	}
+	o.Store = "sqlite"
+	if o.PostgresURL != "" {
+		o.Store = "postgres"
+	}
 	return o, nil
 }
 
@@ -238,6 +246,9 @@ func run(ctx context.Context, o options) error {
 	if wants(o, "hub") {
 		if err := h.prepareHub(ctx); err != nil {
 			return err
+		}
+		if h.pg != nil {
+			defer h.pg.Close(context.WithoutCancel(ctx))
 		}
 	}
 	rep := report{Machine: m, Options: o, Started: time.Now().UTC().Format(time.RFC3339)}
@@ -299,6 +310,7 @@ type harness struct {
 	hubConfig  string
 	pprofFlag  bool
 	pprofBase  string
+	pg         *pgServer // the server of -postgres-url; nil on SQLite
 	notes      []string
 	scenarioNo int
 }
@@ -327,6 +339,18 @@ func (h *harness) prepareHub(ctx context.Context) error {
 			return err
 		}
 		h.note("hub config: Delhivery bulkhead raised to max_in_flight 4096, max_queued 16384 (defaults 64/256); everything else default")
+	}
+	if h.o.PostgresURL != "" {
+		pg, err := connectPostgres(ctx, h.o.PostgresURL)
+		if err != nil {
+			return err
+		}
+		h.pg = pg
+		logf("Postgres %s (fsync %s, synchronous_commit %s, full_page_writes %s)", pg.Version,
+			pg.Settings["fsync"], pg.Settings["synchronous_commit"], pg.Settings["full_page_writes"])
+		if pg.postmaster == 0 {
+			h.note("the Postgres server is not a process on this machine: its CPU time is not measured")
+		}
 	}
 	if h.o.HubPprof != "" {
 		if err := os.MkdirAll(h.o.HubPprof, 0o755); err != nil {

@@ -164,24 +164,64 @@ func (c *child) stop() error {
 	}
 }
 
-// cpuTime returns the user plus system CPU time a process used so far.
-func cpuTime(pid int) (time.Duration, error) {
+// procStat returns the fields of /proc/PID/stat after the command name: f[0]
+// is field 3 (state), f[1] field 4 (ppid), f[11] to f[14] fields 14 to 17
+// (utime, stime, cutime, cstime).
+func procStat(pid int) ([]string, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
 	s := string(b)
 	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(f))
+	if len(f) < 15 {
+		return nil, fmt.Errorf("/proc/%d/stat: %d fields after the name", pid, len(f))
 	}
-	// f[0] is field 3 (state); utime and stime are fields 14 and 15.
-	ut, err1 := strconv.ParseInt(f[11], 10, 64)
-	st, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+	return f, nil
+}
+
+// ticks sums fields of a procStat answer, in clock ticks, as a duration.
+func ticks(pid int, f []string, idx ...int) (time.Duration, error) {
+	var sum int64
+	for _, i := range idx {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		sum += n
 	}
-	return time.Duration(ut+st) * time.Second / clockTicks, nil
+	return time.Duration(sum) * time.Second / clockTicks, nil
+}
+
+// cpuTime returns the user plus system CPU time a process used so far.
+func cpuTime(pid int) (time.Duration, error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	return ticks(pid, f, 11, 12)
+}
+
+// treeCPUTime returns the CPU time of a process and its children: its own user
+// and system time, that of its children alive now, and that of the children it
+// has reaped (cutime and cstime), so processes that came and went still count.
+// Grandchildren alive now are not counted: it suits a server such as Postgres,
+// whose postmaster is the parent of every process of the server.
+func treeCPUTime(pid int) (time.Duration, error) {
+	f, err := procStat(pid)
+	if err != nil {
+		return 0, err
+	}
+	total, err := ticks(pid, f, 11, 12, 13, 14)
+	if err != nil {
+		return 0, err
+	}
+	for _, kid := range childPIDs(pid) {
+		if t, err := cpuTime(kid); err == nil { // a child that just exited is in cutime once reaped
+			total += t
+		}
+	}
+	return total, nil
 }
 
 // statusKB returns a "kB" line of /proc/PID/status, such as VmHWM.
@@ -225,13 +265,7 @@ func childPIDs(pid int) []int {
 		if err != nil {
 			continue
 		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", n))
-		if err != nil {
-			continue
-		}
-		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
+		if f, err := procStat(n); err == nil && f[1] == strconv.Itoa(pid) {
 			out = append(out, n)
 		}
 	}
@@ -254,12 +288,12 @@ func openFilesLimit(pid int) string {
 	return "?"
 }
 
-// usage is what a process consumed during a phase.
+// usage is what a process, or a group of processes, consumed during a phase.
 type usage struct {
 	// CPUSeconds is user plus system time.
 	CPUSeconds float64 `json:"cpu_s"`
 	// PeakRSSMB is VmHWM: the phase's peak when the kernel let the harness reset
-	// it, else the process's peak so far.
+	// it, else the process's peak so far. Zero for a group.
 	PeakRSSMB float64 `json:"peak_rss_mb"`
 	// PeakIsLifetime says VmHWM could not be reset at the phase's start.
 	PeakIsLifetime bool `json:"peak_is_lifetime,omitempty"`
@@ -267,30 +301,56 @@ type usage struct {
 	// alone (ramp-up and warm-up left out), the part per-request CPU is
 	// computed from; zero when the phase had no window mark.
 	WindowCPUSeconds float64 `json:"window_cpu_s,omitempty"`
+	// Group says the figures are a group's (such as the Postgres server's
+	// processes), which has CPU time but no one peak RSS.
+	Group bool `json:"group,omitempty"`
 }
 
-// meter measures a set of processes over a phase, and over its measured
-// window when markWindow is called.
+// meter measures a set of processes, and groups of processes, over a phase,
+// and over its measured window when markWindow is called.
 type meter struct {
-	pids  map[string]int
-	cpu0  map[string]time.Duration
-	reset map[string]bool
+	pids   map[string]int
+	groups map[string]func() (time.Duration, error)
+	cpu0   map[string]time.Duration
+	reset  map[string]bool
 
 	mu     sync.Mutex
 	window map[string]time.Duration // CPU time at the window's start
 	stopCh chan struct{}
 }
 
-func startMeter(pids map[string]int) *meter {
-	m := &meter{pids: pids, cpu0: map[string]time.Duration{}, reset: map[string]bool{}, stopCh: make(chan struct{})}
+// startMeter starts measuring the processes in pids (a pid of 0 is left out)
+// and the groups, each a function returning the group's CPU time so far, by
+// role.
+func startMeter(pids map[string]int, groups map[string]func() (time.Duration, error)) *meter {
+	m := &meter{pids: pids, groups: groups, cpu0: map[string]time.Duration{}, reset: map[string]bool{}, stopCh: make(chan struct{})}
 	for name, pid := range pids {
+		if pid != 0 {
+			m.reset[name] = resetPeakRSS(pid)
+		}
+	}
+	m.cpu0 = m.cpuTimes()
+	return m
+}
+
+// cpuTimes returns the CPU time so far of every process and group that
+// answers, by role.
+func (m *meter) cpuTimes() map[string]time.Duration {
+	at := map[string]time.Duration{}
+	for name, pid := range m.pids {
 		if pid == 0 {
 			continue
 		}
-		m.reset[name] = resetPeakRSS(pid)
-		m.cpu0[name], _ = cpuTime(pid)
+		if t, err := cpuTime(pid); err == nil {
+			at[name] = t
+		}
 	}
-	return m
+	for name, cpu := range m.groups {
+		if t, err := cpu(); err == nil {
+			at[name] = t
+		}
+	}
+	return at
 }
 
 // markWindow takes each process's CPU time once after has passed: the start
@@ -304,34 +364,30 @@ func (m *meter) markWindow(after time.Duration) {
 		case <-m.stopCh:
 			return
 		}
-		at := map[string]time.Duration{}
-		for name, pid := range m.pids {
-			if pid != 0 {
-				at[name], _ = cpuTime(pid)
-			}
-		}
+		at := m.cpuTimes()
 		m.mu.Lock()
 		m.window = at
 		m.mu.Unlock()
 	}()
 }
 
+// stop ends the phase and returns what each process and group used.
 func (m *meter) stop() map[string]usage {
 	close(m.stopCh)
 	m.mu.Lock()
 	window := m.window
 	m.mu.Unlock()
 	out := map[string]usage{}
-	for name, pid := range m.pids {
-		if pid == 0 {
+	for name, cpu := range m.cpuTimes() {
+		cpu0, ok := m.cpu0[name]
+		if !ok {
 			continue
 		}
-		cpu, err := cpuTime(pid)
-		if err != nil {
-			continue
+		u := usage{CPUSeconds: (cpu - cpu0).Seconds(), Group: m.groups[name] != nil}
+		if pid := m.pids[name]; pid != 0 && !u.Group {
+			hwm, _ := statusKB(pid, "VmHWM")
+			u.PeakRSSMB, u.PeakIsLifetime = float64(hwm)/1024, !m.reset[name]
 		}
-		hwm, _ := statusKB(pid, "VmHWM")
-		u := usage{CPUSeconds: (cpu - m.cpu0[name]).Seconds(), PeakRSSMB: float64(hwm) / 1024, PeakIsLifetime: !m.reset[name]}
 		if w, ok := window[name]; ok {
 			u.WindowCPUSeconds = (cpu - w).Seconds()
 		}

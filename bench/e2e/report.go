@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/carrierhub/hub/bench/loadgen"
 )
@@ -74,21 +75,43 @@ func (r *report) scenario(name string) *scenarioResult {
 	return nil
 }
 
-// cpuPerRequest is the CPU the roles used per request answered in the users
-// run's measured window, in microseconds; ok is false without the figures.
-func cpuPerRequest(s *scenarioResult, roles ...string) (us float64, ok bool) {
-	if s == nil || s.Users == nil || s.Users.Requests == 0 {
+// phase is one of a scenario's load runs with what the processes used during
+// it: the users run or the open-loop run.
+type phase struct {
+	// name is how the report calls it: "users run", "open-loop run".
+	name  string
+	pick  func(s *scenarioResult) (*loadgen.Result, map[string]usage)
+	wallS func(o options) float64 // the phase's length, warm-ups included
+}
+
+var (
+	usersPhase = phase{"users run",
+		func(s *scenarioResult) (*loadgen.Result, map[string]usage) { return s.Users, s.UsersUsage },
+		func(o options) float64 { return (o.Period + o.Warmup + o.Duration).Seconds() }}
+	ratePhase = phase{"open-loop run",
+		func(s *scenarioResult) (*loadgen.Result, map[string]usage) { return s.Rate, s.RateUsage },
+		func(o options) float64 { return (o.RateWarmup + o.RateDuration).Seconds() }}
+)
+
+// cpuPerRequest is the CPU the roles used per request of the phase's measured
+// window, in microseconds; ok is false without the figures.
+func (p phase) cpuPerRequest(s *scenarioResult, roles ...string) (us float64, ok bool) {
+	if s == nil {
+		return 0, false
+	}
+	res, use := p.pick(s)
+	if res == nil || res.Requests == 0 {
 		return 0, false
 	}
 	var cpu float64
 	for _, role := range roles {
-		u, found := s.UsersUsage[role]
+		u, found := use[role]
 		if !found || u.WindowCPUSeconds == 0 {
 			return 0, false
 		}
 		cpu += u.WindowCPUSeconds
 	}
-	return cpu * 1e6 / float64(s.Users.Requests), true
+	return cpu * 1e6 / float64(res.Requests), true
 }
 
 func checkTargets(r *report) []targetCheck {
@@ -122,8 +145,8 @@ func checkTargets(r *report) []targetCheck {
 		add(fmt.Sprintf("capacity with P95 <= %s and errors <= %.1f%%: at least 2500 requests/s", r.Options.P95Limit, r.Options.MaxErrorRate*100),
 			v, met)
 	}
-	hubCPU, okHub := cpuPerRequest(hub, "hub", "connector")
-	proxyCPU, okProxy := cpuPerRequest(proxy, "proxy")
+	hubCPU, okHub := usersPhase.cpuPerRequest(hub, "hub", "connector")
+	proxyCPU, okProxy := usersPhase.cpuPerRequest(proxy, "proxy")
 	switch {
 	case okHub && okProxy:
 		add("CPU per request, hub and connector against the bare proxy (the aim: the proxy's)",
@@ -194,31 +217,11 @@ func printReport(w io.Writer, r *report) {
 		tw.Flush()
 	}
 
-	fmt.Fprintf(w, "\nprocesses during the users run (CPU over the %s measured window plus ramp-up and warm-up; per request over the window alone)\n\n", r.Options.Duration)
-	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tprocess\tCPU s\tCPU % of a core\tCPU us per request\tpeak RSS MB\topen files limit\t")
-	usersWall := (r.Options.Period + r.Options.Warmup + r.Options.Duration).Seconds()
-	for _, s := range r.Scenarios {
-		if s.Error != "" {
-			continue
-		}
-		for _, role := range []string{"load generator", "carrier", "proxy", "hub", "connector"} {
-			u, ok := s.UsersUsage[role]
-			if !ok {
-				continue
-			}
-			peak := fmt.Sprintf("%.0f", u.PeakRSSMB)
-			if u.PeakIsLifetime {
-				peak += " (lifetime)"
-			}
-			perRequest := "-"
-			if us, ok := cpuPerRequest(&s, role); ok {
-				perRequest = fmt.Sprintf("%.0f", us)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%s\t%s\t%s\t\n", s.Name, role, u.CPUSeconds, 100*u.CPUSeconds/usersWall, perRequest, peak, s.NoFile[role])
-		}
+	printUsage(w, r, usersPhase, r.Options.Duration)
+	if len(rateRows(r)) > 0 {
+		printUsage(w, r, ratePhase, r.Options.RateDuration)
+		printPostgres(w, r)
 	}
-	tw.Flush()
 
 	if len(r.Targets) > 0 {
 		fmt.Fprintf(w, "\ntargets (issue 16)\n\n")
@@ -244,6 +247,88 @@ func printReport(w io.Writer, r *report) {
 	m := r.Machine
 	fmt.Fprintf(w, "\n\nmachine: %s, %d cores, %s, Linux %s, open files %d (hard %d), somaxconn %s, ports %s; started %s\n",
 		m.CPU, m.Cores, m.Go, m.Kernel, m.NoFileSoft, m.NoFileHard, m.SoMaxConn, m.PortRange, r.Started)
+}
+
+// usageRoles are the processes (and groups) the usage tables list, in order.
+var usageRoles = []string{"load generator", "carrier", "proxy", "hub", "connector", "postgres"}
+
+// printUsage lists what each process used during a phase of every scenario.
+func printUsage(w io.Writer, r *report, p phase, window time.Duration) {
+	fmt.Fprintf(w, "\nprocesses during the %s (CPU over the %s measured window plus ramp-up and warm-up; per request over the window alone)\n\n", p.name, window)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tprocess\tCPU s\tCPU % of a core\tCPU us per request\tpeak RSS MB\topen files limit\t")
+	wall := p.wallS(r.Options)
+	for _, s := range r.Scenarios {
+		if s.Error != "" {
+			continue
+		}
+		_, use := p.pick(&s)
+		for _, role := range usageRoles {
+			u, ok := use[role]
+			if !ok {
+				continue
+			}
+			peak := fmt.Sprintf("%.0f", u.PeakRSSMB)
+			switch {
+			case u.Group:
+				peak = "-"
+			case u.PeakIsLifetime:
+				peak += " (lifetime)"
+			}
+			perRequest := "-"
+			if us, ok := p.cpuPerRequest(&s, role); ok {
+				perRequest = fmt.Sprintf("%.0f", us)
+			}
+			nofile := s.NoFile[role]
+			if nofile == "" {
+				nofile = "-"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%.1f\t%.0f\t%s\t%s\t%s\t\n", s.Name, role, u.CPUSeconds, 100*u.CPUSeconds/wall, perRequest, peak, nofile)
+		}
+	}
+	tw.Flush()
+}
+
+// printPostgres reports the hub's Postgres load over the open loop's measured
+// window, per second and per 1,000 requests/s, with the CPU per request of
+// the hub, the connector and the Postgres server side by side.
+func printPostgres(w io.Writer, r *report) {
+	hub := r.scenario("hub")
+	if hub == nil || hub.Postgres == nil {
+		return
+	}
+	l := hub.Postgres
+	d := l.Delta
+	fmt.Fprintf(w, "\nPostgres %s, database %s (fsync %s, synchronous_commit %s, full_page_writes %s), open loop at %.0f requests/s, %.1f s between readings of pg_stat_database\n\n",
+		l.Version, l.Database, l.Settings["fsync"], l.Settings["synchronous_commit"], l.Settings["full_page_writes"], l.RequestsPerSec, l.Seconds)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "postgres\tper second\tper 1,000 requests/s\tper request\tcounted\t")
+	perRequest := func(perSec float64) string {
+		if l.RequestsPerSec == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", perSec/l.RequestsPerSec)
+	}
+	per1k := func(perSec float64) string {
+		if l.RequestsPerSec == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.0f", perSec*1000/l.RequestsPerSec)
+	}
+	fmt.Fprintf(tw, "transactions\t%.0f\t%s\t%s\t%d commits, %d rollbacks\t\n", l.TransactionsPerSec, per1k(l.TransactionsPerSec), perRequest(l.TransactionsPerSec), d.XactCommit, d.XactRollback)
+	fmt.Fprintf(tw, "rows written\t%.0f\t%s\t%s\t%d inserted, %d updated, %d deleted\t\n", l.RowsWrittenPerSec, per1k(l.RowsWrittenPerSec), perRequest(l.RowsWrittenPerSec), d.TupInserted, d.TupUpdated, d.TupDeleted)
+	fmt.Fprintf(tw, "rows read\t%.0f\t%s\t%s\t%d returned, %d fetched\t\n", l.RowsReadPerSec, per1k(l.RowsReadPerSec), perRequest(l.RowsReadPerSec), d.TupReturned, d.TupFetched)
+	tw.Flush()
+	fmt.Fprintf(w, "\n  buffer hits %.2f%% (%d hit, %d read)\n", 100*l.BufferHitRatio, d.BlksHit, d.BlksRead)
+	var parts []string
+	for _, role := range []string{"hub", "connector", "postgres"} {
+		if us, ok := ratePhase.cpuPerRequest(hub, role); ok {
+			parts = append(parts, fmt.Sprintf("%s %.0f us (%.0f%% of a core per 1,000 requests/s)", role, us, us/10))
+		}
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(w, "  CPU per request over the window: %s\n", strings.Join(parts, ", "))
+	}
 }
 
 func rateRows(r *report) []*scenarioResult {

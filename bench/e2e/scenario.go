@@ -29,8 +29,12 @@ type scenarioResult struct {
 	CapacityAll bool `json:"capacity_all_passed,omitempty"`
 	// UsersUsage is what each process used during the users run, by role.
 	UsersUsage map[string]usage `json:"usage_users,omitempty"`
-	// RateUsage is the same for the open-loop run.
+	// RateUsage is the same for the open-loop run; its window CPU is over the
+	// open loop's measured window.
 	RateUsage map[string]usage `json:"usage_rate,omitempty"`
+	// Postgres is the database's load over the open loop's measured window
+	// (hub on -postgres-url).
+	Postgres *pgLoad `json:"postgres,omitempty"`
 	// NoFile is each process's open-files limit.
 	NoFile map[string]string `json:"nofile,omitempty"`
 	// Profiles lists the profile files written.
@@ -52,12 +56,18 @@ func (h *harness) scenario(ctx context.Context, name string) (_ *scenarioResult,
 	o := h.o
 	h.scenarioNo++
 	res := &scenarioResult{Name: name, NoFile: map[string]string{}}
-	var kids []*child
+	var (
+		kids     []*child
+		cleanups []func() // after the children have stopped
+	)
 	defer func() {
 		for i := len(kids) - 1; i >= 0; i-- {
 			if serr := kids[i].stop(); serr != nil {
 				logf("stopping %v", serr)
 			}
+		}
+		for _, c := range cleanups {
+			c()
 		}
 	}()
 
@@ -84,11 +94,14 @@ func (h *harness) scenario(ctx context.Context, name string) (_ *scenarioResult,
 
 	// The load generator is this process: its CPU is part of the machine's budget too.
 	pids := map[string]int{"carrier": carrier.pid(), "load generator": os.Getpid()}
+	groups := map[string]func() (time.Duration, error){}
 	var (
 		addr    string
 		wl      *workload
 		hubURL  string
 		hubProc *child
+		pgDB    string // the hub's Postgres database; empty on SQLite
+		pgURL   string
 	)
 	switch name {
 	case "direct":
@@ -106,7 +119,25 @@ func (h *harness) scenario(ctx context.Context, name string) (_ *scenarioResult,
 		addr, wl = hostOf(ready.URL), nativeWorkload(token, waybills, o.CreateRatio)
 	case "hub":
 		dataDir := filepath.Join(h.tmp, "data-"+strconv.Itoa(h.scenarioNo))
-		setup, err := setupHub(ctx, h.hubBin, dataDir, carrierURL, token)
+		if h.pg != nil {
+			if pgDB, pgURL, err = h.pg.createDatabase(ctx); err != nil {
+				return nil, err
+			}
+			if o.Keep {
+				logf("Postgres database %s is kept", pgDB)
+			} else {
+				cleanups = append(cleanups, func() {
+					if err := h.pg.dropDatabase(context.WithoutCancel(ctx), pgDB); err != nil {
+						logf("%v", err)
+					}
+				})
+			}
+			if h.pg.postmaster != 0 {
+				groups["postgres"] = h.pg.cpuTime
+			}
+			logf("hub store: Postgres database %s", pgDB)
+		}
+		setup, err := setupHub(ctx, h.hubBin, dataDir, pgURL, carrierURL, token)
 		if err != nil {
 			return nil, err
 		}
@@ -143,7 +174,7 @@ func (h *harness) scenario(ctx context.Context, name string) (_ *scenarioResult,
 	// Users mode.
 	logf("users: %d users, one request every %s ±%.0f%%, ramp-up %s, warm-up %s, measuring %s",
 		o.Users, o.Period, max(o.Jitter, 0)*100, o.Period, o.Warmup, o.Duration)
-	m := startMeter(pids)
+	m := startMeter(pids, groups)
 	m.markWindow(o.Period + o.Warmup) // loadgen's measured window starts after the ramp-up and warm-up
 	prof := h.profileDuringUsers(ctx, res)
 	res.Users, err = loadgen.RunUsers(ctx, loadgen.UsersConfig{Addr: addr, Users: o.Users, Period: o.Period, Jitter: o.Jitter,
@@ -161,14 +192,43 @@ func (h *harness) scenario(ctx context.Context, name string) (_ *scenarioResult,
 	// Open loop at -rate, for the direct/hub comparison of the added P99.
 	if o.Rate > 0 && name != "proxy" {
 		logf("open loop: %.0f requests/s, warm-up %s, measuring %s", o.Rate, o.RateWarmup, o.RateDuration)
-		m := startMeter(pids)
+		var pgw *pgWindow
+		if pgDB != "" {
+			// As a database in service would have (see analyze).
+			if err := h.pg.analyze(ctx, pgURL); err != nil {
+				return res, err
+			}
+			logf("ANALYZE on %s: the tables have statistics for the open loop", pgDB)
+		}
+		m := startMeter(pids, groups)
+		m.markWindow(o.RateWarmup)
+		if pgDB != "" {
+			pgw = h.pg.watch(ctx, pgDB, o.RateWarmup)
+		}
 		res.Rate, err = loadgen.RunRate(ctx, loadgen.RateConfig{Addr: addr, Rate: o.Rate, Warmup: o.RateWarmup, Duration: o.RateDuration,
 			Timeout: o.Timeout, Pool: o.Pool, Workload: wl.next, Progress: os.Stderr})
 		res.RateUsage = m.stop()
+		if pgw != nil {
+			var pgErr error
+			if err == nil {
+				if res.Postgres, pgErr = pgw.finish(ctx, res.Rate.Requests, res.Rate.DurationS); pgErr == nil {
+					res.Postgres.Analyzed = true
+				}
+			} else {
+				pgw.stop()
+			}
+			if pgErr != nil {
+				h.note("Postgres load: %v", pgErr)
+			}
+		}
 		if err != nil {
 			return res, err
 		}
 		logf("open loop: %s", res.Rate)
+		if l := res.Postgres; l != nil {
+			logf("postgres: %.0f transactions/s, %.0f rows written/s over %.1f s (per 1,000 requests/s: %.0f and %.0f)",
+				l.TransactionsPerSec, l.RowsWrittenPerSec, l.Seconds, l.TransactionsPer1kRPS, l.RowsWrittenPer1kRPS)
+		}
 		if err := alive(kids); err != nil {
 			return res, err
 		}
