@@ -58,6 +58,7 @@ type options struct {
 	HubBin         string        `json:"hub_bin,omitempty"`
 	HubPprof       string        `json:"hub_pprof,omitempty"`
 	PostgresURL    string        `json:"-"`
+	NoAnalyze      bool          `json:"no_analyze,omitempty"`
 	Store          string        `json:"store"` // sqlite or postgres
 	JSON           string        `json:"-"`
 	Keep           bool          `json:"-"`
@@ -121,6 +122,7 @@ func parseFlags(args []string) (options, error) {
 	fs.StringVar(&o.HubConfig, "hub-config", "", "hub serve --config file to use instead of the harness's (which only raises the connector's bulkhead)")
 	fs.StringVar(&o.HubBin, "hub-bin", "", "hub binary to run instead of building ./cmd/hub")
 	fs.StringVar(&o.HubPprof, "hub-pprof", "", "directory for CPU and allocation profiles of the hub (during its users run) and the connector")
+	fs.BoolVar(&o.NoAnalyze, "postgres-no-analyze", false, "with -postgres-url, skip the ANALYZE before the open loop: measure a new database before autovacuum's first analyze")
 	fs.StringVar(&o.PostgresURL, "postgres-url", "", "run the hub on Postgres: an admin URL of a server (postgres://...) on which the harness creates, and afterwards drops, a database per hub scenario; empty: the embedded SQLite store")
 	fs.StringVar(&o.JSON, "json", "", "also write the results as JSON to this file")
 	fs.BoolVar(&o.Keep, "keep", false, "keep the temporary directory (hub binary, data directory) and the Postgres database")

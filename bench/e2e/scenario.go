@@ -193,7 +193,7 @@ func (h *harness) scenario(ctx context.Context, name string) (_ *scenarioResult,
 	if o.Rate > 0 && name != "proxy" {
 		logf("open loop: %.0f requests/s, warm-up %s, measuring %s", o.Rate, o.RateWarmup, o.RateDuration)
 		var pgw *pgWindow
-		if pgDB != "" {
+		if pgDB != "" && !o.NoAnalyze {
 			// As a database in service would have (see analyze).
 			if err := h.pg.analyze(ctx, pgURL); err != nil {
 				return res, err
@@ -212,7 +212,7 @@ func (h *harness) scenario(ctx context.Context, name string) (_ *scenarioResult,
 			var pgErr error
 			if err == nil {
 				if res.Postgres, pgErr = pgw.finish(ctx, res.Rate.Requests, res.Rate.DurationS); pgErr == nil {
-					res.Postgres.Analyzed = true
+					res.Postgres.Analyzed = !o.NoAnalyze
 				}
 			} else {
 				pgw.stop()
