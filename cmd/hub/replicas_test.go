@@ -25,7 +25,9 @@ import (
 
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
 	"github.com/carrierhub/hub/engine/bus"
+	"github.com/carrierhub/hub/engine/events"
 	"github.com/carrierhub/hub/engine/store"
+	"github.com/carrierhub/hub/sdk/model"
 )
 
 // The replica test runs three `hub serve` processes on one Postgres and one
@@ -362,28 +364,56 @@ type storedEvent struct {
 // outbox, in outbox order.
 func tenantEvents(t *testing.T, pgURL, tenantID string) []storedEvent {
 	t.Helper()
+	var out []storedEvent
+	queryPostgres(t, pgURL, `SELECT seq, id, subject, type FROM events
+		WHERE tenant_id = $1 AND (type LIKE 'shipment.%' OR type LIKE 'tracking.%') ORDER BY seq`,
+		[]any{tenantID}, func(rows pgx.Rows) error {
+			var e storedEvent
+			err := rows.Scan(&e.seq, &e.id, &e.subject, &e.eventTypeName)
+			out = append(out, e)
+			return err
+		})
+	return out
+}
+
+// eventsPerSubject counts the tenant's events of type typ in the outbox, by
+// subject.
+func eventsPerSubject(t *testing.T, pgURL, tenantID string, typ events.Type) map[string]int {
+	t.Helper()
+	out := map[string]int{}
+	queryPostgres(t, pgURL, `SELECT subject, count(*) FROM events WHERE tenant_id = $1 AND type = $2 GROUP BY subject`,
+		[]any{tenantID, string(typ)}, func(rows pgx.Rows) error {
+			var subject string
+			var n int
+			err := rows.Scan(&subject, &n)
+			out[subject] = n
+			return err
+		})
+	return out
+}
+
+// queryPostgres runs query on the database at pgURL and calls each for every
+// row.
+func queryPostgres(t *testing.T, pgURL, query string, args []any, each func(pgx.Rows) error) {
+	t.Helper()
 	conn, err := pgx.Connect(t.Context(), pgURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(context.Background())
-	rows, err := conn.Query(t.Context(), `SELECT seq, id, subject, type FROM events
-		WHERE tenant_id = $1 AND (type LIKE 'shipment.%' OR type LIKE 'tracking.%') ORDER BY seq`, tenantID)
+	rows, err := conn.Query(t.Context(), query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []storedEvent
+	defer rows.Close()
 	for rows.Next() {
-		var e storedEvent
-		if err := rows.Scan(&e.seq, &e.id, &e.subject, &e.eventTypeName); err != nil {
+		if err := each(rows); err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, e)
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	return out
 }
 
 // TestReplicas runs three `hub serve` replicas on one Postgres and one Kafka
@@ -422,6 +452,19 @@ func TestReplicas(t *testing.T) {
 		Settings: map[string]string{"pickup_location": "Gurugram WH"}})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// E-way bills about to expire: every replica's notice scheduler looks for
+	// them as it starts (and each minute after), and each replica starts up
+	// to three times below; each bill must be noticed once.
+	const bills = 40
+	gen, valid := time.Now().Add(-time.Hour).UTC().Truncate(time.Second), time.Now().Add(2*time.Hour).UTC().Truncate(time.Second)
+	for i := range bills {
+		number := fmt.Sprintf("1810%08d", i)
+		data, _ := json.Marshal(model.EWayBill{Number: number, GeneratedAt: gen, ValidUntil: &valid, Status: "active"})
+		if _, err := st.RecordEWayBill(ctx, store.EWayBill{TenantID: tenant.ID, Number: number, ConnectorID: "nic_ewaybill",
+			AccountID: acct.ID, GeneratedAt: &gen, ValidUntil: &valid}, events.EWayBillGenerated, data); err != nil {
+			t.Fatal(err)
+		}
 	}
 	secretKey, err := os.ReadFile(filepath.Join(b.dir, "secret.key"))
 	if err != nil {
@@ -581,6 +624,19 @@ resilience:
 
 	// 4. Every event at both endpoints and on Kafka.
 	checkEvents(t, b.pgURL, tenant.ID, broker, sinks)
+
+	// Each e-way bill's expiry notice, once.
+	notices := eventsPerSubject(t, b.pgURL, tenant.ID, events.EWayBillExpiring)
+	twice := 0
+	for _, n := range notices {
+		if n > 1 {
+			twice++
+		}
+	}
+	t.Logf("e-way bill notices: %d bills, %d noticed, %d more than once, over 8 replica starts", bills, len(notices), twice)
+	if len(notices) != bills || twice != 0 {
+		t.Errorf("e-way bill notices per bill: %v; want each of %d bills once", notices, bills)
+	}
 
 	// 5. A failure storm: the carrier answers 503 to everything. Each replica
 	// has its own breakers; how many calls reach the carrier is measured.
