@@ -86,7 +86,8 @@ type loadBalancer struct {
 // startHAProxy runs HAProxy on a free loopback port in front of the upstream
 // ports. It checks each replica's /readyz every 100 ms and takes it out of
 // rotation at the first failure (back after two successes), as a Kubernetes
-// Service follows readiness; a connection refused is tried on another
+// Service follows readiness; a check may take 2 s, so a busy machine does not
+// take healthy replicas out. A connection refused is tried on another
 // replica. It stops with the test.
 func startHAProxy(t *testing.T, bin string, upstreams []int) *loadBalancer {
 	t.Helper()
@@ -103,6 +104,7 @@ func startHAProxy(t *testing.T, bin string, upstreams []int) *loadBalancer {
 defaults
   mode http
   timeout connect 1s
+  timeout check 2s
   timeout client 120s
   timeout server 120s
   retries 3
