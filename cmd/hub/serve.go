@@ -76,7 +76,9 @@ func serveCmd() *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the hub's HTTP API",
 		Long: `Serve the hub's HTTP API on --listen until SIGINT or SIGTERM, then drain requests
-and stop every connector process.
+and stop every connector process. With server.drain_delay set, the hub first keeps
+serving that long with /readyz answering 503, so a load balancer takes it out of
+rotation before it stops accepting.
 
 Settings come from the defaults, then the YAML file named by --config (or HUB_CONFIG),
 then HUB_* environment variables, then these flags; ` + "`hub config reference`" + ` lists them
