@@ -437,7 +437,7 @@ func TestReplicas(t *testing.T) {
 	}
 	haproxy := haproxyOrSkip(t)
 	b := postgresBackend(t)
-	sim := simulator.New()
+	sim := simulator.New(simulator.WithArrivals())
 	defer sim.Close()
 	ctx := t.Context()
 	st := b.open(t)

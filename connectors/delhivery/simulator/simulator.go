@@ -94,6 +94,7 @@ type config struct {
 	payloads     fs.FS
 	pickups      []string
 	unserviceabl []string
+	arrivals     bool
 }
 
 // WithToken sets the API token the simulator accepts.
@@ -105,6 +106,10 @@ func WithClock(now func() time.Time) Option { return func(c *config) { c.clock =
 // WithPayloads reads the recorded payloads from fsys instead of those compiled
 // into the simulator (simulator/testdata).
 func WithPayloads(fsys fs.FS) Option { return func(c *config) { c.payloads = fsys } }
+
+// WithArrivals makes the simulator keep every request's arrival (Arrivals).
+// It is off by default: a long benchmark would keep millions.
+func WithArrivals() Option { return func(c *config) { c.arrivals = true } }
 
 // WithPickupLocations restricts the registered pickup locations; any other name is
 // refused the way Delhivery refuses an unknown warehouse. All names are accepted
@@ -130,6 +135,7 @@ type Simulator struct {
 	nextWaybill atomic.Int64
 	latency     atomic.Int64 // nanoseconds
 	answerDelay atomic.Int64 // nanoseconds
+	keepArrived bool         // WithArrivals
 
 	mu        sync.Mutex
 	shipments map[string]*shipment
@@ -185,7 +191,7 @@ func New(opts ...Option) *Simulator {
 		token: cfg.token, clock: cfg.clock, p: p,
 		pickups: map[string]bool{}, unserved: map[string]bool{},
 		shipments: map[string]*shipment{}, orders: map[string]string{},
-		last: map[string]Request{}, calls: map[string]int{},
+		last: map[string]Request{}, calls: map[string]int{}, keepArrived: cfg.arrivals,
 	}
 	for _, n := range cfg.pickups {
 		s.pickups[n] = true
@@ -252,7 +258,8 @@ func (s *Simulator) ClearFaults() {
 	s.faults = nil
 }
 
-// Arrivals returns every request received so far, in arrival order.
+// Arrivals returns every request received so far, in arrival order, when the
+// simulator was made WithArrivals; nil otherwise.
 func (s *Simulator) Arrivals() []Arrival {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -345,12 +352,14 @@ func (s *Simulator) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	arrival := Arrival{At: time.Now(), Path: r.URL.Path}
-	if ids := r.URL.Query().Get("waybill") + r.URL.Query().Get("ref_ids"); ids != "" && strings.TrimSuffix(r.URL.Path, "/") == strings.TrimSuffix(PathTrack, "/") {
-		arrival.Waybills = strings.Split(ids, ",")
+	var arrival Arrival
+	if s.keepArrived {
+		arrival = arrived(r)
 	}
 	s.mu.Lock()
-	s.arrivals = append(s.arrivals, arrival)
+	if s.keepArrived {
+		s.arrivals = append(s.arrivals, arrival)
+	}
 	s.calls[r.URL.Path]++
 	s.last[r.URL.Path] = Request{Method: r.Method, Query: r.URL.RawQuery, Header: r.Header.Clone(), Body: body}
 	var f *fault
@@ -405,6 +414,18 @@ func (s *Simulator) answer(w http.ResponseWriter, r *http.Request, body []byte) 
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// arrived is r's Arrival, now.
+func arrived(r *http.Request) Arrival {
+	a := Arrival{At: time.Now(), Path: r.URL.Path}
+	if strings.TrimSuffix(r.URL.Path, "/") == strings.TrimSuffix(PathTrack, "/") {
+		q := r.URL.Query()
+		if ids := q.Get("waybill") + q.Get("ref_ids"); ids != "" {
+			a.Waybills = strings.Split(ids, ",")
+		}
+	}
+	return a
 }
 
 func (s *Simulator) writeFault(w http.ResponseWriter, f fault) {
