@@ -21,8 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/carrierhub/hub/connectors/delhivery/simulator"
 	"github.com/carrierhub/hub/engine/bus"
 	"github.com/carrierhub/hub/engine/events"
@@ -323,9 +321,9 @@ type eventSinks struct {
 	got map[string][]delivery // sink -> deliveries in arrival order
 }
 
-// delivery is an event delivered: its id, and the stream and subject it is
-// ordered in.
-type delivery struct{ id, subject string }
+// delivery is an event delivered: its id, and what the sink orders it by
+// (its stream and subject).
+type delivery struct{ id, orderKey string }
 
 // add records a delivery to sink of an event's JSON; stream names what the
 // sink orders by, with the event's subject: Kafka orders a subject's events
@@ -355,66 +353,25 @@ func (e *eventSinks) receiver(t *testing.T) *httptest.Server {
 	return srv
 }
 
-// storedEvent is an event as the outbox holds it.
-type storedEvent struct {
-	seq           int64
-	id, subject   string
-	eventTypeName string
-}
-
-// tenantEvents reads the tenant's shipment and tracking events from the
-// outbox, in outbox order.
-func tenantEvents(t *testing.T, pgURL, tenantID string) []storedEvent {
+// outbox reads the tenant's events from the store's outbox, in outbox order,
+// those of the families given (all when none).
+func outbox(t *testing.T, st store.Store, tenantID string, families ...string) []events.Stored {
 	t.Helper()
-	var out []storedEvent
-	queryPostgres(t, pgURL, `SELECT seq, id, subject, type FROM events
-		WHERE tenant_id = $1 AND (type LIKE 'shipment.%' OR type LIKE 'tracking.%') ORDER BY seq`,
-		[]any{tenantID}, func(rows pgx.Rows) error {
-			var e storedEvent
-			err := rows.Scan(&e.seq, &e.id, &e.subject, &e.eventTypeName)
-			out = append(out, e)
-			return err
-		})
-	return out
-}
-
-// eventsPerSubject counts the tenant's events of type typ in the outbox, by
-// subject.
-func eventsPerSubject(t *testing.T, pgURL, tenantID string, typ events.Type) map[string]int {
-	t.Helper()
-	out := map[string]int{}
-	queryPostgres(t, pgURL, `SELECT subject, count(*) FROM events WHERE tenant_id = $1 AND type = $2 GROUP BY subject`,
-		[]any{tenantID, string(typ)}, func(rows pgx.Rows) error {
-			var subject string
-			var n int
-			err := rows.Scan(&subject, &n)
-			out[subject] = n
-			return err
-		})
-	return out
-}
-
-// queryPostgres runs query on the database at pgURL and calls each for every
-// row.
-func queryPostgres(t *testing.T, pgURL, query string, args []any, each func(pgx.Rows) error) {
-	t.Helper()
-	conn, err := pgx.Connect(t.Context(), pgURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(t.Context(), query, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := each(rows); err != nil {
+	var out []events.Stored
+	for after := events.Seq(0); ; {
+		page, err := st.ReadEvents(t.Context(), after, store.MaxEventBatch)
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
+		if len(page) == 0 {
+			return out
+		}
+		for _, e := range page {
+			if e.TenantID == tenantID && (len(families) == 0 || slices.Contains(families, e.Type.Family())) {
+				out = append(out, e)
+			}
+		}
+		after = page[len(page)-1].Seq
 	}
 }
 
@@ -625,10 +582,15 @@ resilience:
 	}
 
 	// 4. Every event at both endpoints and on Kafka.
-	checkEvents(t, b.pgURL, tenant.ID, broker, sinks)
+	checkEvents(t, outbox(t, st, tenant.ID, "shipment", "tracking"), broker, sinks)
 
 	// Each e-way bill's expiry notice, once.
-	notices := eventsPerSubject(t, b.pgURL, tenant.ID, events.EWayBillExpiring)
+	notices := map[string]int{} // bill -> notices
+	for _, e := range outbox(t, st, tenant.ID, "eway_bill") {
+		if e.Type == events.EWayBillExpiring {
+			notices[e.Subject]++
+		}
+	}
 	twice := 0
 	for _, n := range notices {
 		if n > 1 {
@@ -784,13 +746,12 @@ func peakWithin(arrivals []simulator.Arrival, w time.Duration) int {
 	return peak
 }
 
-// checkEvents waits until every shipment and tracking event of the tenant in
-// the outbox has reached both webhook endpoints and Kafka, then checks that
-// no sink got an event the outbox does not have (a duplicate under a new id)
-// and that the ordered endpoint got each subject's events in outbox order.
-func checkEvents(t *testing.T, pgURL, tenantID, broker string, sinks *eventSinks) {
+// checkEvents waits until every event of want (the outbox's, in order) has
+// reached both webhook endpoints and Kafka, then checks that no sink got an
+// event the outbox does not have (a duplicate under a new id) and that the
+// ordered endpoint and Kafka got each subject's events in outbox order.
+func checkEvents(t *testing.T, want []events.Stored, broker string, sinks *eventSinks) {
 	t.Helper()
-	want := tenantEvents(t, pgURL, tenantID)
 	if len(want) == 0 {
 		t.Fatal("the outbox has no events")
 	}
@@ -803,7 +764,7 @@ func checkEvents(t *testing.T, pgURL, tenantID, broker string, sinks *eventSinks
 	defer cancel()
 	families := map[string]bool{}
 	for _, e := range want {
-		families[strings.SplitN(e.eventTypeName, ".", 2)[0]] = true
+		families[e.Type.Family()] = true
 	}
 	for f := range families {
 		go func() {
@@ -813,9 +774,9 @@ func checkEvents(t *testing.T, pgURL, tenantID, broker string, sinks *eventSinks
 			})
 		}()
 	}
-	seqOf := map[string]int64{}
+	seqOf := map[string]events.Seq{}
 	for _, e := range want {
-		seqOf[e.id] = e.seq
+		seqOf[e.ID] = e.Seq
 	}
 	sinkNames := []string{"unordered", "ordered", "kafka"}
 	deadline := time.Now().Add(2 * time.Minute)
@@ -827,7 +788,7 @@ func checkEvents(t *testing.T, pgURL, tenantID, broker string, sinks *eventSinks
 				got[d.id] = true
 			}
 			for _, e := range want {
-				if !got[e.id] {
+				if !got[e.ID] {
 					missing++
 				}
 			}
@@ -844,7 +805,7 @@ func checkEvents(t *testing.T, pgURL, tenantID, broker string, sinks *eventSinks
 		got := sinks.deliveries(s)
 		seen := map[string]bool{}
 		dups, foreign := 0, 0
-		lastSeq := map[string]int64{} // subject -> seq of the last new event
+		lastSeq := map[string]events.Seq{} // order key -> seq of the last new event
 		outOfOrder := 0
 		for _, d := range got {
 			seq, ok := seqOf[d.id]
@@ -857,10 +818,10 @@ func checkEvents(t *testing.T, pgURL, tenantID, broker string, sinks *eventSinks
 				continue
 			}
 			seen[d.id] = true
-			if seq < lastSeq[d.subject] {
+			if seq < lastSeq[d.orderKey] {
 				outOfOrder++
 			}
-			lastSeq[d.subject] = max(lastSeq[d.subject], seq)
+			lastSeq[d.orderKey] = max(lastSeq[d.orderKey], seq)
 		}
 		t.Logf("events at %s: %d of %d delivered, %d duplicates (same id), %d out of order per subject", s, len(seen), len(want), dups, outOfOrder)
 		if foreign != 0 {
