@@ -286,6 +286,13 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
+// accountID is the account the request acts for, once the invoke handler has
+// resolved it; "" before.
+func (st *reqState) accountID() string {
+	id, _ := st.account.Load().(string)
+	return id
+}
+
 // isDraining reports whether the hub has started shutting down (Config.Draining).
 func (s *server) isDraining() bool {
 	select {
@@ -366,9 +373,8 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.String("request_id", st.requestID),
 		}
 		if st.connector != "" {
-			acct, _ := st.account.Load().(string)
 			attrs = append(attrs, slog.String("connector", st.connector), slog.String("operation", st.operation),
-				slog.String("account", acct))
+				slog.String("account", st.accountID()))
 		}
 		if span.IsRecording() {
 			sc := span.SpanContext()

@@ -240,12 +240,18 @@ func confirmNotCreated(r *http.Request) (bool, *Problem) {
 
 // accountOf names the account the request acts for, for a message.
 func accountOf(r *http.Request) string {
-	if st := stateOf(r.Context()); st != nil {
-		if id, _ := st.account.Load().(string); id != "" {
-			return id
-		}
+	if id := requestAccount(r); id != "" {
+		return id
 	}
 	return "(the tenant's only one)"
+}
+
+// requestAccount is the account the request acts for, once resolved; "" before.
+func requestAccount(r *http.Request) string {
+	if st := stateOf(r.Context()); st != nil {
+		return st.accountID()
+	}
+	return ""
 }
 
 // storedRetryAfter reads retry_after from a stored problem answer; 0 when none.
@@ -277,10 +283,8 @@ func (s *server) settleRecord(ctx context.Context, r *http.Request, rt router.Ro
 	if errors.Is(err, store.ErrNotFound) {
 		u := store.UnconfirmedShipment{TenantID: rt.TenantID, ConnectorID: rt.ConnectorID, AccountID: rt.AccountID,
 			Operation: string(rt.Operation), IdempotencyKey: rt.IdempotencyKey, RequestID: rt.RequestID, Reason: abandonedReason}
-		if st := stateOf(r.Context()); st != nil {
-			if id, _ := st.account.Load().(string); id != "" {
-				u.AccountID = id
-			}
+		if id := requestAccount(r); id != "" {
+			u.AccountID = id
 		}
 		if v := gjson.GetBytes(body, "reference"); v.Type == gjson.String {
 			u.Reference = v.Str
