@@ -317,14 +317,7 @@ func (s *sqlStore) CompleteIdempotencyKey(ctx context.Context, sc IdempotencySco
 // in q (the database, or a transaction); it returns how many rows it changed:
 // 0 when the claim was lost.
 func completeIdempotencyKey(ctx context.Context, q querier, sc IdempotencyScope, token string, out IdempotencyOutcome) (int64, error) {
-	body := out.Body
-	if body == nil && !out.BodyOmitted {
-		body = []byte{}
-	}
-	var hold any
-	if out.Unknown && !out.HoldUntil.IsZero() {
-		hold = millis(out.HoldUntil)
-	}
+	body, hold := outcomeColumns(out)
 	return q.exec(ctx, `UPDATE idempotency_keys SET state = 'completed', http_status = $1,
 		content_type = $2, body = $3, body_omitted = $4, expires_at = $5, outcome_unknown = $6,
 		lease_until = $7, token = ''
@@ -332,6 +325,19 @@ func completeIdempotencyKey(ctx context.Context, q querier, sc IdempotencyScope,
 		AND token = $12 AND (state = 'in_progress' OR outcome_unknown)`,
 		int64(out.Status), out.ContentType, body, out.BodyOmitted, millis(out.ExpiresAt), out.Unknown, hold,
 		sc.TenantID, sc.ConnectorID, sc.Operation, sc.Key, token)
+}
+
+// outcomeColumns are a checked outcome's body (empty, not NULL, unless
+// omitted) and lease_until (an unknown outcome's hold; NULL for none).
+func outcomeColumns(out IdempotencyOutcome) (body []byte, hold any) {
+	body = out.Body
+	if body == nil && !out.BodyOmitted {
+		body = []byte{}
+	}
+	if out.Unknown && !out.HoldUntil.IsZero() {
+		hold = millis(out.HoldUntil)
+	}
+	return body, hold
 }
 
 // PendingAnswer is a create's final idempotent answer, to be stored in the
@@ -486,14 +492,7 @@ func (s *sqlStore) abandonIdempotencyKeys(ctx context.Context, now time.Time, ou
 	if err := checkOutcome(out); err != nil {
 		return 0, err
 	}
-	body := out.Body
-	if body == nil && !out.BodyOmitted {
-		body = []byte{}
-	}
-	var hold any
-	if !out.HoldUntil.IsZero() {
-		hold = millis(out.HoldUntil)
-	}
+	body, hold := outcomeColumns(out)
 	n, err := s.db.exec(ctx, `UPDATE idempotency_keys SET state = 'completed', http_status = $1,
 		content_type = $2, body = $3, body_omitted = $4, expires_at = $5, outcome_unknown = TRUE,
 		lease_until = $6, token = ''

@@ -531,39 +531,35 @@ func (s *sqlStore) DueForPoll(ctx context.Context, now time.Time, limit int) ([]
 
 // ClaimPoll takes a due poll; see ShipmentStore.
 func (s *sqlStore) ClaimPoll(ctx context.Context, tenantID, connectorID, trackingNumber string, due, until time.Time) error {
-	if err := checkShipmentKey(tenantID, connectorID, trackingNumber); err != nil {
-		return err
-	}
-	defer s.ships.forget(shipmentKey{tenantID, connectorID, trackingNumber})
-	n, err := s.db.exec(ctx, `UPDATE shipments SET next_poll_at = $1
-		WHERE tenant_id = $2 AND connector_id = $3 AND tracking_number = $4 AND next_poll_at = $5`,
-		millis(until), tenantID, connectorID, trackingNumber, millis(due))
-	if err != nil {
-		return s.dbErr("claiming shipment poll", err)
-	}
-	if n == 0 {
-		return notFound("due poll of shipment", trackingNumber)
-	}
-	return nil
+	return s.updateNextPoll(ctx, "claiming shipment poll", "due poll of shipment", tenantID, connectorID, trackingNumber,
+		millis(until), "AND next_poll_at = $5", millis(due))
 }
 
 // SetNextPoll schedules a shipment's next poll; see ShipmentStore.
 func (s *sqlStore) SetNextPoll(ctx context.Context, tenantID, connectorID, trackingNumber string, at time.Time) error {
-	if err := checkShipmentKey(tenantID, connectorID, trackingNumber); err != nil {
-		return err
-	}
 	var next any
 	if !at.IsZero() {
 		next = millis(at)
 	}
+	return s.updateNextPoll(ctx, "scheduling shipment poll", "shipment", tenantID, connectorID, trackingNumber, next, "")
+}
+
+// updateNextPoll sets a shipment's next_poll_at to next (nil clears it) where
+// cond (conditions from $5 on, bound to args) also holds; a shipment it does
+// not change is missing's ErrNotFound. what names the work in errors.
+func (s *sqlStore) updateNextPoll(ctx context.Context, what, missing, tenantID, connectorID, trackingNumber string, next any, cond string, args ...any) error {
+	if err := checkShipmentKey(tenantID, connectorID, trackingNumber); err != nil {
+		return err
+	}
 	defer s.ships.forget(shipmentKey{tenantID, connectorID, trackingNumber})
 	n, err := s.db.exec(ctx, `UPDATE shipments SET next_poll_at = $1
-		WHERE tenant_id = $2 AND connector_id = $3 AND tracking_number = $4`, next, tenantID, connectorID, trackingNumber)
+		WHERE tenant_id = $2 AND connector_id = $3 AND tracking_number = $4 `+cond,
+		append([]any{next, tenantID, connectorID, trackingNumber}, args...)...)
 	if err != nil {
-		return s.dbErr("scheduling shipment poll", err)
+		return s.dbErr(what, err)
 	}
 	if n == 0 {
-		return notFound("shipment", trackingNumber)
+		return notFound(missing, trackingNumber)
 	}
 	return nil
 }
