@@ -52,8 +52,8 @@
 //
 // A claim is a lease: the row stays in progress until the call's timeout plus a
 // margin (LeaseMargin). The handler gives the call a deadline (Claim.Deadline) half a
-// margin before the lease ends, so a live hub always finishes or abandons its call
-// before another request may take the key over. If the hub dies (or its store write
+// margin before the lease ends, so a live hub always finishes or gives up its call
+// before the claim can be abandoned. If the hub dies (or its store write
 // fails) after sending the request to the carrier, nothing records the answer. Once
 // the lease expires, the claim is abandoned: the next request for the key (or
 // the sweeper) turns it into an unknown outcome, exactly as if the call had
@@ -309,7 +309,7 @@ func (c *Claim) Deadline() time.Time { return c.deadline }
 
 // Complete stores the call's answer for replay until the TTL passes. An answer larger
 // than MaxBody is stored as not replayable. store.ErrNotFound means the claim was
-// lost (its lease ran out and another request took the key): the answer is not
+// lost (its lease ran out and it was abandoned): the answer is not
 // stored.
 func (c *Claim) Complete(ctx context.Context, r Response) error {
 	out := store.IdempotencyOutcome{
