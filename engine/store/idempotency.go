@@ -125,7 +125,8 @@ type IdempotencyStore interface {
 	// progress, or settling an unknown outcome) and marks the key completed until
 	// out.ExpiresAt: a final answer, or with out.Unknown an unknown outcome again.
 	// The token is spent. ErrNotFound means the claim was lost: the row is gone,
-	// completed, or abandoned after its lease ran out (AbandonIdempotencyKey).
+	// completed, abandoned after its lease ran out (AbandonIdempotencyKey), or,
+	// for a settlement, taken by another settler after its lease ran out.
 	CompleteIdempotencyKey(ctx context.Context, scope IdempotencyScope, token string, out IdempotencyOutcome) error
 	// ReleaseIdempotencyKey deletes an in-progress claim held with token, so the key
 	// can be used again at once; a claim settling an unknown outcome is given up
